@@ -1,0 +1,1 @@
+"""Caucus protocol code: pure functions over bytes, no I/O, clock or global randomness."""
