@@ -12,7 +12,7 @@ import struct
 
 from crypto.errors import UsageError
 
-__all__ = ["LABELS", "derive", "digest"]
+__all__ = ["LABELS", "derive", "digest", "frame"]
 
 _PREFIX = b"caucus/v1/"
 
@@ -52,7 +52,8 @@ LABELS: frozenset[str] = frozenset(
 )
 
 
-def _frame(label: str, parts: tuple[bytes, ...]) -> bytes:
+def frame(label: str, parts: tuple[bytes, ...]) -> bytes:
+    """The exact bytes hashed by ``digest`` and signed by ``identity.sign_framed``."""
     if label not in LABELS:
         raise UsageError(f"unknown KDF label {label!r}")
     name = _PREFIX + label.encode("ascii")
@@ -65,11 +66,11 @@ def _frame(label: str, parts: tuple[bytes, ...]) -> bytes:
 
 def digest(label: str, *parts: bytes, size: int = 32) -> bytes:
     """Unkeyed BLAKE2b of the framed (label, parts)."""
-    return hashlib.blake2b(_frame(label, parts), digest_size=size).digest()
+    return hashlib.blake2b(frame(label, parts), digest_size=size).digest()
 
 
 def derive(key: bytes, label: str, *parts: bytes, size: int = 32) -> bytes:
     """Keyed BLAKE2b (libsodium ``crypto_generichash`` with a key) as a PRF/KDF."""
     if not 16 <= len(key) <= 64:
         raise UsageError("KDF key must be 16 to 64 bytes")
-    return hashlib.blake2b(_frame(label, parts), key=key, digest_size=size).digest()
+    return hashlib.blake2b(frame(label, parts), key=key, digest_size=size).digest()
