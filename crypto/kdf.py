@@ -48,6 +48,13 @@ LABELS: frozenset[str] = frozenset(
         "welcome",
         # relay
         "cap-hash",
+        # documents (docs/documents.md)
+        "document-stream-key",
+        "document-blob-id",
+        "document-blob-cap",
+        "document-chunk",
+        "document-announcement",
+        "minisign-key-id",
     }
 )
 
