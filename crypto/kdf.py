@@ -55,6 +55,15 @@ LABELS: frozenset[str] = frozenset(
         "document-chunk",
         "document-announcement",
         "minisign-key-id",
+        # ballots (docs/ballots.md)
+        "ballot-hash-to-point",
+        "ballot-key-pop",
+        "ballot-definition",
+        "ballot-tag",
+        "ballot-ring",
+        "ballot-ring-challenge",
+        "ballot-vote",
+        "ballot-vote-hash",
     }
 )
 
