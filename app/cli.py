@@ -1,0 +1,356 @@
+"""The headless client's command line: every feature without a screen.
+
+Profile directory from ``--home`` or ``CAUCUS_HOME``; passphrase from
+``CAUCUS_PASSPHRASE`` or a prompt. On any error: one line on stderr, a non-zero exit
+status, no traceback (set ``CAUCUS_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import getpass
+import json
+import os
+import sys
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from app.core.engine import Engine, wall_clock_ms
+from app.core.errors import ClientError, RelayUnavailable
+from app.core.profile import create_profile, profile_exists
+from crypto.errors import CaucusError
+from crypto.group_log import Role
+
+__all__ = ["main"]
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_QUEUED = 3
+EXIT_INTERNAL = 70
+
+
+def default_home() -> Path:
+    env = os.environ.get("CAUCUS_HOME")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir("caucus", appauthor=False))
+
+
+def read_passphrase(*, confirm: bool = False) -> str:
+    env = os.environ.get("CAUCUS_PASSPHRASE")
+    if env is not None:
+        return env
+    if not sys.stdin.isatty():
+        raise ClientError("no passphrase: set CAUCUS_PASSPHRASE or run in a terminal")
+    first = getpass.getpass("Passphrase: ")
+    if confirm and getpass.getpass("Repeat passphrase: ") != first:
+        raise ClientError("the passphrases do not match")
+    return first
+
+
+def iso(ms: int) -> str:
+    moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _kdf_cost() -> str:
+    # "interactive" exists for tests and CI; people get the default "moderate".
+    return os.environ.get("CAUCUS_KDF_COST", "moderate")
+
+
+# -- commands -------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    home: Path = args.home
+    if profile_exists(home):
+        raise ClientError(f"a profile already exists in {home}")
+    db = create_profile(
+        home,
+        name=args.name,
+        relay_url=args.relay,
+        passphrase=read_passphrase(confirm=True),
+        rng=os.urandom,
+        now=wall_clock_ms(),
+        cost=_kdf_cost(),
+    )
+    engine = Engine(db)
+    print(f"Profile created in {home}")
+    print(engine.fingerprint)
+    db.close()
+    return 0
+
+
+async def cmd_group_create(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = await engine.create_group(args.name)
+    print(group_id.hex())
+    return 0
+
+
+async def cmd_group_list(engine: Engine, args: argparse.Namespace) -> int:
+    groups = engine.groups()
+    if args.json:
+        print(json.dumps([
+            {"id": g.id_hex, "name": g.name, "status": g.status, "role": g.my_role,
+             "members": g.member_count, "unread": g.unread}
+            for g in groups
+        ]))
+    else:
+        for g in groups:
+            print(f"{g.id_hex}  {g.name}  ({g.member_count} members, {g.status})")
+    return 0
+
+
+async def cmd_invite(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
+    code = await engine.create_invite(
+        group_id,
+        role=Role.ORGANIZER if args.role == "organizer" else Role.MEMBER,
+        ttl_ms=int(args.expires_hours * 3600 * 1000),
+        max_uses=args.uses,
+        needs_approval=args.approval,
+    )
+    print(code)
+    return 0
+
+
+async def cmd_join(engine: Engine, args: argparse.Namespace) -> int:
+    await engine.join(args.code)
+    print("Join request sent; you are added when an organizer's client processes it.")
+    if args.wait:
+        deadline = asyncio.get_running_loop().time() + args.wait
+        while asyncio.get_running_loop().time() < deadline:
+            report = await engine.sync()
+            if report.joined:
+                for group_id in report.joined:
+                    print(f"Joined {engine.group(group_id).name}")
+                    print(group_id.hex())
+                return 0
+            await asyncio.sleep(0.5)
+        raise ClientError("no welcome arrived in time; run 'caucus sync' later")
+    return 0
+
+
+async def cmd_send(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
+    try:
+        await engine.send_text(group_id, args.text)
+    except RelayUnavailable as exc:
+        print(f"caucus: {exc}; the message is queued and goes out with the next sync",
+              file=sys.stderr)
+        return EXIT_QUEUED
+    return 0
+
+
+async def cmd_sync(engine: Engine, args: argparse.Namespace) -> int:
+    report = await engine.sync(wait=args.wait)
+    for group_id in report.joined:
+        print(f"Joined {engine.group(group_id).name} ({group_id.hex()})")
+    print(
+        f"{report.messages} new messages, {report.commits} group changes, "
+        f"{report.admitted} members admitted, {report.unsent} unsent"
+    )
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+async def cmd_messages(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
+    messages = engine.messages(group_id, limit=args.limit)
+    if args.json:
+        print(json.dumps([
+            {"sender": m.sender_name, "text": m.text, "sent_at": iso(m.sent_at),
+             "fingerprint": m.sender_fingerprint, "status": m.status, "warning": m.warning}
+            for m in messages
+        ], ensure_ascii=False))
+    else:
+        for m in messages:
+            flag = f"  [{m.warning}]" if m.warning else ""
+            print(f"{iso(m.sent_at)}  {m.sender_name}: {m.text}{flag}")
+    return 0
+
+
+async def cmd_members(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
+    members = engine.members(group_id)
+    if args.json:
+        print(json.dumps([
+            {"name": m.name, "fingerprint": m.fingerprint, "role": m.role} for m in members
+        ], ensure_ascii=False))
+    else:
+        for m in members:
+            print(f"{m.fingerprint}  {m.role:<9}  {m.name}{'  (you)' if m.is_me else ''}")
+    return 0
+
+
+async def cmd_remove(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
+    await engine.remove_member(group_id, args.fingerprint)
+    print("Member removed; the group has a new epoch key.")
+    return 0
+
+
+async def cmd_role(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
+    role = Role.ORGANIZER if args.role == "organizer" else Role.MEMBER
+    await engine.set_role(group_id, args.fingerprint, role)
+    return 0
+
+
+async def cmd_requests(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
+    requests = engine.join_requests(group_id)
+    if args.json:
+        print(json.dumps([
+            {"id": r.request_id, "name": r.name, "fingerprint": r.fingerprint,
+             "status": r.status}
+            for r in requests
+        ], ensure_ascii=False))
+    else:
+        for r in requests:
+            print(f"{r.request_id}  {r.status:<8}  {r.name}  {r.fingerprint}")
+    return 0
+
+
+async def cmd_approve(engine: Engine, args: argparse.Namespace) -> int:
+    await engine.approve(args.request)
+    return 0
+
+
+async def cmd_fingerprint(engine: Engine, args: argparse.Namespace) -> int:
+    print(engine.fingerprint)
+    return 0
+
+
+async def cmd_leave(engine: Engine, args: argparse.Namespace) -> int:
+    await engine.leave(engine.resolve_group(args.group))
+    return 0
+
+
+# -- parser ---------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="caucus", description="Caucus headless client")
+    parser.add_argument("--home", type=Path, default=None, help="profile directory")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("init", help="create a profile")
+    p.add_argument("--name", required=True)
+    p.add_argument("--relay", required=True, help="relay URL, e.g. http://127.0.0.1:8080")
+    p.set_defaults(sync_handler=cmd_init)
+
+    group = sub.add_parser("group", help="create or list groups")
+    gsub = group.add_subparsers(dest="group_command", required=True, metavar="ACTION")
+    p = gsub.add_parser("create", help="create a group; prints its id last")
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_group_create)
+    p = gsub.add_parser("list", help="list groups")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_group_list)
+
+    p = sub.add_parser("invite", help="create an invite code; prints it last")
+    p.add_argument("group")
+    p.add_argument("--role", choices=("member", "organizer"), default="member")
+    p.add_argument("--uses", type=int, default=1)
+    p.add_argument("--expires-hours", type=float, default=168.0)
+    p.add_argument("--approval", action="store_true", help="an organizer must approve joins")
+    p.set_defaults(handler=cmd_invite)
+
+    p = sub.add_parser("join", help="ask to join a group with an invite code")
+    p.add_argument("code")
+    p.add_argument("--wait", type=float, default=0.0, help="seconds to wait for the welcome")
+    p.set_defaults(handler=cmd_join)
+
+    p = sub.add_parser("send", help="send a message")
+    p.add_argument("group")
+    p.add_argument("text")
+    p.set_defaults(handler=cmd_send)
+
+    p = sub.add_parser("sync", help="fetch and process everything pending, then exit")
+    p.add_argument("--wait", type=float, default=0.0, help="long-poll up to this many seconds")
+    p.set_defaults(handler=cmd_sync)
+
+    p = sub.add_parser("messages", help="show a group's messages")
+    p.add_argument("group")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--limit", type=int, default=None)
+    p.set_defaults(handler=cmd_messages)
+
+    p = sub.add_parser("members", help="show a group's members")
+    p.add_argument("group")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_members)
+
+    p = sub.add_parser("remove", help="remove a member (organizers)")
+    p.add_argument("group")
+    p.add_argument("fingerprint")
+    p.set_defaults(handler=cmd_remove)
+
+    p = sub.add_parser("role", help="change a member's role (organizers)")
+    p.add_argument("group")
+    p.add_argument("fingerprint")
+    p.add_argument("role", choices=("member", "organizer"))
+    p.set_defaults(handler=cmd_role)
+
+    p = sub.add_parser("requests", help="join requests waiting for approval")
+    p.add_argument("group")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_requests)
+
+    p = sub.add_parser("approve", help="approve a join request (organizers)")
+    p.add_argument("request", type=int)
+    p.set_defaults(handler=cmd_approve)
+
+    p = sub.add_parser("leave", help="leave a group")
+    p.add_argument("group")
+    p.set_defaults(handler=cmd_leave)
+
+    p = sub.add_parser("fingerprint", help="print this profile's fingerprint")
+    p.set_defaults(handler=cmd_fingerprint)
+    return parser
+
+
+async def _run_with_engine(
+    home: Path, handler: Callable[[Engine, argparse.Namespace], Awaitable[int]],
+    args: argparse.Namespace,
+) -> int:
+    engine = Engine.open(home, read_passphrase())
+    try:
+        return await handler(engine, args)
+    finally:
+        await engine.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.home = args.home.expanduser() if args.home else default_home()
+    try:
+        if hasattr(args, "sync_handler"):
+            result: Any = args.sync_handler(args)
+            return int(result)
+        return asyncio.run(_run_with_engine(args.home, args.handler, args))
+    except CaucusError as exc:
+        _debug()
+        print(f"caucus: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("caucus: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI contract: one line, no traceback
+        _debug()
+        print(f"caucus: internal error ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _debug() -> None:
+    if os.environ.get("CAUCUS_DEBUG"):
+        traceback.print_exc()

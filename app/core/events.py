@@ -1,0 +1,111 @@
+"""Typed events the engine emits to its listeners (the Qt views, the CLI).
+
+Events are frozen values; listeners must not assume which thread calls them and should
+hand them to their own loop (the Qt layer queues them onto the GUI thread).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from app.core.views import MessageView
+
+__all__ = [
+    "ConnectionChanged",
+    "ConnectionState",
+    "Event",
+    "GroupChanged",
+    "GroupJoined",
+    "IntegrityWarning",
+    "JoinRequested",
+    "Listener",
+    "MessageAdded",
+    "MessageStatusChanged",
+    "RemovedFromGroup",
+    "SyncProgress",
+]
+
+
+class ConnectionState(Enum):
+    ONLINE = "online"
+    RECONNECTING = "reconnecting"
+    OFFLINE = "offline"
+
+
+@dataclass(frozen=True)
+class MessageAdded:
+    """A message was stored: received from the relay, or queued by us."""
+
+    message: MessageView
+
+
+@dataclass(frozen=True)
+class MessageStatusChanged:
+    group_id: bytes
+    row_id: int
+    status: str
+
+
+@dataclass(frozen=True)
+class GroupChanged:
+    """Roster, roles, name or channels of a group changed."""
+
+    group_id: bytes
+
+
+@dataclass(frozen=True)
+class GroupJoined:
+    group_id: bytes
+    name: str
+
+
+@dataclass(frozen=True)
+class RemovedFromGroup:
+    group_id: bytes
+
+
+@dataclass(frozen=True)
+class JoinRequested:
+    """Someone used an invite that needs an organizer's approval."""
+
+    group_id: bytes
+    request_id: int
+    name: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class IntegrityWarning:
+    """Something the relay or a peer did that the protocol detected (P2, P4)."""
+
+    group_id: bytes | None
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class ConnectionChanged:
+    relay_url: str
+    state: ConnectionState
+
+
+@dataclass(frozen=True)
+class SyncProgress:
+    group_id: bytes
+    processed: int
+
+
+Event = (
+    MessageAdded
+    | MessageStatusChanged
+    | GroupChanged
+    | GroupJoined
+    | RemovedFromGroup
+    | JoinRequested
+    | IntegrityWarning
+    | ConnectionChanged
+    | SyncProgress
+)
+Listener = Callable[[Event], None]

@@ -1,0 +1,294 @@
+"""One group's live state in the client, and how a fetched mailbox item changes it.
+
+``GroupSession`` holds the validated ``GroupState``, the live epoch keys and the ratchet
+chains in memory; ``process`` applies one relay item and writes its effects through the
+open database transaction of the caller, so a batch of items and the cursor that follows
+them commit together (a crash mid-sync neither loses nor duplicates anything).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from app.core.database import Database
+from app.core.views import MessageView
+from crypto.commit import open_commit, open_epoch_delivery
+from crypto.content import ContentType, TextBody
+from crypto.errors import (
+    DecryptionFailed,
+    ForkDetected,
+    RemoteError,
+    Replay,
+)
+from crypto.group_log import GroupState, LogEntry
+from crypto.identity import Identity, fingerprint
+from crypto.items import ItemType, peek_item
+from crypto.key_schedule import EpochKeys
+from crypto.message import OpenedMessage, open_message, open_sender_data
+from crypto.ratchet import ReceiveChain, SendChain
+
+__all__ = ["GroupSession", "Outcome", "ProcessResult"]
+
+
+class Outcome(Enum):
+    MESSAGE = "message"
+    OWN_MESSAGE = "own-message"
+    COMMIT = "commit"
+    REMOVED = "removed"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    outcome: Outcome
+    message: MessageView | None = None
+    warning: str | None = None
+    entry: LogEntry | None = None
+
+
+@dataclass
+class GroupSession:
+    """Mutable runtime of one group; persisted through ``Database`` on every change."""
+
+    group_id: bytes
+    relay_url: str
+    mailbox_id: bytes
+    cursor: int
+    status: str
+    state: GroupState
+    keys: EpochKeys | None
+    send_chain: SendChain | None = None
+    recv_chains: dict[int, ReceiveChain] = field(default_factory=dict)
+    dirty_chains: set[int] = field(default_factory=set)
+    sender_heads: dict[bytes, bytes] = field(default_factory=dict)
+
+    # -- loading ----------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, db: Database, group_id: bytes) -> GroupSession:
+        row = db.one(
+            "SELECT relay_url, mailbox_id, cursor, status FROM groups WHERE group_id = ?",
+            (group_id,),
+        )
+        if row is None:
+            raise KeyError(group_id)
+        entries = [
+            LogEntry.decode(raw)
+            for (raw,) in db.all(
+                "SELECT entry FROM log_entries WHERE group_id = ? ORDER BY seq", (group_id,)
+            )
+        ]
+        state = GroupState.replay(entries)
+        keys = None
+        epoch_row = db.one("SELECT epoch, secret FROM epochs WHERE group_id = ?", (group_id,))
+        if epoch_row is not None:
+            keys = EpochKeys.derive(group_id, epoch_row[0], epoch_row[1])
+        session = cls(group_id, row[0], row[1], row[2], row[3], state, keys)
+        send_row = db.one("SELECT chain FROM send_chains WHERE group_id = ?", (group_id,))
+        if send_row is not None:
+            session.send_chain = SendChain.decode(send_row[0])
+        for index, raw in db.all(
+            "SELECT sender_index, chain FROM recv_chains WHERE group_id = ?", (group_id,)
+        ):
+            session.recv_chains[index] = ReceiveChain.decode(raw)
+        for sender_pk, last_hash in db.all(
+            "SELECT sender_pk, last_hash FROM sender_heads WHERE group_id = ?", (group_id,)
+        ):
+            session.sender_heads[sender_pk] = last_hash
+        return session
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active" and self.keys is not None
+
+    # -- epochs -----------------------------------------------------------------------
+
+    def enter_epoch(self, db: Database, secret: bytes) -> None:
+        """Switch to the epoch of the state's last entry; delete all older key material."""
+        self.keys = EpochKeys.derive(self.group_id, self.state.seq, secret)
+        self.send_chain = None
+        self.recv_chains.clear()
+        self.dirty_chains.clear()
+        db.execute(
+            "INSERT OR REPLACE INTO epochs (group_id, epoch, secret) VALUES (?, ?, ?)",
+            (self.group_id, self.state.seq, secret),
+        )
+        db.execute("DELETE FROM send_chains WHERE group_id = ?", (self.group_id,))
+        db.execute("DELETE FROM recv_chains WHERE group_id = ?", (self.group_id,))
+
+    def store_entry(self, db: Database, entry: LogEntry, relay_seq: int | None) -> None:
+        db.execute(
+            "INSERT INTO log_entries (group_id, seq, entry, relay_seq) VALUES (?, ?, ?, ?)",
+            (self.group_id, entry.seq, entry.encode(), relay_seq),
+        )
+
+    def mark(self, db: Database, status: str) -> None:
+        self.status = status
+        self.keys = None
+        self.send_chain = None
+        self.recv_chains.clear()
+        db.execute("UPDATE groups SET status = ? WHERE group_id = ?", (status, self.group_id))
+        db.execute("DELETE FROM epochs WHERE group_id = ?", (self.group_id,))
+        db.execute("DELETE FROM send_chains WHERE group_id = ?", (self.group_id,))
+        db.execute("DELETE FROM recv_chains WHERE group_id = ?", (self.group_id,))
+
+    def my_send_chain(self, me: Identity) -> SendChain:
+        if self.keys is None:
+            raise RuntimeError("no live epoch")
+        if self.send_chain is None or self.send_chain.epoch != self.keys.epoch:
+            self.send_chain = SendChain.start(self.keys, self.state.sender_index(me.public_key))
+        return self.send_chain
+
+    def save_send_chain(self, db: Database, chain: SendChain) -> None:
+        self.send_chain = chain
+        db.execute(
+            "INSERT OR REPLACE INTO send_chains (group_id, chain) VALUES (?, ?)",
+            (self.group_id, chain.encode()),
+        )
+
+    def flush(self, db: Database) -> None:
+        """Write the receive chains changed since the last flush, and the cursor."""
+        for index in self.dirty_chains:
+            db.execute(
+                "INSERT OR REPLACE INTO recv_chains (group_id, sender_index, chain)"
+                " VALUES (?, ?, ?)",
+                (self.group_id, index, self.recv_chains[index].encode()),
+            )
+        self.dirty_chains.clear()
+        db.execute("UPDATE groups SET cursor = ? WHERE group_id = ?", (self.cursor, self.group_id))
+
+    # -- processing -------------------------------------------------------------------
+
+    def process(self, db: Database, me: Identity, seq: int, item: bytes, now: int) -> ProcessResult:
+        """Apply one item; bad items become warnings and never stop the sync."""
+        self.cursor = max(self.cursor, seq)
+        if not self.active:
+            return ProcessResult(Outcome.REJECTED, warning="item after leaving the group")
+        try:
+            _, kind, epoch = peek_item(item)
+            if self.keys is None or epoch != self.keys.epoch:
+                raise DecryptionFailed(
+                    f"item for epoch {epoch} while the group is in epoch {self.state.seq}"
+                )
+            if kind == ItemType.COMMIT:
+                return self._process_commit(db, me, seq, item)
+            return self._process_message(db, me, seq, item, now)
+        except Replay:
+            return ProcessResult(Outcome.DUPLICATE)
+        except RemoteError as exc:
+            return ProcessResult(Outcome.REJECTED, warning=f"{type(exc).__name__}: {exc}")
+
+    def _process_commit(self, db: Database, me: Identity, seq: int, item: bytes) -> ProcessResult:
+        if self.keys is None:
+            raise DecryptionFailed("no live epoch")
+        entry = open_commit(self.keys, item)
+        new_state = self.state.apply(entry)
+        if not new_state.is_member(me.public_key):
+            self.state = new_state
+            self.store_entry(db, entry, seq)
+            self.mark(db, "removed")
+            return ProcessResult(Outcome.REMOVED, entry=entry)
+        secret = open_epoch_delivery(item, entry, new_state, me)
+        self.state = new_state
+        self.store_entry(db, entry, seq)
+        self.enter_epoch(db, secret)
+        return ProcessResult(Outcome.COMMIT, entry=entry)
+
+    def _process_message(
+        self, db: Database, me: Identity, seq: int, item: bytes, now: int
+    ) -> ProcessResult:
+        if self.keys is None:
+            raise DecryptionFailed("no live epoch")
+        envelope = open_sender_data(self.keys, item)
+        if envelope.sender_index >= len(self.state.roster()):
+            raise DecryptionFailed("sender index outside the roster")
+        sender = self.state.member_at(envelope.sender_index)
+        chain = self.recv_chains.get(envelope.sender_index)
+        if chain is None:
+            chain = ReceiveChain.start(self.keys, envelope.sender_index)
+        message_keys, next_chain = chain.key_for(envelope.counter)
+        opened = open_message(self.keys, envelope, message_keys, sender.identity_pk)
+        if opened.log_head != self.state.head:
+            raise ForkDetected(
+                "the sender's group log differs from ours at this epoch: "
+                "the relay is showing members different histories"
+            )
+        self.recv_chains[envelope.sender_index] = next_chain
+        self.dirty_chains.add(envelope.sender_index)
+        warning = self._check_sender_chain(db, opened)
+        return self._store_message(db, me, seq, opened, sender.name, warning, now)
+
+    def _check_sender_chain(self, db: Database, opened: OpenedMessage) -> str | None:
+        expected = self.sender_heads.get(opened.sender_pk, bytes(32))
+        self.sender_heads[opened.sender_pk] = opened.message_hash
+        db.execute(
+            "INSERT OR REPLACE INTO sender_heads (group_id, sender_pk, last_hash) VALUES (?, ?, ?)",
+            (self.group_id, opened.sender_pk, opened.message_hash),
+        )
+        if opened.prev_message != expected:
+            return "an earlier message from this sender is missing or arrived out of order"
+        return None
+
+    def _store_message(
+        self,
+        db: Database,
+        me: Identity,
+        seq: int,
+        opened: OpenedMessage,
+        sender_name: str,
+        warning: str | None,
+        now: int,
+    ) -> ProcessResult:
+        if opened.content_type != ContentType.TEXT:
+            return ProcessResult(Outcome.REJECTED, warning="unsupported content type")
+        text = TextBody.decode(opened.body)
+        is_mine = opened.sender_pk == me.public_key
+        if is_mine:
+            row = db.one(
+                "SELECT id FROM messages WHERE message_id = ?", (opened.message_id,)
+            )
+            if row is not None:
+                db.execute(
+                    "UPDATE messages SET status = 'sent', relay_seq = ?, item = NULL,"
+                    " prev_sent = NULL WHERE id = ?",
+                    (seq, row[0]),
+                )
+                return ProcessResult(Outcome.OWN_MESSAGE)
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO messages (group_id, channel_id, message_id, sender_pk,"
+            " sender_name, sent_at, received_at, content_type, body, text, status, relay_seq,"
+            " warning) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                self.group_id,
+                text.channel_id,
+                opened.message_id,
+                opened.sender_pk,
+                sender_name,
+                opened.sent_at,
+                now,
+                opened.content_type,
+                opened.body,
+                text.text,
+                "sent" if is_mine else "received",
+                seq,
+                warning,
+            ),
+        )
+        if cursor.rowcount == 0:
+            return ProcessResult(Outcome.DUPLICATE)
+        view = MessageView(
+            row_id=cursor.lastrowid,
+            group_id=self.group_id,
+            channel_id=text.channel_id,
+            message_id=opened.message_id,
+            sender_name=sender_name,
+            sender_fingerprint=fingerprint(opened.sender_pk).hex(),
+            text=text.text,
+            sent_at=opened.sent_at,
+            status="sent" if is_mine else "received",
+            warning=warning,
+            is_mine=is_mine,
+        )
+        return ProcessResult(Outcome.MESSAGE, message=view, warning=warning)

@@ -1,0 +1,264 @@
+"""HTTP client for the relay API (docs/protocol.md section 6), with retries and back-off.
+
+Only transport failures and 5xx answers are retried; a 4xx answer is the relay's verdict
+and raises ``RelayRejected`` at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import random
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import nacl.signing
+
+from app.core.errors import RelayRejected, RelayUnavailable
+from crypto.errors import MalformedData
+from crypto.relay_auth import inbox_auth_header
+
+__all__ = ["FetchResult", "RelayClient", "b64"]
+
+_FRAME = struct.Struct(">QI")
+MAX_WAIT = 30
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """Items returned by one fetch, as (sequence number, bytes), in relay order."""
+
+    items: tuple[tuple[int, bytes], ...]
+    last: int
+
+    @property
+    def empty(self) -> bool:
+        return not self.items
+
+
+def parse_frames(body: bytes) -> tuple[tuple[int, bytes], ...]:
+    """Split a fetch body into frames; anything malformed raises ``MalformedData``."""
+    items = []
+    view = memoryview(body)
+    pos = 0
+    previous = -1
+    while pos < len(body):
+        if len(body) - pos < _FRAME.size:
+            raise MalformedData("truncated frame header from the relay")
+        seq, size = _FRAME.unpack_from(view, pos)
+        pos += _FRAME.size
+        if size > len(body) - pos:
+            raise MalformedData("truncated frame from the relay")
+        if seq <= previous:
+            raise MalformedData("relay frames are not in increasing order")
+        items.append((seq, bytes(view[pos : pos + size])))
+        previous = seq
+        pos += size
+    return tuple(items)
+
+
+class RelayClient:
+    """One relay, reached over HTTP. ``transport`` lets tests run the relay in-process."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retries: int = 4,
+        backoff: float = 0.25,
+        clock_ms: Callable[[], int] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            transport=transport,
+            timeout=httpx.Timeout(10.0, read=MAX_WAIT + 10.0),
+        )
+        self._retries = retries
+        self._backoff = backoff
+        self._clock_ms = clock_ms
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes | None = None,
+        json_body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, int] | None = None,
+        expect: tuple[int, ...] = (200,),
+        retry: bool = True,
+    ) -> httpx.Response:
+        attempts = self._retries + 1 if retry else 1
+        delay = self._backoff
+        last_error = "no attempt"
+        for attempt in range(attempts):
+            try:
+                response = await self._client.request(
+                    method,
+                    path,
+                    content=content if json_body is None else json.dumps(json_body).encode(),
+                    headers=headers,
+                    params=params,
+                )
+            except httpx.TransportError as exc:
+                last_error = type(exc).__name__
+            else:
+                if response.status_code in expect:
+                    return response
+                if response.status_code < 500 and response.status_code != 429:
+                    raise _rejection(response)
+                last_error = f"HTTP {response.status_code}"
+            if attempt + 1 < attempts:
+                await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 (jitter)
+                delay = min(delay * 2, 8.0)
+        raise RelayUnavailable(f"relay {self.base_url} unreachable ({last_error})")
+
+    # -- mailboxes -------------------------------------------------------------------
+
+    async def create_mailbox(self, mailbox_id: bytes, cap_hash: bytes, head: bytes) -> None:
+        await self._request(
+            "PUT",
+            f"/v1/mailboxes/{mailbox_id.hex()}",
+            json_body={"cap_hash": b64(cap_hash), "head": b64(head)},
+            headers={"content-type": "application/json"},
+            expect=(201,),
+        )
+
+    async def post_item(self, mailbox_id: bytes, cap: bytes, item: bytes) -> int:
+        response = await self._request(
+            "POST",
+            f"/v1/mailboxes/{mailbox_id.hex()}/items",
+            content=item,
+            headers=_bearer(cap),
+        )
+        return _seq(response)
+
+    async def post_commit(
+        self,
+        mailbox_id: bytes,
+        cap: bytes,
+        prev_head: bytes,
+        new_head: bytes,
+        new_cap_hash: bytes,
+        item: bytes,
+    ) -> int:
+        response = await self._request(
+            "POST",
+            f"/v1/mailboxes/{mailbox_id.hex()}/commits",
+            content=prev_head + new_head + new_cap_hash + item,
+            headers=_bearer(cap),
+        )
+        return _seq(response)
+
+    async def fetch(
+        self, mailbox_id: bytes, cap: bytes, after: int, *, limit: int = 1000, wait: float = 0
+    ) -> FetchResult:
+        response = await self._request(
+            "GET",
+            f"/v1/mailboxes/{mailbox_id.hex()}/items",
+            headers=_bearer(cap),
+            params={"after": after, "limit": limit, "wait": int(min(wait, MAX_WAIT))},
+        )
+        return _fetch_result(response)
+
+    async def delete_mailbox(self, mailbox_id: bytes, cap: bytes) -> None:
+        await self._request(
+            "DELETE", f"/v1/mailboxes/{mailbox_id.hex()}", headers=_bearer(cap), expect=(204,)
+        )
+
+    # -- inboxes ---------------------------------------------------------------------
+
+    async def create_inbox(self, inbox_id: bytes, auth_key: bytes) -> None:
+        await self._request(
+            "PUT",
+            f"/v1/inboxes/{inbox_id.hex()}",
+            json_body={"auth_key": b64(auth_key)},
+            headers={"content-type": "application/json"},
+            expect=(201,),
+        )
+
+    async def post_inbox(self, inbox_id: bytes, item: bytes) -> int:
+        response = await self._request("POST", f"/v1/inboxes/{inbox_id.hex()}/items", content=item)
+        return _seq(response)
+
+    async def fetch_inbox(
+        self,
+        inbox_id: bytes,
+        auth: nacl.signing.SigningKey,
+        now_ms: int,
+        after: int,
+        *,
+        wait: float = 0,
+    ) -> FetchResult:
+        response = await self._request(
+            "GET",
+            f"/v1/inboxes/{inbox_id.hex()}/items",
+            headers={"x-caucus-auth": inbox_auth_header(auth, inbox_id, now_ms)},
+            params={"after": after, "limit": 1000, "wait": int(min(wait, MAX_WAIT))},
+        )
+        return _fetch_result(response)
+
+    async def delete_inbox_items(
+        self, inbox_id: bytes, auth: nacl.signing.SigningKey, now_ms: int, upto: int
+    ) -> None:
+        await self._request(
+            "DELETE",
+            f"/v1/inboxes/{inbox_id.hex()}/items",
+            headers={"x-caucus-auth": inbox_auth_header(auth, inbox_id, now_ms)},
+            params={"upto": upto},
+            expect=(204,),
+        )
+
+    async def health(self) -> bool:
+        try:
+            response = await self._client.get("/health", timeout=3.0)
+        except httpx.TransportError:
+            return False
+        return response.status_code == 200
+
+
+def _bearer(cap: bytes) -> dict[str, str]:
+    return {"authorization": f"Bearer {b64(cap)}"}
+
+
+def _seq(response: httpx.Response) -> int:
+    try:
+        seq = response.json()["seq"]
+    except (ValueError, KeyError, TypeError):
+        raise MalformedData("relay answer has no sequence number") from None
+    if not isinstance(seq, int) or seq < 0:
+        raise MalformedData("relay answer has an invalid sequence number")
+    return seq
+
+
+def _fetch_result(response: httpx.Response) -> FetchResult:
+    items = parse_frames(response.content)
+    try:
+        last = int(response.headers.get("x-caucus-last", "0"))
+    except ValueError:
+        raise MalformedData("relay sent an invalid X-Caucus-Last header") from None
+    return FetchResult(items, last)
+
+
+def _rejection(response: httpx.Response) -> RelayRejected:
+    try:
+        doc = response.json()
+        code = str(doc.get("error", "unknown"))[:64]
+        detail = str(doc.get("detail", ""))[:200]
+    except ValueError:
+        code, detail = "unknown", ""
+    return RelayRejected(response.status_code, code, detail)

@@ -1,0 +1,65 @@
+"""Read-only values the engine hands to views: groups, members, messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_CHANNEL", "ChannelView", "GroupView", "JoinRequestView", "MemberView", "MessageView"]
+
+DEFAULT_CHANNEL = bytes(16)
+
+
+@dataclass(frozen=True)
+class MemberView:
+    name: str
+    fingerprint: str
+    role: str  # "organizer" | "member"
+    identity_pk: bytes
+    is_me: bool
+
+
+@dataclass(frozen=True)
+class ChannelView:
+    channel_id: bytes
+    name: str
+    announce_only: bool
+
+
+@dataclass(frozen=True)
+class GroupView:
+    group_id: bytes
+    name: str
+    status: str  # active | removed | left
+    my_role: str | None
+    member_count: int
+    unread: int
+    channels: tuple[ChannelView, ...]
+
+    @property
+    def id_hex(self) -> str:
+        return self.group_id.hex()
+
+
+@dataclass(frozen=True)
+class MessageView:
+    row_id: int
+    group_id: bytes
+    channel_id: bytes
+    message_id: bytes | None
+    sender_name: str
+    sender_fingerprint: str
+    text: str
+    sent_at: int
+    status: str  # pending | sent | failed | received
+    warning: str | None
+    is_mine: bool
+
+
+@dataclass(frozen=True)
+class JoinRequestView:
+    request_id: int
+    group_id: bytes
+    name: str
+    fingerprint: str
+    status: str
+    received_at: int
