@@ -1,0 +1,112 @@
+"""Content types carried in a message body, and their strict codecs (protocol 4.1).
+
+A message says its ``content_type``; ``parse_content`` picks the decoder from
+``PARSERS``.  Ballots (types 16-31) and documents (32-47) are reserved: their modules
+register by adding a member to ``ContentType`` and an entry to ``PARSERS`` here, so the
+list of everything a message can carry stays in this one file.  Unknown types raise
+``MalformedData``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import ClassVar, Protocol
+
+from crypto.errors import MalformedData, UsageError
+from crypto.wire import Reader, Writer
+
+__all__ = [
+    "BALLOT_TYPES",
+    "DEFAULT_CHANNEL",
+    "DOCUMENT_TYPES",
+    "MAX_TEXT",
+    "PARSERS",
+    "Content",
+    "ContentType",
+    "TextBody",
+    "parse_content",
+]
+
+BALLOT_TYPES = range(16, 32)
+"""Content types reserved for ballots."""
+
+DOCUMENT_TYPES = range(32, 48)
+"""Content types reserved for documents."""
+
+DEFAULT_CHANNEL = bytes(16)
+"""The channel every group has without a CHANNEL log entry."""
+
+MAX_TEXT = 65_536
+"""Largest text of a text message, in UTF-8 bytes."""
+
+
+class ContentType(IntEnum):
+    """The ``content_type`` byte of a message."""
+
+    TEXT = 1
+
+
+class Content(Protocol):
+    """What every decoded body offers: its type and its canonical encoding."""
+
+    content_type: ClassVar[ContentType]
+
+    def encode(self) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TextBody:
+    """A text message in a channel: ``bytes16 channel_id | str(65536) text``.
+
+    The text is any non-empty UTF-8 string of at most ``MAX_TEXT`` bytes; rendering
+    (escaping, trimming) is the viewer's business, not the protocol's.
+    """
+
+    content_type: ClassVar[ContentType] = ContentType.TEXT
+
+    channel_id: bytes
+    text: str
+
+    def __post_init__(self) -> None:
+        if len(self.channel_id) != 16:
+            raise UsageError("channel id must be 16 bytes")
+        if not self.text:
+            raise UsageError("text must not be empty")
+
+    def encode(self) -> bytes:
+        """Canonical bytes; raises ``UsageError`` for text over ``MAX_TEXT`` bytes or
+        text that is not encodable (lone surrogates)."""
+        try:
+            raw = self.text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError("text is not encodable as UTF-8") from None
+        if len(raw) > MAX_TEXT:
+            raise UsageError(f"text longer than {MAX_TEXT} UTF-8 bytes")
+        return bytes(Writer().fixed(self.channel_id, 16).var(raw, MAX_TEXT))
+
+    @classmethod
+    def decode(cls, data: bytes) -> TextBody:
+        """Strict inverse of ``encode``; raises ``MalformedData`` (or ``TooLarge``)."""
+        reader = Reader(data)
+        channel_id = reader.fixed(16)
+        text = reader.text(MAX_TEXT)
+        reader.finish()
+        if not text:
+            raise MalformedData("text message is empty")
+        return cls(channel_id, text)
+
+
+PARSERS: dict[int, Callable[[bytes], Content]] = {
+    ContentType.TEXT: TextBody.decode,
+}
+"""Decoder of each registered content type; extend it here when adding a type."""
+
+
+def parse_content(content_type: int, body: bytes) -> Content:
+    """Decode ``body`` as ``content_type``; ``MalformedData`` for unknown types."""
+    parser = PARSERS.get(content_type)
+    if parser is None:
+        raise MalformedData(f"unknown content type {content_type}")
+    return parser(body)
