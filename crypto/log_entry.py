@@ -437,6 +437,13 @@ class LogEntry:
     epoch_commitment: bytes
     signature: bytes
 
+    def __repr__(self) -> str:
+        # Compact on purpose: bodies hold member and group names, which stay out of logs.
+        return (
+            f"LogEntry(seq={self.seq}, kind={self.kind.name}, "
+            f"author={self.author[:4].hex()}.., body={len(self.body)} bytes)"
+        )
+
     @staticmethod
     def _signed_bytes(
         group_id: bytes,
