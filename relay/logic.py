@@ -1,0 +1,399 @@
+"""The relay's behaviour, free of HTTP: capabilities, limits, long-polls and storage.
+
+``Relay`` takes parsed, typed requests (ids as bytes, capabilities, bodies) and returns
+values or raises ``RelayError``; ``relay/http.py`` only frames them.  The clock is passed
+in (``clock() -> seconds``), so retention, rate limits and inbox signatures are tested
+without patching.  Storage starts lazily on first use, so an app built by ``create_app``
+works under any ASGI server or in-process transport, with or without lifespan events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import sqlite3
+import threading
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from crypto.errors import BadSignature, Expired, MalformedData
+from crypto.key_schedule import cap_hash
+from crypto.relay_auth import verify_inbox_auth
+from relay import schema, store
+from relay.codec import Fetch
+from relay.config import RelayConfig
+from relay.errors import RelayError
+from relay.notify import Notifier
+from relay.ratelimit import TokenBuckets, retry_after_header
+from relay.writer import GroupCommitWriter
+
+__all__ = ["COMMIT_HEADER_SIZE", "Clock", "Relay"]
+
+Clock = Callable[[], float]
+COMMIT_HEADER_SIZE = 96
+"""``bytes32 prev_head | bytes32 new_head | bytes32 new_cap_hash`` before a commit item."""
+
+log = logging.getLogger("caucus.relay")
+
+
+def _hour(now: float) -> int:
+    """Timestamps are stored rounded down to the hour (protocol 6.2)."""
+    return int(now // 3600) * 3600
+
+
+class Relay:
+    """One relay: a database, its writer thread, rate limits and long-poll waiters."""
+
+    def __init__(self, config: RelayConfig, clock: Clock = time.time) -> None:
+        self.config = config
+        self.clock = clock
+        self.errors: Counter[str] = Counter()
+        self.schema_version = 0
+        self._writer = GroupCommitWriter(
+            self._open_writer,
+            max_batch=config.max_batch,
+            tick=self._maintenance,
+            tick_interval_s=config.purge_interval_s,
+        )
+        self._notifier = Notifier()
+        self._buckets = TokenBuckets(
+            config.rate_per_s, config.rate_burst, config.max_tracked_buckets
+        )
+        self._read_buckets = TokenBuckets(
+            config.read_rate_per_s, config.read_burst, config.max_tracked_buckets
+        )
+        self._creations = TokenBuckets(config.create_per_s, config.create_burst, 1)
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _open_writer(self) -> sqlite3.Connection:
+        conn = schema.connect(self.config.db_path)
+        try:
+            self.schema_version = schema.migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def start(self) -> None:
+        """Open the database (migrating it) and start the writer; idempotent."""
+        if self._closed:
+            raise RelayError("unavailable", "relay is shutting down")
+        if not self._writer.running:
+            self._writer.start()
+            log.info("relay storage ready (schema version %d)", self.schema_version)
+
+    def begin_shutdown(self) -> None:
+        """Answer every long-poll now, so a graceful stop need not wait up to 30 s."""
+        self._notifier.close()
+
+    def close(self) -> None:
+        """Finish queued writes, then close every connection."""
+        self._closed = True
+        self._notifier.close()
+        self._writer.stop()
+        with self._lock:
+            readers, self._readers = self._readers, []
+        for conn in readers:
+            conn.close()
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise RelayError("unavailable", "relay is shutting down")
+            self.start()
+            conn = schema.connect(self.config.db_path, readonly=True)
+            self._local.conn = conn
+            with self._lock:
+                self._readers.append(conn)
+        return conn
+
+    async def _write(self, op: Callable[[sqlite3.Connection], Any]) -> Any:
+        if self._closed:
+            raise RelayError("unavailable", "relay is shutting down")
+        return await self._writer.submit(op)
+
+    # ------------------------------------------------------------------ limits
+
+    def _limit(self, buckets: TokenBuckets, key: bytes) -> None:
+        wait = buckets.take(key, self.clock())
+        if wait:
+            raise RelayError(
+                "rate_limited", "too many requests", retry_after=retry_after_header(wait)
+            )
+
+    def _limit_creation(self) -> None:
+        self._limit(self._creations, b"")
+
+    @property
+    def _quota(self) -> int:
+        return self.config.max_mailbox_bytes
+
+    def _fetch_limit(self, fetch: Fetch) -> int:
+        cap = self.config.max_fetch_items
+        return cap if fetch.limit is None else min(fetch.limit, cap)
+
+    def record_error(self, code: str) -> None:
+        """Count refusals by code; the counts are what the relay logs."""
+        self.errors[code] += 1
+
+    # ------------------------------------------------------------------ mailboxes
+
+    async def create_mailbox(self, mid: bytes, capability_hash: bytes, head: bytes) -> int:
+        self._limit_creation()
+        hour = _hour(self.clock())
+        await self._write(
+            functools.partial(
+                store.create_mailbox, mid=mid, cap_hash=capability_hash, head=head, hour=hour
+            )
+        )
+        return 0
+
+    async def append_mailbox_item(self, mid: bytes, cap: bytes, item: bytes) -> int:
+        presented = cap_hash(cap)
+        self._limit(self._buckets, presented)
+        if not item:
+            raise RelayError("bad_request", "empty item")
+        op = functools.partial(
+            store.append_item,
+            kind=store.MAILBOX,
+            qid=mid,
+            cap_hash=presented,
+            data=item,
+            hour=_hour(self.clock()),
+            quota=self._quota,
+        )
+        seq: int = await self._write(op)
+        self._notifier.notify((store.MAILBOX, mid))
+        return seq
+
+    async def commit(self, mid: bytes, cap: bytes, body: bytes) -> int:
+        presented = cap_hash(cap)
+        self._limit(self._buckets, presented)
+        if len(body) <= COMMIT_HEADER_SIZE:
+            raise RelayError("bad_request", "commit needs 96 header bytes and an item")
+        op = functools.partial(
+            store.commit,
+            mid=mid,
+            cap_hash=presented,
+            prev_head=body[:32],
+            new_head=body[32:64],
+            new_cap_hash=body[64:96],
+            data=body[96:],
+            hour=_hour(self.clock()),
+            quota=self._quota,
+        )
+        seq: int = await self._write(op)
+        self._notifier.notify((store.MAILBOX, mid))
+        return seq
+
+    async def fetch_mailbox(
+        self,
+        mid: bytes,
+        cap: bytes,
+        fetch: Fetch,
+        disconnected: Callable[[], Awaitable[Any]] | None = None,
+    ) -> store.Fetched:
+        presented = cap_hash(cap)
+        self._limit(self._read_buckets, presented)
+        read = functools.partial(
+            store.fetch_mailbox,
+            mid=mid,
+            cap_hash=presented,
+            after=fetch.after,
+            limit=self._fetch_limit(fetch),
+            max_bytes=self.config.max_fetch_bytes,
+        )
+        return await self._long_poll((store.MAILBOX, mid), read, fetch.wait_s, disconnected)
+
+    async def delete_mailbox(self, mid: bytes, cap: bytes) -> None:
+        presented = cap_hash(cap)
+        self._limit(self._buckets, presented)
+        await self._write(functools.partial(store.delete_mailbox, mid=mid, cap_hash=presented))
+        self._notifier.notify((store.MAILBOX, mid))
+
+    # ------------------------------------------------------------------ inboxes
+
+    async def create_inbox(self, iid: bytes, auth_key: bytes) -> int:
+        self._limit_creation()
+        hour = _hour(self.clock())
+        await self._write(
+            functools.partial(store.create_inbox, iid=iid, auth_key=auth_key, hour=hour)
+        )
+        return 0
+
+    async def append_inbox_item(self, iid: bytes, item: bytes) -> int:
+        self._limit(self._buckets, b"inbox-write" + iid)
+        if not item:
+            raise RelayError("bad_request", "empty item")
+        op = functools.partial(
+            store.append_item,
+            kind=store.INBOX,
+            qid=iid,
+            cap_hash=None,
+            data=item,
+            hour=_hour(self.clock()),
+            quota=self._quota,
+        )
+        seq: int = await self._write(op)
+        self._notifier.notify((store.INBOX, iid))
+        return seq
+
+    def _check_inbox_auth(self, iid: bytes, header: bytes | None) -> None:
+        self._limit(self._read_buckets, b"inbox-read" + iid)
+        if header is None:
+            raise RelayError("forbidden", "X-Caucus-Auth is required")
+        try:
+            text = header.decode("ascii")
+        except UnicodeDecodeError:
+            raise RelayError("bad_request", "X-Caucus-Auth is not base64url") from None
+        auth_key = store.inbox_auth_key(self._reader(), iid)
+        now_ms = int(self.clock() * 1000)
+        try:
+            verify_inbox_auth(text, auth_key, iid, now_ms, self.config.auth_window_ms)
+        except Expired:
+            raise RelayError(
+                "stale_auth", "X-Caucus-Auth timestamp too far from relay clock"
+            ) from None
+        except BadSignature:
+            raise RelayError("forbidden", "X-Caucus-Auth signature does not verify") from None
+        except MalformedData:
+            raise RelayError("bad_request", "X-Caucus-Auth must be 72 bytes of base64url") from None
+
+    async def fetch_inbox(
+        self,
+        iid: bytes,
+        auth_header: bytes | None,
+        fetch: Fetch,
+        disconnected: Callable[[], Awaitable[Any]] | None = None,
+    ) -> store.Fetched:
+        self._check_inbox_auth(iid, auth_header)
+        read = functools.partial(
+            store.fetch_inbox,
+            iid=iid,
+            after=fetch.after,
+            limit=self._fetch_limit(fetch),
+            max_bytes=self.config.max_fetch_bytes,
+        )
+        return await self._long_poll((store.INBOX, iid), read, fetch.wait_s, disconnected)
+
+    async def delete_inbox_items(self, iid: bytes, auth_header: bytes | None, upto: int) -> int:
+        self._check_inbox_auth(iid, auth_header)
+        count: int = await self._write(
+            functools.partial(store.delete_inbox_items, iid=iid, upto=upto)
+        )
+        return count
+
+    # ------------------------------------------------------------------ blobs
+
+    async def create_blob(self, bid: bytes, capability_hash: bytes, size: int, chunks: int) -> None:
+        if size > self.config.max_blob_bytes or not 1 <= chunks <= self.config.max_blob_chunks:
+            raise RelayError(
+                "bad_request",
+                f"size must be at most {self.config.max_blob_bytes} and chunks "
+                f"1 to {self.config.max_blob_chunks}",
+            )
+        self._limit_creation()
+        hour = _hour(self.clock())
+        await self._write(
+            functools.partial(
+                store.create_blob,
+                bid=bid,
+                cap_hash=capability_hash,
+                size=size,
+                chunks=chunks,
+                hour=hour,
+            )
+        )
+
+    async def put_chunk(self, bid: bytes, cap: bytes, index: int, data: bytes) -> None:
+        self._limit(self._buckets, b"blob" + bid)
+        presented = cap_hash(cap)
+        await self._write(
+            functools.partial(store.put_chunk, bid=bid, cap_hash=presented, index=index, data=data)
+        )
+
+    async def get_chunk(self, bid: bytes, cap: bytes, index: int) -> bytes:
+        self._limit(self._read_buckets, b"blob" + bid)
+        return store.get_chunk(self._reader(), bid, cap_hash(cap), index)
+
+    async def delete_blob(self, bid: bytes, cap: bytes) -> None:
+        self._limit(self._buckets, b"blob" + bid)
+        presented = cap_hash(cap)
+        await self._write(functools.partial(store.delete_blob, bid=bid, cap_hash=presented))
+
+    # ------------------------------------------------------------------ retention
+
+    def _cutoff_hour(self) -> int:
+        return _hour(self.clock() - self.config.retention_s)
+
+    async def purge(self) -> store.PurgeCounts:
+        """Delete what is older than the retention period now (also runs periodically)."""
+        cutoff = self._cutoff_hour()
+        counts: store.PurgeCounts = await self._write(
+            functools.partial(store.purge, cutoff_hour=cutoff)
+        )
+        return counts
+
+    def _maintenance(self, conn: sqlite3.Connection) -> None:
+        """Runs in the writer thread every ``purge_interval_s``: retention and a count log."""
+        conn.execute("BEGIN IMMEDIATE")
+        counts = store.purge(conn, self._cutoff_hour())
+        conn.execute("COMMIT")
+        errors = dict(self.errors)
+        self.errors.clear()
+        log.info(
+            "retention purge removed %d items and %d blobs; %d writes in %d commits; "
+            "refusals since last report: %s",
+            counts.items,
+            counts.blobs,
+            self._writer.jobs,
+            self._writer.batches,
+            errors or "none",
+        )
+
+    # ------------------------------------------------------------------ long-poll
+
+    async def _long_poll(
+        self,
+        key: object,
+        read: Callable[..., store.Fetched],
+        wait_s: float,
+        disconnected: Callable[[], Awaitable[Any]] | None,
+    ) -> store.Fetched:
+        """Read; if nothing is there, wait for a commit on ``key`` (at most ``wait_s``)."""
+        conn = self._reader()
+        if wait_s <= 0:
+            return read(conn)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        gone: asyncio.Future[Any] | None = None
+        try:
+            while True:
+                waiter = self._notifier.register(key)
+                try:
+                    result = read(conn)
+                    remaining = deadline - loop.time()
+                    if result.rows or remaining <= 0 or self._notifier.closed:
+                        return result
+                    if gone is None and disconnected is not None:
+                        gone = asyncio.ensure_future(disconnected())
+                    watch: set[asyncio.Future[Any]] = {waiter} if gone is None else {waiter, gone}
+                    await asyncio.wait(
+                        watch, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    if gone is not None and gone.done():
+                        return result
+                finally:
+                    self._notifier.unregister(key, waiter)
+        finally:
+            if gone is not None and not gone.done():
+                gone.cancel()

@@ -1,0 +1,367 @@
+"""SQL for every relay operation: plain functions of a connection, arguments and the hour.
+
+Write functions run inside the group-commit transaction of ``relay.writer`` and follow one
+rule: they check everything first and raise ``RelayError`` before their first write, so a
+refused request leaves nothing behind and its neighbours in the batch still commit.
+Read functions run on a separate read-only connection.  Capability hashes are compared
+with ``hmac.compare_digest``; nothing here knows a capability itself.
+"""
+
+from __future__ import annotations
+
+import hmac
+import sqlite3
+from dataclasses import dataclass
+
+from relay.epochs import Epoch, after_commit, read_window
+from relay.errors import RelayError
+
+__all__ = [
+    "INBOX",
+    "MAILBOX",
+    "Fetched",
+    "PurgeCounts",
+    "append_item",
+    "commit",
+    "create_blob",
+    "create_inbox",
+    "create_mailbox",
+    "delete_blob",
+    "delete_inbox_items",
+    "delete_mailbox",
+    "fetch_inbox",
+    "fetch_mailbox",
+    "get_chunk",
+    "inbox_auth_key",
+    "purge",
+    "put_chunk",
+]
+
+MAILBOX = 1
+INBOX = 2
+
+_CHUNK_OVERHEAD = 64
+_NOT_FOUND = {MAILBOX: "no such mailbox", INBOX: "no such inbox"}
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """Items for one fetch and the ``X-Caucus-Last`` value to send with them."""
+
+    rows: list[tuple[int, bytes]]
+    visible_last: int
+
+
+@dataclass(frozen=True)
+class PurgeCounts:
+    items: int
+    blobs: int
+
+
+def _same(a: bytes, b: bytes) -> bool:
+    return hmac.compare_digest(a, b)
+
+
+def _past_epoch(conn: sqlite3.Connection, queue: int, cap_hash: bytes) -> Epoch | None:
+    row = conn.execute(
+        "SELECT cap_hash, first_seq, last_seq FROM epochs WHERE queue = ? AND cap_hash = ?",
+        (queue, cap_hash),
+    ).fetchone()
+    if row is None or not _same(row[0], cap_hash):
+        return None
+    return Epoch(row[1], row[2])
+
+
+def _refuse_write(conn: sqlite3.Connection, queue: int, cap_hash: bytes) -> RelayError:
+    if _past_epoch(conn, queue, cap_hash) is not None:
+        return RelayError("stale_epoch", "capability of an epoch that has ended")
+    return RelayError("forbidden", "capability not valid for this mailbox")
+
+
+def _check_quota(used: int, extra: int, quota: int) -> None:
+    if used + extra > quota:
+        raise RelayError("quota_exceeded", "mailbox storage quota exceeded")
+
+
+# ---------------------------------------------------------------- mailboxes and inboxes
+
+
+def create_mailbox(
+    conn: sqlite3.Connection, mid: bytes, cap_hash: bytes, head: bytes, hour: int
+) -> None:
+    cur = conn.execute(
+        "INSERT INTO queues (kind, qid, created_hour, head, cap_hash, epoch_first) "
+        "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT DO NOTHING",
+        (MAILBOX, mid, hour, head, cap_hash),
+    )
+    if cur.rowcount != 1:
+        raise RelayError("exists", "mailbox already exists")
+    conn.execute(
+        "INSERT INTO epochs (queue, cap_hash, first_seq) VALUES (?, ?, 1)",
+        (cur.lastrowid, cap_hash),
+    )
+
+
+def create_inbox(conn: sqlite3.Connection, iid: bytes, auth_key: bytes, hour: int) -> None:
+    cur = conn.execute(
+        "INSERT INTO queues (kind, qid, created_hour, auth_key) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
+        (INBOX, iid, hour, auth_key),
+    )
+    if cur.rowcount != 1:
+        raise RelayError("exists", "inbox already exists")
+
+
+def append_item(
+    conn: sqlite3.Connection,
+    kind: int,
+    qid: bytes,
+    cap_hash: bytes | None,
+    data: bytes,
+    hour: int,
+    quota: int,
+) -> int:
+    """Store an item at the queue's next seq; mailboxes need the current capability."""
+    row = conn.execute(
+        "SELECT id, cap_hash, last_seq, bytes_used FROM queues WHERE kind = ? AND qid = ?",
+        (kind, qid),
+    ).fetchone()
+    if row is None:
+        raise RelayError("not_found", _NOT_FOUND[kind])
+    queue, current, last_seq, used = row
+    if kind == MAILBOX and (cap_hash is None or not _same(current, cap_hash)):
+        raise _refuse_write(conn, queue, cap_hash or b"")
+    _check_quota(used, len(data), quota)
+    seq = int(last_seq) + 1
+    conn.execute(
+        "INSERT INTO items (queue, seq, hour, size, data) VALUES (?, ?, ?, ?, ?)",
+        (queue, seq, hour, len(data), data),
+    )
+    conn.execute(
+        "UPDATE queues SET last_seq = ?, bytes_used = ? WHERE id = ?",
+        (seq, used + len(data), queue),
+    )
+    return seq
+
+
+def commit(
+    conn: sqlite3.Connection,
+    mid: bytes,
+    cap_hash: bytes,
+    prev_head: bytes,
+    new_head: bytes,
+    new_cap_hash: bytes,
+    data: bytes,
+    hour: int,
+    quota: int,
+) -> int:
+    """Compare-and-set append that ends the current epoch and starts the next one."""
+    row = conn.execute(
+        "SELECT id, cap_hash, head, last_seq, bytes_used, epoch_first FROM queues "
+        "WHERE kind = ? AND qid = ?",
+        (MAILBOX, mid),
+    ).fetchone()
+    if row is None:
+        raise RelayError("not_found", _NOT_FOUND[MAILBOX])
+    queue, current, head, last_seq, used, epoch_first = row
+    if not _same(current, cap_hash):
+        raise _refuse_write(conn, queue, cap_hash)
+    if not _same(head, prev_head):
+        raise RelayError("head_mismatch", "prev_head is not the mailbox head", extra={"head": head})
+    if _same(new_cap_hash, cap_hash) or _past_epoch(conn, queue, new_cap_hash) is not None:
+        raise RelayError("bad_request", "new capability hash was already used by this mailbox")
+    _check_quota(used, len(data), quota)
+    seq = int(last_seq) + 1
+    _closed, opened = after_commit(Epoch(epoch_first), seq)
+    conn.execute(
+        "INSERT INTO items (queue, seq, hour, size, data) VALUES (?, ?, ?, ?, ?)",
+        (queue, seq, hour, len(data), data),
+    )
+    conn.execute(
+        "UPDATE epochs SET last_seq = ? WHERE queue = ? AND cap_hash = ?", (seq, queue, current)
+    )
+    conn.execute(
+        "INSERT INTO epochs (queue, cap_hash, first_seq) VALUES (?, ?, ?)",
+        (queue, new_cap_hash, opened.first_seq),
+    )
+    conn.execute(
+        "UPDATE queues SET last_seq = ?, bytes_used = ?, head = ?, cap_hash = ?, "
+        "epoch_first = ? WHERE id = ?",
+        (seq, used + len(data), new_head, new_cap_hash, opened.first_seq, queue),
+    )
+    return seq
+
+
+def delete_mailbox(conn: sqlite3.Connection, mid: bytes, cap_hash: bytes) -> None:
+    row = conn.execute(
+        "SELECT id, cap_hash FROM queues WHERE kind = ? AND qid = ?", (MAILBOX, mid)
+    ).fetchone()
+    if row is None:
+        raise RelayError("not_found", _NOT_FOUND[MAILBOX])
+    if not _same(row[1], cap_hash):
+        raise _refuse_write(conn, row[0], cap_hash)
+    conn.execute("DELETE FROM queues WHERE id = ?", (row[0],))
+
+
+def delete_inbox_items(conn: sqlite3.Connection, iid: bytes, upto: int) -> int:
+    """Delete an inbox's items with seq <= ``upto`` (the owner was checked by the caller)."""
+    row = conn.execute("SELECT id FROM queues WHERE kind = ? AND qid = ?", (INBOX, iid)).fetchone()
+    if row is None:
+        raise RelayError("not_found", _NOT_FOUND[INBOX])
+    freed, count = conn.execute(
+        "SELECT coalesce(sum(size), 0), count(*) FROM items WHERE queue = ? AND seq <= ?",
+        (row[0], upto),
+    ).fetchone()
+    if count:
+        conn.execute("DELETE FROM items WHERE queue = ? AND seq <= ?", (row[0], upto))
+        conn.execute("UPDATE queues SET bytes_used = bytes_used - ? WHERE id = ?", (freed, row[0]))
+    return int(count)
+
+
+def inbox_auth_key(conn: sqlite3.Connection, iid: bytes) -> bytes:
+    row = conn.execute(
+        "SELECT auth_key FROM queues WHERE kind = ? AND qid = ?", (INBOX, iid)
+    ).fetchone()
+    if row is None:
+        raise RelayError("not_found", _NOT_FOUND[INBOX])
+    return bytes(row[0])
+
+
+def _read_rows(
+    conn: sqlite3.Connection, queue: int, low: int, high: int, limit: int, max_bytes: int
+) -> list[tuple[int, bytes]]:
+    rows: list[tuple[int, bytes]] = []
+    total = 0
+    cursor = conn.execute(
+        "SELECT seq, data FROM items WHERE queue = ? AND seq >= ? AND seq <= ? "
+        "ORDER BY seq LIMIT ?",
+        (queue, low, high, limit),
+    )
+    for seq, data in cursor:
+        total += len(data)
+        if rows and total > max_bytes:
+            break
+        rows.append((seq, data))
+    cursor.close()
+    return rows
+
+
+def fetch_mailbox(
+    conn: sqlite3.Connection, mid: bytes, cap_hash: bytes, after: int, limit: int, max_bytes: int
+) -> Fetched:
+    """Items readable by this capability after ``after`` (see ``relay.epochs``)."""
+    row = conn.execute(
+        "SELECT id, cap_hash, last_seq, epoch_first FROM queues WHERE kind = ? AND qid = ?",
+        (MAILBOX, mid),
+    ).fetchone()
+    if row is None:
+        raise RelayError("not_found", _NOT_FOUND[MAILBOX])
+    queue, current, last_seq, epoch_first = row
+    epoch = Epoch(epoch_first) if _same(current, cap_hash) else _past_epoch(conn, queue, cap_hash)
+    if epoch is None:
+        raise RelayError("forbidden", "capability not valid for this mailbox")
+    window = read_window(epoch, last_seq, after)
+    if window.ended:
+        raise RelayError("epoch_ended", "every item of this capability's epoch has been read")
+    if window.empty:
+        return Fetched([], window.visible_last)
+    return Fetched(
+        _read_rows(conn, queue, window.low, window.high, limit, max_bytes), window.visible_last
+    )
+
+
+def fetch_inbox(
+    conn: sqlite3.Connection, iid: bytes, after: int, limit: int, max_bytes: int
+) -> Fetched:
+    row = conn.execute(
+        "SELECT id, last_seq FROM queues WHERE kind = ? AND qid = ?", (INBOX, iid)
+    ).fetchone()
+    if row is None:
+        raise RelayError("not_found", _NOT_FOUND[INBOX])
+    queue, last_seq = row
+    if after >= last_seq:
+        return Fetched([], last_seq)
+    return Fetched(_read_rows(conn, queue, after + 1, last_seq, limit, max_bytes), last_seq)
+
+
+# ---------------------------------------------------------------- blobs
+
+
+def create_blob(
+    conn: sqlite3.Connection, bid: bytes, cap_hash: bytes, size: int, chunks: int, hour: int
+) -> None:
+    cur = conn.execute(
+        "INSERT INTO blobs (bid, cap_hash, size, chunks, created_hour) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
+        (bid, cap_hash, size, chunks, hour),
+    )
+    if cur.rowcount != 1:
+        raise RelayError("exists", "blob already exists")
+
+
+def _blob(conn: sqlite3.Connection, bid: bytes, cap_hash: bytes) -> tuple[int, int, int, int]:
+    """(id, size, chunks, bytes_used) of a blob the capability may use."""
+    row = conn.execute(
+        "SELECT id, cap_hash, size, chunks, bytes_used FROM blobs WHERE bid = ?", (bid,)
+    ).fetchone()
+    if row is None:
+        raise RelayError("not_found", "no such blob")
+    if not _same(row[1], cap_hash):
+        raise RelayError("forbidden", "capability not valid for this blob")
+    return row[0], row[2], row[3], row[4]
+
+
+def put_chunk(
+    conn: sqlite3.Connection, bid: bytes, cap_hash: bytes, index: int, data: bytes
+) -> None:
+    """Store chunk ``index`` once; writing identical bytes again is accepted."""
+    blob, size, chunks, used = _blob(conn, bid, cap_hash)
+    if index >= chunks:
+        raise RelayError("bad_request", "chunk index beyond the declared chunk count")
+    existing = conn.execute(
+        "SELECT data FROM chunks WHERE blob = ? AND idx = ?", (blob, index)
+    ).fetchone()
+    if existing is not None:
+        if not _same(existing[0], data):
+            raise RelayError("exists", "chunk already written with other bytes")
+        return
+    if used + len(data) > size + chunks * _CHUNK_OVERHEAD:
+        raise RelayError("too_large", "chunks exceed the blob's declared size")
+    conn.execute("INSERT INTO chunks (blob, idx, data) VALUES (?, ?, ?)", (blob, index, data))
+    conn.execute("UPDATE blobs SET bytes_used = ? WHERE id = ?", (used + len(data), blob))
+
+
+def get_chunk(conn: sqlite3.Connection, bid: bytes, cap_hash: bytes, index: int) -> bytes:
+    blob, _size, _chunks, _used = _blob(conn, bid, cap_hash)
+    row = conn.execute(
+        "SELECT data FROM chunks WHERE blob = ? AND idx = ?", (blob, index)
+    ).fetchone()
+    if row is None:
+        raise RelayError("missing", "chunk not uploaded")
+    return bytes(row[0])
+
+
+def delete_blob(conn: sqlite3.Connection, bid: bytes, cap_hash: bytes) -> None:
+    blob, _size, _chunks, _used = _blob(conn, bid, cap_hash)
+    conn.execute("DELETE FROM blobs WHERE id = ?", (blob,))
+
+
+# ---------------------------------------------------------------- retention
+
+
+def purge(conn: sqlite3.Connection, cutoff_hour: int) -> PurgeCounts:
+    """Delete items and blobs stored in an hour before ``cutoff_hour``; fix byte counts."""
+    freed = conn.execute(
+        "SELECT queue, sum(size), count(*) FROM items WHERE hour < ? GROUP BY queue",
+        (cutoff_hour,),
+    ).fetchall()
+    items = 0
+    if freed:
+        conn.executemany(
+            "UPDATE queues SET bytes_used = bytes_used - ? WHERE id = ?",
+            [(size, queue) for queue, size, _count in freed],
+        )
+        conn.execute("DELETE FROM items WHERE hour < ?", (cutoff_hour,))
+        items = sum(count for _queue, _size, count in freed)
+    blobs = conn.execute("DELETE FROM blobs WHERE created_hour < ?", (cutoff_hour,)).rowcount
+    return PurgeCounts(items=items, blobs=max(blobs, 0))

@@ -1,0 +1,215 @@
+"""Group commit: one thread owns the write connection and batches concurrent writes.
+
+Request handlers ``submit`` a write function and await a future.  The writer thread takes
+every job waiting in its queue (up to ``max_batch``), runs them in one transaction, commits
+(one fsync with ``synchronous=FULL``) and only then resolves the futures on their event
+loops.  So an acknowledged write is on disk, and throughput is not one fsync per request.
+
+A job that raises ``RelayError`` has, by the contract of ``relay.store``, written nothing:
+its neighbours still commit.  Any other exception rolls the transaction back; the failing
+job gets the error and the rest are run again in a fresh transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from relay.errors import RelayError
+
+__all__ = ["GroupCommitWriter", "WriteOp"]
+
+T = TypeVar("T")
+WriteOp = Callable[[sqlite3.Connection], Any]
+
+log = logging.getLogger("caucus.relay")
+
+
+@dataclass(frozen=True)
+class _Job:
+    op: WriteOp
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+
+
+_STOP = object()
+
+
+class GroupCommitWriter:
+    """The single writer thread; ``tick`` runs in it every ``tick_interval_s`` seconds."""
+
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        max_batch: int = 512,
+        tick: Callable[[sqlite3.Connection], None] | None = None,
+        tick_interval_s: float = 3600.0,
+    ) -> None:
+        self._connect = connect
+        self._max_batch = max_batch
+        self._tick = tick
+        self._tick_interval = tick_interval_s
+        self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._stopped = False
+        self.batches = 0
+        self.jobs = 0
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Open the connection and start the thread (idempotent, thread-safe)."""
+        with self._lock:
+            if self._stopped:
+                raise RelayError("unavailable", "relay is shutting down")
+            if self._thread is not None:
+                return
+            conn = self._connect()
+            self._thread = threading.Thread(
+                target=self._run, args=(conn,), name="caucus-relay-writer", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish queued jobs, close the connection and end the thread."""
+        with self._lock:
+            self._stopped = True
+            thread = self._thread
+        if thread is not None:
+            self._queue.put(_STOP)
+            thread.join(timeout)
+
+    def submit(self, op: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Queue ``op``; the future resolves after the transaction holding it committed."""
+        if self._thread is None:
+            self.start()
+        if self._stopped:
+            raise RelayError("unavailable", "relay is shutting down")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put(_Job(op, future, loop))
+        return future
+
+    # ------------------------------------------------------------------ writer thread
+
+    def _run(self, conn: sqlite3.Connection) -> None:
+        next_tick = time.monotonic() + self._tick_interval
+        try:
+            while True:
+                timeout = max(0.0, next_tick - time.monotonic())
+                try:
+                    first = self._queue.get(timeout=timeout)
+                except queue.Empty:
+                    first = None
+                stop = first is _STOP
+                batch: list[_Job] = [first] if isinstance(first, _Job) else []
+                while len(batch) < self._max_batch and not stop:
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if isinstance(more, _Job):
+                        batch.append(more)
+                    else:
+                        stop = True
+                if batch:
+                    self._run_batch(conn, batch)
+                if self._tick is not None and time.monotonic() >= next_tick:
+                    next_tick = time.monotonic() + self._tick_interval
+                    self._run_tick(conn)
+                if stop:
+                    break
+        finally:
+            conn.close()
+            self._fail_leftovers()
+
+    def _fail_leftovers(self) -> None:
+        """Jobs queued after the stop request get a clear error instead of hanging."""
+        error = RelayError("unavailable", "relay is shutting down")
+        leftovers: list[tuple[_Job, Any, BaseException | None]] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, _Job):
+                leftovers.append((item, None, error))
+        self._deliver(leftovers)
+
+    def _run_tick(self, conn: sqlite3.Connection) -> None:
+        if self._tick is None:
+            return
+        try:
+            self._tick(conn)
+        except Exception as exc:  # keep serving writes if maintenance fails
+            log.error("maintenance failed: %s", type(exc).__name__)
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
+        pending = batch
+        while pending:
+            outcomes = []
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                failed_at = None
+                for index, job in enumerate(pending):
+                    try:
+                        outcomes.append((job, job.op(conn), None))
+                    except RelayError as exc:
+                        outcomes.append((job, None, exc))
+                    except Exception as exc:
+                        failed_at = index
+                        outcomes.append((job, None, exc))
+                        break
+                if failed_at is None:
+                    conn.execute("COMMIT")
+                    pending = []
+                else:
+                    conn.execute("ROLLBACK")
+                    log.error("write failed: %s", type(outcomes[-1][2]).__name__)
+                    self._deliver([outcomes[-1]])
+                    pending = pending[:failed_at] + pending[failed_at + 1 :]
+                    outcomes = []
+            except sqlite3.Error as exc:
+                log.error("transaction failed: %s", type(exc).__name__)
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                error = RelayError("unavailable", "storage failed; nothing was written")
+                outcomes = [(job, None, error) for job in pending]
+                pending = []
+        self.batches += 1
+        self.jobs += len(batch)
+        self._deliver(outcomes)
+
+    @staticmethod
+    def _deliver(outcomes: list[tuple[_Job, Any, BaseException | None]]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any, BaseException | None]]]
+        by_loop = {}
+        for outcome in outcomes:
+            by_loop.setdefault(outcome[0].loop, []).append(outcome)
+        for loop, group in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
+                loop.call_soon_threadsafe(_resolve, group)
+
+
+def _resolve(group: list[tuple[_Job, Any, BaseException | None]]) -> None:
+    for job, value, error in group:
+        if job.future.done():
+            continue
+        if error is None:
+            job.future.set_result(value)
+        else:
+            job.future.set_exception(error)
