@@ -13,6 +13,7 @@ import nacl.public
 import nacl.signing
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -498,9 +499,49 @@ def test_known_answer_message_vector() -> None:
     )
 
 
+def hchacha20(key: bytes, nonce16: bytes) -> bytes:
+    """HChaCha20 (draft-irtf-cfrg-xchacha section 2.2) in plain Python."""
+
+    def rotl(value: int, count: int) -> int:
+        return ((value << count) & 0xFFFFFFFF) | (value >> (32 - count))
+
+    state = [0x61707865, 0x3320646E, 0x79622D32, 0x6B206574]
+    state += [*struct.unpack("<8I", key), *struct.unpack("<4I", nonce16)]
+
+    def quarter(a: int, b: int, c: int, d: int) -> None:
+        for x, y, z, shift in ((a, b, d, 16), (c, d, b, 12), (a, b, d, 8), (c, d, b, 7)):
+            state[x] = (state[x] + state[y]) & 0xFFFFFFFF
+            state[z] = rotl(state[z] ^ state[x], shift)
+
+    columns_then_diagonals = (
+        (0, 4, 8, 12), (1, 5, 9, 13), (2, 6, 10, 14), (3, 7, 11, 15),
+        (0, 5, 10, 15), (1, 6, 11, 12), (2, 7, 8, 13), (3, 4, 9, 14),
+    )  # fmt: skip
+    for _ in range(10):
+        for indexes in columns_then_diagonals:
+            quarter(*indexes)
+    return struct.pack("<8I", *state[0:4], *state[12:16])
+
+
+def xchacha_decrypt_openssl(key: bytes, nonce: bytes, ciphertext: bytes, ad: bytes) -> bytes:
+    """XChaCha20-Poly1305 = ChaCha20-Poly1305 (OpenSSL, via pyca/cryptography) under the
+    HChaCha20 subkey, with nonce ``0^4 | nonce[16:24]``: independent of libsodium."""
+    return ChaCha20Poly1305(hchacha20(key, nonce[:16])).decrypt(
+        bytes(4) + nonce[16:], ciphertext, ad
+    )
+
+
+def test_hchacha20_matches_the_draft_vector() -> None:
+    """draft-irtf-cfrg-xchacha-03 section 2.2.1."""
+    nonce = bytes.fromhex("000000090000004a0000000031415927")
+    assert hchacha20(bytes(range(32)), nonce).hex() == (
+        "82413b4227b27bfed30e42508a877d73a0f9e4d58a74a853c12ec41326d3ecdc"
+    )
+
+
 def test_message_vector_checked_by_independent_code() -> None:
-    """Open the vector item from the protocol text alone: libsodium calls, hand parsing,
-    BLAKE2b through PyNaCl's generichash and Ed25519 through pyca/cryptography."""
+    """Open the vector item from the protocol text alone: AEAD through OpenSSL, hand
+    parsing, BLAKE2b through PyNaCl's generichash and Ed25519 through pyca/cryptography."""
     vector = VECTORS["message"]
     item = bytes.fromhex(vector["item"])
     group_id, secret = bytes.fromhex(vector["group_id"]), bytes.fromhex(vector["epoch_secret"])
@@ -521,8 +562,8 @@ def test_message_vector_checked_by_independent_code() -> None:
     version, kind, epoch = struct.unpack(">BBQ", item[:10])
     assert (version, kind, epoch) == (1, 1, vector["epoch"])
     assert item[10:34].hex() == vector["sd_nonce"]
-    sender_data = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-        item[34:58], group_id + item[:10], item[10:34], kdf(secret, "sender-data-key")
+    sender_data = xchacha_decrypt_openssl(
+        kdf(secret, "sender-data-key"), item[10:34], item[34:58], group_id + item[:10]
     )
     index, counter = struct.unpack(">II", sender_data)
     assert (index, counter) == (vector["sender_index"], vector["counter"])
@@ -531,11 +572,11 @@ def test_message_vector_checked_by_independent_code() -> None:
     chain_key = kdf(secret, "sender-chain", struct.pack(">I", index))
     for _ in range(counter):
         chain_key = kdf(chain_key, "chain-next")
-    padded = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+    padded = xchacha_decrypt_openssl(
+        kdf(chain_key, "message-key"),
+        kdf(chain_key, "message-nonce", size=24),
         item[62:],
         group_id + item[:10] + sender_data,
-        kdf(chain_key, "message-nonce", size=24),
-        kdf(chain_key, "message-key"),
     )
     (inner_length,) = struct.unpack(">I", padded[:4])
     assert padded[4 + inner_length :] == bytes(len(padded) - 4 - inner_length)
