@@ -53,7 +53,6 @@ from crypto.group_log import (
     EntryKind,
     GroupState,
     LogEntry,
-    MemberRecord,
     Role,
     add_body,
     author_entry,
@@ -64,7 +63,8 @@ from crypto.group_log import (
     role_body,
 )
 from crypto.identity import Identity
-from crypto.invite import InviteCode, InviteSecrets, JoinRequest, Welcome
+from crypto.invite import InviteCode, InviteSecrets, JoinRequest
+from crypto.welcome import Welcome
 from crypto.key_schedule import EpochKeys, cap_hash
 from crypto.message import seal_message
 
@@ -801,13 +801,7 @@ class Engine(Queries):
                 raise NotFound("the invite is no longer in the group log")
             if state.is_member(request.identity_pk):
                 raise AlreadyExists(f"{request.name} is already a member")
-            record = MemberRecord(
-                identity_pk=request.identity_pk,
-                name=request.name,
-                delivery_cert=request.delivery_cert,
-                role=invite.role,
-            )
-            return EntryKind.ADD, add_body(record, invite_id)
+            return EntryKind.ADD, add_body(request.member_record(invite.role), invite_id)
 
         entry, secret, seq = await self._commit(group_id, make)
         session = self.session(group_id)
@@ -819,13 +813,13 @@ class Engine(Queries):
             )
         ]
         welcome = Welcome.seal(
-            joiner_cert=request.delivery_cert,
+            self.identity,
+            request.delivery_cert,
             relay_url=session.relay_url,
             mailbox_id=session.mailbox_id,
             start_after=seq,
             entries=entries,
             epoch_secret=secret,
-            inviter=self.identity,
             rng=self._rng,
         )
         await self.relay(session.relay_url).post_inbox(request.inbox_id, welcome)
