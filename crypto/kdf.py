@@ -61,6 +61,7 @@ LABELS: frozenset[str] = frozenset(
         "ballot-definition",
         "ballot-tag",
         "ballot-ring",
+        "ballot-ring-context",
         "ballot-ring-challenge",
         "ballot-vote",
         "ballot-vote-hash",
