@@ -355,24 +355,22 @@ class Engine(Queries):
             raise
 
     async def remove_member(self, group_id: bytes, member_fingerprint: str) -> None:
-        session = self._require_active(group_id)
-        target = self.member_by_fingerprint(session.state, member_fingerprint)
+        self._require_active(group_id)
 
         def make(state: GroupState) -> tuple[EntryKind, bytes]:
             self._require_organizer(state)
-            if not state.is_member(target):
-                raise NotFound("that member is not in the group any more")
+            target = self.member_by_fingerprint(state, member_fingerprint)
             return EntryKind.REMOVE, remove_body(target)
 
         await self._commit(group_id, make)
         self._emit(GroupChanged(group_id))
 
     async def set_role(self, group_id: bytes, member_fingerprint: str, role: Role) -> None:
-        session = self._require_active(group_id)
-        target = self.member_by_fingerprint(session.state, member_fingerprint)
+        self._require_active(group_id)
 
         def make(state: GroupState) -> tuple[EntryKind, bytes]:
             self._require_organizer(state)
+            target = self.member_by_fingerprint(state, member_fingerprint)
             return EntryKind.ROLE, role_body(target, role)
 
         await self._commit(group_id, make)

@@ -128,9 +128,10 @@ class Queries:
     # -- members --------------------------------------------------------------------------
 
     def members(self, group_id: bytes) -> list[MemberView]:
+        """The roster for display: organizers first, then by name."""
         state: GroupState = self.session(group_id).state
         me = self.identity.public_key
-        return [
+        views = [
             MemberView(
                 name=record.name,
                 fingerprint=fingerprint(record.identity_pk).hex(),
@@ -140,6 +141,8 @@ class Queries:
             )
             for record in state.roster()
         ]
+        views.sort(key=lambda m: (m.role != "organizer", m.name.casefold(), m.fingerprint))
+        return views
 
     def member_by_fingerprint(self, state: GroupState, text: str) -> bytes:
         wanted = text.strip().lower()
