@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from crypto.errors import (
@@ -229,7 +229,7 @@ class GroupState:
     group_id: bytes
     seq: int
     head: bytes
-    name: str
+    name: str = field(repr=False)  # kept out of logs and tracebacks
     members: SortedMap[MemberRecord]
     invites: SortedMap[Invite]
     channels: SortedMap[Channel]
