@@ -1,0 +1,291 @@
+"""Commits: who can read the entry, who gets the new secret, and what a relay cannot do."""
+
+from __future__ import annotations
+
+import contextlib
+
+import nacl.public
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crypto.commit import (
+    EPOCH_DELIVERY_SIZE,
+    SEALED_DELIVERY_SIZE,
+    open_commit,
+    open_epoch_delivery,
+    seal_commit,
+)
+from crypto.errors import (
+    DecryptionFailed,
+    EpochKeyMismatch,
+    MalformedData,
+    RemoteError,
+    UnsupportedVersion,
+    UsageError,
+)
+from crypto.group_log import EntryKind, GroupState, NotAMember, author_entry, remove_body
+from crypto.items import ItemType, peek_item, peek_type
+from crypto.key_schedule import EpochKeys
+from crypto.sealed import open_sealed, seal
+from crypto.wire import Writer
+from tests.crypto.group_support import T0, Group, SeededRng, identity, receive
+
+ALICE = identity("alice")
+BOB = identity("bob")
+CAROL = identity("carol")
+DAVE = identity("dave")
+
+# Layout of a commit item: header (10), nonce (24), u32 length, ciphertext, u32 count, boxes.
+HEADER = 10
+
+
+def three_member_group() -> tuple[Group, EpochKeys, GroupState]:
+    """Alice's group with Bob and Carol, plus the keys and state before the last commit."""
+    group = Group.create(ALICE)
+    group.add(ALICE, BOB)
+    prev_keys, prev_state = group.keys, group.state
+    group.add(ALICE, CAROL)
+    return group, prev_keys, prev_state
+
+
+def sealed_offset(item: bytes) -> int:
+    """Where the u32 count of sealed boxes starts."""
+    length = int.from_bytes(item[HEADER + 24 : HEADER + 28], "big")
+    return HEADER + 28 + length
+
+
+def replace_box(item: bytes, index: int, box: bytes) -> bytes:
+    start = sealed_offset(item) + 4 + index * SEALED_DELIVERY_SIZE
+    return item[:start] + box + item[start + SEALED_DELIVERY_SIZE :]
+
+
+def test_every_member_of_the_new_roster_gets_the_new_secret() -> None:
+    group, prev_keys, prev_state = three_member_group()
+    item = group.commits[-1]
+    for member in (ALICE, BOB, CAROL):
+        state, secret = receive(prev_keys, prev_state, item, member)
+        assert state == group.state
+        assert secret == group.secrets[-1]
+
+
+def test_commit_header_peeks_as_the_epoch_it_ends() -> None:
+    group, prev_keys, _ = three_member_group()
+    assert peek_item(group.commits[-1]) == (1, ItemType.COMMIT, prev_keys.epoch)
+    assert peek_type(group.commits[-1]) == ItemType.COMMIT
+
+
+def test_one_box_per_member_in_roster_order() -> None:
+    group, _, _ = three_member_group()
+    item = group.commits[-1]
+    start = sealed_offset(item)
+    count = int.from_bytes(item[start : start + 4], "big")
+    assert count == len(group.state.roster()) == 3
+    assert len(item) == start + 4 + count * SEALED_DELIVERY_SIZE
+    # Box i opens with the delivery key of roster member i and no other.
+    people = {p.public_key: p for p in (ALICE, BOB, CAROL)}
+    for index, record in enumerate(group.state.roster()):
+        box = item[start + 4 + index * SEALED_DELIVERY_SIZE :][:SEALED_DELIVERY_SIZE]
+        assert len(open_sealed(people[record.identity_pk].delivery_key, box)) == EPOCH_DELIVERY_SIZE
+        for other in people.values():
+            if other.public_key != record.identity_pk:
+                with pytest.raises(DecryptionFailed):
+                    open_sealed(other.delivery_key, box)
+
+
+def test_removed_member_reads_the_removal_but_gets_no_secret() -> None:
+    group, _, _ = three_member_group()
+    prev_keys, prev_state = group.keys, group.state
+    item = group.author(ALICE, EntryKind.REMOVE, remove_body(BOB.public_key))
+    entry = open_commit(prev_keys, item)  # Bob still holds the old epoch
+    new_state = prev_state.apply(entry)
+    assert not new_state.is_member(BOB.public_key)
+    with pytest.raises(NotAMember):
+        open_epoch_delivery(item, entry, new_state, BOB)
+    # None of the boxes opens with Bob's delivery key.
+    start = sealed_offset(item) + 4
+    boxes = [item[start + i * SEALED_DELIVERY_SIZE :][:SEALED_DELIVERY_SIZE] for i in range(2)]
+    assert len(item) == start + 2 * SEALED_DELIVERY_SIZE
+    for box in boxes:
+        with pytest.raises(DecryptionFailed):
+            open_sealed(BOB.delivery_key, box)
+    # And the others still get it.
+    assert receive(prev_keys, prev_state, item, CAROL)[1] == group.secrets[-1]
+
+
+def test_member_who_left_gets_no_secret_for_the_leave_epoch() -> None:
+    group, _, _ = three_member_group()
+    prev_keys, prev_state = group.keys, group.state
+    item = group.author(CAROL, EntryKind.LEAVE)
+    entry = open_commit(prev_keys, item)
+    new_state = prev_state.apply(entry)
+    assert new_state.needs_rekey
+    with pytest.raises(NotAMember):
+        open_epoch_delivery(item, entry, new_state, CAROL)
+    assert receive(prev_keys, prev_state, item, BOB)[1] == group.secrets[-1]
+
+
+def test_relay_substituted_box_is_caught_by_the_commitment() -> None:
+    """The relay knows Bob's delivery key and seals its own secret to it."""
+    group, prev_keys, prev_state = three_member_group()
+    item = group.commits[-1]
+    entry = open_commit(prev_keys, item)
+    new_state = prev_state.apply(entry)
+    index = new_state.sender_index(BOB.public_key)
+    forged = (
+        Writer()
+        .u8(1)
+        .fixed(entry.group_id, 16)
+        .u64(entry.seq)
+        .fixed(entry.hash, 32)
+        .fixed(b"\x66" * 32, 32)
+    )
+    box = seal(BOB.delivery_cert.delivery_pk, bytes(forged), SeededRng(b"relay"))
+    with pytest.raises(EpochKeyMismatch, match="commitment"):
+        open_epoch_delivery(replace_box(item, index, box), entry, new_state, BOB)
+
+
+def test_box_from_an_older_commit_is_caught() -> None:
+    """Replaying Bob's genuine box from an earlier commit: right key, wrong entry."""
+    group, prev_keys, prev_state = three_member_group()
+    older = group.commits[0]  # the commit that added Bob
+    older_state = GroupState.replay(group.entries[:2])
+    old_box_index = older_state.sender_index(BOB.public_key)
+    start = sealed_offset(older) + 4 + old_box_index * SEALED_DELIVERY_SIZE
+    old_box = older[start : start + SEALED_DELIVERY_SIZE]
+    item = group.commits[-1]
+    entry = open_commit(prev_keys, item)
+    new_state = prev_state.apply(entry)
+    spliced = replace_box(item, new_state.sender_index(BOB.public_key), old_box)
+    with pytest.raises(EpochKeyMismatch):
+        open_epoch_delivery(spliced, entry, new_state, BOB)
+
+
+def test_swapped_boxes_do_not_open() -> None:
+    group, prev_keys, prev_state = three_member_group()
+    item = group.commits[-1]
+    entry = open_commit(prev_keys, item)
+    new_state = prev_state.apply(entry)
+    start = sealed_offset(item) + 4
+    boxes = [item[start + i * SEALED_DELIVERY_SIZE :][:SEALED_DELIVERY_SIZE] for i in range(3)]
+    swapped = item[:start] + boxes[1] + boxes[0] + boxes[2]
+    people = {p.public_key: p for p in (ALICE, BOB, CAROL)}
+    first = people[new_state.member_at(0).identity_pk]
+    with pytest.raises(DecryptionFailed):
+        open_epoch_delivery(swapped, entry, new_state, first)
+
+
+def test_dropped_or_extra_boxes_are_rejected() -> None:
+    group, prev_keys, prev_state = three_member_group()
+    item = group.commits[-1]
+    entry = open_commit(prev_keys, item)
+    new_state = prev_state.apply(entry)
+    start = sealed_offset(item)
+    fewer = item[:start] + (2).to_bytes(4, "big") + item[start + 4 : -SEALED_DELIVERY_SIZE]
+    more = item[:start] + (4).to_bytes(4, "big") + item[start + 4 :] + item[-SEALED_DELIVERY_SIZE:]
+    for bad in (fewer, more):
+        with pytest.raises(MalformedData, match="one sealed secret per member"):
+            open_epoch_delivery(bad, entry, new_state, ALICE)
+
+
+def test_commit_for_another_epoch_is_refused() -> None:
+    group, prev_keys, prev_state = three_member_group()
+    item = group.commits[-1]
+    entry = open_commit(prev_keys, item)
+    new_state = prev_state.apply(entry)
+    # The header says a different epoch: open_commit refuses, as does the delivery check.
+    shifted = item[:2] + (prev_keys.epoch + 1).to_bytes(8, "big") + item[HEADER:]
+    with pytest.raises(DecryptionFailed):
+        open_commit(prev_keys, shifted)
+    with pytest.raises(EpochKeyMismatch):
+        open_epoch_delivery(shifted, entry, new_state, BOB)
+
+
+def test_wrong_epoch_keys_do_not_decrypt() -> None:
+    group, prev_keys, _ = three_member_group()
+    wrong = EpochKeys.derive(prev_keys.group_id, prev_keys.epoch, b"\x01" * 32)
+    with pytest.raises(DecryptionFailed):
+        open_commit(wrong, group.commits[-1])
+    other_group = EpochKeys.derive(b"\x09" * 16, prev_keys.epoch, prev_keys.secret)
+    with pytest.raises(DecryptionFailed):
+        open_commit(other_group, group.commits[-1])
+
+
+@settings(max_examples=200)
+@given(st.data())
+def test_tampering_with_the_encrypted_part_fails(data: st.DataObject) -> None:
+    """Any flipped byte before the sealed list: framing error or DecryptionFailed."""
+    item = bytearray(_ITEM)
+    position = data.draw(st.integers(0, sealed_offset(_ITEM) - 1))
+    item[position] ^= data.draw(st.integers(1, 255))
+    with pytest.raises(RemoteError) as caught:
+        open_commit(_PREV_KEYS, bytes(item))
+    if position >= HEADER + 24 + 4 or HEADER <= position < HEADER + 24:
+        assert caught.type is DecryptionFailed  # nonce or ciphertext
+    elif position == 0:
+        assert caught.type is UnsupportedVersion
+
+
+@settings(max_examples=200)
+@given(st.data())
+def test_tampering_with_a_box_is_detected(data: st.DataObject) -> None:
+    item = bytearray(_ITEM)
+    start = sealed_offset(_ITEM)
+    position = data.draw(st.integers(start, len(item) - 1))
+    item[position] ^= data.draw(st.integers(1, 255))
+    if position < start + 4:  # the count of boxes: the item no longer parses
+        with pytest.raises(MalformedData):
+            open_commit(_PREV_KEYS, bytes(item))
+        return
+    assert open_commit(_PREV_KEYS, bytes(item)) == _ENTRY  # the entry is outside the boxes
+    opened = []
+    for member in (ALICE, BOB, CAROL):
+        with contextlib.suppress(RemoteError):
+            opened.append(open_epoch_delivery(bytes(item), _ENTRY, _NEW_STATE, member))
+    assert len(opened) <= 2 and all(secret == _SECRET for secret in opened)
+
+
+@given(st.binary(max_size=600))
+def test_random_items_only_raise_remote_errors(data: bytes) -> None:
+    with pytest.raises(RemoteError):
+        open_commit(_PREV_KEYS, data)
+    with pytest.raises(RemoteError):
+        open_epoch_delivery(data, _ENTRY, _NEW_STATE, BOB)
+
+
+def test_seal_commit_refuses_inconsistent_inputs() -> None:
+    group, prev_keys, _prev_state = three_member_group()
+    entry, secret, new_state = author_entry(
+        group.state, ALICE, EntryKind.REKEY, b"", T0, SeededRng(b"r")
+    )
+    rng = SeededRng(b"s")
+    with pytest.raises(UsageError, match="follow"):
+        seal_commit(prev_keys, entry, new_state, secret, rng)  # keys one epoch too old
+    with pytest.raises(UsageError, match="commits to"):
+        seal_commit(group.keys, entry, new_state, b"\x00" * 32, rng)
+    with pytest.raises(UsageError, match="state after"):
+        seal_commit(group.keys, entry, group.state, secret, rng)
+    seal_commit(group.keys, entry, new_state, secret, rng)
+
+
+def test_our_sealed_boxes_are_libsodium_sealed_boxes() -> None:
+    """Cross-check with PyNaCl's own SealedBox in both directions."""
+    recipient = nacl.public.PrivateKey(b"\x11" * 32)
+    ours = seal(bytes(recipient.public_key), b"hello", SeededRng(b"b"))
+    assert nacl.public.SealedBox(recipient).decrypt(ours) == b"hello"
+    theirs = nacl.public.SealedBox(recipient.public_key).encrypt(b"world")
+    assert open_sealed(recipient, bytes(theirs)) == b"world"
+
+
+def test_commits_are_deterministic_given_the_rng() -> None:
+    one, _, _ = three_member_group()
+    two, _, _ = three_member_group()
+    assert one.commits == two.commits
+
+
+# Module-level fixtures for the property tests (Hypothesis dislikes function fixtures).
+_GROUP, _PREV_KEYS, _PREV_STATE = three_member_group()
+_ITEM = _GROUP.commits[-1]
+_ENTRY = open_commit(_PREV_KEYS, _ITEM)
+_NEW_STATE = _PREV_STATE.apply(_ENTRY)
+_SECRET = _GROUP.secrets[-1]
