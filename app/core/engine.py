@@ -485,6 +485,11 @@ class Engine(Queries):
                     raise
                 # A commit closed the epoch this was sealed in; it never landed. Unseal
                 # it (restoring our message chain) and seal again in the new epoch.
+                _, commits = await self.sync_group(group_id)
+                if commits == 0:
+                    detail = "the relay says our epoch ended but delivers no commit"
+                    self._warn(group_id, "withheld-commit", detail)
+                    raise RelayError(detail + "; the message stays queued")
                 with self.db.transaction():
                     self.db.execute(
                         "UPDATE groups SET last_sent = (SELECT prev_sent FROM messages"
@@ -594,6 +599,14 @@ class Engine(Queries):
             session = self.session(group_id)
             fresh = [(seq, item) for seq, item in result.items if seq > session.cursor]
             if not fresh:
+                if result.empty and result.last > session.cursor:
+                    detail = (
+                        f"the relay reports items up to {result.last} but delivered none "
+                        f"after {session.cursor}: it may be withholding a commit"
+                    )
+                    self._warn(group_id, "withheld-items", detail)
+                    if warnings is not None:
+                        warnings.append(detail)
                 if result.empty or not session.active:
                     break
                 continue
