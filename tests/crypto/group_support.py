@@ -4,8 +4,15 @@ small in-memory group driven the way a client drives it (author, seal, open, app
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nacl.encoding
+import nacl.hash
 
 from crypto.commit import open_commit, open_epoch_delivery, seal_commit
 from crypto.group_log import (
@@ -117,3 +124,40 @@ def receive(
     entry = open_commit(prev_keys, item)
     new_state = state.apply(entry)
     return new_state, open_epoch_delivery(item, entry, new_state, me)
+
+
+# --- independent recomputation for the known-answer vectors ---------------------------
+
+VECTORS_DIR = Path(__file__).parent / "vectors"
+
+
+def load_vectors() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((VECTORS_DIR / "group_log.json").read_text())
+    return data
+
+
+def generated_vectors() -> str:
+    """What ``gen_group_log.py`` prints now, for a byte-for-byte comparison with the file."""
+    spec = importlib.util.spec_from_file_location("gen_group_log", VECTORS_DIR / "gen_group_log.py")
+    if spec is None or spec.loader is None:
+        raise RuntimeError("cannot load the vector generator")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    vectors = {"log": module.log_vectors(), "invite": module.invite_vector()}
+    return json.dumps(vectors, indent=2, sort_keys=True) + "\n"
+
+
+def hand_frame(label: str, *parts: bytes) -> bytes:
+    """Protocol section 0's frame, written out again from the text, not from crypto/kdf.py."""
+    name = b"caucus/v1/" + label.encode()
+    out = len(name).to_bytes(2, "big") + name
+    for part in parts:
+        out += len(part).to_bytes(4, "big") + part
+    return out
+
+
+def libsodium_hash(label: str, *parts: bytes, key: bytes = b"", size: int = 32) -> bytes:
+    """H or KDF through libsodium's crypto_generichash (PyNaCl), not Python's hashlib."""
+    return nacl.hash.blake2b(
+        hand_frame(label, *parts), digest_size=size, key=key, encoder=nacl.encoding.RawEncoder
+    )

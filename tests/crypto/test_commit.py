@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 
 import nacl.public
+import nacl.signing
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,12 +26,28 @@ from crypto.errors import (
     UnsupportedVersion,
     UsageError,
 )
-from crypto.group_log import EntryKind, GroupState, NotAMember, author_entry, remove_body
+from crypto.group_log import (
+    EntryKind,
+    GroupState,
+    LogEntry,
+    NotAMember,
+    author_entry,
+    remove_body,
+)
+from crypto.identity import Identity
 from crypto.items import ItemType, peek_item, peek_type
 from crypto.key_schedule import EpochKeys
 from crypto.sealed import open_sealed, seal
 from crypto.wire import Writer
-from tests.crypto.group_support import T0, Group, SeededRng, identity, receive
+from tests.crypto.group_support import (
+    T0,
+    Group,
+    SeededRng,
+    identity,
+    libsodium_hash,
+    load_vectors,
+    receive,
+)
 
 ALICE = identity("alice")
 BOB = identity("bob")
@@ -289,3 +307,49 @@ _ITEM = _GROUP.commits[-1]
 _ENTRY = open_commit(_PREV_KEYS, _ITEM)
 _NEW_STATE = _PREV_STATE.apply(_ENTRY)
 _SECRET = _GROUP.secrets[-1]
+
+
+# --- known-answer vector ---------------------------------------------------------------------
+
+
+class _ListRng:
+    def __init__(self, values: list[bytes]) -> None:
+        self._values = list(values)
+
+    def __call__(self, size: int) -> bytes:
+        value = self._values.pop(0)
+        assert len(value) == size
+        return value
+
+
+def test_commit_vector() -> None:
+    """Re-seal byte for byte, then open it; the commit key through libsodium's BLAKE2b."""
+    log = load_vectors()["log"]
+    vector = log["commit"]
+    group_id = bytes.fromhex(log["group_id"])
+    prev_secret = bytes.fromhex(vector["prev_epoch_secret"])
+    prev_keys = EpochKeys.derive(group_id, vector["prev_epoch"], prev_secret)
+    assert libsodium_hash("commit-key", key=prev_secret).hex() == vector["commit_key"]
+    assert prev_keys.commit_key.hex() == vector["commit_key"]
+    entries = [LogEntry.decode(bytes.fromhex(e["encoded"])) for e in log["entries"]]
+    prev_state = GroupState.replay(entries[:-1])
+    new_state = prev_state.apply(entries[-1])
+    new_secret = bytes.fromhex(log["entries"][-1]["epoch_secret"])
+    randomness = [bytes.fromhex(r) for r in vector["randomness"]]
+    item = bytes.fromhex(vector["item"])
+    assert seal_commit(prev_keys, entries[-1], new_state, new_secret, _ListRng(randomness)) == item
+    assert open_commit(prev_keys, item) == entries[-1]
+    for name in ("alice", "bob"):
+        ids = log["identities"][name]
+        me = Identity.from_keys(
+            nacl.signing.SigningKey(bytes.fromhex(ids["identity_seed"])),
+            nacl.public.PrivateKey(bytes.fromhex(ids["delivery_seed"])),
+            T0,
+        )
+        assert open_epoch_delivery(item, entries[-1], new_state, me) == new_secret
+    # The AEAD nonce sits right after the header, the ephemeral keys open each box.
+    assert item[HEADER : HEADER + 24] == randomness[0]
+    start = sealed_offset(item) + 4
+    for index, ephemeral in enumerate(randomness[1:]):
+        box = item[start + index * SEALED_DELIVERY_SIZE :][:32]
+        assert box == X25519PrivateKey.from_private_bytes(ephemeral).public_key().public_bytes_raw()

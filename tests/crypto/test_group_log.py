@@ -7,6 +7,10 @@ import dataclasses
 import time
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -49,7 +53,17 @@ from crypto.group_log import (
 from crypto.identity import DeliveryCert, Identity
 from crypto.key_schedule import epoch_commitment
 from crypto.log_entry import decode_body, name_problem
-from tests.crypto.group_support import T0, Group, SeededRng, identity
+from tests.crypto.group_support import (
+    T0,
+    VECTORS_DIR,
+    Group,
+    SeededRng,
+    generated_vectors,
+    hand_frame,
+    identity,
+    libsodium_hash,
+    load_vectors,
+)
 
 ALICE = identity("alice")
 BOB = identity("bob")
@@ -830,3 +844,69 @@ def test_random_histories_replay_to_the_same_state(ops: list[str], seed: bytes) 
             pass  # e.g. demoting the last organizer: refused, state unchanged
         assert group.state.organizers(), "a non-empty group always keeps an organizer"
     assert GroupState.replay(group.entries) == group.state
+
+
+# --- known-answer vectors ----------------------------------------------------------------
+
+
+def test_vector_file_is_what_the_generator_produces() -> None:
+    assert (VECTORS_DIR / "group_log.json").read_text() == generated_vectors()
+
+
+def test_log_entry_vectors_decode_hash_and_replay() -> None:
+    log = load_vectors()["log"]
+    group_id = bytes.fromhex(log["group_id"])
+    entries = []
+    for vector in log["entries"]:
+        encoded = bytes.fromhex(vector["encoded"])
+        entry = LogEntry.decode(encoded)
+        assert entry.encode() == encoded
+        assert entry.kind.name == vector["kind"] and entry.seq == vector["seq"]
+        assert entry.hash.hex() == vector["entry_hash"]
+        secret = bytes.fromhex(vector["epoch_secret"])
+        assert epoch_commitment(group_id, entry.seq, secret).hex() == vector["epoch_commitment"]
+        entries.append(entry)
+    assert GroupState.replay(entries).head.hex() == log["final_head"]
+
+
+def test_log_entry_vectors_against_independent_implementations() -> None:
+    """Field layout by hand, BLAKE2b through libsodium, Ed25519 through OpenSSL."""
+    log = load_vectors()["log"]
+    group_id = bytes.fromhex(log["group_id"])
+    prev = bytes(32)
+    for seq, vector in enumerate(log["entries"]):
+        encoded = bytes.fromhex(vector["encoded"])
+        secret = bytes.fromhex(vector["epoch_secret"])
+        commitment = libsodium_hash("epoch-commitment", group_id, seq.to_bytes(8, "big"), secret)
+        body = bytes.fromhex(vector["body"])
+        kind = int(EntryKind[vector["kind"]])
+        signed = (
+            b"\x01"
+            + group_id
+            + seq.to_bytes(8, "big")
+            + prev
+            + bytes.fromhex(vector["author"])
+            + vector["timestamp"].to_bytes(8, "big")
+            + bytes([kind])
+            + len(body).to_bytes(4, "big")
+            + body
+            + commitment
+        )
+        signature = bytes.fromhex(vector["signature"])
+        assert signed + signature == encoded
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(vector["author"])).verify(
+            signature, hand_frame("log-entry", signed)
+        )
+        prev = libsodium_hash("log-entry-hash", encoded)
+        assert prev.hex() == vector["entry_hash"]
+
+
+def test_vector_identities_and_their_certificates() -> None:
+    for vector in load_vectors()["log"]["identities"].values():
+        seed = bytes.fromhex(vector["identity_seed"])
+        public = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+        assert public.hex() == vector["identity_pk"]
+        cert = DeliveryCert.decode(bytes.fromhex(vector["delivery_cert"]))
+        Ed25519PublicKey.from_public_bytes(public).verify(
+            cert.signature, hand_frame("delivery-cert", cert.encode()[:-64])
+        )
