@@ -141,6 +141,11 @@ class Relay:
         cap = self.config.max_fetch_items
         return cap if fetch.limit is None else min(fetch.limit, cap)
 
+    @property
+    def waiting(self) -> int:
+        """Long-polls waiting right now (for tests and the count log)."""
+        return self._notifier.waiting
+
     def record_error(self, code: str) -> None:
         """Count refusals by code; the counts are what the relay logs."""
         self.errors[code] += 1
