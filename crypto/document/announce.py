@@ -361,6 +361,12 @@ def open_document(ann: Announcement, chunks: Iterable[bytes]) -> Iterator[bytes]
     so the caller writes to a temporary file and keeps it only if iteration completes.
     """
     decryptor = StreamDecryptor(ann.content_key, ann.document_id, ann.version)
+    return _open(ann, decryptor, chunks)
+
+
+def _open(
+    ann: Announcement, decryptor: StreamDecryptor, chunks: Iterable[bytes]
+) -> Iterator[bytes]:
     hasher = ContentHasher()
     for chunk in chunks:
         plaintext = decryptor.feed(chunk)

@@ -206,7 +206,12 @@ def sign_file_prehashed(
     ).to_text()
 
 
+_MAX_FILE_BYTES = 2 * (MAX_TRUSTED_COMMENT_BYTES + MAX_UNTRUSTED_COMMENT_BYTES)
+
+
 def _lines(text: str | bytes, count: int, what: str) -> list[str]:
+    if len(text) > _MAX_FILE_BYTES:
+        raise MalformedData(f"{what} is too long")
     if isinstance(text, bytes | bytearray):
         try:
             text = bytes(text).decode("utf-8")
@@ -214,8 +219,6 @@ def _lines(text: str | bytes, count: int, what: str) -> list[str]:
             raise MalformedData(f"{what} is not UTF-8") from None
     elif _utf8_size(text) is None:
         raise MalformedData(f"{what} holds text that is not encodable as UTF-8")
-    if len(text) > 2 * (MAX_TRUSTED_COMMENT_BYTES + MAX_UNTRUSTED_COMMENT_BYTES):
-        raise MalformedData(f"{what} is too long")
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()

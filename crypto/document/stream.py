@@ -171,9 +171,12 @@ def encrypt_stream(
     """
     keys = DocumentKeys.from_content_key(content_key)
     ad = _associated_data(document_id, version)
+    return _encrypt(keys.stream_key, ad, _exact_pieces(source))
+
+
+def _encrypt(stream_key: bytes, ad: bytes, pieces: Iterator[bytes]) -> Iterator[bytes]:
     state = crypto_secretstream_xchacha20poly1305_state()
-    header = crypto_secretstream_xchacha20poly1305_init_push(state, keys.stream_key)
-    pieces = _exact_pieces(source)
+    header = crypto_secretstream_xchacha20poly1305_init_push(state, stream_key)
     current = next(pieces)
     total = len(current)
     index = 0
@@ -288,7 +291,10 @@ def decrypt_stream(
     content_key: bytes, document_id: bytes, version: int, chunks: Iterable[bytes]
 ) -> Iterator[bytes]:
     """Yield plaintext chunk by chunk; raises at the end if the stream was truncated."""
-    decryptor = StreamDecryptor(content_key, document_id, version)
+    return _decrypt(StreamDecryptor(content_key, document_id, version), chunks)
+
+
+def _decrypt(decryptor: StreamDecryptor, chunks: Iterable[bytes]) -> Iterator[bytes]:
     for chunk in chunks:
         yield decryptor.feed(chunk)
     decryptor.finish()

@@ -147,9 +147,11 @@ def test_new_content_key_and_document_id_come_from_rng() -> None:
         (KEY, DOCUMENT_ID, 2**32),
     ],
 )
-def test_bad_parameters_are_usage_errors(key: bytes, doc: bytes, version: int) -> None:
+def test_bad_parameters_are_usage_errors_at_call_time(key: bytes, doc: bytes, version: int) -> None:
     with pytest.raises(UsageError):
-        list(encrypt_stream(key, doc, version, [b"x"]))
+        encrypt_stream(key, doc, version, [b"x"])
+    with pytest.raises(UsageError):
+        decrypt_stream(key, doc, version, [])
     with pytest.raises(UsageError):
         StreamDecryptor(key, doc, version)
 
