@@ -42,6 +42,7 @@ from crypto.invite import (
     relay_url_problem,
 )
 from crypto.items import ItemType, peek_type
+from crypto.log_entry import name_problem
 from crypto.sealed import seal
 from crypto.welcome import VerifiedWelcome, Welcome
 from tests.crypto.group_support import (
@@ -566,3 +567,19 @@ def test_invite_code_vector() -> None:
         expected = libsodium_hash(label, key=secret, size=size)
         assert expected.hex() == vector[field_name]
         assert getattr(code.secrets, field_name) == expected
+
+
+@settings(max_examples=50)
+@given(
+    st.text(min_size=1, max_size=20).filter(lambda n: name_problem(n, 64) is None),
+    st.binary(min_size=16, max_size=16),
+    st.integers(0, 2**64 - 1),
+    st.binary(min_size=32, max_size=32),
+)
+def test_join_requests_round_trip(name: str, inbox: bytes, now: int, seed: bytes) -> None:
+    joiner = Identity.generate(SeededRng(seed), T0)
+    request = JoinRequest.open(
+        SECRETS, JoinRequest.seal(SECRETS, joiner, name, inbox, now, SeededRng(seed))
+    )
+    assert (request.name, request.inbox_id, request.requested_at) == (name, inbox, now)
+    assert request.delivery_cert == joiner.delivery_cert
