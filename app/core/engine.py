@@ -66,7 +66,7 @@ from crypto.identity import Identity
 from crypto.invite import InviteCode, InviteSecrets, JoinRequest
 from crypto.welcome import Welcome
 from crypto.key_schedule import EpochKeys, cap_hash
-from crypto.message import seal_message
+from crypto.message import MAX_BODY, seal_message
 
 __all__ = ["Engine", "SyncReport"]
 
@@ -411,6 +411,20 @@ class Engine(Queries):
             raise ClientError("the message is longer than 64 KiB")
         self.check_can_post(session.state, channel_id)
         body = TextBody(channel_id, text).encode()
+        return await self.send_content(group_id, ContentType.TEXT, body, text, channel_id)
+
+    async def send_content(
+        self,
+        group_id: bytes,
+        content_type: int,
+        body: bytes,
+        shown: str,
+        channel_id: bytes = DEFAULT_CHANNEL,
+    ) -> MessageView:
+        """Queue any content type (documents, ballots use this) and try to deliver it."""
+        self._require_active(group_id)
+        if len(body) > MAX_BODY:
+            raise ClientError("the message is too large")
         now = self._now()
         with self.db.transaction():
             cursor = self.db.execute(
@@ -418,7 +432,7 @@ class Engine(Queries):
                 " received_at, content_type, body, text, status)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
                 (group_id, channel_id, self.identity.public_key, self.name, now, now,
-                 int(ContentType.TEXT), body, text),
+                 int(content_type), body, shown),
             )
         view = self.message(int(cursor.lastrowid))
         self._emit(MessageAdded(view))
@@ -465,11 +479,8 @@ class Engine(Queries):
             session = self.session(group_id)
             relay = self.relay(session.relay_url)
             if item is None:
-                try:
-                    await self.sync_group(group_id)
-                except RelayUnavailable:
-                    self._connection_state(session.relay_url, ConnectionState.OFFLINE)
-                    raise
+                # No sync first: if a commit we have not seen closed our epoch, the relay
+                # answers stale_epoch and we catch up and seal again below.
                 session = self._require_active(group_id)
                 item = self._seal(session, row_id, content_type, body, sent_at)
             keys = session.keys

@@ -11,13 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from app.core.content_handlers import HANDLERS, Received
 from app.core.database import Database
-from app.core.views import MessageView
+from app.core.views import DEFAULT_CHANNEL, MessageView
 from crypto.commit import open_commit, open_epoch_delivery
 from crypto.content import ContentType, TextBody
 from crypto.errors import (
     DecryptionFailed,
     ForkDetected,
+    MalformedData,
     RemoteError,
     Replay,
 )
@@ -217,8 +219,19 @@ class GroupSession:
             )
         self.recv_chains[envelope.sender_index] = next_chain
         self.dirty_chains.add(envelope.sender_index)
+        if opened.content_type == ContentType.TEXT:
+            text = TextBody.decode(opened.body)
+            channel_id, shown = text.channel_id, text.text
+        else:
+            handler = HANDLERS.get(opened.content_type)
+            if handler is None:
+                raise MalformedData(f"unsupported content type {opened.content_type}")
+            channel_id = DEFAULT_CHANNEL
+            shown = handler(Received(db, self.group_id, self.state, opened, sender, seq, now))
         warning = self._check_sender_chain(db, opened)
-        return self._store_message(db, me, seq, opened, sender.name, warning, now)
+        return self._store_message(
+            db, me, seq, opened, sender.name, channel_id, shown, warning, now
+        )
 
     def _check_sender_chain(self, db: Database, opened: OpenedMessage) -> str | None:
         expected = self.sender_heads.get(opened.sender_pk, bytes(32))
@@ -238,12 +251,11 @@ class GroupSession:
         seq: int,
         opened: OpenedMessage,
         sender_name: str,
+        channel_id: bytes,
+        shown: str,
         warning: str | None,
         now: int,
     ) -> ProcessResult:
-        if opened.content_type != ContentType.TEXT:
-            return ProcessResult(Outcome.REJECTED, warning="unsupported content type")
-        text = TextBody.decode(opened.body)
         is_mine = opened.sender_pk == me.public_key
         if is_mine:
             row = db.one(
@@ -262,7 +274,7 @@ class GroupSession:
             " warning) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 self.group_id,
-                text.channel_id,
+                channel_id,
                 opened.message_id,
                 opened.sender_pk,
                 sender_name,
@@ -270,7 +282,7 @@ class GroupSession:
                 now,
                 opened.content_type,
                 opened.body,
-                text.text,
+                shown,
                 "sent" if is_mine else "received",
                 seq,
                 warning,
@@ -281,11 +293,11 @@ class GroupSession:
         view = MessageView(
             row_id=cursor.lastrowid,
             group_id=self.group_id,
-            channel_id=text.channel_id,
+            channel_id=channel_id,
             message_id=opened.message_id,
             sender_name=sender_name,
             sender_fingerprint=fingerprint(opened.sender_pk).hex(),
-            text=text.text,
+            text=shown,
             sent_at=opened.sent_at,
             status="sent" if is_mine else "received",
             warning=warning,
