@@ -1,0 +1,138 @@
+"""The message list: a QListView that keeps to the bottom like a chat and reads older
+pages when its top comes into sight, keeping the reader's place while rows are added."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QPaintEvent
+from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
+
+from app.qt.message_delegate import MessageDelegate
+from app.qt.message_model import MessageModel
+
+__all__ = ["ChatView"]
+
+_NEAR_BOTTOM_PX = 24
+
+
+class ChatView(QListView):
+    """Shows a ``MessageModel`` with ``MessageDelegate`` bubbles."""
+
+    retry_requested = Signal(int)
+    frame_painted = Signal()  # after each paint of the viewport (the benchmark listens)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Messages")
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setUniformItemSizes(False)
+        self.setWordWrap(True)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._context_menu)
+        self.verticalScrollBar().setSingleStep(24)
+        self._delegate = MessageDelegate(self)
+        self._delegate.retry_requested.connect(self.retry_requested)
+        self.setItemDelegate(self._delegate)
+        self._stick_to_bottom = True
+        self._keep_from_bottom: int | None = None
+        self.verticalScrollBar().valueChanged.connect(self._scrolled)
+        self.verticalScrollBar().rangeChanged.connect(self._range_changed)
+
+    # -- model wiring -----------------------------------------------------------------
+
+    def set_message_model(self, model: MessageModel) -> None:
+        self.setModel(model)
+        model.set_fetch_gate(self._top_in_sight)
+        model.rowsAboutToBeInserted.connect(self._before_insert)
+        model.modelReset.connect(self._after_reset)
+
+    def message_model(self) -> MessageModel | None:
+        model = self.model()
+        return model if isinstance(model, MessageModel) else None
+
+    def _top_in_sight(self) -> bool:
+        bar = self.verticalScrollBar()
+        return bar.maximum() == 0 or bar.value() <= self.viewport().height()
+
+    def _at_bottom(self) -> bool:
+        bar = self.verticalScrollBar()
+        return bar.value() >= bar.maximum() - _NEAR_BOTTOM_PX
+
+    def _before_insert(self, _parent: QModelIndex, first: int, _last: int) -> None:
+        bar = self.verticalScrollBar()
+        if first == 0 and self.model().rowCount() > 0:
+            # Older rows go in above: keep the same distance from the bottom.
+            self._keep_from_bottom = bar.maximum() - bar.value()
+        else:
+            self._stick_to_bottom = self._at_bottom()
+
+    def _after_reset(self) -> None:
+        self._stick_to_bottom = True
+        self._keep_from_bottom = None
+        QTimer.singleShot(0, self.scrollToBottom)
+
+    def _range_changed(self, _low: int, high: int) -> None:
+        bar = self.verticalScrollBar()
+        if self._keep_from_bottom is not None:
+            bar.setValue(high - self._keep_from_bottom)
+            self._keep_from_bottom = None
+        elif self._stick_to_bottom:
+            bar.setValue(high)
+
+    def _scrolled(self, value: int) -> None:
+        self._stick_to_bottom = self._at_bottom()
+        model = self.message_model()
+        if model is not None and value <= self.viewport().height():
+            root = QModelIndex()
+            if model.canFetchMore(root):
+                QTimer.singleShot(0, lambda: self._fetch_older(model))
+
+    def _fetch_older(self, model: MessageModel) -> None:
+        if self.model() is model and model.canFetchMore(QModelIndex()):
+            model.fetchMore(QModelIndex())
+
+    def scroll_to_row_id(self, row_id: int) -> bool:
+        """Bring a message into view (loading older pages if needed) and select it."""
+        model = self.message_model()
+        if model is None:
+            return False
+        index = model.ensure_loaded(row_id)
+        if not index.isValid():
+            return False
+        self._stick_to_bottom = False
+        self.setCurrentIndex(index)
+        self.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+        return True
+
+    # -- painting and menus -----------------------------------------------------------
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        self.frame_painted.emit()
+
+    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        at_bottom = self._at_bottom()
+        super().resizeEvent(event)
+        if at_bottom:
+            self._stick_to_bottom = True
+
+    def _context_menu(self, pos: QPoint) -> None:
+        index = self.indexAt(pos)
+        model = self.message_model()
+        if not index.isValid() or model is None:
+            return
+        message = model.message_at(index.row())
+        if message is None:
+            return
+        menu = QMenu(self)
+        copy = QAction("Copy text", menu)
+        copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(message.text))
+        menu.addAction(copy)
+        if message.is_mine and message.status == "failed":
+            retry = QAction("Retry sending", menu)
+            retry.triggered.connect(lambda: self.retry_requested.emit(message.row_id))
+            menu.addAction(retry)
+        menu.popup(self.viewport().mapToGlobal(pos))

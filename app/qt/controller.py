@@ -1,0 +1,443 @@
+"""The desktop app's life cycle: first run or unlock, the unlocked session, locking (on
+demand and when idle), changing the passphrase, the tray icon, and quitting.
+
+One ``AppController`` per process. It owns at most one unlocked session at a time: the
+GUI's read connection, an ``EngineBridge`` and a ``MainWindow``. Locking tears all three
+down, so the database key leaves memory and the next unlock needs the passphrase again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
+
+from app.core.errors import WrongPassphrase
+from app.core.events import Event
+from app.core.profile import change_passphrase, open_with_key, profile_exists, unlock_with_key
+from app.qt.dialogs.passphrase import ChangePassphraseDialog
+from app.qt.dialogs.settings import SettingsDialog
+from app.qt.engine_bridge import EngineBridge
+from app.qt.first_run import FirstRunScreen, NewProfile
+from app.qt.jobs import BackgroundJob
+from app.qt.keyring_store import KeyringStore
+from app.qt.main_window import MainWindow
+from app.qt.session import (
+    OpenedProfile,
+    create_new_profile,
+    kdf_cost,
+    open_with_stored_key,
+    unlock_profile,
+)
+from app.qt.settings import DesktopSettings
+from app.qt.theme import app_icon, apply_theme
+from app.qt.unlock import UnlockScreen
+from app.qt.verification import VerificationStore
+from app.qt.widgets import human_error
+
+__all__ = ["AppController", "LaunchOptions"]
+
+log = logging.getLogger("caucus.qt")
+
+_IDLE_EVENTS = frozenset(
+    {
+        QEvent.Type.KeyPress,
+        QEvent.Type.MouseButtonPress,
+        QEvent.Type.MouseMove,
+        QEvent.Type.Wheel,
+        QEvent.Type.TouchBegin,
+    }
+)
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    """What the command line asked for."""
+
+    home: Path
+    embedded_relay: bool = False
+    join_code: str | None = None
+    use_keyring: bool = True
+
+
+class _IdleWatcher(QObject):
+    """Restarts the idle timer on any keyboard or mouse use anywhere in the app."""
+
+    def __init__(self, timer: QTimer) -> None:
+        super().__init__()
+        self._timer = timer
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in _IDLE_EVENTS and self._timer.isActive():
+            self._timer.start()
+        return False
+
+
+class AppController(QObject):
+    """Decides which screen shows and holds the unlocked session."""
+
+    session_opened = Signal()
+    locked = Signal()
+
+    def __init__(
+        self,
+        options: LaunchOptions,
+        *,
+        settings: DesktopSettings | None = None,
+        engine_options: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.options = options
+        self.home = options.home
+        self.settings = settings or DesktopSettings()
+        self.keyring = KeyringStore(self.home)
+        self._engine_options = engine_options or {}
+        self.first_run: FirstRunScreen | None = None
+        self.unlock_screen: UnlockScreen | None = None
+        self.main_window: MainWindow | None = None
+        self.profile: OpenedProfile | None = None
+        self.bridge: EngineBridge | None = None
+        self.relay: Any | None = None  # the embedded relay, kept across lock/unlock
+        self.store = VerificationStore()
+        self.last_notification: tuple[str, str] | None = None
+        self._pending_join = options.join_code
+        self._job: BackgroundJob | None = None
+        self._retired: list[EngineBridge] = []
+        self._buffered: list[Event] = []
+        self._passphrase_dialog: ChangePassphraseDialog | None = None
+        self.idle_timer = QTimer(self)
+        self.idle_timer.setSingleShot(True)
+        self.idle_timer.timeout.connect(self._idle)
+        self._idle_watcher = _IdleWatcher(self.idle_timer)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self._idle_watcher)
+        self.tray = self._make_tray()
+
+    # -- start ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Show the first screen: first run, or unlock (or straight in with the keyring)."""
+        if not profile_exists(self.home):
+            self._show_first_run()
+            return
+        key = self.keyring.load() if self.options.use_keyring else None
+        if key is not None:
+            self._run_job(
+                lambda: open_with_stored_key(self.home, key, start_relay=self.relay is None),
+                self._opened,
+                lambda _error: self._show_unlock(""),
+            )
+            return
+        self._show_unlock("")
+
+    def _show_first_run(self) -> None:
+        screen = FirstRunScreen(
+            embedded_preselected=self.options.embedded_relay,
+            keyring_available=self.keyring.available,
+            keyring_reason=self.keyring.reason,
+        )
+        screen.create_requested.connect(self._create_profile)
+        self.first_run = screen
+        screen.show()
+
+    def _show_unlock(self, message: str) -> None:
+        screen = UnlockScreen(
+            self.home,
+            keyring_available=self.keyring.available,
+            keyring_reason=self.keyring.reason,
+            locked_message=message,
+        )
+        screen.unlock_requested.connect(self._unlock)
+        if self.unlock_screen is not None:
+            self.unlock_screen.deleteLater()
+        self.unlock_screen = screen
+        screen.show()
+        screen.activateWindow()
+
+    # -- background steps -------------------------------------------------------------
+
+    def _run_job(
+        self,
+        work: Callable[[], Any],
+        on_done: Callable[[Any], None],
+        on_error: Callable[[BaseException], None],
+    ) -> None:
+        job = BackgroundJob(work, self)
+        job.succeeded.connect(on_done)
+        job.failed.connect(on_error)
+        job.succeeded.connect(lambda _r: self._job_finished(job))
+        job.failed.connect(lambda _e: self._job_finished(job))
+        self._job = job
+        job.start()
+
+    def _job_finished(self, job: BackgroundJob) -> None:
+        if self._job is job:
+            self._job = None
+        job.deleteLater()
+
+    def busy(self) -> bool:
+        """True while a key derivation or profile operation runs (tests wait on it)."""
+        return self._job is not None
+
+    def _create_profile(self, request: NewProfile) -> None:
+        if self.first_run is not None:
+            self.first_run.set_busy(True)
+
+        def work() -> OpenedProfile:
+            return create_new_profile(
+                self.home,
+                name=request.name,
+                passphrase=request.passphrase,
+                relay_url=request.relay_url,
+                embedded_relay=request.embedded_relay,
+            )
+
+        def failed(error: BaseException) -> None:
+            if self.first_run is not None:
+                self.first_run.fail(human_error(error))
+
+        remember = request.remember_key
+        self._run_job(work, lambda opened: self._opened(opened, remember), failed)
+
+    def _unlock(self, passphrase: str, remember: bool) -> None:
+        def failed(error: BaseException) -> None:
+            if self.unlock_screen is not None:
+                self.unlock_screen.fail(human_error(error))
+
+        start_relay = self.relay is None
+        self._run_job(
+            lambda: unlock_profile(self.home, passphrase, start_relay=start_relay),
+            lambda opened: self._opened(opened, remember),
+            failed,
+        )
+
+    # -- the unlocked session ---------------------------------------------------------
+
+    def _opened(self, opened: OpenedProfile, remember: bool = False) -> None:
+        if opened.relay is not None:
+            self.relay = opened.relay
+        if remember:
+            self.keyring.save(opened.key)
+        self.profile = opened
+        bridge = EngineBridge(self)
+        bridge.engine_event.connect(self._on_event)
+        bridge.start_failed.connect(self._engine_failed)
+        self.bridge = bridge
+        window = MainWindow(opened.reader, bridge, self.store, opened.name)
+        window.lock_requested.connect(self.lock)
+        window.quit_requested.connect(self.quit)
+        window.change_passphrase_requested.connect(self.open_change_passphrase)
+        window.settings_requested.connect(self.open_settings)
+        window.notify.connect(self._notify)
+        self.main_window = window
+        bridge.start(opened.home, opened.key, **self._engine_options)
+        for event in self._buffered:
+            window.on_event(event)
+        self._buffered.clear()
+        for screen in (self.first_run, self.unlock_screen):
+            if screen is not None:
+                screen.hide()
+                screen.deleteLater()
+        self.first_run = self.unlock_screen = None
+        window.show()
+        window.activateWindow()
+        self._restart_idle_timer()
+        if self._pending_join:
+            code, self._pending_join = self._pending_join, None
+            window.open_join_dialog(code)
+        self.session_opened.emit()
+
+    def _on_event(self, event: Event) -> None:
+        if self.main_window is not None:
+            self.main_window.on_event(event)
+
+    def _engine_failed(self, message: str) -> None:
+        self._teardown()
+        self._show_unlock(f"Caucus could not open the profile: {message}")
+
+    def _teardown(self) -> None:
+        """Drop the session: window, engine, reader connection, key."""
+        self.idle_timer.stop()
+        window, self.main_window = self.main_window, None
+        if window is not None:
+            window.quit_requested.disconnect(self.quit)
+            window.hide()
+            window.deleteLater()
+        bridge, self.bridge = self.bridge, None
+        if bridge is not None:
+            bridge.stop()
+            self._retired.append(bridge)
+            bridge.stopped.connect(lambda b=bridge: self._retire(b))
+        profile, self.profile = self.profile, None
+        if profile is not None:
+            profile.close()
+
+    def _retire(self, bridge: EngineBridge) -> None:
+        if bridge in self._retired:
+            self._retired.remove(bridge)
+        bridge.deleteLater()
+
+    def lock(self) -> None:
+        """Lock now: the passphrase is needed to continue."""
+        if self.main_window is None:
+            return
+        self._teardown()
+        self._show_unlock("Caucus is locked.")
+        self.locked.emit()
+
+    def _idle(self) -> None:
+        if self.main_window is not None and self._job is None:
+            self.lock()
+
+    def _restart_idle_timer(self) -> None:
+        minutes = self.settings.idle_lock_minutes
+        if minutes > 0 and self.main_window is not None:
+            self.idle_timer.start(minutes * 60 * 1000)
+        else:
+            self.idle_timer.stop()
+
+    # -- settings and passphrase ------------------------------------------------------
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.settings, self.main_window)
+        dialog.applied.connect(self._settings_applied)
+        dialog.open()
+
+    def _settings_applied(self) -> None:
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, self.settings.theme)
+        if self.main_window is not None:
+            self.main_window.chat._delegate.forget_layouts()
+            self.main_window.chat.viewport().update()
+        self._restart_idle_timer()
+
+    def open_change_passphrase(self) -> None:
+        dialog = ChangePassphraseDialog(self.main_window)
+        dialog.requested.connect(self._change_passphrase)
+        self._passphrase_dialog = dialog
+        dialog.open()
+
+    def _change_passphrase(self, old: str, new: str) -> None:
+        profile, dialog = self.profile, self._passphrase_dialog
+        if profile is None or dialog is None:
+            return
+        home, current_key = profile.home, profile.key
+
+        def check() -> bool:
+            db, key = unlock_with_key(home, old)
+            db.close()
+            return key == current_key
+
+        def checked(ok: bool) -> None:
+            if not ok:
+                dialog.fail("Wrong passphrase.")
+                return
+            self._rekey_after_stop(new)
+
+        def failed(error: BaseException) -> None:
+            dialog.fail(
+                "Wrong passphrase." if isinstance(error, WrongPassphrase) else human_error(error)
+            )
+
+        self._run_job(check, checked, failed)
+
+    def _rekey_after_stop(self, new: str) -> None:
+        """Re-keying needs the only connection: stop the engine, then re-key."""
+        profile, bridge = self.profile, self.bridge
+        if profile is None or bridge is None:
+            return
+        home, key = profile.home, profile.key
+        remember = self.keyring.load() is not None
+        self._passphrase_dialog = None
+
+        def work() -> OpenedProfile:
+            db = open_with_key(home, key)
+            try:
+                change_passphrase(home, db, new, os.urandom, kdf_cost())
+            finally:
+                db.close()
+            return unlock_profile(home, new, start_relay=False)
+
+        def done(opened: OpenedProfile) -> None:
+            self._opened(opened, remember)
+            if self.main_window is not None:
+                self.main_window.statusBar().showMessage("Passphrase changed.", 10000)
+
+        def failed(error: BaseException) -> None:
+            self._show_unlock(f"Changing the passphrase failed: {human_error(error)}")
+
+        def after_stop() -> None:
+            self._run_job(work, done, failed)
+
+        bridge.stopped.connect(after_stop)
+        self._teardown()
+
+    # -- tray and quitting ------------------------------------------------------------
+
+    def _make_tray(self) -> QSystemTrayIcon | None:
+        if not QSystemTrayIcon.isSystemTrayAvailable():
+            return None
+        tray = QSystemTrayIcon(app_icon(), self)
+        tray.setToolTip("Caucus")
+        menu = QMenu()
+        show = QAction("Show Caucus", menu)
+        show.triggered.connect(self._raise)
+        lock = QAction("Lock", menu)
+        lock.triggered.connect(self.lock)
+        quit_action = QAction("Quit", menu)
+        quit_action.triggered.connect(self.quit)
+        for action in (show, lock, quit_action):
+            menu.addAction(action)
+        tray.setContextMenu(menu)
+        tray.activated.connect(lambda _reason: self._raise())
+        self._tray_menu = menu
+        tray.show()
+        return tray
+
+    def _raise(self) -> None:
+        window: QWidget | None = self.main_window or self.unlock_screen or self.first_run
+        if window is not None:
+            window.show()
+            window.raise_()
+            window.activateWindow()
+
+    def _notify(self, title: str, body: str) -> None:
+        self.last_notification = (title, body)
+        if self.tray is not None and QSystemTrayIcon.supportsMessages():
+            self.tray.showMessage(title, body, app_icon(), 8000)
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop the engine and the embedded relay; wait for them (the app is ending)."""
+        bridges = [b for b in [self.bridge, *self._retired] if b is not None]
+        self._teardown()
+        for bridge in bridges:
+            bridge.stop()
+            bridge.wait(timeout)
+        if self._job is not None:
+            self._job.wait(timeout)
+        relay, self.relay = self.relay, None
+        if relay is not None:
+            relay.stop()
+        for screen in (self.first_run, self.unlock_screen):
+            if screen is not None:
+                screen.close()
+        if self.tray is not None:
+            self.tray.hide()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self._idle_watcher)
+
+    def quit(self) -> None:
+        self.shutdown()
+        app = QApplication.instance()
+        if app is not None:
+            app.quit()

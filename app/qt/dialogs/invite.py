@@ -1,0 +1,142 @@
+"""Invite someone: choose role, expiry, uses and approval; get a code, a QR code and a
+copy button. The invite is a signed entry in the group log, created by the engine."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.engine import Engine
+from app.core.views import GroupView
+from app.qt.engine_bridge import EngineBridge
+from app.qt.qr import qr_pixmap
+from app.qt.widgets import error_label, muted_label, primary_button, show_error
+from crypto.group_log import Role
+
+__all__ = ["InviteDialog"]
+
+HOUR_MS = 3600 * 1000
+_EXPIRY = (("1 hour", 1), ("1 day", 24), ("7 days", 24 * 7), ("30 days", 24 * 30))
+
+
+class InviteDialog(QDialog):
+    """Organizers create an invite code for one group."""
+
+    def __init__(
+        self, bridge: EngineBridge, group: GroupView, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Invite to {group.name}")
+        self._bridge = bridge
+        self._group = group
+
+        self.role = QComboBox()
+        self.role.addItem("Member", Role.MEMBER)
+        self.role.addItem("Organizer", Role.ORGANIZER)
+        self.role.setAccessibleName("Role of the new member")
+        self.expiry = QComboBox()
+        for label, hours in _EXPIRY:
+            self.expiry.addItem(label, hours)
+        self.expiry.setCurrentIndex(2)
+        self.expiry.setAccessibleName("Invite expires after")
+        self.uses = QSpinBox()
+        self.uses.setRange(1, 1000)
+        self.uses.setAccessibleName("How many people can use this invite")
+        self.approval = QCheckBox("An organizer approves each join")
+        self.approval.setAccessibleName("Require organizer approval")
+
+        self.create_button = primary_button("Create invite")
+        self.create_button.clicked.connect(self._create)
+        self.error = error_label()
+
+        self.code = QLineEdit()
+        self.code.setReadOnly(True)
+        self.code.setAccessibleName("Invite code")
+        self.code.setPlaceholderText("The code appears here")
+        self.copy = QPushButton("Copy")
+        self.copy.setAccessibleName("Copy invite code")
+        self.copy.setEnabled(False)
+        self.copy.clicked.connect(self._copy)
+        self.qr = QLabel()
+        self.qr.setAccessibleName("Invite QR code")
+        self.qr.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.qr.setFixedSize(196, 196)
+        self.hint = muted_label(
+            "Send the code through a channel you trust (in person, a call, a letter). "
+            "Anyone holding it can ask to join until it expires."
+        )
+
+        form = QFormLayout()
+        form.addRow("Role", self.role)
+        form.addRow("Expires after", self.expiry)
+        form.addRow("Uses", self.uses)
+        form.addRow("", self.approval)
+
+        code_row = QHBoxLayout()
+        code_row.addWidget(self.code, 1)
+        code_row.addWidget(self.copy)
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        create_row = QHBoxLayout()
+        create_row.addStretch(1)
+        create_row.addWidget(self.create_button)
+        layout.addLayout(create_row)
+        layout.addWidget(self.error)
+        layout.addLayout(code_row)
+        layout.addWidget(self.qr, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(self.hint)
+        layout.addWidget(buttons)
+        self.resize(460, 0)
+
+    def _create(self) -> None:
+        group_id = self._group.group_id
+        role: Role = self.role.currentData()
+        ttl = int(self.expiry.currentData()) * HOUR_MS
+        uses = self.uses.value()
+        approval = self.approval.isChecked()
+
+        async def action(engine: Engine) -> str:
+            return await engine.create_invite(
+                group_id, role=role, ttl_ms=ttl, max_uses=uses, needs_approval=approval
+            )
+
+        self.create_button.setEnabled(False)
+        self.create_button.setText("Creating…")
+        show_error(self.error, None)
+        self._bridge.call(action, self.show_code, self._failed)
+
+    def show_code(self, code: str) -> None:
+        """Display a created code (also used by the screenshot tool)."""
+        self.create_button.setText("Create another")
+        self.create_button.setEnabled(True)
+        self.code.setText(code)
+        self.code.setCursorPosition(0)
+        self.copy.setEnabled(True)
+        self.qr.setPixmap(qr_pixmap(code, 196, self.devicePixelRatioF()))
+
+    def _failed(self, error: Exception) -> None:
+        self.create_button.setText("Create invite")
+        self.create_button.setEnabled(True)
+        show_error(self.error, error)
+
+    def _copy(self) -> None:
+        QGuiApplication.clipboard().setText(self.code.text())
+        self.copy.setText("Copied")

@@ -1,0 +1,620 @@
+"""The unlocked workspace: groups and channels on the left, the conversation in the
+middle, members on the right; menus, shortcuts and the connection indicator.
+
+It reads through the GUI's own read-only connection and writes only through the engine
+bridge; engine events keep it current (coalesced, so a catch-up of thousands of messages
+costs a few refreshes, not thousands).
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.engine import Engine
+from app.core.errors import ClientError, RelayError
+from app.core.events import (
+    ConnectionChanged,
+    ConnectionState,
+    Event,
+    GroupChanged,
+    GroupJoined,
+    IntegrityWarning,
+    JoinRequested,
+    MessageAdded,
+    MessageStatusChanged,
+    RemovedFromGroup,
+)
+from app.core.queries import Queries
+from app.core.views import DEFAULT_CHANNEL, ChannelView, GroupView, MemberView, MessageView
+from app.qt.chat_view import ChatView
+from app.qt.composer import Composer
+from app.qt.dialogs.create import NewChannelDialog, NewGroupDialog
+from app.qt.dialogs.invite import InviteDialog
+from app.qt.dialogs.join import JoinDialog
+from app.qt.dialogs.quick_switcher import QuickSwitcher
+from app.qt.dialogs.search import SearchDialog
+from app.qt.dialogs.verify import VerifyDialog
+from app.qt.engine_bridge import EngineBridge
+from app.qt.group_list import GroupDelegate, GroupListModel
+from app.qt.members import MembersPanel
+from app.qt.message_model import MessageModel
+from app.qt.theme import app_icon
+from app.qt.verification import VerificationStore
+from app.qt.widgets import human_error, muted_label, section_title
+
+__all__ = ["MainWindow", "connection_text"]
+
+_STATE_TEXT = {
+    ConnectionState.ONLINE: "Online",
+    ConnectionState.RECONNECTING: "Reconnecting…",
+    ConnectionState.OFFLINE: "Offline — messages wait in the outbox",
+}
+_NOTIFY_EVERY_S = 5.0
+
+
+def connection_text(state: ConnectionState | None) -> str:
+    return "Connecting…" if state is None else _STATE_TEXT[state]
+
+
+class MainWindow(QMainWindow):
+    """One unlocked session's window; destroyed when the app locks."""
+
+    lock_requested = Signal()
+    change_passphrase_requested = Signal()
+    settings_requested = Signal()
+    quit_requested = Signal()
+    notify = Signal(str, str)  # title, body: the controller shows it in the tray
+
+    def __init__(
+        self,
+        reader: Queries,
+        bridge: EngineBridge,
+        store: VerificationStore,
+        profile_name: str,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Caucus")
+        self.setWindowIcon(app_icon())
+        self.reader = reader
+        self.bridge = bridge
+        self.store = store
+        self.profile_name = profile_name
+        self._group: GroupView | None = None
+        self._channel_id: bytes = DEFAULT_CHANNEL
+        self._channel_by_group: dict[bytes, bytes] = {}
+        self._connection: dict[str, ConnectionState] = {}
+        self._dirty_groups: set[bytes] = set()
+        self._groups_reset = False
+        self._unnotified = 0
+        self._last_notify = 0.0
+        self.dialog: QWidget | None = None  # the dialog most recently opened (tests look)
+
+        self._build()
+        self._build_menus()
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(60)
+        self._refresh_timer.timeout.connect(self._apply_refresh)
+        self._notify_timer = QTimer(self)
+        self._notify_timer.setSingleShot(True)
+        self._notify_timer.timeout.connect(self._flush_notification)
+        self.reload_groups()
+        self.resize(1180, 760)
+
+    # -- construction -----------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.group_model = GroupListModel(self)
+        self.group_list = QListView()
+        self.group_list.setModel(self.group_model)
+        self.group_list.setItemDelegate(GroupDelegate(self.group_list))
+        self.group_list.setAccessibleName("Groups")
+        self.group_list.selectionModel().currentRowChanged.connect(
+            lambda current, _previous: self._group_row_selected(current.row())
+        )
+        self.channel_list = QListWidget()
+        self.channel_list.setAccessibleName("Channels")
+        self.channel_list.currentItemChanged.connect(self._channel_item_selected)
+        self.new_channel = QPushButton("New channel…")
+        self.new_channel.setAccessibleName("New channel")
+        self.new_channel.clicked.connect(self.open_new_channel_dialog)
+        self.no_groups = muted_label(
+            "No groups yet. Create one (Ctrl+N) or join with an invite code (Ctrl+J)."
+        )
+        self.no_groups.setAccessibleName("No groups")
+
+        sidebar = QWidget()
+        sidebar.setObjectName("sidebar")
+        side = QVBoxLayout(sidebar)
+        side.setContentsMargins(6, 6, 6, 8)
+        side.setSpacing(4)
+        side.addWidget(section_title("Groups"))
+        side.addWidget(self.group_list, 3)
+        side.addWidget(self.no_groups)
+        side.addWidget(section_title("Channels"))
+        side.addWidget(self.channel_list, 2)
+        side.addWidget(self.new_channel)
+        sidebar.setMinimumWidth(200)
+
+        self.title = QLabel("")
+        self.title.setObjectName("chatTitle")
+        self.title.setAccessibleName("Conversation title")
+        self.subtitle = muted_label("")
+        self.subtitle.setAccessibleName("Conversation details")
+        self.members_toggle = QPushButton("Members")
+        self.members_toggle.setCheckable(True)
+        self.members_toggle.setChecked(True)
+        self.members_toggle.setAccessibleName("Show members")
+        header = QWidget()
+        header.setObjectName("chatHeader")
+        header_row = QHBoxLayout(header)
+        header_row.setContentsMargins(14, 8, 10, 8)
+        titles = QVBoxLayout()
+        titles.setSpacing(0)
+        titles.addWidget(self.title)
+        titles.addWidget(self.subtitle)
+        header_row.addLayout(titles, 1)
+        header_row.addWidget(self.members_toggle)
+
+        self.banner = QLabel()
+        self.banner.setObjectName("warningBanner")
+        self.banner.setWordWrap(True)
+        self.banner.setAccessibleName("Notice")
+        self.banner.hide()
+
+        self.message_model = MessageModel(self)
+        self.chat = ChatView()
+        self.chat.set_message_model(self.message_model)
+        self.chat.retry_requested.connect(self.retry)
+        self.composer = Composer()
+        self.composer.send_requested.connect(self.send)
+
+        center = QWidget()
+        middle = QVBoxLayout(center)
+        middle.setContentsMargins(0, 0, 0, 0)
+        middle.setSpacing(0)
+        middle.addWidget(header)
+        banner_box = QVBoxLayout()
+        banner_box.setContentsMargins(10, 6, 10, 0)
+        banner_box.addWidget(self.banner)
+        middle.addLayout(banner_box)
+        middle.addWidget(self.chat, 1)
+        middle.addWidget(self.composer)
+
+        self.members = MembersPanel(self.reader, self.bridge, self.store)
+        self.members.invite_requested.connect(self.open_invite_dialog)
+        self.members.verify_requested.connect(self.open_verify_dialog)
+        self.members_toggle.toggled.connect(self.members.setVisible)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(sidebar)
+        splitter.addWidget(center)
+        splitter.addWidget(self.members)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(2, 0)
+        splitter.setSizes([230, 700, 260])
+        splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(splitter)
+
+        self.connection_dot = QLabel("●")
+        self.connection_dot.setObjectName("statusDot")
+        self.connection_dot.setAccessibleName("Connection indicator")
+        self.connection_label = QLabel(connection_text(None))
+        self.connection_label.setAccessibleName("Connection status")
+        self.identity_label = QLabel(f"{self.profile_name} · {self.reader.fingerprint[:16]}")
+        self.identity_label.setAccessibleName("Your name and fingerprint")
+        bar = self.statusBar()
+        bar.addWidget(self.connection_dot)
+        bar.addWidget(self.connection_label)
+        bar.addPermanentWidget(self.identity_label)
+        self._show_connection()
+
+    def _action(self, text: str, shortcut: str | QKeySequence.StandardKey | None, slot) -> QAction:  # type: ignore[no-untyped-def]
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work even with the menu bar hidden
+        return action
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar().addMenu("&Caucus")
+        self.new_group_action = self._action("New group…", "Ctrl+N", self.open_new_group_dialog)
+        self.join_action = self._action("Join a group…", "Ctrl+J", lambda: self.open_join_dialog())
+        self.switch_action = self._action("Go to…", "Ctrl+K", self.open_quick_switcher)
+        self.search_action = self._action("Search messages…", "Ctrl+F", self.open_search)
+        self.settings_action = self._action("Settings…", None, self.settings_requested)
+        self.passphrase_action = self._action(
+            "Change passphrase…", None, self.change_passphrase_requested
+        )
+        self.lock_action = self._action("Lock", "Ctrl+L", self.lock_requested)
+        self.quit_action = self._action("Quit", "Ctrl+Q", self.quit_requested)
+        for action in (
+            self.new_group_action,
+            self.join_action,
+            self.switch_action,
+            self.search_action,
+        ):
+            menu.addAction(action)
+        menu.addSeparator()
+        for action in (self.settings_action, self.passphrase_action, self.lock_action):
+            menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(self.quit_action)
+
+        group_menu = self.menuBar().addMenu("&Group")
+        self.invite_action = self._action("Invite…", "Ctrl+I", self.open_invite_dialog)
+        self.channel_action = self._action("New channel…", None, self.open_new_channel_dialog)
+        self.members_action = self._action("Members", "Ctrl+M", self.members_toggle.toggle)
+        for action in (self.invite_action, self.channel_action, self.members_action):
+            group_menu.addAction(action)
+
+    # -- groups and channels ----------------------------------------------------------
+
+    def reload_groups(self) -> None:
+        """Read every group again (after unlocking, or joining one)."""
+        current = self._group.group_id if self._group else None
+        self.reader.forget()
+        groups = self.reader.groups()
+        self.group_model.set_groups(groups)
+        self.no_groups.setVisible(not groups)
+        if groups:
+            wanted = (
+                current if current is not None and self.group_model.row_of(current) >= 0 else None
+            )
+            self.select_group(wanted or groups[0].group_id)
+        else:
+            self._set_group(None)
+
+    def select_group(self, group_id: bytes) -> bool:
+        row = self.group_model.row_of(group_id)
+        if row < 0:
+            return False
+        index = self.group_model.index(row)
+        self.group_list.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+        )
+        if self._group is None or self._group.group_id != group_id:
+            self._group_row_selected(row)
+        return True
+
+    def _group_row_selected(self, row: int) -> None:
+        group = self.group_model.group_at(row)
+        if group is not None and (self._group is None or self._group.group_id != group.group_id):
+            self._set_group(group)
+
+    def _set_group(self, group: GroupView | None) -> None:
+        self._group = group
+        self.banner.hide()
+        self.members.set_group(group)
+        self._fill_channels()
+        self._update_group_actions()
+
+    def _fill_channels(self) -> None:
+        group = self._group
+        self.channel_list.blockSignals(True)
+        self.channel_list.clear()
+        wanted = (
+            self._channel_by_group.get(group.group_id, DEFAULT_CHANNEL)
+            if group
+            else DEFAULT_CHANNEL
+        )
+        chosen = DEFAULT_CHANNEL
+        if group is not None:
+            for channel in group.channels:
+                item = QListWidgetItem(_channel_text(channel))
+                item.setData(Qt.ItemDataRole.UserRole, channel)
+                if channel.announce_only:
+                    item.setToolTip("Announcements: only organizers can post here.")
+                self.channel_list.addItem(item)
+                if channel.channel_id == wanted:
+                    self.channel_list.setCurrentItem(item)
+                    chosen = wanted
+            if self.channel_list.currentItem() is None and self.channel_list.count():
+                self.channel_list.setCurrentRow(0)
+        self.channel_list.blockSignals(False)
+        self._show_channel(chosen)
+
+    def _channel_item_selected(self, item: QListWidgetItem | None, _previous: object) -> None:
+        if item is not None:
+            channel: ChannelView = item.data(Qt.ItemDataRole.UserRole)
+            self._show_channel(channel.channel_id)
+
+    def select_channel(self, channel_id: bytes) -> bool:
+        for row in range(self.channel_list.count()):
+            channel: ChannelView = self.channel_list.item(row).data(Qt.ItemDataRole.UserRole)
+            if channel.channel_id == channel_id:
+                self.channel_list.setCurrentRow(row)
+                return True
+        return False
+
+    def _show_channel(self, channel_id: bytes) -> None:
+        group = self._group
+        same = (
+            group is not None
+            and self.message_model.group_id == group.group_id
+            and self.message_model.channel_id == channel_id
+        )
+        self._channel_id = channel_id
+        if group is not None:
+            self._channel_by_group[group.group_id] = channel_id
+        if not same:
+            self.message_model.set_source(
+                self.reader, group.group_id if group else None, channel_id
+            )
+        self._update_header()
+        self._mark_read()
+
+    def _current_channel(self) -> ChannelView | None:
+        if self._group is None:
+            return None
+        for channel in self._group.channels:
+            if channel.channel_id == self._channel_id:
+                return channel
+        return None
+
+    def _update_header(self) -> None:
+        group, channel = self._group, self._current_channel()
+        if group is None:
+            self.title.setText("Caucus")
+            self.subtitle.setText("")
+            self.composer.set_writable(False, "Create or join a group to start talking.")
+            return
+        name = channel.name if channel else "general"
+        self.title.setText(f"{group.name}  \N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK}  #{name}")
+        details = [f"{group.member_count} member{'s' if group.member_count != 1 else ''}"]
+        if channel is not None and channel.announce_only:
+            details.append("announcements: only organizers post")
+        details.append("end-to-end encrypted")
+        self.subtitle.setText(" · ".join(details))
+        if group.status != "active":
+            self.composer.set_writable(False, "You are no longer a member of this group.")
+        elif channel is not None and channel.announce_only and group.my_role != "organizer":
+            self.composer.set_writable(False, "Only organizers can post in this channel.")
+        else:
+            self.composer.set_writable(True)
+
+    def _update_group_actions(self) -> None:
+        group = self._group
+        organizer = group is not None and group.my_role == "organizer" and group.status == "active"
+        self.invite_action.setEnabled(organizer)
+        self.channel_action.setEnabled(organizer)
+        self.new_channel.setVisible(organizer)
+
+    def current_group(self) -> GroupView | None:
+        return self._group
+
+    def current_channel_id(self) -> bytes:
+        return self._channel_id
+
+    # -- reading state ----------------------------------------------------------------
+
+    def _mark_read(self) -> None:
+        group = self._group
+        if group is None or not group.unread or (not self.isActiveWindow() and self.isVisible()):
+            return
+        group_id = group.group_id
+
+        async def action(engine: Engine) -> None:
+            engine.mark_read(group_id)
+
+        self.bridge.call(action, lambda _r: self._queue_refresh(group_id))
+
+    # -- engine events ----------------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        """Apply one engine event (already on the GUI thread)."""
+        if isinstance(event, MessageAdded):
+            self._message_added(event.message)
+        elif isinstance(event, MessageStatusChanged):
+            self.message_model.set_status(event.row_id, event.status)
+        elif isinstance(event, GroupChanged | GroupJoined):
+            self.reader.forget(event.group_id)
+            self._queue_refresh(event.group_id)
+            if isinstance(event, GroupJoined):
+                self.statusBar().showMessage(f"You joined {event.name}.", 10000)
+        elif isinstance(event, RemovedFromGroup):
+            self.reader.forget(event.group_id)
+            self._queue_refresh(event.group_id)
+            self.notify.emit("Caucus", "You were removed from a group.")
+        elif isinstance(event, JoinRequested):
+            self._queue_refresh(event.group_id)
+            self.statusBar().showMessage(f"{event.name} asks to join.", 15000)
+            if not self.isActiveWindow():
+                self.notify.emit("Join request", f"{event.name} asks to join.")
+        elif isinstance(event, IntegrityWarning):
+            if event.group_id is None or (self._group and event.group_id == self._group.group_id):
+                self.show_banner(f"⚠ {event.detail}")
+        elif isinstance(event, ConnectionChanged):
+            self._connection[event.relay_url] = event.state
+            self._show_connection()
+
+    def _message_added(self, message: MessageView) -> None:
+        self.message_model.add(message)
+        self._queue_refresh(message.group_id)
+        if message.is_mine:
+            return
+        if not self.isActiveWindow():
+            self._unnotified += 1
+            if not self._notify_timer.isActive():
+                wait = max(0.0, _NOTIFY_EVERY_S - (time.monotonic() - self._last_notify))
+                self._notify_timer.start(int(wait * 1000))
+            self._last_sender = (message.sender_name, message.group_id)
+
+    def _flush_notification(self) -> None:
+        if not self._unnotified:
+            return
+        name, group_id = self._last_sender
+        row = self.group_model.row_of(group_id)
+        group = self.group_model.group_at(row)
+        where = group.name if group else "a group"
+        # Who and where, never the text: notifications show on lock screens.
+        if self._unnotified == 1:
+            self.notify.emit(f"{name} in {where}", "New message")
+        else:
+            self.notify.emit(
+                f"Caucus: {self._unnotified} new messages", f"Latest from {name} in {where}"
+            )
+        self._unnotified = 0
+        self._last_notify = time.monotonic()
+
+    def _queue_refresh(self, group_id: bytes) -> None:
+        self._dirty_groups.add(group_id)
+        self._refresh_timer.start()
+
+    def _apply_refresh(self) -> None:
+        dirty, self._dirty_groups = self._dirty_groups, set()
+        current = self._group.group_id if self._group else None
+        for group_id in dirty:
+            self.reader.forget(group_id)
+            try:
+                group = self.reader.group(group_id)
+            except ClientError:  # not (yet) stored: a later event brings it
+                continue
+            self.group_model.upsert(group)
+            if group_id == current:
+                self._group = group
+                self._fill_channels()
+                self.members.set_group(group)
+                self._update_group_actions()
+        self.no_groups.setVisible(self.group_model.rowCount() == 0)
+        if current is None and self.group_model.rowCount():
+            first = self.group_model.group_at(0)
+            if first is not None:
+                self.select_group(first.group_id)
+        if current is not None and current in dirty and self._group and self._group.unread:
+            self._mark_read()
+
+    def _show_connection(self) -> None:
+        states = set(self._connection.values())
+        state: ConnectionState | None = None
+        for candidate in (
+            ConnectionState.OFFLINE,
+            ConnectionState.RECONNECTING,
+            ConnectionState.ONLINE,
+        ):
+            if candidate in states:
+                state = candidate
+                break
+        self.connection_label.setText(connection_text(state))
+        self.connection_dot.setProperty("state", state.value if state else "reconnecting")
+        self.connection_dot.style().unpolish(self.connection_dot)
+        self.connection_dot.style().polish(self.connection_dot)
+
+    def show_banner(self, text: str) -> None:
+        self.banner.setText(text)
+        self.banner.show()
+
+    # -- sending ----------------------------------------------------------------------
+
+    def send(self, text: str) -> None:
+        group = self._group
+        if group is None:
+            return
+        group_id, channel_id = group.group_id, self._channel_id
+
+        async def action(engine: Engine) -> MessageView:
+            return await engine.send_text(group_id, text, channel_id)
+
+        def failed(error: Exception) -> None:
+            if isinstance(error, RelayError):
+                # Stored and queued: it shows "Waiting to send" and goes out later.
+                self.statusBar().showMessage(
+                    "The relay is unreachable; the message waits in the outbox.", 10000
+                )
+                return
+            if not self.composer.edit.toPlainText():
+                self.composer.edit.setPlainText(text)
+            self.show_banner(human_error(error))
+
+        self.composer.clear()
+        self.bridge.call(action, None, failed)
+
+    def retry(self, row_id: int) -> None:
+        async def action(engine: Engine) -> None:
+            await engine.retry(row_id)
+
+        self.bridge.call(
+            action, None, lambda error: self.statusBar().showMessage(human_error(error), 10000)
+        )
+
+    # -- dialogs ----------------------------------------------------------------------
+
+    def _open(self, dialog: QWidget) -> None:
+        self.dialog = dialog
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()  # type: ignore[attr-defined]
+
+    def open_new_group_dialog(self) -> None:
+        dialog = NewGroupDialog(self.bridge, self)
+        self._open(dialog)
+
+    def open_new_channel_dialog(self) -> None:
+        if self._group is not None:
+            self._open(NewChannelDialog(self.bridge, self._group.group_id, self))
+
+    def open_join_dialog(self, code: str = "") -> None:
+        self._open(JoinDialog(self.bridge, code, self))
+
+    def open_invite_dialog(self) -> None:
+        if self._group is not None and self._group.my_role == "organizer":
+            self._open(InviteDialog(self.bridge, self._group, self))
+
+    def open_verify_dialog(self, member: MemberView) -> None:
+        dialog = VerifyDialog(
+            member, self.reader.identity.public_key, self.reader.fingerprint, self.store, self
+        )
+        dialog.changed.connect(self.members.refresh)
+        self._open(dialog)
+
+    def open_quick_switcher(self) -> None:
+        dialog = QuickSwitcher(self.group_model.groups(), self)
+        dialog.chosen.connect(self._go_to)
+        self._open(dialog)
+
+    def _go_to(self, group_id: bytes, channel_id: bytes) -> None:
+        self.select_group(group_id)
+        self.select_channel(channel_id)
+
+    def open_search(self) -> None:
+        names = {g.group_id: g.name for g in self.group_model.groups()}
+        dialog = SearchDialog(self.reader, names, self)
+        dialog.chosen.connect(self.show_message)
+        self._open(dialog)
+
+    def show_message(self, message: MessageView) -> None:
+        self.select_group(message.group_id)
+        self.select_channel(message.channel_id)
+        self.chat.scroll_to_row_id(message.row_id)
+
+    # -- window -----------------------------------------------------------------------
+
+    def changeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().changeEvent(event)
+        if self.isActiveWindow():
+            self._mark_read()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.quit_requested.emit()
+        event.accept()
+
+
+def _channel_text(channel: ChannelView) -> str:
+    return f"# {channel.name}" + ("  · announcements" if channel.announce_only else "")

@@ -1,0 +1,226 @@
+"""Paints one message as a chat bubble: day separator, sender, text, time and status.
+
+Layout is computed once per (message, status, width) and cached, so scrolling through
+long channels only paints; a click on a failed message's "Retry" mark asks to resend it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPen
+from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from app.core.views import MessageView
+from app.qt.message_model import Roles
+from app.qt.theme import colors
+
+__all__ = ["MessageDelegate"]
+
+Index = QModelIndex | QPersistentModelIndex
+
+_SIDE = 14  # margin between the view's edge and a bubble
+_PAD_X, _PAD_Y = 10, 6  # inside a bubble
+_RUN_GAP = 8  # extra space above the first message of a sender's run
+_RADIUS = 10
+_MAX_BUBBLE = 560
+_SENDER_COLOURS = ("#2f6fb0", "#8e44ad", "#16876b", "#b0552f", "#a0337a", "#4d6b12", "#2b7a8c")
+_WRAP = int(Qt.TextFlag.TextWordWrap) | int(Qt.TextFlag.TextWrapAnywhere)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    height: int
+    day: QRect | None
+    sender: QRect | None
+    bubble: QRect
+    text: QRect
+    warning: QRect | None
+    footer: QRect
+    status: QRect | None
+
+
+def sender_colour(fingerprint: str) -> str:
+    """A stable colour per member, so a reader tells speakers apart at a glance."""
+    return _SENDER_COLOURS[int(fingerprint[:8] or "0", 16) % len(_SENDER_COLOURS)]
+
+
+class MessageDelegate(QStyledItemDelegate):
+    """Bubble painter for ``MessageModel`` rows in a ``ChatView``."""
+
+    retry_requested = Signal(int)  # row_id of a failed message
+
+    def __init__(self, view: QAbstractItemView) -> None:
+        super().__init__(view)
+        self._view = view
+        self._cache: dict[tuple[int, str, int, bool, bool, str], _Layout] = {}
+
+    # -- fonts and geometry -----------------------------------------------------------
+
+    def _fonts(self) -> tuple[QFont, QFont, QFont]:
+        base = QFont(self._view.font())
+        small = QFont(base)
+        small.setPointSizeF(max(base.pointSizeF() * 0.82, 6.0))
+        bold = QFont(base)
+        bold.setBold(True)
+        return base, small, bold
+
+    def _width(self) -> int:
+        return max(self._view.viewport().width(), 200)
+
+    def _layout(self, index: Index) -> _Layout:
+        message: MessageView = index.data(Roles.MESSAGE)
+        show_day = bool(index.data(Roles.SHOW_DAY))
+        show_sender = bool(index.data(Roles.SHOW_SENDER))
+        status = str(index.data(Roles.STATUS_TEXT) or "")
+        width = self._width()
+        key = (message.row_id, status, width, show_day, show_sender, message.warning or "")
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        if len(self._cache) > 20000:
+            self._cache.clear()
+        layout = self._compute(message, show_day, show_sender, status, width, index)
+        self._cache[key] = layout
+        return layout
+
+    def _compute(
+        self,
+        message: MessageView,
+        show_day: bool,
+        show_sender: bool,
+        status: str,
+        width: int,
+        index: Index,
+    ) -> _Layout:
+        base, small, bold = self._fonts()
+        fm, fm_small, fm_bold = QFontMetrics(base), QFontMetrics(small), QFontMetrics(bold)
+        y = 0
+        day = sender = warning = status_rect = None
+        if show_day:
+            day = QRect(0, y + 8, width, fm_small.height() + 4)
+            y = day.bottom() + 8
+        if show_sender:
+            y += _RUN_GAP
+        max_text = min(int(width * 0.72), _MAX_BUBBLE) - 2 * _PAD_X
+        text_box = fm.boundingRect(QRect(0, 0, max_text, 1_000_000), _WRAP, message.text)
+        time_text = str(index.data(Roles.TIME_TEXT) or "")
+        footer_w = fm_small.horizontalAdvance(time_text)
+        if status:
+            footer_w += fm_small.horizontalAdvance("  " + status)
+        warn_box = None
+        if message.warning:
+            warn_box = fm_small.boundingRect(
+                QRect(0, 0, max_text, 1_000_000), _WRAP, "⚠ " + message.warning
+            )
+        inner_w = max(text_box.width(), footer_w, warn_box.width() if warn_box else 0)
+        bubble_w = inner_w + 2 * _PAD_X
+        if show_sender and not message.is_mine:
+            name_w = min(fm_bold.horizontalAdvance(message.sender_name), width - 2 * _SIDE)
+            sender = QRect(_SIDE + 2, y, name_w, fm_bold.height())
+            y = sender.bottom() + 3
+        left = width - _SIDE - bubble_w if message.is_mine else _SIDE
+        inner_top = y + _PAD_Y
+        text = QRect(left + _PAD_X, inner_top, inner_w, text_box.height())
+        cursor = text.bottom() + 3
+        if warn_box is not None:
+            warning = QRect(left + _PAD_X, cursor, inner_w, warn_box.height())
+            cursor = warning.bottom() + 3
+        footer = QRect(left + _PAD_X, cursor, inner_w, fm_small.height())
+        if status:
+            status_w = fm_small.horizontalAdvance(status)
+            status_rect = QRect(footer.right() - status_w, footer.top(), status_w, footer.height())
+        bubble = QRect(left, y, bubble_w, footer.bottom() + _PAD_Y - y + 1)
+        height = bubble.bottom() + 3
+        return _Layout(height, day, sender, bubble, text, warning, footer, status_rect)
+
+    # -- QStyledItemDelegate ----------------------------------------------------------
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
+        if index.data(Roles.MESSAGE) is None:
+            return QSize(0, 0)
+        return QSize(self._width(), self._layout(index).height)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        message: MessageView | None = index.data(Roles.MESSAGE)
+        if message is None:
+            return
+        layout = self._layout(index)
+        c = colors()
+        base, small, bold = self._fonts()
+        rect = option.rect
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.translate(rect.left(), rect.top())
+        if layout.day is not None:
+            self._paint_day(painter, layout.day, str(index.data(Roles.DAY_TEXT)), small)
+        if layout.sender is not None:
+            painter.setFont(bold)
+            painter.setPen(QColor(sender_colour(message.sender_fingerprint)))
+            elided = QFontMetrics(bold).elidedText(
+                message.sender_name, Qt.TextElideMode.ElideRight, layout.sender.width()
+            )
+            painter.drawText(layout.sender, int(Qt.AlignmentFlag.AlignLeft), elided)
+        fill = QColor(c.bubble_mine if message.is_mine else c.bubble_theirs)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if selected:
+            fill = fill.darker(112) if not c.dark else fill.lighter(130)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(fill)
+        painter.drawRoundedRect(layout.bubble, _RADIUS, _RADIUS)
+        painter.setFont(base)
+        painter.setPen(QColor(c.bubble_text_mine if message.is_mine else c.bubble_text_theirs))
+        painter.drawText(layout.text, _WRAP, message.text)
+        painter.setFont(small)
+        if layout.warning is not None and message.warning:
+            painter.setPen(QColor(c.warn))
+            painter.drawText(layout.warning, _WRAP, "⚠ " + message.warning)
+        painter.setPen(QColor(c.muted))
+        time_text = str(index.data(Roles.TIME_TEXT) or "")
+        if layout.status is not None:
+            status = str(index.data(Roles.STATUS_TEXT))
+            if message.status == "failed":
+                painter.setPen(QColor(c.danger))
+            elif message.status == "sent":
+                painter.setPen(QColor(c.ok))
+            painter.drawText(layout.status, int(Qt.AlignmentFlag.AlignRight), status)
+            painter.setPen(QColor(c.muted))
+            time_rect = QRect(layout.footer)
+            time_rect.setRight(layout.status.left() - 6)
+            painter.drawText(time_rect, int(Qt.AlignmentFlag.AlignRight), time_text)
+        else:
+            painter.drawText(layout.footer, int(Qt.AlignmentFlag.AlignRight), time_text)
+        painter.restore()
+
+    @staticmethod
+    def _paint_day(painter: QPainter, area: QRect, text: str, font: QFont) -> None:
+        c = colors()
+        fm = QFontMetrics(font)
+        label_w = fm.horizontalAdvance(text) + 24
+        mid_y = area.center().y()
+        left_end = area.center().x() - label_w // 2
+        right_start = area.center().x() + label_w // 2
+        painter.setPen(QPen(QColor(c.separator), 1))
+        painter.drawLine(_SIDE, mid_y, left_end, mid_y)
+        painter.drawLine(right_start, mid_y, area.width() - _SIDE, mid_y)
+        painter.setFont(font)
+        painter.setPen(QColor(c.muted))
+        painter.drawText(area, int(Qt.AlignmentFlag.AlignCenter), text)
+
+    def editorEvent(self, event: QEvent, model, option, index) -> bool:  # type: ignore[no-untyped-def]
+        """A click on "Retry" of a failed message of ours asks to send it again."""
+        if event.type() == QEvent.Type.MouseButtonRelease and isinstance(event, QMouseEvent):
+            message: MessageView | None = index.data(Roles.MESSAGE)
+            if message is not None and message.is_mine and message.status == "failed":
+                layout = self._layout(index)
+                if layout.status is not None:
+                    hit = layout.status.translated(option.rect.topLeft()).adjusted(-6, -4, 6, 4)
+                    if hit.contains(event.position().toPoint()):
+                        self.retry_requested.emit(message.row_id)
+                        return True
+        return super().editorEvent(event, model, option, index)
+
+    def forget_layouts(self) -> None:
+        """Drop cached geometry (after a font or theme change)."""
+        self._cache.clear()

@@ -1,0 +1,71 @@
+"""Small shared pieces of the screens: styled labels and buttons, and turning an error
+into a sentence a person can act on (never a traceback, never a secret)."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QPushButton, QWidget
+
+from app.core.errors import RelayUnavailable, WrongPassphrase
+from crypto.errors import CaucusError
+
+__all__ = [
+    "error_label",
+    "human_error",
+    "muted_label",
+    "primary_button",
+    "section_title",
+    "show_error",
+]
+
+
+def human_error(error: BaseException) -> str:
+    """What to show for a failed action. Engine errors carry safe messages by contract."""
+    if isinstance(error, WrongPassphrase):
+        return "Wrong passphrase. Try again."
+    if isinstance(error, RelayUnavailable):
+        return "The relay cannot be reached right now. Check the connection and try again."
+    if isinstance(error, CaucusError):
+        text = str(error).strip()
+        return text[:1].upper() + text[1:] if text else type(error).__name__
+    return f"Something went wrong ({type(error).__name__})."
+
+
+def primary_button(text: str, parent: QWidget | None = None) -> QPushButton:
+    button = QPushButton(text, parent)
+    button.setProperty("primary", True)
+    button.setAccessibleName(text.replace("&", ""))
+    button.setDefault(True)
+    return button
+
+
+def error_label(parent: QWidget | None = None) -> QLabel:
+    label = QLabel(parent)
+    label.setObjectName("errorText")
+    label.setWordWrap(True)
+    label.setAccessibleName("Error message")
+    label.hide()
+    return label
+
+
+def muted_label(text: str, parent: QWidget | None = None) -> QLabel:
+    label = QLabel(text, parent)
+    label.setObjectName("muted")
+    label.setWordWrap(True)
+    return label
+
+
+def section_title(text: str, parent: QWidget | None = None) -> QLabel:
+    label = QLabel(text.upper(), parent)
+    label.setObjectName("sectionTitle")
+    label.setAccessibleName(text)
+    return label
+
+
+def show_error(label: QLabel, error: BaseException | str | None) -> None:
+    """Show (or with None hide) an error under a form."""
+    if error is None:
+        label.clear()
+        label.hide()
+        return
+    label.setText(error if isinstance(error, str) else human_error(error))
+    label.show()
