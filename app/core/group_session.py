@@ -65,6 +65,8 @@ class GroupSession:
     recv_chains: dict[int, ReceiveChain] = field(default_factory=dict)
     dirty_chains: set[int] = field(default_factory=set)
     sender_heads: dict[bytes, bytes] = field(default_factory=dict)
+    dirty_heads: set[bytes] = field(default_factory=set)
+    fingerprints: dict[bytes, str] = field(default_factory=dict)
 
     # -- loading ----------------------------------------------------------------------
 
@@ -159,7 +161,18 @@ class GroupSession:
                 (self.group_id, index, self.recv_chains[index].encode()),
             )
         self.dirty_chains.clear()
+        db.executemany(
+            "INSERT OR REPLACE INTO sender_heads (group_id, sender_pk, last_hash) VALUES (?, ?, ?)",
+            [(self.group_id, pk, self.sender_heads[pk]) for pk in self.dirty_heads],
+        )
+        self.dirty_heads.clear()
         db.execute("UPDATE groups SET cursor = ? WHERE group_id = ?", (self.cursor, self.group_id))
+
+    def _fingerprint(self, identity_pk: bytes) -> str:
+        cached = self.fingerprints.get(identity_pk)
+        if cached is None:
+            cached = self.fingerprints[identity_pk] = fingerprint(identity_pk).hex()
+        return cached
 
     # -- processing -------------------------------------------------------------------
 
@@ -228,18 +241,15 @@ class GroupSession:
                 raise MalformedData(f"unsupported content type {opened.content_type}")
             channel_id = DEFAULT_CHANNEL
             shown = handler(Received(db, self.group_id, self.state, opened, sender, seq, now))
-        warning = self._check_sender_chain(db, opened)
+        warning = self._check_sender_chain(opened)
         return self._store_message(
             db, me, seq, opened, sender.name, channel_id, shown, warning, now
         )
 
-    def _check_sender_chain(self, db: Database, opened: OpenedMessage) -> str | None:
+    def _check_sender_chain(self, opened: OpenedMessage) -> str | None:
         expected = self.sender_heads.get(opened.sender_pk, bytes(32))
         self.sender_heads[opened.sender_pk] = opened.message_hash
-        db.execute(
-            "INSERT OR REPLACE INTO sender_heads (group_id, sender_pk, last_hash) VALUES (?, ?, ?)",
-            (self.group_id, opened.sender_pk, opened.message_hash),
-        )
+        self.dirty_heads.add(opened.sender_pk)
         if opened.prev_message != expected:
             return "an earlier message from this sender is missing or arrived out of order"
         return None
@@ -296,7 +306,7 @@ class GroupSession:
             channel_id=channel_id,
             message_id=opened.message_id,
             sender_name=sender_name,
-            sender_fingerprint=fingerprint(opened.sender_pk).hex(),
+            sender_fingerprint=self._fingerprint(opened.sender_pk),
             text=shown,
             sent_at=opened.sent_at,
             status="sent" if is_mine else "received",
