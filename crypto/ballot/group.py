@@ -86,14 +86,18 @@ def check_point(point: bytes) -> bytes:
 
 
 def random_scalar(rng: Callable[[int], bytes]) -> bytes:
-    """A uniform non-zero scalar: 64 random bytes reduced mod L (bias below 2^-250)."""
-    while True:
+    """A uniform non-zero scalar: 64 random bytes reduced mod L (bias below 2^-250).
+
+    Zero comes up with probability 2^-252; an rng that keeps producing it is broken.
+    """
+    for _ in range(8):
         seed = rng(64)
         if len(seed) != 64:
             raise UsageError("rng returned the wrong number of bytes")
         scalar = _reduce(seed)
         if scalar != ZERO_SCALAR:
             return scalar
+    raise UsageError("rng keeps producing multiples of L: it is broken")
 
 
 def hash_to_scalar(label: str, *parts: bytes) -> bytes:

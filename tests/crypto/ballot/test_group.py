@@ -84,6 +84,8 @@ def test_random_scalar_is_canonical_and_nonzero() -> None:
         assert group.is_canonical_scalar(group.random_scalar(os.urandom))
     with pytest.raises(UsageError):
         group.random_scalar(lambda n: bytes(n - 1))
+    with pytest.raises(UsageError):
+        group.random_scalar(bytes)  # a broken rng: zeros forever
 
 
 # -- hash to group -------------------------------------------------------------------------
