@@ -96,11 +96,21 @@ async def cmd_group_create(engine: Engine, args: argparse.Namespace) -> int:
 async def cmd_group_list(engine: Engine, args: argparse.Namespace) -> int:
     groups = engine.groups()
     if args.json:
-        print(json.dumps([
-            {"id": g.id_hex, "name": g.name, "status": g.status, "role": g.my_role,
-             "members": g.member_count, "unread": g.unread}
-            for g in groups
-        ]))
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": g.id_hex,
+                        "name": g.name,
+                        "status": g.status,
+                        "role": g.my_role,
+                        "members": g.member_count,
+                        "unread": g.unread,
+                    }
+                    for g in groups
+                ]
+            )
+        )
     else:
         for g in groups:
             print(f"{g.id_hex}  {g.name}  ({g.member_count} members, {g.status})")
@@ -142,8 +152,9 @@ async def cmd_send(engine: Engine, args: argparse.Namespace) -> int:
     try:
         await engine.send_text(group_id, args.text)
     except RelayUnavailable as exc:
-        print(f"caucus: {exc}; the message is queued and goes out with the next sync",
-              file=sys.stderr)
+        print(
+            f"caucus: {exc}; the message is queued and goes out with the next sync", file=sys.stderr
+        )
         return EXIT_QUEUED
     return 0
 
@@ -165,11 +176,22 @@ async def cmd_messages(engine: Engine, args: argparse.Namespace) -> int:
     group_id = engine.resolve_group(args.group)
     messages = engine.messages(group_id, limit=args.limit)
     if args.json:
-        print(json.dumps([
-            {"sender": m.sender_name, "text": m.text, "sent_at": iso(m.sent_at),
-             "fingerprint": m.sender_fingerprint, "status": m.status, "warning": m.warning}
-            for m in messages
-        ], ensure_ascii=False))
+        print(
+            json.dumps(
+                [
+                    {
+                        "sender": m.sender_name,
+                        "text": m.text,
+                        "sent_at": iso(m.sent_at),
+                        "fingerprint": m.sender_fingerprint,
+                        "status": m.status,
+                        "warning": m.warning,
+                    }
+                    for m in messages
+                ],
+                ensure_ascii=False,
+            )
+        )
     else:
         for m in messages:
             flag = f"  [{m.warning}]" if m.warning else ""
@@ -181,9 +203,12 @@ async def cmd_members(engine: Engine, args: argparse.Namespace) -> int:
     group_id = engine.resolve_group(args.group)
     members = engine.members(group_id)
     if args.json:
-        print(json.dumps([
-            {"name": m.name, "fingerprint": m.fingerprint, "role": m.role} for m in members
-        ], ensure_ascii=False))
+        print(
+            json.dumps(
+                [{"name": m.name, "fingerprint": m.fingerprint, "role": m.role} for m in members],
+                ensure_ascii=False,
+            )
+        )
     else:
         for m in members:
             print(f"{m.fingerprint}  {m.role:<9}  {m.name}{'  (you)' if m.is_me else ''}")
@@ -208,11 +233,20 @@ async def cmd_requests(engine: Engine, args: argparse.Namespace) -> int:
     group_id = engine.resolve_group(args.group)
     requests = engine.join_requests(group_id)
     if args.json:
-        print(json.dumps([
-            {"id": r.request_id, "name": r.name, "fingerprint": r.fingerprint,
-             "status": r.status}
-            for r in requests
-        ], ensure_ascii=False))
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": r.request_id,
+                        "name": r.name,
+                        "fingerprint": r.fingerprint,
+                        "status": r.status,
+                    }
+                    for r in requests
+                ],
+                ensure_ascii=False,
+            )
+        )
     else:
         for r in requests:
             print(f"{r.request_id}  {r.status:<8}  {r.name}  {r.fingerprint}")
@@ -319,7 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _run_with_engine(
-    home: Path, handler: Callable[[Engine, argparse.Namespace], Awaitable[int]],
+    home: Path,
+    handler: Callable[[Engine, argparse.Namespace], Awaitable[int]],
     args: argparse.Namespace,
 ) -> int:
     engine = Engine.open(home, read_passphrase())
@@ -345,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("caucus: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the CLI contract: one line, no traceback
+    except Exception as exc:
         _debug()
         print(f"caucus: internal error ({type(exc).__name__}: {exc})", file=sys.stderr)
         return EXIT_INTERNAL

@@ -41,10 +41,28 @@ def free_port() -> int:
 
 def start_relay(db: Path, port: int) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "relay", "serve", "--db", str(db), "--port", str(port),
-         "--rate", "100000", "--burst", "100000", "--read-rate", "100000",
-         "--read-burst", "100000"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "relay",
+            "serve",
+            "--db",
+            str(db),
+            "--port",
+            str(port),
+            "--rate",
+            "100000",
+            "--burst",
+            "100000",
+            "--read-rate",
+            "100000",
+            "--read-burst",
+            "100000",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -54,8 +72,15 @@ def start_relay(db: Path, port: int) -> subprocess.Popen[str]:
 
 
 def make(home: Path, name: str, url: str) -> Engine:
-    db = create_profile(home / name, name=name, relay_url=url, passphrase="bench",
-                        rng=os.urandom, now=int(time.time() * 1000), cost="interactive")
+    db = create_profile(
+        home / name,
+        name=name,
+        relay_url=url,
+        passphrase="bench",
+        rng=os.urandom,
+        now=int(time.time() * 1000),
+        cost="interactive",
+    )
     return Engine(db)
 
 
@@ -71,8 +96,17 @@ async def fill(alice: Engine, group_id: bytes, count: int) -> None:
     prev = bytes(32)
     for i in range(count):
         body = TextBody(bytes(16), f"message {i}: " + "x" * 120).encode()
-        sealed = seal_message(keys, chain, alice.identity, ContentType.TEXT, body,
-                              int(time.time() * 1000), session.state.head, prev, os.urandom)
+        sealed = seal_message(
+            keys,
+            chain,
+            alice.identity,
+            ContentType.TEXT,
+            body,
+            int(time.time() * 1000),
+            session.state.head,
+            prev,
+            os.urandom,
+        )
         chain, prev = sealed.chain, sealed.message_hash
         await relay.post_item(session.mailbox_id, keys.mailbox_cap, sealed.item)
     with alice.db.transaction():
@@ -87,14 +121,22 @@ def raw_rate(items: list[bytes], count: int) -> float:
     prepared = []
     for item in items[:count]:
         nonce = os.urandom(24)
-        plaintext = item[:len(item) - 16 - 64]
+        plaintext = item[: len(item) - 16 - 64]
         signature = signer.sign(plaintext).signature
-        prepared.append((nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
-            plaintext, b"ad", nonce, key), nonce, signature))
+        prepared.append(
+            (
+                nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
+                    plaintext, b"ad", nonce, key
+                ),
+                nonce,
+                signature,
+            )
+        )
     start = time.perf_counter()
     for ciphertext, nonce, signature in prepared:
         plaintext = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-            ciphertext, b"ad", nonce, key)
+            ciphertext, b"ad", nonce, key
+        )
         verify_key.verify(plaintext, signature)
     return len(prepared) / (time.perf_counter() - start)
 
@@ -147,8 +189,10 @@ async def main(count: int) -> None:
 
     print(f"messages: {count}, item size {len(items[0])} bytes")
     print(f"setup: posted {count} messages in {fill_s:.2f} s ({count / fill_s:.0f}/s, sequential)")
-    print(f"(c) catch-up sync (fetch + verify + decrypt + store): {catch_up:.2f} s "
-          f"({count / catch_up:.0f} msg/s); target < 2 s for 10,000")
+    print(
+        f"(c) catch-up sync (fetch + verify + decrypt + store): {catch_up:.2f} s "
+        f"({count / catch_up:.0f} msg/s); target < 2 s for 10,000"
+    )
     print(f"    of which fetching the {count} items alone: {fetch_s:.2f} s")
     print(f"(a) client open + verify + store: {client_rate:.0f} msg/s")
     print(f"    raw PyNaCl AEAD decrypt + Ed25519 verify: {raw:.0f} msg/s")

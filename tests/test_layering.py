@@ -14,9 +14,30 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 CRYPTO_FORBIDDEN = {
-    "os", "io", "socket", "time", "datetime", "random", "secrets", "threading", "asyncio",
-    "subprocess", "sqlite3", "sqlcipher3", "httpx", "PySide6", "qasync", "pathlib", "shutil",
-    "tempfile", "logging", "urllib.request", "app", "relay", "uvicorn", "starlette",
+    "os",
+    "io",
+    "socket",
+    "time",
+    "datetime",
+    "random",
+    "secrets",
+    "threading",
+    "asyncio",
+    "subprocess",
+    "sqlite3",
+    "sqlcipher3",
+    "httpx",
+    "PySide6",
+    "qasync",
+    "pathlib",
+    "shutil",
+    "tempfile",
+    "logging",
+    "urllib.request",
+    "app",
+    "relay",
+    "uvicorn",
+    "starlette",
 }
 QT = {"PySide6", "qasync", "shiboken6"}
 

@@ -17,7 +17,10 @@ BIN = Path(sys.executable).parent
 def test_ruff_clean() -> None:
     result = subprocess.run(
         [str(BIN / "ruff"), "check", "app", "crypto", "relay", "tests", "bench"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -26,6 +29,9 @@ def test_ruff_clean() -> None:
 def test_mypy_clean() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "app", "crypto", "relay"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]

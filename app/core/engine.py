@@ -8,6 +8,7 @@ network step can be retried without losing or duplicating anything.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -64,9 +65,9 @@ from crypto.group_log import (
 )
 from crypto.identity import Identity
 from crypto.invite import InviteCode, InviteSecrets, JoinRequest
-from crypto.welcome import Welcome
 from crypto.key_schedule import EpochKeys, cap_hash
 from crypto.message import MAX_BODY, seal_message
+from crypto.welcome import Welcome
 
 __all__ = ["Engine", "SyncReport"]
 
@@ -431,8 +432,17 @@ class Engine(Queries):
                 "INSERT INTO messages (group_id, channel_id, sender_pk, sender_name, sent_at,"
                 " received_at, content_type, body, text, status)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
-                (group_id, channel_id, self.identity.public_key, self.name, now, now,
-                 int(content_type), body, shown),
+                (
+                    group_id,
+                    channel_id,
+                    self.identity.public_key,
+                    self.name,
+                    now,
+                    now,
+                    int(content_type),
+                    body,
+                    shown,
+                ),
             )
         view = self.message(int(cursor.lastrowid))
         self._emit(MessageAdded(view))
@@ -451,11 +461,15 @@ class Engine(Queries):
             except (ClientError, RelayRejected) as exc:
                 self._set_status(group_id, row_id, "failed")
                 self._warn(group_id, "send-failed", str(exc))
+            except RelayError:
+                remaining += 1  # e.g. a withheld commit: stays queued, already reported
         return remaining
 
     async def retry(self, row_id: int) -> None:
         """Put a failed message back into the outbox and try it again."""
-        row = self.db.one("SELECT group_id FROM messages WHERE id = ? AND status = 'failed'", (row_id,))
+        row = self.db.one(
+            "SELECT group_id FROM messages WHERE id = ? AND status = 'failed'", (row_id,)
+        )
         if row is None:
             raise NotFound("no failed message with that id")
         self._set_status(row[0], row_id, "pending")
@@ -500,7 +514,7 @@ class Engine(Queries):
                 if commits == 0:
                     detail = "the relay says our epoch ended but delivers no commit"
                     self._warn(group_id, "withheld-commit", detail)
-                    raise RelayError(detail + "; the message stays queued")
+                    raise RelayError(detail + "; the message stays queued") from None
                 with self.db.transaction():
                     self.db.execute(
                         "UPDATE groups SET last_sent = (SELECT prev_sent FROM messages"
@@ -710,8 +724,13 @@ class Engine(Queries):
                 self.db.execute(
                     "INSERT INTO groups (group_id, relay_url, mailbox_id, cursor, joined_at)"
                     " VALUES (?, ?, ?, ?, ?)",
-                    (group_id, welcome.relay_url, welcome.mailbox_id, welcome.start_after,
-                     self._now()),
+                    (
+                        group_id,
+                        welcome.relay_url,
+                        welcome.mailbox_id,
+                        welcome.start_after,
+                        self._now(),
+                    ),
                 )
                 self.db.executemany(
                     "INSERT INTO log_entries (group_id, seq, entry) VALUES (?, ?, ?)",
@@ -781,7 +800,9 @@ class Engine(Queries):
                 )
             self._emit(
                 JoinRequested(
-                    group_id, int(cursor.lastrowid), request.name,
+                    group_id,
+                    int(cursor.lastrowid),
+                    request.name,
                     self.identity_fingerprint_hex(request.identity_pk),
                 )
             )
@@ -804,7 +825,9 @@ class Engine(Queries):
         request = JoinRequest.open(InviteSecrets.derive(secret_row[0]), raw)
         await self._admit(group_id, invite_id, request)
         with self.db.transaction():
-            self.db.execute("UPDATE join_requests SET status = 'admitted' WHERE id = ?", (request_id,))
+            self.db.execute(
+                "UPDATE join_requests SET status = 'admitted' WHERE id = ?", (request_id,)
+            )
 
     async def reject(self, request_id: int) -> None:
         with self.db.transaction():
@@ -856,16 +879,17 @@ class Engine(Queries):
             return
         if invite.uses >= invite.max_uses or self._now() > invite.expires_at:
             self._mark_invite(invite_id, "spent")
-            try:
+            # If this fails, the relay's retention removes the mailbox eventually.
+            with contextlib.suppress(RelayError):
                 await self.relay(self.session(group_id).relay_url).delete_mailbox(
                     secrets.mailbox_id, secrets.capability
                 )
-            except RelayError:
-                pass  # the relay's retention removes it eventually
 
     def _mark_invite(self, invite_id: bytes, status: str) -> None:
         with self.db.transaction():
-            self.db.execute("UPDATE invites SET status = ? WHERE invite_id = ?", (status, invite_id))
+            self.db.execute(
+                "UPDATE invites SET status = ? WHERE invite_id = ?", (status, invite_id)
+            )
 
     async def run(self, stop: asyncio.Event, *, poll: float = 25.0, tick: float = 2.0) -> None:
         """Stay in sync until ``stop`` is set: one long-poll loop per group (so a message
@@ -891,10 +915,8 @@ class Engine(Queries):
                     self._connection_state(self.relay_url, ConnectionState.RECONNECTING)
                 except (ClientError, RemoteError) as exc:
                     self._warn(None, "sync-failed", str(exc))
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=tick)
-                except TimeoutError:
-                    pass
         finally:
             for task in group_tasks.values():
                 task.cancel()
@@ -910,10 +932,8 @@ class Engine(Queries):
                 self._connection_state(
                     self.session(group_id).relay_url, ConnectionState.RECONNECTING
                 )
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=backoff)
-                except TimeoutError:
-                    pass
                 backoff = min(backoff * 2, 30.0)
             except (ClientError, RemoteError) as exc:
                 self._warn(group_id, "sync-failed", str(exc))

@@ -58,7 +58,9 @@ class RelayRejected(RelayError):
     """The relay answered with an error code (``code`` is its JSON error)."""
 
     def __init__(self, status: int, code: str, detail: str = "") -> None:
-        super().__init__(f"relay refused the request: {code} ({status}){': ' + detail if detail else ''}")
+        super().__init__(
+            f"relay refused the request: {code} ({status}){': ' + detail if detail else ''}"
+        )
         self.status = status
         self.code = code
 

@@ -268,9 +268,7 @@ class GroupSession:
     ) -> ProcessResult:
         is_mine = opened.sender_pk == me.public_key
         if is_mine:
-            row = db.one(
-                "SELECT id FROM messages WHERE message_id = ?", (opened.message_id,)
-            )
+            row = db.one("SELECT id FROM messages WHERE message_id = ?", (opened.message_id,))
             if row is not None:
                 db.execute(
                     "UPDATE messages SET status = 'sent', relay_seq = ?, item = NULL,"

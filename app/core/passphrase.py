@@ -33,7 +33,10 @@ class KdfParams:
     def new(cls, rng: Callable[[int], bytes], cost: str = "moderate") -> KdfParams:
         """Fresh salt. ``cost`` is "moderate" (default, ~0.5-1 s) or "interactive"."""
         if cost == "moderate":
-            ops, mem = nacl.pwhash.argon2id.OPSLIMIT_MODERATE, nacl.pwhash.argon2id.MEMLIMIT_MODERATE
+            ops, mem = (
+                nacl.pwhash.argon2id.OPSLIMIT_MODERATE,
+                nacl.pwhash.argon2id.MEMLIMIT_MODERATE,
+            )
         elif cost == "interactive":
             ops = nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE
             mem = nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE

@@ -20,8 +20,8 @@ __all__ = [
     "PARAMS_NAME",
     "change_passphrase",
     "create_profile",
-    "profile_exists",
     "open_with_key",
+    "profile_exists",
     "unlock",
     "unlock_with_key",
     "validate_group_name",
@@ -121,7 +121,11 @@ def open_with_key(home: Path, key: bytes) -> Database:
 
 
 def change_passphrase(
-    home: Path, db: Database, new_passphrase: str, rng: Callable[[int], bytes], cost: str = "moderate"
+    home: Path,
+    db: Database,
+    new_passphrase: str,
+    rng: Callable[[int], bytes],
+    cost: str = "moderate",
 ) -> None:
     """Re-encrypt the open database under a key from ``new_passphrase``."""
     if not new_passphrase:

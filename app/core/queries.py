@@ -75,9 +75,11 @@ class Queries:
     def group(self, group_id: bytes) -> GroupView:
         session = self.session(group_id)
         state: GroupState = session.state
-        role = state.role_of(self.identity.public_key) if state.is_member(
-            self.identity.public_key
-        ) else None
+        role = (
+            state.role_of(self.identity.public_key)
+            if state.is_member(self.identity.public_key)
+            else None
+        )
         (read_upto,) = self.db.one("SELECT read_upto FROM groups WHERE group_id = ?", (group_id,))
         (unread,) = self.db.one(
             "SELECT count(*) FROM messages WHERE group_id = ? AND id > ? AND sender_pk != ?",
@@ -154,7 +156,9 @@ class Queries:
             if fingerprint(record.identity_pk).hex().startswith(wanted)
         ]
         if len(found) != 1:
-            raise NotFound("no member with that fingerprint" if not found else "ambiguous fingerprint")
+            raise NotFound(
+                "no member with that fingerprint" if not found else "ambiguous fingerprint"
+            )
         return found[0]
 
     def check_can_post(self, state: GroupState, channel_id: bytes) -> None:
@@ -188,8 +192,12 @@ class Queries:
             request = JoinRequest.open(InviteSecrets.derive(secret), raw)
             views.append(
                 JoinRequestView(
-                    request_id, gid, request.name, fingerprint(request.identity_pk).hex(),
-                    status, received_at,
+                    request_id,
+                    gid,
+                    request.name,
+                    fingerprint(request.identity_pk).hex(),
+                    status,
+                    received_at,
                 )
             )
         return views
@@ -252,7 +260,9 @@ class Queries:
             )
         return int(count)
 
-    def search(self, query: str, group_id: bytes | None = None, limit: int = 200) -> list[MessageView]:
+    def search(
+        self, query: str, group_id: bytes | None = None, limit: int = 200
+    ) -> list[MessageView]:
         """Full-text search (SQLite FTS5 inside the encrypted database)."""
         terms = " ".join('"' + word.replace('"', '""') + '"' for word in query.split())
         if not terms:

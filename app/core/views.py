@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_CHANNEL", "ChannelView", "GroupView", "JoinRequestView", "MemberView", "MessageView"]
+__all__ = [
+    "DEFAULT_CHANNEL",
+    "ChannelView",
+    "GroupView",
+    "JoinRequestView",
+    "MemberView",
+    "MessageView",
+]
 
 DEFAULT_CHANNEL = bytes(16)
 

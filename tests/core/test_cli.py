@@ -37,11 +37,26 @@ class RelayProcess:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "relay", "serve", "--db", str(self.db),
-             "--host", "127.0.0.1", "--port", str(self.port),
-             # the kill test floods one group faster than the default 50 writes/s
-             "--rate", "5000", "--burst", "5000"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                sys.executable,
+                "-m",
+                "relay",
+                "serve",
+                "--db",
+                str(self.db),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                # the kill test floods one group faster than the default 50 writes/s
+                "--rate",
+                "5000",
+                "--burst",
+                "5000",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         assert self.proc.stdout is not None
         deadline = time.monotonic() + 20
@@ -81,8 +96,12 @@ def caucus(home: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
     )
     env.pop("CAUCUS_DEBUG", None)
     result = subprocess.run(
-        [sys.executable, "-m", "app", *args], env=env, capture_output=True, text=True,
-        timeout=120, check=False,
+        [sys.executable, "-m", "app", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"caucus {args} failed: {result.stderr}")
@@ -114,14 +133,19 @@ def test_three_people_on_one_machine(tmp_path: Path, relay: RelayProcess) -> Non
 
     messages = json.loads(caucus(alice, "messages", "Freelancers", "--json").stdout)
     assert [(m["sender"], m["text"]) for m in messages] == [
-        ("Bob", "Day rate survey tomorrow?"), ("Carol", "Yes, 10am"),
+        ("Bob", "Day rate survey tomorrow?"),
+        ("Carol", "Yes, 10am"),
     ]
-    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", m["sent_at"]) for m in messages)
+    assert all(
+        re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", m["sent_at"]) for m in messages
+    )
 
     members = json.loads(caucus(carol, "members", "Freelancers", "--json").stdout)
     carol_fp = last_line(caucus(carol, "fingerprint"))
     assert {(m["name"], m["role"]) for m in members} == {
-        ("Alice", "organizer"), ("Bob", "member"), ("Carol", "member"),
+        ("Alice", "organizer"),
+        ("Bob", "member"),
+        ("Carol", "member"),
     }
     assert carol_fp in {m["fingerprint"] for m in members}
 
@@ -129,8 +153,12 @@ def test_three_people_on_one_machine(tmp_path: Path, relay: RelayProcess) -> Non
     caucus(alice, "send", "Freelancers", "Carol is gone; new plan")
     caucus(bob, "sync")
     caucus(carol, "sync")
-    bob_texts = [m["text"] for m in json.loads(caucus(bob, "messages", "Freelancers", "--json").stdout)]
-    carol_texts = [m["text"] for m in json.loads(caucus(carol, "messages", "Freelancers", "--json").stdout)]
+    bob_texts = [
+        m["text"] for m in json.loads(caucus(bob, "messages", "Freelancers", "--json").stdout)
+    ]
+    carol_texts = [
+        m["text"] for m in json.loads(caucus(carol, "messages", "Freelancers", "--json").stdout)
+    ]
     assert "Carol is gone; new plan" in bob_texts
     assert "Carol is gone; new plan" not in carol_texts
     assert len(json.loads(caucus(bob, "members", "Freelancers", "--json").stdout)) == 2
@@ -149,7 +177,10 @@ def test_errors_are_one_line_without_traceback(tmp_path: Path, relay: RelayProce
 
     env = dict(os.environ, CAUCUS_HOME=str(home), CAUCUS_PASSPHRASE="wrong")
     wrong = subprocess.run(
-        [sys.executable, "-m", "app", "fingerprint"], env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "app", "fingerprint"],
+        env=env,
+        capture_output=True,
+        text=True,
         check=False,
     )
     assert wrong.returncode != 0
@@ -162,7 +193,9 @@ def test_errors_are_one_line_without_traceback(tmp_path: Path, relay: RelayProce
     assert bad_code.stderr.count("\n") == 1
 
 
-def test_message_sent_while_relay_is_down_goes_out_later(tmp_path: Path, relay: RelayProcess) -> None:
+def test_message_sent_while_relay_is_down_goes_out_later(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
     alice, bob = tmp_path / "alice", tmp_path / "bob"
     caucus(alice, "init", "--name", "Alice", "--relay", relay.url)
     caucus(bob, "init", "--name", "Bob", "--relay", relay.url)
@@ -188,7 +221,9 @@ def test_message_sent_while_relay_is_down_goes_out_later(tmp_path: Path, relay: 
     assert [m["status"] for m in sent] == ["sent"]
 
 
-def test_client_killed_mid_sync_loses_and_duplicates_nothing(tmp_path: Path, relay: RelayProcess) -> None:
+def test_client_killed_mid_sync_loses_and_duplicates_nothing(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
     """SIGKILL the client during a large catch-up; the next sync completes it exactly."""
     import asyncio
 
@@ -216,10 +251,18 @@ def test_client_killed_mid_sync_loses_and_duplicates_nothing(tmp_path: Path, rel
 
     asyncio.run(flood())
     _, key = unlock_with_key(bob, "passphrase bob")
-    env = dict(os.environ, CAUCUS_HOME=str(bob), CAUCUS_PASSPHRASE="passphrase bob",
-               CAUCUS_KDF_COST="interactive")
-    proc = subprocess.Popen([sys.executable, "-m", "app", "sync"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(
+        os.environ,
+        CAUCUS_HOME=str(bob),
+        CAUCUS_PASSPHRASE="passphrase bob",
+        CAUCUS_KDF_COST="interactive",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "sync"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     seen = 0
     deadline = time.monotonic() + 60
     while proc.poll() is None and time.monotonic() < deadline:

@@ -49,13 +49,17 @@ def test_canaries_never_reach_the_relay(tmp_path: Path) -> None:
     app = make_relay(relay_dir, clock)
     traffic = Traffic()
     transport = RecordingTransport(httpx.ASGITransport(app=app), traffic)
-    alice = make_engine(tmp_path, "alice", transport, clock, display_name=CANARIES["organizer name"])
+    alice = make_engine(
+        tmp_path, "alice", transport, clock, display_name=CANARIES["organizer name"]
+    )
     bob = make_engine(tmp_path, "bob", transport, clock, display_name=CANARIES["member name"])
 
     async def scenario() -> bytes:
         group_id = await alice.create_group(CANARIES["group name"])
         await befriend(alice, group_id, bob)
-        channel = await alice.create_channel(group_id, CANARIES["channel name"], announce_only=False)
+        channel = await alice.create_channel(
+            group_id, CANARIES["channel name"], announce_only=False
+        )
         await sync_all(bob)
         await bob.send_text(group_id, CANARIES["message"], channel)
         await alice.send_text(group_id, CANARIES["message"] + " (reply)")
@@ -66,7 +70,8 @@ def test_canaries_never_reach_the_relay(tmp_path: Path) -> None:
     # The scenario really carried the canaries end to end...
     assert any(CANARIES["message"] in m.text for m in alice.messages(group_id))
     assert {m.name for m in bob.members(group_id)} == {
-        CANARIES["organizer name"], CANARIES["member name"],
+        CANARIES["organizer name"],
+        CANARIES["member name"],
     }
     for engine in (alice, bob):
         run(engine.close())
@@ -92,7 +97,9 @@ def test_profile_on_disk_holds_no_canary_and_needs_the_passphrase(tmp_path: Path
     clock = Clock()
     app = make_relay(tmp_path, clock)
     transport = httpx.ASGITransport(app=app)
-    alice = make_engine(tmp_path, "alice", transport, clock, display_name=CANARIES["organizer name"])
+    alice = make_engine(
+        tmp_path, "alice", transport, clock, display_name=CANARIES["organizer name"]
+    )
     bob = make_engine(tmp_path, "bob", transport, clock)
 
     async def scenario() -> bytes:

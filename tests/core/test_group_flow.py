@@ -55,7 +55,9 @@ def test_three_members_talk_and_see_the_same_roster(world) -> None:
     ]
     assert rosters[0] == rosters[1] == rosters[2]
     assert [(name, role) for name, role, _ in rosters[0]] == [
-        ("alice", "organizer"), ("bob", "member"), ("carol", "member"),
+        ("alice", "organizer"),
+        ("bob", "member"),
+        ("carol", "member"),
     ]
     expected = {("alice", "contract draft is ready"), ("bob", "thanks, reading it")}
     for engine in (alice, bob, carol):
@@ -74,9 +76,7 @@ def test_removed_member_reads_nothing_sent_afterwards(world, tmp_path: Path) -> 
         await alice.send_text(group_id, "before removal")
         await sync_all(carol)
         # Carol keeps a copy of every key she holds before she is removed.
-        (stolen_secret,) = carol.db.one(
-            "SELECT secret FROM epochs WHERE group_id = ?", (group_id,)
-        )
+        (stolen_secret,) = carol.db.one("SELECT secret FROM epochs WHERE group_id = ?", (group_id,))
         await alice.remove_member(group_id, carol.fingerprint)
         await alice.send_text(group_id, "after removal: the new rate card")
         await sync_all(bob, carol)
@@ -95,7 +95,8 @@ def test_removed_member_reads_nothing_sent_afterwards(world, tmp_path: Path) -> 
     later = [
         item
         for seq, item in _relay_items(app, mailbox_id)
-        if seq > alice.db.one(
+        if seq
+        > alice.db.one(
             "SELECT relay_seq FROM log_entries WHERE group_id = ? ORDER BY seq DESC LIMIT 1",
             (group_id,),
         )[0]
@@ -168,7 +169,8 @@ def test_only_organizers_change_the_roster(world) -> None:
 
     group_id = run(scenario())
     assert [(m.name, m.role) for m in alice.members(group_id)] == [
-        ("alice", "organizer"), ("bob", "organizer"),
+        ("alice", "organizer"),
+        ("bob", "organizer"),
     ]
     assert carol.group(group_id).status == "removed"
 
@@ -205,7 +207,7 @@ def test_spent_invite_cannot_admit_a_second_person(world) -> None:
         await bob.join(code)
         await alice.sync()
         await bob.sync()
-        with pytest.raises(Exception, match="no longer valid|not_found|forbidden"):
+        with pytest.raises(Exception, match=r"no longer valid|not_found|forbidden"):
             await carol.join(code)
         await alice.sync()
         return group_id

@@ -45,7 +45,11 @@ class EvilTransport(httpx.AsyncBaseTransport):
         response = await self.inner.handle_async_request(request)
         content = await response.aread()
         path = request.url.path
-        if request.method == "GET" and path.startswith("/v1/mailboxes/") and response.status_code == 200:
+        if (
+            request.method == "GET"
+            and path.startswith("/v1/mailboxes/")
+            and response.status_code == 200
+        ):
             frames = list(parse_frames(content))
             for hook in self.hooks:
                 frames = hook(frames)
@@ -70,7 +74,9 @@ def world(tmp_path: Path):
     app = make_relay(tmp_path, clock)
     inner = httpx.ASGITransport(app=app)
     evil = {name: EvilTransport(inner) for name in ("alice", "bob", "carol")}
-    alice, bob, carol = (make_engine(tmp_path, n, evil[n], clock) for n in ("alice", "bob", "carol"))
+    alice, bob, carol = (
+        make_engine(tmp_path, n, evil[n], clock) for n in ("alice", "bob", "carol")
+    )
     yield World(app, clock, alice, bob, carol, evil)
     for engine in (alice, bob, carol):
         run(engine.close())
@@ -92,9 +98,12 @@ def messages_of(engine: Engine, group_id: bytes) -> list[tuple[str, str | None]]
 
 
 def warnings_of(engine: Engine, group_id: bytes) -> list[str]:
-    return [row[0] + ": " + row[1] for row in engine.db.all(
-        "SELECT kind, detail FROM warnings WHERE group_id = ? ORDER BY id", (group_id,)
-    )]
+    return [
+        row[0] + ": " + row[1]
+        for row in engine.db.all(
+            "SELECT kind, detail FROM warnings WHERE group_id = ? ORDER BY id", (group_id,)
+        )
+    ]
 
 
 def is_message(item: bytes) -> bool:
@@ -173,11 +182,19 @@ def test_replayed_items_are_ignored(world: World) -> None:
 def test_injected_and_tampered_items_are_rejected(world: World) -> None:
     group_id = setup_group(world)
     outsider = Identity.generate(os.urandom, world.clock())
-    stranger_keys = EpochKeys.derive(group_id, world.bob.session(group_id).state.seq, os.urandom(32))
+    stranger_keys = EpochKeys.derive(
+        group_id, world.bob.session(group_id).state.seq, os.urandom(32)
+    )
     forged = seal_message(
-        stranger_keys, SendChain.start(stranger_keys, 0), outsider, ContentType.TEXT,
-        TextBody(bytes(16), "forged by the relay").encode(), world.clock(), bytes(32),
-        bytes(32), os.urandom,
+        stranger_keys,
+        SendChain.start(stranger_keys, 0),
+        outsider,
+        ContentType.TEXT,
+        TextBody(bytes(16), "forged by the relay").encode(),
+        world.clock(),
+        bytes(32),
+        bytes(32),
+        os.urandom,
     ).item
 
     def inject_and_tamper(frames: Frames) -> Frames:
@@ -216,13 +233,21 @@ def test_member_cannot_post_as_another_member(world: World) -> None:
     assert keys is not None
     alice_index = session.state.sender_index(world.alice.identity.public_key)
     forged = seal_message(
-        keys, SendChain.start(keys, alice_index), world.carol.identity, ContentType.TEXT,
-        TextBody(bytes(16), "alice: I withdraw the strike").encode(), world.clock(),
-        session.state.head, bytes(32), os.urandom,
+        keys,
+        SendChain.start(keys, alice_index),
+        world.carol.identity,
+        ContentType.TEXT,
+        TextBody(bytes(16), "alice: I withdraw the strike").encode(),
+        world.clock(),
+        session.state.head,
+        bytes(32),
+        os.urandom,
     ).item
 
     async def go() -> None:
-        await world.carol.relay(session.relay_url).post_item(session.mailbox_id, keys.mailbox_cap, forged)
+        await world.carol.relay(session.relay_url).post_item(
+            session.mailbox_id, keys.mailbox_cap, forged
+        )
         await world.bob.sync()
 
     run(go())
@@ -262,8 +287,11 @@ def test_substituted_epoch_key_is_refused(world: World) -> None:
                 state = world.alice.session(group_id).state
                 index = state.sender_index(bob_pk)
                 fake = (
-                    bytes((1,)) + group_id + struct.pack(">Q", state.seq)
-                    + state.head + relay_secret
+                    bytes((1,))
+                    + group_id
+                    + struct.pack(">Q", state.seq)
+                    + state.head
+                    + relay_secret
                 )
                 boxes[index] = seal(bob_delivery, fake, os.urandom)
                 item = _join_commit(prefix, boxes)
@@ -332,7 +360,7 @@ def test_replayed_old_commit_is_rejected(world: World) -> None:
                 seen_commits.append(item)
         if seen_commits and any(is_message(item) for _, item in frames):
             top = frames[-1][0]
-            return frames + [(top + 1, seen_commits[0])]
+            return [*frames, (top + 1, seen_commits[0])]
         return frames
 
     world.evil["carol"].hooks.append(replay_old_commits)
@@ -367,12 +395,20 @@ def test_fork_by_an_equivocating_organizer_and_relay_is_detected(world: World) -
     from crypto.group_log import rename_body
 
     entry_b, _, state_b = author_entry(
-        state, world.alice.identity, EntryKind.RENAME, rename_body("Branch for Bob"),
-        world.clock(), rng_with_fixed_secret,
+        state,
+        world.alice.identity,
+        EntryKind.RENAME,
+        rename_body("Branch for Bob"),
+        world.clock(),
+        rng_with_fixed_secret,
     )
     entry_c, _, state_c = author_entry(
-        state, world.alice.identity, EntryKind.RENAME, rename_body("Branch for Carol"),
-        world.clock(), rng_with_fixed_secret,
+        state,
+        world.alice.identity,
+        EntryKind.RENAME,
+        rename_body("Branch for Carol"),
+        world.clock(),
+        rng_with_fixed_secret,
     )
     item_b = seal_commit(keys, entry_b, state_b, secret, os.urandom)
     item_c = seal_commit(keys, entry_c, state_c, secret, os.urandom)
@@ -387,7 +423,12 @@ def test_fork_by_an_equivocating_organizer_and_relay_is_detected(world: World) -
 
         new_cap = EpochKeys.derive(group_id, entry_b.seq, secret).mailbox_cap
         await world.alice.relay(session.relay_url).post_commit(
-            session.mailbox_id, keys.mailbox_cap, state.head, entry_b.hash, cap_hash(new_cap), item_b
+            session.mailbox_id,
+            keys.mailbox_cap,
+            state.head,
+            entry_b.hash,
+            cap_hash(new_cap),
+            item_b,
         )
         await world.bob.sync()
         await world.carol.sync()
