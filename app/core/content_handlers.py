@@ -13,9 +13,19 @@ from dataclasses import dataclass
 
 from app.core.database import Database
 from crypto.group_log import GroupState, MemberRecord
+from crypto.key_schedule import EpochKeys
 from crypto.message import OpenedMessage
 
-__all__ = ["HANDLERS", "Handler", "Received", "register"]
+__all__ = [
+    "HANDLERS",
+    "ITEM_HANDLERS",
+    "AnonymousItem",
+    "Handler",
+    "ItemHandler",
+    "Received",
+    "register",
+    "register_item",
+]
 
 
 @dataclass(frozen=True)
@@ -41,3 +51,30 @@ def register(content_type: int, handler: Handler) -> None:
     if content_type in HANDLERS:
         raise ValueError(f"content type {content_type} already has a handler")
     HANDLERS[content_type] = handler
+
+
+@dataclass(frozen=True)
+class AnonymousItem:
+    """A group mailbox item of a type without a sender (anonymous ballots), with the live
+    epoch keys that decrypt it and the group state of that epoch."""
+
+    db: Database
+    group_id: bytes
+    state: GroupState
+    keys: EpochKeys
+    item: bytes
+    relay_seq: int
+    now: int
+
+
+ItemHandler = Callable[[AnonymousItem], str | None]
+"""Returns a warning to record, or None. Raising a ``RemoteError`` rejects the item."""
+
+ITEM_HANDLERS: dict[int, ItemHandler] = {}
+
+
+def register_item(item_type: int, handler: ItemHandler) -> None:
+    """Claim a mailbox item type (crypto/items.py) beyond messages and commits."""
+    if item_type in ITEM_HANDLERS:
+        raise ValueError(f"item type {item_type} already has a handler")
+    ITEM_HANDLERS[item_type] = handler

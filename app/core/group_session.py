@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from app.core.content_handlers import HANDLERS, Received
+from app.core.content_handlers import HANDLERS, ITEM_HANDLERS, AnonymousItem, Received
 from app.core.database import Database
 from app.core.views import DEFAULT_CHANNEL, MessageView
 from crypto.commit import open_commit, open_epoch_delivery
@@ -39,6 +39,7 @@ class Outcome(Enum):
     COMMIT = "commit"
     REMOVED = "removed"
     DUPLICATE = "duplicate"
+    ANONYMOUS = "anonymous"
     REJECTED = "rejected"
 
 
@@ -189,7 +190,15 @@ class GroupSession:
                 )
             if kind == ItemType.COMMIT:
                 return self._process_commit(db, me, seq, item)
-            return self._process_message(db, me, seq, item, now)
+            if kind == ItemType.MESSAGE:
+                return self._process_message(db, me, seq, item, now)
+            handler = ITEM_HANDLERS.get(int(kind))
+            if handler is None:
+                raise MalformedData(f"unsupported item type {int(kind)}")
+            warning = handler(
+                AnonymousItem(db, self.group_id, self.state, self.keys, item, seq, now)
+            )
+            return ProcessResult(Outcome.ANONYMOUS, warning=warning)
         except Replay:
             return ProcessResult(Outcome.DUPLICATE)
         except RemoteError as exc:
