@@ -258,3 +258,47 @@ def test_announcement_channel_accepts_only_organizers(world) -> None:
 
     group_id, channel = run(scenario())
     assert [m.text for m in bob.messages(group_id, channel)] == ["meeting on Friday"]
+
+
+def test_member_who_leaves_cannot_read_on_and_the_group_rekeys(world) -> None:
+    """LEAVE's epoch secret was chosen by the leaver, so the others re-key before talking."""
+    _, _, (alice, bob, carol) = world
+
+    async def scenario() -> bytes:
+        group_id = await alice.create_group("Freelancers")
+        await befriend(alice, group_id, bob, carol)
+        await carol.leave(group_id)
+        await alice.sync()  # sees the LEAVE and commits a REKEY
+        await alice.send_text(group_id, "only for those still here")
+        await sync_all(bob, carol)
+        return group_id
+
+    group_id = run(scenario())
+    log = alice.log(group_id)
+    assert [e.kind.name for e in log[-2:]] == ["LEAVE", "REKEY"]
+    assert log[-1].author == alice.identity.public_key
+    assert carol.group(group_id).status == "removed"
+    assert "only for those still here" in [m.text for m in bob.messages(group_id)]
+    assert "only for those still here" not in [m.text for m in carol.messages(group_id)]
+
+
+def test_first_organizer_rekeys_a_week_old_epoch(world) -> None:
+    _, clock, (alice, bob, _) = world
+
+    async def scenario() -> tuple[bytes, int, int]:
+        group_id = await alice.create_group("Freelancers")
+        await befriend(alice, group_id, bob)
+        await sync_all(alice, bob)
+        before = alice.session(group_id).state.seq
+        await sync_all(alice, bob)
+        unchanged = alice.session(group_id).state.seq
+        clock.advance(days=8)
+        await sync_all(bob, alice, bob)
+        return group_id, before, unchanged
+
+    group_id, before, unchanged = run(scenario())
+    assert unchanged == before
+    after = alice.session(group_id).state.seq
+    assert after == before + 1
+    assert alice.log(group_id)[-1].kind.name == "REKEY"
+    assert bob.session(group_id).state.seq == after
