@@ -3,7 +3,7 @@ pages when its top comes into sight, keeping the reader's place while rows are a
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QPaintEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
 
@@ -112,6 +112,11 @@ class ChatView(QListView):
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
         self.frame_painted.emit()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._delegate.forget_layouts()
+        super().changeEvent(event)
 
     def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         at_bottom = self._at_bottom()

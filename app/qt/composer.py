@@ -33,9 +33,17 @@ class MessageEdit(QPlainTextEdit):
         super().keyPressEvent(event)
 
     def _fit(self) -> None:
-        lines = min(max(self.document().blockCount(), 1), _MAX_LINES)
-        line_h = self.fontMetrics().lineSpacing()
-        self.setFixedHeight(lines * line_h + 18)
+        lines = self.document().blockCount()
+        shown = min(max(lines, 1), _MAX_LINES)
+        margins = self.contentsMargins().top() + self.contentsMargins().bottom()
+        chrome = int(2 * self.document().documentMargin()) + margins + 2 * self.frameWidth()
+        self.setFixedHeight(shown * self.fontMetrics().lineSpacing() + chrome + 4)
+        policy = (
+            Qt.ScrollBarPolicy.ScrollBarAsNeeded
+            if lines > _MAX_LINES
+            else Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+        )
+        self.setVerticalScrollBarPolicy(policy)
 
 
 class Composer(QWidget):

@@ -268,9 +268,7 @@ class AppController(QObject):
         self.idle_timer.stop()
         window, self.main_window = self.main_window, None
         if window is not None:
-            window.quit_requested.disconnect(self.quit)
-            window.hide()
-            window.deleteLater()
+            window.discard()
         bridge, self.bridge = self.bridge, None
         if bridge is not None:
             bridge.stop()

@@ -54,6 +54,9 @@ class EngineBridge(QObject):
         self._engine: Engine | None = None
         self._thread: threading.Thread | None = None
         self._want_stop = threading.Event()
+        # Calls made while the engine is still opening wait here (guarded by the lock).
+        self._early: list[tuple[int, EngineCall]] = []
+        self._early_lock = threading.Lock()
         self._ids = itertools.count(1)
         self._callbacks: dict[int, tuple[OnDone | None, OnError | None]] = {}
         # Both are emitted on the engine thread and connected to methods of this
@@ -110,14 +113,23 @@ class EngineBridge(QObject):
         on_done: OnDone | None = None,
         on_error: OnError | None = None,
     ) -> None:
-        """Run ``await action(engine)`` on the engine loop; report on the GUI thread."""
-        loop = self._loop
-        if loop is None or self._engine is None:
+        """Run ``await action(engine)`` on the engine loop; report on the GUI thread.
+
+        Calls made while the engine is still opening run as soon as it is ready.
+        """
+        with self._early_lock:
+            loop, ready = self._loop, self._engine is not None
+            starting = not ready and self._thread is not None and not self._want_stop.is_set()
+            if ready or starting:
+                call_id = next(self._ids)
+                self._callbacks[call_id] = (on_done, on_error)
+            if starting:
+                self._early.append((call_id, action))
+                return
+        if not ready or loop is None:
             if on_error is not None:
                 on_error(ClientError("the profile is locked"))
             return
-        call_id = next(self._ids)
-        self._callbacks[call_id] = (on_done, on_error)
         future = asyncio.run_coroutine_threadsafe(self._invoke(action), loop)
         future.add_done_callback(functools.partial(self._report, call_id))
 
@@ -127,7 +139,7 @@ class EngineBridge(QObject):
             raise ClientError("the profile is locked")
         return await action(engine)
 
-    def _report(self, call_id: int, future: Future[Any]) -> None:
+    def _report(self, call_id: int, future: Future[Any] | asyncio.Future[Any]) -> None:
         # Runs on the engine thread: hand the outcome to the GUI thread.
         if future.cancelled():
             self._finished.emit(call_id, None, ClientError("cancelled while locking"))
@@ -177,7 +189,12 @@ class EngineBridge(QObject):
         if self._want_stop.is_set():  # stop() came while the database was opening
             self._stop.set()
         unsubscribe = engine.subscribe(self.engine_event.emit)
-        self._engine = engine
+        with self._early_lock:
+            self._engine = engine
+            early, self._early = self._early, []
+        for call_id, action in early:
+            task = asyncio.ensure_future(self._invoke(action))
+            task.add_done_callback(functools.partial(self._report, call_id))
         self.started.emit(engine.name, engine.relay_url)
         try:
             await self._run_until_stopped(engine, self._stop)

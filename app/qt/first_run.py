@@ -78,6 +78,7 @@ class FirstRunScreen(QWidget):
         self.strength_bar.setTextVisible(False)
         self.strength_bar.setFixedHeight(6)
         self.strength_bar.setAccessibleName("Passphrase strength")
+        self.strength_bar.setObjectName("strength")
         self.strength = muted_label("")
         self.strength.setAccessibleName("Passphrase strength hint")
 
@@ -153,6 +154,9 @@ class FirstRunScreen(QWidget):
     def _update_strength(self, text: str) -> None:
         strength = estimate(text)
         self.strength_bar.setValue(strength.score if text else 0)
+        self.strength_bar.setProperty("score", str(strength.score))
+        self.strength_bar.style().unpolish(self.strength_bar)
+        self.strength_bar.style().polish(self.strength_bar)
         self.strength.setText(
             f"{strength.label}. {strength.advice}" if text else "Use four or more unrelated words."
         )

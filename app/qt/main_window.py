@@ -104,6 +104,7 @@ class MainWindow(QMainWindow):
         self._unnotified = 0
         self._last_notify = 0.0
         self.dialog: QWidget | None = None  # the dialog most recently opened (tests look)
+        self._discarded = False
 
         self._build()
         self._build_menus()
@@ -130,6 +131,8 @@ class MainWindow(QMainWindow):
         )
         self.channel_list = QListWidget()
         self.channel_list.setAccessibleName("Channels")
+        self.channel_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.channel_list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.channel_list.currentItemChanged.connect(self._channel_item_selected)
         self.new_channel = QPushButton("New channel…")
         self.new_channel.setAccessibleName("New channel")
@@ -421,6 +424,8 @@ class MainWindow(QMainWindow):
 
     def on_event(self, event: Event) -> None:
         """Apply one engine event (already on the GUI thread)."""
+        if self._discarded:
+            return
         if isinstance(event, MessageAdded):
             self._message_added(event.message)
         elif isinstance(event, MessageStatusChanged):
@@ -480,6 +485,8 @@ class MainWindow(QMainWindow):
         self._refresh_timer.start()
 
     def _apply_refresh(self) -> None:
+        if self._discarded:
+            return
         dirty, self._dirty_groups = self._dirty_groups, set()
         current = self._group.group_id if self._group else None
         for group_id in dirty:
@@ -608,13 +615,23 @@ class MainWindow(QMainWindow):
 
     def changeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         super().changeEvent(event)
-        if self.isActiveWindow():
+        if self.isActiveWindow() and not self._discarded:
             self._mark_read()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self.quit_requested.emit()
+        if not self._discarded:
+            self.quit_requested.emit()
         event.accept()
+
+    def discard(self) -> None:
+        """Forget the session (locking): no more reads, timers or events; then delete."""
+        self._discarded = True
+        self._refresh_timer.stop()
+        self._notify_timer.stop()
+        self.message_model.set_source(None, None)
+        self.hide()
+        self.deleteLater()
 
 
 def _channel_text(channel: ChannelView) -> str:
-    return f"# {channel.name}" + ("  · announcements" if channel.announce_only else "")
+    return f"# {channel.name}"

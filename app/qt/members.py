@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -93,11 +94,12 @@ class MembersPanel(QWidget):
         self.reject.clicked.connect(lambda: self._decide(False))
         self.error = error_label()
 
-        actions = QHBoxLayout()
+        actions = QGridLayout()
         actions.setSpacing(4)
-        actions.addWidget(self.verify)
-        actions.addWidget(self.promote)
-        actions.addWidget(self.remove)
+        actions.addWidget(self.verify, 0, 0)
+        actions.addWidget(self.remove, 0, 1)
+        actions.addWidget(self.promote, 1, 0)
+        actions.addWidget(self.invite, 1, 1)
         request_actions = QHBoxLayout()
         request_actions.addWidget(self.approve)
         request_actions.addWidget(self.reject)
@@ -109,7 +111,6 @@ class MembersPanel(QWidget):
         layout.addWidget(self.warning)
         layout.addWidget(self.list, 1)
         layout.addLayout(actions)
-        layout.addWidget(self.invite)
         layout.addWidget(self.requests_title)
         layout.addWidget(self.requests)
         layout.addLayout(request_actions)

@@ -26,7 +26,7 @@ _RUN_GAP = 8  # extra space above the first message of a sender's run
 _RADIUS = 10
 _MAX_BUBBLE = 560
 _SENDER_COLOURS = ("#2f6fb0", "#8e44ad", "#16876b", "#b0552f", "#a0337a", "#4d6b12", "#2b7a8c")
-_WRAP = int(Qt.TextFlag.TextWordWrap) | int(Qt.TextFlag.TextWrapAnywhere)
+_WRAP = int(Qt.TextFlag.TextWordWrap)
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class MessageDelegate(QStyledItemDelegate):
     def __init__(self, view: QAbstractItemView) -> None:
         super().__init__(view)
         self._view = view
-        self._cache: dict[tuple[int, str, int, bool, bool, str], _Layout] = {}
+        self._cache: dict[tuple[int, str, int, bool, bool, str, str], _Layout] = {}
 
     # -- fonts and geometry -----------------------------------------------------------
 
@@ -75,7 +75,9 @@ class MessageDelegate(QStyledItemDelegate):
         show_sender = bool(index.data(Roles.SHOW_SENDER))
         status = str(index.data(Roles.STATUS_TEXT) or "")
         width = self._width()
-        key = (message.row_id, status, width, show_day, show_sender, message.warning or "")
+        font_key = self._view.font().key()
+        warning = message.warning or ""
+        key = (message.row_id, status, width, show_day, show_sender, warning, font_key)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
@@ -117,7 +119,7 @@ class MessageDelegate(QStyledItemDelegate):
         inner_w = max(text_box.width(), footer_w, warn_box.width() if warn_box else 0)
         bubble_w = inner_w + 2 * _PAD_X
         if show_sender and not message.is_mine:
-            name_w = min(fm_bold.horizontalAdvance(message.sender_name), width - 2 * _SIDE)
+            name_w = min(fm_bold.horizontalAdvance(message.sender_name) + 4, width - 2 * _SIDE)
             sender = QRect(_SIDE + 2, y, name_w, fm_bold.height())
             y = sender.bottom() + 3
         left = width - _SIDE - bubble_w if message.is_mine else _SIDE

@@ -60,11 +60,14 @@ def estimate(passphrase: str) -> Strength:
     if not passphrase:
         return Strength(0, _LABELS[0], "Choose a passphrase of several unrelated words.")
     words = passphrase.split()
+    letters = "".join(words)
     if passphrase.lower().strip() in _COMMON:
         bits = 5.0
-    elif len(words) >= 3 and all(len(w) >= 3 for w in words):
-        # Words from a large vocabulary: about 11 bits each (a 2,000-word guess list).
-        bits = 11.0 * len(words)
+    elif letters.isalpha():
+        # Letters only: most likely words, and guessers try word lists first. Count
+        # about 11 bits per word (a 2,000-word list), words of ~4.5 letters when unspaced.
+        count = len(words) if len(words) > 1 else len(letters) / 4.5
+        bits = 11.0 * max(count, 1.0)
     else:
         distinct = len(set(passphrase))
         effective = min(len(passphrase), distinct * 2)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import segno
-from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 
 __all__ = ["qr_pixmap"]
@@ -18,19 +18,18 @@ def qr_pixmap(text: str, size: int, device_pixel_ratio: float = 1.0) -> QPixmap:
     matrix = [list(row) for row in code.matrix]
     modules = len(matrix) + 2 * _QUIET
     physical = max(int(size * device_pixel_ratio), modules)
+    # Whole device pixels per module: uneven modules are harder for cameras to read.
+    step = max(physical // modules, 1)
+    offset = (physical - step * modules) // 2 + _QUIET * step
     image = QImage(QSize(physical, physical), QImage.Format.Format_RGB32)
     image.fill(QColor("#ffffff"))
     painter = QPainter(image)
     painter.setPen(Qt.PenStyle.NoPen)
     painter.setBrush(QColor("#000000"))
-    step = physical / modules
     for y, row in enumerate(matrix):
         for x, dark in enumerate(row):
             if dark:
-                # Slight overlap so neighbouring modules never show hairline gaps.
-                painter.drawRect(
-                    QRectF((x + _QUIET) * step, (y + _QUIET) * step, step + 0.5, step + 0.5)
-                )
+                painter.drawRect(QRect(offset + x * step, offset + y * step, step, step))
     painter.end()
     pixmap = QPixmap.fromImage(image)
     pixmap.setDevicePixelRatio(device_pixel_ratio)

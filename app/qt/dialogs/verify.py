@@ -60,7 +60,7 @@ class VerifyDialog(QDialog):
         self.number.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.number.setAccessibleName("Safety number")
         self.qr = QLabel()
-        self.qr.setPixmap(qr_pixmap(f"caucus-safety:{digits}", 180, self.devicePixelRatioF()))
+        self.qr.setPixmap(qr_pixmap(f"caucus-safety:{digits}", 200, self.devicePixelRatioF()))
         self.qr.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.qr.setAccessibleName("Safety number QR code")
         their = muted_label(f"{member.name}: {_short(member.fingerprint)}")

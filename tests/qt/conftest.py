@@ -1,0 +1,70 @@
+"""Fixtures for the desktop app's tests: offscreen Qt, fast Argon2id, a real relay on a
+loopback socket, and app instances driven through their widgets. Nothing is mocked."""
+
+from __future__ import annotations
+
+import os
+
+# Before any Qt import: no display is needed, and key derivation is quick.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["CAUCUS_KDF_COST"] = "interactive"
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from app.qt.controller import AppController, LaunchOptions
+from app.qt.settings import DesktopSettings
+from relay.embedded import EmbeddedRelay
+
+
+class RestartableRelay:
+    """An embedded relay that can be stopped and started again on the same port and db."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+        self.port = 0
+        self._relay: EmbeddedRelay | None = None
+        self.url = ""
+
+    def start(self) -> None:
+        relay = EmbeddedRelay(self.db_path, port=self.port)
+        relay.start()
+        self._relay = relay
+        self.url = relay.url
+        self.port = int(self.url.rsplit(":", 1)[1])
+
+    def stop(self) -> None:
+        if self._relay is not None:
+            self._relay.stop()
+            self._relay = None
+
+
+@pytest.fixture
+def relay(tmp_path: Path) -> Iterator[RestartableRelay]:
+    server = RestartableRelay(tmp_path / "relay.db")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_app(qtbot, tmp_path: Path) -> Iterator[Callable[..., AppController]]:  # type: ignore[no-untyped-def]
+    """``make_app("alice")`` → a started AppController with its own profile directory."""
+    made: list[AppController] = []
+
+    def factory(name: str, **options: object) -> AppController:
+        store = QSettings(str(tmp_path / f"{name}-settings.ini"), QSettings.Format.IniFormat)
+        controller = AppController(
+            LaunchOptions(home=tmp_path / name, use_keyring=False, **options),  # type: ignore[arg-type]
+            settings=DesktopSettings(store),
+        )
+        made.append(controller)
+        controller.start()
+        return controller
+
+    yield factory
+    for controller in made:
+        controller.shutdown()

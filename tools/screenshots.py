@@ -1,0 +1,250 @@
+"""Render the desktop app's main screens offscreen to PNG files under docs/screenshots/.
+
+    python tools/screenshots.py [--out docs/screenshots] [--theme light|dark]
+
+Everything is real: an embedded relay on loopback, headless engines for the other
+members, and the app itself opening Alice's profile. Run it after changing a screen and
+look at every picture before committing it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("CAUCUS_KDF_COST", "interactive")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication, QWidget
+
+from app.core.engine import Engine
+from app.core.profile import create_profile
+from app.qt.controller import AppController, LaunchOptions
+from app.qt.settings import DesktopSettings
+from app.qt.theme import apply_theme
+from crypto.group_log import Role
+from relay.embedded import EmbeddedRelay
+
+PASSPHRASE = "screenshot passphrase"  # noqa: S105 - throwaway profiles in a temp dir
+DAY_MS = 24 * 3600 * 1000
+
+
+class MovableClock:
+    """Wall clock shifted by ``offset_ms``, so seeded messages spread over days."""
+
+    def __init__(self) -> None:
+        self.offset_ms = 0
+
+    def __call__(self) -> int:
+        return int(time.time() * 1000) + self.offset_ms
+
+
+def _profile(home: Path, name: str, relay_url: str) -> None:
+    db = create_profile(
+        home,
+        name=name,
+        relay_url=relay_url,
+        passphrase=PASSPHRASE,
+        rng=os.urandom,
+        now=int(time.time() * 1000),
+        cost="interactive",
+    )
+    db.close()
+
+
+async def _seed(root: Path, relay_url: str) -> None:
+    """Alice's group with Bob and Chidi, two channels and a conversation over two days,
+    and Dana waiting for approval."""
+    for name in ("alice", "bob", "chidi", "dana"):
+        _profile(root / name, name.capitalize(), relay_url)
+    clocks = {name: MovableClock() for name in ("alice", "bob", "chidi", "dana")}
+    engines = {name: Engine.open(root / name, PASSPHRASE, clock_ms=clocks[name]) for name in clocks}
+    alice, bob, chidi, dana = (engines[n] for n in ("alice", "bob", "chidi", "dana"))
+    try:
+        group = await alice.create_group("Riders' Union")
+        await alice.create_channel(group, "announcements", announce_only=True)
+        for member in (bob, chidi):
+            code = await alice.create_invite(group)
+            await member.join(code)
+            await alice.sync()
+            await member.sync()
+        await alice.set_role(group, chidi.fingerprint, Role.ORGANIZER)
+        code = await alice.create_invite(group, needs_approval=True)
+        await dana.join(code)
+
+        conversation: list[tuple[Engine, str, int]] = [
+            (bob, "Has anyone else had their delivery rate cut this month?", -DAY_MS - 3_600_000),
+            (
+                chidi,
+                "Yes — down from 4.10 to 3.60 per drop, no notice at all.",
+                -DAY_MS - 3_000_000,
+            ),
+            (
+                alice,
+                "Same here. Let's collect numbers before Thursday's meeting.",
+                -DAY_MS - 2_400_000,
+            ),
+            (bob, "I can bring the payslips from March and April.", -DAY_MS - 2_300_000),
+            (
+                alice,
+                "Morning all. I drafted a letter to the platform, have a look when you can.",
+                -3_600_000,
+            ),
+            (
+                chidi,
+                "Read it. Strong. I'd add the part about unpaid waiting time at restaurants.",
+                -3_000_000,
+            ),
+            (bob, "Agreed. Waiting time is most of my evening shifts.", -2_700_000),
+            (
+                chidi,
+                "Also: the survey on day rates goes out tomorrow, please fill it in — it is "
+                "anonymous, nobody (not even us organizers) can see who answered what.",
+                -600_000,
+            ),
+        ]
+        for engine, text, offset in conversation:
+            for clock in clocks.values():
+                clock.offset_ms = offset
+            await engine.send_text(group, text)
+        for clock in clocks.values():
+            clock.offset_ms = 0
+        for engine in engines.values():
+            await engine.sync()
+        await alice.sync()  # queues Dana's request for approval
+    finally:
+        for engine in engines.values():
+            await engine.close()
+
+
+def _pump(app: QApplication, until: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not until():
+        if time.monotonic() > deadline:
+            raise SystemExit("timed out waiting for the app")
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def _settle(app: QApplication, seconds: float = 0.3) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def _save(widget: QWidget, out: Path, name: str) -> None:
+    """PNG with a 256-colour palette of the picture's own most frequent colours: flat
+    UI colours stay exact, files stay small (Qt's generic palette would snap light
+    greys to white)."""
+    path = out / f"{name}.png"
+    image = widget.grab().toImage().convertToFormat(QImage.Format.Format_ARGB32)
+    pixels = memoryview(image.constBits()).cast("I")
+    table = [colour for colour, _count in Counter(pixels).most_common(256)]
+    flags = Qt.ImageConversionFlag.ThresholdDither | Qt.ImageConversionFlag.AvoidDither
+    image = image.convertToFormat(QImage.Format.Format_Indexed8, table, flags)
+    image.save(str(path), "PNG", 9)
+    print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
+
+
+def _controller(home: Path, scratch: Path, **options: object) -> AppController:
+    store = QSettings(str(scratch / f"{home.name}-settings.ini"), QSettings.Format.IniFormat)
+    controller = AppController(
+        LaunchOptions(home=home, use_keyring=False, **options),  # type: ignore[arg-type]
+        settings=DesktopSettings(store),
+    )
+    controller.start()
+    return controller
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
+    parser.add_argument("--theme", choices=("light", "dark"), default="light")
+    args = parser.parse_args()
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    suffix = "" if args.theme == "light" else "-dark"
+
+    app = QApplication([sys.argv[0]])
+    app.setApplicationName("Caucus")
+    apply_theme(app, args.theme)
+    with tempfile.TemporaryDirectory(prefix="caucus-shots-") as tmp:
+        root = Path(tmp)
+        relay = EmbeddedRelay(root / "relay.db").start()
+        try:
+            asyncio.run(_seed(root, relay.url))
+
+            first = _controller(root / "newcomer", root, embedded_relay=True)
+            screen = first.first_run
+            if screen is None:
+                raise SystemExit("expected the first-run screen")
+            screen.name.setText("Dana")
+            screen.passphrase.setText("tram lantern orbit velvet")
+            screen.repeat.setText("tram lantern orbit velvet")
+            screen.resize(560, 520)
+            _settle(app)
+            _save(screen, out, f"first-run{suffix}")
+            first.shutdown()
+
+            alice = _controller(root / "alice", root)
+            unlock = alice.unlock_screen
+            if unlock is None:
+                raise SystemExit("expected the unlock screen")
+            unlock.passphrase.setText("not my passphrase")
+            unlock.unlock.click()
+            _pump(app, lambda: unlock.error.isVisible())
+            _save(unlock, out, f"unlock{suffix}")
+            unlock.passphrase.setText(PASSPHRASE)
+            unlock.unlock.click()
+            _pump(app, lambda: alice.main_window is not None)
+            window = alice.main_window
+            if window is None:
+                raise SystemExit("no main window")
+            window.resize(1180, 720)
+            _pump(app, lambda: window.members.requests.count() > 0)
+            members = window.reader.members(window.current_group().group_id)  # type: ignore[union-attr]
+            chidi = next(m for m in members if m.name == "Chidi")
+            alice.store.mark_verified(chidi)
+            window.members.refresh()
+            window.members.select_member("Bob")
+            _pump(app, lambda: "Online" in window.connection_label.text())
+            _settle(app, 0.5)
+            _save(window, out, f"main-window{suffix}")
+            _save(window.members, out, f"members{suffix}")
+
+            bob = next(m for m in members if m.name == "Bob")
+            window.open_verify_dialog(bob)
+            _settle(app)
+            if window.dialog is None:
+                raise SystemExit("no verification dialog")
+            _save(window.dialog, out, f"verify{suffix}")
+            window.dialog.close()
+
+            window.open_invite_dialog()
+            invite = window.dialog
+            invite.approval.setChecked(True)  # type: ignore[union-attr]
+            invite.create_button.click()  # type: ignore[union-attr]
+            _pump(app, lambda: invite.code.text().startswith("caucus://"))  # type: ignore[union-attr]
+            _settle(app)
+            _save(invite, out, f"invite{suffix}")  # type: ignore[arg-type]
+            invite.close()  # type: ignore[union-attr]
+            QTimer.singleShot(0, lambda: None)
+            alice.shutdown()
+        finally:
+            relay.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
