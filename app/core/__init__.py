@@ -1,0 +1,1 @@
+import app.core.documents  # noqa: F401  (registers content handlers)

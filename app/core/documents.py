@@ -1,0 +1,627 @@
+"""Signed documents in the headless client: publish, list, fetch, export, acknowledge.
+
+``DocumentService`` sits beside an ``Engine`` (composition): it uploads a document's
+encrypted chunks as a relay blob and announces it with ``Engine.send_content``; incoming
+announcements and acknowledgements are handled in ``app.core.document_receive``. Files are
+never held whole in memory: every pass streams one 1 MiB chunk at a time. Downloaded
+blobs stay encrypted in ``<profile>/documents``; ``get`` decrypts to the chosen path only.
+``verify_file`` needs no profile, like ``minisign -V``. See docs/documents.md section 10.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import json
+import mimetypes
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import app.core.document_receive  # noqa: F401  (registers the content handlers)
+from app.core.document_blobs import BlobClient, BlobStore, DocumentUnavailable
+from app.core.document_receive import trust_text
+from app.core.document_views import (
+    AcknowledgementView,
+    DocumentVersionView,
+    DocumentView,
+    ExportedDocument,
+    VerifiedFile,
+)
+from app.core.errors import AlreadyExists, ClientError, NotFound, NotPermittedHere, RelayError
+from crypto.document import minisign
+from crypto.document.announce import (
+    CONTENT_TYPE_ACKNOWLEDGEMENT,
+    CONTENT_TYPE_ANNOUNCEMENT,
+    TRUSTED_COMMENT_TAG,
+    Announcement,
+    acknowledge,
+    check_content,
+    export,
+    open_document,
+    publish,
+)
+from crypto.document.hashing import ContentDigest, ContentHasher, hash_file, read_pieces
+from crypto.document.stream import (
+    MAX_DOCUMENT_SIZE,
+    StreamDecryptor,
+    chunk_count,
+    ciphertext_size,
+    encrypt_stream,
+    new_content_key,
+    new_document_id,
+)
+from crypto.errors import RemoteError, UsageError
+from crypto.group_log import EntryKind, LogEntry, Role
+from crypto.identity import fingerprint
+from crypto.key_schedule import cap_hash
+
+if TYPE_CHECKING:
+    from app.core.engine import Engine
+
+__all__ = [
+    "AcknowledgementView",
+    "DocumentService",
+    "DocumentUnavailable",
+    "DocumentVersionView",
+    "DocumentView",
+    "ExportedDocument",
+    "VerificationFailed",
+    "VerifiedFile",
+    "verify_file",
+]
+
+MIN_ID_PREFIX = 8
+_MEDIA_TYPE = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,62}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,62}"
+)
+_COLUMNS = (
+    "document_id, version, signer_pk, signer_name, trusted, reason, title, filename,"
+    " media_type, note, size, published_at, sha256, blob_id, blake2b512"
+)
+
+
+class VerificationFailed(ClientError):
+    """A file, its minisign signature and a public key do not belong together."""
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """One ``doc_announcements`` row, as the service reads it."""
+
+    group_id: bytes
+    document_id: bytes
+    version: int
+    trusted: bool
+    reason: str
+    signer_name: str
+    announcement: Announcement
+
+
+class DocumentService:
+    """Documents of one unlocked profile; use it from the engine's asyncio loop.
+
+    ``store_dir`` defaults to ``documents`` beside the profile database.
+    """
+
+    def __init__(self, engine: Engine, store_dir: Path | None = None) -> None:
+        self._engine = engine
+        if store_dir is None:
+            rows = engine.db.all("PRAGMA database_list")
+            files = [row[2] for row in rows if row[1] == "main" and row[2]]
+            if not files:
+                raise ClientError("the profile database has no folder for documents")
+            store_dir = Path(files[0]).parent / "documents"
+        self.store = BlobStore(store_dir)
+
+    # -- publishing -------------------------------------------------------------------
+
+    async def publish(
+        self,
+        group_id: bytes,
+        path: Path | str,
+        title: str,
+        *,
+        version: int | None = None,
+        note: str = "",
+        document_id: bytes | None = None,
+        media_type: str | None = None,
+    ) -> bytes:
+        """Encrypt, upload and announce a file; returns the document id (organizers only).
+
+        ``document_id`` names an existing document to publish its next version (or
+        ``version``); without it a new document starts at version 1 (or ``version``).
+        The file is read twice, a chunk at a time: once to hash and sign it before any
+        upload, once to encrypt and upload; a file that changed in between is refused.
+        """
+        engine = self._engine
+        await engine.sync_group(group_id)
+        session = engine.session(group_id)
+        if not session.active:
+            raise NotPermittedHere(f"you are no longer a member of {session.state.name!r}")
+        me = engine.identity.public_key
+        if session.state.role_of(me) != Role.ORGANIZER:
+            raise NotPermittedHere("only organizers can publish documents")
+        source = Path(path)
+        if not source.is_file():
+            raise NotFound(f"no file {str(source)!r}")
+        if document_id is None:
+            document_id = new_document_id(engine._rng)
+            known: set[int] = set()
+        else:
+            known = {
+                int(v)
+                for (v,) in engine.db.all(
+                    "SELECT version FROM doc_announcements WHERE group_id = ? AND document_id = ?",
+                    (group_id, document_id),
+                )
+            }
+            if not known:
+                raise NotFound("no such document in this group")
+        if version is None:
+            version = max(known, default=0) + 1
+        elif version in known:
+            raise AlreadyExists(f"version {version} of this document was already published")
+        if media_type is None:
+            guessed = mimetypes.guess_type(source.name)[0]
+            media_type = guessed if guessed and _MEDIA_TYPE.fullmatch(guessed) else (
+                "application/octet-stream"
+            )
+        digest = await asyncio.to_thread(_hash_path, source)
+        if digest.size > MAX_DOCUMENT_SIZE:
+            raise ClientError(f"the file is larger than {MAX_DOCUMENT_SIZE} bytes")
+        try:
+            ann = publish(
+                engine.identity.signing_key,
+                group_id=group_id,
+                document_id=document_id,
+                version=version,
+                published_at=engine._now(),
+                title=title,
+                filename=source.name,
+                media_type=media_type,
+                note=note,
+                digest=digest,
+                content_key=new_content_key(engine._rng),
+            )
+        except UsageError as exc:
+            raise ClientError(str(exc)) from None
+        await self._upload(session.relay_url, source, ann)
+        self._mark_downloaded(ann.keys.blob_id)
+        shown = f"published “{ann.title}” version {ann.version} ({ann.filename})"
+        await engine.send_content(group_id, CONTENT_TYPE_ANNOUNCEMENT, ann.encode(), shown)
+        await self._settle(group_id)
+        return document_id
+
+    async def _upload(self, relay_url: str, source: Path, ann: Announcement) -> None:
+        """Create the blob and upload its chunks, keeping the same ciphertext locally."""
+        keys = ann.keys
+        blobs = BlobClient(self._engine.relay(relay_url))
+        await blobs.create(
+            keys.blob_id,
+            cap_hash(keys.blob_capability),
+            ciphertext_size(ann.size),
+            chunk_count(ann.size),
+        )
+        try:
+            hasher = ContentHasher()
+            with source.open("rb") as handle, self.store.writer(keys.blob_id) as local:
+                chunks = encrypt_stream(
+                    ann.content_key, ann.document_id, ann.version, hasher.tee(read_pieces(handle))
+                )
+                for index, chunk in enumerate(chunks):
+                    await blobs.put_chunk(keys.blob_id, keys.blob_capability, index, chunk)
+                    local.write(chunk)
+                if hasher.result() != ann.digest:
+                    raise ClientError("the file changed while it was being published; try again")
+        except BaseException:
+            # Best effort: if it fails, the relay's retention removes the blob.
+            with contextlib.suppress(RelayError, ClientError):
+                await blobs.delete(keys.blob_id, keys.blob_capability)
+            raise
+
+    async def share_current(self, group_id: bytes | None = None) -> int:
+        """Send the current version of every document this profile signed again, where
+        members joined after it was last sent (they cannot read older epochs).
+
+        Call it after admitting members (the desktop app on ``GroupChanged``, the CLI's
+        ``doc share``); it sends nothing when nobody new joined. Returns how many
+        announcements were sent.
+        """
+        engine = self._engine
+        me = engine.identity.public_key
+        sent = 0
+        for gid in [group_id] if group_id is not None else engine.active_group_ids():
+            await engine.sync_group(gid)
+            session = engine.session(gid)
+            if not session.active or session.state.role_of(me) != Role.ORGANIZER:
+                continue
+            last_add = self._last_add(gid)
+            for document in self._documents(gid):
+                stored = document[0]
+                row = engine.db.one(
+                    "SELECT epoch FROM doc_announcements WHERE group_id = ? AND document_id = ?"
+                    " AND version = ?",
+                    (gid, stored.document_id, stored.version),
+                )
+                if not stored.trusted or stored.announcement.signer != me or row[0] >= last_add:
+                    continue
+                ann = stored.announcement
+                shown = f"shared “{ann.title}” version {ann.version} with new members"
+                await engine.send_content(gid, CONTENT_TYPE_ANNOUNCEMENT, ann.encode(), shown)
+                with engine.db.transaction():
+                    engine.db.execute(
+                        "UPDATE doc_announcements SET epoch = max(epoch, ?) WHERE group_id = ?"
+                        " AND document_id = ? AND version = ?",
+                        (session.state.seq, gid, ann.document_id, ann.version),
+                    )
+                sent += 1
+            await self._settle(gid)
+        return sent
+
+    def _last_add(self, group_id: bytes) -> int:
+        """The log position of the latest ADD (newcomers read from there on), or -1."""
+        for (raw,) in self._engine.db.all(
+            "SELECT entry FROM log_entries WHERE group_id = ? ORDER BY seq DESC", (group_id,)
+        ):
+            entry = LogEntry.decode(raw)
+            if entry.kind == EntryKind.ADD:
+                return entry.seq
+        return -1
+
+    async def _settle(self, group_id: bytes) -> None:
+        """Process our own message as it comes back, so lists show it at once."""
+        # On a relay error it is queued or sent already; the next sync processes it.
+        with contextlib.suppress(RelayError):
+            await self._engine.sync_group(group_id)
+
+    # -- reading ----------------------------------------------------------------------
+
+    def list(self, group_id: bytes) -> builtins.list[DocumentView]:
+        """Documents of a group, most recently published first."""
+        self._engine.session(group_id)  # NotFound for an unknown group
+        views = [self._view(group_id, versions) for versions in self._documents(group_id)]
+        views.sort(key=lambda v: (-v.current.published_at, v.document_id))
+        return views
+
+    def document(self, doc: str | bytes, group_id: bytes | None = None) -> DocumentView:
+        gid, document_id = self.resolve(doc, group_id)
+        for versions in self._documents(gid):
+            if versions[0].document_id == document_id:
+                return self._view(gid, versions)
+        raise NotFound("no such document")
+
+    def resolve(self, doc: str | bytes, group_id: bytes | None = None) -> tuple[bytes, bytes]:
+        """(group id, document id) from a document id or a unique hex prefix of >= 8 digits."""
+        db = self._engine.db
+        if isinstance(doc, bytes):
+            rows = db.all(
+                "SELECT DISTINCT group_id, document_id FROM doc_announcements"
+                " WHERE document_id = ?",
+                (doc,),
+            )
+        else:
+            text = doc.strip().lower()
+            if not MIN_ID_PREFIX <= len(text) <= 32 or not re.fullmatch(r"[0-9a-f]+", text):
+                raise ClientError(
+                    f"give the document id, or at least {MIN_ID_PREFIX} of its hex digits"
+                )
+            rows = db.all(
+                "SELECT DISTINCT group_id, document_id FROM doc_announcements"
+                " WHERE substr(lower(hex(document_id)), 1, ?) = ?",
+                (len(text), text),
+            )
+        found = {(bytes(g), bytes(d)) for g, d in rows if group_id is None or bytes(g) == group_id}
+        if not found:
+            raise NotFound("no document with that id")
+        if len(found) > 1:
+            raise ClientError("several documents match that id; give more of its digits")
+        return found.pop()
+
+    def _documents(self, group_id: bytes) -> builtins.list[builtins.list[_Stored]]:
+        """Versions per document, newest first; the current version is moved to the front."""
+        rows = self._engine.db.all(
+            "SELECT document_id, version, trusted, reason, signer_name, announcement"
+            " FROM doc_announcements WHERE group_id = ? ORDER BY document_id, version DESC",
+            (group_id,),
+        )
+        grouped: dict[bytes, builtins.list[_Stored]] = {}
+        for document_id, version, trusted, reason, signer_name, raw in rows:
+            # Stored only after verification; decoding checks the signatures once more.
+            stored = _Stored(
+                group_id, bytes(document_id), int(version), bool(trusted), reason,
+                signer_name, Announcement.decode(bytes(raw)),
+            )
+            grouped.setdefault(stored.document_id, []).append(stored)
+        result = []
+        for versions in grouped.values():
+            current = next((v for v in versions if v.trusted), versions[0])
+            result.append([current, *(v for v in versions if v is not current)])
+        return result
+
+    def _view(self, group_id: bytes, versions: builtins.list[_Stored]) -> DocumentView:
+        engine = self._engine
+        me = engine.identity.public_key
+        state = engine.session(group_id).state
+        organizer = state.is_member(me) and state.role_of(me) == Role.ORGANIZER
+        acks: dict[int, builtins.list[Any]] = {}
+        for row in engine.db.all(
+            "SELECT version, member_name, member_pk, acked_at, blake2b512 FROM doc_acks"
+            " WHERE group_id = ? AND document_id = ? ORDER BY acked_at, member_name",
+            (group_id, versions[0].document_id),
+        ):
+            acks.setdefault(int(row[0]), []).append(row)
+        complete = {
+            bytes(row[0])
+            for row in engine.db.all("SELECT blob_id FROM doc_downloads WHERE complete = 1")
+        }
+
+        def version_view(stored: _Stored) -> DocumentVersionView:
+            ann = stored.announcement
+            matching = [
+                row for row in acks.get(stored.version, []) if bytes(row[4]) == ann.blake2b512
+            ]
+            return DocumentVersionView(
+                version=ann.version,
+                title=ann.title,
+                filename=ann.filename,
+                media_type=ann.media_type,
+                note=ann.note,
+                size=ann.size,
+                published_at=ann.published_at,
+                sha256=ann.sha256.hex(),
+                signer_name=stored.signer_name,
+                signer_fingerprint=fingerprint(ann.signer).hex(),
+                trusted=stored.trusted,
+                trust=trust_text(stored.trusted, stored.signer_name, stored.reason),
+                downloaded=ann.keys.blob_id in complete and self.store.has(ann.keys.blob_id),
+                acknowledged_by=tuple(
+                    AcknowledgementView(row[1], fingerprint(bytes(row[2])).hex(), int(row[3]))
+                    for row in matching
+                )
+                if organizer
+                else (),
+                acknowledged_by_me=any(bytes(row[2]) == me for row in matching),
+            )
+
+        current = version_view(versions[0])
+        history = sorted(
+            [current, *(version_view(v) for v in versions[1:])],
+            key=lambda v: -v.version,
+        )
+        return DocumentView(group_id, versions[0].document_id, current, tuple(history))
+
+    def _stored(self, doc: str | bytes, version: int | None, group_id: bytes | None) -> _Stored:
+        gid, document_id = self.resolve(doc, group_id)
+        for versions in self._documents(gid):
+            if versions[0].document_id != document_id:
+                continue
+            if version is None:
+                return versions[0]
+            for stored in versions:
+                if stored.version == version:
+                    return stored
+            raise NotFound(f"this document has no version {version}")
+        raise NotFound("no such document")
+
+    # -- fetching and exporting -------------------------------------------------------
+
+    async def fetch(
+        self, doc: str | bytes, *, version: int | None = None, group_id: bytes | None = None
+    ) -> None:
+        """Download a version's blob into the encrypted local store, verifying as it goes.
+
+        Every chunk must authenticate and the plaintext must hash to the signed values;
+        otherwise ``DocumentUnavailable`` and nothing is kept. Already stored: no-op.
+        """
+        stored = self._stored(doc, version, group_id)
+        ann = stored.announcement
+        keys = ann.keys
+        if self._is_downloaded(keys.blob_id):
+            return
+        blobs = BlobClient(self._engine.relay(self._engine.session(stored.group_id).relay_url))
+        decryptor = StreamDecryptor(ann.content_key, ann.document_id, ann.version)
+        hasher = ContentHasher()
+        try:
+            with self.store.writer(keys.blob_id) as local:
+                for index in range(ann.chunk_count):
+                    chunk = await blobs.get_chunk(keys.blob_id, keys.blob_capability, index)
+                    hasher.update(decryptor.feed(chunk))
+                    local.write(chunk)
+                decryptor.finish()
+                check_content(ann, hasher.result())
+        except RelayError:
+            raise
+        except RemoteError as exc:
+            raise DocumentUnavailable(
+                f"the copy of “{ann.title}” version {ann.version} on the relay is damaged "
+                f"or incomplete, nothing was kept ({exc})"
+            ) from None
+        self._mark_downloaded(keys.blob_id)
+
+    async def get(
+        self,
+        doc: str | bytes,
+        out_path: Path | str,
+        *,
+        version: int | None = None,
+        force: bool = False,
+        group_id: bytes | None = None,
+    ) -> ExportedDocument:
+        """Write the plaintext to ``out_path`` (a file, or a folder to use the document's
+        own name), ``<out>.minisig`` beside it and the signer's ``caucus-<KEYID>.pub``.
+
+        Refuses a document that is not trusted unless ``force``.
+        """
+        stored = self._stored(doc, version, group_id)
+        ann = stored.announcement
+        trust = trust_text(stored.trusted, stored.signer_name, stored.reason)
+        if not stored.trusted and not force:
+            raise NotPermittedHere(f"this document is {trust}; export it anyway with force")
+        out = Path(out_path)
+        if out.is_dir():
+            out = out / ann.filename
+        if not out.parent.is_dir():
+            raise NotFound(f"no folder {str(out.parent)!r}")
+        await self.fetch(ann.document_id, version=ann.version, group_id=stored.group_id)
+        try:
+            await asyncio.to_thread(_decrypt_to, self.store, ann, out)
+        except RemoteError:
+            self.store.discard(ann.keys.blob_id)
+            with self._engine.db.transaction():
+                self._engine.db.execute(
+                    "DELETE FROM doc_downloads WHERE blob_id = ?", (ann.keys.blob_id,)
+                )
+            raise DocumentUnavailable(
+                "the stored copy of this document was damaged on disk and has been "
+                "discarded; get it again to download a fresh copy"
+            ) from None
+        files = export(ann)
+        signature_path = out.with_name(out.name + ".minisig")
+        public_key_path = out.parent / files.public_key_filename
+        signature_path.write_text(files.signature_text, encoding="utf-8")
+        public_key_path.write_text(files.public_key_text, encoding="utf-8")
+        return ExportedDocument(out, signature_path, public_key_path, trust)
+
+    def _is_downloaded(self, blob_id: bytes) -> bool:
+        row = self._engine.db.one(
+            "SELECT complete FROM doc_downloads WHERE blob_id = ?", (blob_id,)
+        )
+        return row is not None and bool(row[0]) and self.store.has(blob_id)
+
+    def _mark_downloaded(self, blob_id: bytes) -> None:
+        with self._engine.db.transaction():
+            self._engine.db.execute(
+                "INSERT OR REPLACE INTO doc_downloads (blob_id, path, complete, updated_at)"
+                " VALUES (?, ?, 1, ?)",
+                (blob_id, self.store.path(blob_id).name, self._engine._now()),
+            )
+
+    # -- acknowledging ----------------------------------------------------------------
+
+    async def ack(
+        self, doc: str | bytes, *, version: int | None = None, group_id: bytes | None = None
+    ) -> None:
+        """Tell the group "I have read this version" (the current one by default)."""
+        stored = self._stored(doc, version, group_id)
+        if not stored.trusted:
+            raise NotPermittedHere("only a trusted document can be acknowledged")
+        ann = stored.announcement
+        shown = f"acknowledged “{ann.title}” version {ann.version}"
+        await self._engine.send_content(
+            stored.group_id, CONTENT_TYPE_ACKNOWLEDGEMENT, acknowledge(ann).encode(), shown
+        )
+        await self._settle(stored.group_id)
+
+    # -- verifying outside the app ----------------------------------------------------
+
+    @staticmethod
+    def verify_file(
+        path: Path | str,
+        signature: Path | str | None = None,
+        public_key: Path | str | None = None,
+    ) -> VerifiedFile:
+        """``verify_file`` below, for callers holding a service."""
+        return verify_file(path, signature, public_key)
+
+
+def _hash_path(path: Path) -> ContentDigest:
+    with path.open("rb") as handle:
+        return hash_file(handle)
+
+
+def _decrypt_to(store: BlobStore, ann: Announcement, out: Path) -> None:
+    """Decrypt the stored blob into a temporary file beside ``out``; rename when verified."""
+    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as target, store.chunks(ann.keys.blob_id) as chunks:
+            for piece in open_document(ann, chunks):
+                target.write(piece)
+            target.flush()
+            os.fsync(target.fileno())
+        os.replace(temporary, out)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def verify_file(
+    path: Path | str, signature: Path | str | None = None, public_key: Path | str | None = None
+) -> VerifiedFile:
+    """Check ``path`` against its minisign signature, as ``minisign -Vm`` does.
+
+    ``signature`` defaults to ``<path>.minisig``; without ``public_key`` the ``.pub`` files
+    beside the file are tried whose key id matches the signature. Raises
+    ``VerificationFailed`` (or ``NotFound`` for missing files); no profile is needed.
+    """
+    file = Path(path)
+    sig_path = Path(signature) if signature is not None else file.with_name(file.name + ".minisig")
+    try:
+        parsed = minisign.parse_signature(sig_path.read_bytes())
+    except FileNotFoundError:
+        raise NotFound(f"no signature file {str(sig_path)!r}") from None
+    except RemoteError as exc:
+        raise VerificationFailed(f"{sig_path.name} is not a minisign signature: {exc}") from None
+    candidates = (
+        [Path(public_key)] if public_key is not None else sorted(file.parent.glob("*.pub"))
+    )
+    try:
+        with file.open("rb") as handle:
+            prehash = minisign.blake2b512_file(handle)
+    except FileNotFoundError:
+        raise NotFound(f"no file {str(file)!r}") from None
+    wanted = minisign.key_id_hex(parsed.key_id)
+    last_error: str | None = None
+    for candidate in candidates:
+        try:
+            key = minisign.parse_public_key(candidate.read_bytes())
+        except FileNotFoundError:
+            raise NotFound(f"no public key file {str(candidate)!r}") from None
+        except RemoteError as exc:
+            if public_key is not None:
+                raise VerificationFailed(
+                    f"{candidate.name} is not a minisign public key: {exc}"
+                ) from None
+            continue
+        if public_key is None and key.key_id != parsed.key_id:
+            continue
+        try:
+            minisign.verify(key, prehash, parsed)
+        except RemoteError as exc:
+            last_error = str(exc)
+            continue
+        return _verified(file, sig_path, candidate, wanted, parsed.trusted_comment)
+    if last_error is None:
+        raise VerificationFailed(f"no public key with key id {wanted} beside the file; give one")
+    raise VerificationFailed(f"signature verification failed: {last_error}")
+
+
+def _verified(file: Path, sig: Path, key: Path, key_id: str, comment: str) -> VerifiedFile:
+    base = VerifiedFile(file, sig, key, key_id, comment)
+    match = re.fullmatch(
+        rf"{re.escape(TRUSTED_COMMENT_TAG)} group=([0-9a-f]{{32}}) doc=([0-9a-f]{{32}})"
+        r" version=([0-9]{1,10}) ts=([0-9]{1,20}) file=(.*)",
+        comment,
+    )
+    if match is None:
+        return base
+    decoder = json.JSONDecoder()
+    rest = match.group(5)
+    try:
+        filename, end = decoder.raw_decode(rest)
+        if not rest[end:].startswith(" title="):
+            return base
+        title, end2 = decoder.raw_decode(rest, end + len(" title="))
+    except ValueError:
+        return base
+    if end2 != len(rest) or not isinstance(filename, str) or not isinstance(title, str):
+        return base
+    return VerifiedFile(
+        file, sig, key, key_id, comment,
+        title=title, filename=filename, version=int(match.group(3)),
+        document_id=match.group(2), group_id=match.group(1), published_at=int(match.group(4)),
+    )
