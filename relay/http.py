@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any
 
 from relay import codec
+from relay.capabilities import CapabilityHashes
 from relay.config import RelayConfig
 from relay.errors import RelayError
 from relay.logic import COMMIT_HEADER_SIZE, Clock, Relay
@@ -145,6 +146,7 @@ class RelayApp:
         config = relay.config
         self._max_wait = config.max_wait_s
         self._limits = config
+        self._caps = CapabilityHashes()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -240,26 +242,26 @@ class RelayApp:
 
     async def _post_item(self, request: _Request) -> _Response:
         mid = codec.parse_id(request.params[0])
-        cap = codec.parse_bearer(request.auth)
+        cap = self._caps.of_header(request.auth)
         item = await request.body(self._limits.max_item_bytes)
         return _seq(200, await self.relay.append_mailbox_item(mid, cap, item))
 
     async def _post_commit(self, request: _Request) -> _Response:
         mid = codec.parse_id(request.params[0])
-        cap = codec.parse_bearer(request.auth)
+        cap = self._caps.of_header(request.auth)
         body = await request.body(COMMIT_HEADER_SIZE + self._limits.max_commit_item_bytes)
         return _seq(200, await self.relay.commit(mid, cap, body))
 
     async def _get_items(self, request: _Request) -> _Response:
         mid = codec.parse_id(request.params[0])
-        cap = codec.parse_bearer(request.auth)
+        cap = self._caps.of_header(request.auth)
         fetch = codec.parse_fetch_query(request.query, self._max_wait)
         fetched = await self.relay.fetch_mailbox(mid, cap, fetch, request.disconnected)
         return _frames(fetched.rows, fetched.visible_last)
 
     async def _delete_mailbox(self, request: _Request) -> _Response:
         mid = codec.parse_id(request.params[0])
-        cap = codec.parse_bearer(request.auth)
+        cap = self._caps.of_header(request.auth)
         await self.relay.delete_mailbox(mid, cap)
         return _NO_CONTENT
 
@@ -301,7 +303,7 @@ class RelayApp:
     async def _put_chunk(self, request: _Request) -> _Response:
         bid = codec.parse_id(request.params[0])
         index = codec.parse_chunk_index(request.params[1])
-        cap = codec.parse_bearer(request.auth)
+        cap = self._caps.of_header(request.auth)
         data = await request.body(self._limits.max_chunk_bytes)
         await self.relay.put_chunk(bid, cap, index, data)
         return _NO_CONTENT
@@ -309,12 +311,12 @@ class RelayApp:
     async def _get_chunk(self, request: _Request) -> _Response:
         bid = codec.parse_id(request.params[0])
         index = codec.parse_chunk_index(request.params[1])
-        cap = codec.parse_bearer(request.auth)
+        cap = self._caps.of_header(request.auth)
         return _Response(200, await self.relay.get_chunk(bid, cap, index), _BINARY)
 
     async def _delete_blob(self, request: _Request) -> _Response:
         bid = codec.parse_id(request.params[0])
-        cap = codec.parse_bearer(request.auth)
+        cap = self._caps.of_header(request.auth)
         await self.relay.delete_blob(bid, cap)
         return _NO_CONTENT
 
@@ -364,28 +366,40 @@ _ROUTES: list[tuple[tuple[object, ...], dict[str, Handler]]] = [
 ]
 
 
+def _index_routes() -> tuple[frozenset[int], dict[tuple[str, ...], dict[str, Handler]]]:
+    """Index the table by its literal segments, so a lookup is one dict access.
+
+    Placeholders may only sit at positions no route uses for a literal; checked here.
+    """
+    holes = frozenset(
+        i for pattern, _ in _ROUTES for i, p in enumerate(pattern) if p in (_ID, _INDEX)
+    )
+    index: dict[tuple[str, ...], dict[str, Handler]] = {}
+    for pattern, methods in _ROUTES:
+        key = tuple(p if isinstance(p, str) else "" for p in pattern)
+        if any(isinstance(p, str) for i, p in enumerate(pattern) if i in holes) or key in index:
+            raise ValueError("ambiguous route table")
+        index[key] = methods
+    return holes, index
+
+
+_HOLES, _INDEX_BY_SHAPE = _index_routes()
+
+
 def _route(parts: list[str], method: str) -> tuple[Handler, list[str]]:
     """Match ``"/a/b/c".split("/")``; ids are validated by the handler (400, not 404)."""
-    segments = parts[1:]
-    if parts[0] or not segments:
+    if parts[0] or len(parts) < 2:
         raise RelayError("not_found", "no such endpoint")
-    for pattern, methods in _ROUTES:
-        if len(pattern) != len(segments):
-            continue
-        params: list[str] = []
-        for want, got in zip(pattern, segments, strict=True):
-            if isinstance(want, str):
-                if want != got:
-                    break
-            else:
-                params.append(got)
-        else:
-            handler = methods.get(method)
-            if handler is None:
-                allow = ", ".join(sorted(methods)).encode()
-                raise _MethodNotAllowed(allow)
-            return handler, params
-    raise RelayError("not_found", "no such endpoint")
+    segments = parts[1:]
+    holes = _HOLES
+    key = tuple("" if i in holes else seg for i, seg in enumerate(segments))
+    methods = _INDEX_BY_SHAPE.get(key)
+    if methods is None:
+        raise RelayError("not_found", "no such endpoint")
+    handler = methods.get(method)
+    if handler is None:
+        raise _MethodNotAllowed(", ".join(sorted(methods)).encode())
+    return handler, [seg for i, seg in enumerate(segments) if i in holes]
 
 
 class _MethodNotAllowed(RelayError):

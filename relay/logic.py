@@ -1,6 +1,6 @@
 """The relay's behaviour, free of HTTP: capabilities, limits, long-polls and storage.
 
-``Relay`` takes parsed, typed requests (ids as bytes, capabilities, bodies) and returns
+``Relay`` takes parsed, typed requests (ids as bytes, capability hashes, bodies) and returns
 values or raises ``RelayError``; ``relay/http.py`` only frames them.  The clock is passed
 in (``clock() -> seconds``), so retention, rate limits and inbox signatures are tested
 without patching.  Storage starts lazily on first use, so an app built by ``create_app``
@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from crypto.errors import BadSignature, Expired, MalformedData
-from crypto.key_schedule import cap_hash
 from crypto.relay_auth import verify_inbox_auth
 from relay import schema, store
 from relay.codec import Fetch
@@ -162,26 +161,20 @@ class Relay:
         )
         return 0
 
-    async def append_mailbox_item(self, mid: bytes, cap: bytes, item: bytes) -> int:
-        presented = cap_hash(cap)
+    async def append_mailbox_item(self, mid: bytes, presented: bytes, item: bytes) -> int:
         self._limit(self._buckets, presented)
         if not item:
             raise RelayError("bad_request", "empty item")
-        op = functools.partial(
-            store.append_item,
-            kind=store.MAILBOX,
-            qid=mid,
-            cap_hash=presented,
-            data=item,
-            hour=_hour(self.clock()),
-            quota=self._quota,
-        )
+        hour, quota = _hour(self.clock()), self._quota
+
+        def op(conn: sqlite3.Connection) -> int:
+            return store.append_item(conn, store.MAILBOX, mid, presented, item, hour, quota)
+
         seq: int = await self._write(op)
         self._notifier.notify((store.MAILBOX, mid))
         return seq
 
-    async def commit(self, mid: bytes, cap: bytes, body: bytes) -> int:
-        presented = cap_hash(cap)
+    async def commit(self, mid: bytes, presented: bytes, body: bytes) -> int:
         self._limit(self._buckets, presented)
         if len(body) <= COMMIT_HEADER_SIZE:
             raise RelayError("bad_request", "commit needs 96 header bytes and an item")
@@ -203,11 +196,10 @@ class Relay:
     async def fetch_mailbox(
         self,
         mid: bytes,
-        cap: bytes,
+        presented: bytes,
         fetch: Fetch,
         disconnected: Callable[[], Awaitable[Any]] | None = None,
     ) -> store.Fetched:
-        presented = cap_hash(cap)
         self._limit(self._read_buckets, presented)
         read = functools.partial(
             store.fetch_mailbox,
@@ -219,8 +211,7 @@ class Relay:
         )
         return await self._long_poll((store.MAILBOX, mid), read, fetch.wait_s, disconnected)
 
-    async def delete_mailbox(self, mid: bytes, cap: bytes) -> None:
-        presented = cap_hash(cap)
+    async def delete_mailbox(self, mid: bytes, presented: bytes) -> None:
         self._limit(self._buckets, presented)
         await self._write(functools.partial(store.delete_mailbox, mid=mid, cap_hash=presented))
         self._notifier.notify((store.MAILBOX, mid))
@@ -319,20 +310,18 @@ class Relay:
             )
         )
 
-    async def put_chunk(self, bid: bytes, cap: bytes, index: int, data: bytes) -> None:
+    async def put_chunk(self, bid: bytes, presented: bytes, index: int, data: bytes) -> None:
         self._limit(self._buckets, b"blob" + bid)
-        presented = cap_hash(cap)
         await self._write(
             functools.partial(store.put_chunk, bid=bid, cap_hash=presented, index=index, data=data)
         )
 
-    async def get_chunk(self, bid: bytes, cap: bytes, index: int) -> bytes:
+    async def get_chunk(self, bid: bytes, presented: bytes, index: int) -> bytes:
         self._limit(self._read_buckets, b"blob" + bid)
-        return store.get_chunk(self._reader(), bid, cap_hash(cap), index)
+        return store.get_chunk(self._reader(), bid, presented, index)
 
-    async def delete_blob(self, bid: bytes, cap: bytes) -> None:
+    async def delete_blob(self, bid: bytes, presented: bytes) -> None:
         self._limit(self._buckets, b"blob" + bid)
-        presented = cap_hash(cap)
         await self._write(functools.partial(store.delete_blob, bid=bid, cap_hash=presented))
 
     # ------------------------------------------------------------------ retention

@@ -1,8 +1,9 @@
 """SQL for every relay operation: plain functions of a connection, arguments and the hour.
 
 Write functions run inside the group-commit transaction of ``relay.writer`` and follow one
-rule: they check everything first and raise ``RelayError`` before their first write, so a
-refused request leaves nothing behind and its neighbours in the batch still commit.
+rule: a function that raises ``RelayError`` leaves the database exactly as it found it
+(it checks before writing, or undoes its own claim), so its neighbours in the batch still
+commit.
 Read functions run on a separate read-only connection.  Capability hashes are compared
 with ``hmac.compare_digest``; nothing here knows a capability itself.
 """
@@ -121,27 +122,37 @@ def append_item(
     hour: int,
     quota: int,
 ) -> int:
-    """Store an item at the queue's next seq; mailboxes need the current capability."""
+    """Store an item at the queue's next seq; mailboxes need the current capability.
+
+    The hot path, so two statements: claim the seq and bytes (UPDATE ... RETURNING), then
+    insert.  A refusal found after the claim undoes it exactly before raising, which keeps
+    the module's rule that a refused request leaves nothing behind.
+    """
+    size = len(data)
     row = conn.execute(
-        "SELECT id, cap_hash, last_seq, bytes_used FROM queues WHERE kind = ? AND qid = ?",
-        (kind, qid),
-    ).fetchone()
-    if row is None:
+        "UPDATE queues SET last_seq = last_seq + 1, bytes_used = bytes_used + ? "
+        "WHERE kind = ? AND qid = ? RETURNING id, cap_hash, last_seq, bytes_used",
+        (size, kind, qid),
+    ).fetchall()
+    if not row:
         raise RelayError("not_found", _NOT_FOUND[kind])
-    queue, current, last_seq, used = row
+    queue, current, seq, used = row[0]
+    refusal: RelayError | None = None
     if kind == MAILBOX and (cap_hash is None or not _same(current, cap_hash)):
-        raise _refuse_write(conn, queue, cap_hash or b"")
-    _check_quota(used, len(data), quota)
-    seq = int(last_seq) + 1
+        refusal = _refuse_write(conn, queue, cap_hash or b"")
+    elif used > quota:
+        refusal = RelayError("quota_exceeded", "mailbox storage quota exceeded")
+    if refusal is not None:
+        conn.execute(
+            "UPDATE queues SET last_seq = last_seq - 1, bytes_used = bytes_used - ? WHERE id = ?",
+            (size, queue),
+        )
+        raise refusal
     conn.execute(
         "INSERT INTO items (queue, seq, hour, size, data) VALUES (?, ?, ?, ?, ?)",
-        (queue, seq, hour, len(data), data),
+        (queue, seq, hour, size, data),
     )
-    conn.execute(
-        "UPDATE queues SET last_seq = ?, bytes_used = ? WHERE id = ?",
-        (seq, used + len(data), queue),
-    )
-    return seq
+    return int(seq)
 
 
 def commit(

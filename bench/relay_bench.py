@@ -1,0 +1,389 @@
+"""Relay throughput and long-poll latency on loopback: `/work/venv/bin/python bench/relay_bench.py` (about 1 minute; uses wrk if installed).
+
+(a) Accepted POST /v1/mailboxes/{mid}/items per second (256-byte items, 16 mailboxes,
+    every answer a durable commit) against a bare ASGI hello-world app served with the
+    same uvicorn settings, at 1, 10 and 100 concurrent connections.  Runs alternate
+    between the two servers so background load affects both alike.
+(b) Long-poll delivery latency: K clients (1, 10, 100) wait on one mailbox; a poster
+    appends an item; we time from the POST's acknowledgement (and from its sending) to
+    each waiting client having the item.
+
+Both servers run as separate processes (`python -m relay serve` and this file with
+`--serve-hello`); wrk (Debian package) generates load, or, without it, a multi-process
+raw-socket generator written here (slower, so its figures are a lower bound).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from crypto.key_schedule import cap_hash  # noqa: E402
+from crypto.relay_auth import b64url_encode, bearer_header  # noqa: E402
+
+ITEM = b"x" * 256
+MAILBOXES = 16
+CONCURRENCY = (1, 10, 100)
+WAITERS = (1, 10, 100)
+OPEN_LIMITS = [
+    "--rate", "1e9", "--burst", "1e9", "--read-rate", "1e9", "--read-burst", "1e9",
+    "--creations-per-minute", "1e9", "--creation-burst", "1e9",
+]  # fmt: skip
+
+
+# ---------------------------------------------------------------- the baseline app
+
+
+async def hello_app(scope, receive, send):  # type: ignore[no-untyped-def]
+    """Bare ASGI: drain the body, answer a small JSON.  Handles lifespan like the relay."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"9")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b'{"seq":1}'})
+
+
+def serve_hello() -> None:
+    """Serve ``hello_app`` with exactly the relay's uvicorn settings."""
+    import uvicorn
+
+    from relay.server import bind_socket, display_url, uvicorn_config
+
+    sock = bind_socket("127.0.0.1", 0)
+    config = uvicorn_config(hello_app)  # type: ignore[arg-type]
+    server = uvicorn.Server(config)
+    original_startup = server.startup
+
+    async def startup(sockets=None):  # type: ignore[no-untyped-def]
+        await original_startup(sockets=sockets)
+        print(f"hello listening on {display_url(sock)}", flush=True)
+
+    server.startup = startup  # type: ignore[method-assign]
+    server.run(sockets=[sock])
+
+
+# ---------------------------------------------------------------- processes
+
+
+class Server:
+    """A server subprocess and the URL it printed."""
+
+    def __init__(self, argv: list[str], marker: str) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if marker in line:
+                self.url = line.split()[-1]
+                break
+        else:
+            raise RuntimeError(f"server did not start: {argv}")
+        host, port = self.url.removeprefix("http://").split(":")
+        self.host, self.port = host, int(port)
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# ---------------------------------------------------------------- raw HTTP/1.1 client
+
+
+class Conn:
+    """One keep-alive HTTP/1.1 connection; just enough parsing for our own servers."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> Conn:
+        reader, writer = await asyncio.open_connection(host, port)
+        return cls(reader, writer)
+
+    def send(self, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> None:
+        lines = [f"{method} {path} HTTP/1.1", "Host: bench", f"Content-Length: {len(body)}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+
+    async def response(self) -> tuple[int, bytes, bytes]:
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        match = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+        body = await self.reader.readexactly(int(match.group(1))) if match else b""
+        return status, head, body
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def _http_json(host: str, port: int, method: str, path: str, body: bytes) -> int:
+    async def go() -> int:
+        conn = await Conn.open(host, port)
+        conn.send(method, path, {"Content-Type": "application/json"}, body)
+        status, _, _ = await conn.response()
+        conn.close()
+        return status
+
+    return asyncio.run(go())
+
+
+def make_mailboxes(relay: Server, count: int) -> list[tuple[str, str]]:
+    """(items path, Authorization value) for ``count`` fresh mailboxes."""
+    boxes = []
+    for _ in range(count):
+        mid, cap = os.urandom(16).hex(), os.urandom(32)
+        body = (
+            f'{{"cap_hash":"{b64url_encode(cap_hash(cap))}",'
+            f'"head":"{b64url_encode(bytes(32))}"}}'
+        ).encode()
+        status = _http_json(relay.host, relay.port, "PUT", f"/v1/mailboxes/{mid}", body)
+        if status != 201:
+            raise RuntimeError(f"mailbox creation answered {status}")
+        boxes.append((f"/v1/mailboxes/{mid}/items", bearer_header(cap)))
+    return boxes
+
+
+# ---------------------------------------------------------------- (a) throughput
+
+
+def _lua(targets: list[tuple[str, str]], path: Path) -> None:
+    paths = ", ".join(f'"{p}"' for p, _ in targets)
+    auths = ", ".join(f'"{a}"' for _, a in targets)
+    path.write_text(
+        f"local paths = {{{paths}}}\n"
+        f"local auths = {{{auths}}}\n"
+        f'local body = string.rep("x", {len(ITEM)})\n'
+        "local i = 0\n"
+        "request = function()\n"
+        "  i = i % #paths + 1\n"
+        '  return wrk.format("POST", paths[i], {["Authorization"] = auths[i],\n'
+        '    ["Content-Type"] = "application/octet-stream"}, body)\n'
+        "end\n"
+    )
+
+
+def run_wrk(server: Server, script: Path, connections: int, seconds: float) -> float:
+    """Accepted (2xx) requests per second measured by wrk."""
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "-s", str(script), server.url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    total = re.search(r"(\d+) requests in ([\d.]+)(\w+)", out)
+    if total is None:
+        raise RuntimeError("unexpected wrk output:\n" + out)
+    count = int(total.group(1))
+    duration = float(total.group(2)) * {"s": 1.0, "ms": 1e-3, "m": 60.0}[total.group(3)]
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: .*", out)
+    if errors:
+        print(f"    wrk: {errors.group(0)}")
+    return (count - (int(failed.group(1)) if failed else 0)) / duration
+
+
+async def _closed_loop(
+    host: str, port: int, targets: list[tuple[str, str]], connections: int, seconds: float
+) -> int:
+    stop = time.monotonic() + seconds
+    accepted = 0
+
+    async def one(offset: int) -> None:
+        nonlocal accepted
+        conn = await Conn.open(host, port)
+        i = offset
+        while time.monotonic() < stop:
+            path, auth = targets[i % len(targets)]
+            i += 1
+            conn.send("POST", path, {"Authorization": auth}, ITEM)
+            status, _, _ = await conn.response()
+            accepted += 200 <= status < 300
+        conn.close()
+
+    await asyncio.gather(*(one(n) for n in range(connections)))
+    return accepted
+
+
+def _load_process(args: tuple[str, int, list[tuple[str, str]], int, float]) -> int:
+    return asyncio.run(_closed_loop(*args))
+
+
+def run_raw(server: Server, targets: list[tuple[str, str]], connections: int, seconds: float) -> float:
+    """Fallback generator: up to 2 processes of asyncio raw sockets."""
+    procs = min(2, connections)
+    shares = [connections // procs + (i < connections % procs) for i in range(procs)]
+    jobs = [(server.host, server.port, targets, share, seconds) for share in shares]
+    with multiprocessing.Pool(procs) as pool:
+        return sum(pool.map(_load_process, jobs)) / seconds
+
+
+# ---------------------------------------------------------------- (b) long-poll latency
+
+
+async def long_poll_latency(
+    relay: Server, waiters: int, rounds: int
+) -> tuple[list[float], list[float]]:
+    """(from ack, from send) latencies in ms, one per waiter per round."""
+    (path, auth), = make_mailboxes_async_safe(relay)
+    headers = {"Authorization": auth}
+    received: list[dict[int, float]] = [{} for _ in range(waiters)]
+    armed = 0
+    done = asyncio.Event()
+    conns = [await Conn.open(relay.host, relay.port) for _ in range(waiters)]
+
+    async def waiter(index: int) -> None:
+        nonlocal armed
+        conn = conns[index]
+        after = 0
+        while True:
+            conn.send("GET", f"{path}?after={after}&wait=30", headers)
+            armed += 1
+            status, _, body = await conn.response()
+            now = time.perf_counter()
+            armed -= 1
+            if status != 200:
+                raise RuntimeError(f"fetch answered {status}")
+            pos = 0
+            while pos < len(body):
+                seq = int.from_bytes(body[pos : pos + 8], "big")
+                size = int.from_bytes(body[pos + 8 : pos + 12], "big")
+                received[index][seq] = now
+                pos += 12 + size
+                after = seq
+            if all(after in r for r in received) and len(received[index]) >= rounds:
+                done.set()
+
+    tasks = [asyncio.ensure_future(waiter(i)) for i in range(waiters)]
+    poster = await Conn.open(relay.host, relay.port)
+    from_ack: list[float] = []
+    from_send: list[float] = []
+    for seq in range(1, rounds + 1):
+        while armed < waiters:
+            await asyncio.sleep(0.001)
+        await asyncio.sleep(0.02)  # let the relay register every waiter
+        sent = time.perf_counter()
+        poster.send("POST", path, headers, ITEM)
+        status, _, _ = await poster.response()
+        acked = time.perf_counter()
+        if status != 200:
+            raise RuntimeError(f"post answered {status}")
+        while not all(seq in r for r in received):
+            await asyncio.sleep(0.0005)
+        for r in received:
+            from_ack.append((r[seq] - acked) * 1000)
+            from_send.append((r[seq] - sent) * 1000)
+    for task in tasks:
+        task.cancel()
+    for conn in [*conns, poster]:
+        conn.close()
+    return from_ack, from_send
+
+
+def make_mailboxes_async_safe(relay: Server) -> list[tuple[str, str]]:
+    """Mailbox creation from inside a running loop (it uses its own loop in a thread)."""
+    out: list[list[tuple[str, str]]] = []
+    thread = threading.Thread(target=lambda: out.append(make_mailboxes(relay, 1)))
+    thread.start()
+    thread.join()
+    return out[0]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# ---------------------------------------------------------------- main
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--serve-hello", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per throughput run")
+    parser.add_argument("--rounds", type=int, default=40, help="long-poll rounds per size")
+    parser.add_argument("--no-wrk", action="store_true", help="use the raw-socket generator")
+    args = parser.parse_args()
+    if args.serve_hello:
+        serve_hello()
+        return 0
+
+    use_wrk = shutil.which("wrk") is not None and not args.no_wrk
+    with tempfile.TemporaryDirectory() as tmp:
+        relay = Server(
+            [sys.executable, "-m", "relay", "serve", "--db", f"{tmp}/bench.db", "--port", "0",
+             "--log-level", "warning", *OPEN_LIMITS],
+            "caucus-relay listening on",
+        )  # fmt: skip
+        hello = Server([sys.executable, __file__, "--serve-hello"], "hello listening on")
+        try:
+            targets = make_mailboxes(relay, MAILBOXES)
+            script = Path(tmp) / "post.lua"
+            _lua(targets, script)
+            hello_script = Path(tmp) / "hello.lua"
+            _lua([("/items", a) for _, a in targets], hello_script)
+            generator = "wrk -t1" if use_wrk else "raw-socket generator (lower bound)"
+            print(f"(a) accepted POSTs/s, {len(ITEM)}-byte items, {args.seconds:g} s runs, {generator}")
+            print(f"    {'connections':>11} {'hello-world':>12} {'relay':>10} {'relay/hello':>12}")
+            for connections in CONCURRENCY:
+                if use_wrk:
+                    base = run_wrk(hello, hello_script, connections, args.seconds)
+                    ours = run_wrk(relay, script, connections, args.seconds)
+                else:
+                    base = run_raw(hello, [("/items", "x")], connections, args.seconds)
+                    ours = run_raw(relay, targets, connections, args.seconds)
+                print(f"    {connections:>11} {base:>12.0f} {ours:>10.0f} {ours / base:>11.0%}")
+
+            print("(b) long-poll delivery latency, ms (p50 / p99), one mailbox, K waiting clients")
+            print(f"    {'K':>4} {'from POST ack':>18} {'from POST send':>18}")
+            for waiters in WAITERS:
+                rounds = max(10, args.rounds // (1 if waiters < 100 else 2))
+                from_ack, from_send = asyncio.run(long_poll_latency(relay, waiters, rounds))
+                print(
+                    f"    {waiters:>4} {pct(from_ack, 0.5):>8.2f} / {pct(from_ack, 0.99):>6.2f}"
+                    f" {pct(from_send, 0.5):>8.2f} / {pct(from_send, 0.99):>6.2f}"
+                    f"   (n={len(from_ack)}, mean from ack {statistics.mean(from_ack):.2f})"
+                )
+        finally:
+            relay.stop()
+            hello.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
