@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -655,3 +657,85 @@ def test_document_ids_resolve_by_prefix_and_bad_inputs_are_clear(world, tmp_path
     with pytest.raises(Exception, match="no file"):
         run(service.publish(group_id, tmp_path / "missing.pdf", "T"))
     assert len(service.list(group_id)) == 1
+
+
+# -- memory ----------------------------------------------------------------------------
+
+BIG = 100 * 2**20 + 12_345
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _status_bytes(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(field)
+
+
+def memory_probe(folder: str) -> None:
+    """Run in a fresh interpreter: publish and get BIG bytes, print memory growth as JSON.
+
+    RSS growth is the kernel's peak (VmHWM, reset through /proc/self/clear_refs after
+    setup) minus the RSS then; tracemalloc gives the Python allocations' peak."""
+    import gc
+    import time
+    import tracemalloc
+
+    tmp = Path(folder)
+
+    async def scenario() -> dict[str, float]:
+        clock = Clock()
+        app = make_relay(tmp, clock)
+        transport = httpx.ASGITransport(app=app)
+        alice, bob = (make_engine(tmp, n, transport, clock) for n in ("alice", "bob"))
+        group_id = await alice.create_group("Freelancers")
+        await befriend(alice, group_id, bob)
+        source = tmp / "big.bin"
+        expected = hashlib.sha256()
+        with source.open("wb") as out:
+            for i in range(-(-BIG // 2**20)):
+                piece = hashlib.shake_256(i.to_bytes(4, "big")).digest(min(2**20, BIG - i * 2**20))
+                expected.update(piece)
+                out.write(piece)
+        gc.collect()
+        Path("/proc/self/clear_refs").write_text("5")
+        base = _status_bytes("VmRSS")
+        tracemalloc.start()
+        started = time.perf_counter()
+        document_id = await DocumentService(alice).publish(group_id, source, "Big")
+        await bob.sync()
+        exported = await DocumentService(bob).get(document_id, tmp / "out.bin")
+        elapsed = time.perf_counter() - started
+        _, traced = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        growth = _status_bytes("VmHWM") - base
+        got = hashlib.sha256()
+        with exported.path.open("rb") as handle:
+            while piece := handle.read(2**20):
+                got.update(piece)
+        for engine in (alice, bob):
+            await engine.close()
+        app.close()
+        return {"rss_growth": growth, "traced_peak": traced, "seconds": elapsed,
+                "equal": float(got.digest() == expected.digest())}
+
+    print(json.dumps(run(scenario())))
+
+
+@pytest.mark.slow
+def test_100_mib_round_trip_with_bounded_memory(tmp_path: Path) -> None:
+    clear_refs = Path("/proc/self/clear_refs")
+    if not clear_refs.exists() or not os.access(clear_refs, os.W_OK):
+        pytest.skip("needs Linux /proc/self/clear_refs to reset the peak RSS")
+    result = subprocess.run(
+        [sys.executable, "-c",
+         f"from tests.core.test_documents import memory_probe; memory_probe({str(tmp_path)!r})"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    assert measured["equal"] == 1.0
+    # A whole copy would be 100 MiB; a few 1 MiB chunks in flight are the budget.
+    assert measured["traced_peak"] < 24 * 2**20, measured
+    assert measured["rss_growth"] < 48 * 2**20, measured
+    assert measured["seconds"] < 30, measured
