@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from crypto.ballot.keys import BallotKeyRecord
 from crypto.errors import (
     Expired,
     InvalidLogEntry,
@@ -89,6 +90,9 @@ __all__ = [
 MAX_MEMBERS = 10_000
 
 V = TypeVar("V")
+
+# What an entry's body parses to: the wire bodies, or a verified ballot key registration.
+_AnyBody = Body | BallotKeyRecord
 
 
 class NotAMember(RemoteError):
@@ -204,7 +208,7 @@ class Invite:
 
 
 # Who may author each kind (protocol 2.2).  MEMBER means any member; CREATE is only valid
-# as the first entry and BALLOT_KEY is reserved, so neither appears.
+# as the first entry, so it does not appear.
 AUTHOR_ROLE: Mapping[EntryKind, Role] = {
     EntryKind.ADD: Role.ORGANIZER,
     EntryKind.REMOVE: Role.ORGANIZER,
@@ -214,6 +218,7 @@ AUTHOR_ROLE: Mapping[EntryKind, Role] = {
     EntryKind.RENAME: Role.ORGANIZER,
     EntryKind.INVITE: Role.ORGANIZER,
     EntryKind.CHANNEL: Role.ORGANIZER,
+    EntryKind.BALLOT_KEY: Role.MEMBER,
 }
 
 
@@ -223,7 +228,8 @@ class GroupState:
 
     ``seq`` is also the current epoch number; ``head`` is the hash of entry ``seq``.
     ``needs_rekey`` is set when the last entry was a LEAVE, whose epoch secret was chosen
-    by someone no longer in the group (protocol 2.4).
+    by someone no longer in the group (protocol 2.4).  ``ballot_keys`` maps each member
+    who registered one (BALLOT_KEY) to their ballot public key (docs/ballots.md section 2).
     """
 
     group_id: bytes
@@ -234,6 +240,7 @@ class GroupState:
     invites: SortedMap[Invite]
     channels: SortedMap[Channel]
     needs_rekey: bool = False
+    ballot_keys: SortedMap[bytes] = field(default_factory=SortedMap)
 
     # --- queries -----------------------------------------------------------------------
 
@@ -269,6 +276,11 @@ class GroupState:
 
     def organizers(self) -> tuple[MemberRecord, ...]:
         return tuple(m for m in self.members.sorted_values if m.role == Role.ORGANIZER)
+
+    def ballot_roster(self) -> tuple[bytes, ...]:
+        """The registered ballot keys in roster order: who is eligible in a ballot defined
+        now.  Keys are dropped with their member, so every key belongs to a member."""
+        return self.ballot_keys.sorted_values
 
     # --- validation --------------------------------------------------------------------
 
@@ -329,8 +341,6 @@ class GroupState:
         # Rule 4 (the cheap part): the kind exists here and the author's role allows it.
         if entry.kind == EntryKind.CREATE:
             raise InvalidLogEntry("CREATE is only valid as the first entry")
-        if entry.kind == EntryKind.BALLOT_KEY:
-            raise NotPermitted("ballot keys are not supported yet")
         if AUTHOR_ROLE[entry.kind] == Role.ORGANIZER and author.role != Role.ORGANIZER:
             raise NotPermitted(f"only organizers may author {entry.kind.name}")
         # Rule 3: the signature.
@@ -347,7 +357,7 @@ class GroupState:
 
     # --- effects of each kind (called after the checks common to all kinds) ------------
 
-    def _add(self, entry: LogEntry, body: Body) -> GroupState:
+    def _add(self, entry: LogEntry, body: _AnyBody) -> GroupState:
         if not isinstance(body, AddBody):
             raise UsageError("ADD decoded to another body type")
         record = body.member
@@ -373,7 +383,7 @@ class GroupState:
             self, members=self.members.set(record.identity_pk, record), invites=invites
         )
 
-    def _remove(self, entry: LogEntry, body: Body) -> GroupState:
+    def _remove(self, entry: LogEntry, body: _AnyBody) -> GroupState:
         if not isinstance(body, RemoveBody):
             raise UsageError("REMOVE decoded to another body type")
         if body.identity_pk == entry.author:
@@ -382,9 +392,11 @@ class GroupState:
             raise InvalidLogEntry("REMOVE names someone who is not a member")
         members = self.members.remove(body.identity_pk)
         _require_organizer(members)
-        return dataclasses.replace(self, members=members)
+        return dataclasses.replace(
+            self, members=members, ballot_keys=_without(self.ballot_keys, body.identity_pk)
+        )
 
-    def _role(self, entry: LogEntry, body: Body) -> GroupState:
+    def _role(self, entry: LogEntry, body: _AnyBody) -> GroupState:
         if not isinstance(body, RoleBody):
             raise UsageError("ROLE decoded to another body type")
         if body.identity_pk not in self.members:
@@ -396,20 +408,22 @@ class GroupState:
         _require_organizer(members)
         return dataclasses.replace(self, members=members)
 
-    def _leave(self, entry: LogEntry, body: Body) -> GroupState:
+    def _leave(self, entry: LogEntry, body: _AnyBody) -> GroupState:
         members = self.members.remove(entry.author)
         _require_organizer(members)
-        return dataclasses.replace(self, members=members)
+        return dataclasses.replace(
+            self, members=members, ballot_keys=_without(self.ballot_keys, entry.author)
+        )
 
-    def _rekey(self, entry: LogEntry, body: Body) -> GroupState:
+    def _rekey(self, entry: LogEntry, body: _AnyBody) -> GroupState:
         return self
 
-    def _rename(self, entry: LogEntry, body: Body) -> GroupState:
+    def _rename(self, entry: LogEntry, body: _AnyBody) -> GroupState:
         if not isinstance(body, RenameBody):
             raise UsageError("RENAME decoded to another body type")
         return dataclasses.replace(self, name=body.group_name)
 
-    def _invite(self, entry: LogEntry, body: Body) -> GroupState:
+    def _invite(self, entry: LogEntry, body: _AnyBody) -> GroupState:
         if not isinstance(body, InviteBody):
             raise UsageError("INVITE decoded to another body type")
         if body.invite_id == ZERO_ID:
@@ -423,13 +437,26 @@ class GroupState:
         )
         return dataclasses.replace(self, invites=self.invites.set(body.invite_id, invite))
 
-    def _channel(self, entry: LogEntry, body: Body) -> GroupState:
+    def _channel(self, entry: LogEntry, body: _AnyBody) -> GroupState:
         if not isinstance(body, Channel):
             raise UsageError("CHANNEL decoded to another body type")
         return dataclasses.replace(self, channels=self.channels.set(body.channel_id, body))
 
+    def _ballot_key(self, entry: LogEntry, body: _AnyBody) -> GroupState:
+        """Register (or replace) the author's own ballot key; the proof of possession was
+        checked against the author and group when the body was parsed."""
+        if not isinstance(body, BallotKeyRecord):
+            raise UsageError("BALLOT_KEY decoded to another body type")
+        if self.ballot_keys.get(entry.author) == body.public:
+            raise InvalidLogEntry("this ballot key is already registered")
+        if body.public in self.ballot_keys.sorted_values:
+            raise InvalidLogEntry("another member registered this ballot key")
+        return dataclasses.replace(
+            self, ballot_keys=self.ballot_keys.set(entry.author, body.public)
+        )
 
-_Effect = Callable[[GroupState, LogEntry, Body], GroupState]
+
+_Effect = Callable[[GroupState, LogEntry, _AnyBody], GroupState]
 
 # The effect of each kind on the state: the transition table of the group log.
 _EFFECTS: Mapping[EntryKind, _Effect] = {
@@ -441,7 +468,13 @@ _EFFECTS: Mapping[EntryKind, _Effect] = {
     EntryKind.RENAME: GroupState._rename,
     EntryKind.INVITE: GroupState._invite,
     EntryKind.CHANNEL: GroupState._channel,
+    EntryKind.BALLOT_KEY: GroupState._ballot_key,
 }
+
+
+def _without(keys: SortedMap[bytes], identity_pk: bytes) -> SortedMap[bytes]:
+    """``keys`` without the member's ballot key, if they registered one."""
+    return keys.remove(identity_pk) if identity_pk in keys else keys
 
 
 def _require_organizer(members: SortedMap[MemberRecord]) -> None:
@@ -450,9 +483,15 @@ def _require_organizer(members: SortedMap[MemberRecord]) -> None:
         raise NotPermitted("the last organizer cannot leave, be removed or be demoted")
 
 
-def _parse_body(entry: LogEntry) -> Body:
-    """The entry's body, with malformed bytes reported as ``InvalidLogEntry``."""
+def _parse_body(entry: LogEntry) -> _AnyBody:
+    """The entry's body, with malformed bytes reported as ``InvalidLogEntry``.
+
+    A BALLOT_KEY body is verified here against its author and group (its proof of
+    possession fails with ``BadSignature``).
+    """
     try:
+        if entry.kind == EntryKind.BALLOT_KEY:
+            return BallotKeyRecord.decode(entry.body, entry.author, entry.group_id)
         return decode_body(entry.kind, entry.body)
     except MalformedData as error:
         raise InvalidLogEntry(f"malformed {entry.kind.name} body: {error}") from error

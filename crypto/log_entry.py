@@ -15,7 +15,6 @@ from crypto import kdf
 from crypto.errors import (
     InvalidLogEntry,
     MalformedData,
-    NotPermitted,
     UnsupportedVersion,
     UsageError,
 )
@@ -380,12 +379,13 @@ def decode_body(kind: EntryKind, data: bytes) -> Body:
     """Parse the body of an entry of ``kind``.
 
     Raises ``MalformedData`` (or a subclass, or ``BadSignature`` for a member record's
-    certificate) on bad bytes and ``NotPermitted`` for BALLOT_KEY, reserved until the
-    ballots section defines its body.
+    certificate) on bad bytes.  A BALLOT_KEY body is verified against its author and group,
+    which this function does not have: the group log decodes it with
+    ``crypto.ballot.BallotKeyRecord.decode`` and asking here is a ``UsageError``.
     """
     body_type = _BODY_TYPES.get(kind)
     if body_type is None:
-        raise NotPermitted("ballot keys are not supported yet")
+        raise UsageError("decode BALLOT_KEY bodies with BallotKeyRecord.decode")
     return body_type.decode(data)
 
 
