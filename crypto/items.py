@@ -1,8 +1,8 @@
 """Item types in a mailbox and a cheap peek at an item's header (protocol section 4).
 
-Every mailbox item starts ``u8 version | u8 type``; group mailbox items (messages and
-commits) continue with ``u64 epoch``.  A client peeks first to pick the epoch's keys and
-the right decoder, before any cryptography runs.
+Every mailbox item starts ``u8 version | u8 type``; group mailbox items (messages,
+commits and anonymous votes) continue with ``u64 epoch``.  A client peeks first to pick
+the epoch's keys and the right decoder, before any cryptography runs.
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ class ItemType(IntEnum):
     MESSAGE = 1
     COMMIT = 2
     JOIN_REQUEST = 3
+    VOTE = 4  # anonymous ballot vote (docs/ballots.md section 10)
 
 
-_EPOCH_ITEMS = frozenset({ItemType.MESSAGE, ItemType.COMMIT})
+_EPOCH_ITEMS = frozenset({ItemType.MESSAGE, ItemType.COMMIT, ItemType.VOTE})
 
 
 def peek_type(item: bytes) -> ItemType:
@@ -44,7 +45,7 @@ def peek_type(item: bytes) -> ItemType:
 
 
 def peek_item(item: bytes) -> tuple[int, ItemType, int]:
-    """``(version, type, epoch)`` of a group mailbox item (a message or a commit).
+    """``(version, type, epoch)`` of a group mailbox item (a message, commit or vote).
 
     Join requests live in invite mailboxes and carry no epoch, so they are rejected here
     with ``MalformedData``; use ``peek_type`` for them.
@@ -61,7 +62,7 @@ def peek_item(item: bytes) -> tuple[int, ItemType, int]:
 def item_header(kind: ItemType, epoch: int) -> bytes:
     """The 10 header bytes of a group mailbox item; also the start of its AEAD data."""
     if kind not in _EPOCH_ITEMS:
-        raise UsageError("only messages and commits have an epoch header")
+        raise UsageError("only group mailbox items have an epoch header")
     if not 0 <= epoch <= 0xFFFFFFFFFFFFFFFF:
         raise UsageError("epoch out of range")
     return _HEADER.pack(ITEM_VERSION, kind, epoch)

@@ -65,6 +65,7 @@ LABELS: frozenset[str] = frozenset(
         "ballot-ring-challenge",
         "ballot-vote",
         "ballot-vote-hash",
+        "vote-key",
     }
 )
 
