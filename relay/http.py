@@ -366,13 +366,13 @@ _ROUTES: list[tuple[tuple[object, ...], dict[str, Handler]]] = [
 ]
 
 
-def _index_routes() -> tuple[frozenset[int], dict[tuple[str, ...], dict[str, Handler]]]:
+def _index_routes() -> tuple[tuple[int, ...], dict[tuple[str, ...], dict[str, Handler]]]:
     """Index the table by its literal segments, so a lookup is one dict access.
 
     Placeholders may only sit at positions no route uses for a literal; checked here.
     """
-    holes = frozenset(
-        i for pattern, _ in _ROUTES for i, p in enumerate(pattern) if p in (_ID, _INDEX)
+    holes = tuple(
+        sorted({i for pattern, _ in _ROUTES for i, p in enumerate(pattern) if p in (_ID, _INDEX)})
     )
     index: dict[tuple[str, ...], dict[str, Handler]] = {}
     for pattern, methods in _ROUTES:
@@ -391,15 +391,18 @@ def _route(parts: list[str], method: str) -> tuple[Handler, list[str]]:
     if parts[0] or len(parts) < 2:
         raise RelayError("not_found", "no such endpoint")
     segments = parts[1:]
-    holes = _HOLES
-    key = tuple("" if i in holes else seg for i, seg in enumerate(segments))
-    methods = _INDEX_BY_SHAPE.get(key)
+    params: list[str] = []
+    for i in _HOLES:
+        if i < len(segments):
+            params.append(segments[i])
+            segments[i] = ""
+    methods = _INDEX_BY_SHAPE.get(tuple(segments))
     if methods is None:
         raise RelayError("not_found", "no such endpoint")
     handler = methods.get(method)
     if handler is None:
         raise _MethodNotAllowed(", ".join(sorted(methods)).encode())
-    return handler, [seg for i, seg in enumerate(segments) if i in holes]
+    return handler, params
 
 
 class _MethodNotAllowed(RelayError):

@@ -54,6 +54,7 @@ class Relay:
         self._writer = GroupCommitWriter(
             self._open_writer,
             max_batch=config.max_batch,
+            bulk=store.append_batch,
             tick=self._maintenance,
             tick_interval_s=config.purge_interval_s,
         )
@@ -165,12 +166,10 @@ class Relay:
         self._limit(self._buckets, presented)
         if not item:
             raise RelayError("bad_request", "empty item")
-        hour, quota = _hour(self.clock()), self._quota
-
-        def op(conn: sqlite3.Connection) -> int:
-            return store.append_item(conn, store.MAILBOX, mid, presented, item, hour, quota)
-
-        seq: int = await self._write(op)
+        append = store.Append(
+            store.MAILBOX, mid, presented, item, _hour(self.clock()), self.config.max_mailbox_bytes
+        )
+        seq: int = await self._writer.submit_bulk(append)
         self._notifier.notify((store.MAILBOX, mid))
         return seq
 
@@ -230,16 +229,10 @@ class Relay:
         self._limit(self._buckets, b"inbox-write" + iid)
         if not item:
             raise RelayError("bad_request", "empty item")
-        op = functools.partial(
-            store.append_item,
-            kind=store.INBOX,
-            qid=iid,
-            cap_hash=None,
-            data=item,
-            hour=_hour(self.clock()),
-            quota=self._quota,
+        append = store.Append(
+            store.INBOX, iid, None, item, _hour(self.clock()), self.config.max_mailbox_bytes
         )
-        seq: int = await self._write(op)
+        seq: int = await self._writer.submit_bulk(append)
         self._notifier.notify((store.INBOX, iid))
         return seq
 
