@@ -1,4 +1,4 @@
-"""Relay throughput and long-poll latency on loopback: `/work/venv/bin/python bench/relay_bench.py` (about 1 minute; uses wrk if installed).
+"""Relay throughput and long-poll latency on loopback. Run: python bench/relay_bench.py (~1 min).
 
 (a) Accepted POST /v1/mailboxes/{mid}/items per second (256-byte items, 16 mailboxes,
     every answer a durable commit) against a bare ASGI hello-world app served with the
@@ -169,8 +169,7 @@ def make_mailboxes(relay: Server, count: int) -> list[tuple[str, str]]:
     for _ in range(count):
         mid, cap = os.urandom(16).hex(), os.urandom(32)
         body = (
-            f'{{"cap_hash":"{b64url_encode(cap_hash(cap))}",'
-            f'"head":"{b64url_encode(bytes(32))}"}}'
+            f'{{"cap_hash":"{b64url_encode(cap_hash(cap))}","head":"{b64url_encode(bytes(32))}"}}'
         ).encode()
         status = _http_json(relay.host, relay.port, "PUT", f"/v1/mailboxes/{mid}", body)
         if status != 201:
@@ -244,7 +243,9 @@ def _load_process(args: tuple[str, int, list[tuple[str, str]], int, float]) -> i
     return asyncio.run(_closed_loop(*args))
 
 
-def run_raw(server: Server, targets: list[tuple[str, str]], connections: int, seconds: float) -> float:
+def run_raw(
+    server: Server, targets: list[tuple[str, str]], connections: int, seconds: float
+) -> float:
     """Fallback generator: up to 2 processes of asyncio raw sockets."""
     procs = min(2, connections)
     shares = [connections // procs + (i < connections % procs) for i in range(procs)]
@@ -260,7 +261,7 @@ async def long_poll_latency(
     relay: Server, waiters: int, rounds: int
 ) -> tuple[list[float], list[float]]:
     """(from ack, from send) latencies in ms, one per waiter per round."""
-    (path, auth), = make_mailboxes_async_safe(relay)
+    ((path, auth),) = make_mailboxes_async_safe(relay)
     headers = {"Authorization": auth}
     received: list[dict[int, float]] = [{} for _ in range(waiters)]
     armed = 0
@@ -358,7 +359,9 @@ def main() -> int:
             hello_script = Path(tmp) / "hello.lua"
             _lua([("/items", a) for _, a in targets], hello_script)
             generator = "wrk -t1" if use_wrk else "raw-socket generator (lower bound)"
-            print(f"(a) accepted POSTs/s, {len(ITEM)}-byte items, {args.seconds:g} s runs, {generator}")
+            print(
+                f"(a) accepted POSTs/s, {len(ITEM)} B items, {args.seconds:g} s runs, {generator}"
+            )
             print(f"    {'connections':>11} {'hello-world':>12} {'relay':>10} {'relay/hello':>12}")
             for connections in CONCURRENCY:
                 if use_wrk:

@@ -131,6 +131,8 @@ def _error(error: RelayError) -> _Response:
         headers.append((b"retry-after", str(error.retry_after).encode()))
     if isinstance(error, _MethodNotAllowed):
         headers.append((b"allow", error.allow))
+    if error.code == "too_large":  # stop the client uploading the rest of the body
+        headers.append((b"connection", b"close"))
     return _Response(error.status, codec.json_bytes(payload), headers=headers)
 
 

@@ -105,10 +105,11 @@ class Relay:
             conn.close()
 
     def _reader(self) -> sqlite3.Connection:
+        """This thread's read-only connection (one per event-loop thread)."""
+        if self._closed:
+            raise RelayError("unavailable", "relay is shutting down")
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            if self._closed:
-                raise RelayError("unavailable", "relay is shutting down")
             self.start()
             conn = schema.connect(self.config.db_path, readonly=True)
             self._local.conn = conn

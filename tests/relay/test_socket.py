@@ -154,6 +154,7 @@ def test_oversized_content_length_refused_before_the_body(relay_process: RelayPr
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 413")
     assert b"too_large" in answer
+    assert b"connection: close" in answer.lower()  # the client need not send the rest
 
 
 def test_acknowledged_items_survive_kill_9(tmp_path: Path) -> None:
