@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
 
@@ -37,6 +38,7 @@ from app.qt.session import (
     unlock_profile,
 )
 from app.qt.settings import DesktopSettings
+from app.qt.signals import emit
 from app.qt.theme import app_icon, apply_theme
 from app.qt.unlock import UnlockScreen
 from app.qt.verification import VerificationStore
@@ -112,6 +114,7 @@ class AppController(QObject):
         self._retired: list[EngineBridge] = []
         self._buffered: list[Event] = []
         self._passphrase_dialog: ChangePassphraseDialog | None = None
+        self._graveyard: list[QWidget] = []
         self.idle_timer = QTimer(self)
         self.idle_timer.setSingleShot(True)
         self.idle_timer.timeout.connect(self._idle)
@@ -157,10 +160,21 @@ class AppController(QObject):
         )
         screen.unlock_requested.connect(self._unlock)
         if self.unlock_screen is not None:
-            self.unlock_screen.deleteLater()
+            self._dispose(self.unlock_screen)
         self.unlock_screen = screen
         screen.show()
         screen.activateWindow()
+
+    def _dispose(self, widget: QWidget) -> None:
+        """Hide and delete a top-level window later, from the event loop.
+
+        Dropping the last Python reference would delete it at once, possibly while one
+        of its own handlers (the Ctrl+L shortcut, a button) is still running.
+        """
+        widget.hide()
+        widget.deleteLater()
+        self._graveyard = [w for w in self._graveyard if shiboken6.isValid(w)]
+        self._graveyard.append(widget)
 
     # -- background steps -------------------------------------------------------------
 
@@ -244,8 +258,7 @@ class AppController(QObject):
         self._buffered.clear()
         for screen in (self.first_run, self.unlock_screen):
             if screen is not None:
-                screen.hide()
-                screen.deleteLater()
+                self._dispose(screen)
         self.first_run = self.unlock_screen = None
         window.show()
         window.activateWindow()
@@ -253,7 +266,7 @@ class AppController(QObject):
         if self._pending_join:
             code, self._pending_join = self._pending_join, None
             window.open_join_dialog(code)
-        self.session_opened.emit()
+        emit(self.session_opened)
 
     def _on_event(self, event: Event) -> None:
         if self.main_window is not None:
@@ -269,6 +282,7 @@ class AppController(QObject):
         window, self.main_window = self.main_window, None
         if window is not None:
             window.discard()
+            self._dispose(window)
         bridge, self.bridge = self.bridge, None
         if bridge is not None:
             bridge.stop()
@@ -289,7 +303,7 @@ class AppController(QObject):
             return
         self._teardown()
         self._show_unlock("Caucus is locked.")
-        self.locked.emit()
+        emit(self.locked)
 
     def _idle(self) -> None:
         if self.main_window is not None and self._job is None:
@@ -433,6 +447,10 @@ class AppController(QObject):
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self._idle_watcher)
+        # Deliver what the stopped threads queued and run pending deletions now, while
+        # every object they refer to still exists.
+        QCoreApplication.sendPostedEvents()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
     def quit(self) -> None:
         self.shutdown()

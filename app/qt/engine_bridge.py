@@ -23,7 +23,9 @@ from PySide6.QtCore import QObject, Signal
 
 from app.core.engine import Engine
 from app.core.errors import ClientError
+from app.core.events import Event
 from app.core.profile import open_with_key
+from app.qt.signals import emit
 from crypto.errors import CaucusError
 
 __all__ = ["EngineBridge", "EngineCall"]
@@ -142,13 +144,13 @@ class EngineBridge(QObject):
     def _report(self, call_id: int, future: Future[Any] | asyncio.Future[Any]) -> None:
         # Runs on the engine thread: hand the outcome to the GUI thread.
         if future.cancelled():
-            self._finished.emit(call_id, None, ClientError("cancelled while locking"))
+            emit(self._finished, call_id, None, ClientError("cancelled while locking"))
             return
         error = future.exception()
         if error is not None:
-            self._finished.emit(call_id, None, error)
+            emit(self._finished, call_id, None, error)
         else:
-            self._finished.emit(call_id, future.result(), None)
+            emit(self._finished, call_id, future.result(), None)
 
     def _dispatch(self, call_id: int, result: Any, error: Any) -> None:
         callbacks = self._callbacks.pop(call_id, None)
@@ -173,29 +175,33 @@ class EngineBridge(QObject):
         finally:
             self._loop = None
             self._stop = None
-            self._thread_done.emit()
+            emit(self._thread_done)
+
+    def _forward_event(self, event: Event) -> None:
+        # Engine thread: queued to the GUI thread by the signal.
+        emit(self.engine_event, event)
 
     def _on_thread_done(self) -> None:
-        self.stopped.emit()
+        emit(self.stopped)
 
     async def _main(self, home: Path, key: bytes, options: dict[str, Any]) -> None:
         try:
             engine = Engine(open_with_key(home, key), **options)
         except CaucusError as exc:
-            self.start_failed.emit(str(exc))
+            emit(self.start_failed, str(exc))
             return
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         if self._want_stop.is_set():  # stop() came while the database was opening
             self._stop.set()
-        unsubscribe = engine.subscribe(self.engine_event.emit)
+        unsubscribe = engine.subscribe(self._forward_event)
         with self._early_lock:
             self._engine = engine
             early, self._early = self._early, []
         for call_id, action in early:
             task = asyncio.ensure_future(self._invoke(action))
             task.add_done_callback(functools.partial(self._report, call_id))
-        self.started.emit(engine.name, engine.relay_url)
+        emit(self.started, engine.name, engine.relay_url)
         try:
             await self._run_until_stopped(engine, self._stop)
         finally:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.qt.passphrase_hint import estimate
+from app.qt.signals import emit
 from app.qt.theme import app_icon
 from app.qt.widgets import error_label, muted_label, primary_button, show_error
 
@@ -186,14 +187,15 @@ class FirstRunScreen(QWidget):
             self.relay_url.setFocus()
             return
         show_error(self.error, None)
-        self.create_requested.emit(
+        emit(
+            self.create_requested,
             NewProfile(
                 name=name,
                 passphrase=self.passphrase.text(),
                 relay_url=url,
                 embedded_relay=self.embedded.isChecked(),
                 remember_key=self.remember.isEnabled() and self.remember.isChecked(),
-            )
+            ),
         )
 
     def set_busy(self, busy: bool) -> None:

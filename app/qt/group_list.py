@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from app.core.views import GroupView
+from app.qt.signals import emit
 from app.qt.theme import colors
 
 __all__ = ["GroupDelegate", "GroupListModel"]
@@ -40,7 +41,7 @@ class GroupListModel(QAbstractListModel):
             if existing.group_id == group.group_id:
                 self._groups[row] = group
                 index = self.index(row)
-                self.dataChanged.emit(index, index)
+                emit(self.dataChanged, index, index)
                 return
         row = len(self._groups)
         self.beginInsertRows(QModelIndex(), row, row)

@@ -13,6 +13,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from app.qt.signals import emit
+
 __all__ = ["BackgroundJob"]
 
 
@@ -24,7 +26,7 @@ class BackgroundJob(QObject):
     # Emitted on the worker thread; connected to a method of this GUI-thread object, so
     # Qt queues it, and the public signals (which may reach plain callables, which Qt
     # would call on the emitting thread) are emitted on the GUI thread.
-    _outcome = Signal(bool, object)
+    _outcome = Signal(int, object)
 
     def __init__(self, work: Callable[[], Any], parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -42,12 +44,12 @@ class BackgroundJob(QObject):
         try:
             result = self._work()
         except Exception as exc:
-            self._outcome.emit(False, exc)
+            emit(self._outcome, 0, exc)
         else:
-            self._outcome.emit(True, result)
+            emit(self._outcome, 1, result)
 
-    def _deliver(self, ok: bool, value: Any) -> None:
+    def _deliver(self, ok: int, value: Any) -> None:
         if ok:
-            self.succeeded.emit(value)
+            emit(self.succeeded, value)
         else:
-            self.failed.emit(value)
+            emit(self.failed, value)

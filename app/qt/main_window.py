@@ -53,6 +53,7 @@ from app.qt.engine_bridge import EngineBridge
 from app.qt.group_list import GroupDelegate, GroupListModel
 from app.qt.members import MembersPanel
 from app.qt.message_model import MessageModel
+from app.qt.signals import emit
 from app.qt.theme import app_icon
 from app.qt.verification import VerificationStore
 from app.qt.widgets import human_error, muted_label, section_title
@@ -438,12 +439,12 @@ class MainWindow(QMainWindow):
         elif isinstance(event, RemovedFromGroup):
             self.reader.forget(event.group_id)
             self._queue_refresh(event.group_id)
-            self.notify.emit("Caucus", "You were removed from a group.")
+            emit(self.notify, "Caucus", "You were removed from a group.")
         elif isinstance(event, JoinRequested):
             self._queue_refresh(event.group_id)
             self.statusBar().showMessage(f"{event.name} asks to join.", 15000)
             if not self.isActiveWindow():
-                self.notify.emit("Join request", f"{event.name} asks to join.")
+                emit(self.notify, "Join request", f"{event.name} asks to join.")
         elif isinstance(event, IntegrityWarning):
             if event.group_id is None or (self._group and event.group_id == self._group.group_id):
                 self.show_banner(f"⚠ {event.detail}")
@@ -472,10 +473,12 @@ class MainWindow(QMainWindow):
         where = group.name if group else "a group"
         # Who and where, never the text: notifications show on lock screens.
         if self._unnotified == 1:
-            self.notify.emit(f"{name} in {where}", "New message")
+            emit(self.notify, f"{name} in {where}", "New message")
         else:
-            self.notify.emit(
-                f"Caucus: {self._unnotified} new messages", f"Latest from {name} in {where}"
+            emit(
+                self.notify,
+                f"Caucus: {self._unnotified} new messages",
+                f"Latest from {name} in {where}",
             )
         self._unnotified = 0
         self._last_notify = time.monotonic()
@@ -620,17 +623,15 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._discarded:
-            self.quit_requested.emit()
+            emit(self.quit_requested)
         event.accept()
 
     def discard(self) -> None:
-        """Forget the session (locking): no more reads, timers or events; then delete."""
+        """Forget the session (locking): no more reads, timers or events."""
         self._discarded = True
         self._refresh_timer.stop()
         self._notify_timer.stop()
         self.message_model.set_source(None, None)
-        self.hide()
-        self.deleteLater()
 
 
 def _channel_text(channel: ChannelView) -> str:

@@ -18,6 +18,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 
 from app.core.queries import Queries
 from app.core.views import DEFAULT_CHANNEL, MessageView
+from app.qt.signals import emit
 
 __all__ = ["MessageModel", "Roles", "day_label", "status_text"]
 
@@ -30,8 +31,8 @@ class Roles:
     """Custom data roles the delegate and the tests read."""
 
     MESSAGE = Qt.ItemDataRole.UserRole + 1  # the MessageView
-    SHOW_DAY = Qt.ItemDataRole.UserRole + 2  # bool: first message of a calendar day
-    SHOW_SENDER = Qt.ItemDataRole.UserRole + 3  # bool: a new sender starts here
+    SHOW_DAY = Qt.ItemDataRole.UserRole + 2  # 1: first message of a calendar day
+    SHOW_SENDER = Qt.ItemDataRole.UserRole + 3  # 1: a new sender starts here
     STATUS_TEXT = Qt.ItemDataRole.UserRole + 4  # "Sent", "Not sent - retry", ...
     DAY_TEXT = Qt.ItemDataRole.UserRole + 5  # "Today", "Monday 2 March 2026", ...
     TIME_TEXT = Qt.ItemDataRole.UserRole + 6  # "14:05"
@@ -124,10 +125,12 @@ class MessageModel(QAbstractListModel):
             return message.text
         if role == Roles.MESSAGE:
             return message
+        # 0/1 rather than bool: PySide6 6.12 loses a reference to True/False on each
+        # bool it converts back out of a QVariant, which ends in a crash at exit.
         if role == Roles.SHOW_DAY:
-            return self._starts_day(row)
+            return int(self._starts_day(row))
         if role == Roles.SHOW_SENDER:
-            return self._starts_run(row)
+            return int(self._starts_run(row))
         if role == Roles.STATUS_TEXT:
             return status_text(message.status) if message.is_mine else ""
         if role == Roles.DAY_TEXT:
@@ -167,7 +170,7 @@ class MessageModel(QAbstractListModel):
         self.endInsertRows()
         # The previously first row may no longer start a day or a run of one sender.
         boundary = self.index(len(older))
-        self.dataChanged.emit(boundary, boundary, [Roles.SHOW_DAY, Roles.SHOW_SENDER])
+        emit(self.dataChanged, boundary, boundary, [Roles.SHOW_DAY, Roles.SHOW_SENDER])
         return len(older)
 
     def ensure_loaded(self, row_id: int) -> QModelIndex:
@@ -195,7 +198,7 @@ class MessageModel(QAbstractListModel):
         self.endInsertRows()
         if pos + 1 < len(self._rows):
             after = self.index(pos + 1)
-            self.dataChanged.emit(after, after, [Roles.SHOW_DAY, Roles.SHOW_SENDER])
+            emit(self.dataChanged, after, after, [Roles.SHOW_DAY, Roles.SHOW_SENDER])
         return True
 
     def set_status(self, row_id: int, status: str) -> None:
@@ -206,7 +209,7 @@ class MessageModel(QAbstractListModel):
     def _replace(self, pos: int, message: MessageView) -> None:
         self._rows[pos] = message
         index = self.index(pos)
-        self.dataChanged.emit(index, index)
+        emit(self.dataChanged, index, index)
 
     def _position(self, row_id: int) -> int | None:
         pos = bisect.bisect_left(self._ids, row_id)

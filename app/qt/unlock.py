@@ -7,6 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
+from app.qt.signals import emit
 from app.qt.theme import app_icon
 from app.qt.widgets import error_label, muted_label, primary_button, show_error
 
@@ -90,8 +91,10 @@ class UnlockScreen(QWidget):
             return
         show_error(self.error, None)
         self.set_busy(True)
-        self.unlock_requested.emit(
-            self.passphrase.text(), self.remember.isEnabled() and self.remember.isChecked()
+        emit(
+            self.unlock_requested,
+            self.passphrase.text(),
+            self.remember.isEnabled() and self.remember.isChecked(),
         )
 
     def set_busy(self, busy: bool) -> None:

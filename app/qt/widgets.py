@@ -32,7 +32,7 @@ def human_error(error: BaseException) -> str:
 
 def primary_button(text: str, parent: QWidget | None = None) -> QPushButton:
     button = QPushButton(text, parent)
-    button.setProperty("primary", True)
+    button.setProperty("primary", "true")
     button.setAccessibleName(text.replace("&", ""))
     button.setDefault(True)
     return button

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.qt.passphrase_hint import estimate
+from app.qt.signals import emit
 from app.qt.widgets import error_label, muted_label, primary_button, show_error
 
 __all__ = ["ChangePassphraseDialog"]
@@ -71,7 +72,7 @@ class ChangePassphraseDialog(QDialog):
         show_error(self.error, None)
         self.change.setEnabled(False)
         self.change.setText("Changing…")
-        self.requested.emit(self.old.text(), self.new.text())
+        emit(self.requested, self.old.text(), self.new.text())
 
     def fail(self, message: str) -> None:
         self.change.setEnabled(True)

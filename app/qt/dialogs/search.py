@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QDialog, QLineEdit, QListWidget, QListWidgetItem, 
 
 from app.core.queries import Queries
 from app.core.views import MessageView
+from app.qt.signals import emit
 from app.qt.widgets import muted_label
 
 __all__ = ["SearchDialog"]
@@ -66,5 +67,5 @@ class SearchDialog(QDialog):
 
     def _open(self, item: QListWidgetItem) -> None:
         message: MessageView = item.data(Qt.ItemDataRole.UserRole)
-        self.chosen.emit(message)
+        emit(self.chosen, message)
         self.accept()

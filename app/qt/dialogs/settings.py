@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.qt.settings import DesktopSettings
+from app.qt.signals import emit
 from app.qt.theme import THEMES
 
 __all__ = ["SettingsDialog"]
@@ -58,5 +59,5 @@ class SettingsDialog(QDialog):
         self._settings.theme = str(self.theme.currentData())
         self._settings.idle_lock_minutes = self.idle.value()
         self._settings.save()
-        self.applied.emit()
+        emit(self.applied)
         self.accept()

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 
 from app.core.views import MemberView
 from app.qt.qr import qr_pixmap
+from app.qt.signals import emit
 from app.qt.verification import Trust, VerificationStore
 from app.qt.widgets import muted_label, primary_button
 from crypto.identity import safety_number
@@ -113,12 +114,12 @@ class VerifyDialog(QDialog):
     def _mark(self) -> None:
         self._store.mark_verified(self._member)
         self._refresh()
-        self.changed.emit()
+        emit(self.changed)
 
     def _unmark(self) -> None:
         self._store.clear(self._member)
         self._refresh()
-        self.changed.emit()
+        emit(self.changed)
 
 
 def _short(fingerprint: str) -> str:

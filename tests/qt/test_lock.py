@@ -1,0 +1,80 @@
+"""Locking: on demand (Ctrl+L) and when idle; a wrong passphrase says so; changing it."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from tests.qt.helpers import PASSPHRASE, WAIT_MS, click, create_group, create_profile
+
+
+def unlock_with(qtbot, app, passphrase: str) -> None:  # type: ignore[no-untyped-def]
+    screen = app.unlock_screen
+    screen.passphrase.clear()
+    qtbot.keyClicks(screen.passphrase, passphrase)
+    click(qtbot, screen.unlock)
+
+
+def test_lock_and_unlock(qtbot, relay, make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app("alice")
+    window = create_profile(qtbot, app, "Alice", relay.url)
+    create_group(qtbot, window, "Night shift")
+
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)
+    qtbot.keyClick(window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: app.unlock_screen is not None and app.unlock_screen.isVisible())
+    assert app.main_window is None
+    assert app.unlock_screen.note.text() == "Caucus is locked."
+
+    unlock_with(qtbot, app, "not the passphrase")
+    qtbot.waitUntil(lambda: app.unlock_screen.error.isVisible(), timeout=WAIT_MS)
+    assert app.unlock_screen.error.text() == "Wrong passphrase. Try again."
+    assert app.main_window is None
+
+    unlock_with(qtbot, app, PASSPHRASE)
+    qtbot.waitUntil(lambda: app.main_window is not None, timeout=WAIT_MS)
+    window = app.main_window
+    assert window.group_model.index(0).data() == "Night shift"
+    assert window.title.text().startswith("Night shift")
+
+
+def test_locks_itself_when_idle(qtbot, relay, make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app("alice")
+    create_profile(qtbot, app, "Alice", relay.url)
+    assert app.idle_timer.isActive()
+    assert app.idle_timer.interval() == 10 * 60 * 1000  # the default: ten minutes
+    app.idle_timer.start(300)  # the same timer, shortened so the test need not wait
+    qtbot.waitUntil(lambda: app.unlock_screen is not None, timeout=WAIT_MS)
+    assert app.main_window is None
+
+
+def test_change_passphrase(qtbot, relay, make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app("alice")
+    window = create_profile(qtbot, app, "Alice", relay.url)
+    create_group(qtbot, window, "Couriers")
+
+    window.passphrase_action.trigger()
+    dialog = app._passphrase_dialog
+    qtbot.keyClicks(dialog.old, "wrong old passphrase")
+    qtbot.keyClicks(dialog.new, "new words for the union")
+    qtbot.keyClicks(dialog.repeat, "new words for the union")
+    click(qtbot, dialog.change)
+    qtbot.waitUntil(lambda: dialog.error.isVisible(), timeout=WAIT_MS)
+    assert dialog.error.text() == "Wrong passphrase."
+
+    dialog.old.setText(PASSPHRASE)
+    click(qtbot, dialog.change)
+    qtbot.waitUntil(
+        lambda: app.main_window is not None and app.main_window is not window, timeout=WAIT_MS
+    )
+    qtbot.waitUntil(
+        lambda: "Passphrase changed" in app.main_window.statusBar().currentMessage(),
+        timeout=WAIT_MS,
+    )
+    assert app.main_window.group_model.index(0).data() == "Couriers"
+
+    app.lock()
+    unlock_with(qtbot, app, PASSPHRASE)
+    qtbot.waitUntil(lambda: app.unlock_screen.error.isVisible(), timeout=WAIT_MS)
+    unlock_with(qtbot, app, "new words for the union")
+    qtbot.waitUntil(lambda: app.main_window is not None, timeout=WAIT_MS)
