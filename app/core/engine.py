@@ -65,6 +65,7 @@ from crypto.group_log import (
 )
 from crypto.identity import Identity
 from crypto.invite import InviteCode, InviteSecrets, JoinRequest
+from crypto.items import peek_item
 from crypto.key_schedule import EpochKeys, cap_hash
 from crypto.message import MAX_BODY, seal_message
 from crypto.welcome import Welcome
@@ -500,7 +501,12 @@ class Engine(Queries):
             keys = session.keys
             if keys is None:
                 raise NotPermittedHere("you are no longer a member of this group")
+            # Sealed before a commit we have processed since: the relay would take it with
+            # the new capability and every member would drop it. Seal it again below.
+            stale = peek_item(item)[2] != keys.epoch
             try:
+                if stale:
+                    raise RelayRejected(409, "stale_epoch", "sealed in an earlier epoch")
                 seq = await relay.post_item(session.mailbox_id, keys.mailbox_cap, item)
             except RelayUnavailable:
                 self._connection_state(session.relay_url, ConnectionState.OFFLINE)
@@ -511,7 +517,7 @@ class Engine(Queries):
                 # A commit closed the epoch this was sealed in; it never landed. Unseal
                 # it (restoring our message chain) and seal again in the new epoch.
                 _, commits = await self.sync_group(group_id)
-                if commits == 0:
+                if commits == 0 and not stale:
                     detail = "the relay says our epoch ended but delivers no commit"
                     self._warn(group_id, "withheld-commit", detail)
                     raise RelayError(detail + "; the message stays queued") from None
