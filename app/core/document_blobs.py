@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from app.core.errors import ClientError, RelayRejected
-from app.core.relay_client import RelayClient, b64
+from app.core.relay_client import RelayClient
 from crypto.document.stream import split_ciphertext
 
 __all__ = ["BlobClient", "BlobStore", "DocumentUnavailable"]
@@ -29,24 +29,14 @@ class DocumentUnavailable(ClientError):
 
 
 class BlobClient:
-    """The relay's blob endpoints: create, upload and fetch chunks, delete.
-
-    Uses ``RelayClient._request`` so blobs share the client's transport, retries and
-    error mapping; the blob calls belong in ``RelayClient`` itself once that file is free.
-    """
+    """The relay's blob endpoints, with their errors turned into what a member can act on."""
 
     def __init__(self, relay: RelayClient) -> None:
         self._relay = relay
 
     async def create(self, blob_id: bytes, cap_hash: bytes, size: int, chunks: int) -> None:
         try:
-            await self._relay._request(
-                "PUT",
-                f"/v1/blobs/{blob_id.hex()}",
-                json_body={"cap_hash": b64(cap_hash), "size": size, "chunks": chunks},
-                headers={"content-type": "application/json"},
-                expect=(201,),
-            )
+            await self._relay.create_blob(blob_id, cap_hash, size, chunks)
         except RelayRejected as exc:
             if exc.code != "exists":
                 raise
@@ -54,19 +44,11 @@ class BlobClient:
             # are checked against the capability, so a stranger's blob is unusable.
 
     async def put_chunk(self, blob_id: bytes, capability: bytes, index: int, data: bytes) -> None:
-        await self._relay._request(
-            "PUT",
-            f"/v1/blobs/{blob_id.hex()}/chunks/{index}",
-            content=data,
-            headers=_bearer(capability),
-            expect=(204,),
-        )
+        await self._relay.put_blob_chunk(blob_id, capability, index, data)
 
     async def get_chunk(self, blob_id: bytes, capability: bytes, index: int) -> bytes:
         try:
-            response = await self._relay._request(
-                "GET", f"/v1/blobs/{blob_id.hex()}/chunks/{index}", headers=_bearer(capability)
-            )
+            return await self._relay.get_blob_chunk(blob_id, capability, index)
         except RelayRejected as exc:
             if exc.code == "missing":
                 raise DocumentUnavailable(
@@ -78,16 +60,9 @@ class BlobClient:
                     "the relay no longer holds this document (deleted or expired)"
                 ) from None
             raise
-        return response.content
 
     async def delete(self, blob_id: bytes, capability: bytes) -> None:
-        await self._relay._request(
-            "DELETE", f"/v1/blobs/{blob_id.hex()}", headers=_bearer(capability), expect=(204,)
-        )
-
-
-def _bearer(capability: bytes) -> dict[str, str]:
-    return {"authorization": f"Bearer {b64(capability)}"}
+        await self._relay.delete_blob(blob_id, capability)
 
 
 class BlobStore:

@@ -134,6 +134,7 @@ class GroupSession:
         self.keys = None
         self.send_chain = None
         self.recv_chains.clear()
+        self.dirty_chains.clear()
         db.execute("UPDATE groups SET status = ? WHERE group_id = ?", (status, self.group_id))
         db.execute("DELETE FROM epochs WHERE group_id = ?", (self.group_id,))
         db.execute("DELETE FROM send_chains WHERE group_id = ?", (self.group_id,))

@@ -19,13 +19,16 @@ import httpx
 import nacl.signing
 
 from app.core.errors import RelayRejected, RelayUnavailable
-from crypto.errors import MalformedData
+from crypto.errors import MalformedData, TooLarge
 from crypto.relay_auth import inbox_auth_header
 
 __all__ = ["FetchResult", "RelayClient", "b64"]
 
 _FRAME = struct.Struct(">QI")
 MAX_WAIT = 30
+# A fetch answers at most 8 MiB of items (protocol 6.2) plus frame headers; nothing
+# legitimate is larger, and a relay sending more is cut off.
+MAX_RESPONSE = 9 * 1024 * 1024
 
 
 def b64(data: bytes) -> str:
@@ -107,13 +110,14 @@ class RelayClient:
         last_error = "no attempt"
         for attempt in range(attempts):
             try:
-                response = await self._client.request(
+                request = self._client.build_request(
                     method,
                     path,
                     content=content if json_body is None else json.dumps(json_body).encode(),
                     headers=headers,
                     params=params,
                 )
+                response = await self._read_bounded(request)
             except httpx.TransportError as exc:
                 last_error = type(exc).__name__
             else:
@@ -126,6 +130,23 @@ class RelayClient:
                 await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 (jitter)
                 delay = min(delay * 2, 8.0)
         raise RelayUnavailable(f"relay {self.base_url} unreachable ({last_error})")
+
+    async def _read_bounded(self, request: httpx.Request) -> httpx.Response:
+        """Send and read the answer, refusing one larger than any legitimate answer."""
+        response = await self._client.send(request, stream=True)
+        try:
+            parts: list[bytes] = []
+            total = 0
+            async for part in response.aiter_bytes():
+                total += len(part)
+                if total > MAX_RESPONSE:
+                    raise TooLarge("the relay sent an oversized answer")
+                parts.append(part)
+        finally:
+            await response.aclose()
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=b"".join(parts)
+        )
 
     # -- mailboxes -------------------------------------------------------------------
 
@@ -178,6 +199,37 @@ class RelayClient:
     async def delete_mailbox(self, mailbox_id: bytes, cap: bytes) -> None:
         await self._request(
             "DELETE", f"/v1/mailboxes/{mailbox_id.hex()}", headers=_bearer(cap), expect=(204,)
+        )
+
+    # -- blobs -----------------------------------------------------------------------
+
+    async def create_blob(self, blob_id: bytes, cap_hash: bytes, size: int, chunks: int) -> None:
+        await self._request(
+            "PUT",
+            f"/v1/blobs/{blob_id.hex()}",
+            json_body={"cap_hash": b64(cap_hash), "size": size, "chunks": chunks},
+            headers={"content-type": "application/json"},
+            expect=(201,),
+        )
+
+    async def put_blob_chunk(self, blob_id: bytes, cap: bytes, index: int, data: bytes) -> None:
+        await self._request(
+            "PUT",
+            f"/v1/blobs/{blob_id.hex()}/chunks/{index}",
+            content=data,
+            headers=_bearer(cap),
+            expect=(204,),
+        )
+
+    async def get_blob_chunk(self, blob_id: bytes, cap: bytes, index: int) -> bytes:
+        response = await self._request(
+            "GET", f"/v1/blobs/{blob_id.hex()}/chunks/{index}", headers=_bearer(cap)
+        )
+        return response.content
+
+    async def delete_blob(self, blob_id: bytes, cap: bytes) -> None:
+        await self._request(
+            "DELETE", f"/v1/blobs/{blob_id.hex()}", headers=_bearer(cap), expect=(204,)
         )
 
     # -- inboxes ---------------------------------------------------------------------

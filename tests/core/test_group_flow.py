@@ -302,3 +302,21 @@ def test_first_organizer_rekeys_a_week_old_epoch(world) -> None:
     assert after == before + 1
     assert alice.log(group_id)[-1].kind.name == "REKEY"
     assert bob.session(group_id).state.seq == after
+
+
+def test_removal_in_the_same_batch_as_messages_is_processed(world) -> None:
+    """Bob was offline while Alice wrote and then removed him: one fetch holds both."""
+    _, _, (alice, bob, _) = world
+
+    async def scenario() -> bytes:
+        group_id = await alice.create_group("Freelancers")
+        await befriend(alice, group_id, bob)
+        await alice.send_text(group_id, "last message Bob may read")
+        await alice.remove_member(group_id, bob.fingerprint)
+        await alice.send_text(group_id, "after Bob left")
+        await bob.sync()
+        return group_id
+
+    group_id = run(scenario())
+    assert [m.text for m in bob.messages(group_id)] == ["last message Bob may read"]
+    assert bob.group(group_id).status == "removed"
