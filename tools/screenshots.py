@@ -23,13 +23,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("CAUCUS_KDF_COST", "interactive")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QWidget
 
 from app.core.engine import Engine
 from app.core.profile import create_profile
 from app.qt.controller import AppController, LaunchOptions
+from app.qt.dialogs.invite import InviteDialog
 from app.qt.settings import DesktopSettings
 from app.qt.theme import apply_theme
 from crypto.group_log import Role
@@ -153,7 +154,7 @@ def _save(widget: QWidget, out: Path, name: str) -> None:
     table = [colour for colour, _count in Counter(pixels).most_common(256)]
     flags = Qt.ImageConversionFlag.ThresholdDither | Qt.ImageConversionFlag.AvoidDither
     image = image.convertToFormat(QImage.Format.Format_Indexed8, table, flags)
-    image.save(str(path), "PNG", 9)
+    image.save(str(path), b"PNG", 9)
     print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
 
 
@@ -233,13 +234,14 @@ def main() -> int:
 
             window.open_invite_dialog()
             invite = window.dialog
-            invite.approval.setChecked(True)  # type: ignore[union-attr]
-            invite.create_button.click()  # type: ignore[union-attr]
-            _pump(app, lambda: invite.code.text().startswith("caucus://"))  # type: ignore[union-attr]
+            if not isinstance(invite, InviteDialog):
+                raise SystemExit("no invite dialog")
+            invite.approval.setChecked(True)
+            invite.create_button.click()
+            _pump(app, lambda: invite.code.text().startswith("caucus://"))
             _settle(app)
-            _save(invite, out, f"invite{suffix}")  # type: ignore[arg-type]
-            invite.close()  # type: ignore[union-attr]
-            QTimer.singleShot(0, lambda: None)
+            _save(invite, out, f"invite{suffix}")
+            invite.close()
             alice.shutdown()
         finally:
             relay.stop()

@@ -9,7 +9,6 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
 
 from app.qt.message_delegate import MessageDelegate
 from app.qt.message_model import MessageModel
-from app.qt.signals import emit
 
 __all__ = ["ChatView"]
 
@@ -112,7 +111,7 @@ class ChatView(QListView):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
-        emit(self.frame_painted)
+        self.frame_painted.emit()
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
@@ -139,6 +138,6 @@ class ChatView(QListView):
         menu.addAction(copy)
         if message.is_mine and message.status == "failed":
             retry = QAction("Retry sending", menu)
-            retry.triggered.connect(lambda: emit(self.retry_requested, message.row_id))
+            retry.triggered.connect(lambda: self.retry_requested.emit(message.row_id))
             menu.addAction(retry)
         menu.popup(self.viewport().mapToGlobal(pos))

@@ -6,7 +6,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QHBoxLayout, QPlainTextEdit, QWidget
 
-from app.qt.signals import emit
 from app.qt.widgets import primary_button
 
 __all__ = ["Composer", "MessageEdit"]
@@ -29,7 +28,7 @@ class MessageEdit(QPlainTextEdit):
     def keyPressEvent(self, event: QKeyEvent) -> None:
         enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
         if enter and not event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
-            emit(self.submitted)
+            self.submitted.emit()
             return
         super().keyPressEvent(event)
 
@@ -68,7 +67,7 @@ class Composer(QWidget):
     def _send(self) -> None:
         text = self.edit.toPlainText()
         if text.strip():
-            emit(self.send_requested, text)
+            self.send_requested.emit(text)
 
     def clear(self) -> None:
         self.edit.clear()

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
 from app.core.errors import WrongPassphrase
 from app.core.events import Event
 from app.core.profile import change_passphrase, open_with_key, profile_exists, unlock_with_key
+from app.qt import gc_guard
 from app.qt.dialogs.passphrase import ChangePassphraseDialog
 from app.qt.dialogs.settings import SettingsDialog
 from app.qt.engine_bridge import EngineBridge
@@ -38,7 +39,6 @@ from app.qt.session import (
     unlock_profile,
 )
 from app.qt.settings import DesktopSettings
-from app.qt.signals import emit
 from app.qt.theme import app_icon, apply_theme
 from app.qt.unlock import UnlockScreen
 from app.qt.verification import VerificationStore
@@ -122,6 +122,7 @@ class AppController(QObject):
         app = QApplication.instance()
         if app is not None:
             app.installEventFilter(self._idle_watcher)
+            gc_guard.install()
         self.tray = self._make_tray()
 
     # -- start ------------------------------------------------------------------------
@@ -266,7 +267,7 @@ class AppController(QObject):
         if self._pending_join:
             code, self._pending_join = self._pending_join, None
             window.open_join_dialog(code)
-        emit(self.session_opened)
+        self.session_opened.emit()
 
     def _on_event(self, event: Event) -> None:
         if self.main_window is not None:
@@ -303,7 +304,7 @@ class AppController(QObject):
             return
         self._teardown()
         self._show_unlock("Caucus is locked.")
-        emit(self.locked)
+        self.locked.emit()
 
     def _idle(self) -> None:
         if self.main_window is not None and self._job is None:

@@ -25,7 +25,6 @@ from app.core.engine import Engine
 from app.core.errors import ClientError
 from app.core.events import Event
 from app.core.profile import open_with_key
-from app.qt.signals import emit
 from crypto.errors import CaucusError
 
 __all__ = ["EngineBridge", "EngineCall"]
@@ -144,13 +143,13 @@ class EngineBridge(QObject):
     def _report(self, call_id: int, future: Future[Any] | asyncio.Future[Any]) -> None:
         # Runs on the engine thread: hand the outcome to the GUI thread.
         if future.cancelled():
-            emit(self._finished, call_id, None, ClientError("cancelled while locking"))
+            self._finished.emit(call_id, None, ClientError("cancelled while locking"))
             return
         error = future.exception()
         if error is not None:
-            emit(self._finished, call_id, None, error)
+            self._finished.emit(call_id, None, error)
         else:
-            emit(self._finished, call_id, future.result(), None)
+            self._finished.emit(call_id, future.result(), None)
 
     def _dispatch(self, call_id: int, result: Any, error: Any) -> None:
         callbacks = self._callbacks.pop(call_id, None)
@@ -175,20 +174,20 @@ class EngineBridge(QObject):
         finally:
             self._loop = None
             self._stop = None
-            emit(self._thread_done)
+            self._thread_done.emit()
 
     def _forward_event(self, event: Event) -> None:
-        # Engine thread: queued to the GUI thread by the signal.
-        emit(self.engine_event, event)
+        # Engine thread: the signal queues the event onto the GUI thread.
+        self.engine_event.emit(event)
 
     def _on_thread_done(self) -> None:
-        emit(self.stopped)
+        self.stopped.emit()
 
     async def _main(self, home: Path, key: bytes, options: dict[str, Any]) -> None:
         try:
             engine = Engine(open_with_key(home, key), **options)
         except CaucusError as exc:
-            emit(self.start_failed, str(exc))
+            self.start_failed.emit(str(exc))
             return
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
@@ -201,7 +200,7 @@ class EngineBridge(QObject):
         for call_id, action in early:
             task = asyncio.ensure_future(self._invoke(action))
             task.add_done_callback(functools.partial(self._report, call_id))
-        emit(self.started, engine.name, engine.relay_url)
+        self.started.emit(engine.name, engine.relay_url)
         try:
             await self._run_until_stopped(engine, self._stop)
         finally:

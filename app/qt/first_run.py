@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
 )
 
 from app.qt.passphrase_hint import estimate
-from app.qt.signals import emit
 from app.qt.theme import app_icon
 from app.qt.widgets import error_label, muted_label, primary_button, show_error
 
@@ -187,8 +186,7 @@ class FirstRunScreen(QWidget):
             self.relay_url.setFocus()
             return
         show_error(self.error, None)
-        emit(
-            self.create_requested,
+        self.create_requested.emit(
             NewProfile(
                 name=name,
                 passphrase=self.passphrase.text(),

@@ -10,7 +10,6 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from app.core.views import GroupView
-from app.qt.signals import emit
 from app.qt.theme import colors
 
 __all__ = ["GroupDelegate", "GroupListModel"]
@@ -41,7 +40,7 @@ class GroupListModel(QAbstractListModel):
             if existing.group_id == group.group_id:
                 self._groups[row] = group
                 index = self.index(row)
-                emit(self.dataChanged, index, index)
+                self.dataChanged.emit(index, index)
                 return
         row = len(self._groups)
         self.beginInsertRows(QModelIndex(), row, row)

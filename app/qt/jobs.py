@@ -13,8 +13,6 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from app.qt.signals import emit
-
 __all__ = ["BackgroundJob"]
 
 
@@ -44,12 +42,12 @@ class BackgroundJob(QObject):
         try:
             result = self._work()
         except Exception as exc:
-            emit(self._outcome, 0, exc)
+            self._outcome.emit(0, exc)
         else:
-            emit(self._outcome, 1, result)
+            self._outcome.emit(1, result)
 
     def _deliver(self, ok: int, value: Any) -> None:
         if ok:
-            emit(self.succeeded, value)
+            self.succeeded.emit(value)
         else:
-            emit(self.failed, value)
+            self.failed.emit(value)

@@ -53,7 +53,6 @@ from app.qt.engine_bridge import EngineBridge
 from app.qt.group_list import GroupDelegate, GroupListModel
 from app.qt.members import MembersPanel
 from app.qt.message_model import MessageModel
-from app.qt.signals import emit
 from app.qt.theme import app_icon
 from app.qt.verification import VerificationStore
 from app.qt.widgets import human_error, muted_label, section_title
@@ -439,12 +438,12 @@ class MainWindow(QMainWindow):
         elif isinstance(event, RemovedFromGroup):
             self.reader.forget(event.group_id)
             self._queue_refresh(event.group_id)
-            emit(self.notify, "Caucus", "You were removed from a group.")
+            self.notify.emit("Caucus", "You were removed from a group.")
         elif isinstance(event, JoinRequested):
             self._queue_refresh(event.group_id)
             self.statusBar().showMessage(f"{event.name} asks to join.", 15000)
             if not self.isActiveWindow():
-                emit(self.notify, "Join request", f"{event.name} asks to join.")
+                self.notify.emit("Join request", f"{event.name} asks to join.")
         elif isinstance(event, IntegrityWarning):
             if event.group_id is None or (self._group and event.group_id == self._group.group_id):
                 self.show_banner(f"⚠ {event.detail}")
@@ -473,10 +472,9 @@ class MainWindow(QMainWindow):
         where = group.name if group else "a group"
         # Who and where, never the text: notifications show on lock screens.
         if self._unnotified == 1:
-            emit(self.notify, f"{name} in {where}", "New message")
+            self.notify.emit(f"{name} in {where}", "New message")
         else:
-            emit(
-                self.notify,
+            self.notify.emit(
                 f"Caucus: {self._unnotified} new messages",
                 f"Latest from {name} in {where}",
             )
@@ -623,7 +621,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._discarded:
-            emit(self.quit_requested)
+            self.quit_requested.emit()
         event.accept()
 
     def discard(self) -> None:

@@ -20,7 +20,6 @@ from app.core.engine import Engine
 from app.core.queries import Queries
 from app.core.views import GroupView, JoinRequestView, MemberView
 from app.qt.engine_bridge import EngineBridge
-from app.qt.signals import emit
 from app.qt.verification import Trust, VerificationStore
 from app.qt.widgets import error_label, section_title, show_error
 from crypto.group_log import Role
@@ -219,7 +218,7 @@ class MembersPanel(QWidget):
     def _verify(self) -> None:
         member = self._selected()
         if member is not None and not member.is_me:
-            emit(self.verify_requested, member)
+            self.verify_requested.emit(member)
 
     def _toggle_role(self) -> None:
         member, group = self._selected(), self._group

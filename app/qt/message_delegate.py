@@ -14,7 +14,6 @@ from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QS
 
 from app.core.views import MessageView
 from app.qt.message_model import Roles
-from app.qt.signals import emit
 from app.qt.theme import colors
 
 __all__ = ["MessageDelegate"]
@@ -220,7 +219,7 @@ class MessageDelegate(QStyledItemDelegate):
                 if layout.status is not None:
                     hit = layout.status.translated(option.rect.topLeft()).adjusted(-6, -4, 6, 4)
                     if hit.contains(event.position().toPoint()):
-                        emit(self.retry_requested, message.row_id)
+                        self.retry_requested.emit(message.row_id)
                         return True
         return super().editorEvent(event, model, option, index)
 

@@ -18,7 +18,6 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 
 from app.core.queries import Queries
 from app.core.views import DEFAULT_CHANNEL, MessageView
-from app.qt.signals import emit
 
 __all__ = ["MessageModel", "Roles", "day_label", "status_text"]
 
@@ -170,7 +169,7 @@ class MessageModel(QAbstractListModel):
         self.endInsertRows()
         # The previously first row may no longer start a day or a run of one sender.
         boundary = self.index(len(older))
-        emit(self.dataChanged, boundary, boundary, [Roles.SHOW_DAY, Roles.SHOW_SENDER])
+        self.dataChanged.emit(boundary, boundary, [Roles.SHOW_DAY, Roles.SHOW_SENDER])
         return len(older)
 
     def ensure_loaded(self, row_id: int) -> QModelIndex:
@@ -198,7 +197,7 @@ class MessageModel(QAbstractListModel):
         self.endInsertRows()
         if pos + 1 < len(self._rows):
             after = self.index(pos + 1)
-            emit(self.dataChanged, after, after, [Roles.SHOW_DAY, Roles.SHOW_SENDER])
+            self.dataChanged.emit(after, after, [Roles.SHOW_DAY, Roles.SHOW_SENDER])
         return True
 
     def set_status(self, row_id: int, status: str) -> None:
@@ -209,7 +208,7 @@ class MessageModel(QAbstractListModel):
     def _replace(self, pos: int, message: MessageView) -> None:
         self._rows[pos] = message
         index = self.index(pos)
-        emit(self.dataChanged, index, index)
+        self.dataChanged.emit(index, index)
 
     def _position(self, row_id: int) -> int | None:
         pos = bisect.bisect_left(self._ids, row_id)

@@ -7,7 +7,6 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
-from app.qt.signals import emit
 from app.qt.theme import app_icon
 from app.qt.widgets import error_label, muted_label, primary_button, show_error
 
@@ -91,8 +90,7 @@ class UnlockScreen(QWidget):
             return
         show_error(self.error, None)
         self.set_busy(True)
-        emit(
-            self.unlock_requested,
+        self.unlock_requested.emit(
             self.passphrase.text(),
             self.remember.isEnabled() and self.remember.isChecked(),
         )

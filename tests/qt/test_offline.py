@@ -16,16 +16,12 @@ def test_offline_send_goes_out_when_relay_returns(qtbot, relay, make_app) -> Non
     qtbot.waitUntil(
         lambda: status_of(window, "Meeting moved to 6pm") == "Waiting to send", timeout=WAIT_MS
     )
-    qtbot.waitUntil(
-        lambda: window.connection_label.text() != "Online", timeout=WAIT_MS
-    )
+    qtbot.waitUntil(lambda: window.connection_label.text() != "Online", timeout=WAIT_MS)
     assert window.connection_label.text() in {
         "Offline — messages wait in the outbox",
         "Reconnecting…",
     }
 
     relay.start()  # same port, same database
-    qtbot.waitUntil(
-        lambda: status_of(window, "Meeting moved to 6pm") == "Sent", timeout=WAIT_MS
-    )
+    qtbot.waitUntil(lambda: status_of(window, "Meeting moved to 6pm") == "Sent", timeout=WAIT_MS)
     qtbot.waitUntil(lambda: window.connection_label.text() == "Online", timeout=WAIT_MS)

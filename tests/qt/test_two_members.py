@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
+
 from tests.qt.helpers import (
     WAIT_MS,
     click,
@@ -52,3 +54,53 @@ def test_create_invite_join_and_talk(qtbot, relay, make_app) -> None:  # type: i
         ),
         timeout=WAIT_MS,
     )
+
+
+def test_channels_verification_search_and_switcher(qtbot, relay, make_app) -> None:  # type: ignore[no-untyped-def]
+    alice_app, bob_app = make_app("alice"), make_app("bob")
+    alice = create_profile(qtbot, alice_app, "Alice", relay.url)
+    bob = create_profile(qtbot, bob_app, "Bob", relay.url)
+    create_group(qtbot, alice, "Cleaners")
+    alice.invite_action.trigger()
+    click(qtbot, alice.dialog.create_button)
+    qtbot.waitUntil(lambda: alice.dialog.code.text().startswith("caucus://"), timeout=WAIT_MS)
+    bob.open_join_dialog(alice.dialog.code.text())
+    click(qtbot, bob.dialog.join)
+    qtbot.waitUntil(lambda: bob.group_model.rowCount() == 1, timeout=WAIT_MS)
+
+    # An announcement-only channel: organizers post, members read.
+    alice.channel_action.trigger()
+    qtbot.keyClicks(alice.dialog.name, "news")
+    alice.dialog.announce.setChecked(True)
+    click(qtbot, alice.dialog.create_button)
+    qtbot.waitUntil(lambda: bob.channel_list.count() == 2, timeout=WAIT_MS)
+    assert bob.channel_list.item(1).text() == "# news"
+
+    # Ctrl+K: type a few letters, Enter.
+    bob.switch_action.trigger()
+    qtbot.keyClicks(bob.dialog.filter, "news")
+    qtbot.keyClick(bob.dialog.filter, Qt.Key.Key_Return)
+    assert bob.title.text().endswith("#news")
+    assert bob.composer.edit.isReadOnly()
+    assert bob.composer.edit.placeholderText() == "Only organizers can post in this channel."
+
+    alice.select_channel(alice.channel_list.item(1).data(Qt.ItemDataRole.UserRole).channel_id)
+    send(qtbot, alice, "Strike vote on Monday")
+    qtbot.waitUntil(lambda: "Strike vote on Monday" in shown_texts(bob), timeout=WAIT_MS)
+
+    # Local search finds it and jumps there.
+    bob.search_action.trigger()
+    qtbot.keyClicks(bob.dialog.query, "strike")
+    qtbot.waitUntil(lambda: bob.dialog.count.text() == "1 message found", timeout=WAIT_MS)
+
+    # Both sides compute the same safety number; verifying marks the member.
+    assert alice.members.select_member("Bob")
+    click(qtbot, alice.members.verify)
+    alice_digits = alice.dialog.digits
+    assert bob.members.select_member("Alice")
+    click(qtbot, bob.members.verify)
+    assert bob.dialog.digits == alice_digits and len(alice_digits) == 60
+    assert not alice.dialog.qr.pixmap().isNull()
+    click(qtbot, alice.dialog.mark)
+    assert alice.dialog.state.text() == "✔ You have verified Bob."
+    qtbot.waitUntil(lambda: alice.members.list.currentItem().text().startswith("Bob ✔"))

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
 
 from app.core.engine import Engine
 from app.qt.engine_bridge import EngineBridge
-from app.qt.signals import emit
 from app.qt.widgets import error_label, muted_label, primary_button, show_error
 from crypto.errors import CaucusError
 from crypto.invite import InviteCode
@@ -73,7 +72,7 @@ class JoinDialog(QDialog):
             "Request sent. The group appears in your list as soon as an organizer's "
             "Caucus admits you (right away, or after they approve)."
         )
-        emit(self.requested)
+        self.requested.emit()
 
     def _failed(self, error: Exception) -> None:
         self.join.setEnabled(True)

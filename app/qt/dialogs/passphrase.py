@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
 )
 
 from app.qt.passphrase_hint import estimate
-from app.qt.signals import emit
 from app.qt.widgets import error_label, muted_label, primary_button, show_error
 
 __all__ = ["ChangePassphraseDialog"]
@@ -72,7 +71,7 @@ class ChangePassphraseDialog(QDialog):
         show_error(self.error, None)
         self.change.setEnabled(False)
         self.change.setText("Changing…")
-        emit(self.requested, self.old.text(), self.new.text())
+        self.requested.emit(self.old.text(), self.new.text())
 
     def fail(self, message: str) -> None:
         self.change.setEnabled(True)

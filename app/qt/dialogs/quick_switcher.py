@@ -9,7 +9,6 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QDialog, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from app.core.views import GroupView
-from app.qt.signals import emit
 
 __all__ = ["QuickSwitcher", "Target"]
 
@@ -87,5 +86,5 @@ class QuickSwitcher(QDialog):
         if item is None:
             return
         target: Target = item.data(Qt.ItemDataRole.UserRole)
-        emit(self.chosen, target.group_id, target.channel_id)
+        self.chosen.emit(target.group_id, target.channel_id)
         self.accept()

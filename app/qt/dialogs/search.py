@@ -10,7 +10,6 @@ from PySide6.QtWidgets import QDialog, QLineEdit, QListWidget, QListWidgetItem, 
 
 from app.core.queries import Queries
 from app.core.views import MessageView
-from app.qt.signals import emit
 from app.qt.widgets import muted_label
 
 __all__ = ["SearchDialog"]
@@ -67,5 +66,5 @@ class SearchDialog(QDialog):
 
     def _open(self, item: QListWidgetItem) -> None:
         message: MessageView = item.data(Qt.ItemDataRole.UserRole)
-        emit(self.chosen, message)
+        self.chosen.emit(message)
         self.accept()

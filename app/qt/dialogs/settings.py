@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
 )
 
 from app.qt.settings import DesktopSettings
-from app.qt.signals import emit
 from app.qt.theme import THEMES
 
 __all__ = ["SettingsDialog"]
@@ -59,5 +58,5 @@ class SettingsDialog(QDialog):
         self._settings.theme = str(self.theme.currentData())
         self._settings.idle_lock_minutes = self.idle.value()
         self._settings.save()
-        emit(self.applied)
+        self.applied.emit()
         self.accept()

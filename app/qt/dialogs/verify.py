@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
 
 from app.core.views import MemberView
 from app.qt.qr import qr_pixmap
-from app.qt.signals import emit
 from app.qt.verification import Trust, VerificationStore
 from app.qt.widgets import muted_label, primary_button
 from crypto.identity import safety_number
@@ -114,12 +113,12 @@ class VerifyDialog(QDialog):
     def _mark(self) -> None:
         self._store.mark_verified(self._member)
         self._refresh()
-        emit(self.changed)
+        self.changed.emit()
 
     def _unmark(self) -> None:
         self._store.clear(self._member)
         self._refresh()
-        emit(self.changed)
+        self.changed.emit()
 
 
 def _short(fingerprint: str) -> str:
