@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import nacl.signing
 
+from app.core.ballots import maintain_ballots
 from app.core.database import Database
 from app.core.errors import (
     AlreadyExists,
@@ -687,6 +688,7 @@ class Engine(Queries):
                 await self.rekey(group_id)
             except (RelayError, ClientError) as exc:
                 self._warn(group_id, "rekey-failed", str(exc))
+        await maintain_ballots(self, group_id)
 
     async def _sync_inboxes(self, warnings: list[str]) -> list[bytes]:
         """Collect welcomes for the joins we asked for."""

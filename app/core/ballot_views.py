@@ -1,0 +1,226 @@
+"""Read side of ballots: frozen views and the queries behind ``caucus ballot list/results``.
+
+``BallotReader`` needs only a database connection and this profile's identity key, so a
+UI thread can use it on its own connection (like ``Queries.reader``). Results exist only
+after the creator's reveal key arrived and the tally ran; before that a view says how
+many distinct members voted ("N of M"), never what they chose.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.ballot_receive import StoredBallot, all_ballots, load_ballot
+from app.core.database import Database
+from app.core.errors import ClientError, NotFound
+from crypto.ballot import BallotKind, BallotState
+from crypto.ballot.blsag import key_image
+from crypto.identity import fingerprint
+
+__all__ = [
+    "KIND_NAMES",
+    "MIN_ID_PREFIX",
+    "BallotReader",
+    "BallotView",
+    "VoteReceipt",
+]
+
+MIN_ID_PREFIX = 8
+
+KIND_NAMES: dict[BallotKind, str] = {
+    BallotKind.YES_NO_ABSTAIN: "yes-no",
+    BallotKind.SINGLE: "single",
+    BallotKind.APPROVAL: "approval",
+    BallotKind.RANKED: "ranked",
+    BallotKind.NUMERIC: "numeric",
+}
+
+
+@dataclass(frozen=True)
+class BallotView:
+    """One ballot as this member's client sees it.
+
+    ``status`` is ``open``, ``closed`` (waiting for the creator's key), ``tallied``,
+    ``quorum_not_met`` or ``cancelled``. ``voted`` counts distinct voters (key images)
+    among the votes accepted so far; ``result`` is the tally's JSON once it exists.
+    """
+
+    group_id: bytes
+    ballot_id: bytes
+    question: str
+    kind: str
+    options: tuple[str, ...]
+    numeric_min: int
+    numeric_max: int
+    histogram_bins: int
+    creator_name: str
+    creator_fingerprint: str
+    created_by_me: bool
+    status: str
+    opens_at: int
+    closes_at: int
+    quorum: int
+    eligible: int
+    voted: int
+    i_am_eligible: bool
+    my_revision: int | None
+    my_vote_pending: bool
+    closed_by: str | None
+    result: dict[str, Any] | None
+
+    @property
+    def id_hex(self) -> str:
+        return self.ballot_id.hex()
+
+    @property
+    def progress(self) -> str:
+        return f"{self.voted} of {self.eligible} have voted"
+
+
+@dataclass(frozen=True)
+class VoteReceipt:
+    """What ``BallotService.vote`` did: the revision cast, and whether the anonymous item
+    is already on the relay or waits for its random delay (``not_before``, ms)."""
+
+    ballot_id: bytes
+    revision: int
+    posted: bool
+    not_before: int
+
+
+def _status(ballot: StoredBallot, result: dict[str, Any] | None) -> str:
+    if ballot.state is BallotState.TALLIED and result is not None:
+        return str(result["status"])
+    if ballot.state in (BallotState.CLOSED, BallotState.REVEALED):
+        return "closed"
+    return str(ballot.state)
+
+
+class BallotReader:
+    """Ballot queries over one profile database."""
+
+    def __init__(self, db: Database, identity_pk: bytes) -> None:
+        self.db = db
+        self._me = identity_pk
+
+    # -- lookup ---------------------------------------------------------------------------
+
+    def resolve_ballot(self, text: str) -> tuple[bytes, bytes]:
+        """``(group_id, ballot_id)`` of a ballot named by its id or a unique prefix of it
+        (at least ``MIN_ID_PREFIX`` hex digits)."""
+        wanted = text.strip().lower()
+        if len(wanted) < MIN_ID_PREFIX or any(c not in "0123456789abcdef" for c in wanted):
+            raise ClientError(f"give the ballot id, at least {MIN_ID_PREFIX} hex digits")
+        found = [
+            (row[0], row[1])
+            for row in self.db.all("SELECT group_id, ballot_id FROM ballots")
+            if row[1].hex().startswith(wanted)
+        ]
+        if not found:
+            raise NotFound(f"no ballot {wanted}")
+        if len(found) > 1:
+            raise ClientError("several ballots start with these digits; give more of the id")
+        return found[0]
+
+    def _ballot(self, group_id: bytes, ballot_id: bytes) -> StoredBallot:
+        ballot = load_ballot(self.db, group_id, ballot_id)
+        if ballot is None:
+            raise NotFound("no such ballot")
+        return ballot
+
+    def my_key_public(self, group_id: bytes) -> bytes | None:
+        row = self.db.one("SELECT public FROM ballot_keys WHERE group_id = ?", (group_id,))
+        return None if row is None else bytes(row[0])
+
+    # -- views ----------------------------------------------------------------------------
+
+    def ballots(self, group_id: bytes) -> list[BallotView]:
+        """The group's ballots, oldest first."""
+        return [self._view(b) for b in all_ballots(self.db, group_id)]
+
+    def ballot(self, group_id: bytes, ballot_id: bytes) -> BallotView:
+        return self._view(self._ballot(group_id, ballot_id))
+
+    def _view(self, ballot: StoredBallot) -> BallotView:
+        definition = ballot.definition
+        result = None if ballot.result is None else json.loads(ballot.result)
+        (voted,) = self.db.one(
+            "SELECT count(DISTINCT key_image) FROM ballot_votes"
+            " WHERE group_id = ? AND ballot_id = ?",
+            (ballot.group_id, ballot.ballot_id),
+        )
+        mine = self.db.one(
+            "SELECT max(revision), sum(status = 'pending') FROM ballot_outbox"
+            " WHERE group_id = ? AND ballot_id = ? AND status IN ('pending', 'sent')",
+            (ballot.group_id, ballot.ballot_id),
+        )
+        my_key = self.my_key_public(ballot.group_id)
+        return BallotView(
+            group_id=ballot.group_id,
+            ballot_id=ballot.ballot_id,
+            question=definition.question,
+            kind=KIND_NAMES[definition.kind],
+            options=definition.option_labels,
+            numeric_min=definition.numeric_min,
+            numeric_max=definition.numeric_max,
+            histogram_bins=definition.histogram_bins,
+            creator_name=ballot.creator_name,
+            creator_fingerprint=fingerprint(definition.creator_pk).hex(),
+            created_by_me=definition.creator_pk == self._me,
+            status=_status(ballot, result),
+            opens_at=definition.opens_at,
+            closes_at=definition.closes_at,
+            quorum=definition.quorum,
+            eligible=definition.eligible,
+            voted=int(voted),
+            i_am_eligible=my_key is not None and my_key in definition.roster,
+            my_revision=None if mine[0] is None else int(mine[0]),
+            my_vote_pending=bool(mine[1]),
+            closed_by=ballot.closed_by,
+            result=result,
+        )
+
+    def results(self, group_id: bytes, ballot_id: bytes) -> dict[str, Any]:
+        """The JSON of ``caucus ballot results``: status, eligible, turnout and, once the
+        tally ran, counts and the kind's own fields (winners, IRV rounds, numeric summary,
+        every counted ballot by key image). No counts exist before the reveal."""
+        view = self.ballot(group_id, ballot_id)
+        data: dict[str, Any] = {}
+        if view.result is not None:
+            data.update(view.result)
+            data.update(self._my_ballot(group_id, ballot_id, view))
+        else:
+            data.update(
+                status=view.status,
+                eligible=view.eligible,
+                turnout=view.voted,
+                quorum={"required": view.quorum, "met": None},
+            )
+        data.update(
+            ballot_id=view.id_hex,
+            group_id=group_id.hex(),
+            question=view.question,
+            kind=view.kind,
+            options=list(view.options),
+            status=view.status,
+            voted=view.progress,
+            closes_at=view.closes_at,
+            closed_by=view.closed_by,
+        )
+        return data
+
+    def _my_ballot(self, group_id: bytes, ballot_id: bytes, view: BallotView) -> dict[str, Any]:
+        """Individual verifiability: my own key image among the counted ballots."""
+        if view.my_revision is None or view.result is None or not view.i_am_eligible:
+            return {}
+        row = self.db.one("SELECT secret FROM ballot_keys WHERE group_id = ?", (group_id,))
+        if row is None:
+            return {}
+        tag = self._ballot(group_id, ballot_id).definition.tag
+        image = key_image(bytes(row[0]), tag).hex()
+        counted = [b for b in view.result.get("ballots", []) if b.get("key_image") == image]
+        if not counted:
+            return {"mine": {"counted": False}}
+        return {"mine": {"counted": True, "choice": counted[0]["choice"]}}

@@ -1,0 +1,640 @@
+"""Anonymous ballots in the headless client: create, vote, close, cancel, results.
+
+``BallotService`` sits beside an ``Engine`` (composition). Definitions, close markers,
+reveal keys and cancellations are signed group messages (``Engine.send_content``); votes
+are anonymous vote items posted with the group's mailbox capability only, over a fresh
+connection, after a random delay (docs/ballots.md section 10). Incoming items are
+handled in ``app.core.ballot_receive``; reads are ``app.core.ballot_views.BallotReader``.
+
+``maintain_ballots`` is the engine's ballot step after every group sync: it registers
+this member's ballot key (a BALLOT_KEY log entry), posts votes whose delay is over,
+releases the reveal key of our own ballots once their deadline passed, and closes
+ballots whose creator stays silent after the deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import app.core.ballot_receive  # noqa: F401  (registers the content and item handlers)
+from app.core.ballot_receive import (
+    StoredBallot,
+    cancel_text,
+    close_text,
+    definition_text,
+    load_ballot,
+    reveal_text,
+)
+from app.core.ballot_views import (
+    KIND_NAMES,
+    BallotReader,
+    BallotView,
+    VoteReceipt,
+)
+from app.core.errors import (
+    AlreadyExists,
+    ClientError,
+    NotFound,
+    NotPermittedHere,
+    RelayRejected,
+    RelayUnavailable,
+)
+from app.core.relay_client import RelayClient
+from crypto import kdf
+from crypto.ballot import (
+    Answer,
+    ApprovalChoice,
+    BallotDefinition,
+    BallotKeyPair,
+    BallotKeyRecord,
+    BallotKind,
+    BallotState,
+    Choice,
+    NumericChoice,
+    RankedChoice,
+    RevealKey,
+    SingleChoice,
+    YesNoChoice,
+    cast_vote,
+)
+from crypto.ballot.blsag import key_image
+from crypto.ballot.transport import (
+    CONTENT_TYPE_CANCEL,
+    CONTENT_TYPE_CLOSE,
+    CONTENT_TYPE_DEFINITION,
+    CONTENT_TYPE_REVEAL,
+    BallotNotice,
+    seal_vote_item,
+)
+from crypto.errors import RemoteError, UsageError
+from crypto.group_log import EntryKind, GroupState
+
+if TYPE_CHECKING:
+    from app.core.engine import Engine
+
+__all__ = [
+    "CLOSE_GRACE_MS",
+    "KIND_NAMES",
+    "VOTE_DELAY_MS",
+    "BallotReader",
+    "BallotService",
+    "BallotView",
+    "VoteReceipt",
+    "maintain_ballots",
+    "parse_choice",
+]
+
+VOTE_DELAY_MS = (2_000, 10_000)
+"""Range of the random delay before a vote goes out, unless the caller chooses one."""
+
+CLOSE_GRACE_MS = 5 * 60 * 1000
+"""Members other than the creator post a close marker this long after the deadline, so
+a ballot whose creator stays offline still stops taking votes."""
+
+POST_ATTEMPTS = 6
+CREATE_ATTEMPTS = 3
+REPOST_LIMIT = 3
+
+_KINDS_BY_NAME = {name: kind for kind, name in KIND_NAMES.items()}
+
+
+def kind_from_name(name: str) -> BallotKind:
+    """``yes-no``, ``single``, ``approval``, ``ranked`` or ``numeric``."""
+    try:
+        return _KINDS_BY_NAME[name]
+    except KeyError:
+        raise ClientError(f"unknown ballot kind {name!r}") from None
+
+
+# -- choices from text ----------------------------------------------------------------
+
+
+def _option(definition: BallotDefinition, token: str) -> int:
+    """An option by its exact text, its text ignoring case, or its number from 1."""
+    options = definition.options
+    if token in options:
+        return options.index(token)
+    folded = [i for i, option in enumerate(options) if option.casefold() == token.casefold()]
+    if len(folded) == 1:
+        return folded[0]
+    if token.isdigit() and 1 <= int(token) <= len(options):
+        return int(token) - 1
+    listed = ", ".join(f"{i + 1}. {option}" for i, option in enumerate(options))
+    raise ClientError(f"no option {token!r}; the options are {listed}")
+
+
+def _options(definition: BallotDefinition, text: str) -> list[int]:
+    chosen = [_option(definition, part.strip()) for part in text.split(",") if part.strip()]
+    if len(set(chosen)) != len(chosen):
+        raise ClientError("an option is listed twice")
+    return chosen
+
+
+def parse_choice(definition: BallotDefinition, text: str) -> Choice:
+    """A choice from the command line: ``yes``/``no``/``abstain``; an option's text or
+    number; for approval a comma list (empty: approve none); for ranked an ordered comma
+    list, most preferred first; for numeric an integer within the bounds."""
+    text = text.strip()
+    kind = definition.kind
+    if kind is BallotKind.YES_NO_ABSTAIN:
+        answers = {"yes": Answer.YES, "no": Answer.NO, "abstain": Answer.ABSTAIN}
+        answer = answers.get(text.casefold())
+        if answer is None:
+            raise ClientError("answer yes, no or abstain")
+        return YesNoChoice(answer)
+    if kind is BallotKind.SINGLE:
+        return SingleChoice(_option(definition, text))
+    if kind is BallotKind.APPROVAL:
+        return ApprovalChoice(frozenset(_options(definition, text)))
+    if kind is BallotKind.RANKED:
+        return RankedChoice(tuple(_options(definition, text)))
+    try:
+        value = int(text)
+    except ValueError:
+        raise ClientError("answer a whole number") from None
+    if not definition.numeric_min <= value <= definition.numeric_max:
+        raise ClientError(
+            f"answer a number from {definition.numeric_min} to {definition.numeric_max}"
+        )
+    return NumericChoice(value)
+
+
+# -- the service ----------------------------------------------------------------------
+
+
+class BallotService(BallotReader):
+    """Ballots of one unlocked profile; use it from the engine's asyncio loop."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine.db, engine.identity.public_key)
+        self._engine = engine
+
+    # -- lookup helpers -------------------------------------------------------------------
+
+    def _locate(self, ballot: bytes | str) -> tuple[bytes, bytes]:
+        if isinstance(ballot, str):
+            return self.resolve_ballot(ballot)
+        row = self.db.one("SELECT group_id FROM ballots WHERE ballot_id = ?", (ballot,))
+        if row is None:
+            raise NotFound("no such ballot")
+        return row[0], ballot
+
+    def _keypair(self, group_id: bytes) -> BallotKeyPair | None:
+        row = self.db.one("SELECT secret FROM ballot_keys WHERE group_id = ?", (group_id,))
+        return None if row is None else BallotKeyPair.from_secret(bytes(row[0]))
+
+    def _reveal_key(self, group_id: bytes, ballot_id: bytes) -> tuple[RevealKey, bool] | None:
+        row = self.db.one(
+            "SELECT secret, released FROM ballot_reveal_keys WHERE group_id = ? AND ballot_id = ?",
+            (group_id, ballot_id),
+        )
+        return None if row is None else (RevealKey.from_secret(bytes(row[0])), bool(row[1]))
+
+    def _mark_released(self, group_id: bytes, ballot_id: bytes) -> None:
+        with self.db.transaction():
+            self.db.execute(
+                "UPDATE ballot_reveal_keys SET released = 1 WHERE group_id = ? AND ballot_id = ?",
+                (group_id, ballot_id),
+            )
+
+    # -- ballot keys ----------------------------------------------------------------------
+
+    async def ensure_ballot_key(self, group_id: bytes) -> bool:
+        """Register this member's ballot key in the group log if it is not (or no longer)
+        the registered one; returns whether an entry was committed. Only members with a
+        registered key when a ballot is created are eligible in it."""
+        engine = self._engine
+        session = engine.session(group_id)
+        if not session.active:
+            return False
+        me = engine.identity.public_key
+        pair = self._keypair(group_id)
+        if pair is not None and session.state.ballot_keys.get(me) == pair.public:
+            return False
+        if pair is None:
+            pair = BallotKeyPair.generate(engine._rng)
+            with self.db.transaction():
+                self.db.execute(
+                    "INSERT INTO ballot_keys (group_id, secret, public, created_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (group_id, pair.secret_bytes(), pair.public, engine._now()),
+                )
+        registering = pair
+
+        def make(state: GroupState) -> tuple[EntryKind, bytes]:
+            if state.ballot_keys.get(me) == registering.public:
+                raise AlreadyExists("your ballot key is registered already")
+            record = BallotKeyRecord.create(registering, me, group_id, engine._rng)
+            return EntryKind.BALLOT_KEY, record.encode()
+
+        try:
+            await engine._commit(group_id, make)
+        except AlreadyExists:
+            return False
+        return True
+
+    # -- creating -------------------------------------------------------------------------
+
+    async def create(
+        self,
+        group_id: bytes,
+        question: str,
+        *,
+        closes_at: int,
+        kind: BallotKind = BallotKind.SINGLE,
+        options: Sequence[str] = (),
+        quorum: int = 0,
+        numeric_min: int = 0,
+        numeric_max: int = 0,
+        histogram_bins: int = 10,
+    ) -> bytes:
+        """Publish a ballot to the group; returns its id.
+
+        The eligible members are those with a registered ballot key now, frozen in the
+        signed definition. The reveal key stays in this profile until the deadline (or
+        ``close``). If the relay is unreachable the definition stays queued and goes out
+        with the next sync; the id is returned all the same.
+        """
+        engine = self._engine
+        kind = BallotKind(kind)
+        if kind is not BallotKind.NUMERIC:
+            numeric_min = numeric_max = histogram_bins = 0
+        for _ in range(CREATE_ATTEMPTS):
+            await engine.sync_group(group_id)
+            session = engine._require_active(group_id)
+            roster = session.state.ballot_roster()
+            if not roster:
+                raise ClientError("no member has a registered ballot key yet; sync and retry")
+            if quorum > len(roster):
+                raise ClientError(f"the quorum exceeds the {len(roster)} eligible members")
+            now = engine._now()
+            if closes_at <= now:
+                raise ClientError("the deadline must be in the future")
+            try:
+                definition, reveal = BallotDefinition.create(
+                    engine.identity,
+                    group_id,
+                    question,
+                    kind,
+                    roster,
+                    now,
+                    closes_at,
+                    engine._rng,
+                    options=tuple(options),
+                    numeric_min=numeric_min,
+                    numeric_max=numeric_max,
+                    histogram_bins=histogram_bins,
+                    quorum=quorum,
+                )
+            except UsageError as exc:
+                raise ClientError(str(exc)) from None
+            ballot_id = definition.ballot_id
+            with self.db.transaction():
+                self.db.execute(
+                    "INSERT INTO ballot_reveal_keys (group_id, ballot_id, secret, created_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (group_id, ballot_id, reveal.secret, now),
+                )
+            try:
+                view = await engine.send_content(
+                    group_id,
+                    CONTENT_TYPE_DEFINITION,
+                    definition.encode(),
+                    definition_text(definition),
+                )
+            except RelayUnavailable:
+                return ballot_id  # queued; published by the next sync
+            if view.status == "pending":
+                return ballot_id
+            await engine.sync_group(group_id)
+            if load_ballot(self.db, group_id, ballot_id) is not None:
+                return ballot_id
+            if engine.message(view.row_id).status == "pending":
+                return ballot_id
+            # Every client (ours too) refused it. The only honest cause is a change of the
+            # registered keys between our sync and the post: start again with the new ones.
+            changed = engine.session(group_id).state.ballot_roster() != definition.roster
+            with self.db.transaction():
+                self.db.execute(
+                    "DELETE FROM ballot_reveal_keys WHERE group_id = ? AND ballot_id = ?",
+                    (group_id, ballot_id),
+                )
+                self.db.execute(
+                    "UPDATE messages SET warning = ? WHERE id = ?",
+                    ("not accepted: the eligible members changed while it was sent", view.row_id),
+                )
+            if not changed:
+                raise ClientError("the group did not accept the ballot; see the warnings")
+        raise ClientError("the group's members kept changing; create the ballot again")
+
+    # -- voting ---------------------------------------------------------------------------
+
+    def parse_choice(self, ballot: bytes | str, text: str) -> Choice:
+        group_id, ballot_id = self._locate(ballot)
+        return parse_choice(self._ballot(group_id, ballot_id).definition, text)
+
+    def _next_revision(self, ballot: StoredBallot, pair: BallotKeyPair) -> int:
+        """One more than any revision we cast, here or (after a restore) as seen by the
+        group under our key image."""
+        (local,) = self.db.one(
+            "SELECT max(revision) FROM ballot_outbox WHERE group_id = ? AND ballot_id = ?",
+            (ballot.group_id, ballot.ballot_id),
+        )
+        (seen,) = self.db.one(
+            "SELECT max(revision) FROM ballot_votes"
+            " WHERE group_id = ? AND ballot_id = ? AND key_image = ?",
+            (ballot.group_id, ballot.ballot_id, key_image(pair.secret, ballot.definition.tag)),
+        )
+        known = [int(r) for r in (local, seen) if r is not None]
+        return max(known) + 1 if known else 0
+
+    def _delay(self, delay_ms: int | None, now: int, closes_at: int) -> int:
+        if delay_ms is None:
+            low, high = VOTE_DELAY_MS
+            delay_ms = low + int.from_bytes(self._engine._rng(4), "big") % (high - low + 1)
+        # Never let our own delay push the vote past the deadline.
+        return max(0, min(delay_ms, closes_at - now - 1_000))
+
+    async def vote(
+        self, ballot: bytes | str, choice: Choice | str, *, delay_ms: int | None = None
+    ) -> VoteReceipt:
+        """Cast (or replace) this member's vote.
+
+        ``choice`` is a ``Choice`` or text for ``parse_choice``. The anonymous item goes
+        out after ``delay_ms`` (default: random within ``VOTE_DELAY_MS``); a vote still
+        waiting is posted by the engine's maintenance, or ``flush_votes``. A new vote
+        replaces the previous one (a higher revision under the same key image).
+        ``RelayUnavailable``: the vote is kept and goes out with a later sync.
+        """
+        engine = self._engine
+        group_id, ballot_id = self._locate(ballot)
+        with contextlib.suppress(RelayUnavailable):
+            await engine.sync_group(group_id)  # offline: vote on what we know; it waits
+        stored = self._ballot(group_id, ballot_id)
+        definition = stored.definition
+        if stored.state is not BallotState.OPEN:
+            raise ClientError("this ballot is closed; votes are no longer accepted")
+        now = engine._now()
+        if now >= definition.closes_at:
+            raise ClientError("the deadline of this ballot has passed")
+        if now < definition.opens_at:
+            raise ClientError("this ballot is not open yet")
+        pair = self._keypair(group_id)
+        if pair is None or pair.public not in definition.roster:
+            raise NotPermittedHere(
+                "you are not eligible in this ballot: you had no registered ballot key"
+                " when it was created"
+            )
+        if isinstance(choice, str):
+            choice = parse_choice(definition, choice)
+        revision = self._next_revision(stored, pair)
+        try:
+            cast = cast_vote(
+                definition,
+                pair,
+                definition.roster.index(pair.public),
+                choice,
+                engine._rng,
+                revision=revision,
+            )
+        except UsageError as exc:
+            raise ClientError(str(exc)) from None
+        delay = self._delay(delay_ms, now, definition.closes_at)
+        with self.db.transaction():
+            # An older vote still waiting for its delay will never be needed.
+            self.db.execute(
+                "UPDATE ballot_outbox SET status = 'superseded'"
+                " WHERE group_id = ? AND ballot_id = ? AND status = 'pending'",
+                (group_id, ballot_id),
+            )
+            cursor = self.db.execute(
+                "INSERT INTO ballot_outbox (group_id, ballot_id, revision, vote, vote_hash,"
+                " not_before, status, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
+                (
+                    group_id,
+                    ballot_id,
+                    revision,
+                    cast,
+                    kdf.digest("ballot-vote-hash", cast),
+                    now + delay,
+                    now,
+                ),
+            )
+        posted = False
+        if delay == 0:
+            posted = await self._post(int(cursor.lastrowid))
+            if posted:
+                await engine.sync_group(group_id)
+        return VoteReceipt(ballot_id, revision, posted, now + delay)
+
+    async def _post(self, row_id: int) -> bool:
+        """Seal a queued vote for the live epoch and post it anonymously; True once the
+        relay took it. ``RelayUnavailable`` leaves it queued."""
+        engine = self._engine
+        for _ in range(POST_ATTEMPTS):
+            row = self.db.one(
+                "SELECT group_id, ballot_id, vote, status FROM ballot_outbox WHERE id = ?",
+                (row_id,),
+            )
+            if row is None or row[3] != "pending":
+                return row is not None and row[3] == "sent"
+            group_id, ballot_id, cast = row[0], row[1], bytes(row[2])
+            stored = load_ballot(self.db, group_id, ballot_id)
+            session = engine.session(group_id)
+            if stored is None or stored.state is not BallotState.OPEN or not session.active:
+                self._set_outbox(row_id, "failed")
+                return False
+            keys = session.keys
+            if keys is None or session.state.needs_rekey:
+                return False  # after a LEAVE, wait for the re-key like messages do
+            item = seal_vote_item(keys, cast, engine._rng)
+            # A connection of its own, so the relay cannot tie the vote to the keep-alive
+            # connection this client syncs over (its IP address it still sees).
+            client = RelayClient(session.relay_url, transport=engine._transport)
+            try:
+                seq = await client.post_item(session.mailbox_id, keys.mailbox_cap, item)
+            except RelayRejected as exc:
+                if exc.code != "stale_epoch":
+                    self._set_outbox(row_id, "failed")
+                    raise
+                await engine.sync_group(group_id)  # a commit ended the epoch: seal again
+                continue
+            finally:
+                await client.aclose()
+            with self.db.transaction():
+                self.db.execute(
+                    "UPDATE ballot_outbox SET status = 'sent', relay_seq = ?,"
+                    " attempts = attempts + 1 WHERE id = ?",
+                    (seq, row_id),
+                )
+            return True
+        return False
+
+    def _set_outbox(self, row_id: int, status: str) -> None:
+        with self.db.transaction():
+            self.db.execute("UPDATE ballot_outbox SET status = ? WHERE id = ?", (status, row_id))
+
+    async def flush_votes(self, group_id: bytes | None = None) -> int:
+        """Post every queued vote whose delay is over; returns how many still wait.
+
+        A vote the relay acknowledged but never delivered (we read past its position and
+        it is not among the ballot's votes) is posted again, a few times at most.
+        """
+        engine = self._engine
+        self._requeue_lost(group_id)
+        due = self.db.all(
+            "SELECT id FROM ballot_outbox WHERE status = 'pending' AND not_before <= ?"
+            " AND (? IS NULL OR group_id = ?) ORDER BY id",
+            (engine._now(), group_id, group_id),
+        )
+        for (row_id,) in due:
+            await self._post(int(row_id))
+        (waiting,) = self.db.one(
+            "SELECT count(*) FROM ballot_outbox WHERE status = 'pending'"
+            " AND (? IS NULL OR group_id = ?)",
+            (group_id, group_id),
+        )
+        return int(waiting)
+
+    def _requeue_lost(self, group_id: bytes | None) -> None:
+        rows = self.db.all(
+            "SELECT o.id, o.group_id, o.relay_seq, g.cursor FROM ballot_outbox o"
+            " JOIN groups g ON g.group_id = o.group_id"
+            " JOIN ballots b ON b.group_id = o.group_id AND b.ballot_id = o.ballot_id"
+            " WHERE o.status = 'sent' AND b.state = 'open' AND o.attempts < ?"
+            " AND (? IS NULL OR o.group_id = ?)"
+            " AND NOT EXISTS (SELECT 1 FROM ballot_votes v WHERE v.group_id = o.group_id"
+            " AND v.ballot_id = o.ballot_id AND v.vote_hash = o.vote_hash)",
+            (REPOST_LIMIT, group_id, group_id),
+        )
+        lost = [
+            (row_id, gid)
+            for row_id, gid, relay_seq, cursor in rows
+            if relay_seq is not None and cursor >= relay_seq
+        ]
+        for row_id, gid in lost:
+            self._set_outbox(int(row_id), "pending")
+            self._engine._warn(
+                gid, "vote-lost", "the relay did not deliver our vote; it is posted again"
+            )
+
+    # -- closing --------------------------------------------------------------------------
+
+    async def _release(self, ballot: StoredBallot, reveal: RevealKey) -> None:
+        self._mark_released(ballot.group_id, ballot.ballot_id)
+        await self._engine.send_content(
+            ballot.group_id,
+            CONTENT_TYPE_REVEAL,
+            reveal.encode_release(ballot.ballot_id),
+            reveal_text(ballot.definition),
+        )
+
+    async def close(self, ballot: bytes | str) -> BallotView:
+        """The creator closes a ballot now (before its deadline too) and releases its key;
+        every client then tallies the votes that came before the close marker."""
+        engine = self._engine
+        group_id, ballot_id = self._locate(ballot)
+        await engine.sync_group(group_id)
+        stored = self._ballot(group_id, ballot_id)
+        if stored.creator_pk != engine.identity.public_key:
+            raise NotPermittedHere("only the ballot's creator can close it")
+        if stored.state is BallotState.CANCELLED:
+            raise ClientError("this ballot was cancelled")
+        if stored.state is BallotState.OPEN:
+            await engine.send_content(
+                group_id,
+                CONTENT_TYPE_CLOSE,
+                BallotNotice(ballot_id).encode(),
+                close_text(stored.definition),
+            )
+        reveal = self._reveal_key(group_id, ballot_id)
+        if reveal is None:
+            raise ClientError("this profile no longer holds the ballot's reveal key")
+        if not reveal[1]:
+            await self._release(stored, reveal[0])
+        await engine.sync_group(group_id)
+        return self.ballot(group_id, ballot_id)
+
+    async def cancel(self, ballot: bytes | str) -> BallotView:
+        """The creator withdraws a ballot before its result is out; nothing is tallied."""
+        engine = self._engine
+        group_id, ballot_id = self._locate(ballot)
+        await engine.sync_group(group_id)
+        stored = self._ballot(group_id, ballot_id)
+        if stored.creator_pk != engine.identity.public_key:
+            raise NotPermittedHere("only the ballot's creator can cancel it")
+        if stored.state not in (BallotState.OPEN, BallotState.CLOSED):
+            raise ClientError(f"a ballot that is {stored.state} cannot be cancelled")
+        self._mark_released(group_id, ballot_id)  # never release the key now
+        await engine.send_content(
+            group_id,
+            CONTENT_TYPE_CANCEL,
+            BallotNotice(ballot_id).encode(),
+            cancel_text(stored.definition),
+        )
+        await engine.sync_group(group_id)
+        return self.ballot(group_id, ballot_id)
+
+    async def _close_due(self, group_id: bytes) -> None:
+        """After the deadline the creator releases the key (which closes the ballot);
+        anyone else posts a close marker if the ballot is still open after a grace."""
+        engine = self._engine
+        now = engine._now()
+        me = engine.identity.public_key
+        rows = self.db.all(
+            "SELECT ballot_id FROM ballots WHERE group_id = ? AND state IN ('open', 'closed')",
+            (group_id,),
+        )
+        posted = False
+        for (ballot_id,) in rows:
+            stored = self._ballot(group_id, ballot_id)
+            definition = stored.definition
+            reveal = self._reveal_key(group_id, ballot_id) if stored.creator_pk == me else None
+            if reveal is not None:
+                due = stored.state is BallotState.CLOSED or now >= definition.closes_at
+                if due and not reveal[1]:
+                    posted = True
+                    await self._release(stored, reveal[0])
+                continue
+            if (
+                stored.state is BallotState.OPEN
+                and not stored.close_sent
+                and now >= definition.closes_at + CLOSE_GRACE_MS
+            ):
+                with self.db.transaction():
+                    self.db.execute(
+                        "UPDATE ballots SET close_sent = 1 WHERE group_id = ? AND ballot_id = ?",
+                        (group_id, ballot_id),
+                    )
+                posted = True
+                await engine.send_content(
+                    group_id,
+                    CONTENT_TYPE_CLOSE,
+                    BallotNotice(ballot_id).encode(),
+                    close_text(definition),
+                )
+        if posted:
+            await engine.sync_group(group_id)  # our own close or reveal, and the tally
+
+    # -- maintenance ----------------------------------------------------------------------
+
+    async def maintain(self, group_id: bytes) -> None:
+        """Key registration, due votes, due closes and reveals for one group."""
+        if not self._engine.session(group_id).active:
+            return
+        await self.ensure_ballot_key(group_id)
+        await self.flush_votes(group_id)
+        await self._close_due(group_id)
+
+
+async def maintain_ballots(engine: Engine, group_id: bytes) -> None:
+    """The engine's ballot step after a group sync (``Engine._maintain``). Offline, it
+    does nothing; other failures become warnings and never stop the sync."""
+    try:
+        await BallotService(engine).maintain(group_id)
+    except RelayUnavailable:
+        return
+    except (RemoteError, ClientError) as exc:
+        engine._warn(group_id, "ballot-maintenance-failed", str(exc))
