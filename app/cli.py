@@ -21,6 +21,7 @@ from typing import Any
 
 import platformdirs
 
+from app.cli_ballots import add_ballot_commands
 from app.cli_docs import add_doc_commands
 from app.core.engine import Engine, wall_clock_ms
 from app.core.errors import ClientError, RelayUnavailable
@@ -351,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fingerprint", help="print this profile's fingerprint")
     p.set_defaults(handler=cmd_fingerprint)
     add_doc_commands(sub)
+    add_ballot_commands(sub)
     return parser
 
 

@@ -1,0 +1,227 @@
+"""``caucus ballot ...``: anonymous ballots and surveys from the command line.
+
+``create`` prints the ballot id as its last line; ``vote`` casts (or replaces) this
+profile's vote, posted anonymously (``--delay`` adds a random wait, as the desktop app
+does); ``close`` (the creator) ends the ballot now and releases its key; ``list --json``
+and ``results --json`` read what this client has synced (run ``caucus sync`` first).
+Results carry counts only once the creator's key was released; before that, "N of M have
+voted".
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import re
+import sys
+from typing import Any
+
+from app.core.ballot_views import BallotView
+from app.core.ballots import BallotService, kind_from_name
+from app.core.engine import Engine
+from app.core.errors import ClientError, NotFound, RelayUnavailable
+from crypto.ballot import BallotKind
+
+__all__ = ["add_ballot_commands", "parse_deadline"]
+
+EXIT_QUEUED = 3  # as app.cli: accepted, waiting for the relay
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw]?)")
+_UNIT_MS = {"": 1000, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+
+def _iso(ms: int) -> str:
+    moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_deadline(closes: str | None, closes_in: str | None, now_ms: int) -> int:
+    """Milliseconds since the epoch from ``--closes ISO8601`` (no zone: local time) or
+    ``--closes-in`` (``90``, ``30s``, ``10m``, ``2h``, ``1d``, ``1w``)."""
+    if closes_in is not None:
+        match = _DURATION.fullmatch(closes_in.strip().lower())
+        if match is None:
+            raise ClientError("--closes-in takes a duration such as 30s, 10m, 2h or 1d")
+        return now_ms + int(float(match.group(1)) * _UNIT_MS[match.group(2)])
+    if closes is None:
+        raise ClientError("give --closes or --closes-in")
+    try:
+        moment = dt.datetime.fromisoformat(closes.strip())
+    except ValueError:
+        raise ClientError("--closes takes a date and time such as 2026-12-01T18:00Z") from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    return int(moment.timestamp() * 1000)
+
+
+def _view_json(view: BallotView) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": view.id_hex,
+        "question": view.question,
+        "kind": view.kind,
+        "options": list(view.options),
+        "status": view.status,
+        "creator": view.creator_name,
+        "creator_fingerprint": view.creator_fingerprint,
+        "opens_at": _iso(view.opens_at),
+        "closes_at": _iso(view.closes_at),
+        "quorum": view.quorum,
+        "eligible": view.eligible,
+        "turnout": view.voted,
+        "voted": view.progress,
+        "i_am_eligible": view.i_am_eligible,
+        "my_revision": view.my_revision,
+        "my_vote_pending": view.my_vote_pending,
+    }
+    if view.kind == "numeric":
+        data["range"] = [view.numeric_min, view.numeric_max]
+    if view.result is not None:
+        data["winners"] = view.result.get("winners", [])
+    return data
+
+
+async def cmd_ballot_create(engine: Engine, args: argparse.Namespace) -> int:
+    service = BallotService(engine)
+    group_id = engine.resolve_group(args.group)
+    kind = kind_from_name(args.kind or ("single" if args.option else "yes-no"))
+    numeric = kind is BallotKind.NUMERIC
+    if numeric and (args.min is None or args.max is None):
+        raise ClientError("a numeric ballot needs --min and --max")
+    ballot_id = await service.create(
+        group_id,
+        args.question,
+        closes_at=parse_deadline(args.closes, args.closes_in, engine._now()),
+        kind=kind,
+        options=tuple(args.option or ()),
+        quorum=args.quorum,
+        numeric_min=args.min if numeric else 0,
+        numeric_max=args.max if numeric else 0,
+        histogram_bins=args.bins,
+    )
+    print(ballot_id.hex())
+    return 0
+
+
+async def cmd_ballot_vote(engine: Engine, args: argparse.Namespace) -> int:
+    service = BallotService(engine)
+    try:
+        group_id, ballot_id = service.resolve_ballot(args.ballot)
+    except NotFound:
+        await engine.sync()  # a ballot created since our last sync
+        group_id, ballot_id = service.resolve_ballot(args.ballot)
+    delay_ms = 0
+    if args.delay:
+        delay_ms = int.from_bytes(engine._rng(4), "big") % (int(args.delay * 1000) + 1)
+    try:
+        receipt = await service.vote(ballot_id, args.choice, delay_ms=delay_ms)
+        if not receipt.posted:
+            await asyncio.sleep(max(0, receipt.not_before - engine._now()) / 1000)
+            await service.flush_votes(group_id)
+            await engine.sync_group(group_id)
+    except RelayUnavailable as exc:
+        print(f"caucus: {exc}; the vote is kept and goes out with the next sync", file=sys.stderr)
+        return EXIT_QUEUED
+    view = service.ballot(group_id, ballot_id)
+    print(f"Vote cast (revision {receipt.revision}); {view.progress}")
+    return 0
+
+
+async def cmd_ballot_close(engine: Engine, args: argparse.Namespace) -> int:
+    view = await BallotService(engine).close(args.ballot)
+    print(f"Ballot {view.status}; {view.progress}")
+    return 0
+
+
+async def cmd_ballot_cancel(engine: Engine, args: argparse.Namespace) -> int:
+    view = await BallotService(engine).cancel(args.ballot)
+    print(f"Ballot {view.status}")
+    return 0
+
+
+async def cmd_ballot_list(engine: Engine, args: argparse.Namespace) -> int:
+    views = BallotService(engine).ballots(engine.resolve_group(args.group))
+    if args.json:
+        print(json.dumps([_view_json(v) for v in views], ensure_ascii=False))
+        return 0
+    for v in views:
+        print(f"{v.id_hex}  {v.status:<14}  {v.progress:<22}  closes {_iso(v.closes_at)}")
+        print(f"    {v.question}  ({v.kind}, by {v.creator_name})")
+        for number, option in enumerate(v.options, start=1):
+            print(f"    {number}. {option}")
+    return 0
+
+
+async def cmd_ballot_results(engine: Engine, args: argparse.Namespace) -> int:
+    service = BallotService(engine)
+    group_id, ballot_id = service.resolve_ballot(args.ballot)
+    data = service.results(group_id, ballot_id)
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False))
+        return 0
+    print(data["question"])
+    print(f"{data['status']}; {data['voted']}")
+    counts = data.get("counts")
+    if counts is None:
+        print("Results are hidden until the ballot closes and its creator releases the key.")
+        return 0
+    for label, count in counts.items():
+        print(f"  {label}: {count}")
+    if data.get("winners"):
+        print(f"Winner: {', '.join(data['winners'])}")
+    numeric = data.get("numeric")
+    if numeric:
+        print(f"median {numeric['median']}, quartiles {numeric['q1']} / {numeric['q3']}")
+    mine = data.get("mine")
+    if mine is not None:
+        print("Your vote was counted." if mine["counted"] else "Your vote is NOT in the count!")
+    return 0
+
+
+def add_ballot_commands(sub: Any) -> None:
+    """Add ``caucus ballot ...`` to the top-level subparsers."""
+    ballot = sub.add_parser("ballot", help="anonymous ballots and surveys")
+    bsub = ballot.add_subparsers(dest="ballot_command", required=True, metavar="ACTION")
+
+    p = bsub.add_parser("create", help="start a ballot; prints its id last")
+    p.add_argument("group")
+    p.add_argument("--question", required=True)
+    p.add_argument("--option", action="append", help="an option (repeat)")
+    p.add_argument("--kind", choices=("yes-no", "single", "approval", "ranked", "numeric"))
+    p.add_argument("--min", type=int, help="numeric: smallest answer")
+    p.add_argument("--max", type=int, help="numeric: largest answer")
+    p.add_argument("--bins", type=int, default=10, help="numeric: histogram bins")
+    p.add_argument("--quorum", type=int, default=0, help="minimum number of voters")
+    deadline = p.add_mutually_exclusive_group(required=True)
+    deadline.add_argument("--closes", help="deadline, ISO 8601 (e.g. 2026-12-01T18:00Z)")
+    deadline.add_argument("--closes-in", help="deadline from now, e.g. 10m, 2h, 3d")
+    p.set_defaults(handler=cmd_ballot_create)
+
+    p = bsub.add_parser("vote", help="cast or change your vote")
+    p.add_argument("ballot", help="ballot id (or its first 8+ hex digits)")
+    p.add_argument(
+        "choice",
+        help="yes/no/abstain; an option's text or number; approval: A,B; ranked: B,A,C;"
+        " numeric: a whole number",
+    )
+    p.add_argument("--delay", type=float, default=0.0, help="post after a random 0..N s wait")
+    p.set_defaults(handler=cmd_ballot_vote)
+
+    p = bsub.add_parser("close", help="close your ballot now and release its results")
+    p.add_argument("ballot")
+    p.set_defaults(handler=cmd_ballot_close)
+
+    p = bsub.add_parser("cancel", help="withdraw your ballot; nothing is counted")
+    p.add_argument("ballot")
+    p.set_defaults(handler=cmd_ballot_cancel)
+
+    p = bsub.add_parser("list", help="a group's ballots")
+    p.add_argument("group")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_ballot_list)
+
+    p = bsub.add_parser("results", help="a ballot's status and, once closed, its result")
+    p.add_argument("ballot")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_ballot_results)
