@@ -20,6 +20,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
 
+from app.core.engine import Engine
 from app.core.errors import WrongPassphrase
 from app.core.events import Event
 from app.core.profile import change_passphrase, open_with_key, profile_exists, unlock_with_key
@@ -67,6 +68,10 @@ class LaunchOptions:
     embedded_relay: bool = False
     join_code: str | None = None
     use_keyring: bool = True
+
+
+async def _sync_once(engine: Engine) -> None:
+    await engine.sync()
 
 
 class _IdleWatcher(QObject):
@@ -254,6 +259,10 @@ class AppController(QObject):
         window.notify.connect(self._notify)
         self.main_window = window
         bridge.start(opened.home, opened.key, **self._engine_options)
+        # One quick pass right away: catches up, flushes the outbox and tells the status
+        # bar whether the relay answers (Engine.run's long-polls report only when they
+        # return, up to 25 s later). A failure here is already a ConnectionChanged.
+        bridge.call(_sync_once, None, lambda _error: None)
         for event in self._buffered:
             window.on_event(event)
         self._buffered.clear()

@@ -25,6 +25,9 @@ def test_lock_and_unlock(qtbot, relay, make_app) -> None:  # type: ignore[no-unt
     qtbot.waitUntil(lambda: app.unlock_screen is not None and app.unlock_screen.isVisible())
     assert app.main_window is None
     assert app.unlock_screen.note.text() == "Caucus is locked."
+    # No `keyring` package here: the option is shown disabled, with the reason.
+    assert not app.unlock_screen.remember.isEnabled()
+    assert "keyring" in app.unlock_screen.remember.toolTip()
 
     unlock_with(qtbot, app, "not the passphrase")
     qtbot.waitUntil(lambda: app.unlock_screen.error.isVisible(), timeout=WAIT_MS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
+from app.qt.group_list import GroupListModel
 from tests.qt.helpers import (
     WAIT_MS,
     click,
@@ -13,6 +14,8 @@ from tests.qt.helpers import (
     shown_texts,
     status_of,
 )
+
+UNREAD = GroupListModel.UNREAD_ROLE
 
 
 def test_create_invite_join_and_talk(qtbot, relay, make_app) -> None:  # type: ignore[no-untyped-def]
@@ -40,9 +43,17 @@ def test_create_invite_join_and_talk(qtbot, relay, make_app) -> None:  # type: i
     qtbot.waitUntil(lambda: bob.group_model.rowCount() == 1, timeout=WAIT_MS)
     assert bob.title.text().startswith("Freelancers")
 
+    bob.activateWindow()  # Alice is looking elsewhere
+    qtbot.waitUntil(lambda: bob.isActiveWindow() and not alice.isActiveWindow())
     send(qtbot, bob, "Hello from Bob")
     qtbot.waitUntil(lambda: "Hello from Bob" in shown_texts(alice), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: status_of(bob, "Hello from Bob") == "Sent", timeout=WAIT_MS)
+    # Not looking: a notification (who and where, never the text) and an unread badge.
+    qtbot.waitUntil(lambda: alice_app.last_notification is not None, timeout=WAIT_MS)
+    assert alice_app.last_notification == ("Bob in Freelancers", "New message")
+    qtbot.waitUntil(lambda: alice.group_model.index(0).data(UNREAD) == 1, timeout=WAIT_MS)
+    alice.activateWindow()
+    qtbot.waitUntil(lambda: alice.group_model.index(0).data(UNREAD) == 0, timeout=WAIT_MS)
 
     send(qtbot, alice, "Welcome, Bob")
     qtbot.waitUntil(lambda: "Welcome, Bob" in shown_texts(bob), timeout=WAIT_MS)

@@ -1,0 +1,93 @@
+"""The message list reads lazily from the GUI's own connection: a channel with many
+messages opens with one page, older pages come when the top is in sight."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from app.core.profile import create_profile, open_with_key, unlock_with_key
+from app.core.queries import Queries
+from app.core.views import DEFAULT_CHANNEL, MemberView
+from app.qt.chat_view import ChatView
+from app.qt.message_model import PAGE, MessageModel, Roles, day_label
+from app.qt.verification import Trust, VerificationStore
+
+DAY_MS = 24 * 3600 * 1000
+
+
+def _profile_with_messages(home, count: int) -> tuple[Queries, bytes]:  # type: ignore[no-untyped-def]
+    db = create_profile(
+        home, name="Reader", relay_url="http://127.0.0.1:9", passphrase="pw",
+        rng=os.urandom, now=int(time.time() * 1000), cost="interactive",
+    )  # fmt: skip
+    group_id = os.urandom(16)
+    now = int(time.time() * 1000)
+    pk = os.urandom(32)
+    rows = [
+        (group_id, DEFAULT_CHANNEL, os.urandom(16), pk, "Ana", now - (count - i) * DAY_MS // 10,
+         now, 1, b"", f"message {i}", "received")
+        for i in range(count)
+    ]  # fmt: skip
+    with db.transaction():
+        db.executemany(
+            "INSERT INTO messages (group_id, channel_id, message_id, sender_pk, sender_name,"
+            " sent_at, received_at, content_type, body, text, status)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+    db.close()
+    reader_db, _key = unlock_with_key(home, "pw")
+    return Queries.reader(reader_db), group_id
+
+
+def test_opens_with_the_newest_page_and_reads_older_on_demand(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    reader, group_id = _profile_with_messages(tmp_path / "p", 1000)
+    view = ChatView()
+    qtbot.addWidget(view)
+    model = MessageModel()
+    view.set_message_model(model)
+    view.resize(600, 500)
+    view.show()
+    model.set_source(reader, group_id)
+    assert model.rowCount() == PAGE
+    assert model.index(PAGE - 1).data() == "message 999"
+    bar = view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum())
+    assert model.rowCount() == PAGE  # scrolled to the bottom: nothing more was read
+
+    bar.setValue(0)
+    qtbot.waitUntil(lambda: model.rowCount() > PAGE)
+    # The reader keeps their place: the row they looked at stays in view.
+    qtbot.waitUntil(lambda: bar.value() > view.viewport().height())
+    assert model.index(0).data() == f"message {1000 - model.rowCount()}"
+
+    index = model.ensure_loaded(model.message_at(0).row_id - 500)  # type: ignore[union-attr]
+    assert index.isValid() and model.rowCount() >= 600
+    first_of_day = [r for r in range(model.rowCount()) if model.index(r).data(Roles.SHOW_DAY)]
+    assert first_of_day[0] == 0 and len(first_of_day) > 10  # one separator per day
+    assert model.index(first_of_day[-1]).data(Roles.DAY_TEXT) == day_label(
+        model.message_at(first_of_day[-1]).sent_at  # type: ignore[union-attr]
+    )
+    reader.db.close()
+
+
+def test_key_change_is_flagged() -> None:
+    store = VerificationStore()
+    bob = MemberView("Bob", "ab" * 32, "member", b"\x01" * 32, False)
+    impostor = MemberView("Bob", "cd" * 32, "member", b"\x02" * 32, False)
+    assert store.trust(bob) is Trust.UNVERIFIED
+    store.mark_verified(bob)
+    assert store.trust(bob) is Trust.VERIFIED
+    assert store.trust(impostor) is Trust.CHANGED
+    store.clear(bob)
+    assert store.trust(impostor) is Trust.UNVERIFIED
+
+
+def test_second_connection_sees_writes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    reader, group_id = _profile_with_messages(tmp_path / "p", 3)
+    db, key = unlock_with_key(tmp_path / "p", "pw")
+    other = Queries.reader(open_with_key(tmp_path / "p", key))
+    assert other.message_count(group_id) == reader.message_count(group_id) == 3
+    for conn in (db, other.db, reader.db):
+        conn.close()
