@@ -154,7 +154,7 @@ def _save(widget: QWidget, out: Path, name: str) -> None:
     table = [colour for colour, _count in Counter(pixels).most_common(256)]
     flags = Qt.ImageConversionFlag.ThresholdDither | Qt.ImageConversionFlag.AvoidDither
     image = image.convertToFormat(QImage.Format.Format_Indexed8, table, flags)
-    image.save(str(path), b"PNG", 9)
+    image.save(str(path), "PNG", 9)  # type: ignore[call-overload]  # the stubs want bytes
     print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
 
 
