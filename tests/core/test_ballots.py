@@ -654,3 +654,39 @@ def test_an_organizer_with_the_roster_and_the_reveal_key_cannot_link_votes(
     # random scalar, so the only structure left is the one the ring equations need.
     assert verified[0].key_image != verified[1].key_image
     assert json.dumps(svc(w.alice).results(w.group_id, ballot_id)).count("counts") == 0
+
+
+def test_garbage_in_any_ballot_message_or_vote_never_stops_a_sync(world: World) -> None:
+    """P10: random bodies for content types 16-19, random votes inside well-sealed vote
+    items, a wrong reveal key and a reveal by someone else all become warnings."""
+    import os
+
+    w = world
+    ballot_id = create(w)
+    run(sync_all(*w.members))
+    keys = w.bob.session(w.group_id).keys
+    assert keys is not None
+
+    async def attack() -> None:
+        for content_type in range(16, 20):
+            for size in (0, 1, 17, 49, 300):
+                body = os.urandom(size)
+                await w.bob.send_content(w.group_id, content_type, body, "garbage")
+        for size in (1, 17, 40, 700):
+            await post_raw(w.bob, w.group_id, seal_vote_item(keys, os.urandom(size), _rng))
+            await post_raw(w.bob, w.group_id, b"\x01\x04" + os.urandom(size))
+        wrong = RevealKey.from_secret(os.urandom(32)).encode_release(ballot_id)
+        await w.alice.send_content(w.group_id, 18, wrong, "wrong key")
+        await w.bob.send_content(w.group_id, 18, wrong, "not the creator")
+
+    run(attack())
+    run(sync_all(*w.members))
+    vote(w.carol, ballot_id, "Accept")
+    run(svc(w.alice).close(ballot_id))
+    run(sync_all(*w.members))
+    per_member = [rejections(e, w.group_id) for e in w.members]
+    assert per_member[0] == per_member[1] == per_member[2]
+    assert len(per_member[0]) >= 20 + 8 + 2
+    for engine in w.members:
+        got = results(engine, w.group_id, ballot_id)
+        assert got["counts"] == {"Accept": 1, "Reject": 0, "Counter-offer": 0}
