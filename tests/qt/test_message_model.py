@@ -6,10 +6,13 @@ from __future__ import annotations
 import os
 import time
 
+from PySide6.QtCore import Qt
+
 from app.core.profile import create_profile, open_with_key, unlock_with_key
 from app.core.queries import Queries
-from app.core.views import DEFAULT_CHANNEL, MemberView
+from app.core.views import DEFAULT_CHANNEL, MemberView, MessageView
 from app.qt.chat_view import ChatView
+from app.qt.composer import Composer
 from app.qt.message_model import PAGE, MessageModel, Roles, day_label
 from app.qt.verification import Trust, VerificationStore
 
@@ -91,3 +94,49 @@ def test_second_connection_sees_writes(tmp_path) -> None:  # type: ignore[no-unt
     assert other.message_count(group_id) == reader.message_count(group_id) == 3
     for conn in (db, other.db, reader.db):
         conn.close()
+
+
+def _mine(row_id: int, text: str, status: str) -> MessageView:
+    return MessageView(
+        row_id=row_id, group_id=b"g" * 16, channel_id=DEFAULT_CHANNEL, message_id=None,
+        sender_name="Me", sender_fingerprint="ab" * 32, text=text,
+        sent_at=int(time.time() * 1000), status=status, warning=None, is_mine=True,
+    )  # fmt: skip
+
+
+def test_failed_message_offers_retry(qtbot) -> None:  # type: ignore[no-untyped-def]
+    view = ChatView()
+    qtbot.addWidget(view)
+    model = MessageModel()
+    view.set_message_model(model)
+    view.resize(600, 400)
+    view.show()
+    model.set_source(None, b"g" * 16)
+    model.add(_mine(1, "first", "sent"))
+    model.add(_mine(2, "second", "failed"))
+    assert [model.index(r).data(Roles.STATUS_TEXT) for r in range(2)] == [
+        "Sent",
+        "Not sent · Retry",
+    ]
+    index = model.index(1)
+    qtbot.waitUntil(lambda: view.visualRect(index).height() > 0)
+    status = view._delegate._layout(index).status  # where "Retry" is painted
+    target = status.center() + view.visualRect(index).topLeft()
+    with qtbot.waitSignal(view.retry_requested) as signal:
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=target)
+    assert signal.args == [2]
+    model.set_status(2, "pending")
+    assert model.index(1).data(Roles.STATUS_TEXT) == "Waiting to send"
+
+
+def test_enter_sends_shift_enter_adds_a_line(qtbot) -> None:  # type: ignore[no-untyped-def]
+    composer = Composer()
+    qtbot.addWidget(composer)
+    sent: list[str] = []
+    composer.send_requested.connect(sent.append)
+    qtbot.keyClicks(composer.edit, "first line")
+    qtbot.keyClick(composer.edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(composer.edit, "second line")
+    assert sent == []
+    qtbot.keyClick(composer.edit, Qt.Key.Key_Return)
+    assert sent == ["first line\nsecond line"]

@@ -1,0 +1,54 @@
+"""Organizer work through the member panel: approve a join, promote, remove."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QMessageBox
+
+from tests.qt.helpers import WAIT_MS, click, create_group, create_profile, send, shown_texts
+
+
+def test_approve_promote_and_remove(qtbot, relay, make_app) -> None:  # type: ignore[no-untyped-def]
+    alice_app, bob_app = make_app("alice"), make_app("bob")
+    alice = create_profile(qtbot, alice_app, "Alice", relay.url)
+    bob = create_profile(qtbot, bob_app, "Bob", relay.url)
+    create_group(qtbot, alice, "Translators")
+
+    alice.invite_action.trigger()
+    invite = alice.dialog
+    invite.approval.setChecked(True)
+    click(qtbot, invite.create_button)
+    qtbot.waitUntil(lambda: invite.code.text().startswith("caucus://"), timeout=WAIT_MS)
+    bob.open_join_dialog(invite.code.text())
+    click(qtbot, bob.dialog.join)
+
+    panel = alice.members
+    qtbot.waitUntil(lambda: panel.requests.count() == 1, timeout=WAIT_MS)
+    assert panel.requests.item(0).text().startswith("Bob\n")
+    assert panel.approve.isVisible()
+    assert bob.group_model.rowCount() == 0  # nobody let Bob in yet
+    click(qtbot, panel.approve)
+    qtbot.waitUntil(lambda: bob.group_model.rowCount() == 1, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: panel.requests.count() == 0, timeout=WAIT_MS)
+    assert not panel.approve.isVisible()
+
+    qtbot.waitUntil(lambda: panel.select_member("Bob"), timeout=WAIT_MS)
+    assert panel.promote.text() == "Make organizer"
+    click(qtbot, panel.promote)
+    qtbot.waitUntil(
+        lambda: panel.select_member("Bob") and panel.list.currentItem().text() == "Bob\norganizer",
+        timeout=WAIT_MS,
+    )
+    qtbot.waitUntil(lambda: bob.invite_action.isEnabled(), timeout=WAIT_MS)  # Bob may invite now
+
+    send(qtbot, bob, "Thanks for having me")
+    qtbot.waitUntil(lambda: "Thanks for having me" in shown_texts(alice), timeout=WAIT_MS)
+
+    assert panel.select_member("Bob")
+    click(qtbot, panel.remove)
+    box: QMessageBox = panel.confirmation
+    remove = next(b for b in box.buttons() if b.text() == "Remove")
+    click(qtbot, remove)
+    qtbot.waitUntil(lambda: not panel.select_member("Bob"), timeout=WAIT_MS)
+    assert panel.title.text() == "MEMBERS (1)"
+    qtbot.waitUntil(lambda: bob.composer.edit.isReadOnly(), timeout=WAIT_MS)
+    assert bob.composer.edit.placeholderText() == "You are no longer a member of this group."
