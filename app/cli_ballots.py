@@ -157,6 +157,7 @@ async def cmd_ballot_results(engine: Engine, args: argparse.Namespace) -> int:
     service = BallotService(engine)
     group_id, ballot_id = service.resolve_ballot(args.ballot)
     data = service.results(group_id, ballot_id)
+    data["closes_at"] = _iso(data["closes_at"])
     if args.json:
         print(json.dumps(data, ensure_ascii=False))
         return 0

@@ -271,7 +271,9 @@ def on_reveal(received: Received) -> str:
         close_seq=close_seq,
         closed_by=closed_by,
         reveal_secret=key.secret,
-        result=json.dumps(result.to_json(), sort_keys=True, ensure_ascii=False),
+        # to_json's order is fixed by the definition (options in their order), so every
+        # member stores the same bytes; no key sorting, which would lose the option order.
+        result=json.dumps(result.to_json(), ensure_ascii=False, separators=(",", ":")),
     )
     return reveal_text(definition)
 

@@ -298,6 +298,7 @@ def test_every_kind_end_to_end_with_identical_results(world: World) -> None:
     got = {b: results(w.carol, w.group_id, b) for b in answers}
     assert got[single]["counts"] == {"Accept": 1, "Reject": 2, "Counter-offer": 0}
     assert got[single]["winners"] == ["Reject"]
+    assert list(got[single]["counts"]) == ["Accept", "Reject", "Counter-offer"]  # type: ignore[call-overload]
     assert got[single]["status"] == "tallied"
     assert got[yes_no]["counts"] == {"yes": 2, "no": 1, "abstain": 0}
     assert got[approval]["counts"] == {"Accept": 2, "Reject": 0, "Counter-offer": 1}

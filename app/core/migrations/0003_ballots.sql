@@ -23,7 +23,7 @@ CREATE TABLE ballots (
     close_seq     INTEGER,
     closed_by     TEXT,                      -- deadline | early | reveal | cancel
     reveal_secret BLOB,                      -- the key the creator released (public by then)
-    result        TEXT,                      -- Result.to_json() as canonical JSON
+    result        TEXT,                      -- Result.to_json(), the same bytes everywhere
     close_sent    INTEGER NOT NULL DEFAULT 0,  -- we posted a close marker (local only)
     received_at   INTEGER NOT NULL,
     PRIMARY KEY (group_id, ballot_id)
