@@ -137,15 +137,25 @@ class AppController(QObject):
         if not profile_exists(self.home):
             self._show_first_run()
             return
-        key = self.keyring.load() if self.options.use_keyring else None
-        if key is not None:
-            self._run_job(
-                lambda: open_with_stored_key(self.home, key, start_relay=self.relay is None),
-                self._opened,
-                lambda _error: self._show_unlock(""),
-            )
+        if not (self.options.use_keyring and self.keyring.available):
+            self._show_unlock("")
             return
-        self._show_unlock("")
+        start_relay = self.relay is None
+
+        def work() -> OpenedProfile | None:
+            # The keyring may wait on the desktop's secret service: not on this thread.
+            key = self.keyring.load()
+            if key is None:
+                return None
+            return open_with_stored_key(self.home, key, start_relay=start_relay)
+
+        def done(opened: OpenedProfile | None) -> None:
+            if opened is None:
+                self._show_unlock("")
+            else:
+                self._opened(opened)
+
+        self._run_job(work, done, lambda _error: self._show_unlock(""))
 
     def _show_first_run(self) -> None:
         screen = FirstRunScreen(
@@ -224,8 +234,7 @@ class AppController(QObject):
             if self.first_run is not None:
                 self.first_run.fail(human_error(error))
 
-        remember = request.remember_key
-        self._run_job(work, lambda opened: self._opened(opened, remember), failed)
+        self._run_job(self._remembering(request.remember_key, work), self._opened, failed)
 
     def _unlock(self, passphrase: str, remember: bool) -> None:
         def failed(error: BaseException) -> None:
@@ -234,18 +243,31 @@ class AppController(QObject):
 
         start_relay = self.relay is None
         self._run_job(
-            lambda: unlock_profile(self.home, passphrase, start_relay=start_relay),
-            lambda opened: self._opened(opened, remember),
+            self._remembering(
+                remember, lambda: unlock_profile(self.home, passphrase, start_relay=start_relay)
+            ),
+            self._opened,
             failed,
         )
 
     # -- the unlocked session ---------------------------------------------------------
 
-    def _opened(self, opened: OpenedProfile, remember: bool = False) -> None:
+    def _remembering(
+        self, remember: bool, work: Callable[[], OpenedProfile]
+    ) -> Callable[[], OpenedProfile]:
+        """Wrap a job so it also stores the key in the keyring (off the GUI thread)."""
+
+        def wrapped() -> OpenedProfile:
+            opened = work()
+            if remember:
+                self.keyring.save(opened.key)
+            return opened
+
+        return wrapped
+
+    def _opened(self, opened: OpenedProfile) -> None:
         if opened.relay is not None:
             self.relay = opened.relay
-        if remember:
-            self.keyring.save(opened.key)
         self.profile = opened
         bridge = EngineBridge(self)
         bridge.engine_event.connect(self._on_event)
@@ -378,7 +400,7 @@ class AppController(QObject):
         if profile is None or bridge is None:
             return
         home, key = profile.home, profile.key
-        remember = self.keyring.load() is not None
+        keyring = self.keyring
         self._passphrase_dialog = None
 
         def work() -> OpenedProfile:
@@ -387,10 +409,13 @@ class AppController(QObject):
                 change_passphrase(home, db, new, os.urandom, kdf_cost())
             finally:
                 db.close()
-            return unlock_profile(home, new, start_relay=False)
+            opened = unlock_profile(home, new, start_relay=False)
+            if keyring.load() is not None:  # it was remembered: remember the new key
+                keyring.save(opened.key)
+            return opened
 
         def done(opened: OpenedProfile) -> None:
-            self._opened(opened, remember)
+            self._opened(opened)
             if self.main_window is not None:
                 self.main_window.statusBar().showMessage("Passphrase changed.", 10000)
 
@@ -402,6 +427,9 @@ class AppController(QObject):
 
         bridge.stopped.connect(after_stop)
         self._teardown()
+        self._show_unlock("Changing the passphrase…")
+        if self.unlock_screen is not None:
+            self.unlock_screen.set_busy(True)
 
     # -- tray and quitting ------------------------------------------------------------
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import segno
 from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 
@@ -13,7 +12,14 @@ _QUIET = 4  # modules of white border the standard asks for
 
 
 def qr_pixmap(text: str, size: int, device_pixel_ratio: float = 1.0) -> QPixmap:
-    """A ``size`` by ``size`` (logical pixels) black-on-white QR code of ``text``."""
+    """A ``size`` by ``size`` (logical pixels) black-on-white QR code of ``text``.
+
+    A null pixmap if ``segno`` is missing: the code is still shown as text beside it.
+    """
+    try:
+        import segno
+    except ImportError:
+        return QPixmap()
     code = segno.make(text, error="m", micro=False)
     matrix = [list(row) for row in code.matrix]
     modules = len(matrix) + 2 * _QUIET

@@ -103,6 +103,13 @@ def test_channels_verification_search_and_switcher(qtbot, relay, make_app) -> No
     bob.search_action.trigger()
     qtbot.keyClicks(bob.dialog.query, "strike")
     qtbot.waitUntil(lambda: bob.dialog.count.text() == "1 message found", timeout=WAIT_MS)
+    bob.select_channel(bob.channel_list.item(0).data(Qt.ItemDataRole.UserRole).channel_id)
+    assert bob.title.text().endswith("#general")
+    result = bob.dialog.results.item(0)
+    assert result.text().startswith("Alice in Cleaners")
+    bob.dialog.results.itemActivated.emit(result)
+    assert bob.title.text().endswith("#news")
+    assert bob.chat.currentIndex().data() == "Strike vote on Monday"
 
     # Both sides compute the same safety number; verifying marks the member.
     assert alice.members.select_member("Bob")
