@@ -3,7 +3,8 @@ invite, approve joins, remove and promote from here."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -12,6 +13,9 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMessageBox,
     QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -20,11 +24,14 @@ from app.core.engine import Engine
 from app.core.queries import Queries
 from app.core.views import GroupView, JoinRequestView, MemberView
 from app.qt.engine_bridge import EngineBridge
+from app.qt.theme import colors
 from app.qt.verification import Trust, VerificationStore
 from app.qt.widgets import error_label, section_title, show_error
 from crypto.group_log import Role
 
 __all__ = ["MembersPanel", "member_line"]
+
+Index = QModelIndex | QPersistentModelIndex
 
 _MARK = {Trust.VERIFIED: " ✔", Trust.CHANGED: " ⚠", Trust.UNVERIFIED: ""}
 
@@ -34,6 +41,48 @@ def member_line(member: MemberView, trust: Trust) -> str:
     you = " (you)" if member.is_me else ""
     mark = "" if member.is_me else _MARK[trust]
     return f"{member.name}{you}{mark}\n{member.role}"
+
+
+class TwoLineDelegate(QStyledItemDelegate):
+    """Paints an item's text as a title line and a smaller, muted second line."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
+        fm = QFontMetrics(option.font)
+        return QSize(option.rect.width(), fm.height() * 2 + 10)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        c = colors()
+        rect: QRect = option.rect
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        title, _, detail = str(index.data() or "").partition("\n")
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if selected:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(c.accent))
+            painter.drawRoundedRect(rect.adjusted(0, 1, 0, -1), 6, 6)
+        font = QFont(option.font)
+        fm = QFontMetrics(font)
+        inner = rect.adjusted(8, 4, -8, -4)
+        painter.setFont(font)
+        painter.setPen(QColor(c.accent_text if selected else c.text))
+        line = QRect(inner.left(), inner.top(), inner.width(), fm.height())
+        painter.drawText(
+            line,
+            int(Qt.AlignmentFlag.AlignLeft),
+            fm.elidedText(title, Qt.TextElideMode.ElideRight, inner.width()),
+        )
+        small = QFont(font)
+        small.setPointSizeF(max(font.pointSizeF() * 0.85, 6.0))
+        painter.setFont(small)
+        painter.setPen(QColor(c.accent_text if selected else c.muted))
+        line = QRect(inner.left(), inner.top() + fm.height(), inner.width(), fm.height())
+        painter.drawText(
+            line,
+            int(Qt.AlignmentFlag.AlignLeft),
+            QFontMetrics(small).elidedText(detail, Qt.TextElideMode.ElideRight, inner.width()),
+        )
+        painter.restore()
 
 
 class MembersPanel(QWidget):
@@ -66,6 +115,7 @@ class MembersPanel(QWidget):
         self.warning.hide()
         self.list = QListWidget()
         self.list.setAccessibleName("Member list")
+        self.list.setItemDelegate(TwoLineDelegate(self.list))
         self.list.currentRowChanged.connect(lambda _row: self._update_buttons())
         self.list.itemActivated.connect(lambda _item: self._verify())
 
@@ -85,6 +135,7 @@ class MembersPanel(QWidget):
         self.requests_title = section_title("Waiting for approval")
         self.requests = QListWidget()
         self.requests.setAccessibleName("Join requests")
+        self.requests.setItemDelegate(TwoLineDelegate(self.requests))
         self.requests.setMaximumHeight(110)
         self.approve = QPushButton("Approve")
         self.approve.setAccessibleName("Approve join request")

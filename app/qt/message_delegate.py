@@ -25,7 +25,10 @@ _PAD_X, _PAD_Y = 10, 6  # inside a bubble
 _RUN_GAP = 8  # extra space above the first message of a sender's run
 _RADIUS = 10
 _MAX_BUBBLE = 560
-_SENDER_COLOURS = ("#2f6fb0", "#8e44ad", "#16876b", "#b0552f", "#a0337a", "#4d6b12", "#2b7a8c")
+_SENDER_COLOURS = (
+    "#2f6fb0", "#8e44ad", "#16876b", "#b0552f", "#a0337a", "#4d6b12",
+    "#2b7a8c", "#7a5c12", "#5b4fc4", "#b03a48", "#3d7d3d", "#8a4f7d",
+)  # fmt: skip
 _WRAP = int(Qt.TextFlag.TextWordWrap)
 
 
@@ -41,9 +44,28 @@ class _Layout:
     status: QRect | None
 
 
-def sender_colour(fingerprint: str) -> str:
-    """A stable colour per member, so a reader tells speakers apart at a glance."""
-    return _SENDER_COLOURS[int(fingerprint[:8] or "0", 16) % len(_SENDER_COLOURS)]
+class SenderColours:
+    """A colour per member, so a reader tells speakers apart at a glance.
+
+    Each member starts from a colour picked by their fingerprint (the same every time);
+    if another member already has it in this session, the next free one is used.
+    """
+
+    def __init__(self) -> None:
+        self._given: dict[str, str] = {}
+
+    def __call__(self, fingerprint: str) -> str:
+        known = self._given.get(fingerprint)
+        if known is not None:
+            return known
+        start = int(fingerprint[:8] or "0", 16) % len(_SENDER_COLOURS)
+        taken = set(self._given.values())
+        ring = [
+            _SENDER_COLOURS[(start + i) % len(_SENDER_COLOURS)] for i in range(len(_SENDER_COLOURS))
+        ]
+        colour = next((c for c in ring if c not in taken), ring[0])
+        self._given[fingerprint] = colour
+        return colour
 
 
 class MessageDelegate(QStyledItemDelegate):
@@ -54,6 +76,7 @@ class MessageDelegate(QStyledItemDelegate):
     def __init__(self, view: QAbstractItemView) -> None:
         super().__init__(view)
         self._view = view
+        self._colours = SenderColours()
         self._cache: dict[tuple[int, str, int, bool, bool, str, str], _Layout] = {}
 
     # -- fonts and geometry -----------------------------------------------------------
@@ -159,7 +182,8 @@ class MessageDelegate(QStyledItemDelegate):
             self._paint_day(painter, layout.day, str(index.data(Roles.DAY_TEXT)), small)
         if layout.sender is not None:
             painter.setFont(bold)
-            painter.setPen(QColor(sender_colour(message.sender_fingerprint)))
+            name_colour = QColor(self._colours(message.sender_fingerprint))
+            painter.setPen(name_colour.lighter(165) if c.dark else name_colour)
             elided = QFontMetrics(bold).elidedText(
                 message.sender_name, Qt.TextElideMode.ElideRight, layout.sender.width()
             )
