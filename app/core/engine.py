@@ -19,6 +19,7 @@ import httpx
 import nacl.signing
 
 from app.core.ballots import maintain_ballots
+from app.core.documents import DocumentService
 from app.core.database import Database
 from app.core.errors import (
     AlreadyExists,
@@ -672,7 +673,9 @@ class Engine(Queries):
 
     async def _maintain(self, group_id: bytes) -> None:
         """Re-key when someone left (their epoch secret must not stay in use) or when the
-        epoch is old; the first organizer in roster order does the periodic one."""
+        epoch is old (the first organizer in roster order does the periodic one); pass our
+        current documents on to members who joined since they were sent; keep our ballot
+        key registered and our votes posted."""
         session = self.session(group_id)
         if not session.active:
             return
@@ -688,6 +691,11 @@ class Engine(Queries):
                 await self.rekey(group_id)
             except (RelayError, ClientError) as exc:
                 self._warn(group_id, "rekey-failed", str(exc))
+        if self.session(group_id).active:
+            try:
+                await DocumentService(self).share_current(group_id)
+            except (RelayError, ClientError) as exc:
+                self._warn(group_id, "document-share-failed", str(exc))
         await maintain_ballots(self, group_id)
 
     async def _sync_inboxes(self, warnings: list[str]) -> list[bytes]:

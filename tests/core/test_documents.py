@@ -239,14 +239,15 @@ def test_member_who_joins_later_opens_the_current_document(world, tmp_path: Path
         await befriend(alice, group_id, bob)
         document_id = await docs(alice).publish(group_id, source, "Agreement")
         nobody_new = await docs(alice).share_current(group_id)
+        # Admitting Dave is all it takes: Alice's sync passes the document on by itself.
         await befriend(alice, group_id, dave)
-        shared = await docs(alice).share_current(group_id)
-        assert await docs(alice).share_current(group_id) == 0  # nobody new since
+        await sync_all(alice, dave)
+        again = await docs(alice).share_current(group_id)  # nobody new since
         await sync_all(bob, dave)
-        return group_id, document_id, nobody_new, shared
+        return group_id, document_id, nobody_new, again
 
-    group_id, document_id, nobody_new, shared = run(scenario())
-    assert (nobody_new, shared) == (0, 1)
+    group_id, document_id, nobody_new, again = run(scenario())
+    assert (nobody_new, again) == (0, 0)
     (view,) = docs(dave).list(group_id)
     assert view.trusted and view.trust == "signed by Alice (organizer), verified"
     assert run(docs(dave).get(document_id, tmp_path / "d.pdf")).path.read_bytes() == (
@@ -309,27 +310,33 @@ def test_reposted_organizer_announcement_is_not_trusted_for_newcomers(
 ) -> None:
     """Rule 3: the signer must be the sender, so a member cannot replay an organizer's
     old announcement to someone who never saw the original."""
-    _, _, (alice, bob, _, dave) = world
+    _, _, (alice, bob, carol, dave) = world
     source = write(tmp_path / "old.pdf", b"old terms")
 
     async def scenario() -> tuple[bytes, bytes]:
         group_id = await alice.create_group("Freelancers")
         await befriend(alice, group_id, bob)
+        await befriend(alice, group_id, carol, role="organizer")
         document_id = await docs(alice).publish(group_id, source, "Old terms")
-        await sync_all(bob)
-        await befriend(alice, group_id, dave)
+        await sync_all(bob, carol)
+        # Alice leaves, so nobody who signed it can pass it on to Dave.
+        await alice.leave(group_id)
+        await sync_all(carol, bob)
+        await befriend(carol, group_id, dave)
         await sync_all(bob)
         raw = docs(bob)._stored(document_id, None, None).announcement.encode()
         await bob.send_content(group_id, CONTENT_TYPE_ANNOUNCEMENT, raw, "repost")
-        await sync_all(alice, dave)
+        await sync_all(carol, dave)
         return group_id, document_id
 
     group_id, _document_id = run(scenario())
     (seen_by_dave,) = docs(dave).list(group_id)
     assert not seen_by_dave.trusted
-    assert seen_by_dave.trust == "not trusted: signed by Alice but posted by Bob"
-    # Alice saw the original: a repost never lowers trust.
-    assert docs(alice).list(group_id)[0].trusted
+    assert seen_by_dave.trust == (
+        "not trusted: signed by Alice, who was no longer in the group, and posted by Bob"
+    )
+    # Carol saw the original: a repost never lowers trust.
+    assert docs(carol).list(group_id)[0].trusted
 
 
 def test_removed_or_demoted_organizer_later_documents_are_not_trusted(
