@@ -19,8 +19,8 @@ import httpx
 import nacl.signing
 
 from app.core.ballots import maintain_ballots
-from app.core.documents import DocumentService
 from app.core.database import Database
+from app.core.documents import DocumentService
 from app.core.errors import (
     AlreadyExists,
     ClientError,
