@@ -99,10 +99,13 @@ class MainWindow(QMainWindow):
         self._channel_id: bytes = DEFAULT_CHANNEL
         self._channel_by_group: dict[bytes, bytes] = {}
         self._connection: dict[str, ConnectionState] = {}
-        self._dirty_groups: set[bytes] = set()
+        self._dirty_groups: set[bytes] = set()  # unread counts to re-read
+        self._changed_groups: set[bytes] = set()  # roster, roles or channels changed too
+        self._incoming: list[MessageView] = []  # for the open channel, added in bursts
         self._groups_reset = False
         self._unnotified = 0
         self._last_notify = 0.0
+        self._last_sender: tuple[str, bytes] = ("", b"")
         self.dialog: QWidget | None = None  # the dialog most recently opened (tests look)
         self._discarded = False
 
@@ -110,7 +113,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.setInterval(60)
+        self._refresh_timer.setInterval(40)
         self._refresh_timer.timeout.connect(self._apply_refresh)
         self._notify_timer = QTimer(self)
         self._notify_timer.setSingleShot(True)
@@ -441,18 +444,17 @@ class MainWindow(QMainWindow):
         if isinstance(event, MessageAdded):
             self._message_added(event.message)
         elif isinstance(event, MessageStatusChanged):
+            self._flush_incoming()  # the message itself may still wait in the burst
             self.message_model.set_status(event.row_id, event.status)
         elif isinstance(event, GroupChanged | GroupJoined):
-            self.reader.forget(event.group_id)
-            self._queue_refresh(event.group_id)
+            self._queue_refresh(event.group_id, changed=True)
             if isinstance(event, GroupJoined):
                 self.statusBar().showMessage(f"You joined {event.name}.", 10000)
         elif isinstance(event, RemovedFromGroup):
-            self.reader.forget(event.group_id)
-            self._queue_refresh(event.group_id)
+            self._queue_refresh(event.group_id, changed=True)
             self.notify.emit("Caucus", "You were removed from a group.")
         elif isinstance(event, JoinRequested):
-            self._queue_refresh(event.group_id)
+            self._queue_refresh(event.group_id, changed=True)
             self.statusBar().showMessage(f"{event.name} asks to join.", 15000)
             if not self.isActiveWindow():
                 self.notify.emit("Join request", f"{event.name} asks to join.")
@@ -464,7 +466,8 @@ class MainWindow(QMainWindow):
             self._show_connection()
 
     def _message_added(self, message: MessageView) -> None:
-        self.message_model.add(message)
+        if message.row_id > 0 and message.group_id == self.message_model.group_id:
+            self._incoming.append(message)
         self._queue_refresh(message.group_id)
         if message.is_mine:
             return
@@ -493,17 +496,28 @@ class MainWindow(QMainWindow):
         self._unnotified = 0
         self._last_notify = time.monotonic()
 
-    def _queue_refresh(self, group_id: bytes) -> None:
+    def _flush_incoming(self) -> None:
+        incoming, self._incoming = self._incoming, []
+        if incoming:
+            self.message_model.add_many(incoming)
+
+    def _queue_refresh(self, group_id: bytes, *, changed: bool = False) -> None:
+        """Re-read a group soon (coalesced); ``changed`` for roster/channel changes."""
         self._dirty_groups.add(group_id)
+        if changed:
+            self._changed_groups.add(group_id)
         self._refresh_timer.start()
 
     def _apply_refresh(self) -> None:
         if self._discarded:
             return
+        self._flush_incoming()
         dirty, self._dirty_groups = self._dirty_groups, set()
+        changed, self._changed_groups = self._changed_groups, set()
         current = self._group.group_id if self._group else None
         for group_id in dirty:
-            self.reader.forget(group_id)
+            if group_id in changed:
+                self.reader.forget(group_id)  # the stored group state moved on
             try:
                 group = self.reader.group(group_id)
             except ClientError:  # not (yet) stored: a later event brings it
@@ -511,9 +525,10 @@ class MainWindow(QMainWindow):
             self.group_model.upsert(group)
             if group_id == current:
                 self._group = group
-                self._fill_channels()
-                self.members.set_group(group)
-                self._update_group_actions()
+                if group_id in changed:
+                    self._fill_channels()
+                    self.members.set_group(group)
+                    self._update_group_actions()
         self.no_groups.setVisible(self.group_model.rowCount() == 0)
         if current is None and self.group_model.rowCount():
             first = self.group_model.group_at(0)

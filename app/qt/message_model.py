@@ -200,6 +200,26 @@ class MessageModel(QAbstractListModel):
             self.dataChanged.emit(after, after, [Roles.SHOW_DAY, Roles.SHOW_SENDER])
         return True
 
+    def add_many(self, messages: list[MessageView]) -> None:
+        """Insert a burst (a catch-up after weeks offline) with one insert per run of
+        newer messages instead of one per message."""
+        mine = sorted(
+            (m for m in messages
+             if m.group_id == self._group_id and m.channel_id == self._channel_id),
+            key=lambda m: m.row_id,
+        )  # fmt: skip
+        last = self._ids[-1] if self._ids else -1
+        tail = [m for m in mine if m.row_id > last]
+        for message in mine[: len(mine) - len(tail)]:
+            self.add(message)
+        if not tail:
+            return
+        first = len(self._rows)
+        self.beginInsertRows(QModelIndex(), first, first + len(tail) - 1)
+        self._rows.extend(tail)
+        self._ids.extend(m.row_id for m in tail)
+        self.endInsertRows()
+
     def set_status(self, row_id: int, status: str) -> None:
         pos = self._position(row_id)
         if pos is not None:
