@@ -1,0 +1,338 @@
+"""Invites and joining: invite mailboxes, join requests, approvals, admission and the
+welcome (docs/protocol.md sections 5 and 7.5)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import nacl.signing
+
+from app.core.engine_core import EngineCore
+from app.core.errors import (
+    AlreadyExists,
+    ClientError,
+    NotFound,
+    RelayError,
+    RelayRejected,
+)
+from app.core.events import (
+    GroupChanged,
+    GroupJoined,
+    JoinRequested,
+)
+from crypto.errors import RemoteError
+from crypto.group_log import (
+    EntryKind,
+    GroupState,
+    LogEntry,
+    Role,
+    add_body,
+    invite_body,
+)
+from crypto.invite import InviteCode, InviteSecrets, JoinRequest
+from crypto.key_schedule import cap_hash
+from crypto.welcome import Welcome
+
+__all__ = ["DEFAULT_INVITE_TTL_MS", "Admission"]
+
+DEFAULT_INVITE_TTL_MS = 7 * 24 * 3600 * 1000
+
+
+class Admission(EngineCore):
+    """Creating invites, asking to join, admitting and welcoming members."""
+
+    async def _ensure_inbox(self, relay_url: str) -> tuple[bytes, nacl.signing.SigningKey]:
+        row = self.db.one(
+            "SELECT inbox_id, auth_seed, registered FROM inboxes WHERE relay_url = ?", (relay_url,)
+        )
+        if row is None:
+            inbox_id, seed = self._rng(16), self._rng(32)
+            with self.db.transaction():
+                self.db.execute(
+                    "INSERT INTO inboxes (relay_url, inbox_id, auth_seed) VALUES (?, ?, ?)",
+                    (relay_url, inbox_id, seed),
+                )
+            registered = False
+        else:
+            inbox_id, seed, registered = row[0], row[1], bool(row[2])
+        auth = nacl.signing.SigningKey(seed)
+        if not registered:
+            try:
+                await self.relay(relay_url).create_inbox(inbox_id, bytes(auth.verify_key))
+            except RelayRejected as exc:
+                if exc.code != "exists":
+                    raise
+                # Created by an earlier attempt whose answer was lost; the relay still
+                # checks our auth key on every read, so a stranger's inbox is unusable.
+            with self.db.transaction():
+                self.db.execute(
+                    "UPDATE inboxes SET registered = 1 WHERE relay_url = ?", (relay_url,)
+                )
+        return inbox_id, auth
+
+    # -- sessions -----------------------------------------------------------------------
+
+    async def create_invite(
+        self,
+        group_id: bytes,
+        *,
+        role: Role = Role.MEMBER,
+        ttl_ms: int = DEFAULT_INVITE_TTL_MS,
+        max_uses: int = 1,
+        needs_approval: bool = False,
+    ) -> str:
+        """Register an invite in the group log and return its code."""
+        session = self._require_active(group_id)
+        self._require_organizer(session.state)
+        if not 1 <= max_uses <= 1000:
+            raise ClientError("an invite can be used 1 to 1000 times")
+        secret = self._rng(32)
+        secrets = InviteSecrets.derive(secret)
+        code = InviteCode(session.relay_url, secret, self.identity.fingerprint).encode()
+        relay = self.relay(session.relay_url)
+        await relay.create_mailbox(secrets.mailbox_id, cap_hash(secrets.capability), bytes(32))
+        with self.db.transaction():
+            self.db.execute(
+                "INSERT INTO invites (invite_id, group_id, secret, code) VALUES (?, ?, ?, ?)",
+                (secrets.invite_id, group_id, secret, code),
+            )
+        expires_at = self._now() + ttl_ms
+
+        def make(state: GroupState) -> tuple[EntryKind, bytes]:
+            self._require_organizer(state)
+            return EntryKind.INVITE, invite_body(
+                secrets.invite_id, role, expires_at, max_uses, needs_approval
+            )
+
+        await self._commit(group_id, make)
+        return code
+
+    async def join(self, code_text: str) -> None:
+        """Ask to join with an invite code; the welcome arrives through ``sync``."""
+        code = InviteCode.parse(code_text)
+        secrets = InviteSecrets.derive(code.secret)
+        inbox_id, _ = await self._ensure_inbox(code.relay_url)
+        item = JoinRequest.seal(secrets, self.identity, self.name, inbox_id, self._now(), self._rng)
+        with self.db.transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO pending_joins (code, relay_url, requested_at)"
+                " VALUES (?, ?, ?)",
+                (code.encode(), code.relay_url, self._now()),
+            )
+        try:
+            await self.relay(code.relay_url).post_item(secrets.mailbox_id, secrets.capability, item)
+        except RelayRejected as exc:
+            if exc.code in ("forbidden", "not_found", "stale_epoch"):
+                with self.db.transaction():
+                    self.db.execute("DELETE FROM pending_joins WHERE code = ?", (code.encode(),))
+                raise ClientError("this invite is no longer valid") from None
+            raise
+
+    async def _sync_inboxes(self, warnings: list[str]) -> list[bytes]:
+        """Collect welcomes for the joins we asked for."""
+        joined: list[bytes] = []
+        pending = self.db.all("SELECT code, relay_url FROM pending_joins")
+        relays = {relay_url for _, relay_url in pending}
+        for relay_url in sorted(relays):
+            inbox_id, auth = await self._ensure_inbox(relay_url)
+            (cursor,) = self.db.one("SELECT cursor FROM inboxes WHERE relay_url = ?", (relay_url,))
+            relay = self.relay(relay_url)
+            result = await relay.fetch_inbox(inbox_id, auth, self._now(), cursor)
+            if result.empty:
+                continue
+            codes = [InviteCode.parse(code) for code, url in pending if url == relay_url]
+            for _seq, item in result.items:
+                group_id = self._accept_welcome(item, codes, warnings)
+                if group_id is not None:
+                    joined.append(group_id)
+            last = result.items[-1][0]
+            with self.db.transaction():
+                self.db.execute(
+                    "UPDATE inboxes SET cursor = ? WHERE relay_url = ?", (last, relay_url)
+                )
+            await relay.delete_inbox_items(inbox_id, auth, self._now(), last)
+        return joined
+
+    def _accept_welcome(
+        self, item: bytes, codes: list[InviteCode], warnings: list[str]
+    ) -> bytes | None:
+        errors = []
+        for code in codes:
+            try:
+                welcome = Welcome.open(item, self.identity, code)
+            except RemoteError as exc:
+                errors.append(str(exc))
+                continue
+            group_id = welcome.state.group_id
+            if self.db.one("SELECT 1 FROM groups WHERE group_id = ?", (group_id,)) is not None:
+                return None
+            with self.db.transaction():
+                self.db.execute(
+                    "INSERT INTO groups (group_id, relay_url, mailbox_id, cursor, joined_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (
+                        group_id,
+                        welcome.relay_url,
+                        welcome.mailbox_id,
+                        welcome.start_after,
+                        self._now(),
+                    ),
+                )
+                self.db.executemany(
+                    "INSERT INTO log_entries (group_id, seq, entry) VALUES (?, ?, ?)",
+                    [(group_id, entry.seq, entry.encode()) for entry in welcome.entries],
+                )
+                self.db.execute(
+                    "INSERT INTO epochs (group_id, epoch, secret) VALUES (?, ?, ?)",
+                    (group_id, welcome.state.seq, welcome.epoch_secret),
+                )
+                self.db.execute("DELETE FROM pending_joins WHERE code = ?", (code.encode(),))
+            self._sessions.pop(group_id, None)
+            self._emit(GroupJoined(group_id, welcome.state.name))
+            return group_id
+        detail = "an inbox item was not a valid welcome for any pending join"
+        self._warn(None, "bad-welcome", detail)
+        warnings.append(detail)
+        return None
+
+    async def _sync_invites(self, warnings: list[str]) -> int:
+        """Read join requests sent to our open invites; admit or queue them."""
+        admitted = 0
+        rows = self.db.all(
+            "SELECT invite_id, group_id, secret, cursor FROM invites WHERE status = 'open'"
+        )
+        for invite_id, group_id, secret, cursor in rows:
+            session = self.session(group_id)
+            if not session.active:
+                continue
+            secrets = InviteSecrets.derive(secret)
+            relay = self.relay(session.relay_url)
+            try:
+                result = await relay.fetch(secrets.mailbox_id, secrets.capability, cursor)
+            except RelayRejected as exc:
+                if exc.code in ("not_found", "forbidden"):
+                    self._mark_invite(invite_id, "spent")
+                    continue
+                raise
+            for seq, item in result.items:
+                try:
+                    request = JoinRequest.open(secrets, item)
+                except RemoteError as exc:
+                    detail = f"rejected a join request: {exc}"
+                    self._warn(group_id, "bad-join-request", detail)
+                    warnings.append(detail)
+                else:
+                    admitted += await self._handle_request(group_id, invite_id, request, item)
+                with self.db.transaction():
+                    self.db.execute(
+                        "UPDATE invites SET cursor = ? WHERE invite_id = ?", (seq, invite_id)
+                    )
+            await self._retire_invite_if_done(group_id, invite_id, secrets)
+        return admitted
+
+    async def _handle_request(
+        self, group_id: bytes, invite_id: bytes, request: JoinRequest, raw: bytes
+    ) -> int:
+        state = self.session(group_id).state
+        invite = state.invites.get(invite_id)
+        if invite is None or state.is_member(request.identity_pk):
+            return 0
+        if invite.needs_approval:
+            with self.db.transaction():
+                cursor = self.db.execute(
+                    "INSERT INTO join_requests (invite_id, group_id, request, status, received_at)"
+                    " VALUES (?, ?, ?, 'pending', ?)",
+                    (invite_id, group_id, raw, self._now()),
+                )
+            self._emit(
+                JoinRequested(
+                    group_id,
+                    int(cursor.lastrowid),
+                    request.name,
+                    self.identity_fingerprint_hex(request.identity_pk),
+                )
+            )
+            return 0
+        await self._admit(group_id, invite_id, request)
+        return 1
+
+    async def approve(self, request_id: int) -> None:
+        row = self.db.one(
+            "SELECT invite_id, group_id, request FROM join_requests"
+            " WHERE id = ? AND status = 'pending'",
+            (request_id,),
+        )
+        if row is None:
+            raise NotFound("no pending join request with that number")
+        invite_id, group_id, raw = row
+        secret_row = self.db.one("SELECT secret FROM invites WHERE invite_id = ?", (invite_id,))
+        if secret_row is None:
+            raise NotFound("the invite of this request is gone")
+        request = JoinRequest.open(InviteSecrets.derive(secret_row[0]), raw)
+        await self._admit(group_id, invite_id, request)
+        with self.db.transaction():
+            self.db.execute(
+                "UPDATE join_requests SET status = 'admitted' WHERE id = ?", (request_id,)
+            )
+
+    async def reject(self, request_id: int) -> None:
+        with self.db.transaction():
+            self.db.execute(
+                "UPDATE join_requests SET status = 'rejected' WHERE id = ? AND status = 'pending'",
+                (request_id,),
+            )
+
+    async def _admit(self, group_id: bytes, invite_id: bytes, request: JoinRequest) -> None:
+        """Commit the ADD, then send the newcomer the log and the new epoch secret."""
+
+        def make(state: GroupState) -> tuple[EntryKind, bytes]:
+            self._require_organizer(state)
+            invite = state.invites.get(invite_id)
+            if invite is None:
+                raise NotFound("the invite is no longer in the group log")
+            if state.is_member(request.identity_pk):
+                raise AlreadyExists(f"{request.name} is already a member")
+            return EntryKind.ADD, add_body(request.member_record(invite.role), invite_id)
+
+        entry, secret, seq = await self._commit(group_id, make)
+        session = self.session(group_id)
+        entries = [
+            LogEntry.decode(raw)
+            for (raw,) in self.db.all(
+                "SELECT entry FROM log_entries WHERE group_id = ? AND seq <= ? ORDER BY seq",
+                (group_id, entry.seq),
+            )
+        ]
+        welcome = Welcome.seal(
+            self.identity,
+            request.delivery_cert,
+            relay_url=session.relay_url,
+            mailbox_id=session.mailbox_id,
+            start_after=seq,
+            entries=entries,
+            epoch_secret=secret,
+            rng=self._rng,
+        )
+        await self.relay(session.relay_url).post_inbox(request.inbox_id, welcome)
+        self._emit(GroupChanged(group_id))
+
+    async def _retire_invite_if_done(
+        self, group_id: bytes, invite_id: bytes, secrets: InviteSecrets
+    ) -> None:
+        state = self.session(group_id).state
+        invite = state.invites.get(invite_id)
+        if invite is None:
+            return
+        if invite.uses >= invite.max_uses or self._now() > invite.expires_at:
+            self._mark_invite(invite_id, "spent")
+            # If this fails, the relay's retention removes the mailbox eventually.
+            with contextlib.suppress(RelayError):
+                await self.relay(self.session(group_id).relay_url).delete_mailbox(
+                    secrets.mailbox_id, secrets.capability
+                )
+
+    def _mark_invite(self, invite_id: bytes, status: str) -> None:
+        with self.db.transaction():
+            self.db.execute(
+                "UPDATE invites SET status = ? WHERE invite_id = ?", (status, invite_id)
+            )
