@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
+from app.qt.dialogs.settings import SettingsDialog
+from app.qt.theme import apply_theme, colors
 from tests.qt.helpers import PASSPHRASE, WAIT_MS, click, create_group, create_profile
 
 
@@ -81,3 +84,19 @@ def test_change_passphrase(qtbot, relay, make_app) -> None:  # type: ignore[no-u
     qtbot.waitUntil(lambda: app.unlock_screen.error.isVisible(), timeout=WAIT_MS)
     unlock_with(qtbot, app, "new words for the union")
     qtbot.waitUntil(lambda: app.main_window is not None, timeout=WAIT_MS)
+
+
+def test_settings_change_idle_delay_and_theme(qtbot, relay, make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app("alice")
+    window = create_profile(qtbot, app, "Alice", relay.url)
+    window.settings_action.trigger()
+    dialog = next(w for w in window.findChildren(SettingsDialog))
+    dialog.idle.setValue(5)
+    dialog.theme.setCurrentIndex(dialog.theme.findData("dark"))
+    try:
+        dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok).click()
+        assert app.idle_timer.interval() == 5 * 60 * 1000
+        assert colors().dark
+        assert app.settings.idle_lock_minutes == 5 and app.settings.theme == "dark"
+    finally:
+        apply_theme(QApplication.instance(), "light")
