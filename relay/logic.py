@@ -54,7 +54,7 @@ class Relay:
         self._writer = GroupCommitWriter(
             self._open_writer,
             max_batch=config.max_batch,
-            bulk=store.append_batch,
+            bulk=store.Appender(),
             tick=self._maintenance,
             tick_interval_s=config.purge_interval_s,
         )

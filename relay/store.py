@@ -24,7 +24,6 @@ __all__ = [
     "Append",
     "Fetched",
     "PurgeCounts",
-    "append_batch",
     "commit",
     "create_blob",
     "create_inbox",
@@ -118,7 +117,7 @@ def create_inbox(conn: sqlite3.Connection, iid: bytes, auth_key: bytes, hour: in
 
 
 class Append(NamedTuple):
-    """One item append, applied by ``append_batch`` together with its neighbours."""
+    """One item append, applied by an ``Appender`` together with its neighbours."""
 
     kind: int
     qid: bytes
@@ -128,102 +127,121 @@ class Append(NamedTuple):
     quota: int
 
 
-def _pow2_chunks(rows: list[T]) -> list[list[T]]:
-    """Split into chunks of 256, 128, ..., 1 rows so few distinct SQL strings exist."""
-    chunks: list[list[T]] = []
-    start = 0
-    size = 256
-    while start < len(rows):
-        while size > len(rows) - start:
-            size //= 2
-        chunks.append(rows[start : start + size])
-        start += size
-    return chunks
-
+_PAD = 512
+"""Most rows per multi-row statement; a batch is padded up to a power of two."""
 
 _SQL_CACHE: dict[tuple[str, int], str] = {}
 
 
-def _repeat_sql(head: str, row: str, count: int, tail: str = "") -> str:
-    """``head`` + ``count`` copies of ``row`` joined by commas + ``tail`` (memoized)."""
-    key = (head, count)
+def _padded_sql(head: str, row: str, count: int, tail: str = "") -> tuple[str, int]:
+    """(SQL with the next power of two >= ``count`` copies of ``row``, that number).
+
+    Padding keeps the number of distinct statements (and prepares) to a handful.
+    """
+    size = 1
+    while size < count:
+        size *= 2
+    key = (head, size)
     sql = _SQL_CACHE.get(key)
     if sql is None:
-        sql = _SQL_CACHE[key] = head + ", ".join([row] * count) + tail
-    return sql
+        sql = _SQL_CACHE[key] = head + ", ".join([row] * size) + tail
+    return sql, size
 
 
-def _load_queues(
-    conn: sqlite3.Connection, appends: list[Append]
-) -> dict[tuple[int, bytes], list[Any]]:
-    """[id, cap_hash, last_seq, bytes_used] of every queue named, read in one go per kind."""
-    wanted: dict[int, set[bytes]] = {}
-    for append in appends:
-        wanted.setdefault(append.kind, set()).add(append.qid)
-    states: dict[tuple[int, bytes], list[Any]] = {}
-    for kind, qids in wanted.items():
-        for chunk in _pow2_chunks(sorted(qids)):
-            sql = _repeat_sql(
-                "SELECT qid, id, cap_hash, last_seq, bytes_used FROM queues "
-                "WHERE kind = ? AND qid IN (",
-                "?",
-                len(chunk),
-                ")",
-            )
-            for qid, *state in conn.execute(sql, (kind, *chunk)):
-                states[(kind, qid)] = state
-    return states
+def _chunks(rows: list[T]) -> list[list[T]]:
+    return [rows[i : i + _PAD] for i in range(0, len(rows), _PAD)]
 
 
-def append_batch(conn: sqlite3.Connection, appends: list[Append]) -> list[int | RelayError]:
-    """Store items at their queues' next seqs, in order; one result or refusal per append.
+class Appender:
+    """Applies runs of item appends for the writer thread: its ``bulk`` function.
 
-    The hot path of the relay, so the whole batch costs a handful of statements: read the
-    queues named, check each append (capability, quota) in Python, insert all accepted
-    items with multi-row INSERTs and move the counters with one UPDATE ... FROM VALUES.
-    A refused append changes nothing; its neighbours are unaffected.
+    Each run costs a handful of statements whatever its length: one read of the queues it
+    does not know yet, one multi-row INSERT and one UPDATE ... FROM VALUES for the
+    counters (statements are few because every one hands the GIL to the event loop and
+    waits to get it back).  Between runs it remembers each queue's ``[id, cap_hash,
+    last_seq, bytes_used]``; that copy is right because only the writer writes, and the
+    writer calls ``reset`` after any other write, any rollback and any maintenance.
     """
-    states = _load_queues(conn, appends)
-    results: list[int | RelayError] = []
-    rows: list[tuple[int, int, int, int, bytes]] = []
-    touched: dict[int, list[Any]] = {}
-    for append in appends:
-        state = states.get((append.kind, append.qid))
-        if state is None:
-            results.append(RelayError("not_found", _NOT_FOUND[append.kind]))
-            continue
-        queue, current, last_seq, used = state
-        if append.kind == MAILBOX and (
-            append.cap_hash is None or not _same(current, append.cap_hash)
-        ):
-            results.append(_refuse_write(conn, queue, append.cap_hash or b""))
-            continue
-        size = len(append.data)
-        if used + size > append.quota:
-            results.append(RelayError("quota_exceeded", "mailbox storage quota exceeded"))
-            continue
-        state[2] = last_seq = last_seq + 1
-        state[3] = used + size
-        touched[queue] = state
-        rows.append((queue, last_seq, append.hour, size, append.data))
-        results.append(last_seq)
-    for chunk in _pow2_chunks(rows):
-        sql = _repeat_sql(
-            "INSERT INTO items (queue, seq, hour, size, data) VALUES ",
-            "(?, ?, ?, ?, ?)",
-            len(chunk),
-        )
-        conn.execute(sql, [value for row in chunk for value in row])
-    counters = [(queue, state[2], state[3]) for queue, state in touched.items()]
-    for counter_chunk in _pow2_chunks(counters):
-        sql = _repeat_sql(
-            "UPDATE queues SET last_seq = v.column2, bytes_used = v.column3 FROM (VALUES ",
-            "(?, ?, ?)",
-            len(counter_chunk),
-            ") AS v WHERE queues.id = v.column1",
-        )
-        conn.execute(sql, [value for row in counter_chunk for value in row])
-    return results
+
+    def __init__(self, max_remembered: int = 10_000) -> None:
+        self._states: dict[tuple[int, bytes], list[Any]] = {}
+        self._max = max_remembered
+
+    def reset(self) -> None:
+        """Forget every remembered queue (the database may have changed under us)."""
+        self._states.clear()
+
+    def __call__(self, conn: sqlite3.Connection, appends: list[Append]) -> list[int | RelayError]:
+        """Store items at their queues' next seqs, in order; one result or refusal each.
+
+        A refused append changes nothing; its neighbours are unaffected.
+        """
+        if len(self._states) > self._max:
+            self._states.clear()
+        self._load_missing(conn, appends)
+        states = self._states
+        results: list[int | RelayError] = []
+        rows: list[tuple[int, int, int, int, bytes]] = []
+        touched: dict[int, list[Any]] = {}
+        for append in appends:
+            state = states.get((append.kind, append.qid))
+            if state is None:
+                results.append(RelayError("not_found", _NOT_FOUND[append.kind]))
+                continue
+            queue, current, last_seq, used = state
+            if append.kind == MAILBOX and (
+                append.cap_hash is None or not _same(current, append.cap_hash)
+            ):
+                results.append(_refuse_write(conn, queue, append.cap_hash or b""))
+                continue
+            size = len(append.data)
+            if used + size > append.quota:
+                results.append(RelayError("quota_exceeded", "mailbox storage quota exceeded"))
+                continue
+            state[2] = last_seq = last_seq + 1
+            state[3] = used + size
+            touched[queue] = state
+            rows.append((queue, last_seq, append.hour, size, append.data))
+            results.append(last_seq)
+        for chunk in _chunks(rows):
+            sql, size = _padded_sql(
+                "INSERT INTO items (queue, seq, hour, size, data) "
+                "SELECT column1, column2, column3, column4, column5 FROM (VALUES ",
+                "(?, ?, ?, ?, ?)",
+                len(chunk),
+                ") WHERE column1 IS NOT NULL",
+            )
+            params = [value for row in chunk for value in row]
+            conn.execute(sql, params + [None] * (5 * (size - len(chunk))))
+        for counter_chunk in _chunks([(q, st[2], st[3]) for q, st in touched.items()]):
+            sql, size = _padded_sql(
+                "UPDATE queues SET last_seq = v.column2, bytes_used = v.column3 FROM (VALUES ",
+                "(?, ?, ?)",
+                len(counter_chunk),
+                ") AS v WHERE queues.id = v.column1",
+            )
+            params = [value for row in counter_chunk for value in row]
+            conn.execute(sql, params + [None] * (3 * (size - len(counter_chunk))))
+        return results
+
+    def _load_missing(self, conn: sqlite3.Connection, appends: list[Append]) -> None:
+        """Read the queues not remembered yet, in one statement per kind and 512 ids."""
+        wanted: dict[int, set[bytes]] = {}
+        for append in appends:
+            if (append.kind, append.qid) not in self._states:
+                wanted.setdefault(append.kind, set()).add(append.qid)
+        for kind, qids in wanted.items():
+            for chunk in _chunks(sorted(qids)):
+                sql, size = _padded_sql(
+                    "SELECT qid, id, cap_hash, last_seq, bytes_used FROM queues "
+                    "WHERE kind = ? AND qid IN (",
+                    "?",
+                    len(chunk),
+                    ")",
+                )
+                padded = chunk + [chunk[-1]] * (size - len(chunk))
+                for qid, *state in conn.execute(sql, (kind, *padded)).fetchall():
+                    self._states[(kind, qid)] = state
 
 
 def commit(

@@ -26,7 +26,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from relay.errors import RelayError
 
@@ -34,8 +34,19 @@ __all__ = ["BulkWrite", "GroupCommitWriter", "WriteOp"]
 
 T = TypeVar("T")
 WriteOp = Callable[[sqlite3.Connection], Any]
-BulkWrite = Callable[[sqlite3.Connection, list[Any]], list[Any]]
-"""Applies many bulk values in order; returns one result or ``RelayError`` per value."""
+
+
+class BulkWrite(Protocol):
+    """Applies many bulk values in order; returns one result or ``RelayError`` per value.
+
+    It may remember state between calls; ``reset`` tells it the database may have changed
+    by other means (another job ran, a transaction rolled back, maintenance ran).
+    """
+
+    def __call__(self, conn: sqlite3.Connection, values: list[Any], /) -> list[Any]: ...
+
+    def reset(self) -> None: ...
+
 
 log = logging.getLogger("caucus.relay")
 
@@ -170,9 +181,14 @@ class GroupCommitWriter:
                 leftovers.append((item, None, error))
         self._deliver(leftovers)
 
+    def _reset_bulk(self) -> None:
+        if self._bulk is not None:
+            self._bulk.reset()
+
     def _run_tick(self, conn: sqlite3.Connection) -> None:
         if self._tick is None:
             return
+        self._reset_bulk()
         try:
             self._tick(conn)
         except Exception as exc:  # keep serving writes if maintenance fails
@@ -192,6 +208,7 @@ class GroupCommitWriter:
                     pending = []
                 else:
                     conn.execute("ROLLBACK")
+                    self._reset_bulk()
                     log.error("write failed: %s", type(failed[0][2]).__name__)
                     self._deliver(failed)
                     gone = {id(outcome[0]) for outcome in failed}
@@ -199,6 +216,7 @@ class GroupCommitWriter:
                     outcomes = []
             except sqlite3.Error as exc:
                 log.error("transaction failed: %s", type(exc).__name__)
+                self._reset_bulk()
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 error = RelayError("unavailable", "storage failed; nothing was written")
@@ -238,6 +256,8 @@ class GroupCommitWriter:
                 outcomes.append((job, None, exc))
             except Exception as exc:
                 return [], [(job, None, exc)]
+            finally:
+                self._reset_bulk()
             index += 1
         return outcomes, []
 

@@ -38,12 +38,12 @@ def append(
     return store.Append(kind, mid, cap_hash, data, 0, QUOTA)
 
 
-def test_append_batch_mixed_outcomes(conn: sqlite3.Connection) -> None:
+def test_appender_mixed_outcomes(conn: sqlite3.Connection) -> None:
     a, cap_a = make_mailbox(conn)
     b, cap_b = make_mailbox(conn)
     iid = os.urandom(16)
     store.create_inbox(conn, iid, bytes(32), 0)
-    results = store.append_batch(
+    results = store.Appender()(
         conn,
         [
             append(a, cap_a, b"a1"),
@@ -66,10 +66,10 @@ def test_append_batch_mixed_outcomes(conn: sqlite3.Connection) -> None:
     assert used == 4
 
 
-def test_append_batch_larger_than_one_statement(conn: sqlite3.Connection) -> None:
+def test_appender_larger_than_one_statement(conn: sqlite3.Connection) -> None:
     boxes = [make_mailbox(conn) for _ in range(300)]
     batch = [append(mid, cap, b"%d" % n) for n in range(3) for mid, cap in boxes]
-    results = store.append_batch(conn, batch)
+    results = store.Appender()(conn, batch)
     assert results == [n + 1 for n in range(3) for _ in boxes]
     for mid, cap in boxes[::37]:
         rows = store.fetch_mailbox(conn, mid, cap, 0, 10, 10**6).rows
@@ -80,7 +80,7 @@ def test_past_epoch_cap_is_stale_in_a_batch(conn: sqlite3.Connection) -> None:
     mid, cap0 = make_mailbox(conn)
     cap1 = os.urandom(32)
     store.commit(conn, mid, cap0, bytes(32), os.urandom(32), cap1, b"c", 0, QUOTA)
-    results = store.append_batch(conn, [append(mid, cap0, b"late"), append(mid, cap1, b"ok")])
+    results = store.Appender()(conn, [append(mid, cap0, b"late"), append(mid, cap1, b"ok")])
     assert isinstance(results[0], RelayError) and results[0].code == "stale_epoch"
     assert results[1] == 2
 
@@ -98,7 +98,7 @@ def test_writer_keeps_order_across_bulk_and_single_jobs(tmp_path: Path) -> None:
     mid, cap0 = make_mailbox(setup)
     setup.close()
     cap1 = os.urandom(32)
-    writer = GroupCommitWriter(lambda: schema.connect(db), bulk=store.append_batch)
+    writer = GroupCommitWriter(lambda: schema.connect(db), bulk=store.Appender())
 
     def commit(c: sqlite3.Connection) -> int:
         return store.commit(c, mid, cap0, bytes(32), os.urandom(32), cap1, b"commit", 0, QUOTA)
@@ -122,7 +122,7 @@ def test_writer_isolates_an_unexpected_failure(tmp_path: Path) -> None:
     schema.migrate(setup)
     mid, cap = make_mailbox(setup)
     setup.close()
-    writer = GroupCommitWriter(lambda: schema.connect(db), bulk=store.append_batch)
+    writer = GroupCommitWriter(lambda: schema.connect(db), bulk=store.Appender())
 
     half_done = os.urandom(16)
 
