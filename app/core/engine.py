@@ -179,6 +179,11 @@ class Engine(Admission, Outbox):
         reaches a waiting client as soon as the relay has it), and a slower loop for
         invites, welcomes and the outbox. The desktop app runs this."""
         group_tasks: dict[bytes, asyncio.Task[None]] = {}
+        # Say at once whether the relay answers, not only when a long poll returns.
+        reachable = await self.relay(self.relay_url).health()
+        self._connection_state(
+            self.relay_url, ConnectionState.ONLINE if reachable else ConnectionState.RECONNECTING
+        )
         try:
             while not stop.is_set():
                 for group_id in self.active_group_ids():

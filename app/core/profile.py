@@ -20,6 +20,7 @@ __all__ = [
     "PARAMS_NAME",
     "change_passphrase",
     "create_profile",
+    "create_profile_with_key",
     "open_with_key",
     "profile_exists",
     "unlock",
@@ -67,6 +68,23 @@ def create_profile(
     cost: str = "moderate",
 ) -> Database:
     """Create a new profile; refuses to touch an existing one."""
+    return create_profile_with_key(
+        home, name=name, relay_url=relay_url, passphrase=passphrase, rng=rng, now=now, cost=cost
+    )[0]
+
+
+def create_profile_with_key(
+    home: Path,
+    *,
+    name: str,
+    relay_url: str,
+    passphrase: str,
+    rng: Callable[[int], bytes],
+    now: int,
+    cost: str = "moderate",
+) -> tuple[Database, bytes]:
+    """``create_profile`` that also returns the raw database key, so the desktop app can
+    open its reader connection without running Argon2id a second time."""
     name = validate_name(name)
     if not passphrase:
         raise ClientError("the passphrase must not be empty")
@@ -75,7 +93,8 @@ def create_profile(
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     params = KdfParams.new(rng, cost)
     save_params(home / PARAMS_NAME, params)
-    db = Database.open(home / DB_NAME, derive_key(passphrase, params), create=True)
+    key = derive_key(passphrase, params)
+    db = Database.open(home / DB_NAME, key, create=True)
     identity = Identity.generate(rng, now)
     seed, delivery, cert = identity.secret_bytes()
     with db.transaction():
@@ -84,7 +103,7 @@ def create_profile(
             " delivery_cert, created_at) VALUES (1, ?, ?, ?, ?, ?, ?)",
             (name, relay_url.rstrip("/"), seed, delivery, cert, now),
         )
-    return db
+    return db, key
 
 
 def unlock(home: Path, passphrase: str) -> Database:

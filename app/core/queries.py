@@ -14,6 +14,7 @@ from app.core.views import (
     JoinRequestView,
     MemberView,
     MessageView,
+    ProfileView,
 )
 from crypto.group_log import GroupState, LogEntry, Role
 from crypto.identity import Identity, fingerprint
@@ -58,6 +59,13 @@ class Queries:
             self._read_cache.clear()
         else:
             self._read_cache.pop(group_id, None)
+
+    def profile(self) -> ProfileView:
+        """This profile's display name and default relay."""
+        row = self.db.one("SELECT name, relay_url FROM profile")
+        if row is None:
+            raise NotFound("the profile database holds no profile")
+        return ProfileView(name=str(row[0]), relay_url=str(row[1]), fingerprint=self.fingerprint)
 
     @property
     def fingerprint(self) -> str:

@@ -11,6 +11,7 @@ __all__ = [
     "JoinRequestView",
     "MemberView",
     "MessageView",
+    "ProfileView",
 ]
 
 DEFAULT_CHANNEL = bytes(16)
@@ -70,3 +71,10 @@ class JoinRequestView:
     fingerprint: str
     status: str
     received_at: int
+
+
+@dataclass(frozen=True)
+class ProfileView:
+    name: str
+    relay_url: str
+    fingerprint: str

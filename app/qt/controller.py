@@ -269,6 +269,7 @@ class AppController(QObject):
         if opened.relay is not None:
             self.relay = opened.relay
         self.profile = opened
+        self.store.attach(opened.reader.db)
         bridge = EngineBridge(self)
         bridge.engine_event.connect(self._on_event)
         bridge.start_failed.connect(self._engine_failed)
@@ -321,6 +322,7 @@ class AppController(QObject):
             self._retired.append(bridge)
             bridge.stopped.connect(lambda b=bridge: self._retire(b))
         profile, self.profile = self.profile, None
+        self.store.attach(None)
         if profile is not None:
             profile.close()
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from app.core.database import Database
 from app.core.errors import ClientError
-from app.core.profile import create_profile, open_with_key, unlock_with_key
+from app.core.profile import create_profile_with_key, open_with_key, unlock_with_key
 from app.core.queries import Queries
 
 __all__ = [
@@ -89,18 +89,11 @@ def _start_embedded(home: Path, port: int) -> Any:
     return relay
 
 
-def _profile_row(db: Database) -> tuple[str, str]:
-    # Queries has no accessor for the profile's name and relay yet (requested).
-    row = db.one("SELECT name, relay_url FROM profile")
-    if row is None:
-        raise ClientError("the profile database holds no profile")
-    return str(row[0]), str(row[1])
-
-
 def _finish(home: Path, db: Database, key: bytes, *, start_relay: bool) -> OpenedProfile:
     try:
         reader = Queries.reader(db)
-        name, relay_url = _profile_row(db)
+        profile = reader.profile()
+        name, relay_url = profile.name, profile.relay_url
         relay = None
         port = embedded_relay_port(home, relay_url) if start_relay else None
         if port is not None:
@@ -137,7 +130,7 @@ def create_new_profile(
         relay = _start_embedded(home, 0)
         relay_url = str(relay.url)
     try:
-        db = create_profile(
+        db, key = create_profile_with_key(
             home,
             name=name,
             relay_url=relay_url,
@@ -146,9 +139,7 @@ def create_new_profile(
             now=int(time.time() * 1000),
             cost=kdf_cost(),
         )
-        db.close()
-        # create_profile does not hand back the raw key; derive it once more.
-        opened = unlock_profile(home, passphrase, start_relay=False)
+        opened = _finish(home, db, key, start_relay=False)
     except BaseException:
         if relay is not None:
             relay.stop()
