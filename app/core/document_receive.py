@@ -119,10 +119,26 @@ def _insert(received: Received, ann: Announcement, verdict: Verdict) -> None:
 
 def _row(received: Received, ann: Announcement, verdict: Verdict) -> tuple[object, ...]:
     return (
-        received.group_id, ann.document_id, ann.version, ann.signer, verdict.signer_name,
-        received.sender.identity_pk, int(verdict.trusted), verdict.reason, ann.title,
-        ann.filename, ann.media_type, ann.note, ann.size, ann.published_at, ann.blake2b512,
-        ann.sha256, ann.keys.blob_id, ann.encode(), received.state.seq, received.relay_seq,
+        received.group_id,
+        ann.document_id,
+        ann.version,
+        ann.signer,
+        verdict.signer_name,
+        received.sender.identity_pk,
+        int(verdict.trusted),
+        verdict.reason,
+        ann.title,
+        ann.filename,
+        ann.media_type,
+        ann.note,
+        ann.size,
+        ann.published_at,
+        ann.blake2b512,
+        ann.sha256,
+        ann.keys.blob_id,
+        ann.encode(),
+        received.state.seq,
+        received.relay_seq,
         received.now,
     )
 
@@ -130,9 +146,7 @@ def _row(received: Received, ann: Announcement, verdict: Verdict) -> tuple[objec
 def on_announcement(received: Received) -> str:
     """Verify, judge and store an announcement; returns the line the message list shows."""
     ann = Announcement.decode(received.message.body)
-    verdict = evaluate_trust(
-        received.db, received.group_id, received.state, received.sender, ann
-    )
+    verdict = evaluate_trust(received.db, received.group_id, received.state, received.sender, ann)
     db = received.db
     label = f"“{ann.title}” version {ann.version} ({ann.filename})"
     row = db.one(
@@ -199,8 +213,14 @@ def on_acknowledgement(received: Received) -> str:
         "INSERT OR REPLACE INTO doc_acks (group_id, document_id, version, member_pk,"
         " member_name, blake2b512, acked_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            received.group_id, ack.document_id, ack.version, received.sender.identity_pk,
-            received.sender.name, ack.blake2b512, received.message.sent_at, received.now,
+            received.group_id,
+            ack.document_id,
+            ack.version,
+            received.sender.identity_pk,
+            received.sender.name,
+            ack.blake2b512,
+            received.message.sent_at,
+            received.now,
         ),
     )
     if row is None:

@@ -170,8 +170,10 @@ class DocumentService:
             raise AlreadyExists(f"version {version} of this document was already published")
         if media_type is None:
             guessed = mimetypes.guess_type(source.name)[0]
-            media_type = guessed if guessed and _MEDIA_TYPE.fullmatch(guessed) else (
-                "application/octet-stream"
+            media_type = (
+                guessed
+                if guessed and _MEDIA_TYPE.fullmatch(guessed)
+                else ("application/octet-stream")
             )
         digest = await asyncio.to_thread(_hash_path, source)
         if digest.size > MAX_DOCUMENT_SIZE:
@@ -336,8 +338,13 @@ class DocumentService:
         for document_id, version, trusted, reason, signer_name, raw in rows:
             # Stored only after verification; decoding checks the signatures once more.
             stored = _Stored(
-                group_id, bytes(document_id), int(version), bool(trusted), reason,
-                signer_name, Announcement.decode(bytes(raw)),
+                group_id,
+                bytes(document_id),
+                int(version),
+                bool(trusted),
+                reason,
+                signer_name,
+                Announcement.decode(bytes(raw)),
             )
             grouped.setdefault(stored.document_id, []).append(stored)
         result = []
@@ -578,9 +585,7 @@ def verify_file(
         raise NotFound(f"no signature file {str(sig_path)!r}") from None
     except RemoteError as exc:
         raise VerificationFailed(f"{sig_path.name} is not a minisign signature: {exc}") from None
-    candidates = (
-        [Path(public_key)] if public_key is not None else sorted(file.parent.glob("*.pub"))
-    )
+    candidates = [Path(public_key)] if public_key is not None else sorted(file.parent.glob("*.pub"))
     try:
         with file.open("rb") as handle:
             prehash = minisign.blake2b512_file(handle)
@@ -633,7 +638,15 @@ def _verified(file: Path, sig: Path, key: Path, key_id: str, comment: str) -> Ve
     if end2 != len(rest) or not isinstance(filename, str) or not isinstance(title, str):
         return base
     return VerifiedFile(
-        file, sig, key, key_id, comment,
-        title=title, filename=filename, version=int(match.group(3)),
-        document_id=match.group(2), group_id=match.group(1), published_at=int(match.group(4)),
+        file,
+        sig,
+        key,
+        key_id,
+        comment,
+        title=title,
+        filename=filename,
+        version=int(match.group(3)),
+        document_id=match.group(2),
+        group_id=match.group(1),
+        published_at=int(match.group(4)),
     )
