@@ -1,0 +1,333 @@
+"""A tallied ballot's result on screen: bar charts painted with QPainter, instant-runoff
+rounds for ranked ballots, and the median, quartiles and histogram of a numeric survey.
+
+It only ever receives a result that exists (the tally's JSON, as ``caucus ballot results
+--json`` prints it); nothing here can show counts of a ballot that is still open. Charts
+are painted rather than built from a charting library: a few rectangles and labels are
+all a ballot needs, and the colours follow the app's theme.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from app.qt.theme import colors
+from app.qt.widgets import muted_label
+
+__all__ = ["BallotResultsView", "Bar", "BarChart", "Histogram", "percent", "result_summary"]
+
+_ROW = 26  # height of one bar row, px
+_BAR = 16  # thickness of a bar
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One row of a bar chart: an option and how many ballots it got."""
+
+    label: str
+    count: int
+    highlighted: bool = False  # a winner: painted in the accent colour
+
+
+def percent(count: int, total: int) -> str:
+    """``"67%"``; an empty total reads as 0% rather than failing."""
+    return f"{round(100 * count / total)}%" if total > 0 else "0%"
+
+
+class BarChart(QWidget):
+    """Horizontal bars, one per option: the label, the bar, then "count (percent)".
+
+    ``total`` is what percentages are of (valid ballots; for approval, voters, so the
+    percentages may add up to more than 100). Bars scale to the largest count.
+    """
+
+    def __init__(
+        self, bars: Sequence[Bar], total: int, name: str = "Results", parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.bars = tuple(bars)
+        self.total = total
+        self.setAccessibleName(name)
+        self.setAccessibleDescription(
+            "; ".join(f"{b.label}: {b.count} ({percent(b.count, total)})" for b in self.bars)
+        )
+        self.setToolTip(self.accessibleDescription().replace("; ", "\n"))
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setMinimumHeight(self._height())
+
+    def _height(self) -> int:
+        return max(1, len(self.bars)) * _ROW + 4
+
+    def sizeHint(self) -> QSize:
+        return QSize(420, self._height())
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        c = colors()
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        font = QFont(self.font())
+        fm = QFontMetrics(font)
+        bold = QFont(font)
+        bold.setBold(True)
+        width = self.width()
+        values = [f"{b.count} ({percent(b.count, self.total)})" for b in self.bars]
+        value_w = max((fm.horizontalAdvance(v) for v in values), default=0) + 10
+        label_w = min(
+            max((fm.horizontalAdvance(b.label) for b in self.bars), default=0) + 12,
+            int(width * 0.4),
+        )
+        track_w = max(20, width - label_w - value_w - 4)
+        biggest = max((b.count for b in self.bars), default=0)
+        for row, (bar, value) in enumerate(zip(self.bars, values, strict=True)):
+            top = 2 + row * _ROW
+            painter.setFont(bold if bar.highlighted else font)
+            painter.setPen(QColor(c.text))
+            label_rect = QRectF(0, top, label_w - 8, _ROW)
+            painter.drawText(
+                label_rect,
+                int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft),
+                fm.elidedText(bar.label, Qt.TextElideMode.ElideRight, label_w - 8),
+            )
+            track = QRectF(label_w, top + (_ROW - _BAR) / 2, track_w, _BAR)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(c.separator))
+            painter.drawRoundedRect(track, 4, 4)
+            if bar.count and biggest:
+                fill = QRectF(track)
+                fill.setWidth(max(_BAR / 2, track_w * bar.count / biggest))
+                painter.setBrush(QColor(c.accent if bar.highlighted else c.muted))
+                painter.drawRoundedRect(fill, 4, 4)
+            painter.setPen(QColor(c.text if bar.highlighted else c.muted))
+            painter.drawText(
+                QRectF(label_w + track_w + 8, top, value_w, _ROW),
+                int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft),
+                value,
+            )
+        painter.end()
+
+
+class Histogram(QWidget):
+    """A numeric survey: the histogram's bins as columns over the answer range, and above
+    them a box plot (minimum, quartiles, median, maximum) on the same axis."""
+
+    def __init__(self, numeric: Mapping[str, Any], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bins = [
+            (int(b["low"]), int(b["high"]), int(b["count"])) for b in numeric.get("histogram", [])
+        ]
+        self.numeric = dict(numeric)
+        self.setAccessibleName("Histogram of the answers")
+        self.setAccessibleDescription(
+            "; ".join(f"{_span(low, high)}: {count}" for low, high, count in self.bins)
+        )
+        self.setToolTip(self.accessibleDescription().replace("; ", "\n"))
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setMinimumHeight(190)
+
+    def sizeHint(self) -> QSize:
+        return QSize(420, 190)
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        if not self.bins:
+            return
+        c = colors()
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        fm = QFontMetrics(self.font())
+        lo, hi = self.bins[0][0], self.bins[-1][1] + 1
+        left, right = 28.0, float(self.width() - 12)
+        box_top, box_h = 6.0, 18.0
+        plot_top, plot_bottom = box_top + box_h + 14, float(self.height() - fm.height() - 8)
+
+        def x_of(value: float) -> float:
+            return left + (value - lo) / max(1, hi - lo) * (right - left)
+
+        biggest = max(count for _, _, count in self.bins) or 1
+        painter.setPen(QColor(c.muted))
+        painter.drawText(
+            QRectF(0, plot_top - fm.height() / 2, left - 6, fm.height()),
+            int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
+            str(biggest),
+        )
+        painter.setPen(QPen(QColor(c.separator), 1))
+        painter.drawLine(int(left), int(plot_bottom), int(right), int(plot_bottom))
+        label_every = max(1, math.ceil(len(self.bins) * 60 / max(1.0, right - left)))
+        for index, (low, high, count) in enumerate(self.bins):
+            x0, x1 = x_of(low) + 1, x_of(high + 1) - 1
+            if count:
+                bar_h = (plot_bottom - plot_top) * count / biggest
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(QColor(c.accent))
+                painter.drawRect(QRectF(x0, plot_bottom - bar_h, max(1.0, x1 - x0), bar_h))
+                painter.setPen(QColor(c.text))
+                painter.drawText(
+                    QRectF(x0 - 20, plot_bottom - bar_h - fm.height() - 1, x1 - x0 + 40,
+                           fm.height()),
+                    int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom),
+                    str(count),
+                )  # fmt: skip
+            if index % label_every == 0:
+                painter.setPen(QColor(c.muted))
+                painter.drawText(
+                    QRectF(x0 - 30, plot_bottom + 4, x1 - x0 + 60, fm.height()),
+                    int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop),
+                    _span(low, high),
+                )
+        self._paint_box(painter, x_of, box_top, box_h)
+        painter.end()
+
+    def _paint_box(self, painter: QPainter, x_of: Any, top: float, height: float) -> None:
+        raw = [self.numeric.get(k) for k in ("min", "q1", "median", "q3", "max")]
+        points = [float(v) + 0.5 for v in raw if isinstance(v, int | float)]  # unit centres
+        if len(points) != len(raw):
+            return
+        low, q1, median, q3, high = points
+        c = colors()
+        mid = top + height / 2
+        painter.setPen(QPen(QColor(c.text), 1.5))
+        painter.drawLine(int(x_of(low)), int(mid), int(x_of(high)), int(mid))
+        for end in (low, high):
+            painter.drawLine(int(x_of(end)), int(top + 3), int(x_of(end)), int(top + height - 3))
+        painter.setBrush(QColor(c.base))
+        box = QRectF(x_of(q1), top, max(2.0, x_of(q3) - x_of(q1)), height)
+        painter.drawRect(box)
+        painter.setPen(QPen(QColor(c.accent), 3))
+        painter.drawLine(int(x_of(median)), int(top), int(x_of(median)), int(top + height))
+
+
+def _span(low: int, high: int) -> str:
+    return str(low) if low == high else f"{low}\N{EN DASH}{high}"
+
+
+def _number(value: Any) -> str:
+    """A quartile or mean without a pointless ``.0``; quarters stay exact (2.25)."""
+    if value is None:
+        return "\N{EN DASH}"
+    number = float(value)
+    return str(int(number)) if number.is_integer() else f"{number:.2f}".rstrip("0")
+
+
+def result_summary(data: Mapping[str, Any]) -> str:
+    """One line about turnout and validity: "3 of 4 voted · 3 valid · quorum 2, met"."""
+    parts = [f"{data.get('turnout', 0)} of {data.get('eligible', 0)} voted"]
+    invalid = int(data.get("invalid", 0))
+    parts.append(f"{data.get('valid', 0)} valid" + (f", {invalid} invalid" if invalid else ""))
+    quorum = data.get("quorum") or {}
+    if quorum.get("required"):
+        met = "met" if quorum.get("met") else "not met"
+        parts.append(f"quorum {quorum['required']}, {met}")
+    return " · ".join(parts)
+
+
+class BallotResultsView(QWidget):
+    """Everything about one tallied ballot's outcome, laid out for its kind."""
+
+    def __init__(self, data: Mapping[str, Any], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Ballot results")
+        self.data = dict(data)
+        kind = str(data.get("kind", ""))
+        winners = [str(w) for w in data.get("winners", [])]
+        counts: dict[str, int] = {str(k): int(v) for k, v in (data.get("counts") or {}).items()}
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.setSpacing(6)
+        self.summary = muted_label(result_summary(data))
+        self.summary.setAccessibleName("Turnout")
+        layout.addWidget(self.summary)
+        self.outcome = QLabel(self._outcome_text(kind, winners))
+        self.outcome.setWordWrap(True)
+        self.outcome.setAccessibleName("Outcome")
+        bold = self.outcome.font()
+        bold.setBold(True)
+        self.outcome.setFont(bold)
+        layout.addWidget(self.outcome)
+        self.charts: list[QWidget] = []
+        if kind == "numeric":
+            self._numeric(layout, data.get("numeric") or {})
+        elif kind == "ranked":
+            self._ranked(layout, data.get("rounds") or [], winners, int(data.get("valid", 0)))
+        else:
+            total = int(data.get("valid", 0))
+            bars = [Bar(label, count, label in winners) for label, count in counts.items()]
+            chart = BarChart(bars, total, "Votes per option")
+            self.charts.append(chart)
+            layout.addWidget(chart)
+            if kind == "approval":
+                layout.addWidget(
+                    muted_label("Approval: each voter could approve several options.")
+                )
+
+    def _outcome_text(self, kind: str, winners: list[str]) -> str:
+        data = self.data
+        if data.get("status") == "quorum_not_met":
+            quorum = (data.get("quorum") or {}).get("required", 0)
+            return (
+                f"Quorum not met: {data.get('turnout', 0)} voted, {quorum} were needed, "
+                "so no result is declared. The counts are shown for the record."
+            )
+        if kind == "numeric":
+            numeric = data.get("numeric") or {}
+            if not numeric.get("count"):
+                return "No valid answers."
+            return f"Median {_number(numeric.get('median'))}"
+        if not winners:
+            return "No winner: no valid votes." if not data.get("valid") else "No winner."
+        if len(winners) > 1:
+            return "Tie: " + ", ".join(winners)
+        return f"Result: {winners[0]}"
+
+    def _ranked(
+        self, layout: QVBoxLayout, rounds: Sequence[Mapping[str, Any]], winners: list[str],
+        valid: int,
+    ) -> None:  # fmt: skip
+        for number, round_ in enumerate(rounds, start=1):
+            counts = {str(k): int(v) for k, v in (round_.get("counts") or {}).items()}
+            exhausted = int(round_.get("exhausted", 0))
+            eliminated = round_.get("eliminated")
+            last = number == len(rounds)
+            if eliminated is not None:
+                note = f"{eliminated} has the fewest votes and is eliminated"
+            elif last and winners:
+                note = f"{winners[0]} has more than half of the votes and wins"
+            else:
+                note = "no ranking left to count"
+            if exhausted:
+                note += f"; {exhausted} ballot{'s' if exhausted != 1 else ''} ranked no one left"
+            heading = QLabel(f"Round {number}: {note}.")
+            heading.setWordWrap(True)
+            heading.setAccessibleName(f"Round {number}")
+            layout.addWidget(heading)
+            bars = [
+                Bar(label, count, last and label in winners) for label, count in counts.items()
+            ]
+            chart = BarChart(bars, max(1, valid - exhausted), f"Round {number} counts")
+            self.charts.append(chart)
+            layout.addWidget(chart)
+
+    def _numeric(self, layout: QVBoxLayout, numeric: Mapping[str, Any]) -> None:
+        if not numeric.get("count"):
+            return
+        stats = QLabel(
+            f"Median {_number(numeric.get('median'))} · quartiles "
+            f"{_number(numeric.get('q1'))} to {_number(numeric.get('q3'))} · mean "
+            f"{_number(numeric.get('mean'))} · {numeric.get('count')} answers from "
+            f"{_number(numeric.get('min'))} to {_number(numeric.get('max'))}"
+        )
+        stats.setWordWrap(True)
+        stats.setAccessibleName("Numeric summary")
+        layout.addWidget(stats)
+        chart = Histogram(numeric)
+        self.charts.append(chart)
+        layout.addWidget(chart)
+        layout.addWidget(
+            muted_label("The box shows the middle half of the answers; the red line is the "
+                        "median.")
+        )  # fmt: skip
