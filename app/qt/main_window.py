@@ -51,6 +51,7 @@ from app.qt.dialogs.search import SearchDialog
 from app.qt.dialogs.verify import VerifyDialog
 from app.qt.engine_bridge import EngineBridge
 from app.qt.group_list import GroupDelegate, GroupListModel
+from app.qt.group_tabs import GroupTabs
 from app.qt.members import MembersPanel
 from app.qt.message_model import MessageModel
 from app.qt.theme import app_icon
@@ -212,8 +213,9 @@ class MainWindow(QMainWindow):
         banner_box.setContentsMargins(10, 6, 10, 0)
         banner_box.addWidget(self.banner)
         middle.addLayout(banner_box)
-        middle.addWidget(self.chat, 1)
-        middle.addWidget(self.composer)
+        self.tabs = GroupTabs(self.reader, self.bridge, self.chat, self.composer)
+        self.channel_list.itemClicked.connect(lambda _item: self.tabs.show_chat())
+        middle.addWidget(self.tabs, 1)
 
         self.members = MembersPanel(self.reader, self.bridge, self.store)
         self.members.invite_requested.connect(self.open_invite_dialog)
@@ -322,6 +324,7 @@ class MainWindow(QMainWindow):
         self._group = group
         self.banner.hide()
         self.members.set_group(group)
+        self.tabs.set_group(group)
         self._fill_channels()
         self._update_group_actions()
 
@@ -356,6 +359,7 @@ class MainWindow(QMainWindow):
             self._show_channel(channel.channel_id)
 
     def select_channel(self, channel_id: bytes) -> bool:
+        self.tabs.show_chat()
         for row in range(self.channel_list.count()):
             channel: ChannelView = self.channel_list.item(row).data(Qt.ItemDataRole.UserRole)
             if channel.channel_id == channel_id:
@@ -528,6 +532,7 @@ class MainWindow(QMainWindow):
                 if group_id in changed:
                     self._fill_channels()
                     self.members.set_group(group)
+                    self.tabs.set_group(group)
                     self._update_group_actions()
         self.no_groups.setVisible(self.group_model.rowCount() == 0)
         if current is None and self.group_model.rowCount():

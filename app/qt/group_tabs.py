@@ -1,0 +1,69 @@
+"""Chat, Documents and Ballots of the open group as tabs above the conversation area.
+
+The main window hands over its chat view and composer and calls ``set_group``; the two
+panels follow the engine's events on their own, so hooking them in costs the window a
+few lines.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+
+from app.core.queries import Queries
+from app.core.views import GroupView
+from app.qt.ballots_panel import BallotsPanel
+from app.qt.documents_panel import DocumentsPanel
+from app.qt.engine_bridge import EngineBridge
+
+__all__ = ["GroupTabs"]
+
+
+class GroupTabs(QTabWidget):
+    """``chat`` and ``composer`` form the first tab; documents and ballots follow."""
+
+    def __init__(
+        self,
+        reader: Queries,
+        bridge: EngineBridge,
+        chat: QWidget,
+        composer: QWidget,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("groupTabs")
+        self.setAccessibleName("Group sections")
+        self.setDocumentMode(True)
+        page = QWidget()
+        box = QVBoxLayout(page)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(0)
+        box.addWidget(chat, 1)
+        box.addWidget(composer)
+        self.chat_page = page
+        self.documents = DocumentsPanel(bridge)
+        self.ballots = BallotsPanel(reader, bridge)
+        self.addTab(page, "Chat")
+        self.addTab(self.documents, "Documents")
+        self.addTab(self.ballots, "Ballots")
+        for index, tip in enumerate(
+            (
+                "The conversation in the chosen channel",
+                "Signed documents: minutes, agreements, leaflets",
+                "Anonymous ballots and surveys",
+            )
+        ):
+            self.setTabToolTip(index, f"{tip} (Ctrl+{index + 1})")
+            shortcut = QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self)
+            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+            shortcut.activated.connect(lambda i=index: self.setCurrentIndex(i))
+
+    def show_chat(self) -> None:
+        """Back to the conversation (a channel was chosen, or a search result opened)."""
+        self.setCurrentWidget(self.chat_page)
+
+    def set_group(self, group: GroupView | None) -> None:
+        """Show ``group`` in both panels (also after its roster or our role changed)."""
+        self.documents.set_group(group)
+        self.ballots.set_group(group)
