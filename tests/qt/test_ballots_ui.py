@@ -1,0 +1,118 @@
+"""Anonymous ballots through the desktop app: a ballot created through the dialog
+reaches the other member, both vote through the controls (radio buttons; a reordered
+ranking), no count is on screen before the close, the creator closes, and both see the
+same tallied counts in the results view."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QMessageBox
+
+from app.qt.ballot_results import BallotResultsView, Bar, BarChart
+from app.qt.ballots_panel import BallotCard, BallotsPanel
+from app.qt.dialogs.create_ballot import CreateBallotDialog
+from app.qt.group_tabs import GroupTabs
+from app.qt.main_window import MainWindow
+from crypto.ballot import BallotKind
+from tests.qt.helpers import WAIT_MS, click
+from tests.qt.pair import organizer_and_member
+
+OFFER = "Accept the employer's offer?"
+PRIORITY = "What should we push for first?"
+
+
+def _tabs(window: MainWindow) -> GroupTabs:
+    """The Chat / Documents / Ballots tabs above the conversation."""
+    return window.tabs
+
+
+def _create(  # type: ignore[no-untyped-def]
+    qtbot, panel: BallotsPanel, question: str, kind: BallotKind, options: list[str]
+) -> None:
+    click(qtbot, panel.new_button)
+    dialog = panel.dialog
+    assert isinstance(dialog, CreateBallotDialog)
+    qtbot.keyClicks(dialog.question, question)
+    dialog.kind.setCurrentIndex(dialog.kind.findData(kind))
+    for option in options:
+        qtbot.keyClicks(dialog.new_option, option)
+        click(qtbot, dialog.add_option)
+    assert dialog.option_texts() == options
+    click(qtbot, dialog.create_button)
+    qtbot.waitUntil(lambda: dialog.created_id is not None, timeout=WAIT_MS)
+
+
+def _card(qtbot, panel: BallotsPanel, question: str) -> BallotCard:  # type: ignore[no-untyped-def]
+    qtbot.waitUntil(lambda: panel.card_for(question) is not None, timeout=WAIT_MS)
+    card = panel.card_for(question)
+    assert card is not None
+    return card
+
+
+def _no_counts(card: BallotCard) -> bool:
+    return card.results is None and not card.findChildren(BarChart)
+
+
+def test_create_vote_close_and_compare_results(qtbot, relay, make_app) -> None:  # type: ignore[no-untyped-def]
+    _, alice, _, bob = organizer_and_member(qtbot, relay, make_app, "Bakery")
+    creator, voter = _tabs(alice), _tabs(bob)
+    creator.setCurrentWidget(creator.ballots)
+    voter.setCurrentWidget(voter.ballots)
+    mine, theirs = creator.ballots, voter.ballots
+    mine.vote_delay_ms = theirs.vote_delay_ms = 0  # post at once; the app waits 2-10 s
+    # Both apps register their ballot keys on their first syncs; then both may vote.
+    qtbot.waitUntil(lambda: mine.eligible_count() == 2, timeout=WAIT_MS)
+
+    _create(qtbot, mine, OFFER, BallotKind.SINGLE, ["Accept", "Reject", "Counter-offer"])
+    _create(qtbot, mine, PRIORITY, BallotKind.RANKED, ["Pay", "Hours", "Safety"])
+    offer_a, offer_b = _card(qtbot, mine, OFFER), _card(qtbot, theirs, OFFER)
+    rank_a, rank_b = _card(qtbot, mine, PRIORITY), _card(qtbot, theirs, PRIORITY)
+    assert offer_b.progress.text() == "0 of 2 have voted"
+    assert offer_b.chip.text() == "Open"
+    assert offer_b.close_button.isHidden() and not offer_a.close_button.isHidden()
+
+    click(qtbot, offer_b.choices[2])
+    click(qtbot, offer_b.vote_button)
+    click(qtbot, offer_a.choices[2])
+    click(qtbot, offer_a.vote_button)
+    assert rank_b.ranking is not None and rank_a.ranking is not None
+    rank_b.ranking.setCurrentRow(2)
+    click(qtbot, rank_b.rank_up)
+    click(qtbot, rank_b.rank_up)  # Safety, Pay, Hours
+    assert rank_b.ranking.ranking() == (2, 0, 1)
+    click(qtbot, rank_b.vote_button)
+    rank_a.ranking.set_order(["Hours", "Pay"])  # Safety left unranked
+    click(qtbot, rank_a.vote_button)
+
+    for card in (offer_a, offer_b, rank_a, rank_b):
+        qtbot.waitUntil(lambda c=card: c.progress.text() == "2 of 2 have voted", timeout=WAIT_MS)
+        assert _no_counts(card)  # nothing to see before the close
+    qtbot.waitUntil(lambda: offer_b.vote_status.text().startswith("✔ Your vote is in"),
+                    timeout=WAIT_MS)  # fmt: skip
+
+    for card in (offer_a, rank_a):
+        click(qtbot, card.close_button)
+        box = mine.confirmation
+        assert isinstance(box, QMessageBox)
+        click(qtbot, next(b for b in box.buttons() if b.text() == "Close and count"))
+    for card in (offer_a, offer_b, rank_a, rank_b):
+        qtbot.waitUntil(lambda c=card: c.results is not None, timeout=WAIT_MS)
+
+    assert offer_a.result_data["counts"] == offer_b.result_data["counts"] == {
+        "Accept": 0, "Reject": 0, "Counter-offer": 2,
+    }  # fmt: skip
+    results = offer_b.results
+    assert isinstance(results, BallotResultsView)
+    assert results.charts[0].bars == (
+        Bar("Accept", 0), Bar("Reject", 0), Bar("Counter-offer", 2, True),
+    )  # fmt: skip
+    assert results.outcome.text() == "Result: Counter-offer"
+    assert offer_b.chip.text() == "Result" and offer_b.mine.text() == "✔ Your vote was counted."
+    assert not offer_b.controls.isVisible() and not offer_b.vote_button.isVisible()
+
+    # Ranked: first choices Safety (Bob) and Hours (Alice); Pay has none and goes, the
+    # Hours/Safety tie drops the option listed last, and Bob's ballot moves on to Hours.
+    assert rank_a.result_data["rounds"] == rank_b.result_data["rounds"]
+    assert [r["eliminated"] for r in rank_b.result_data["rounds"]] == ["Pay", "Safety", None]
+    assert rank_a.result_data["winners"] == rank_b.result_data["winners"] == ["Hours"]
+    assert len(rank_b.results.charts) == 3
+    assert rank_b.results.charts[2].bars == (Bar("Hours", 2, True),)

@@ -1,0 +1,99 @@
+"""Signed documents through the desktop app: an organizer publishes through the dialog,
+a member sees the verified badge, opens, exports (file, .minisig, .pub) and
+acknowledges; the organizer sees who read it; members get no publish button."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QUrl
+
+from app.core.documents import verify_file
+from app.qt.dialogs.publish import PublishDialog
+from app.qt.group_tabs import GroupTabs
+from app.qt.main_window import MainWindow
+from app.qt.theme import colors
+from tests.qt.helpers import WAIT_MS, click
+from tests.qt.pair import organizer_and_member
+
+
+def _tabs(window: MainWindow) -> GroupTabs:
+    """The Chat / Documents / Ballots tabs above the conversation."""
+    return window.tabs
+
+
+def _publish(qtbot, panel, path: Path, title: str, note: str) -> None:  # type: ignore[no-untyped-def]
+    dialog = panel.dialog
+    assert isinstance(dialog, PublishDialog)
+    dialog.file.setText(str(path))  # what choosing it in the file dialog does
+    dialog.title.clear()
+    qtbot.keyClicks(dialog.title, title)
+    qtbot.keyClicks(dialog.note, note)
+    click(qtbot, dialog.publish)
+    assert panel.progress.isVisible()  # the busy state shows while the engine works
+    assert panel.status.text().startswith(f"Publishing “{title}”")
+
+
+def test_publish_verify_open_export_and_acknowledge(qtbot, relay, make_app, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _, alice, _, bob = organizer_and_member(qtbot, relay, make_app, "Warehouse")
+    organizer, member = _tabs(alice), _tabs(bob)
+    organizer.setCurrentWidget(organizer.documents)
+    member.setCurrentWidget(member.documents)
+    docs, theirs = organizer.documents, member.documents
+    assert docs.publish_button.isVisible()
+    assert not theirs.publish_button.isVisible()  # members cannot publish
+    assert theirs.open_publish_dialog() is None
+    assert "Organizers publish" in theirs.empty.text()
+
+    source = tmp_path / "minutes.txt"
+    content = b"Minutes of the March meeting.\n" + bytes(range(256)) * 1200
+    source.write_bytes(content)
+    click(qtbot, docs.publish_button)
+    _publish(qtbot, docs, source, "Minutes, March", "Approved on Thursday")
+    qtbot.waitUntil(lambda: theirs.list.count() == 1, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not docs.is_busy(), timeout=WAIT_MS)
+    assert docs.status.text() == "Published “Minutes, March” v1."
+
+    doc = theirs.selected_document()
+    assert doc is not None and doc.title == "Minutes, March"
+    assert theirs.badge.text() == "✔ Signed by Alice (organizer), verified"
+    assert colors().ok in theirs.badge.styleSheet()
+    assert theirs.note.text() == "Approved on Thursday"
+    assert not theirs.version_button.isVisible() and not theirs.acks.isVisible()
+
+    opened: list[QUrl] = []
+    theirs.opener = opened.append
+    click(qtbot, theirs.open_button)
+    qtbot.waitUntil(lambda: bool(opened), timeout=WAIT_MS)
+    assert Path(opened[0].toLocalFile()).read_bytes() == content
+
+    out = tmp_path / "exported"
+    out.mkdir()
+    click(qtbot, theirs.export_button)
+    chooser = theirs.dialog
+    chooser.setDirectory(str(out))
+    chooser.selectFile(str(out))
+    chooser.accept()
+    qtbot.waitUntil(lambda: theirs.last_export is not None, timeout=WAIT_MS)
+    exported = theirs.last_export
+    assert exported.path == out / "minutes.txt"
+    assert exported.path.read_bytes() == content
+    assert exported.signature_path == out / "minutes.txt.minisig"
+    assert exported.public_key_path.parent == out and exported.public_key_path.suffix == ".pub"
+    assert verify_file(exported.path).title == "Minutes, March"  # minisign -V agrees
+
+    assert theirs.ack_button.text() == "I have read v1"
+    click(qtbot, theirs.ack_button)
+    qtbot.waitUntil(lambda: docs.acks.count() == 1 and "Bob" in docs.acks.item(0).text(),
+                    timeout=WAIT_MS)  # fmt: skip
+    assert docs.acks_title.text() == "READ BY 1 OF 2 (v1)"
+    qtbot.waitUntil(lambda: theirs.ack_button.text() == "✔ You have read v1", timeout=WAIT_MS)
+
+    # A second version: the history lists both; the member's badge follows the new one.
+    source.write_bytes(content + b"Amended.\n")
+    click(qtbot, docs.version_button)
+    assert docs.dialog.version.value() == 2
+    _publish(qtbot, docs, source, "Minutes, March", "Typo fixed")
+    qtbot.waitUntil(lambda: theirs.history.count() == 2, timeout=WAIT_MS)
+    assert theirs.history.item(0).text().startswith("v2 (current)")
+    assert theirs.ack_button.text() == "I have read v2"
