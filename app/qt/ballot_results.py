@@ -45,7 +45,7 @@ class BarChart(QWidget):
     """Horizontal bars, one per option: the label, the bar, then "count (percent)".
 
     ``total`` is what percentages are of (valid ballots; for approval, voters, so the
-    percentages may add up to more than 100). Bars scale to the largest count.
+    percentages may add up to more than 100), and what a full-length bar stands for.
     """
 
     def __init__(
@@ -79,29 +79,33 @@ class BarChart(QWidget):
         width = self.width()
         values = [f"{b.count} ({percent(b.count, self.total)})" for b in self.bars]
         value_w = max((fm.horizontalAdvance(v) for v in values), default=0) + 10
+        bold_fm = QFontMetrics(bold)
         label_w = min(
-            max((fm.horizontalAdvance(b.label) for b in self.bars), default=0) + 12,
+            max((bold_fm.horizontalAdvance(b.label) for b in self.bars), default=0) + 12,
             int(width * 0.4),
         )
         track_w = max(20, width - label_w - value_w - 4)
-        biggest = max((b.count for b in self.bars), default=0)
+        # A full bar is every ballot, not the leader: three options at one vote each must
+        # not all look like landslides.
+        scale = max([self.total, *(b.count for b in self.bars)])
         for row, (bar, value) in enumerate(zip(self.bars, values, strict=True)):
             top = 2 + row * _ROW
             painter.setFont(bold if bar.highlighted else font)
             painter.setPen(QColor(c.text))
             label_rect = QRectF(0, top, label_w - 8, _ROW)
+            metrics = bold_fm if bar.highlighted else fm
             painter.drawText(
                 label_rect,
                 int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft),
-                fm.elidedText(bar.label, Qt.TextElideMode.ElideRight, label_w - 8),
+                metrics.elidedText(bar.label, Qt.TextElideMode.ElideRight, label_w - 8),
             )
             track = QRectF(label_w, top + (_ROW - _BAR) / 2, track_w, _BAR)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(c.separator))
             painter.drawRoundedRect(track, 4, 4)
-            if bar.count and biggest:
+            if bar.count and scale:
                 fill = QRectF(track)
-                fill.setWidth(max(_BAR / 2, track_w * bar.count / biggest))
+                fill.setWidth(max(_BAR / 2, track_w * bar.count / scale))
                 painter.setBrush(QColor(c.accent if bar.highlighted else c.muted))
                 painter.drawRoundedRect(fill, 4, 4)
             painter.setPen(QColor(c.text if bar.highlighted else c.muted))
@@ -144,7 +148,8 @@ class Histogram(QWidget):
         lo, hi = self.bins[0][0], self.bins[-1][1] + 1
         left, right = 28.0, float(self.width() - 12)
         box_top, box_h = 6.0, 18.0
-        plot_top, plot_bottom = box_top + box_h + 14, float(self.height() - fm.height() - 8)
+        plot_top = box_top + box_h + fm.height() + 10  # room for the counts over the bars
+        plot_bottom = float(self.height() - fm.height() - 8)
 
         def x_of(value: float) -> float:
             return left + (value - lo) / max(1, hi - lo) * (right - left)
@@ -277,7 +282,7 @@ class BallotResultsView(QWidget):
             numeric = data.get("numeric") or {}
             if not numeric.get("count"):
                 return "No valid answers."
-            return f"Median {_number(numeric.get('median'))}"
+            return f"Median answer: {_number(numeric.get('median'))}"
         if not winners:
             return "No winner: no valid votes." if not data.get("valid") else "No winner."
         if len(winners) > 1:
@@ -316,8 +321,7 @@ class BallotResultsView(QWidget):
         if not numeric.get("count"):
             return
         stats = QLabel(
-            f"Median {_number(numeric.get('median'))} · quartiles "
-            f"{_number(numeric.get('q1'))} to {_number(numeric.get('q3'))} · mean "
+            f"Quartiles {_number(numeric.get('q1'))} to {_number(numeric.get('q3'))} · mean "
             f"{_number(numeric.get('mean'))} · {numeric.get('count')} answers from "
             f"{_number(numeric.get('min'))} to {_number(numeric.get('max'))}"
         )

@@ -18,7 +18,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QShowEvent
+from PySide6.QtGui import QColor, QPalette, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
     QButtonGroup,
@@ -79,6 +79,12 @@ _STATUS_TEXT = {
     "cancelled": "Cancelled",
 }
 _FINISHED = ("tallied", "quorum_not_met")
+_CLOSED_TEXT = {  # BallotView.closed_by: what ended the voting
+    "early": "closed early by its creator",
+    "deadline": "closed at the deadline",
+    "reveal": "closed at the deadline",
+    "cancel": "cancelled",
+}
 
 
 def _now_ms() -> int:
@@ -267,6 +273,7 @@ class BallotCard(QFrame):
                 radio.setAccessibleName(label)
                 self._buttons.addButton(radio, index)
                 self.choices.append(radio)
+                _visible_indicator(radio)
                 box.addWidget(radio, 0, Qt.AlignmentFlag.AlignLeft)  # the text is the target
         elif kind == "approval":
             self._buttons.setExclusive(False)
@@ -275,6 +282,7 @@ class BallotCard(QFrame):
                 check.setAccessibleName(f"Approve {label}")
                 self._buttons.addButton(check, index)
                 self.choices.append(check)
+                _visible_indicator(check)
                 box.addWidget(check, 0, Qt.AlignmentFlag.AlignLeft)
             box.addWidget(muted_label("Tick every option you can accept."))
         elif kind == "ranked":
@@ -364,7 +372,12 @@ class BallotCard(QFrame):
             " padding: 1px 9px; font-weight: bold; }"
         )
         details = [_KIND_TEXT.get(view.kind, view.kind), f"by {view.creator_name}"]
-        details.append(deadline_text(view.closes_at, now))
+        if status == "open":
+            details.append(deadline_text(view.closes_at, now))
+        else:
+            when = dt.datetime.fromtimestamp(view.closes_at / 1000).strftime("%Y-%m-%d %H:%M")
+            how = _CLOSED_TEXT.get(view.closed_by or "", "deadline")
+            details.append(f"{how} {when}" if how == "deadline" else how)
         if view.quorum:
             details.append(f"quorum {view.quorum}")
         self.meta.setText(" · ".join(details))
@@ -459,6 +472,16 @@ class BallotCard(QFrame):
         if error is not None:
             show_error(self.error, error)
             self.vote_status.setText("")
+
+
+def _visible_indicator(button: QAbstractButton) -> None:
+    """Fusion outlines radio and check indicators in a darker shade of the window colour,
+    which vanishes on a dark card; outline them from the muted text colour instead."""
+    c = colors()
+    if c.dark:
+        palette = button.palette()
+        palette.setColor(QPalette.ColorRole.Window, QColor(c.muted))
+        button.setPalette(palette)
 
 
 def _choice_text(choice: Any) -> str:

@@ -87,6 +87,14 @@ def _when(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
 
 
+def _fit_rows(widget: QListWidget, most: int) -> None:
+    """Make a short list exactly as tall as its rows (up to ``most``, then it scrolls), so
+    two versions do not sit in a box sized for ten."""
+    rows = min(widget.count(), most)
+    height = sum(max(widget.sizeHintForRow(r), 1) for r in range(rows)) or 24
+    widget.setFixedHeight(height + 2 * widget.frameWidth() + 4)
+
+
 class _DocumentDelegate(QStyledItemDelegate):
     """Title, "v2 · file · size", and the verdict in green or red, for one document."""
 
@@ -191,6 +199,7 @@ class DocumentsPanel(QWidget):
         self.empty.setAccessibleName("No documents")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         left = QWidget()
+        left.setMinimumWidth(180)
         left_box = QVBoxLayout(left)
         left_box.setContentsMargins(0, 0, 0, 0)
         left_box.addWidget(self.list, 1)
@@ -234,18 +243,16 @@ class DocumentsPanel(QWidget):
         for button in (self.open_button, self.export_button, self.ack_button):
             actions.addWidget(button)
         actions.addStretch(1)
-        actions.addWidget(self.version_button)
 
         self.history_title = section_title("Version history")
         self.history = QListWidget()
         self.history.setAccessibleName("Version history")
-        self.history.setWordWrap(True)
-        self.history.setMaximumHeight(120)
+        self.history.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.history.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.history.currentRowChanged.connect(lambda _row: self._show_version())
         self.acks_title = section_title("Read by")
         self.acks = QListWidget()
         self.acks.setAccessibleName("Members who have read this version")
-        self.acks.setMaximumHeight(110)
 
         self.details = QWidget()
         self.details.setObjectName("documentDetails")
@@ -258,7 +265,10 @@ class DocumentsPanel(QWidget):
         right.addWidget(self.note)
         right.addWidget(self.digest)
         right.addLayout(actions)
-        right.addWidget(self.history_title)
+        history_row = QHBoxLayout()
+        history_row.addWidget(self.history_title, 1)
+        history_row.addWidget(self.version_button)
+        right.addLayout(history_row)
         right.addWidget(self.history)
         right.addWidget(self.acks_title)
         right.addWidget(self.acks)
@@ -269,7 +279,7 @@ class DocumentsPanel(QWidget):
         splitter.addWidget(self.details)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
-        splitter.setSizes([280, 420])
+        splitter.setSizes([260, 440])
         splitter.setChildrenCollapsible(False)
 
         self.progress = QProgressBar()
@@ -428,17 +438,23 @@ class DocumentsPanel(QWidget):
         if doc is not None:
             for entry in doc.history:
                 current = " (current)" if entry.version == doc.version else ""
+                mark = "✔" if entry.trusted else "✖"
                 item = QListWidgetItem(
-                    f"v{entry.version}{current} · {_when(entry.published_at)} · {entry.trust}"
+                    f"v{entry.version}{current} · {_when(entry.published_at)} · {mark} "
+                    f"{entry.signer_name}"
                 )
                 item.setData(_VERSION_ROLE, entry)
+                item.setData(
+                    Qt.ItemDataRole.AccessibleTextRole,
+                    f"Version {entry.version}{current}, {entry.trust}",
+                )
                 item.setForeground(QColor(colors().ok if entry.trusted else colors().danger))
-                if entry.note:
-                    item.setToolTip(entry.note)
+                item.setToolTip("\n".join(t for t in (entry.trust, entry.note) if t))
                 self.history.addItem(item)
                 if entry.version == (version if version is not None else doc.version):
                     self.history.setCurrentItem(item)
         self.history.blockSignals(False)
+        _fit_rows(self.history, 5)
         self._show_version()
 
     def _show_version(self) -> None:
@@ -451,12 +467,14 @@ class DocumentsPanel(QWidget):
         self.badge.setStyleSheet(badge_style(version.trusted))
         self.meta.setText(
             f"v{version.version} · {version.filename} · {human_size(version.size)} · "
-            f"published {_when(version.published_at)}"
+            f"{_when(version.published_at)}"
         )
         self.note.setText(version.note)
         self.note.setVisible(bool(version.note))
-        self.digest.setText(f"SHA-256 {version.sha256}")
-        self.history_title.setVisible(len(doc.history) > 1)
+        # In blocks, so the 64 digits can wrap instead of widening the whole window.
+        blocks = " ".join(version.sha256[i : i + 16] for i in range(0, len(version.sha256), 16))
+        self.digest.setText(f"SHA-256 {blocks}")
+        self.history_title.setVisible(len(doc.history) > 1 or self.is_organizer)
         self.history.setVisible(len(doc.history) > 1)
         if version.acknowledged_by_me:
             self.ack_button.setText(f"✔ You have read v{version.version}")
@@ -479,6 +497,7 @@ class DocumentsPanel(QWidget):
                 self.acks.addItem(item)
             if not count:
                 self.acks.addItem("Nobody has said they read it yet.")
+            _fit_rows(self.acks, 6)
 
     def _group_active(self) -> bool:
         return self._group is not None and self._group.status == "active"

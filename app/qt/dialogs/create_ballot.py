@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from app.core.ballots import BallotService
 from app.core.engine import Engine
 from app.qt.engine_bridge import EngineBridge
+from app.qt.theme import colors
 from app.qt.widgets import error_label, muted_label, primary_button, show_error
 from crypto.ballot import BallotKind
 from crypto.ballot.definition import MAX_BINS, MAX_OPTION, MAX_OPTIONS, MAX_QUESTION
@@ -131,6 +132,10 @@ class CreateBallotDialog(QDialog):
         self.options.setDragDropMode(QListWidget.DragDropMode.InternalMove)
         self.options.setMinimumHeight(96)
         self.options.setObjectName("optionList")
+        self.options.setStyleSheet(
+            f"#optionList {{ border: 1px solid {colors().separator}; border-radius: 6px; }}"
+            " #optionList::item { padding: 3px 6px; }"
+        )
         self.new_option = QLineEdit()
         self.new_option.setAccessibleName("New option")
         self.new_option.setPlaceholderText("Type an option and press Enter")
@@ -182,7 +187,7 @@ class CreateBallotDialog(QDialog):
         self.deadline.setAccessibleName("Deadline")
         self.deadline_preset = QComboBox()
         self.deadline_preset.setAccessibleName("Deadline presets")
-        self.deadline_preset.addItem("Set…", 0)
+        self.deadline_preset.addItem("Quick choice…", 0)
         for label, seconds in _DEADLINES:
             self.deadline_preset.addItem(label, seconds)
         self.deadline_preset.activated.connect(self._preset)
@@ -236,8 +241,8 @@ class CreateBallotDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(buttons)
         self.kind.currentIndexChanged.connect(lambda _i: self._kind_changed())
-        self._kind_changed()
         self.resize(520, 0)
+        self._kind_changed()
 
     @staticmethod
     def _bound(name: str, value: int) -> QSpinBox:
@@ -257,7 +262,8 @@ class CreateBallotDialog(QDialog):
         self.kind_help.setText(KIND_CHOICES[self.kind.currentIndex()][2])
         self.form.setRowVisible(self.options_box, kind in _OPTION_KINDS)
         self.form.setRowVisible(self.numeric_box, kind is BallotKind.NUMERIC)
-        self.adjustSize()
+        # Grow or shrink to the rows shown; the minimum height leaves out wrapped text.
+        self.resize(self.width(), self.sizeHint().height())
 
     def set_options(self, options: list[str]) -> None:
         """Replace the options (also used by tests and the screenshot tool)."""

@@ -157,7 +157,8 @@ class PublishDialog(QDialog):
         layout.addWidget(self.hint)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
-        self.resize(520, 0)
+        # The minimum height leaves out wrapped text; the size hint counts it.
+        self.resize(520, self.sizeHint().height())
 
     def _choose(self) -> None:
         """A file dialog that does not block (tests and the event loop keep running)."""
