@@ -27,12 +27,15 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QWidget
 
+from app.core.ballots import BallotService
+from app.core.documents import DocumentService
 from app.core.engine import Engine
 from app.core.profile import create_profile
 from app.qt.controller import AppController, LaunchOptions
 from app.qt.dialogs.invite import InviteDialog
 from app.qt.settings import DesktopSettings
 from app.qt.theme import apply_theme
+from crypto.ballot import BallotKind
 from crypto.group_log import Role
 from relay.embedded import EmbeddedRelay
 
@@ -168,6 +171,151 @@ def _controller(home: Path, scratch: Path, **options: object) -> AppController:
     return controller
 
 
+async def _seed_documents_and_ballots(root: Path, relay_url: str) -> dict[str, bytes]:
+    """Signed documents (one in two versions, read by Bob) and ballots in Alice's group:
+    one still open, and a single-choice, a ranked and a numeric one already tallied.
+    Returns the ballot ids by name."""
+    names = ("alice", "bob", "chidi")
+    engines = {name: Engine.open(root / name, PASSPHRASE) for name in names}
+    alice, bob, chidi = (engines[n] for n in names)
+
+    async def sync_all() -> None:
+        for engine in engines.values():
+            await engine.sync()
+
+    try:
+        group = alice.active_group_ids()[0]
+        await sync_all()  # each registers its ballot key...
+        await sync_all()  # ...and learns the others'
+        papers = root / "papers"
+        papers.mkdir()
+        minutes = papers / "minutes-2026-03-12.pdf"
+        minutes.write_bytes(b"%PDF-1.4\n" + os.urandom(180_000))
+        minutes_id = await DocumentService(alice).publish(
+            group, minutes, "Minutes of the March meeting", note="As read out on Thursday."
+        )
+        minutes.write_bytes(b"%PDF-1.4\n" + os.urandom(181_000))
+        await DocumentService(alice).publish(
+            group, minutes, "Minutes of the March meeting", document_id=minutes_id,
+            note="Corrected the attendance list (Bob was there).",
+        )  # fmt: skip
+        draft = papers / "rate-card-response.odt"
+        draft.write_bytes(os.urandom(42_000))
+        await DocumentService(chidi).publish(
+            group, draft, "Our response to the new rate card", note="Draft for Thursday."
+        )
+        await sync_all()
+        await DocumentService(bob).ack(minutes_id)
+        await sync_all()
+
+        now = int(time.time() * 1000)
+        ballots: dict[str, bytes] = {}
+        ballots["open"] = await BallotService(alice).create(
+            group, "Do we hold the strike vote on 2 June?", closes_at=now + 3 * DAY_MS,
+            kind=BallotKind.YES_NO_ABSTAIN, quorum=2,
+        )  # fmt: skip
+        ballots["single"] = await BallotService(chidi).create(
+            group, "Which answer do we give to the new rate card?", closes_at=now + DAY_MS,
+            kind=BallotKind.SINGLE, options=("Accept", "Reject", "Counter-offer"),
+        )  # fmt: skip
+        ballots["ranked"] = await BallotService(alice).create(
+            group, "What should we push for first?", closes_at=now + DAY_MS,
+            kind=BallotKind.RANKED,
+            options=("Pay per drop", "Paid waiting time", "Safety kit", "Holiday pay"),
+        )  # fmt: skip
+        ballots["numeric"] = await BallotService(alice).create(
+            group, "How many hours did you wait unpaid last week?", closes_at=now + DAY_MS,
+            kind=BallotKind.NUMERIC, numeric_min=0, numeric_max=20, histogram_bins=10,
+        )  # fmt: skip
+        await sync_all()
+        votes = {
+            "open": {"bob": "yes"},
+            "single": {"alice": "Reject", "bob": "Counter-offer", "chidi": "Counter-offer"},
+            "ranked": {
+                "alice": "Safety kit,Paid waiting time",
+                "bob": "Paid waiting time,Pay per drop",
+                "chidi": "Pay per drop,Paid waiting time,Holiday pay",
+            },
+            "numeric": {"alice": "6", "bob": "9", "chidi": "3"},
+        }
+        for ballot, by_member in votes.items():
+            for name, choice in by_member.items():
+                await BallotService(engines[name]).vote(ballots[ballot], choice, delay_ms=0)
+        await sync_all()
+        await BallotService(chidi).close(ballots["single"])
+        await BallotService(alice).close(ballots["ranked"])
+        await BallotService(alice).close(ballots["numeric"])
+        await sync_all()
+        await sync_all()
+        return ballots
+    finally:
+        for engine in engines.values():
+            await engine.close()
+
+
+def _documents_and_ballots(app: QApplication, root: Path, relay_url: str, out: Path,
+                           suffix: str) -> None:  # fmt: skip
+    """The documents panel, the publish dialog, the ballot list with an open ballot, the
+    create-ballot dialog and tallied results (single choice, ranked, numeric)."""
+    ballots = asyncio.run(_seed_documents_and_ballots(root, relay_url))
+    alice = _controller(root / "alice", root)
+    unlock = alice.unlock_screen
+    if unlock is None:
+        raise SystemExit("expected the unlock screen")
+    unlock.passphrase.setText(PASSPHRASE)
+    unlock.unlock.click()
+    _pump(app, lambda: alice.main_window is not None)
+    window = alice.main_window
+    if window is None:
+        raise SystemExit("no main window")
+    window.resize(1180, 720)
+    _pump(app, lambda: "Online" in window.connection_label.text())
+    tabs = window.tabs
+
+    tabs.setCurrentWidget(tabs.documents)
+    documents = tabs.documents
+    _pump(app, lambda: documents.list.count() == 2)
+    documents.select_document("Minutes of the March meeting")
+    _settle(app, 0.5)
+    _save(window, out, f"documents{suffix}")
+
+    documents.select_document("Our response to the new rate card")
+    publish = documents.open_publish_dialog(documents.selected_document())
+    if publish is None:
+        raise SystemExit("no publish dialog")
+    publish.file.setText(str(root / "papers" / "rate-card-response.odt"))
+    publish.note.setPlainText("Final text, as agreed on Thursday. Please read before Monday.")
+    _settle(app)
+    _save(publish, out, f"publish{suffix}")
+    publish.close()
+
+    tabs.setCurrentWidget(tabs.ballots)
+    panel = tabs.ballots
+    _pump(app, lambda: all(b in panel.cards for b in ballots.values()))
+    _pump(app, lambda: panel.cards[ballots["numeric"]].results is not None)
+    panel.scroll_area.verticalScrollBar().setValue(0)
+    _settle(app, 0.5)
+    _save(window, out, f"ballots{suffix}")
+
+    dialog = panel.open_create_dialog()
+    if dialog is None:
+        raise SystemExit("no create-ballot dialog")
+    dialog.question.setPlainText("Which day suits the next general meeting?")
+    dialog.set_options(["Tuesday evening", "Thursday evening", "Saturday morning"])
+    dialog.use_quorum.setChecked(True)
+    _settle(app)
+    _save(dialog, out, f"create-ballot{suffix}")
+    dialog.close()
+
+    for name in ("single", "ranked", "numeric"):
+        card = panel.cards[ballots[name]]
+        height = card.heightForWidth(640)
+        card.resize(640, height if height > 0 else card.sizeHint().height())
+        _settle(app, 0.2)
+        _save(card, out, f"ballot-results-{name}{suffix}")
+    alice.shutdown()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
@@ -243,6 +391,7 @@ def main() -> int:
             _save(invite, out, f"invite{suffix}")
             invite.close()
             alice.shutdown()
+            _documents_and_ballots(app, root, relay.url, out, suffix)
         finally:
             relay.stop()
     return 0
