@@ -165,6 +165,8 @@ class DocumentsPanel(QWidget):
         self._busy: dict[int, str] = {}
         self._next_job = 0
         self._open_dir = tempfile.TemporaryDirectory(prefix="caucus-open-")
+        # Decrypted copies opened for reading go with the panel (locking, quitting).
+        self.destroyed.connect(lambda _obj=None, folder=self._open_dir: folder.cleanup())
         self.opener: Callable[[QUrl], Any] = QDesktopServices.openUrl
         self.dialog: QWidget | None = None  # the last dialog opened (tests look)
         self.confirmation: QMessageBox | None = None

@@ -1,6 +1,7 @@
 """Signed documents through the desktop app: an organizer publishes through the dialog,
 a member sees the verified badge, opens, exports (file, .minisig, .pub) and
-acknowledges; the organizer sees who read it; members get no publish button."""
+acknowledges; the organizer sees who read it; members get no publish button; locking
+removes the copy opened for reading."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def _publish(qtbot, panel, path: Path, title: str, note: str) -> None:  # type: 
 
 
 def test_publish_verify_open_export_and_acknowledge(qtbot, relay, make_app, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    _, alice, _, bob = organizer_and_member(qtbot, relay, make_app, "Warehouse")
+    _, alice, bob_app, bob = organizer_and_member(qtbot, relay, make_app, "Warehouse")
     organizer, member = _tabs(alice), _tabs(bob)
     organizer.setCurrentWidget(organizer.documents)
     member.setCurrentWidget(member.documents)
@@ -65,7 +66,8 @@ def test_publish_verify_open_export_and_acknowledge(qtbot, relay, make_app, tmp_
     theirs.opener = opened.append
     click(qtbot, theirs.open_button)
     qtbot.waitUntil(lambda: bool(opened), timeout=WAIT_MS)
-    assert Path(opened[0].toLocalFile()).read_bytes() == content
+    opened_copy = Path(opened[0].toLocalFile())
+    assert opened_copy.read_bytes() == content
 
     out = tmp_path / "exported"
     out.mkdir()
@@ -97,3 +99,7 @@ def test_publish_verify_open_export_and_acknowledge(qtbot, relay, make_app, tmp_
     qtbot.waitUntil(lambda: theirs.history.count() == 2, timeout=WAIT_MS)
     assert theirs.history.item(0).text().startswith("v2 (current)")
     assert theirs.ack_button.text() == "I have read v2"
+
+    # Locking removes the decrypted copy that was opened for reading.
+    bob_app.lock()
+    qtbot.waitUntil(lambda: not opened_copy.exists(), timeout=WAIT_MS)
