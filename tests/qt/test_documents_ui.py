@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QUrl
+from PySide6.QtWidgets import QFileDialog
 
 from app.core.documents import verify_file
 from app.qt.dialogs.publish import PublishDialog
@@ -73,9 +74,12 @@ def test_publish_verify_open_export_and_acknowledge(qtbot, relay, make_app, tmp_
     out.mkdir()
     click(qtbot, theirs.export_button)
     chooser = theirs.dialog
-    chooser.setDirectory(str(out))
-    chooser.selectFile(str(out))
-    chooser.accept()
+    assert isinstance(chooser, QFileDialog)
+    assert chooser.fileMode() == QFileDialog.FileMode.Directory
+    # What choosing the folder does; driving the dialog's own file list would make the
+    # test wait on its directory model, which loads in a thread of its own.
+    chooser.fileSelected.emit(str(out))
+    chooser.close()
     qtbot.waitUntil(lambda: theirs.last_export is not None, timeout=WAIT_MS)
     exported = theirs.last_export
     assert exported.path == out / "minutes.txt"
