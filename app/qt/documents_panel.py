@@ -463,8 +463,13 @@ class DocumentsPanel(QWidget):
         doc, version = self.selected_document(), self._selected_version()
         if doc is None or version is None:
             return
-        older = "" if version.version == doc.version else " — an older version"
-        self.doc_title.setText(f"{version.title}{older}")
+        if version.version == doc.version:
+            which = ""
+        elif version.version < doc.version:
+            which = " — an older version"
+        else:  # newer, but it did not verify, so it is not the current one
+            which = " — not the current version"
+        self.doc_title.setText(f"{version.title}{which}")
         self.badge.setText(badge_text(version))
         self.badge.setStyleSheet(badge_style(version.trusted))
         self.meta.setText(

@@ -8,10 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QUrl
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from app.core.document_views import DocumentVersionView, DocumentView
 from app.core.documents import verify_file
 from app.qt.dialogs.publish import PublishDialog
+from app.qt.documents_panel import DocumentsPanel
+from app.qt.engine_bridge import EngineBridge
 from app.qt.group_tabs import GroupTabs
 from app.qt.main_window import MainWindow
 from app.qt.theme import colors
@@ -107,3 +110,41 @@ def test_publish_verify_open_export_and_acknowledge(qtbot, relay, make_app, tmp_
     # Locking removes the decrypted copy that was opened for reading.
     bob_app.lock()
     qtbot.waitUntil(lambda: not opened_copy.exists(), timeout=WAIT_MS)
+
+
+def _version(number: int, *, trusted: bool, trust: str) -> DocumentVersionView:
+    return DocumentVersionView(
+        version=number, title="Strike fund rules", filename="rules.pdf",
+        media_type="application/pdf", note="", size=52_000, published_at=1_790_000_000_000,
+        sha256="ab" * 32, signer_name="Bob", signer_fingerprint="cd" * 32, trusted=trusted,
+        trust=trust, downloaded=False, acknowledged_by=(), acknowledged_by_me=False,
+    )  # fmt: skip
+
+
+def test_an_untrusted_document_is_red_and_asks_before_export(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """No relay needed: the panel shows what it is given, and asks before it would
+    export (here: fails, the engine is not running) a document that did not verify."""
+    reason = "not trusted: Bob was not an organizer at that point of the group log"
+    doc = DocumentView(bytes(16), bytes(range(16)), current := _version(1, trusted=False,
+                       trust=reason), (current,))  # fmt: skip
+    panel = DocumentsPanel(EngineBridge())
+    qtbot.addWidget(panel)
+    panel.resize(800, 500)
+    panel.show()
+    panel.show_documents([doc])
+    assert panel.badge.text() == f"✖ N{reason[1:]}"
+    assert colors().danger in panel.badge.styleSheet()
+    assert not panel.ack_button.isEnabled()  # only a trusted document can be acknowledged
+    # A newer version that did not verify never becomes the current one.
+    newer = _version(2, trusted=False, trust=reason)
+    trusted = _version(1, trusted=True, trust="signed by Alice (organizer), verified")
+    panel.show_documents([DocumentView(bytes(16), bytes(range(16)), trusted, (newer, trusted))])
+    assert panel.badge.text() == "✔ Signed by Alice (organizer), verified"
+    panel.history.setCurrentRow(0)
+    assert panel.doc_title.text() == "Strike fund rules — not the current version"
+    assert panel.badge.text() == f"✖ N{reason[1:]}"
+    panel.export_to(tmp_path)
+    box = panel.confirmation
+    assert isinstance(box, QMessageBox) and "may not be what an organizer" in box.text()
+    click(qtbot, next(b for b in box.buttons() if b.text() == "Export anyway"))
+    assert panel.error.text() == "The profile is locked"
