@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QMessageBox
 
-from app.qt.ballot_results import BallotResultsView, Bar, BarChart
+from app.qt.ballot_results import BallotResultsView, Bar, BarChart, Histogram
 from app.qt.ballots_panel import BallotCard, BallotsPanel
 from app.qt.dialogs.create_ballot import CreateBallotDialog
 from app.qt.group_tabs import GroupTabs
@@ -116,3 +116,32 @@ def test_create_vote_close_and_compare_results(qtbot, relay, make_app) -> None: 
     assert rank_a.result_data["winners"] == rank_b.result_data["winners"] == ["Hours"]
     assert len(rank_b.results.charts) == 3
     assert rank_b.results.charts[2].bars == (Bar("Hours", 2, True),)
+
+
+def test_results_view_for_numeric_and_missed_quorum(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """The result's JSON as the tally writes it, without a relay: a numeric survey shows
+    its median, quartiles and histogram; a missed quorum names no winner but keeps the
+    counts on record."""
+    numeric = BallotResultsView({
+        "kind": "numeric", "status": "tallied", "eligible": 4, "turnout": 3, "valid": 3,
+        "invalid": 0, "quorum": {"required": 0, "met": True}, "counts": {"3": 1, "6": 1, "9": 1},
+        "winners": [], "numeric": {
+            "count": 3, "min": 3, "max": 9, "mean": 6.0, "q1": 4.5, "median": 6.0, "q3": 7.5,
+            "histogram": [{"low": 0, "high": 4, "count": 1}, {"low": 5, "high": 9, "count": 2}],
+        },
+    })  # fmt: skip
+    qtbot.addWidget(numeric)
+    assert numeric.outcome.text() == "Median answer: 6"
+    assert isinstance(numeric.charts[0], Histogram)
+    assert numeric.charts[0].bins == [(0, 4, 1), (5, 9, 2)]
+    assert numeric.summary.text() == "3 of 4 voted · 3 valid"
+
+    missed = BallotResultsView({
+        "kind": "single", "status": "quorum_not_met", "eligible": 5, "turnout": 1, "valid": 1,
+        "invalid": 0, "quorum": {"required": 3, "met": False},
+        "counts": {"Yes, strike": 1, "Not yet": 0}, "winners": [],
+    })  # fmt: skip
+    qtbot.addWidget(missed)
+    assert missed.outcome.text().startswith("Quorum not met: 1 voted, 3 were needed")
+    assert missed.charts[0].bars == (Bar("Yes, strike", 1), Bar("Not yet", 0))
+    assert missed.summary.text() == "1 of 5 voted · 1 valid · quorum 3, not met"
