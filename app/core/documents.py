@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
-import gc
 import json
 import mimetypes
 import os
@@ -77,7 +76,6 @@ __all__ = [
 ]
 
 MIN_ID_PREFIX = 8
-RELEASE_EVERY = 8  # chunks between collections of finished HTTP exchanges
 _MEDIA_TYPE = re.compile(
     r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,62}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,62}"
 )
@@ -220,7 +218,6 @@ class DocumentService:
                 for index, chunk in enumerate(chunks):
                     await blobs.put_chunk(keys.blob_id, keys.blob_capability, index, chunk)
                     local.write(chunk)
-                    _release_responses(index)
                 if hasher.result() != ann.digest:
                     raise ClientError("the file changed while it was being published; try again")
         except BaseException:
@@ -442,7 +439,6 @@ class DocumentService:
                     chunk = await blobs.get_chunk(keys.blob_id, keys.blob_capability, index)
                     hasher.update(decryptor.feed(chunk))
                     local.write(chunk)
-                    _release_responses(index)
                 decryptor.finish()
                 check_content(ann, hasher.result())
         except RelayError:
@@ -538,14 +534,6 @@ class DocumentService:
     ) -> VerifiedFile:
         """``verify_file`` below, for callers holding a service."""
         return verify_file(path, signature, public_key)
-
-
-def _release_responses(index: int) -> None:
-    """Free finished requests now and then: an httpx response and its stream refer to each
-    other, so each 1 MiB chunk would otherwise wait for the cyclic garbage collector, and
-    a response promoted to the oldest generation can wait a long time."""
-    if index % RELEASE_EVERY == RELEASE_EVERY - 1:
-        gc.collect()
 
 
 def _hash_path(path: Path) -> ContentDigest:

@@ -144,6 +144,10 @@ class RelayClient:
                 parts.append(part)
         finally:
             await response.aclose()
+            # httpx binds a streamed response and its stream to each other; that cycle
+            # would keep this answer (and the request body, up to 1 MiB for a blob
+            # chunk) alive until the cyclic collector runs. Cut it so both go now.
+            response.stream = httpx.ByteStream(b"")
         return httpx.Response(
             response.status_code, headers=response.headers, content=b"".join(parts)
         )
