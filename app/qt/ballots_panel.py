@@ -42,12 +42,13 @@ from app.core.ballot_views import BallotReader, BallotView, VoteReceipt
 from app.core.ballots import BallotService
 from app.core.engine import Engine
 from app.core.errors import ClientError
-from app.core.events import Event, GroupChanged, MessageAdded, SyncProgress
+from app.core.events import Event
 from app.core.queries import Queries
 from app.core.views import GroupView
 from app.qt.ballot_results import BallotResultsView
 from app.qt.dialogs.create_ballot import CreateBallotDialog
 from app.qt.engine_bridge import EngineBridge
+from app.qt.lazy_refresh import LazyRefresh, concerns_group
 from app.qt.theme import colors
 from app.qt.widgets import error_label, muted_label, primary_button, section_title, show_error
 from crypto.ballot import (
@@ -313,9 +314,7 @@ class BallotCard(QFrame):
             spin.setRange(view.numeric_min - 1, view.numeric_max)
             spin.setSpecialValueText("Choose a number")
             spin.setValue(view.numeric_min - 1)
-            spin.setAccessibleName(
-                f"Your answer, from {view.numeric_min} to {view.numeric_max}"
-            )
+            spin.setAccessibleName(f"Your answer, from {view.numeric_min} to {view.numeric_max}")
             spin.setMinimumWidth(160)
             self.number = spin
             row = QHBoxLayout()
@@ -334,9 +333,7 @@ class BallotCard(QFrame):
                 return None
             return YesNoChoice(Answer(picked)) if kind == "yes-no" else SingleChoice(picked)
         if kind == "approval":
-            return ApprovalChoice(
-                frozenset(i for i, b in enumerate(self.choices) if b.isChecked())
-            )
+            return ApprovalChoice(frozenset(i for i, b in enumerate(self.choices) if b.isChecked()))
         if kind == "ranked" and self.ranking is not None:
             ranking = self.ranking.ranking()
             if not ranking:
@@ -504,7 +501,6 @@ class BallotsPanel(QWidget):
         self._reader = reader
         self._bridge = bridge
         self._group: GroupView | None = None
-        self._stale = True
         self.cards: dict[bytes, BallotCard] = {}
         self._results: dict[bytes, dict[str, Any]] = {}
         self.dialog: CreateBallotDialog | None = None
@@ -543,10 +539,7 @@ class BallotsPanel(QWidget):
         layout.addWidget(self.empty)
         layout.addWidget(self.scroll_area, 1)
 
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(_REFRESH_MS)
-        self._timer.timeout.connect(self.refresh)
+        self._lazy = LazyRefresh(self, self.refresh, _REFRESH_MS)
         self._clock = QTimer(self)
         self._clock.setInterval(_CLOCK_MS)
         self._clock.timeout.connect(self._schedule)
@@ -569,8 +562,10 @@ class BallotsPanel(QWidget):
 
     def set_group(self, group: GroupView | None) -> None:
         """Show another group (or the same one after a change)."""
-        same = group is not None and self._group is not None and (
-            group.group_id == self._group.group_id
+        same = (
+            group is not None
+            and self._group is not None
+            and (group.group_id == self._group.group_id)
         )
         self._group = group
         if not same:
@@ -585,28 +580,22 @@ class BallotsPanel(QWidget):
 
     def on_event(self, event: Event) -> None:
         group = self._group
-        if group is None or not isinstance(event, MessageAdded | SyncProgress | GroupChanged):
-            return
-        group_id = event.message.group_id if isinstance(event, MessageAdded) else event.group_id
-        if group_id == group.group_id:
-            self._schedule()
+        if group is not None and concerns_group(event, group.group_id):
+            self._lazy.schedule()
 
     def _schedule(self) -> None:
-        self._stale = True
-        if self.isVisible():
-            self._timer.start()
+        self._lazy.schedule()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        if self._stale:
-            self._timer.start()
+        self._lazy.shown()
 
     def refresh(self) -> None:
         """Re-read the group's ballots from the GUI's read connection."""
         group = self._group
         if group is None or not shiboken6.isValid(self):
             return
-        self._stale = False
+        self._lazy.done()
         try:
             views = BallotReader(self._reader.db, self._reader.identity.public_key).ballots(
                 group.group_id
@@ -751,4 +740,3 @@ class BallotsPanel(QWidget):
         card.close_button.setEnabled(False)
         card.cancel_button.setEnabled(False)
         self._bridge.call(action, lambda _view: finished(None), finished)
-

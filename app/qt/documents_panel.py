@@ -26,7 +26,6 @@ from PySide6.QtCore import (
     QSize,
     QStandardPaths,
     Qt,
-    QTimer,
     QUrl,
 )
 from PySide6.QtGui import QColor, QDesktopServices, QFont, QFontMetrics, QPainter, QShowEvent
@@ -50,10 +49,11 @@ from PySide6.QtWidgets import (
 from app.core.document_views import DocumentVersionView, DocumentView, ExportedDocument
 from app.core.documents import DocumentService
 from app.core.engine import Engine
-from app.core.events import Event, GroupChanged, MessageAdded, SyncProgress
+from app.core.events import Event
 from app.core.views import GroupView
 from app.qt.dialogs.publish import PublishDialog, PublishRequest, human_size
 from app.qt.engine_bridge import EngineBridge
+from app.qt.lazy_refresh import LazyRefresh, concerns_group
 from app.qt.theme import colors
 from app.qt.widgets import error_label, muted_label, primary_button, section_title, show_error
 
@@ -161,7 +161,6 @@ class DocumentsPanel(QWidget):
         self._bridge = bridge
         self._group: GroupView | None = None
         self._documents: list[DocumentView] = []
-        self._stale = True
         self._busy: dict[int, str] = {}
         self._next_job = 0
         self._open_dir = tempfile.TemporaryDirectory(prefix="caucus-open-")
@@ -173,10 +172,7 @@ class DocumentsPanel(QWidget):
         self.last_export: ExportedDocument | None = None
         self.last_opened: Path | None = None
 
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(_REFRESH_MS)
-        self._timer.timeout.connect(self.refresh)
+        self._lazy = LazyRefresh(self, self.refresh, _REFRESH_MS)
         bridge.engine_event.connect(self.on_event)
         self._build()
         self.set_group(None)
@@ -329,28 +325,22 @@ class DocumentsPanel(QWidget):
     def on_event(self, event: Event) -> None:
         """Re-read after anything that can carry an announcement or acknowledgement."""
         group = self._group
-        if group is None or not isinstance(event, MessageAdded | SyncProgress | GroupChanged):
-            return
-        group_id = event.message.group_id if isinstance(event, MessageAdded) else event.group_id
-        if group_id == group.group_id:
-            self._schedule()
+        if group is not None and concerns_group(event, group.group_id):
+            self._lazy.schedule()
 
     def _schedule(self) -> None:
-        self._stale = True
-        if self.isVisible():
-            self._timer.start()
+        self._lazy.schedule()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        if self._stale:
-            self._timer.start()
+        self._lazy.shown()
 
     def refresh(self) -> None:
         """Read the group's documents on the engine thread; the list updates when done."""
         group = self._group
         if group is None or not shiboken6.isValid(self):
             return
-        self._stale = False
+        self._lazy.done()
         group_id = group.group_id
 
         async def action(engine: Engine) -> list[DocumentView]:
@@ -389,8 +379,8 @@ class DocumentsPanel(QWidget):
         self.list.blockSignals(False)
         same = keep is not None and views and views[row_to_select].document_id == keep
         # An older version someone picked stays picked; otherwise follow the current one.
-        older = selected is not None and version is not None and version.version != (
-            selected.version
+        older = (
+            selected is not None and version is not None and version.version != (selected.version)
         )
         self._show_selected(version.version if same and older and version else None)
         self._update_empty()
@@ -603,9 +593,7 @@ class DocumentsPanel(QWidget):
         def done(_document_id: bytes) -> None:
             self.status.setText(f"Published “{request.title}” v{request.version}.")
 
-        self._run(
-            f"Publishing “{request.title}” ({human_size(request.size)})…", action, done
-        )
+        self._run(f"Publishing “{request.title}” ({human_size(request.size)})…", action, done)
 
     # -- opening and exporting --------------------------------------------------------
 
@@ -711,4 +699,3 @@ class DocumentsPanel(QWidget):
 
         self.ack_button.setEnabled(False)
         self._run(f"Sending “I have read v{number}”…", action, done)
-
