@@ -226,19 +226,21 @@ class DocumentService:
                 await blobs.delete(keys.blob_id, keys.blob_capability)
             raise
 
-    async def share_current(self, group_id: bytes | None = None) -> int:
+    async def share_current(self, group_id: bytes | None = None, *, catch_up: bool = True) -> int:
         """Send the current version of every document this profile signed again, where
         members joined after it was last sent (they cannot read older epochs).
 
-        Call it after admitting members (the desktop app on ``GroupChanged``, the CLI's
-        ``doc share``); it sends nothing when nobody new joined. Returns how many
-        announcements were sent.
+        The engine calls it after every sync of a group (with ``catch_up=False``: the group
+        was just synced, so it only reads the database unless something must be sent); the
+        CLI's ``doc share`` calls it directly. Returns how many announcements were sent.
         """
         engine = self._engine
         me = engine.identity.public_key
         sent = 0
         for gid in [group_id] if group_id is not None else engine.active_group_ids():
-            await engine.sync_group(gid)
+            if catch_up:
+                await engine.sync_group(gid)
+            sent_before = sent
             session = engine.session(gid)
             if not session.active or session.state.role_of(me) != Role.ORGANIZER:
                 continue
@@ -262,7 +264,8 @@ class DocumentService:
                         (session.state.seq, gid, ann.document_id, ann.version),
                     )
                 sent += 1
-            await self._settle(gid)
+            if sent > sent_before:
+                await self._settle(gid)
         return sent
 
     def _last_add(self, group_id: bytes) -> int:

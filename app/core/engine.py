@@ -169,7 +169,7 @@ class Engine(Admission, Outbox):
                 self._warn(group_id, "rekey-failed", str(exc))
         if self.session(group_id).active:
             try:
-                await DocumentService(self).share_current(group_id)
+                await DocumentService(self).share_current(group_id, catch_up=False)
             except (RelayError, ClientError) as exc:
                 self._warn(group_id, "document-share-failed", str(exc))
         await maintain_ballots(self, group_id)
