@@ -73,6 +73,7 @@ class EngineCore(Queries):
         )
         if row is None:
             raise ClientError("the profile database holds no profile")
+        db.claim_engine()  # one engine per profile: its group state lives in memory
         identity = Identity.from_secret_bytes(row[2], row[3], row[4])
         super().__init__(db, identity)
         self.name: str = row[0]
