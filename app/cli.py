@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+from sqlcipher3 import dbapi2 as sqlcipher
 
 from app.cli_ballots import add_ballot_commands
 from app.cli_docs import add_doc_commands
@@ -380,6 +381,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CaucusError as exc:
         _debug()
         print(f"caucus: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except sqlcipher.DatabaseError as exc:
+        # Damage found after opening (a page whose HMAC fails), or a busy timeout.
+        _debug()
+        print(f"caucus: the profile database failed: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("caucus: interrupted", file=sys.stderr)
