@@ -16,7 +16,7 @@ from sqlcipher3 import dbapi2 as sqlcipher
 from app.core.errors import AlreadyExists, CorruptProfile, ReadOnlyProfile, WrongPassphrase
 from app.core.profile_lock import ProfileLock
 
-__all__ = ["FILE_MODE", "PAGE_SIZE", "SCHEMA_VERSION", "Database"]
+__all__ = ["FILE_MODE", "PAGE_SIZE", "SCHEMA_VERSION", "Database", "check_shape"]
 
 _MIGRATIONS = "app.core.migrations"
 
@@ -72,12 +72,12 @@ class Database:
         if create:
             _create_private(path)
         else:
-            _check_shape(path)
-        conn = _connect(path, key, key_confirmed)
+            check_shape(path)
+        conn = _connect(path, key, key_confirmed, create=create)
         database = cls(conn, lock)
         try:
             with _mapped_errors(path):
-                database._migrate(create)
+                database._migrate()
         except BaseException:
             database.close()
             raise
@@ -88,18 +88,10 @@ class Database:
         if self.lock is not None:
             self.lock.claim_engine()
 
-    def _migrate(self, create: bool) -> None:
+    def _migrate(self) -> None:
         current = self._conn.execute("PRAGMA user_version").fetchone()[0]
         if current > SCHEMA_VERSION:
             raise CorruptProfile("the profile was written by a newer version of Caucus")
-        if current == 0 and not create:
-            # An existing profile always has a schema. None means page 1 came from the
-            # main file while the write-ahead log holding the schema was unreadable;
-            # migrating now would overwrite that log for good.
-            raise CorruptProfile(
-                "the profile database is damaged: it holds no tables"
-                " (is profile.db-wal damaged or missing?)"
-            )
         for number, script in _migration_files():
             if number <= current:
                 continue
@@ -162,7 +154,7 @@ def _create_private(path: Path) -> None:
     os.close(fd)
 
 
-def _check_shape(path: Path) -> None:
+def check_shape(path: Path) -> None:
     """Damage visible without the key: a missing, empty or torn database file."""
     try:
         size = path.stat().st_size
@@ -177,9 +169,43 @@ def _check_shape(path: Path) -> None:
         )
 
 
-def _connect(path: Path, key: bytes, key_confirmed: bool) -> Any:
+def _connect(path: Path, key: bytes, key_confirmed: bool, *, create: bool) -> Any:
+    if not create:
+        # First a read-only look: a failed read-write connection would, on closing,
+        # checkpoint and delete a write-ahead log it could not read.
+        probe = _keyed(path, key, key_confirmed, read_only=True)
+        try:
+            with _mapped_errors(path):
+                version = probe.execute("PRAGMA user_version").fetchone()[0]
+        finally:
+            probe.close()
+        if version == 0:
+            raise CorruptProfile(
+                f"the profile database {path} is damaged: it holds no tables"
+                " (is profile.db-wal damaged or missing?)"
+            )
+    conn = _keyed(path, key, key_confirmed, read_only=False)
+    try:
+        with _mapped_errors(path):
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA busy_timeout = 10000")
+            conn.execute("PRAGMA secure_delete = ON")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _keyed(path: Path, key: bytes, key_confirmed: bool, *, read_only: bool) -> Any:
+    """A connection whose key has opened the first page (else the error says why)."""
     with _mapped_errors(path):
-        conn = sqlcipher.connect(str(path), isolation_level=None, check_same_thread=False)
+        if read_only:
+            target, uri = path.resolve().as_uri() + "?mode=ro", True
+        else:
+            target, uri = str(path), False
+        conn = sqlcipher.connect(target, isolation_level=None, check_same_thread=False, uri=uri)
     try:
         with _mapped_errors(path):
             conn.execute("PRAGMA cipher_log_level = NONE")
@@ -195,12 +221,6 @@ def _connect(path: Path, key: bytes, key_confirmed: bool) -> Any:
                     f"the profile database {path} is damaged: it does not open with the right key"
                 ) from None
             raise WrongPassphrase("wrong passphrase") from None
-        with _mapped_errors(path):
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA busy_timeout = 10000")
-            conn.execute("PRAGMA secure_delete = ON")
     except BaseException:
         conn.close()
         raise

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.core import profile_lock
-from app.core.database import FILE_MODE, Database
+from app.core.database import FILE_MODE, Database, check_shape
 from app.core.errors import (
     AlreadyExists,
     ClientError,
@@ -184,6 +184,7 @@ def _unlock(home: Path, passphrase: str, lock: profile_lock.ProfileLock) -> tupl
     ones. A file is only ever removed or replaced after the database opened with the
     parameters that are kept, so no typing mistake can orphan the database."""
     pending_path, params_path = home / _PENDING_PARAMS, home / PARAMS_NAME
+    check_shape(home / DB_NAME)  # damage visible without a key: no Argon2id run
     params = load_params(params_path)
     pending_confirmed: bool | None = None
     if pending_path.exists():
