@@ -2,7 +2,9 @@
 
 Profile directory from ``--home`` or ``CAUCUS_HOME``; passphrase from
 ``CAUCUS_PASSPHRASE`` or a prompt. On any error: one line on stderr, a non-zero exit
-status, no traceback (set ``CAUCUS_DEBUG=1`` to see one).
+status, no traceback (set ``CAUCUS_DEBUG=1`` to see one). A profile is used by one
+process at a time: while another command or the desktop app has it open, a command fails
+at once (exit status 1, nothing stored) rather than waiting (docs/protocol.md section 7.1).
 """
 
 from __future__ import annotations

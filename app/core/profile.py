@@ -231,7 +231,7 @@ def _check_writable(home: Path) -> None:
     for path in paths:
         if not os.access(path, os.W_OK):
             raise ReadOnlyProfile(
-                f"the profile in {home} is read-only: Caucus needs to write to {path.name}"
+                f"the profile in {home} is read-only: Caucus needs to write to {path}"
             )
 
 

@@ -48,6 +48,8 @@ class ProfileLock:
     def claim_engine(self) -> None:
         """Mark this connection as the profile's engine; a second engine is refused."""
         with _guard:
+            if self._released:
+                raise ValueError("the profile lock was already released")
             held = _registry[self.home]
             if self._engine:
                 return
