@@ -64,8 +64,8 @@ class Database:
 
         A key that does not open the file raises ``WrongPassphrase`` without writing
         anything, or ``CorruptProfile`` when ``key_confirmed`` says the key is the right
-        one (so the file must be damaged). Takes over ``lock``: released on close, or
-        here if opening fails.
+        one (so the file must be damaged). Once open it owns ``lock`` and releases it on
+        close; when opening fails the caller still holds it (releasing twice is harmless).
         """
         if len(key) != 32:
             raise ValueError("database key must be 32 bytes")
