@@ -39,7 +39,6 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.ballot_views import BallotReader, BallotView, VoteReceipt
-from app.core.ballots import BallotService
 from app.core.engine import Engine
 from app.core.errors import ClientError
 from app.core.events import Event
@@ -676,7 +675,7 @@ class BallotsPanel(QWidget):
         ballot_id, delay = card.view.ballot_id, self.vote_delay_ms
 
         async def action(engine: Engine) -> VoteReceipt:
-            return await BallotService(engine).vote(ballot_id, choice, delay_ms=delay)
+            return await engine.ballots.vote(ballot_id, choice, delay_ms=delay)
 
         def done(receipt: VoteReceipt) -> None:
             if shiboken6.isValid(card):
@@ -725,7 +724,7 @@ class BallotsPanel(QWidget):
         ballot_id = card.view.ballot_id
 
         async def action(engine: Engine) -> BallotView:
-            service = BallotService(engine)
+            service = engine.ballots
             if what == "close":
                 return await service.close(ballot_id)
             return await service.cancel(ballot_id)

@@ -47,7 +47,6 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.document_views import DocumentVersionView, DocumentView, ExportedDocument
-from app.core.documents import DocumentService
 from app.core.engine import Engine
 from app.core.events import Event
 from app.core.views import GroupView
@@ -344,7 +343,7 @@ class DocumentsPanel(QWidget):
         group_id = group.group_id
 
         async def action(engine: Engine) -> list[DocumentView]:
-            return DocumentService(engine).list(group_id)
+            return engine.documents.list(group_id)
 
         def done(views: list[DocumentView]) -> None:
             if shiboken6.isValid(self) and self._group and self._group.group_id == group_id:
@@ -581,7 +580,7 @@ class DocumentsPanel(QWidget):
         group_id = group.group_id
 
         async def action(engine: Engine) -> bytes:
-            return await DocumentService(engine).publish(
+            return await engine.documents.publish(
                 group_id,
                 request.path,
                 request.title,
@@ -632,9 +631,7 @@ class DocumentsPanel(QWidget):
         document_id, number, force = doc.document_id, version.version, not version.trusted
 
         async def action(engine: Engine) -> ExportedDocument:
-            return await DocumentService(engine).get(
-                document_id, target, version=number, force=force
-            )
+            return await engine.documents.get(document_id, target, version=number, force=force)
 
         def done(exported: ExportedDocument) -> None:
             self.last_opened = exported.path
@@ -668,9 +665,7 @@ class DocumentsPanel(QWidget):
         document_id, number, force = doc.document_id, version.version, not version.trusted
 
         async def action(engine: Engine) -> ExportedDocument:
-            return await DocumentService(engine).get(
-                document_id, folder, version=number, force=force
-            )
+            return await engine.documents.get(document_id, folder, version=number, force=force)
 
         def done(exported: ExportedDocument) -> None:
             self.last_export = exported
@@ -692,7 +687,7 @@ class DocumentsPanel(QWidget):
         document_id, number = doc.document_id, version.version
 
         async def action(engine: Engine) -> None:
-            await DocumentService(engine).ack(document_id, version=number)
+            await engine.documents.ack(document_id, version=number)
 
         def done(_result: object) -> None:
             self.status.setText(f"You told the group you have read v{number}.")

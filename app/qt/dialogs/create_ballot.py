@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.ballots import BallotService
 from app.core.engine import Engine
 from app.qt.engine_bridge import EngineBridge
 from app.qt.theme import colors
@@ -345,7 +344,7 @@ class CreateBallotDialog(QDialog):
         group_id = self._group_id
 
         async def action(engine: Engine) -> bytes:
-            return await BallotService(engine).create(
+            return await engine.ballots.create(
                 group_id,
                 request.question,
                 closes_at=request.closes_at,
