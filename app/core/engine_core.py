@@ -73,7 +73,8 @@ class EngineCore(Queries):
         if row is None:
             raise ClientError("the profile database holds no profile")
         identity = Identity.from_secret_bytes(row[2], row[3], row[4])
-        super().__init__(db, identity)
+        super().__init__(db, identity.public_key)
+        self.identity = identity
         self.name: str = row[0]
         self.relay_url: str = row[1]
         self._rng = rng
@@ -124,6 +125,10 @@ class EngineCore(Queries):
                 raise NotFound("no such group") from None
             self._sessions[group_id] = session
         return session
+
+    def group_state(self, group_id: bytes) -> tuple[GroupState, str]:
+        session = self.session(group_id)
+        return session.state, session.status
 
     def require_active(self, group_id: bytes) -> GroupSession:
         """The group's session, or ``NotPermittedHere`` once we are no longer a member."""

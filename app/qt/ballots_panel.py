@@ -38,9 +38,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.ballot_views import BallotReader, BallotView, VoteReceipt
-from app.core.engine import Engine
-from app.core.errors import ClientError
+from app.core.api import (
+    Answer,
+    ApprovalChoice,
+    BallotView,
+    CancelBallot,
+    CastVote,
+    Choice,
+    ClientError,
+    CloseBallot,
+    NumericChoice,
+    RankedChoice,
+    SingleChoice,
+    VoteReceipt,
+    YesNoChoice,
+)
+from app.core.ballot_views import BallotReader
 from app.core.events import Event
 from app.core.queries import Queries
 from app.core.views import GroupView
@@ -50,15 +63,6 @@ from app.qt.engine_bridge import EngineBridge
 from app.qt.lazy_refresh import LazyRefresh, concerns_group
 from app.qt.theme import colors
 from app.qt.widgets import error_label, muted_label, primary_button, section_title, show_error
-from crypto.ballot import (
-    Answer,
-    ApprovalChoice,
-    Choice,
-    NumericChoice,
-    RankedChoice,
-    SingleChoice,
-    YesNoChoice,
-)
 
 __all__ = ["BallotCard", "BallotsPanel", "RankingList", "deadline_text"]
 
@@ -596,9 +600,7 @@ class BallotsPanel(QWidget):
             return
         self._lazy.done()
         try:
-            views = BallotReader(self._reader.db, self._reader.identity.public_key).ballots(
-                group.group_id
-            )
+            views = BallotReader(self._reader.db, self._reader.me).ballots(group.group_id)
         except ClientError as exc:
             show_error(self.error, exc)
             return
@@ -646,7 +648,7 @@ class BallotsPanel(QWidget):
             return None
         data = self._results.get(view.ballot_id)
         if data is None:
-            reader = BallotReader(self._reader.db, self._reader.identity.public_key)
+            reader = BallotReader(self._reader.db, self._reader.me)
             data = reader.results(view.group_id, view.ballot_id)
             self._results[view.ballot_id] = data
         return data
@@ -656,7 +658,7 @@ class BallotsPanel(QWidget):
         group = self._group
         if group is None:
             return 0
-        return len(self._reader.session(group.group_id).state.ballot_roster())
+        return self._reader.eligible_voters(group.group_id)
 
     # -- actions ----------------------------------------------------------------------
 
@@ -672,10 +674,7 @@ class BallotsPanel(QWidget):
         return dialog
 
     def vote(self, card: BallotCard, choice: Choice) -> None:
-        ballot_id, delay = card.view.ballot_id, self.vote_delay_ms
-
-        async def action(engine: Engine) -> VoteReceipt:
-            return await engine.ballots.vote(ballot_id, choice, delay_ms=delay)
+        command = CastVote(card.view.ballot_id, choice, delay_ms=self.vote_delay_ms)
 
         def done(receipt: VoteReceipt) -> None:
             if shiboken6.isValid(card):
@@ -687,7 +686,7 @@ class BallotsPanel(QWidget):
                 card.vote_finished(None, error)
             self._schedule_if_alive()
 
-        self._bridge.call(action, done, failed)
+        self._bridge.submit(command, done, failed)
 
     def _schedule_if_alive(self) -> None:
         if shiboken6.isValid(self):
@@ -722,12 +721,7 @@ class BallotsPanel(QWidget):
 
     def _ballot_action(self, card: BallotCard, what: str) -> None:
         ballot_id = card.view.ballot_id
-
-        async def action(engine: Engine) -> BallotView:
-            service = engine.ballots
-            if what == "close":
-                return await service.close(ballot_id)
-            return await service.cancel(ballot_id)
+        command = CloseBallot(ballot_id) if what == "close" else CancelBallot(ballot_id)
 
         def finished(error: Exception | None) -> None:
             if shiboken6.isValid(card):
@@ -738,4 +732,4 @@ class BallotsPanel(QWidget):
 
         card.close_button.setEnabled(False)
         card.cancel_button.setEnabled(False)
-        self._bridge.call(action, lambda _view: finished(None), finished)
+        self._bridge.submit(command, lambda _view: finished(None), finished)
