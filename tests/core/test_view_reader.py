@@ -5,6 +5,7 @@ commands the views send instead reach the engine and change what the reader sees
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -29,9 +30,11 @@ SECRET_COLUMNS = re.compile(
     re.IGNORECASE,
 )
 
+World = tuple[Path, Engine, Engine, bytes]
+
 
 @pytest.fixture
-def pair(tmp_path: Path):
+def pair(tmp_path: Path) -> Iterator[World]:
     clock = Clock()
     app = make_relay(tmp_path, clock)
     transport = httpx.ASGITransport(app=app)
@@ -58,7 +61,7 @@ def _reader(home: Path) -> Queries:
     return Queries.reader(open_with_key(home, key))
 
 
-def test_reader_selects_no_secret_and_refuses_writes(pair) -> None:
+def test_reader_selects_no_secret_and_refuses_writes(pair: World) -> None:
     tmp_path, alice, _bob, group_id = pair
     reader = _reader(tmp_path / "alice")
     statements: list[str] = []
@@ -83,7 +86,7 @@ def test_reader_selects_no_secret_and_refuses_writes(pair) -> None:
     reader.db.close()
 
 
-def test_commands_change_what_the_reader_shows(pair) -> None:
+def test_commands_change_what_the_reader_shows(pair: World) -> None:
     tmp_path, alice, bob, group_id = pair
     reader = _reader(tmp_path / "alice")
     bob_fp = bob.fingerprint
