@@ -8,10 +8,19 @@ its database handles with secrets, ``crypto`` or the relay.
 
 from __future__ import annotations
 
+from app.core.ballot_results import (
+    BallotResultView,
+    HistogramBar,
+    MyVoteCheck,
+    NumericResult,
+    OptionCount,
+    RunoffRound,
+)
 from app.core.ballot_views import BallotView, VoteReceipt
 from app.core.commands import (
     AcknowledgeDocument,
     ApproveJoin,
+    BallotResults,
     CancelBallot,
     CastVote,
     CloseBallot,
@@ -76,6 +85,8 @@ __all__ = [
     "ApprovalChoice",
     "ApproveJoin",
     "BallotKind",
+    "BallotResultView",
+    "BallotResults",
     "BallotView",
     "CancelBallot",
     "CastVote",
@@ -94,6 +105,7 @@ __all__ = [
     "ExportDocument",
     "ExportedDocument",
     "GroupView",
+    "HistogramBar",
     "JoinRequestView",
     "JoinWithInvite",
     "ListDocuments",
@@ -101,7 +113,10 @@ __all__ = [
     "MemberRole",
     "MemberView",
     "MessageView",
+    "MyVoteCheck",
     "NumericChoice",
+    "NumericResult",
+    "OptionCount",
     "ProfileView",
     "PublishDocument",
     "RankedChoice",
@@ -110,6 +125,7 @@ __all__ = [
     "RelayUnavailable",
     "RemoveMember",
     "RetryMessage",
+    "RunoffRound",
     "SendText",
     "SetMemberRole",
     "SetVerified",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from app.core.ballot_results import BallotResultView
 from app.core.ballot_views import BallotView, VoteReceipt
 from app.core.document_views import DocumentView, ExportedDocument
 from app.core.engine import Engine, SyncReport
@@ -23,6 +24,7 @@ from crypto.ballot import BallotKind, Choice
 __all__ = [
     "AcknowledgeDocument",
     "ApproveJoin",
+    "BallotResults",
     "CancelBallot",
     "CastVote",
     "CloseBallot",
@@ -300,3 +302,14 @@ class CancelBallot(Command[BallotView]):
 
     async def run(self, engine: Engine) -> BallotView:
         return await engine.ballots.cancel(self.ballot_id)
+
+
+@dataclass(frozen=True)
+class BallotResults(Command[BallotResultView | None]):
+    """The tallied outcome with "was my vote counted" (``None`` before the tally)."""
+
+    group_id: bytes
+    ballot_id: bytes
+
+    async def run(self, engine: Engine) -> BallotResultView | None:
+        return engine.ballots.result_view(self.group_id, self.ballot_id)

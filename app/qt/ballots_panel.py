@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
-from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Qt, QTimer
@@ -41,6 +40,8 @@ from PySide6.QtWidgets import (
 from app.core.api import (
     Answer,
     ApprovalChoice,
+    BallotResults,
+    BallotResultView,
     BallotView,
     CancelBallot,
     CastVote,
@@ -190,7 +191,8 @@ class BallotCard(QFrame):
         self._panel = panel
         self.view = view
         self.results: BallotResultsView | None = None
-        self.result_data: dict[str, Any] | None = None
+        self.result: BallotResultView | None = None
+        self._asked_result = False
         self.choices: list[QAbstractButton] = []
         self.ranking: RankingList | None = None
         self.number: QDoubleSpinBox | None = None
@@ -409,8 +411,9 @@ class BallotCard(QFrame):
 
         self.note.setText(self._notice(view, before_deadline))
         self.note.setVisible(bool(self.note.text()))
-        if status in _FINISHED and self.results is None:
-            self._show_results()
+        if status in _FINISHED and self.results is None and not self._asked_result:
+            self._asked_result = True
+            self._panel.request_result(self)
         self.mine.setVisible(self.results is not None and bool(self.mine.text()))
 
     def _notice(self, view: BallotView, before_deadline: bool) -> str:
@@ -435,20 +438,24 @@ class BallotCard(QFrame):
             )
         return ""
 
-    def _show_results(self) -> None:
-        data = self._panel.results_of(self.view)
-        if data is None:
+    def show_result(self, result: BallotResultView | None) -> None:
+        """Show the tallied outcome (from the engine: it reads our ballot key to say
+        whether our own vote was counted)."""
+        if self.results is not None:
             return
-        self.result_data = data
-        self.results = BallotResultsView(data)
+        if result is None:
+            self._asked_result = False  # not tallied here yet: ask on a later update
+            return
+        self.result = result
+        self.results = BallotResultsView(result)
         self.results_box.addWidget(self.results)
-        mine = data.get("mine")
+        mine = result.mine
         if mine is None:
             self.mine.setText("")
-        elif mine.get("counted"):
+        elif mine.counted:
             self.mine.setText("✔ Your vote was counted.")
             self.mine.setStyleSheet(f"color: {colors().ok}; font-weight: bold;")
-            self.mine.setToolTip(f"Counted as: {_choice_text(mine.get('choice'))}")
+            self.mine.setToolTip(f"Counted as: {mine.choice}")
         else:
             self.mine.setText(
                 "⚠ Your vote is not in the count. If you voted before the close, the relay "
@@ -484,12 +491,6 @@ def _visible_indicator(button: QAbstractButton) -> None:
         button.setPalette(palette)
 
 
-def _choice_text(choice: Any) -> str:
-    if isinstance(choice, list):
-        return ", ".join(str(c) for c in choice) or "none"
-    return str(choice)
-
-
 class BallotsPanel(QWidget):
     """The ballots of one group, newest open ones first; ``set_group`` switches."""
 
@@ -505,7 +506,7 @@ class BallotsPanel(QWidget):
         self._bridge = bridge
         self._group: GroupView | None = None
         self.cards: dict[bytes, BallotCard] = {}
-        self._results: dict[bytes, dict[str, Any]] = {}
+        self._results: dict[bytes, BallotResultView] = {}
         self.dialog: CreateBallotDialog | None = None
         self.confirmation: QMessageBox | None = None
 
@@ -641,17 +642,28 @@ class BallotsPanel(QWidget):
     def card_for(self, question: str) -> BallotCard | None:
         return next((c for c in self.cards.values() if c.view.question == question), None)
 
-    def results_of(self, view: BallotView) -> dict[str, Any] | None:
-        """The tallied result with "mine" (was my vote counted); computed once, since a
-        tally never changes."""
-        if view.status not in _FINISHED:
-            return None
-        data = self._results.get(view.ballot_id)
-        if data is None:
-            reader = BallotReader(self._reader.db, self._reader.me)
-            data = reader.results(view.group_id, view.ballot_id)
-            self._results[view.ballot_id] = data
-        return data
+    def request_result(self, card: BallotCard) -> None:
+        """Ask the engine for a finished ballot's result with "was my vote counted"
+        (kept once it came, since a tally never changes) and show it on the card."""
+        view = card.view
+        cached = self._results.get(view.ballot_id)
+        if cached is not None:
+            card.show_result(cached)
+            return
+
+        def done(result: BallotResultView | None) -> None:
+            if result is not None:
+                self._results[view.ballot_id] = result
+            if shiboken6.isValid(card):
+                card.show_result(result)
+                card.mine.setVisible(card.results is not None and bool(card.mine.text()))
+
+        def failed(error: Exception) -> None:
+            if shiboken6.isValid(card):
+                card.show_result(None)
+                show_error(card.error, error)
+
+        self._bridge.submit(BallotResults(view.group_id, view.ballot_id), done, failed)
 
     def eligible_count(self) -> int:
         """Members who would be eligible in a ballot created now (registered keys)."""
