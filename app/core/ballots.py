@@ -42,6 +42,7 @@ from app.core.errors import (
     RelayUnavailable,
 )
 from app.core.ports import Commits, Context, Groups, Sending
+from app.core.status import VOTE_TRANSITIONS, VoteStatus, move
 from crypto import kdf
 from crypto.ballot import (
     Answer,
@@ -401,9 +402,14 @@ class BallotService(BallotReader):
         with self.db.transaction():
             # An older vote still waiting for its delay will never be needed.
             self.db.execute(
-                "UPDATE ballot_outbox SET status = 'superseded'"
-                " WHERE group_id = ? AND ballot_id = ? AND status = 'pending'",
-                (group_id, ballot_id),
+                "UPDATE ballot_outbox SET status = ?"
+                " WHERE group_id = ? AND ballot_id = ? AND status = ?",
+                (
+                    move(VOTE_TRANSITIONS, VoteStatus.PENDING, VoteStatus.SUPERSEDED),
+                    group_id,
+                    ballot_id,
+                    VoteStatus.PENDING,
+                ),
             )
             cursor = self.db.execute(
                 "INSERT INTO ballot_outbox (group_id, ballot_id, revision, vote, vote_hash,"
@@ -439,7 +445,7 @@ class BallotService(BallotReader):
             stored = load_ballot(self.db, group_id, ballot_id)
             session = self._groups.session(group_id)
             if stored is None or stored.state is not BallotState.OPEN or not session.active:
-                self._set_outbox(row_id, "failed")
+                self._set_outbox(row_id, VoteStatus.PENDING, VoteStatus.FAILED)
                 return False
             keys = session.keys
             if keys is None or session.state.needs_rekey:
@@ -452,7 +458,7 @@ class BallotService(BallotReader):
                 seq = await client.post_item(session.mailbox_id, keys.mailbox_cap, item)
             except RelayRejected as exc:
                 if exc.code != "stale_epoch":
-                    self._set_outbox(row_id, "failed")
+                    self._set_outbox(row_id, VoteStatus.PENDING, VoteStatus.FAILED)
                     raise
                 await self._groups.sync_group(group_id)  # a commit ended the epoch: seal again
                 continue
@@ -460,16 +466,25 @@ class BallotService(BallotReader):
                 await client.aclose()
             with self.db.transaction():
                 self.db.execute(
-                    "UPDATE ballot_outbox SET status = 'sent', relay_seq = ?,"
-                    " attempts = attempts + 1 WHERE id = ?",
-                    (seq, row_id),
+                    "UPDATE ballot_outbox SET status = ?, relay_seq = ?,"
+                    " attempts = attempts + 1 WHERE id = ? AND status = ?",
+                    (
+                        move(VOTE_TRANSITIONS, VoteStatus.PENDING, VoteStatus.SENT),
+                        seq,
+                        row_id,
+                        VoteStatus.PENDING,
+                    ),
                 )
             return True
         return False
 
-    def _set_outbox(self, row_id: int, status: str) -> None:
+    def _set_outbox(self, row_id: int, old: VoteStatus, new: VoteStatus) -> None:
+        move(VOTE_TRANSITIONS, old, new)
         with self.db.transaction():
-            self.db.execute("UPDATE ballot_outbox SET status = ? WHERE id = ?", (status, row_id))
+            self.db.execute(
+                "UPDATE ballot_outbox SET status = ? WHERE id = ? AND status = ?",
+                (new, row_id, old),
+            )
 
     async def flush_votes(self, group_id: bytes | None = None) -> int:
         """Post every queued vote whose delay is over; returns how many still wait.
@@ -509,7 +524,7 @@ class BallotService(BallotReader):
             if relay_seq is not None and cursor >= relay_seq
         ]
         for row_id, gid in lost:
-            self._set_outbox(int(row_id), "pending")
+            self._set_outbox(int(row_id), VoteStatus.SENT, VoteStatus.PENDING)
             self._ctx.events.warn(
                 gid, "vote-lost", "the relay did not deliver our vote; it is posted again"
             )
