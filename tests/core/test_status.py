@@ -31,3 +31,11 @@ def test_every_table_is_closed_over_its_own_statuses() -> None:
         kinds = {type(state) for pair in table for state in pair}
         assert len(kinds) == 1, name
         assert transition_table_markdown(table).count("\n") == len(table) + 2
+
+
+def test_protocol_doc_shows_every_table_as_it_is() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
+    for name, table in TABLES.items():
+        assert f"**{name}**\n\n{transition_table_markdown(table)}" in doc, name
