@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -137,6 +137,10 @@ class Database:
     def rekey(self, key: bytes) -> None:
         """Re-encrypt the database under a new raw key (passphrase change)."""
         self._conn.execute(f"PRAGMA rekey = \"x'{key.hex()}'\"")
+
+    def trace(self, callback: Callable[[str], object] | None) -> None:
+        """Report every SQL statement this connection runs (tests check what it reads)."""
+        self._conn.set_trace_callback(callback)
 
     def close(self) -> None:
         self._conn.close()
