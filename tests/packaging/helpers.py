@@ -14,7 +14,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 RELAY_PACKAGING = ROOT / "packaging" / "relay"
 DESKTOP_PACKAGING = ROOT / "packaging" / "desktop"
-PORT_0 = ("--port", "0")
 LISTENING = re.compile(r"caucus-relay listening on (http://\S+)")
 
 
@@ -31,11 +30,12 @@ def unit_settings(text: str) -> dict[str, list[str]]:
 
 
 class RelayProcess:
-    """``prefix + python -m relay serve --db DB --port 0``; ``url`` from its first line."""
+    """``prefix + python -m relay serve --db DB --port PORT``; ``url`` from its first line."""
 
-    def __init__(self, db: Path, prefix: list[str] | None = None) -> None:
+    def __init__(self, db: Path, prefix: list[str] | None = None, port: int = 0) -> None:
+        serve = ["serve", "--db", str(db), "--port", str(port)]
         self.proc = subprocess.Popen(
-            [*(prefix or []), sys.executable, "-m", "relay", "serve", "--db", str(db), *PORT_0],
+            [*(prefix or []), sys.executable, "-m", "relay", *serve],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             stdout=subprocess.PIPE,
@@ -63,3 +63,30 @@ class RelayProcess:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(30)
+
+
+class Members:
+    """The headless client (``python -m app``) with one profile folder per member."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "CAUCUS_PASSPHRASE": "packaging test",
+            "CAUCUS_KDF_COST": "interactive",
+        }
+
+    def run(self, member: str, *args: str) -> str:
+        """Run one command as ``member``; its stdout, or an error naming its stderr."""
+        result = subprocess.run(
+            [sys.executable, "-m", "app", "--home", str(self.folder / member), *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=120,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"caucus {args[0]} as {member} failed: {result.stderr.strip()}")
+        return result.stdout

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import os
 import re
 import shutil
 import subprocess
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.packaging.helpers import RELAY_PACKAGING, ROOT, RelayProcess, unit_settings
+from tests.packaging.helpers import RELAY_PACKAGING, Members, RelayProcess, unit_settings
 
 UNIT = RELAY_PACKAGING / "caucus-relay.service"
 INSTALLED_BINARY = "/opt/caucus-relay/bin/caucus-relay"
@@ -146,25 +145,7 @@ def test_relay_serves_members_with_write_execute_memory_refused(
     """uvloop, httptools and PyNaCl's cffi module under MemoryDenyWriteExecute's rule:
     two headless clients create a group, invite, join and get admitted through it."""
     relay = relay_without_wx_memory
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "CAUCUS_PASSPHRASE": "packaging test",
-        "CAUCUS_KDF_COST": "interactive",
-    }
-
-    def caucus(home: str, *args: str) -> str:
-        result = subprocess.run(
-            [sys.executable, "-m", "app", "--home", str(tmp_path / home), *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
-        return result.stdout
-
+    caucus = Members(tmp_path).run
     caucus("alice", "init", "--name", "Alice", "--relay", relay.url)
     caucus("bob", "init", "--name", "Bob", "--relay", relay.url)
     group_id = caucus("alice", "group", "create", "Union").split()[-1]
