@@ -1,10 +1,12 @@
 """Smoke test of a built desktop bundle: run with any Python 3.11, stdlib only.
 
-``python3 smoke.py BUNDLE_DIR VERSION`` checks, against the frozen binaries and nothing
-from the source tree: both ``--version`` lines, the Qt platform plugins, the relay
-serving ``/health`` on a free port and stopping on SIGTERM, the headless client creating
-an encrypted profile and a group on that relay, and the desktop app showing its first
-screen offscreen.  Prints one line per check; exits 1 at the first failure.
+``python3 smoke.py UNPACKED_DIR VERSION`` (the folder the tarball unpacks to) checks,
+against the frozen binaries and nothing from the source tree: both ``--version`` lines,
+the Qt platform plugins, the relay serving ``/health`` on a free port and stopping on
+SIGTERM, the headless client creating an encrypted profile and a group on that relay,
+the desktop app showing its first screen offscreen, and install.sh installing into a
+scratch home whose ``bin`` links start both programs.  Prints one line per check; exits
+1 at the first failure.
 """
 
 from __future__ import annotations
@@ -114,18 +116,28 @@ def check_desktop(bundle: Path, work: Path) -> None:
     print(f"ok: desktop app offscreen: {out.strip()}")
 
 
-def run_checks(bundle: Path, version: str) -> None:
+def check_install(unpacked: Path, version: str, work: Path) -> None:
+    home = work / "home"
+    env = {"HOME": str(home), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    _run(["sh", str(unpacked / "install.sh")], env)
+    check_versions(home / ".local" / "bin", version)
+    print("ok: install.sh into a scratch home; its bin links start both programs")
+
+
+def run_checks(unpacked: Path, version: str) -> None:
+    bundle = unpacked / "caucus"
     with tempfile.TemporaryDirectory(prefix="caucus-smoke-") as tmp:
         work = Path(tmp)
         check_versions(bundle, version)
         check_plugins(bundle)
         check_relay_and_client(bundle, work)
         check_desktop(bundle, work)
+        check_install(unpacked, version, work)
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        print("usage: smoke.py BUNDLE_DIR VERSION", file=sys.stderr)
+        print("usage: smoke.py UNPACKED_DIR VERSION", file=sys.stderr)
         return 2
     try:
         run_checks(Path(argv[0]), argv[1])
