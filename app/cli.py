@@ -31,6 +31,7 @@ from app.core.errors import ClientError, RelayUnavailable
 from app.core.profile import create_profile, profile_exists
 from crypto.errors import CaucusError
 from crypto.group_log import Role
+from relay.version import version_line
 
 __all__ = ["main"]
 
@@ -278,6 +279,7 @@ async def cmd_leave(engine: Engine, args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="caucus", description="Caucus headless client")
+    parser.add_argument("--version", action="version", version=version_line("caucus"))
     parser.add_argument("--home", type=Path, default=None, help="profile directory")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

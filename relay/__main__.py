@@ -17,12 +17,14 @@ from relay.config import RelayConfig
 from relay.http import create_app
 from relay.schema import SchemaError
 from relay.server import RelayServer, bind_socket, display_url, uvicorn_config
+from relay.version import version_line
 
 __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="caucus-relay", description="Caucus relay server")
+    parser.add_argument("--version", action="version", version=version_line("caucus-relay"))
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the relay")
     defaults = RelayConfig(db_path=Path("relay.db"))
