@@ -8,7 +8,15 @@
     appends an item; we time from the POST's acknowledgement (and from its sending) to
     each waiting client having the item.
 
-Both servers run as separate processes (`python -m relay serve` and this file with
+(c) The floor under (a): fsync latency of the database's directory.  Every acknowledged
+    POST waits for one fsync (shared by the writes of one group commit), so at one
+    connection the relay cannot exceed 1 / fsync latency, whatever the code does.
+
+The relay runs twice, without and with Prometheus metrics (``--metrics``), to show what
+metrics cost.  ``--db-dir /dev/shm`` puts the database on tmpfs (fsync free, NOT durable):
+the relay's software overhead alone, for profiling.
+
+All servers run as separate processes (`python -m relay serve` and this file with
 `--serve-hello`); wrk (Debian package) generates load, or, without it, a multi-process
 raw-socket generator written here (slower, so its figures are a lower bound).
 """
@@ -113,6 +121,14 @@ class Server:
         host, port = self.url.removeprefix("http://").split(":")
         self.host, self.port = host, int(port)
 
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the process has used so far (Linux; 0.0 elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
         try:
@@ -215,6 +231,23 @@ def run_wrk(server: Server, script: Path, connections: int, seconds: float) -> f
     if errors:
         print(f"    wrk: {errors.group(0)}")
     return (count - (int(failed.group(1)) if failed else 0)) / duration
+
+
+def throughput(
+    server: Server,
+    script: Path,
+    targets: list[tuple[str, str]],
+    connections: int,
+    seconds: float,
+    use_wrk: bool,
+) -> tuple[float, float]:
+    """(accepted POSTs/s, the server's CPU microseconds per accepted POST)."""
+    before = server.cpu_s()
+    if use_wrk:
+        rate = run_wrk(server, script, connections, seconds)
+    else:
+        rate = run_raw(server, targets, connections, seconds)
+    return rate, (server.cpu_s() - before) / max(1.0, rate * seconds) * 1e6
 
 
 async def _closed_loop(
@@ -325,6 +358,23 @@ def make_mailboxes_async_safe(relay: Server) -> list[tuple[str, str]]:
     return out[0]
 
 
+def fsync_latency(folder: Path, rounds: int = 200) -> tuple[float, float]:
+    """(p50, p90) seconds of write-4-KiB-then-fsync in ``folder``: a durable commit's floor."""
+    path = folder / "fsync.probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    times = []
+    try:
+        for i in range(rounds):
+            os.pwrite(fd, ITEM * 16, (i % 16) * 4096)
+            start = time.perf_counter()
+            os.fsync(fd)
+            times.append(time.perf_counter() - start)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return pct(times, 0.5), pct(times, 0.9)
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -339,16 +389,23 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="per throughput run")
     parser.add_argument("--rounds", type=int, default=40, help="long-poll rounds per size")
     parser.add_argument("--no-wrk", action="store_true", help="use the raw-socket generator")
+    parser.add_argument("--db-dir", help="directory for the relay database (default: a temp dir)")
+    parser.add_argument("--no-latency", action="store_true", help="skip (b)")
     args = parser.parse_args()
     if args.serve_hello:
         serve_hello()
         return 0
 
     use_wrk = shutil.which("wrk") is not None and not args.no_wrk
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.db_dir) as tmp:
         relay = Server(
             [sys.executable, "-m", "relay", "serve", "--db", f"{tmp}/bench.db", "--port", "0",
              "--log-level", "warning", *OPEN_LIMITS],
+            "caucus-relay listening on",
+        )  # fmt: skip
+        metered = Server(
+            [sys.executable, "-m", "relay", "serve", "--db", f"{tmp}/metered.db", "--port", "0",
+             "--log-level", "warning", "--metrics", "--metrics-port", "0", *OPEN_LIMITS],
             "caucus-relay listening on",
         )  # fmt: skip
         hello = Server([sys.executable, __file__, "--serve-hello"], "hello listening on")
@@ -356,21 +413,44 @@ def main() -> int:
             targets = make_mailboxes(relay, MAILBOXES)
             script = Path(tmp) / "post.lua"
             _lua(targets, script)
+            metered_script = Path(tmp) / "metered.lua"
+            metered_targets = make_mailboxes(metered, MAILBOXES)
+            _lua(metered_targets, metered_script)
             hello_script = Path(tmp) / "hello.lua"
             _lua([("/items", a) for _, a in targets], hello_script)
             generator = "wrk -t1" if use_wrk else "raw-socket generator (lower bound)"
             print(
                 f"(a) accepted POSTs/s, {len(ITEM)} B items, {args.seconds:g} s runs, {generator}"
             )
-            print(f"    {'connections':>11} {'hello-world':>12} {'relay':>10} {'relay/hello':>12}")
+            print(
+                f"    {'connections':>11} {'hello-world':>12} {'relay':>10} {'relay/hello':>12}"
+                f" {'relay+metrics':>14} {'/hello':>7}   CPU us/request hello, relay"
+            )
+            bases: dict[int, float] = {}
             for connections in CONCURRENCY:
-                if use_wrk:
-                    base = run_wrk(hello, hello_script, connections, args.seconds)
-                    ours = run_wrk(relay, script, connections, args.seconds)
-                else:
-                    base = run_raw(hello, [("/items", "x")], connections, args.seconds)
-                    ours = run_raw(relay, targets, connections, args.seconds)
-                print(f"    {connections:>11} {base:>12.0f} {ours:>10.0f} {ours / base:>11.0%}")
+                base, base_cpu = throughput(
+                    hello, hello_script, [("/items", "x")], connections, args.seconds, use_wrk
+                )
+                ours, ours_cpu = throughput(
+                    relay, script, targets, connections, args.seconds, use_wrk
+                )
+                with_metrics, _ = throughput(
+                    metered, metered_script, metered_targets, connections, args.seconds, use_wrk
+                )
+                bases[connections] = base
+                print(
+                    f"    {connections:>11} {base:>12.0f} {ours:>10.0f} {ours / base:>11.0%}"
+                    f" {with_metrics:>14.0f} {with_metrics / base:>6.0%}"
+                    f"   {base_cpu:>5.0f}, {ours_cpu:>4.0f}"
+                )
+            p50, p90 = fsync_latency(Path(tmp))
+            print(
+                f"(c) fsync latency in the database's directory: p50 {p50 * 1e3:.2f} ms, "
+                f"p90 {p90 * 1e3:.2f} ms; so at 1 connection at most {1 / p50:.0f} "
+                f"durable POSTs/s, {1 / p50 / bases[1]:.0%} of hello-world"
+            )
+            if args.no_latency:
+                return 0
 
             print("(b) long-poll delivery latency, ms (p50 / p99), one mailbox, K waiting clients")
             print(f"    {'K':>4} {'from POST ack':>18} {'from POST send':>18}")
@@ -384,6 +464,7 @@ def main() -> int:
                 )
         finally:
             relay.stop()
+            metered.stop()
             hello.stop()
     return 0
 
