@@ -1,16 +1,16 @@
-"""Relay throughput and long-poll latency on loopback. Run: python bench/relay_bench.py (~1 min).
+"""Relay throughput and long-poll latency on loopback. Run: python bench/relay_bench.py (~2 min).
 
 (a) Accepted POST /v1/mailboxes/{mid}/items per second (256-byte items, 16 mailboxes,
     every answer a durable commit) against a bare ASGI hello-world app served with the
     same uvicorn settings, at 1, 10 and 100 concurrent connections.  Runs alternate
-    between the two servers so background load affects both alike.
-(b) Long-poll delivery latency: K clients (1, 10, 100) wait on one mailbox; a poster
+    between the servers so background load affects them alike; the servers' CPU time
+    per accepted POST is printed too (steadier than rates on a shared machine).
+(b) The floor under (a): fsync latency of the database's directory, before and after (a).
+    Every acknowledged POST waits for one fsync (shared by the writes of one group
+    commit), so at one connection the relay cannot exceed 1 / fsync latency.
+(c) Long-poll delivery latency: K clients (1, 10, 100) wait on one mailbox; a poster
     appends an item; we time from the POST's acknowledgement (and from its sending) to
     each waiting client having the item.
-
-(c) The floor under (a): fsync latency of the database's directory.  Every acknowledged
-    POST waits for one fsync (shared by the writes of one group commit), so at one
-    connection the relay cannot exceed 1 / fsync latency, whatever the code does.
 
 The relay runs twice, without and with Prometheus metrics (``--metrics``), to show what
 metrics cost.  ``--db-dir /dev/shm`` puts the database on tmpfs (fsync free, NOT durable):
@@ -287,7 +287,7 @@ def run_raw(
         return sum(pool.map(_load_process, jobs)) / seconds
 
 
-# ---------------------------------------------------------------- (b) long-poll latency
+# ---------------------------------------------------------------- (c) long-poll latency
 
 
 async def long_poll_latency(
@@ -390,7 +390,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=40, help="long-poll rounds per size")
     parser.add_argument("--no-wrk", action="store_true", help="use the raw-socket generator")
     parser.add_argument("--db-dir", help="directory for the relay database (default: a temp dir)")
-    parser.add_argument("--no-latency", action="store_true", help="skip (b)")
+    parser.add_argument("--no-latency", action="store_true", help="skip (c)")
     args = parser.parse_args()
     if args.serve_hello:
         serve_hello()
@@ -410,6 +410,7 @@ def main() -> int:
         )  # fmt: skip
         hello = Server([sys.executable, __file__, "--serve-hello"], "hello listening on")
         try:
+            before = fsync_latency(Path(tmp))
             targets = make_mailboxes(relay, MAILBOXES)
             script = Path(tmp) / "post.lua"
             _lua(targets, script)
@@ -443,16 +444,19 @@ def main() -> int:
                     f" {with_metrics:>14.0f} {with_metrics / base:>6.0%}"
                     f"   {base_cpu:>5.0f}, {ours_cpu:>4.0f}"
                 )
-            p50, p90 = fsync_latency(Path(tmp))
+            after = fsync_latency(Path(tmp))
             print(
-                f"(c) fsync latency in the database's directory: p50 {p50 * 1e3:.2f} ms, "
-                f"p90 {p90 * 1e3:.2f} ms; so at 1 connection at most {1 / p50:.0f} "
-                f"durable POSTs/s, {1 / p50 / bases[1]:.0%} of hello-world"
+                "(b) fsync latency in the database's directory, ms (p50 / p90), "
+                f"before (a) {before[0] * 1e3:.2f} / {before[1] * 1e3:.2f}, "
+                f"after (a) {after[0] * 1e3:.2f} / {after[1] * 1e3:.2f}\n"
+                f"    one connection waits one fsync per POST: at most {1 / before[0]:.0f} to "
+                f"{1 / after[0]:.0f} POSTs/s, {1 / before[0] / bases[1]:.0%} to "
+                f"{1 / after[0] / bases[1]:.0%} of hello-world at 1 connection"
             )
             if args.no_latency:
                 return 0
 
-            print("(b) long-poll delivery latency, ms (p50 / p99), one mailbox, K waiting clients")
+            print("(c) long-poll delivery latency, ms (p50 / p99), one mailbox, K waiting clients")
             print(f"    {'K':>4} {'from POST ack':>18} {'from POST send':>18}")
             for waiters in WAITERS:
                 rounds = max(10, args.rounds // (1 if waiters < 100 else 2))
