@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Hashable, Mapping
-from typing import Any
+from bisect import bisect_left
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from itertools import accumulate
 from pathlib import Path
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 
 __all__ = ["APPEND_ROUTES", "LATENCY_BUCKETS", "MetricsServer", "RelayMetrics", "stored_bytes"]
 
@@ -48,8 +56,35 @@ def stored_bytes(db_path: Path) -> float:
     return float(items + blobs)
 
 
+class _Latency:
+    """One route's histogram: counts per bucket (not cumulative) and the sum."""
+
+    __slots__ = ("buckets", "total")
+
+    def __init__(self) -> None:
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # the last is +Inf
+        self.total = 0.0
+
+
+class _Series:
+    """What one (handler, status) pair updates: its count, its route's histogram."""
+
+    __slots__ = ("appends", "count", "latency")
+
+    def __init__(self, latency: _Latency, appends: bool) -> None:
+        self.count = 0
+        self.latency = latency
+        self.appends = appends
+
+
 class RelayMetrics:
-    """The relay's metrics; ``observe`` is called once per answered request."""
+    """The relay's metrics; ``observe`` is called once per answered request.
+
+    The hot path only bumps plain integers (one event-loop thread writes them); the
+    Prometheus families are built from them when scraped (``collect``), so a request
+    pays about a microsecond, not the locks of prometheus_client's own metric objects.
+    A scrape may see one request counted but not yet timed: harmless for monitoring.
+    """
 
     def __init__(
         self,
@@ -58,62 +93,81 @@ class RelayMetrics:
         stored: Callable[[], float],
     ) -> None:
         """``routes`` maps each handler to its (route template, method) labels."""
-        self.registry = CollectorRegistry()
         self._routes = dict(routes)
-        self._requests = Counter(
-            "caucus_relay_requests",
-            "HTTP requests answered, by route template, method and status",
-            ["route", "method", "status"],
-            registry=self.registry,
-        )
-        self._latency = Histogram(
-            "caucus_relay_request_duration_seconds",
-            "Time from routing to the answer (long-polls include their wait)",
-            ["route", "method"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self._appended = Counter(
-            "caucus_relay_items_appended",
-            "Items stored durably (mailbox items, commits, inbox items)",
-            registry=self.registry,
-        )
-        waiting_gauge = Gauge(
-            "caucus_relay_long_polls_waiting", "Fetches waiting for an item", registry=self.registry
-        )
-        waiting_gauge.set_function(waiting)
-        stored_gauge = Gauge(
-            "caucus_relay_stored_bytes",
-            "Bytes of items and blob chunks stored (read at scrape time)",
-            registry=self.registry,
-        )
-        stored_gauge.set_function(stored)
-        # one bound child per (handler, status): a dict lookup on the hot path
-        self._children: dict[tuple[Hashable, int], Callable[[float], None]] = {}
+        self._waiting = waiting
+        self._stored = stored
+        self._series: dict[tuple[Hashable, int], _Series] = {}
+        self._labels: dict[tuple[Hashable, int], tuple[str, str, str]] = {}
+        self._latencies: dict[tuple[str, str], _Latency] = {}
+        self._appended = 0
         self._lock = threading.Lock()
+        self.registry = CollectorRegistry()
+        self.registry.register(self)
 
     def observe(self, handler: Hashable | None, status: int, seconds: float) -> None:
         """Count one answer of ``handler`` (None: no route matched) taking ``seconds``."""
-        record = self._children.get((handler, status))
-        if record is None:
-            record = self._bind(handler, status)
-        record(seconds)
+        series = self._series.get((handler, status))
+        if series is None:
+            series = self._bind(handler, status)
+        series.count += 1
+        latency = series.latency
+        latency.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        latency.total += seconds
+        if series.appends:
+            self._appended += 1
 
-    def _bind(self, handler: Hashable | None, status: int) -> Callable[[float], None]:
+    def _bind(self, handler: Hashable | None, status: int) -> _Series:
         route, method = self._routes.get(handler, _UNROUTED)
-        count = self._requests.labels(route, method, str(status)).inc
-        latency = self._latency.labels(route, method).observe
-        appended = self._appended.inc if (route, method) in APPEND_ROUTES and status < 300 else None
-
-        def record(seconds: float) -> None:
-            count()
-            latency(seconds)
-            if appended is not None:
-                appended()
-
         with self._lock:
-            self._children[(handler, status)] = record
-        return record
+            latency = self._latencies.setdefault((route, method), _Latency())
+            series = _Series(latency, (route, method) in APPEND_ROUTES and status < 300)
+            self._labels[(handler, status)] = (route, method, str(status))
+            self._series[(handler, status)] = series
+        return series
+
+    def collect(self) -> Iterator[Metric]:
+        """The Prometheus families, built now (prometheus_client's collector protocol)."""
+        with self._lock:
+            series = [(self._labels[key], s.count) for key, s in self._series.items()]
+            latencies = list(self._latencies.items())
+        requests = CounterMetricFamily(
+            "caucus_relay_requests",
+            "HTTP requests answered, by route template, method and status",
+            labels=["route", "method", "status"],
+        )
+        totals: dict[tuple[str, str, str], int] = {}
+        for labels, count in series:
+            totals[labels] = totals.get(labels, 0) + count
+        for labels, count in sorted(totals.items()):
+            requests.add_metric(list(labels), count)
+        yield requests
+        durations = HistogramMetricFamily(
+            "caucus_relay_request_duration_seconds",
+            "Time from routing to the answer (long-polls include their wait)",
+            labels=["route", "method"],
+        )
+        for (route, method), latency in sorted(latencies, key=lambda item: item[0]):
+            counts = list(latency.buckets)
+            cumulative = list(accumulate(counts))
+            bounds = [*(repr(b) for b in LATENCY_BUCKETS), "+Inf"]
+            durations.add_metric(
+                [route, method], list(zip(bounds, cumulative, strict=True)), latency.total
+            )
+        yield durations
+        appended = CounterMetricFamily(
+            "caucus_relay_items_appended",
+            "Items stored durably (mailbox items, commits, inbox items)",
+        )
+        appended.add_metric([], self._appended)
+        yield appended
+        yield GaugeMetricFamily(
+            "caucus_relay_long_polls_waiting", "Fetches waiting for an item", self._waiting()
+        )
+        yield GaugeMetricFamily(
+            "caucus_relay_stored_bytes",
+            "Bytes of items and blob chunks stored (read at scrape time)",
+            self._stored(),
+        )
 
 
 class MetricsServer:

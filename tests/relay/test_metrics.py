@@ -81,6 +81,9 @@ async def test_metrics_count_requests_appends_and_bytes(
     assert (
         sample(text, "caucus_relay_request_duration_seconds_count", route=items, method="POST") == 4
     )
+    bucket = "caucus_relay_request_duration_seconds_bucket"
+    assert sample(text, bucket, le="+Inf", route=items, method="POST") == 4
+    assert sample(text, bucket, le="30.0", route=items, method="POST") == 4
     assert sample(text, "caucus_relay_long_polls_waiting") == 0
 
 
