@@ -21,7 +21,7 @@ from typing import Any
 
 from crypto.errors import BadSignature, Expired, MalformedData
 from crypto.relay_auth import verify_inbox_auth
-from relay import schema, store
+from relay import generation, schema, store
 from relay.codec import Fetch
 from relay.config import RelayConfig
 from relay.errors import RelayError
@@ -51,6 +51,8 @@ class Relay:
         self.clock = clock
         self.errors: Counter[str] = Counter()
         self.schema_version = 0
+        self.generation = ""
+        """The database's generation id (``relay.generation``), known once storage started."""
         self._writer = GroupCommitWriter(
             self._open_writer,
             max_batch=config.max_batch,
@@ -77,6 +79,7 @@ class Relay:
         conn = schema.connect(self.config.db_path)
         try:
             self.schema_version = schema.migrate(conn)
+            self.generation = generation.ensure(conn)
         except BaseException:
             conn.close()
             raise

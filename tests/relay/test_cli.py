@@ -29,5 +29,14 @@ def test_refuses_invalid_settings(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 def test_usage_error_exits_2() -> None:
     with pytest.raises(SystemExit) as info:
-        main(["serve"])
+        main(["serve", "--port", "many"])
     assert info.value.code == 2
+
+
+def test_serve_without_a_database_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("CAUCUS_RELAY_DB_PATH", raising=False)
+    monkeypatch.delenv("CAUCUS_RELAY_CONFIG", raising=False)
+    assert main(["serve"]) == 2
+    assert "no database" in capsys.readouterr().err
