@@ -36,7 +36,7 @@ def verify_without_profile(tmp_path: Path, *args: str) -> subprocess.CompletedPr
     )
 
 
-def test_publish_list_get_ack_verify(tmp_path: Path, server: RelayProcess) -> None:
+def test_publish_list_get_ack_verify(tmp_path: Path, server: RelayProcess, minisign: str) -> None:
     alice, bob = tmp_path / "alice", tmp_path / "bob"
     caucus(alice, "init", "--name", "Alice", "--relay", server.url)
     caucus(bob, "init", "--name", "Bob", "--relay", server.url)
@@ -77,7 +77,7 @@ def test_publish_list_get_ack_verify(tmp_path: Path, server: RelayProcess) -> No
     (key,) = out.parent.glob("caucus-*.pub")
     assert signature.is_file()
 
-    stock = subprocess.run(["minisign", "-Vm", str(out), "-p", str(key)],
+    stock = subprocess.run([minisign, "-Vm", str(out), "-p", str(key)],
                            capture_output=True, text=True, check=False)
     assert stock.returncode == 0, stock.stderr
     ours = verify_without_profile(tmp_path, str(out))
@@ -91,7 +91,7 @@ def test_publish_list_get_ack_verify(tmp_path: Path, server: RelayProcess) -> No
     changed = bytearray(content)
     changed[-1] ^= 1
     out.write_bytes(bytes(changed))
-    stock = subprocess.run(["minisign", "-Vm", str(out), "-p", str(key)],
+    stock = subprocess.run([minisign, "-Vm", str(out), "-p", str(key)],
                            capture_output=True, text=True, check=False)
     assert stock.returncode != 0
     failed = verify_without_profile(tmp_path, str(out))
