@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.core.test_cli import RelayProcess, caucus, free_port, last_line
+from tests.core.test_cli import RelayProcess, caucus, last_line
 
 pytestmark = pytest.mark.socket
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RelayProcess]:
-    process = RelayProcess(tmp_path / "relay.db", free_port())
+    process = RelayProcess(tmp_path / "relay.db")
     process.start()
     yield process
     process.stop()
