@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import time
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -655,7 +654,8 @@ def test_sorted_map_behaves_like_a_sorted_mapping() -> None:
 # --- performance ---------------------------------------------------------------------------
 
 
-def test_a_log_of_1000_entries_replays_in_well_under_a_second() -> None:
+def test_a_log_of_1000_entries_replays_to_the_same_state() -> None:
+    """Its speed is measured by bench/group_log_bench.py, not asserted here."""
     group = Group.create(ALICE)
     rng = SeededRng(b"perf")
     state, entries = group.state, list(group.entries)
@@ -669,11 +669,9 @@ def test_a_log_of_1000_entries_replays_in_well_under_a_second() -> None:
         entry, _, state = author_entry(state, ALICE, EntryKind.REKEY, b"", T0, rng)
         entries.append(entry)
     encoded = [e.encode() for e in entries]
-    start = time.perf_counter()
     replayed = GroupState.replay(LogEntry.decode(raw) for raw in encoded)
-    elapsed = time.perf_counter() - start
     assert replayed == state
-    assert elapsed < 0.5, f"replay took {elapsed:.3f} s"
+    assert replayed.seq == len(entries) - 1 and len(replayed.roster()) == 301
 
 
 # --- property tests ---------------------------------------------------------------------
