@@ -13,6 +13,11 @@ PASSPHRASE = "correct horse battery staple"
 
 
 def click(qtbot, widget) -> None:  # type: ignore[no-untyped-def]
+    """Click the middle of ``widget`` once it is on screen with a size, as a person would.
+
+    A panel that has just been shown is laid out by a posted event; until then its buttons
+    can be zero pixels wide, and a click "in the middle" of one misses it."""
+    qtbot.waitUntil(lambda: widget.isVisible() and not widget.rect().isEmpty(), timeout=WAIT_MS)
     qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
 
 

@@ -25,7 +25,9 @@ def test_lock_and_unlock(qtbot, relay, make_app) -> None:  # type: ignore[no-unt
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)
     qtbot.keyClick(window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: app.unlock_screen is not None and app.unlock_screen.isVisible())
+    qtbot.waitUntil(
+        lambda: app.unlock_screen is not None and app.unlock_screen.isVisible(), timeout=WAIT_MS
+    )
     assert app.main_window is None
     assert app.unlock_screen.note.text() == "Caucus is locked."
     # No `keyring` package here: the option is shown disabled, with the reason.
