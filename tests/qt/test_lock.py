@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
 from app.qt.dialogs.settings import SettingsDialog
+from app.qt.keyring_store import TURNED_OFF
 from app.qt.theme import apply_theme, colors
 from tests.qt.helpers import PASSPHRASE, WAIT_MS, click, create_group, create_profile
 
@@ -30,9 +31,10 @@ def test_lock_and_unlock(qtbot, relay, make_app) -> None:  # type: ignore[no-unt
     )
     assert app.main_window is None
     assert app.unlock_screen.note.text() == "Caucus is locked."
-    # No `keyring` package here: the option is shown disabled, with the reason.
+    # Started with use_keyring=False (--no-keyring): the option is disabled, with the
+    # reason, whether or not this machine has a `keyring` package and a working backend.
     assert not app.unlock_screen.remember.isEnabled()
-    assert "keyring" in app.unlock_screen.remember.toolTip()
+    assert app.unlock_screen.remember.toolTip() == TURNED_OFF
 
     unlock_with(qtbot, app, "not the passphrase")
     qtbot.waitUntil(lambda: app.unlock_screen.error.isVisible(), timeout=WAIT_MS)
