@@ -57,9 +57,11 @@ def _version_json(v: DocumentVersionView) -> dict[str, Any]:
 
 
 def _document_json(d: DocumentView) -> dict[str, Any]:
-    return {"id": d.id_hex, **_version_json(d.current), "history": [
-        _version_json(v) for v in d.history
-    ]}
+    return {
+        "id": d.id_hex,
+        **_version_json(d.current),
+        "history": [_version_json(v) for v in d.history],
+    }
 
 
 async def cmd_doc_publish(engine: Engine, args: argparse.Namespace) -> int:
@@ -129,8 +131,10 @@ def cmd_doc_verify(args: argparse.Namespace) -> int:
     print("Signature and comment signature verified")
     print(f"Trusted comment: {result.trusted_comment}")
     if result.title is not None:
-        print(f"Document “{result.title}” version {result.version} ({result.filename}),"
-              f" signed with key {result.key_id} ({result.public_key_path.name})")
+        print(
+            f"Document “{result.title}” version {result.version} ({result.filename}),"
+            f" signed with key {result.key_id} ({result.public_key_path.name})"
+        )
     return 0
 
 

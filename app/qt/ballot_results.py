@@ -266,9 +266,7 @@ class BallotResultsView(QWidget):
             self.charts.append(chart)
             layout.addWidget(chart)
             if kind == "approval":
-                layout.addWidget(
-                    muted_label("Approval: each voter could approve several options.")
-                )
+                layout.addWidget(muted_label("Approval: each voter could approve several options."))
 
     def _outcome_text(self, kind: str, winners: list[str]) -> str:
         data = self.data
@@ -310,9 +308,7 @@ class BallotResultsView(QWidget):
             heading.setWordWrap(True)
             heading.setAccessibleName(f"Round {number}")
             layout.addWidget(heading)
-            bars = [
-                Bar(label, count, last and label in winners) for label, count in counts.items()
-            ]
+            bars = [Bar(label, count, last and label in winners) for label, count in counts.items()]
             chart = BarChart(bars, max(1, valid - exhausted), f"Round {number} counts")
             self.charts.append(chart)
             layout.addWidget(chart)
