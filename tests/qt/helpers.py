@@ -48,6 +48,13 @@ def create_profile(
     return window
 
 
+def open_window(app: AppController) -> MainWindow:
+    """The unlocked session's main window (after waiting for it)."""
+    window = app.main_window
+    assert window is not None, "expected the main window"
+    return window
+
+
 def create_group(qtbot, window: MainWindow, name: str) -> None:  # type: ignore[no-untyped-def]
     window.new_group_action.trigger()
     dialog = window.dialog

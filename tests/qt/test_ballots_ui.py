@@ -5,6 +5,8 @@ same tallied counts in the results view."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtWidgets import QMessageBox
 
 from app.qt.ballot_results import BallotResultsView, Bar, BarChart, Histogram
@@ -46,6 +48,18 @@ def _card(qtbot, panel: BallotsPanel, question: str) -> BallotCard:  # type: ign
     card = panel.card_for(question)
     assert card is not None
     return card
+
+
+def _data(card: BallotCard) -> dict[str, Any]:
+    """The tally JSON the card shows (once it shows results)."""
+    assert card.result_data is not None
+    return card.result_data
+
+
+def _bars(results: BallotResultsView, index: int) -> tuple[Bar, ...]:
+    chart = results.charts[index]
+    assert isinstance(chart, BarChart)
+    return chart.bars
 
 
 def _no_counts(card: BallotCard) -> bool:
@@ -97,12 +111,12 @@ def test_create_vote_close_and_compare_results(qtbot, relay, make_app) -> None: 
     for card in (offer_a, offer_b, rank_a, rank_b):
         qtbot.waitUntil(lambda c=card: c.results is not None, timeout=WAIT_MS)
 
-    assert offer_a.result_data["counts"] == offer_b.result_data["counts"] == {
+    assert _data(offer_a)["counts"] == _data(offer_b)["counts"] == {
         "Accept": 0, "Reject": 0, "Counter-offer": 2,
     }  # fmt: skip
     results = offer_b.results
     assert isinstance(results, BallotResultsView)
-    assert results.charts[0].bars == (
+    assert _bars(results, 0) == (
         Bar("Accept", 0), Bar("Reject", 0), Bar("Counter-offer", 2, True),
     )  # fmt: skip
     assert results.outcome.text() == "Result: Counter-offer"
@@ -111,9 +125,9 @@ def test_create_vote_close_and_compare_results(qtbot, relay, make_app) -> None: 
 
     # Ranked: first choices Safety (Bob) and Hours (Alice); Pay has none and goes, the
     # Hours/Safety tie drops the option listed last, and Bob's ballot moves on to Hours.
-    assert rank_a.result_data["rounds"] == rank_b.result_data["rounds"]
-    assert [r["eliminated"] for r in rank_b.result_data["rounds"]] == ["Pay", "Safety", None]
-    assert rank_a.result_data["winners"] == rank_b.result_data["winners"] == ["Hours"]
+    assert _data(rank_a)["rounds"] == _data(rank_b)["rounds"]
+    assert [r["eliminated"] for r in _data(rank_b)["rounds"]] == ["Pay", "Safety", None]
+    assert _data(rank_a)["winners"] == _data(rank_b)["winners"] == ["Hours"]
     assert len(rank_b.results.charts) == 3
     assert rank_b.results.charts[2].bars == (Bar("Hours", 2, True),)
 
@@ -143,5 +157,5 @@ def test_results_view_for_numeric_and_missed_quorum(qtbot) -> None:  # type: ign
     })  # fmt: skip
     qtbot.addWidget(missed)
     assert missed.outcome.text().startswith("Quorum not met: 1 voted, 3 were needed")
-    assert missed.charts[0].bars == (Bar("Yes, strike", 1), Bar("Not yet", 0))
+    assert _bars(missed, 0) == (Bar("Yes, strike", 1), Bar("Not yet", 0))
     assert missed.summary.text() == "1 of 5 voted · 1 valid · quorum 3, not met"
