@@ -24,7 +24,6 @@ settings.register_profile("dev", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if in_ci() else "dev"))
 
 
-
 def require_tool(name: str, install: str, *, path: str | None = None) -> str:
     """The path of an external tool a test needs. Outside CI a missing tool skips the
     test with ``install`` as the hint; in CI (``.ci/run`` installs them all) it fails."""

@@ -74,52 +74,36 @@ GLOBAL_SOURCES = (
     "nacl.signing.SigningKey.generate",
 )
 
-# What app/qt may import from app/core: the engine (the facade, for now), and the modules of
-# values it reports (views, events, errors), plus the package itself for a future facade.
+# What app/qt may import from app/core: the facade (commands, view values, errors, the
+# limits a form needs) and the events it reports.
 QT_CORE_ALLOWED = {
-    "app.core",
-    "app.core.engine",
+    "app.core.api",
     "app.core.events",
-    "app.core.errors",
-    "app.core.views",
-    "app.core.ballot_views",
-    "app.core.document_views",
-    "app.core.ballots",
-    "app.core.documents",
 }
 # The embedded relay is started by the desktop app itself (app/qt/session.py).
 QT_RELAY_ALLOWED = {"relay.embedded"}
 
-# To be removed by the engine facade. Imports app/qt makes today that reach past it: the
-# database and profile internals (raw SQL, keys), the read-side object that holds the
-# connection and the identity, and crypto/ directly. This list may only shrink:
-# test_qt_exceptions_are_still_needed fails for an entry nothing needs any more.
+# Imports app/qt still makes past the facade; this list may only shrink
+# (test_qt_exceptions_are_still_needed fails for an entry nothing needs any more):
+# - the bridge runs the engine (it opens it with the key and runs commands on it);
+# - opening a profile (Argon2id, the keyring, a passphrase change) happens before there
+#   is an engine, on a job thread;
+# - the read-only, secret-free reader (``Queries.reader``) and ``BallotReader`` feed the
+#   long lists without a round trip to the engine's thread.
 QT_EXCEPTIONS = {
-    ("app/qt/controller.py", "app.core.profile"),
+    ("app/qt/engine_bridge.py", "app.core.engine"),
     ("app/qt/engine_bridge.py", "app.core.profile"),
+    ("app/qt/controller.py", "app.core.profile"),
     ("app/qt/session.py", "app.core.profile"),
     ("app/qt/session.py", "app.core.database"),
-    ("app/qt/verification.py", "app.core.database"),
-    ("app/qt/verification.py", "app.core.verified_keys"),
+    ("app/qt/session.py", "app.core.queries"),
     ("app/qt/ballots_panel.py", "app.core.queries"),
+    ("app/qt/ballots_panel.py", "app.core.ballot_views"),
     ("app/qt/dialogs/search.py", "app.core.queries"),
     ("app/qt/group_tabs.py", "app.core.queries"),
     ("app/qt/main_window.py", "app.core.queries"),
     ("app/qt/members.py", "app.core.queries"),
     ("app/qt/message_model.py", "app.core.queries"),
-    ("app/qt/session.py", "app.core.queries"),
-    ("app/qt/ballots_panel.py", "crypto.ballot"),
-    ("app/qt/dialogs/create_ballot.py", "crypto.ballot"),
-    ("app/qt/dialogs/create_ballot.py", "crypto.ballot.definition"),
-    ("app/qt/dialogs/invite.py", "crypto.group_log"),
-    ("app/qt/dialogs/join.py", "crypto.errors"),
-    ("app/qt/dialogs/join.py", "crypto.invite"),
-    ("app/qt/dialogs/publish.py", "crypto.document.announce"),
-    ("app/qt/dialogs/publish.py", "crypto.document.stream"),
-    ("app/qt/dialogs/verify.py", "crypto.identity"),
-    ("app/qt/engine_bridge.py", "crypto.errors"),
-    ("app/qt/members.py", "crypto.group_log"),
-    ("app/qt/widgets.py", "crypto.errors"),
 }
 
 
@@ -242,6 +226,8 @@ def test_qt_checker_sees_internals(tmp_path: Path) -> None:
     planted = (
         "from app.core.database import Database\n"
         "from app.core import profile\n"
+        "from app.core.api import SendText\n"
+        "from app.core.events import MessageAdded\n"
         "from app.core.views import GroupView\n"
         "from app.core import Engine\n"
         "import crypto.ratchet\n"
@@ -255,12 +241,16 @@ def test_qt_checker_sees_internals(tmp_path: Path) -> None:
         ("app/qt/planted.py", "crypto.ratchet"),
         ("app/qt/planted.py", "relay.store"),
         ("app/qt/planted.py", "app.core.queries"),
+        ("app/qt/planted.py", "app.core.views"),
+        ("app/qt/planted.py", "app.core"),
     }
 
 
 # -- the other layers --------------------------------------------------------------------
 
 CLI_FORBIDDEN = QT | {"app.qt", "relay"}
+# The one relay module the CLI may use: the shared version line (``--version``).
+CLI_RELAY_ALLOWED = {"relay.version"}
 
 
 @pytest.mark.parametrize(
@@ -281,6 +271,7 @@ def test_cli_has_no_qt_and_no_relay_internals() -> None:
         problem
         for rel_path, source in _sources("app/cli*.py")
         for problem in forbidden_imports(source, rel_path, CLI_FORBIDDEN)
+        if not _under(problem.rsplit(" imports ", 1)[1], CLI_RELAY_ALLOWED)
     ]
     assert bad == []
 

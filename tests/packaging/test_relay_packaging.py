@@ -9,14 +9,12 @@ import ast
 import dataclasses
 import json
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
 from importlib import metadata
 from pathlib import Path
 
-import pytest
 import yaml
 
 from relay.__main__ import _parser as relay_parser

@@ -6,7 +6,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ INSTALLED_BINARY = "/opt/caucus-relay/bin/caucus-relay"
 @pytest.fixture
 def systemd_analyze() -> str:
     return require_tool("systemd-analyze", "apt-get install systemd")
+
 
 REQUIRED = {
     "DynamicUser": "yes",

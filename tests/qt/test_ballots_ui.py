@@ -5,8 +5,6 @@ same tallied counts in the results view."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtWidgets import QMessageBox
 
 from app.core.api import BallotKind, BallotResultView, OptionCount
@@ -48,12 +46,6 @@ def _card(qtbot, panel: BallotsPanel, question: str) -> BallotCard:  # type: ign
     card = panel.card_for(question)
     assert card is not None
     return card
-
-
-def _data(card: BallotCard) -> dict[str, Any]:
-    """The tally JSON the card shows (once it shows results)."""
-    assert card.result_data is not None
-    return card.result_data
 
 
 def _bars(results: BallotResultsView, index: int) -> tuple[Bar, ...]:
