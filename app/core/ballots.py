@@ -452,7 +452,9 @@ class BallotService(BallotReader):
             item = seal_vote_item(keys, cast, engine._rng)
             # A connection of its own, so the relay cannot tie the vote to the keep-alive
             # connection this client syncs over (its IP address it still sees).
-            client = RelayClient(session.relay_url, transport=engine._transport)
+            client = RelayClient(
+                session.relay_url, transport=engine._transport, timeouts=engine.relay_timeouts
+            )
             try:
                 seq = await client.post_item(session.mailbox_id, keys.mailbox_cap, item)
             except RelayRejected as exc:
