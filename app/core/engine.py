@@ -178,6 +178,7 @@ class Engine(Admission, Outbox):
         if not session.active or sync.is_down(session.relay_url):
             return
         scope = f"maintain:{group_id.hex()}"
+        was_down = self._is_down(session.relay_url)
         try:
             await self._maintain(group_id)
         except STEP_ERRORS as exc:
@@ -185,6 +186,10 @@ class Engine(Admission, Outbox):
             self._step_failed(sync, scope, group_id, session.relay_url, what, exc)
         else:
             self._step_done(scope)
+        if not was_down and self._is_down(session.relay_url):
+            # Upkeep reports its own failures (ballots stay quiet offline); a relay it
+            # found unreachable is still not asked again in this pass.
+            sync.down.add(session.relay_url.rstrip("/"))
 
     async def _maintain(self, group_id: bytes) -> None:
         """Re-key when someone left (their epoch secret must not stay in use) or when the
@@ -204,11 +209,18 @@ class Engine(Admission, Outbox):
         if state.needs_rekey or (due and first_organizer == self.identity.public_key):
             try:
                 await self.rekey(group_id)
+            except RelayUnavailable:
+                # Shown by the relay's connection state; the rest needs the relay too.
+                self._relay_down(session.relay_url)
+                return
             except (RelayError, ClientError) as exc:
                 self._warn(group_id, "rekey-failed", str(exc))
         if self.session(group_id).active:
             try:
                 await DocumentService(self).share_current(group_id, catch_up=False)
+            except RelayUnavailable:
+                self._relay_down(session.relay_url)
+                return
             except (RelayError, ClientError) as exc:
                 self._warn(group_id, "document-share-failed", str(exc))
         await maintain_ballots(self, group_id)
