@@ -15,7 +15,8 @@ import pytest
 from app.core.engine import Engine
 from app.core.errors import RelayUnavailable
 from app.core.profile import unlock
-from app.core.relay_client import DEFAULT_TIMEOUTS, RelayTimeouts
+from app.core.relay_client import DEFAULT_TIMEOUTS, RelayClient, RelayTimeouts
+from crypto.document.stream import MAX_CHUNK_BYTES
 from relay.embedded import EmbeddedRelay
 from tests.core.harness import Clock, befriend, make_engine, make_relay, run
 from tests.core.network import Network, frozen_socket
@@ -97,3 +98,45 @@ def test_caucus_send_to_a_frozen_relay_exits_queued_within_the_documented_bound(
         sent = caucus(home, "send", "Union", "held by a frozen relay", timeout=bound)
     assert sent.returncode == 3, sent.stderr
     assert "queued" in sent.stderr and "Traceback" not in sent.stderr
+
+
+def test_the_documented_limits_are_the_defaults() -> None:
+    """docs/protocol.md section 7.6 quotes these figures."""
+    t = DEFAULT_TIMEOUTS
+    assert (t.connect, t.attempt, t.budget, t.health) == (3.0, 10.0, 20.0, 3.0)
+    assert t.total(t.attempt) == 20.0
+    assert t.poll(25) == 35.0 and t.poll(60) == 40.0
+    assert t.total(t.poll(25)) == 35.0
+    assert 26.0 <= t.transfer(MAX_CHUNK_BYTES) < 26.01
+
+
+@pytest.mark.timeout(120)
+def test_a_long_poll_gets_its_wait_on_top_of_the_short_limit(tmp_path: Path) -> None:
+    """A long poll is not cut by the write limit: with one attempt limited to 0.5 s, a
+    fetch that asks the relay to hold it for 2 s still gets its (empty) answer."""
+    clock = Clock()
+    network = Network()
+    app = make_relay(tmp_path, clock)
+    network.serve("relay.test", app)
+    alice = make_engine(tmp_path, "alice", network, clock)
+    try:
+        group_id = run(alice.create_group("Union"))
+        session = alice.session(group_id)
+        assert session.keys is not None
+        client = RelayClient(
+            "http://relay.test",
+            transport=network,
+            timeouts=RelayTimeouts(attempt=0.5, budget=0.5, poll_margin=30.0),
+        )
+
+        async def poll() -> int:
+            keys = session.keys
+            assert keys is not None
+            result = await client.fetch(session.mailbox_id, keys.mailbox_cap, 10**6, wait=2)
+            await client.aclose()
+            return len(result.items)
+
+        assert run(poll()) == 0
+    finally:
+        run(alice.close())
+        app.close()
