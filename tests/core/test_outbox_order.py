@@ -151,3 +151,24 @@ def test_a_group_whose_relay_is_down_does_not_hold_back_another_groups_queue(
     finally:
         run(dave.close())
         other_app.close()
+
+
+def test_messages_queued_across_a_commit_keep_their_chain(world: World) -> None:
+    """Several messages sealed in an epoch that a commit ended while they waited: each is
+    sealed again in the new epoch, and each again names the one before it."""
+    w = world
+    queued = [f"queued {i}" for i in range(3)]
+    w.network.point("relay.test", closed_port())
+    for text in queued:
+        with pytest.raises(RelayUnavailable):
+            run(w.bob.send_text(w.group_id, text))
+    w.network.restore("relay.test")
+    run(w.alice.rekey(w.group_id))  # the epoch Bob's queue was sealed in ends
+
+    run(w.bob.send_text(w.group_id, "the new one"))
+    for receiver in (w.alice, w.carol):
+        run(receiver.sync())
+        received = receiver.messages(w.group_id)
+        assert missing_warnings(receiver) == 0
+        assert [m.text for m in received] == [*queued, "the new one"]
+        assert [m.warning for m in received] == [None] * 4
