@@ -120,8 +120,6 @@ class Outbox(EngineCore):
                     sync.down.add(relay_url.rstrip("/"))
                 else:
                     sync.warnings.append(f"{self.session(group_id).state.name!r}: {exc}")
-            except RelayRejected as exc:
-                self._step_failed(sync, scope, group_id, relay_url, "sending", exc)
             except RelayError:
                 pass  # e.g. a withheld commit: stays queued, already reported
             except STEP_ERRORS as exc:
