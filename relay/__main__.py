@@ -15,6 +15,7 @@ from pathlib import Path
 
 from relay.config import RelayConfig
 from relay.http import create_app
+from relay.lockfile import DatabaseLocked
 from relay.schema import SchemaError
 from relay.server import RelayServer, bind_socket, display_url, uvicorn_config
 
@@ -76,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         app.relay.start()
         sock = bind_socket(config.host, config.port)
-    except (OSError, SchemaError) as exc:
+    except (OSError, SchemaError, DatabaseLocked) as exc:
         print(f"caucus-relay: cannot start: {exc}", file=sys.stderr)
         app.close()
         return 1

@@ -25,6 +25,7 @@ from relay import schema, store
 from relay.codec import Fetch
 from relay.config import RelayConfig
 from relay.errors import RelayError
+from relay.lockfile import DatabaseLock
 from relay.notify import Notifier
 from relay.ratelimit import TokenBuckets, retry_after_header
 from relay.writer import GroupCommitWriter
@@ -70,15 +71,22 @@ class Relay:
         self._readers: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._db_lock = DatabaseLock(config.db_path)
 
     # ------------------------------------------------------------------ lifecycle
 
     def _open_writer(self) -> sqlite3.Connection:
-        conn = schema.connect(self.config.db_path)
+        self._db_lock.acquire()  # before touching the file: one process per database
+        try:
+            conn = schema.connect(self.config.db_path)
+        except BaseException:
+            self._db_lock.release()
+            raise
         try:
             self.schema_version = schema.migrate(conn)
         except BaseException:
             conn.close()
+            self._db_lock.release()
             raise
         return conn
 
@@ -103,6 +111,7 @@ class Relay:
             readers, self._readers = self._readers, []
         for conn in readers:
             conn.close()
+        self._db_lock.release()
 
     def _reader(self) -> sqlite3.Connection:
         """This thread's read-only connection (one per event-loop thread)."""
