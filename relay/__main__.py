@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from relay.config import RelayConfig
+from relay.connections import raise_open_files_limit
 from relay.http import create_app
 from relay.lockfile import DatabaseLocked
 from relay.schema import SchemaError
@@ -42,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--read-burst", type=float, default=defaults.read_burst)
     serve.add_argument("--creations-per-minute", type=float, default=defaults.create_per_s * 60.0)
     serve.add_argument("--creation-burst", type=float, default=defaults.create_burst)
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=defaults.max_connections,
+        help="open connections before new ones are answered 503",
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     return parser
 
@@ -59,6 +66,7 @@ def _config(args: argparse.Namespace) -> RelayConfig:
         read_burst=args.read_burst,
         create_per_s=args.creations_per_minute / 60.0,
         create_burst=args.creation_burst,
+        max_connections=args.max_connections,
     )
 
 
@@ -73,6 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"caucus-relay: {exc}", file=sys.stderr)
         return 2
+    open_files = raise_open_files_limit()
+    if open_files is not None and open_files < config.max_connections + 64:
+        logging.getLogger("caucus.relay").warning(
+            "open-files limit %d is below --max-connections %d", open_files, config.max_connections
+        )
     app = create_app(config)
     try:
         app.relay.start()

@@ -51,6 +51,13 @@ class RelayConfig:
     auth_window_ms: int = 300_000
     # group commit: at most this many writes share one transaction
     max_batch: int = 512
+    # connections (protocol 6.2): idle keep-alive, time to send a request head, time to
+    # send a body (between two reads, and in all), open connections before 503 busy
+    keep_alive_s: int = 5
+    head_timeout_s: float = 10.0
+    body_idle_timeout_s: float = 20.0
+    body_timeout_s: float = 120.0
+    max_connections: int = 4096
 
     def __post_init__(self) -> None:
         if self.retention_days <= 0 or self.purge_interval_s <= 0:
@@ -62,6 +69,12 @@ class RelayConfig:
             or self.read_rate_per_s <= 0
         ):
             raise ValueError("bursts must allow at least one request")
+        if (
+            min(self.keep_alive_s, self.head_timeout_s, self.body_idle_timeout_s) <= 0
+            or self.body_timeout_s <= 0
+            or self.max_connections < 1
+        ):
+            raise ValueError("timeouts and the connection cap must be positive")
         if not 0 <= self.port <= 65535:
             raise ValueError("port out of range")
 

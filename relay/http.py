@@ -8,6 +8,7 @@ they pass the endpoint's limit.  It never logs paths, ids, headers or bodies.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -50,15 +51,21 @@ class _Request:
         "params",
         "query",
         "receive",
+        "timeouts",
+        "websocket",
     )
 
-    def __init__(self, scope: Scope, receive: Receive, params: list[str]) -> None:
+    def __init__(
+        self, scope: Scope, receive: Receive, params: list[str], timeouts: tuple[float, float]
+    ) -> None:
         self.receive = receive
+        self.timeouts = timeouts
         self.params = params
         self.query: bytes = scope.get("query_string", b"")
         self.auth: bytes | None = None
         self.inbox_auth: bytes | None = None
         self.content_length: bytes | None = None
+        self.websocket = False
         for name, value in scope["headers"]:
             if name == b"authorization":
                 self.auth = value
@@ -66,9 +73,15 @@ class _Request:
                 self.inbox_auth = value
             elif name == b"content-length":
                 self.content_length = value
+            elif name == b"upgrade":
+                self.websocket = value.lower() == b"websocket"
 
     async def body(self, limit: int) -> bytes:
-        """The whole body, refused with 413 once it is known to exceed ``limit``."""
+        """The whole body, refused with 413 once it is known to exceed ``limit``.
+
+        408 ``timeout`` if the client pauses longer than the idle timeout between two
+        reads or takes longer than the body timeout in all (a slow-body attack).
+        """
         if self.content_length is not None:
             if not self.content_length.isdigit() or len(self.content_length) > 18:
                 raise RelayError("bad_request", "invalid Content-Length")
@@ -76,18 +89,26 @@ class _Request:
                 raise RelayError("too_large", f"body larger than {limit} bytes")
         chunks: list[bytes] = []
         total = 0
-        while True:
-            message = await self.receive()
-            if message["type"] == "http.disconnect":
-                raise _ClientGone
-            chunk = message.get("body", b"")
-            if chunk:
-                total += len(chunk)
-                if total > limit:
-                    raise RelayError("too_large", f"body larger than {limit} bytes")
-                chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        loop = asyncio.get_running_loop()
+        idle, whole = self.timeouts
+        end = loop.time() + whole
+        try:
+            async with asyncio.timeout(min(idle, whole)) as deadline:
+                while True:
+                    message = await self.receive()
+                    if message["type"] == "http.disconnect":
+                        raise _ClientGone
+                    chunk = message.get("body", b"")
+                    if chunk:
+                        total += len(chunk)
+                        if total > limit:
+                            raise RelayError("too_large", f"body larger than {limit} bytes")
+                        chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+                    deadline.reschedule(min(loop.time() + idle, end))
+        except TimeoutError:
+            raise RelayError("timeout", "request body not received in time") from None
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def disconnected(self) -> None:
@@ -123,6 +144,9 @@ def _seq(status: int, seq: int) -> _Response:
     return _Response(status, b'{"seq":%d}' % seq)
 
 
+_CLOSE = frozenset({"too_large", "timeout"})
+
+
 def _error(error: RelayError) -> _Response:
     payload: dict[str, object] = {"error": error.code, "detail": error.detail}
     payload.update(error.extra)
@@ -131,7 +155,7 @@ def _error(error: RelayError) -> _Response:
         headers.append((b"retry-after", str(error.retry_after).encode()))
     if isinstance(error, _MethodNotAllowed):
         headers.append((b"allow", error.allow))
-    if error.code == "too_large":  # stop the client uploading the rest of the body
+    if error.code in _CLOSE or error is _NO_WEBSOCKET:  # do not read the rest
         headers.append((b"connection", b"close"))
     return _Response(error.status, codec.json_bytes(payload), headers=headers)
 
@@ -149,6 +173,7 @@ class RelayApp:
         self._max_wait = config.max_wait_s
         self._limits = config
         self._caps = CapabilityHashes()
+        self._body_timeouts = (config.body_idle_timeout_s, config.body_timeout_s)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -180,6 +205,8 @@ class RelayApp:
             await self._http(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
+        elif kind == "websocket":
+            await _refuse_websocket(scope, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -203,7 +230,10 @@ class RelayApp:
         response: _Response
         try:
             handler, params = _route(parts, scope["method"])
-            response = await handler(self, _Request(scope, receive, params))
+            request = _Request(scope, receive, params, self._body_timeouts)
+            if request.websocket:
+                raise _NO_WEBSOCKET
+            response = await handler(self, request)
         except RelayError as error:
             self.relay.record_error(error.code)
             response = _error(error)
@@ -321,6 +351,23 @@ class RelayApp:
         cap = self._caps.of_header(request.auth)
         await self.relay.delete_blob(bid, cap)
         return _NO_CONTENT
+
+
+_NO_WEBSOCKET = RelayError("bad_request", "WebSocket is not supported; use the HTTP API")
+
+
+async def _refuse_websocket(scope: Scope, send: Send) -> None:
+    """Deny a WebSocket handshake with a 400 JSON answer (403 if the server cannot)."""
+    if "websocket.http.response" in scope.get("extensions", {}):
+        response = _error(_NO_WEBSOCKET)
+        headers: Headers = [
+            (b"content-type", _JSON),
+            (b"content-length", b"%d" % len(response.body)),
+        ]
+        await send({"type": "websocket.http.response.start", "status": 400, "headers": headers})
+        await send({"type": "websocket.http.response.body", "body": response.body})
+    else:
+        await send({"type": "websocket.close", "code": 1008})
 
 
 def _bytes(value: bytes | int) -> bytes:

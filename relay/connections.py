@@ -1,0 +1,160 @@
+"""Connection-level limits under uvicorn: request-head timeout, connection cap, open files.
+
+uvicorn only times out a connection after it has answered a request (``timeout_keep_alive``):
+a socket that connects and sends nothing, or sends its request head one byte at a time
+(slowloris), is kept forever, and enough of them leave no file descriptor for anyone else.
+``guarded_protocol`` subclasses uvicorn's httptools protocol to
+
+- close a connection that has not sent a complete request head within ``head_timeout_s``
+  of connecting or of its previous answer (408 with a JSON body if it had started one),
+- answer 503 ``busy`` (JSON, ``Retry-After: 1``, then close) to every request on a
+  connection accepted while ``max_connections`` were already open; such a connection gets
+  only ``busy_timeout_s`` to send its head, so refused sockets do not pile up.
+
+Request bodies are timed at the ASGI level (``relay/http.py``).  The hooks used here
+(``connection_made``, ``data_received``, ``on_headers_complete``, ``on_response_complete``,
+``connection_lost``, ``self.app``) are the parser callbacks uvicorn's own keep-alive
+timer is built on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from relay import codec
+
+__all__ = ["ConnectionLimits", "guarded_protocol", "have_httptools", "raise_open_files_limit"]
+
+log = logging.getLogger("caucus.relay")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_BUSY_BODY = codec.json_bytes(
+    {"error": "busy", "detail": "too many open connections; retry shortly"}
+)
+_TIMEOUT_BODY = codec.json_bytes(
+    {"error": "timeout", "detail": "request head not received in time"}
+)
+_REQUEST_TIMEOUT = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+    b"content-length: %d\r\nconnection: close\r\n\r\n" % len(_TIMEOUT_BODY)
+) + _TIMEOUT_BODY
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    head_timeout_s: float
+    max_connections: int
+    busy_timeout_s: float = 1.0
+
+
+def have_httptools() -> bool:
+    return importlib.util.find_spec("httptools") is not None
+
+
+def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol with the limits above (needs ``httptools``)."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class GuardedHttpToolsProtocol(HttpToolsProtocol):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._relay_app = self.app
+            self.app = self._admit
+            self._head_timer: asyncio.TimerHandle | None = None
+            self._busy = False
+            self._got_bytes = False
+
+        # -- uvicorn callbacks -------------------------------------------------------
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._busy = len(self.connections) > limits.max_connections
+            self._arm(limits.busy_timeout_s if self._busy else limits.head_timeout_s)
+
+        def data_received(self, data: bytes) -> None:
+            self._got_bytes = True
+            super().data_received(data)
+
+        def on_headers_complete(self) -> None:
+            self._disarm()
+            super().on_headers_complete()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing() and not self.pipeline:
+                self._got_bytes = False
+                self._arm(limits.head_timeout_s)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        # -- ours --------------------------------------------------------------------
+
+        def _arm(self, seconds: float) -> None:
+            self._disarm()
+            self._head_timer = self.loop.call_later(seconds, self._head_timed_out)
+
+        def _disarm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_timed_out(self) -> None:
+            self._head_timer = None
+            if self.transport.is_closing():
+                return
+            if self._got_bytes:
+                self.transport.write(_REQUEST_TIMEOUT)
+            self.transport.close()
+
+        async def _admit(self, scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http" and self._busy:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 503,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", b"%d" % len(_BUSY_BODY)),
+                            (b"retry-after", b"1"),
+                            (b"connection", b"close"),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": _BUSY_BODY})
+                return
+            await self._relay_app(scope, receive, send)
+
+    return GuardedHttpToolsProtocol
+
+
+def raise_open_files_limit() -> int | None:
+    """Raise ``RLIMIT_NOFILE``'s soft limit to the hard limit; return the new soft limit.
+
+    Each connection holds a descriptor; the usual soft limit (1,024) is far below what
+    ``max_connections`` allows.  ``None`` where the platform has no such limit.
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (OSError, ValueError):
+            log.warning("could not raise the open-files limit above %d", soft)
+            return soft
+        return target
+    return soft
