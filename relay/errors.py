@@ -28,6 +28,7 @@ STATUS: dict[str, int] = {
     "busy": 503,
     "unavailable": 503,
     "quota_exceeded": 507,
+    "storage_full": 507,
 }
 
 
@@ -39,7 +40,7 @@ class RelayError(Exception):
         code: str,
         detail: str,
         *,
-        extra: dict[str, str] | None = None,
+        extra: dict[str, object] | None = None,
         retry_after: int | None = None,
     ) -> None:
         if code not in STATUS:

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from importlib import resources
 from typing import Any
 
-from relay import codec
+from relay import codec, limits
 from relay.capabilities import CapabilityHashes
 from relay.config import RelayConfig
 from relay.errors import RelayError
@@ -53,6 +53,7 @@ class _Request:
         "receive",
         "timeouts",
         "websocket",
+        "work",
     )
 
     def __init__(
@@ -66,6 +67,7 @@ class _Request:
         self.inbox_auth: bytes | None = None
         self.content_length: bytes | None = None
         self.websocket = False
+        self.work: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"authorization":
                 self.auth = value
@@ -75,6 +77,8 @@ class _Request:
                 self.content_length = value
             elif name == b"upgrade":
                 self.websocket = value.lower() == b"websocket"
+            elif name == b"x-caucus-work":
+                self.work = value
 
     async def body(self, limit: int) -> bytes:
         """The whole body, refused with 413 once it is known to exceed ``limit``.
@@ -231,6 +235,9 @@ class RelayApp:
         try:
             handler, params = _route(parts, scope["method"])
             request = _Request(scope, receive, params, self._body_timeouts)
+            client = scope.get("client")
+            limits.CONNECTION.set(limits.connection_key(client))
+            limits.ADDRESS.set(client[0] if client else None)
             if request.websocket:
                 raise _NO_WEBSOCKET
             response = await handler(self, request)
@@ -256,7 +263,18 @@ class RelayApp:
     # ------------------------------------------------------------------ handlers
 
     async def _health(self, request: _Request) -> _Response:
-        return _Response(200, b'{"status":"ok"}')
+        work = self.relay.work_challenge()
+        return _Response(
+            200,
+            codec.json_bytes(
+                {
+                    "status": "ok",
+                    "work_bits": work.bits,
+                    "work_bucket": work.bucket,
+                    "work_seed": work.seed,
+                }
+            ),
+        )
 
     async def _openapi_json(self, request: _Request) -> _Response:
         return _Response(200, self._openapi)
@@ -268,7 +286,7 @@ class RelayApp:
             {"cap_hash": "b64:32", "head": "b64:32"},
         )
         seq = await self.relay.create_mailbox(
-            mid, _bytes(fields["cap_hash"]), _bytes(fields["head"])
+            mid, _bytes(fields["cap_hash"]), _bytes(fields["head"]), work=request.work
         )
         return _seq(201, seq)
 
@@ -302,7 +320,9 @@ class RelayApp:
         fields = codec.parse_json_fields(
             await request.body(self._limits.max_json_bytes), {"auth_key": "b64:32"}
         )
-        return _seq(201, await self.relay.create_inbox(iid, _bytes(fields["auth_key"])))
+        return _seq(
+            201, await self.relay.create_inbox(iid, _bytes(fields["auth_key"]), work=request.work)
+        )
 
     async def _post_inbox_item(self, request: _Request) -> _Response:
         iid = codec.parse_id(request.params[0])
@@ -328,7 +348,11 @@ class RelayApp:
             {"cap_hash": "b64:32", "size": "uint", "chunks": "uint"},
         )
         await self.relay.create_blob(
-            bid, _bytes(fields["cap_hash"]), _int(fields["size"]), _int(fields["chunks"])
+            bid,
+            _bytes(fields["cap_hash"]),
+            _int(fields["size"]),
+            _int(fields["chunks"]),
+            work=request.work,
         )
         return _Response(201, b"{}")
 
