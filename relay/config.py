@@ -48,7 +48,7 @@ class RelayConfig:
     work_bucket_s: float = 30.0
     work_allowance: int = 100
     work_min_bits: int = 12
-    work_max_bits: int = 28
+    work_max_bits: int = 24
     work_key: bytes | None = None  # None: random per process (set one to share it)
     # operator option, off by default: free creations per client address as well
     create_per_address_per_s: float = 0.0

@@ -77,14 +77,16 @@ Measure = Callable[[], tuple[int, int]]
 
 
 def measure_sqlite(conn: sqlite3.Connection, db_path: Path) -> tuple[int, int]:
-    """Pages in use times page size (freed pages are reused, so they do not count)."""
+    """Pages in use times page size, as committed (WAL included, freed pages excluded).
+
+    The WAL file itself is transient (checkpointed back into the database) and is left
+    to the disk floor, which counts every byte on the disk.
+    """
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     free_pages = conn.execute("PRAGMA freelist_count").fetchone()[0]
     page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-    wal = db_path.with_name(db_path.name + "-wal")
-    wal_bytes = wal.stat().st_size if wal.exists() else 0
     disk_free = shutil.disk_usage(db_path.parent).free
-    return (int(pages) - int(free_pages)) * int(page_size) + wal_bytes, disk_free
+    return (int(pages) - int(free_pages)) * int(page_size), disk_free
 
 
 class StorageBudget:

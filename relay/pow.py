@@ -35,7 +35,7 @@ class WorkSettings:
     bucket_s: float = 30.0
     allowance: int = 100
     min_bits: int = 12
-    max_bits: int = 28
+    max_bits: int = 24
 
 
 class CreationGate:

@@ -11,6 +11,7 @@ __all__ = [
     "NotFound",
     "NotPermittedHere",
     "ProfileMissing",
+    "RelayBusy",
     "RelayError",
     "RelayRejected",
     "RelayUnavailable",
@@ -52,6 +53,10 @@ class RelayError(RemoteError):
 
 class RelayUnavailable(RelayError):
     """The relay could not be reached (after retries)."""
+
+
+class RelayBusy(RelayUnavailable):
+    """The relay kept answering "busy" (HTTP 429 or 503) for the whole retry budget."""
 
 
 class RelayRejected(RelayError):

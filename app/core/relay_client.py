@@ -1,7 +1,10 @@
 """HTTP client for the relay API (docs/protocol.md section 6), with retries and back-off.
 
-Only transport failures and 5xx answers are retried; a 4xx answer is the relay's verdict
-and raises ``RelayRejected`` at once.
+Transport failures, 5xx answers and 429 ("relay busy") are retried, honouring the relay's
+``Retry-After``; a busy relay that stays busy for the whole retry budget raises
+``RelayBusy`` (a ``RelayUnavailable``).  A 429 ``work_required`` on a creation is answered
+by solving the relay's proof-of-work challenge (``crypto.relay_work``) off the event loop.
+Any other 4xx answer is the relay's verdict and raises ``RelayRejected`` at once.
 """
 
 from __future__ import annotations
@@ -9,18 +12,26 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import random
 import struct
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import nacl.signing
 
-from app.core.errors import RelayRejected, RelayUnavailable
+from app.core.errors import RelayBusy, RelayRejected, RelayUnavailable
 from crypto.errors import MalformedData, TooLarge
-from crypto.relay_auth import inbox_auth_header
+from crypto.relay_auth import b64url_decode, inbox_auth_header
+from crypto.relay_work import (
+    WORK_HEADER,
+    WorkChallenge,
+    WorkKind,
+    solve_work,
+    work_header,
+)
 
 __all__ = ["FetchResult", "RelayClient", "b64"]
 
@@ -29,6 +40,14 @@ MAX_WAIT = 30
 # A fetch answers at most 8 MiB of items (protocol 6.2) plus frame headers; nothing
 # legitimate is larger, and a relay sending more is cut off.
 MAX_RESPONSE = 9 * 1024 * 1024
+# The longest we wait on one busy answer's Retry-After; longer demands are cut to this
+# (the retry budget still ends in RelayBusy, and the caller tries again on its next sync).
+MAX_RETRY_AFTER = 30.0
+# The most proof of work a creation will do: 2**24 hashes, seconds on a laptop.
+MAX_WORK_BITS = 24
+_BUSY = (429, 503)
+
+log = logging.getLogger("caucus.relay_client")
 
 
 def b64(data: bytes) -> str:
@@ -79,6 +98,8 @@ class RelayClient:
         retries: int = 4,
         backoff: float = 0.25,
         clock_ms: Callable[[], int] | None = None,
+        max_retry_after: float = MAX_RETRY_AFTER,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._client = httpx.AsyncClient(
@@ -89,6 +110,8 @@ class RelayClient:
         self._retries = retries
         self._backoff = backoff
         self._clock_ms = clock_ms
+        self._max_retry_after = max_retry_after
+        self._sleep = sleep
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -104,31 +127,50 @@ class RelayClient:
         params: dict[str, int] | None = None,
         expect: tuple[int, ...] = (200,),
         retry: bool = True,
+        creates: tuple[WorkKind, bytes] | None = None,
     ) -> httpx.Response:
         attempts = self._retries + 1 if retry else 1
         delay = self._backoff
         last_error = "no attempt"
+        busy = False
+        send_headers = dict(headers or {})
         for attempt in range(attempts):
+            wait: float | None = None
             try:
                 request = self._client.build_request(
                     method,
                     path,
                     content=content if json_body is None else json.dumps(json_body).encode(),
-                    headers=headers,
+                    headers=send_headers,
                     params=params,
                 )
                 response = await self._read_bounded(request)
             except httpx.TransportError as exc:
-                last_error = type(exc).__name__
+                last_error, busy = type(exc).__name__, False
             else:
-                if response.status_code in expect:
+                status = response.status_code
+                if status in expect:
                     return response
-                if response.status_code < 500 and response.status_code != 429:
+                if status < 500 and status != 429:
                     raise _rejection(response)
-                last_error = f"HTTP {response.status_code}"
+                last_error, busy = f"HTTP {status}", status in _BUSY
+                challenge = _work_challenge(response) if creates is not None else None
+                if creates is not None and challenge is not None:
+                    send_headers[WORK_HEADER] = await _solve(challenge, *creates)
+                    wait = 0.0
+                elif busy:
+                    wait = _retry_after(response, self._max_retry_after)
             if attempt + 1 < attempts:
-                await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 (jitter)
-                delay = min(delay * 2, 8.0)
+                if wait is None:
+                    wait = delay * (0.5 + random.random())  # noqa: S311 (jitter)
+                    delay = min(delay * 2, 8.0)
+                if busy and wait:
+                    log.info("relay busy, retrying in %.1f s", wait)
+                await self._sleep(wait)
+        if busy:
+            raise RelayBusy(
+                f"relay {self.base_url} busy ({last_error}) after {attempts} tries; try again later"
+            )
         raise RelayUnavailable(f"relay {self.base_url} unreachable ({last_error})")
 
     async def _read_bounded(self, request: httpx.Request) -> httpx.Response:
@@ -161,6 +203,7 @@ class RelayClient:
             json_body={"cap_hash": b64(cap_hash), "head": b64(head)},
             headers={"content-type": "application/json"},
             expect=(201,),
+            creates=(WorkKind.MAILBOX, mailbox_id),
         )
 
     async def post_item(self, mailbox_id: bytes, cap: bytes, item: bytes) -> int:
@@ -214,6 +257,7 @@ class RelayClient:
             json_body={"cap_hash": b64(cap_hash), "size": size, "chunks": chunks},
             headers={"content-type": "application/json"},
             expect=(201,),
+            creates=(WorkKind.BLOB, blob_id),
         )
 
     async def put_blob_chunk(self, blob_id: bytes, cap: bytes, index: int, data: bytes) -> None:
@@ -245,6 +289,7 @@ class RelayClient:
             json_body={"auth_key": b64(auth_key)},
             headers={"content-type": "application/json"},
             expect=(201,),
+            creates=(WorkKind.INBOX, inbox_id),
         )
 
     async def post_inbox(self, inbox_id: bytes, item: bytes) -> int:
@@ -308,6 +353,44 @@ def _fetch_result(response: httpx.Response) -> FetchResult:
     except ValueError:
         raise MalformedData("relay sent an invalid X-Caucus-Last header") from None
     return FetchResult(items, last)
+
+
+def _retry_after(response: httpx.Response, cap: float) -> float | None:
+    """The relay's ``Retry-After`` in seconds (whole seconds only), capped; else None."""
+    value = response.headers.get("retry-after", "")
+    if not value.isdigit() or len(value) > 6:
+        return None
+    return min(float(value), cap)
+
+
+def _work_challenge(response: httpx.Response) -> WorkChallenge | None:
+    """The proof-of-work challenge of a 429 ``work_required`` answer, if it is one."""
+    if response.status_code != 429:
+        return None
+    try:
+        doc = response.json()
+        if doc.get("error") != "work_required":
+            return None
+        bits, bucket, seed = doc["work_bits"], doc["work_bucket"], doc["work_seed"]
+        if not isinstance(bits, int) or not isinstance(bucket, int) or not isinstance(seed, str):
+            raise MalformedData("malformed proof-of-work challenge from the relay")
+        return WorkChallenge(bits, bucket, b64url_decode(seed))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise MalformedData("malformed proof-of-work challenge from the relay") from None
+
+
+async def _solve(challenge: WorkChallenge, kind: WorkKind, resource_id: bytes) -> str:
+    """Solve in a worker thread (the event loop keeps running); refuse absurd demands."""
+    if challenge.bits > MAX_WORK_BITS:
+        raise RelayBusy(
+            f"relay busy: it asks for {challenge.bits} bits of proof of work "
+            f"(this client does at most {MAX_WORK_BITS}); try again later"
+        )
+    log.info("relay busy, solving a %d-bit proof of work", challenge.bits)
+    stamp = await asyncio.to_thread(solve_work, challenge, kind, resource_id)
+    if stamp is None:  # only with max_tries, which we do not pass
+        raise RelayBusy("relay busy: proof of work not found")
+    return work_header(stamp)
 
 
 def _rejection(response: httpx.Response) -> RelayRejected:
