@@ -33,6 +33,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=defaults.port, help="0 picks a free port")
     serve.add_argument("--retention-days", type=float, default=defaults.retention_days)
     serve.add_argument("--max-mailbox-bytes", type=int, default=defaults.max_mailbox_bytes)
+    serve.add_argument("--max-inbox-bytes", type=int, default=defaults.max_inbox_bytes)
+    serve.add_argument(
+        "--max-db-bytes", type=int, default=defaults.max_db_bytes, help="cap on the whole database"
+    )
+    serve.add_argument(
+        "--min-free-disk-bytes",
+        type=int,
+        default=defaults.min_free_disk_bytes,
+        help="writes are refused (507) below this much free disk space",
+    )
     serve.add_argument(
         "--rate", type=float, default=defaults.rate_per_s, help="writes/s per capability"
     )
@@ -43,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--read-burst", type=float, default=defaults.read_burst)
     serve.add_argument("--creations-per-minute", type=float, default=defaults.create_per_s * 60.0)
     serve.add_argument("--creation-burst", type=float, default=defaults.create_burst)
+    serve.add_argument(
+        "--creations-per-address-per-minute",
+        type=float,
+        default=0.0,
+        help="operator option: also limit creations per client address (0: off, the default)",
+    )
     serve.add_argument(
         "--max-connections",
         type=int,
@@ -60,12 +76,16 @@ def _config(args: argparse.Namespace) -> RelayConfig:
         port=args.port,
         retention_days=args.retention_days,
         max_mailbox_bytes=args.max_mailbox_bytes,
+        max_inbox_bytes=args.max_inbox_bytes,
+        max_db_bytes=args.max_db_bytes,
+        min_free_disk_bytes=args.min_free_disk_bytes,
         rate_per_s=args.rate,
         rate_burst=args.burst,
         read_rate_per_s=args.read_rate,
         read_burst=args.read_burst,
         create_per_s=args.creations_per_minute / 60.0,
         create_burst=args.creation_burst,
+        create_per_address_per_s=args.creations_per_address_per_minute / 60.0,
         max_connections=args.max_connections,
     )
 
