@@ -98,6 +98,10 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
             self._disarm()
             super().connection_lost(exc)
 
+        def _unsupported_upgrade_warning(self) -> None:
+            """uvicorn logs two warnings per WebSocket upgrade; the app answers 400 instead,
+            and a client should not be able to fill the log."""
+
         # -- ours --------------------------------------------------------------------
 
         def _arm(self, seconds: float) -> None:
