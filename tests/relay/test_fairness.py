@@ -7,6 +7,7 @@ connection as well, under a group bucket ``group_factor`` times larger (relay/li
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import httpx
@@ -14,6 +15,10 @@ import pytest
 
 from app.core.errors import RelayBusy, RelayUnavailable
 from app.core.relay_client import RelayClient
+from crypto.key_schedule import cap_hash
+from crypto.relay_auth import b64url_encode, bearer_header
+from relay.config import RelayConfig
+from relay.embedded import EmbeddedRelay
 from tests.relay.conftest import Client, FakeClock, Mailbox, make_app
 
 pytestmark = pytest.mark.anyio
@@ -113,3 +118,27 @@ async def test_client_retries_a_busy_relay_and_reports_busy(tmp_path: Path) -> N
     assert waits == [1.0]
     await patient.aclose()
     app.close()
+
+
+@pytest.mark.socket
+@pytest.mark.timeout(60)
+def test_connections_are_told_apart_over_a_real_socket(tmp_path: Path) -> None:
+    """Under uvicorn the per-connection key is the TCP connection itself."""
+    config = RelayConfig(db_path=tmp_path / "relay.db", rate_per_s=0.5, rate_burst=30.0)
+    with (
+        EmbeddedRelay(config.db_path, config=config) as relay,
+        httpx.Client(base_url=relay.url, timeout=10) as flooder,
+        httpx.Client(base_url=relay.url, timeout=10) as honest,
+    ):
+        mid, cap = os.urandom(16).hex(), os.urandom(32)
+        body = {"cap_hash": b64url_encode(cap_hash(cap)), "head": b64url_encode(bytes(32))}
+        assert flooder.put(f"/v1/mailboxes/{mid}", json=body).status_code == 201
+        headers = {"Authorization": bearer_header(cap)}
+        path = f"/v1/mailboxes/{mid}/items"
+        flood = [
+            flooder.post(path, content=b"spam", headers=headers).status_code for _ in range(40)
+        ]
+        assert 429 in flood
+        assert [
+            honest.post(path, content=b"real", headers=headers).status_code for _ in range(20)
+        ] == [200] * 20
