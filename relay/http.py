@@ -178,6 +178,7 @@ class RelayApp:
         self._limits = config
         self._caps = CapabilityHashes()
         self._body_timeouts = (config.body_idle_timeout_s, config.body_timeout_s)
+        self._per_address = config.create_per_address_per_s > 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -237,7 +238,8 @@ class RelayApp:
             request = _Request(scope, receive, params, self._body_timeouts)
             client = scope.get("client")
             limits.CONNECTION.set(limits.connection_key(client))
-            limits.ADDRESS.set(client[0] if client else None)
+            if self._per_address:  # an operator option; otherwise the address is not read
+                limits.ADDRESS.set(client[0] if client else None)
             if request.websocket:
                 raise _NO_WEBSOCKET
             response = await handler(self, request)
