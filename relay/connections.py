@@ -7,11 +7,15 @@ a socket that connects and sends nothing, or sends its request head one byte at 
 
 - close a connection that has not sent a complete request head within ``head_timeout_s``
   of connecting or of its previous answer (408 with a JSON body if it had started one),
+- answer 408 and close when a request body pauses longer than ``body_idle_s`` between
+  two reads or takes longer than ``body_timeout_s`` in all (a slow-body attack),
 - answer 503 ``busy`` (JSON, ``Retry-After: 1``, then close) to every request on a
   connection accepted while ``max_connections`` were already open; such a connection gets
   only ``busy_timeout_s`` to send its head, so refused sockets do not pile up.
 
-Request bodies are timed at the ASGI level (``relay/http.py``).  The hooks used here
+The body timer is armed only while a body is incomplete after a read, so a request that
+arrives in one piece costs one attribute check (an ``asyncio.timeout`` around every body
+read in the app cost more than the rest of the limits together).  The hooks used here
 (``connection_made``, ``data_received``, ``on_headers_complete``, ``on_response_complete``,
 ``connection_lost``, ``self.app``) are the parser callbacks uvicorn's own keep-alive
 timer is built on.
@@ -40,19 +44,27 @@ Send = Callable[[Message], Awaitable[None]]
 _BUSY_BODY = codec.json_bytes(
     {"error": "busy", "detail": "too many open connections; retry shortly"}
 )
-_TIMEOUT_BODY = codec.json_bytes(
-    {"error": "timeout", "detail": "request head not received in time"}
-)
-_REQUEST_TIMEOUT = (
-    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
-    b"content-length: %d\r\nconnection: close\r\n\r\n" % len(_TIMEOUT_BODY)
-) + _TIMEOUT_BODY
+
+
+def _request_timeout(detail: str) -> bytes:
+    body = codec.json_bytes({"error": "timeout", "detail": detail})
+    head = (
+        b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+        b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
+    )
+    return head + body
+
+
+_HEAD_TIMEOUT = _request_timeout("request head not received in time")
+_BODY_TIMEOUT = _request_timeout("request body not received in time")
 
 
 @dataclass(frozen=True)
 class ConnectionLimits:
     head_timeout_s: float
     max_connections: int
+    body_idle_s: float = 20.0
+    body_timeout_s: float = 120.0
     busy_timeout_s: float = 1.0
 
 
@@ -70,6 +82,8 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
             self._relay_app = self.app
             self.app = self._admit
             self._head_timer: asyncio.TimerHandle | None = None
+            self._body_timer: asyncio.TimerHandle | None = None
+            self._body_deadline = 0.0
             self._busy = False
             self._got_bytes = False
 
@@ -83,10 +97,20 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
         def data_received(self, data: bytes) -> None:
             self._got_bytes = True
             super().data_received(data)
+            cycle = self.cycle
+            if cycle is not None and cycle.more_body and not cycle.response_complete:
+                self._arm_body()
+            elif self._body_timer is not None:
+                self._disarm_body()
 
         def on_headers_complete(self) -> None:
             self._disarm()
+            self._body_deadline = self.loop.time() + limits.body_timeout_s
             super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            self._disarm_body()
+            super().on_message_complete()
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
@@ -96,6 +120,7 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
+            self._disarm_body()
             super().connection_lost(exc)
 
         def _unsupported_upgrade_warning(self) -> None:
@@ -118,7 +143,26 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
             if self.transport.is_closing():
                 return
             if self._got_bytes:
-                self.transport.write(_REQUEST_TIMEOUT)
+                self.transport.write(_HEAD_TIMEOUT)
+            self.transport.close()
+
+        def _arm_body(self) -> None:
+            self._disarm_body()
+            when = min(self.loop.time() + limits.body_idle_s, self._body_deadline)
+            self._body_timer = self.loop.call_at(when, self._body_timed_out)
+
+        def _disarm_body(self) -> None:
+            if self._body_timer is not None:
+                self._body_timer.cancel()
+                self._body_timer = None
+
+        def _body_timed_out(self) -> None:
+            """The app is waiting in ``receive``; it gets a disconnect and answers nothing."""
+            self._body_timer = None
+            if self.transport.is_closing():
+                return
+            if self.cycle is not None and not self.cycle.response_started:
+                self.transport.write(_BODY_TIMEOUT)
             self.transport.close()
 
         async def _admit(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -8,7 +8,6 @@ they pass the endpoint's limit.  It never logs paths, ids, headers or bodies.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -51,16 +50,12 @@ class _Request:
         "params",
         "query",
         "receive",
-        "timeouts",
         "websocket",
         "work",
     )
 
-    def __init__(
-        self, scope: Scope, receive: Receive, params: list[str], timeouts: tuple[float, float]
-    ) -> None:
+    def __init__(self, scope: Scope, receive: Receive, params: list[str]) -> None:
         self.receive = receive
-        self.timeouts = timeouts
         self.params = params
         self.query: bytes = scope.get("query_string", b"")
         self.auth: bytes | None = None
@@ -81,11 +76,7 @@ class _Request:
                 self.work = value
 
     async def body(self, limit: int) -> bytes:
-        """The whole body, refused with 413 once it is known to exceed ``limit``.
-
-        408 ``timeout`` if the client pauses longer than the idle timeout between two
-        reads or takes longer than the body timeout in all (a slow-body attack).
-        """
+        """The whole body, refused with 413 once it is known to exceed ``limit``."""
         if self.content_length is not None:
             if not self.content_length.isdigit() or len(self.content_length) > 18:
                 raise RelayError("bad_request", "invalid Content-Length")
@@ -93,26 +84,18 @@ class _Request:
                 raise RelayError("too_large", f"body larger than {limit} bytes")
         chunks: list[bytes] = []
         total = 0
-        loop = asyncio.get_running_loop()
-        idle, whole = self.timeouts
-        end = loop.time() + whole
-        try:
-            async with asyncio.timeout(min(idle, whole)) as deadline:
-                while True:
-                    message = await self.receive()
-                    if message["type"] == "http.disconnect":
-                        raise _ClientGone
-                    chunk = message.get("body", b"")
-                    if chunk:
-                        total += len(chunk)
-                        if total > limit:
-                            raise RelayError("too_large", f"body larger than {limit} bytes")
-                        chunks.append(chunk)
-                    if not message.get("more_body", False):
-                        break
-                    deadline.reschedule(min(loop.time() + idle, end))
-        except TimeoutError:
-            raise RelayError("timeout", "request body not received in time") from None
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise _ClientGone
+            chunk = message.get("body", b"")
+            if chunk:
+                total += len(chunk)
+                if total > limit:
+                    raise RelayError("too_large", f"body larger than {limit} bytes")
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def disconnected(self) -> None:
@@ -148,9 +131,6 @@ def _seq(status: int, seq: int) -> _Response:
     return _Response(status, b'{"seq":%d}' % seq)
 
 
-_CLOSE = frozenset({"too_large", "timeout"})
-
-
 def _error(error: RelayError) -> _Response:
     payload: dict[str, object] = {"error": error.code, "detail": error.detail}
     payload.update(error.extra)
@@ -159,7 +139,7 @@ def _error(error: RelayError) -> _Response:
         headers.append((b"retry-after", str(error.retry_after).encode()))
     if isinstance(error, _MethodNotAllowed):
         headers.append((b"allow", error.allow))
-    if error.code in _CLOSE or error is _NO_WEBSOCKET:  # do not read the rest
+    if error.code == "too_large" or error is _NO_WEBSOCKET:  # do not read the rest
         headers.append((b"connection", b"close"))
     return _Response(error.status, codec.json_bytes(payload), headers=headers)
 
@@ -177,7 +157,6 @@ class RelayApp:
         self._max_wait = config.max_wait_s
         self._limits = config
         self._caps = CapabilityHashes()
-        self._body_timeouts = (config.body_idle_timeout_s, config.body_timeout_s)
         self._per_address = config.create_per_address_per_s > 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -235,7 +214,7 @@ class RelayApp:
         response: _Response
         try:
             handler, params = _route(parts, scope["method"])
-            request = _Request(scope, receive, params, self._body_timeouts)
+            request = _Request(scope, receive, params)
             client = scope.get("client")
             limits.CONNECTION.set(limits.connection_key(client))
             if self._per_address:  # an operator option; otherwise the address is not read

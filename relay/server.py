@@ -39,7 +39,12 @@ def uvicorn_config(app: RelayApp, *, fast_loop: bool = True) -> uvicorn.Config:
     """
     config = app.relay.config
     guarded = have_httptools()
-    limits = ConnectionLimits(config.head_timeout_s, config.max_connections)
+    limits = ConnectionLimits(
+        config.head_timeout_s,
+        config.max_connections,
+        body_idle_s=config.body_idle_timeout_s,
+        body_timeout_s=config.body_timeout_s,
+    )
     return uvicorn.Config(
         app,
         loop="uvloop" if fast_loop and _have("uvloop") else "asyncio",

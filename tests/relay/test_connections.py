@@ -78,6 +78,32 @@ def test_slow_body_gets_408(quick: EmbeddedRelay) -> None:
     assert b"connection: close" in answer.lower()
 
 
+def test_body_trickled_past_the_total_timeout_gets_408(tmp_path: Path) -> None:
+    """Each byte arrives within the idle timeout, but the whole body takes too long."""
+    relay = start(tmp_path, body_idle_timeout_s=30.0, body_timeout_s=0.5)
+    try:
+        with connect(relay) as sock:
+            sock.sendall(
+                b"POST /v1/inboxes/" + b"cd" * 16 + b"/items HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Length: 100000\r\n\r\n"
+            )
+            sock.settimeout(0.05)
+            answer = b""
+            for _ in range(2000):  # a byte every 50 ms until the relay answers
+                try:
+                    answer = sock.recv(4096)
+                except TimeoutError:
+                    sock.sendall(b"x")
+                    continue
+                break
+            sock.settimeout(20)
+            answer += read_all(sock)
+        assert answer.startswith(b"HTTP/1.1 408")
+        assert json_body(answer)["detail"] == "request body not received in time"
+    finally:
+        relay.stop()
+
+
 def test_idle_connection_after_an_answer_is_closed(quick: EmbeddedRelay) -> None:
     with connect(quick) as sock:
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
