@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import itertools
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
@@ -32,7 +33,16 @@ from typing import Any
 
 from relay import codec
 
-__all__ = ["ConnectionLimits", "guarded_protocol", "have_httptools", "raise_open_files_limit"]
+__all__ = [
+    "CONNECTION_SCOPE_KEY",
+    "ConnectionLimits",
+    "guarded_protocol",
+    "have_httptools",
+    "raise_open_files_limit",
+]
+
+CONNECTION_SCOPE_KEY = "caucus.connection"
+"""Scope key holding a per-connection number (8 bytes), for the per-connection buckets."""
 
 log = logging.getLogger("caucus.relay")
 
@@ -76,6 +86,8 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
     """uvicorn's httptools protocol with the limits above (needs ``httptools``)."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+    numbers = itertools.count()
+
     class GuardedHttpToolsProtocol(HttpToolsProtocol):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
@@ -86,6 +98,7 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
             self._body_deadline = 0.0
             self._busy = False
             self._got_bytes = False
+            self._number = next(numbers).to_bytes(8, "big")
 
         # -- uvicorn callbacks -------------------------------------------------------
 
@@ -102,6 +115,10 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
                 self._arm_body()
             elif self._body_timer is not None:
                 self._disarm_body()
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self.scope[CONNECTION_SCOPE_KEY] = self._number  # type: ignore[literal-required]
 
         def on_headers_complete(self) -> None:
             self._disarm()

@@ -17,6 +17,7 @@ from typing import Any
 from relay import codec, limits
 from relay.capabilities import CapabilityHashes
 from relay.config import RelayConfig
+from relay.connections import CONNECTION_SCOPE_KEY
 from relay.errors import RelayError
 from relay.logic import COMMIT_HEADER_SIZE, Clock, Relay
 
@@ -216,7 +217,8 @@ class RelayApp:
             handler, params = _route(parts, scope["method"])
             request = _Request(scope, receive, params)
             client = scope.get("client")
-            limits.CONNECTION.set(limits.connection_key(client))
+            connection = scope.get(CONNECTION_SCOPE_KEY)  # set by relay/connections.py
+            limits.CONNECTION.set(connection or limits.connection_key(client))
             if self._per_address:  # an operator option; otherwise the address is not read
                 limits.ADDRESS.set(client[0] if client else None)
             if request.websocket:

@@ -12,7 +12,9 @@
   default because the relay keeps no IP addresses.
 
 The connection of the request being handled travels in a context variable set by
-``relay/http.py``, so the storage and logic signatures need not change.
+``relay/http.py``, so the storage and logic signatures need not change: under our uvicorn
+protocol it is a number given to each connection (``relay/connections.py``); elsewhere
+(in-process transports, other servers) a keyed hash of the ASGI ``client`` pair.
 """
 
 from __future__ import annotations
