@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from relay.config import RelayConfig
+from relay.connections import raise_open_files_limit
 from relay.embedded import EmbeddedRelay
 from relay.http import create_app
 from tests.relay.conftest import OPEN_LIMITS
@@ -170,3 +171,16 @@ async def test_websocket_scope_is_refused_not_crashed(tmp_path: Path) -> None:
     assert sent[0]["type"] == "websocket.http.response.start" and sent[0]["status"] == 400
     assert json.loads(sent[1]["body"])["error"] == "bad_request"
     app.close()
+
+
+def test_open_files_limit_is_raised_to_the_hard_limit() -> None:
+    resource = pytest.importorskip("resource")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft > 512:  # start from a low soft limit, as on a default Linux login
+        resource.setrlimit(resource.RLIMIT_NOFILE, (512, hard))
+    raised = raise_open_files_limit()
+    now_soft, now_hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert now_hard == hard and raised == now_soft
+    if hard != resource.RLIM_INFINITY:
+        assert now_soft == hard
+    assert now_soft > 512
