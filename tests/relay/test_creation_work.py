@@ -9,6 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.core.relay_client import RelayClient
 from crypto.relay_auth import b64url_decode, b64url_encode
@@ -20,6 +22,7 @@ from crypto.relay_work import (
     work_bits,
     work_header,
 )
+from relay.errors import RelayError
 from relay.pow import CreationGate, WorkSettings
 from tests.relay.conftest import FakeClock, make_app, new_id, open_client
 
@@ -208,3 +211,15 @@ async def test_per_address_creation_limit_is_an_operator_option(tmp_path: Path) 
                 await http.put(f"/v1/mailboxes/{new_id()}", json=mailbox_body())
             ).status_code == 201
     default.close()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.binary(max_size=40) | st.from_regex(rb"[0-9]{0,14}\.[A-Za-z0-9_=-]{0,14}", fullmatch=True)
+)
+def test_any_work_header_is_a_clean_answer(value: bytes) -> None:
+    gate = CreationGate(WorkSettings(key=bytes(32), min_bits=1, max_bits=4), 1e-9, 1)
+    try:
+        gate.admit(WorkKind.MAILBOX, bytes(16), value, 1000.0)
+    except RelayError as error:
+        assert (error.status, error.code) in ((400, "bad_request"), (429, "work_required"))
