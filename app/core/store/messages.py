@@ -19,13 +19,23 @@ from app.core.status import MESSAGE_TRANSITIONS, MessageStatus, move
 
 __all__ = [
     "MessageRow",
+    "OutboxRow",
     "count_messages",
+    "count_pending",
     "count_unread",
     "insert_message",
     "load_message",
     "load_messages",
+    "load_outbox",
+    "mark_acked",
     "mark_echo_sent",
+    "pending_group_ids",
+    "pending_ids",
+    "queue_message",
+    "seal_message",
     "search",
+    "set_status",
+    "unseal_message",
 ]
 
 _COLUMNS: Final = (
@@ -65,6 +75,18 @@ class MessageRow:
     sent_at: int
     status: MessageStatus
     warning: str | None
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """What sending one of our messages needs (the engine's connection only)."""
+
+    group_id: bytes
+    content_type: int
+    body: bytes
+    sent_at: int
+    item: bytes | None  # the sealed item, kept until the relay acknowledges it
+    status: MessageStatus
 
 
 def _row(row: Any) -> MessageRow:
@@ -208,3 +230,128 @@ def search(
         (terms, group_id, group_id, limit),
     )
     return [_row(row) for row in rows]
+
+
+# -- our outbox -------------------------------------------------------------------------
+
+
+def queue_message(
+    db: Database,
+    group_id: bytes,
+    channel_id: bytes,
+    sender_pk: bytes,
+    sender_name: str,
+    now: int,
+    content_type: int,
+    body: bytes,
+    text: str,
+) -> int:
+    """One of our messages, pending (not sealed yet); its row id."""
+    cursor = db.execute(
+        "INSERT INTO messages (group_id, channel_id, sender_pk, sender_name, sent_at,"
+        " received_at, content_type, body, text, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            group_id,
+            channel_id,
+            sender_pk,
+            sender_name,
+            now,
+            now,
+            content_type,
+            body,
+            text,
+            MessageStatus.PENDING.value,
+        ),
+    )
+    row_id: int = cursor.lastrowid
+    return row_id
+
+
+def load_outbox(db: Database, row_id: int) -> OutboxRow | None:
+    row = db.one(
+        "SELECT group_id, content_type, body, sent_at, item, status FROM messages WHERE id = ?",
+        (row_id,),
+    )
+    if row is None:
+        return None
+    return OutboxRow(
+        bytes(row[0]),
+        int(row[1]),
+        bytes(row[2]),
+        int(row[3]),
+        bytes(row[4]) if row[4] is not None else None,
+        MessageStatus(row[5]),
+    )
+
+
+def pending_group_ids(db: Database) -> list[bytes]:
+    """Groups with a message waiting to go out."""
+    return [
+        bytes(row[0])
+        for row in db.all(
+            "SELECT DISTINCT group_id FROM messages WHERE status = ? ORDER BY group_id",
+            (MessageStatus.PENDING.value,),
+        )
+    ]
+
+
+def pending_ids(db: Database, group_id: bytes, upto: int | None = None) -> list[int]:
+    """The group's pending messages in row order, up to row ``upto`` when given."""
+    return [
+        int(row[0])
+        for row in db.all(
+            "SELECT id FROM messages WHERE group_id = ? AND status = ?"
+            " AND (? IS NULL OR id <= ?) ORDER BY id",
+            (group_id, MessageStatus.PENDING.value, upto, upto),
+        )
+    ]
+
+
+def count_pending(db: Database) -> int:
+    row = db.one("SELECT count(*) FROM messages WHERE status = ?", (MessageStatus.PENDING.value,))
+    return int(row[0])
+
+
+def set_status(db: Database, row_id: int, old: MessageStatus, new: MessageStatus) -> bool:
+    """Move a message along ``MESSAGE_TRANSITIONS`` (``UsageError`` if the table forbids
+    it); False when its stored status was not ``old`` (nothing written)."""
+    move(MESSAGE_TRANSITIONS, old, new)
+    cursor = db.execute(
+        "UPDATE messages SET status = ? WHERE id = ? AND status = ?",
+        (new.value, row_id, old.value),
+    )
+    return bool(cursor.rowcount)
+
+
+def seal_message(
+    db: Database, row_id: int, item: bytes, message_id: bytes, prev_sent: bytes
+) -> None:
+    """The sealed item of a pending message, with our previous message hash at sealing."""
+    db.execute(
+        "UPDATE messages SET item = ?, message_id = ?, prev_sent = ? WHERE id = ?",
+        (item, message_id, prev_sent, row_id),
+    )
+
+
+def unseal_message(db: Database, group_id: bytes, row_id: int) -> None:
+    """Forget a sealing that never landed (its epoch ended): our previous-message hash
+    goes back to what it was, and the message waits to be sealed again."""
+    db.execute(
+        "UPDATE groups SET last_sent = (SELECT prev_sent FROM messages WHERE id = ?)"
+        " WHERE group_id = ?",
+        (row_id, group_id),
+    )
+    db.execute(
+        "UPDATE messages SET item = NULL, message_id = NULL, prev_sent = NULL WHERE id = ?",
+        (row_id,),
+    )
+
+
+def mark_acked(db: Database, row_id: int, relay_seq: int) -> bool:
+    """The relay acknowledged our pending message: sent, its sealed item dropped."""
+    cursor = db.execute(
+        "UPDATE messages SET status = ?, relay_seq = ?, item = NULL, prev_sent = NULL"
+        " WHERE id = ? AND status = ?",
+        (_ECHO_TO.value, relay_seq, row_id, _ECHO_FROM.value),
+    )
+    return bool(cursor.rowcount)
