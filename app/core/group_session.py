@@ -82,7 +82,7 @@ class GroupSession:
             raise KeyError(group_id)
         state = GroupState.replay(store.load_log(db, group_id))
         epoch = store.load_epoch(db, group_id)
-        keys = EpochKeys.derive(group_id, epoch.epoch, epoch.secret) if epoch else None
+        keys = EpochKeys.derive(group_id, epoch.epoch, epoch.secret) if epoch is not None else None
         return cls(
             group_id,
             row.relay_url,
