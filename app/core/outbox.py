@@ -25,6 +25,8 @@ from app.core.group_sync import COMMIT_ATTEMPTS, GroupSync
 from app.core.ports import Context
 from app.core.queries import Queries
 from app.core.relay_health import RelayHealth
+from app.core.status import MessageStatus
+from app.core.store import groups, messages
 from app.core.sync_pass import STEP_ERRORS, SyncPass
 from app.core.views import DEFAULT_CHANNEL, MessageView
 from crypto.content import ContentType, TextBody
@@ -84,23 +86,18 @@ class Outbox:
             raise ClientError("the message is too large")
         now = self._ctx.now()
         with self._ctx.db.transaction():
-            cursor = self._ctx.db.execute(
-                "INSERT INTO messages (group_id, channel_id, sender_pk, sender_name, sent_at,"
-                " received_at, content_type, body, text, status)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
-                (
-                    group_id,
-                    channel_id,
-                    self._ctx.identity.public_key,
-                    self._name,
-                    now,
-                    now,
-                    int(content_type),
-                    body,
-                    shown,
-                ),
+            row_id = messages.queue_message(
+                self._ctx.db,
+                group_id,
+                channel_id,
+                self._ctx.identity.public_key,
+                self._name,
+                now,
+                int(content_type),
+                body,
+                shown,
             )
-        view = self._reads.message(int(cursor.lastrowid))
+        view = self._reads.message(row_id)
         self._ctx.events.emit(MessageAdded(view))
         async with self._groups.send_lock(group_id):
             await self._flush_group(group_id, upto=view.row_id)
@@ -115,13 +112,7 @@ class Outbox:
         other groups go on.
         """
         sync = sync if sync is not None else SyncPass()
-        groups = [
-            row[0]
-            for row in self._ctx.db.all(
-                "SELECT DISTINCT group_id FROM messages WHERE status = 'pending' ORDER BY group_id"
-            )
-        ]
-        for group_id in groups:
+        for group_id in messages.pending_group_ids(self._ctx.db):
             relay_url = self._groups.session(group_id).relay_url
             if sync.is_down(relay_url):
                 continue
@@ -140,20 +131,17 @@ class Outbox:
                 self._health.step_failed(sync, scope, group_id, relay_url, "sending", exc)
             else:
                 self._health.step_done(scope)
-        (remaining,) = self._ctx.db.one("SELECT count(*) FROM messages WHERE status = 'pending'")
-        return int(remaining)
+        return messages.count_pending(self._ctx.db)
 
     async def retry(self, row_id: int) -> None:
         """Put a failed message back into the outbox and try it again (after any older
         pending message of its group)."""
-        row = self._ctx.db.one(
-            "SELECT group_id FROM messages WHERE id = ? AND status = 'failed'", (row_id,)
-        )
-        if row is None:
+        row = messages.load_outbox(self._ctx.db, row_id)
+        if row is None or row.status is not MessageStatus.FAILED:
             raise NotFound("no failed message with that id")
-        self._set_status(row[0], row_id, "pending")
-        async with self._groups.send_lock(row[0]):
-            await self._flush_group(row[0], upto=row_id)
+        self._set_status(row.group_id, row_id, MessageStatus.FAILED, MessageStatus.PENDING)
+        async with self._groups.send_lock(row.group_id):
+            await self._flush_group(row.group_id, upto=row_id)
 
     async def _flush_group(self, group_id: bytes, *, upto: int | None = None) -> None:
         """Deliver the group's pending messages in row order, up to row ``upto``.
@@ -164,42 +152,36 @@ class Outbox:
         unreachable, a withheld commit) raises at once: that message and every later one
         stay pending, in order.
         """
-        rows = self._ctx.db.all(
-            "SELECT id FROM messages WHERE group_id = ? AND status = 'pending'"
-            " AND (? IS NULL OR id <= ?) ORDER BY id",
-            (group_id, upto, upto),
-        )
-        for (row_id,) in rows:
+        for row_id in messages.pending_ids(self._ctx.db, group_id, upto):
             try:
                 await self._deliver(row_id)
             except (ClientError, RelayRejected) as exc:
                 if row_id == upto:
                     raise
-                self._set_status(group_id, row_id, "failed")
+                self._set_status(group_id, row_id, MessageStatus.PENDING, MessageStatus.FAILED)
                 self._ctx.events.warn(group_id, "send-failed", str(exc))
 
-    def _set_status(self, group_id: bytes, row_id: int, status: str) -> None:
+    def _set_status(
+        self, group_id: bytes, row_id: int, old: MessageStatus, new: MessageStatus
+    ) -> None:
         with self._ctx.db.transaction():
-            self._ctx.db.execute("UPDATE messages SET status = ? WHERE id = ?", (status, row_id))
-        self._ctx.events.emit(MessageStatusChanged(group_id, row_id, status))
+            changed = messages.set_status(self._ctx.db, row_id, old, new)
+        if changed:
+            self._ctx.events.emit(MessageStatusChanged(group_id, row_id, new))
 
     async def _deliver(self, row_id: int) -> None:
         for _ in range(COMMIT_ATTEMPTS):
-            row = self._ctx.db.one(
-                "SELECT group_id, content_type, body, sent_at, item, status FROM messages"
-                " WHERE id = ?",
-                (row_id,),
-            )
-            if row is None or row[5] != "pending":
+            row = messages.load_outbox(self._ctx.db, row_id)
+            if row is None or row.status is not MessageStatus.PENDING:
                 return
-            group_id, content_type, body, sent_at, item, _ = row
+            group_id, item = row.group_id, row.item
             session = self._groups.session(group_id)
             relay = self._ctx.relays.get(session.relay_url)
             if item is None:
                 # No sync first: if a commit we have not seen closed our epoch, the relay
                 # answers stale_epoch and we catch up and seal again below.
                 session = self._groups.require_active(group_id)
-                item = self._seal(session, row_id, content_type, body, sent_at)
+                item = self._seal(session, row_id, row.content_type, row.body, row.sent_at)
             keys = session.keys
             if keys is None:
                 raise NotPermittedHere("you are no longer a member of this group")
@@ -224,25 +206,12 @@ class Outbox:
                     self._ctx.events.warn(group_id, "withheld-commit", detail)
                     raise RelayError(detail + "; the message stays queued") from None
                 with self._ctx.db.transaction():
-                    self._ctx.db.execute(
-                        "UPDATE groups SET last_sent = (SELECT prev_sent FROM messages"
-                        " WHERE id = ?) WHERE group_id = ?",
-                        (row_id, group_id),
-                    )
-                    self._ctx.db.execute(
-                        "UPDATE messages SET item = NULL, message_id = NULL, prev_sent = NULL"
-                        " WHERE id = ?",
-                        (row_id,),
-                    )
+                    messages.unseal_message(self._ctx.db, group_id, row_id)
                 continue
             self._health.online(session.relay_url)
             with self._ctx.db.transaction():
-                self._ctx.db.execute(
-                    "UPDATE messages SET status = 'sent', relay_seq = ?, item = NULL,"
-                    " prev_sent = NULL WHERE id = ? AND status = 'pending'",
-                    (seq, row_id),
-                )
-            self._ctx.events.emit(MessageStatusChanged(group_id, row_id, "sent"))
+                messages.mark_acked(self._ctx.db, row_id, seq)
+            self._ctx.events.emit(MessageStatusChanged(group_id, row_id, MessageStatus.SENT))
             return
         raise RelayError("the group changed too often while sending; the message stays queued")
 
@@ -260,9 +229,7 @@ class Outbox:
         if session.state.needs_rekey:
             raise RelayUnavailable("waiting for the group to be re-keyed after someone left")
         with self._ctx.db.transaction():
-            (last_sent,) = self._ctx.db.one(
-                "SELECT last_sent FROM groups WHERE group_id = ?", (session.group_id,)
-            )
+            last_sent = groups.last_sent(self._ctx.db, session.group_id)
             sealed = seal_message(
                 keys,
                 session.stored_send_chain(self._ctx.db, self._ctx.identity),
@@ -275,12 +242,8 @@ class Outbox:
                 self._ctx.rng,
             )
             session.save_send_chain(self._ctx.db, sealed.chain)
-            self._ctx.db.execute(
-                "UPDATE messages SET item = ?, message_id = ?, prev_sent = ? WHERE id = ?",
-                (sealed.item, sealed.message_hash[:16], last_sent, row_id),
+            messages.seal_message(
+                self._ctx.db, row_id, sealed.item, sealed.message_hash[:16], last_sent
             )
-            self._ctx.db.execute(
-                "UPDATE groups SET last_sent = ? WHERE group_id = ?",
-                (sealed.message_hash, session.group_id),
-            )
+            groups.set_last_sent(self._ctx.db, session.group_id, sealed.message_hash)
         return sealed.item
