@@ -50,6 +50,8 @@ from app.core.profile import unlock, validate_group_name
 from app.core.queries import Queries
 from app.core.relay_client import DEFAULT_TIMEOUTS, RelayClient, RelayTimeouts
 from app.core.relay_health import RelayHealth
+from app.core.store import groups
+from app.core.store import profile as profile_store
 from app.core.sync_pass import STEP_ERRORS, SyncPass
 from app.core.views import DEFAULT_CHANNEL, MessageView
 from crypto.group_log import (
@@ -98,17 +100,17 @@ class Engine(Queries):
         transport: httpx.AsyncBaseTransport | None = None,
         timeouts: RelayTimeouts = DEFAULT_TIMEOUTS,
     ) -> None:
-        row = db.one(
-            "SELECT name, relay_url, signing_seed, delivery_secret, delivery_cert FROM profile"
-        )
+        row = profile_store.profile_secrets(db)
         if row is None:
             raise ClientError("the profile database holds no profile")
         db.claim_engine()  # one engine per profile: its group state lives in memory
-        identity = Identity.from_secret_bytes(row[2], row[3], row[4])
+        identity = Identity.from_secret_bytes(
+            row.signing_seed, row.delivery_secret, row.delivery_cert
+        )
         super().__init__(db, identity.public_key)
         self.identity = identity
-        self.name: str = row[0]
-        self.relay_url: str = row[1]
+        self.name: str = row.name
+        self.relay_url: str = row.relay_url
         self.context = Context(
             db=db,
             identity=identity,
@@ -222,18 +224,11 @@ class Engine(Queries):
             mailbox_id, cap_hash(keys.mailbox_cap), entry.hash
         )
         with self.db.transaction():
-            self.db.execute(
-                "INSERT INTO groups (group_id, relay_url, mailbox_id, cursor, joined_at)"
-                " VALUES (?, ?, ?, 0, ?)",
-                (group_id, self.relay_url, mailbox_id, self.context.now()),
+            groups.insert_group(
+                self.db, group_id, self.relay_url, mailbox_id, 0, self.context.now()
             )
-            self.db.execute(
-                "INSERT INTO log_entries (group_id, seq, entry, relay_seq) VALUES (?, 0, ?, 0)",
-                (group_id, entry.encode()),
-            )
-            self.db.execute(
-                "INSERT INTO epochs (group_id, epoch, secret) VALUES (?, 0, ?)", (group_id, secret)
-            )
+            groups.insert_log_entry(self.db, group_id, entry, 0)
+            groups.save_epoch(self.db, group_id, 0, secret)
         self._groups.forget(group_id)
         self.context.events.emit(GroupJoined(group_id, state.name))
         return group_id
@@ -345,10 +340,10 @@ class Engine(Queries):
         if not session.active:
             return
         state = session.state
-        (raw,) = self.db.one(
-            "SELECT entry FROM log_entries WHERE group_id = ? AND seq = ?", (group_id, state.seq)
-        )
-        due = self.context.now() - LogEntry.decode(raw).timestamp > REKEY_INTERVAL_MS
+        newest = groups.logged_entry(self.db, group_id, state.seq)
+        if newest is None:
+            raise ClientError("the group's newest log entry is missing from the profile")
+        due = self.context.now() - LogEntry.decode(newest.entry).timestamp > REKEY_INTERVAL_MS
         organizers = state.organizers()
         first_organizer = organizers[0].identity_pk if organizers else None
         if state.needs_rekey or (due and first_organizer == self.identity.public_key):

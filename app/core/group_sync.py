@@ -14,6 +14,7 @@ from app.core.events import Event, GroupChanged, MessageAdded, RemovedFromGroup,
 from app.core.group_session import GroupSession, Outcome
 from app.core.ports import CommitMaker, Context
 from app.core.relay_health import RelayHealth
+from app.core.store import groups
 from crypto.commit import seal_commit
 from crypto.group_log import GroupState, LogEntry, Role, author_entry
 from crypto.key_schedule import EpochKeys, cap_hash
@@ -112,12 +113,9 @@ class GroupSync:
         raise RelayError("the group changed too often while committing; try again")
 
     def _landed(self, group_id: bytes, entry: LogEntry) -> int | None:
-        row = self._ctx.db.one(
-            "SELECT entry, relay_seq FROM log_entries WHERE group_id = ? AND seq = ?",
-            (group_id, entry.seq),
-        )
-        if row is not None and row[0] == entry.encode():
-            return int(row[1]) if row[1] is not None else None
+        row = groups.logged_entry(self._ctx.db, group_id, entry.seq)
+        if row is not None and row.entry == entry.encode():
+            return row.relay_seq
         return None
 
     def require_organizer(self, state: GroupState) -> None:
@@ -201,7 +199,4 @@ class GroupSync:
         return messages, commits
 
     def active_group_ids(self) -> list[bytes]:
-        return [
-            row[0]
-            for row in self._ctx.db.all("SELECT group_id FROM groups WHERE status = 'active'")
-        ]
+        return groups.active_group_ids(self._ctx.db)

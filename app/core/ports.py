@@ -20,6 +20,7 @@ from app.core.database import Database
 from app.core.events import Event, IntegrityWarning, Listener
 from app.core.group_session import GroupSession
 from app.core.relay_client import DEFAULT_TIMEOUTS, RelayClient, RelayTimeouts
+from app.core.store import groups
 from app.core.views import DEFAULT_CHANNEL, MessageView
 from crypto.group_log import EntryKind, GroupState, LogEntry
 from crypto.identity import Identity
@@ -59,10 +60,7 @@ class EventSink:
 
     def warn(self, group_id: bytes | None, kind: str, detail: str) -> None:
         """Record a warning in the profile, then tell the listeners."""
-        self._db.execute(
-            "INSERT INTO warnings (group_id, kind, detail, at) VALUES (?, ?, ?, ?)",
-            (group_id, kind, detail, self._now()),
-        )
+        groups.insert_warning(self._db, group_id, kind, detail, self._now())
         self.emit(IntegrityWarning(group_id, kind, detail))
 
 

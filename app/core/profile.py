@@ -23,6 +23,7 @@ from app.core.errors import (
     WrongPassphrase,
 )
 from app.core.passphrase import KdfParams, derive_key, load_params, save_params
+from app.core.store import profile as profile_store
 from crypto.identity import Identity
 
 __all__ = [
@@ -125,11 +126,7 @@ def create_profile_with_key(
     identity = Identity.generate(rng, now)
     seed, delivery, cert = identity.secret_bytes()
     with db.transaction():
-        db.execute(
-            "INSERT INTO profile (id, name, relay_url, signing_seed, delivery_secret,"
-            " delivery_cert, created_at) VALUES (1, ?, ?, ?, ?, ?, ?)",
-            (name, relay_url.rstrip("/"), seed, delivery, cert, now),
-        )
+        profile_store.insert_profile(db, name, relay_url.rstrip("/"), seed, delivery, cert, now)
     return db, key
 
 
