@@ -29,6 +29,8 @@ from app.cli_json import group_json, iso, member_json, message_json, request_jso
 from app.core.engine import Engine, wall_clock_ms
 from app.core.errors import ClientError, RelayUnavailable
 from app.core.profile import create_profile, profile_exists
+from app.daemon.client import call
+from app.daemon.server import SOCKET_NAME, Daemon, prepare_socket
 from crypto.errors import CaucusError
 from crypto.group_log import Role
 from relay.version import version_line
@@ -237,6 +239,25 @@ async def cmd_leave(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_daemon(args: argparse.Namespace) -> int:
+    path: Path = args.socket or args.home / SOCKET_NAME
+    prepare_socket(path)  # before the passphrase: a second daemon is refused at once
+
+    async def serve() -> None:
+        engine = Engine.open(args.home, read_passphrase())
+        try:
+            await Daemon(engine, path, version_line("caucus")).serve()
+        finally:
+            await engine.close()
+
+    asyncio.run(serve())
+    return 0
+
+
+def cmd_rpc(args: argparse.Namespace) -> int:
+    return call(args.socket or args.home / SOCKET_NAME, args.method, args.params)
+
+
 # -- parser ---------------------------------------------------------------------------
 
 
@@ -321,6 +342,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_fingerprint)
     add_doc_commands(sub)
     add_ballot_commands(sub)
+
+    p = sub.add_parser("daemon", help="unlock once and serve JSON-RPC on a Unix socket")
+    p.add_argument("--socket", type=Path, default=None, help="default: <home>/daemon.sock")
+    p.set_defaults(sync_handler=cmd_daemon)
+
+    p = sub.add_parser("rpc", help="one request to a running daemon (no passphrase)")
+    p.add_argument("method", help="e.g. groups, send, messages, subscribe")
+    p.add_argument("params", nargs="?", default=None, help='a JSON object, e.g. {"group": "X"}')
+    p.add_argument("--socket", type=Path, default=None, help="default: <home>/daemon.sock")
+    p.set_defaults(sync_handler=cmd_rpc)
     return parser
 
 
