@@ -1,7 +1,7 @@
 """``caucus rpc METHOD [PARAMS]``: one request to a running daemon, no passphrase and no
 key derivation. Prints the result as one line of JSON (what ``--json`` prints); an error
 goes to stderr as ``caucus: MESSAGE`` with the exit status the CLI command would have.
-``subscribe`` prints each notification as a line until the daemon stops.
+``subscribe`` prints its result, then each notification as a line until the daemon stops.
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ def call(path: Path, method: str, params_text: str | None, out: TextIO = sys.std
                     print(f"caucus: {error.get('message')}", file=sys.stderr)
                     return _exit_status(error.get("code"))
                 answered = True
+                print(json.dumps(message["result"], ensure_ascii=False), file=out, flush=True)
                 if not streaming:
-                    print(json.dumps(message["result"], ensure_ascii=False), file=out)
                     return 0
             elif streaming and "method" in message:
                 print(json.dumps(message, ensure_ascii=False), file=out, flush=True)

@@ -18,7 +18,11 @@ from typing import Any
 
 import pytest
 
-from app.daemon.protocol import MAX_LINE
+from app.cli_json import message_json
+from app.core.events import MessageAdded, SyncProgress
+from app.core.views import MessageView
+from app.daemon.methods import event_notification
+from app.daemon.protocol import MAX_LINE, ErrorCode, RpcError, parse_request
 from tests.core.test_cli import RelayProcess, caucus
 
 pytestmark = pytest.mark.socket
@@ -162,11 +166,21 @@ def test_a_message_sent_through_one_daemon_reaches_the_others_subscriber(
     caucus(alice, "group", "create", "Freelancers")
 
     daemons = [DaemonProcess(alice), DaemonProcess(bob)]
+    streaming: subprocess.Popen[str] | None = None
     try:
         for daemon in daemons:
             assert stat.S_IMODE(daemon.socket.stat().st_mode) == 0o600
         to_alice, to_bob = Rpc(alice / "daemon.sock"), Rpc(bob / "daemon.sock")
         assert to_bob.result("subscribe") == {"subscribed": True}
+        streaming = subprocess.Popen(
+            [sys.executable, "-m", "app", "--home", str(bob), "rpc", "subscribe"],
+            env={k: v for k, v in os.environ.items() if not k.startswith("CAUCUS_")},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert streaming.stdout is not None
+        assert json.loads(streaming.stdout.readline()) == {"subscribed": True}
 
         code = to_alice.result("invite", {"group": "Freelancers"})["code"]
         assert to_bob.result("join", {"code": code}) == {"requested": True}
@@ -181,6 +195,13 @@ def test_a_message_sent_through_one_daemon_reaches_the_others_subscriber(
         note = to_bob.wait_for("message", lambda p: p["message"]["text"] == "Vote at 6")
         assert note["group"] == group_id
         assert (note["message"]["sender"], note["message"]["status"]) == ("Alice", "received")
+        for line in streaming.stdout:  # `caucus rpc subscribe`: the same, one per line
+            streamed = json.loads(line)
+            if streamed["method"] == "message":
+                assert streamed["params"] == note
+                break
+        else:
+            raise AssertionError("`caucus rpc subscribe` ended without the message")
         over_socket = to_bob.result("messages", {"group": group_id})
         assert [m["text"] for m in over_socket] == ["Vote at 6"]
         assert to_bob.result("messages", {"group": group_id, "limit": 1}) == over_socket
@@ -195,9 +216,13 @@ def test_a_message_sent_through_one_daemon_reaches_the_others_subscriber(
         to_bob.close()
         assert daemons[1].stop() == 0
         assert not (bob / "daemon.sock").exists()
+        assert streaming.wait(WAIT) == 0  # the stream ends with the daemon
     finally:
         for daemon in daemons:
             daemon.stop()
+        if streaming is not None and streaming.poll() is None:
+            streaming.kill()
+            streaming.wait()
     assert not (alice / "daemon.sock").exists()
 
     # The daemon answers exactly what the CLI prints with --json.
@@ -231,6 +256,10 @@ def test_errors_stale_sockets_and_a_second_daemon(tmp_path: Path, relay: RelayPr
         padding = "x" * (MAX_LINE - 100)
         assert rpc.error("version", {"pad": padding})["code"] == -32602
         assert rpc.result("version")["version"].startswith("caucus ")
+        # a request without an id is a notification: answered by nothing at all
+        rpc.sock.sendall(b'{"jsonrpc": "2.0", "method": "groups"}\n')
+        rpc.sock.sendall(b'{"jsonrpc": "2.0", "id": "next", "method": "groups"}\n')
+        assert rpc.read() == {"jsonrpc": "2.0", "id": "next", "result": []}
 
         through_cli = rpc_cli(home, "messages", '{"group": "Nope"}')
         assert (through_cli.returncode, through_cli.stderr) == (1, cli_error + "\n")
@@ -263,3 +292,78 @@ def test_errors_stale_sockets_and_a_second_daemon(tmp_path: Path, relay: RelayPr
     assert not path.exists()
     no_daemon = rpc_cli(home, "groups")
     assert no_daemon.returncode == 1 and "no Caucus daemon answers" in no_daemon.stderr
+
+
+def test_ballots_and_votes_over_the_socket(tmp_path: Path, relay: RelayProcess) -> None:
+    home = tmp_path / "alice"
+    caucus(home, "init", "--name", "Alice", "--relay", relay.url)
+    caucus(home, "group", "create", "Freelancers")
+    caucus(home, "sync")  # registers Alice's ballot key, so she is eligible
+    created = caucus(
+        home, "ballot", "create", "Freelancers",
+        "--question", "Accept the rate card?",
+        "--option", "Accept", "--option", "Reject",
+        "--closes-in", "1h",
+    )  # fmt: skip
+    ballot_id = created.stdout.strip().splitlines()[-1]
+    printed = json.loads(caucus(home, "ballot", "list", "Freelancers", "--json").stdout)
+    cli_refusal = caucus(home, "ballot", "vote", ballot_id, "Maybe", check=False).stderr.strip()
+    assert cli_refusal.startswith("caucus: no option 'Maybe'")
+
+    daemon = DaemonProcess(home)
+    try:
+        rpc = Rpc(daemon.socket)
+        assert rpc.result("ballots", {"group": "Freelancers"}) == printed
+        refused = rpc.error("vote", {"ballot": ballot_id, "choice": "Maybe"})
+        assert (refused["code"], f"caucus: {refused['message']}") == (-32001, cli_refusal)
+        assert rpc.error("vote", {"ballot": ballot_id})["code"] == -32602
+        cast = rpc.result("vote", {"ballot": ballot_id[:12], "choice": "Reject"})
+        assert cast == {"revision": 0, "posted": True, "voted": "1 of 1 have voted"}
+        (after,) = rpc.result("ballots", {"group": "Freelancers"})
+        assert (after["turnout"], after["my_revision"]) == (1, 0)
+        rpc.close()
+    finally:
+        status = daemon.stop()
+    assert status == 0
+    listed = json.loads(caucus(home, "ballot", "list", "Freelancers", "--json").stdout)
+    assert listed == [after]
+
+
+@pytest.mark.parametrize(
+    ("line", "code", "request_id"),
+    [
+        (b"\xff\xfe", ErrorCode.PARSE_ERROR, None),
+        (b'{"jsonrpc": "2.0", "id": 1, "method"', ErrorCode.PARSE_ERROR, None),
+        (b"[1, 2]", ErrorCode.INVALID_REQUEST, None),
+        (b'{"jsonrpc": "2.0", "id": true, "method": "groups"}', ErrorCode.INVALID_REQUEST, None),
+        (b'{"id": 4, "method": "groups"}', ErrorCode.INVALID_REQUEST, 4),
+        (b'{"jsonrpc": "2.0", "id": 5, "method": 7}', ErrorCode.INVALID_REQUEST, 5),
+        (b'{"jsonrpc": "2.0", "id": 6, "method": "m", "params": [1]}', ErrorCode.INVALID_PARAMS, 6),
+    ],
+)
+def test_malformed_requests_get_their_error_code(
+    line: bytes, code: ErrorCode, request_id: object
+) -> None:
+    with pytest.raises(RpcError) as caught:
+        parse_request(line)
+    assert (caught.value.code, caught.value.request_id) == (code, request_id)
+
+
+def test_requests_and_notifications_parse() -> None:
+    request = parse_request(b'{"jsonrpc": "2.0", "id": "a", "method": "send", "params": {}}')
+    assert (request.method, request.id, request.is_notification) == ("send", "a", False)
+    assert parse_request(b'{"jsonrpc": "2.0", "method": "sync"}').is_notification
+
+
+def test_a_message_event_is_shaped_as_messages_json() -> None:
+    view = MessageView(
+        row_id=3, group_id=bytes(range(16)), channel_id=bytes(16), message_id=None,
+        sender_name="Bob", sender_fingerprint="ab" * 32, text="hi", sent_at=1_700_000_000_000,
+        status="received", warning=None, is_mine=False,
+    )  # fmt: skip
+    method, params = event_notification(MessageAdded(view)) or ("", {})
+    assert (method, params) == (
+        "message",
+        {"group": view.group_id.hex(), "message": message_json(view)},
+    )
+    assert event_notification(SyncProgress(view.group_id, 1)) is None
