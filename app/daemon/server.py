@@ -152,13 +152,18 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        old_umask = os.umask(0o177)  # the socket is born 0600: no window for others
+        # Bound here, not by asyncio (which would silently replace any socket file, even
+        # one a daemon started while we unlocked listens on); born 0600 by the umask.
+        listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old_umask = os.umask(0o177)
         try:
-            server = await asyncio.start_unix_server(
-                self._connection, path=str(self.path), limit=MAX_LINE
-            )
+            listening.bind(str(self.path))
+        except OSError as exc:
+            listening.close()
+            raise ClientError(f"cannot listen on {self.path}: {exc.strerror}") from None
         finally:
             os.umask(old_umask)
+        server = await asyncio.start_unix_server(self._connection, sock=listening, limit=MAX_LINE)
         os.chmod(self.path, 0o600)
         bound = self.path.stat()
         run = asyncio.create_task(self.engine.run(stop))
