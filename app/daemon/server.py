@@ -17,6 +17,7 @@ import socket
 import stat
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,7 @@ class _Connection:
         self._writer = writer
         self._lock = asyncio.Lock()
         self._events: asyncio.Queue[Event] = asyncio.Queue(MAX_QUEUED_EVENTS)
-        self._unsubscribe: Any = None
+        self._unsubscribe: Callable[[], None] | None = None
         self._pump: asyncio.Task[None] | None = None
 
     async def send(self, message: dict[str, Any]) -> None:
