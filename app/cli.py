@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import getpass
 import json
 import os
@@ -26,9 +25,12 @@ from sqlcipher3 import dbapi2 as sqlcipher
 
 from app.cli_ballots import add_ballot_commands
 from app.cli_docs import add_doc_commands
+from app.cli_json import group_json, iso, member_json, message_json, request_json
 from app.core.engine import Engine, wall_clock_ms
 from app.core.errors import ClientError, RelayUnavailable
 from app.core.profile import create_profile, profile_exists
+from app.daemon.client import call
+from app.daemon.server import SOCKET_NAME, Daemon, prepare_socket
 from crypto.errors import CaucusError
 from crypto.group_log import Role
 from relay.version import version_line
@@ -58,11 +60,6 @@ def read_passphrase(*, confirm: bool = False) -> str:
     if confirm and getpass.getpass("Repeat passphrase: ") != first:
         raise ClientError("the passphrases do not match")
     return first
-
-
-def iso(ms: int) -> str:
-    moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _kdf_cost() -> str:
@@ -102,21 +99,7 @@ async def cmd_group_create(engine: Engine, args: argparse.Namespace) -> int:
 async def cmd_group_list(engine: Engine, args: argparse.Namespace) -> int:
     groups = engine.groups()
     if args.json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "id": g.id_hex,
-                        "name": g.name,
-                        "status": g.status,
-                        "role": g.my_role,
-                        "members": g.member_count,
-                        "unread": g.unread,
-                    }
-                    for g in groups
-                ]
-            )
-        )
+        print(json.dumps([group_json(g) for g in groups]))
     else:
         for g in groups:
             print(f"{g.id_hex}  {g.name}  ({g.member_count} members, {g.status})")
@@ -184,17 +167,7 @@ async def cmd_messages(engine: Engine, args: argparse.Namespace) -> int:
     if args.json:
         print(
             json.dumps(
-                [
-                    {
-                        "sender": m.sender_name,
-                        "text": m.text,
-                        "sent_at": iso(m.sent_at),
-                        "fingerprint": m.sender_fingerprint,
-                        "status": m.status,
-                        "warning": m.warning,
-                    }
-                    for m in messages
-                ],
+                [message_json(m) for m in messages],
                 ensure_ascii=False,
             )
         )
@@ -211,7 +184,7 @@ async def cmd_members(engine: Engine, args: argparse.Namespace) -> int:
     if args.json:
         print(
             json.dumps(
-                [{"name": m.name, "fingerprint": m.fingerprint, "role": m.role} for m in members],
+                [member_json(m) for m in members],
                 ensure_ascii=False,
             )
         )
@@ -241,15 +214,7 @@ async def cmd_requests(engine: Engine, args: argparse.Namespace) -> int:
     if args.json:
         print(
             json.dumps(
-                [
-                    {
-                        "id": r.request_id,
-                        "name": r.name,
-                        "fingerprint": r.fingerprint,
-                        "status": r.status,
-                    }
-                    for r in requests
-                ],
+                [request_json(r) for r in requests],
                 ensure_ascii=False,
             )
         )
@@ -272,6 +237,25 @@ async def cmd_fingerprint(engine: Engine, args: argparse.Namespace) -> int:
 async def cmd_leave(engine: Engine, args: argparse.Namespace) -> int:
     await engine.leave(engine.resolve_group(args.group))
     return 0
+
+
+def cmd_daemon(args: argparse.Namespace) -> int:
+    path: Path = args.socket or args.home / SOCKET_NAME
+    prepare_socket(path)  # before the passphrase: a second daemon is refused at once
+
+    async def serve() -> None:
+        engine = Engine.open(args.home, read_passphrase())
+        try:
+            await Daemon(engine, path, version_line("caucus")).serve()
+        finally:
+            await engine.close()
+
+    asyncio.run(serve())
+    return 0
+
+
+def cmd_rpc(args: argparse.Namespace) -> int:
+    return call(args.socket or args.home / SOCKET_NAME, args.method, args.params)
 
 
 # -- parser ---------------------------------------------------------------------------
@@ -358,6 +342,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_fingerprint)
     add_doc_commands(sub)
     add_ballot_commands(sub)
+
+    p = sub.add_parser("daemon", help="unlock once and serve JSON-RPC on a Unix socket")
+    p.add_argument("--socket", type=Path, default=None, help="default: <home>/daemon.sock")
+    p.set_defaults(sync_handler=cmd_daemon)
+
+    p = sub.add_parser("rpc", help="one request to a running daemon (no passphrase)")
+    p.add_argument("method", help="e.g. groups, send, messages, subscribe")
+    p.add_argument("params", nargs="?", default=None, help='a JSON object, e.g. {"group": "X"}')
+    p.add_argument("--socket", type=Path, default=None, help="default: <home>/daemon.sock")
+    p.set_defaults(sync_handler=cmd_rpc)
     return parser
 
 

@@ -18,7 +18,7 @@ import re
 import sys
 from typing import Any
 
-from app.core.ballot_views import BallotView
+from app.cli_json import ballot_json, iso_seconds
 from app.core.ballots import kind_from_name
 from app.core.engine import Engine
 from app.core.errors import ClientError, NotFound, RelayUnavailable
@@ -30,11 +30,6 @@ EXIT_QUEUED = 3  # as app.cli: accepted, waiting for the relay
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw]?)")
 _UNIT_MS = {"": 1000, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-
-
-def _iso(ms: int) -> str:
-    moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def parse_deadline(closes: str | None, closes_in: str | None, now_ms: int) -> int:
@@ -54,32 +49,6 @@ def parse_deadline(closes: str | None, closes_in: str | None, now_ms: int) -> in
     if moment.tzinfo is None:
         moment = moment.astimezone()
     return int(moment.timestamp() * 1000)
-
-
-def _view_json(view: BallotView) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": view.id_hex,
-        "question": view.question,
-        "kind": view.kind,
-        "options": list(view.options),
-        "status": view.status,
-        "creator": view.creator_name,
-        "creator_fingerprint": view.creator_fingerprint,
-        "opens_at": _iso(view.opens_at),
-        "closes_at": _iso(view.closes_at),
-        "quorum": view.quorum,
-        "eligible": view.eligible,
-        "turnout": view.voted,
-        "voted": view.progress,
-        "i_am_eligible": view.i_am_eligible,
-        "my_revision": view.my_revision,
-        "my_vote_pending": view.my_vote_pending,
-    }
-    if view.kind == "numeric":
-        data["range"] = [view.numeric_min, view.numeric_max]
-    if view.result is not None:
-        data["winners"] = view.result.get("winners", [])
-    return data
 
 
 async def cmd_ballot_create(engine: Engine, args: argparse.Namespace) -> int:
@@ -143,10 +112,10 @@ async def cmd_ballot_cancel(engine: Engine, args: argparse.Namespace) -> int:
 async def cmd_ballot_list(engine: Engine, args: argparse.Namespace) -> int:
     views = engine.ballots.ballots(engine.resolve_group(args.group))
     if args.json:
-        print(json.dumps([_view_json(v) for v in views], ensure_ascii=False))
+        print(json.dumps([ballot_json(v) for v in views], ensure_ascii=False))
         return 0
     for v in views:
-        print(f"{v.id_hex}  {v.status:<14}  {v.progress:<22}  closes {_iso(v.closes_at)}")
+        print(f"{v.id_hex}  {v.status:<14}  {v.progress:<22}  closes {iso_seconds(v.closes_at)}")
         print(f"    {v.question}  ({v.kind}, by {v.creator_name})")
         for number, option in enumerate(v.options, start=1):
             print(f"    {number}. {option}")
@@ -157,7 +126,7 @@ async def cmd_ballot_results(engine: Engine, args: argparse.Namespace) -> int:
     service = engine.ballots
     group_id, ballot_id = service.resolve_ballot(args.ballot)
     data = service.results(group_id, ballot_id)
-    data["closes_at"] = _iso(data["closes_at"])
+    data["closes_at"] = iso_seconds(data["closes_at"])
     if args.json:
         print(json.dumps(data, ensure_ascii=False))
         return 0
