@@ -311,8 +311,8 @@ class AppController(QObject):
     def handle_link(self, link: str) -> None:
         """Another launch handed us its caucus:// link (or just wants the window shown)."""
         self._raise()
-        if not link:
-            return
+        if not link.startswith("caucus://"):
+            return  # just "show yourself", or something that is not a link
         if self.main_window is not None:
             self.main_window.open_join_dialog(link)
         elif self.first_run is not None:
