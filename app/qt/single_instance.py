@@ -88,6 +88,7 @@ class SingleInstance(QObject):
                     socket.disconnectFromServer()
                     self.link_received.emit(line.decode("utf-8", "replace").strip())
 
+            # The socket stays a child of the server until it closes: deleting it from
+            # here (deleteLater in its own handler) crashed PySide under a nested loop.
             socket.readyRead.connect(read)
-            socket.disconnected.connect(socket.deleteLater)
             read()
