@@ -29,6 +29,8 @@ from app.qt.widgets import error_label, muted_label, primary_button, show_error
 
 __all__ = ["FirstRunScreen", "NewProfile"]
 
+BODY_MAX_WIDTH = 640
+
 
 @dataclass(frozen=True)
 class NewProfile:
@@ -156,13 +158,22 @@ class FirstRunScreen(QWidget):
         for page in (self.doors, self.join_page, self.start_page):
             self.pages.addWidget(page)
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(36, 32, 36, 28)
+        # A column of readable width, centred: on a wide window the buttons and lines of
+        # text would otherwise stretch across the whole screen.
+        body = QWidget()
+        body.setMaximumWidth(BODY_MAX_WIDTH)
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(12)
         layout.addWidget(title)
         layout.addWidget(intro)
         layout.addSpacing(6)
         layout.addWidget(self.pages, 1)
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(36, 32, 36, 28)
+        outer.addStretch(1)
+        outer.addWidget(body, 100)
+        outer.addStretch(1)
 
         self.embedded.setChecked(embedded_preselected)
         if join_code:
