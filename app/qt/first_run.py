@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.core.api import invite_relay_url
 from app.qt.passphrase_hint import estimate
+from app.qt.relay_reach import lan_address
 from app.qt.theme import app_icon
 from app.qt.widgets import error_label, muted_label, primary_button, show_error
 
@@ -379,10 +380,14 @@ class FirstRunScreen(QWidget):
             self.relay_url.setPlaceholderText("https://relay.example.org")
             return
         if self.embedded_lan.isChecked():
+            address = lan_address()
             self.relay_url.setPlaceholderText("A relay will listen on this network")
             self.embedded_note.setText(
-                "People on this network can join; the invite carries this computer's "
-                "network address. Nobody outside this network can reach it."
+                f"People on this network reach it at http://{address}:… (the port is "
+                "chosen when it starts; every invite carries the whole address). Nobody "
+                "outside this network can reach it, and traffic to it is plain http."
+                if address
+                else "This computer has no local network address right now."
             )
         else:
             self.relay_url.setPlaceholderText("A relay will listen on 127.0.0.1")
