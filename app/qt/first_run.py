@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.core.api import invite_relay_url
 from app.qt.passphrase_hint import estimate
-from app.qt.relay_reach import lan_address
+from app.qt.relay_reach import RelayReach, lan_address, reach_of
 from app.qt.theme import app_icon
 from app.qt.widgets import error_label, muted_label, primary_button, show_error
 
@@ -268,7 +268,13 @@ class FirstRunScreen(QWidget):
         elif self._invite_relay is None:
             self.invite_relay.setText("This is not a whole invite code yet.")
         else:
-            self.invite_relay.setText(f"Relay: {self._invite_relay}")
+            note = ""
+            if reach_of(self._invite_relay) is RelayReach.LOOPBACK:
+                note = (
+                    " — a relay on the organizer's own computer: this invite works only "
+                    "on that computer. Ask for an invite to a relay on the internet."
+                )
+            self.invite_relay.setText(f"Relay: {self._invite_relay}{note}")
             show_error(self.join_error, None)
 
     def _submit_join(self) -> None:

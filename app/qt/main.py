@@ -80,7 +80,7 @@ def run_desktop(args: Sequence[str]) -> int:
     app.setDesktopFileName("caucus")
     app.setWindowIcon(app_icon())
     name = server_name(options.home)
-    if hand_over(name, options.join_code or ""):
+    if not smoke and hand_over(name, options.join_code or ""):
         # Caucus already runs for this profile: it has the link and shows its window.
         print("caucus: already running; switched to the open window", file=sys.stderr)
         return 0
