@@ -134,6 +134,7 @@ __all__ = [
     "VoteReceipt",
     "WrongPassphrase",
     "YesNoChoice",
+    "invite_relay_url",
     "is_invite_code",
     "safety_number",
 ]
@@ -146,3 +147,11 @@ def is_invite_code(text: str) -> bool:
     except CaucusError:
         return False
     return True
+
+
+def invite_relay_url(text: str) -> str | None:
+    """The relay URL an invite code carries, or ``None`` when ``text`` is not a code."""
+    try:
+        return InviteCode.parse(text.strip()).relay_url
+    except CaucusError:
+        return None

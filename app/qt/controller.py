@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
 from app.core.api import SyncNow, WrongPassphrase
 from app.core.events import Event
 from app.core.profile import change_passphrase, open_with_key, profile_exists, unlock_with_key
+from app.qt.dialogs.join import JoinDialog
 from app.qt.dialogs.passphrase import ChangePassphraseDialog
 from app.qt.dialogs.settings import SettingsDialog
 from app.qt.engine_bridge import EngineBridge
@@ -109,6 +110,7 @@ class AppController(QObject):
         self.store = VerificationStore()
         self.last_notification: tuple[str, str] | None = None
         self._pending_join = options.join_code
+        self._join_after_create: str | None = None
         self._job: BackgroundJob | None = None
         self._retired: list[EngineBridge] = []
         self._buffered: list[Event] = []
@@ -155,7 +157,9 @@ class AppController(QObject):
             embedded_preselected=self.options.embedded_relay,
             keyring_available=self.keyring.available,
             keyring_reason=self.keyring.reason,
+            join_code=self._pending_join,
         )
+        self._pending_join = None  # the join door has it now
         screen.create_requested.connect(self._create_profile)
         self.first_run = screen
         screen.show()
@@ -213,6 +217,7 @@ class AppController(QObject):
     def _create_profile(self, request: NewProfile) -> None:
         if self.first_run is not None:
             self.first_run.set_busy(True)
+        self._join_after_create = request.join_code
 
         def work() -> OpenedProfile:
             return create_new_profile(
@@ -221,9 +226,11 @@ class AppController(QObject):
                 passphrase=request.passphrase,
                 relay_url=request.relay_url,
                 embedded_relay=request.embedded_relay,
+                embedded_on_lan=request.embedded_on_lan,
             )
 
         def failed(error: BaseException) -> None:
+            self._join_after_create = None
             if self.first_run is not None:
                 self.first_run.fail(human_error(error))
 
@@ -289,10 +296,29 @@ class AppController(QObject):
         window.show()
         window.activateWindow()
         self._restart_idle_timer()
-        if self._pending_join:
+        if self._join_after_create:
+            # Joined through the first run's invite door: send the request right away
+            # (it runs once the engine is open) and show its progress in the dialog.
+            code, self._join_after_create = self._join_after_create, None
+            window.open_join_dialog(code)
+            if isinstance(window.dialog, JoinDialog):
+                window.dialog.send()
+        elif self._pending_join:
             code, self._pending_join = self._pending_join, None
             window.open_join_dialog(code)
         self.session_opened.emit()
+
+    def handle_link(self, link: str) -> None:
+        """Another launch handed us its caucus:// link (or just wants the window shown)."""
+        self._raise()
+        if not link.startswith("caucus://"):
+            return  # just "show yourself", or something that is not a link
+        if self.main_window is not None:
+            self.main_window.open_join_dialog(link)
+        elif self.first_run is not None:
+            self.first_run.open_join(link)
+        else:
+            self._pending_join = link  # opened after the unlock
 
     def _on_event(self, event: Event) -> None:
         if self.main_window is not None:

@@ -1,5 +1,7 @@
-"""First run: create a profile (display name, passphrase with a strength hint, relay URL,
-or a local embedded relay for trying Caucus out)."""
+"""First run: two doors. "Join with an invite" takes the relay from the invite code (or
+the caucus:// link the app was opened with), so a new member types only a name and a
+passphrase. "Start a union" asks for a relay address, or hosts one on this computer
+(loopback by default; on the local network only when the person opts in)."""
 
 from __future__ import annotations
 
@@ -12,16 +14,23 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QProgressBar,
+    QPushButton,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from app.core.api import invite_relay_url
 from app.qt.passphrase_hint import estimate
+from app.qt.relay_reach import RelayReach, lan_address, reach_of
 from app.qt.theme import app_icon
 from app.qt.widgets import error_label, muted_label, primary_button, show_error
 
 __all__ = ["FirstRunScreen", "NewProfile"]
+
+BODY_MAX_WIDTH = 640
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,87 @@ class NewProfile:
     relay_url: str
     embedded_relay: bool
     remember_key: bool
+    embedded_on_lan: bool = False
+    join_code: str | None = None  # sent with JoinWithInvite once the engine runs
+
+
+class _ProfileFields(QWidget):
+    """Display name, passphrase twice with a strength hint, and the keyring choice."""
+
+    def __init__(self, keyring_available: bool, keyring_reason: str) -> None:
+        super().__init__()
+        self.name = QLineEdit()
+        self.name.setAccessibleName("Display name")
+        self.name.setPlaceholderText("How other members see you")
+        self.name.setMaxLength(64)
+        self.passphrase = QLineEdit()
+        self.passphrase.setAccessibleName("Passphrase")
+        self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
+        self.passphrase.setPlaceholderText("Several unrelated words")
+        self.repeat = QLineEdit()
+        self.repeat.setAccessibleName("Repeat passphrase")
+        self.repeat.setEchoMode(QLineEdit.EchoMode.Password)
+        self.strength_bar = QProgressBar()
+        self.strength_bar.setRange(0, 4)
+        self.strength_bar.setTextVisible(False)
+        self.strength_bar.setFixedHeight(6)
+        self.strength_bar.setAccessibleName("Passphrase strength")
+        self.strength_bar.setObjectName("strength")
+        self.strength = muted_label("")
+        self.strength.setAccessibleName("Passphrase strength hint")
+        self.remember = QCheckBox("Remember the key in the system keyring")
+        self.remember.setAccessibleName("Remember the database key in the system keyring")
+        if keyring_available:
+            self.remember.setToolTip(
+                "Opens Caucus without the passphrase on this computer account. "
+                "Locking still asks for the passphrase."
+            )
+        else:
+            self.remember.setEnabled(False)
+            self.remember.setToolTip(keyring_reason)
+        self.passphrase.textChanged.connect(self._update_strength)
+        self._update_strength("")
+
+    def add_rows(self, form: QFormLayout) -> None:
+        form.addRow("Display name", self.name)
+        form.addRow("Passphrase", self.passphrase)
+        strength_box = QVBoxLayout()
+        strength_box.setSpacing(2)
+        strength_box.addWidget(self.strength_bar)
+        strength_box.addWidget(self.strength)
+        form.addRow("", strength_box)
+        form.addRow("Repeat", self.repeat)
+
+    def _update_strength(self, text: str) -> None:
+        strength = estimate(text)
+        self.strength_bar.setValue(strength.score if text else 0)
+        self.strength_bar.setProperty("score", str(strength.score))
+        self.strength_bar.style().unpolish(self.strength_bar)
+        self.strength_bar.style().polish(self.strength_bar)
+        self.strength.setText(
+            f"{strength.label}. {strength.advice}" if text else "Use four or more unrelated words."
+        )
+
+    def problem(self) -> tuple[str, QWidget] | None:
+        """What is missing, and where to put the cursor; ``None`` when complete."""
+        if not self.name.text().strip():
+            return "Enter the name other members will see.", self.name
+        if not self.passphrase.text():
+            return "Choose a passphrase.", self.passphrase
+        if self.passphrase.text() != self.repeat.text():
+            return "The two passphrases are not the same.", self.repeat
+        return None
+
+    def set_enabled(self, on: bool) -> None:
+        for field in (self.name, self.passphrase, self.repeat):
+            field.setEnabled(on)
+
+
+def _back_button() -> QPushButton:
+    button = QPushButton("← Back")
+    button.setAccessibleName("Back to the two choices")
+    button.setFlat(True)
+    return button
 
 
 class FirstRunScreen(QWidget):
@@ -46,12 +136,14 @@ class FirstRunScreen(QWidget):
         embedded_preselected: bool,
         keyring_available: bool,
         keyring_reason: str,
+        join_code: str | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("screen")
         self.setWindowTitle("Caucus — create your profile")
         self.setWindowIcon(app_icon())
+        self._invite_relay: str | None = None
 
         title = QLabel("Welcome to Caucus")
         title.setObjectName("screenTitle")
@@ -60,148 +152,296 @@ class FirstRunScreen(QWidget):
             "Nobody can reset it for you: keep the passphrase somewhere safe."
         )
 
-        self.name = QLineEdit()
-        self.name.setAccessibleName("Display name")
-        self.name.setPlaceholderText("How other members see you")
-        self.name.setMaxLength(64)
+        self.pages = QStackedWidget()
+        self.doors = self._doors_page()
+        self.join_page = self._join_page(keyring_available, keyring_reason)
+        self.start_page = self._start_page(keyring_available, keyring_reason)
+        for page in (self.doors, self.join_page, self.start_page):
+            self.pages.addWidget(page)
 
-        self.passphrase = QLineEdit()
-        self.passphrase.setAccessibleName("Passphrase")
-        self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
-        self.passphrase.setPlaceholderText("Several unrelated words")
-        self.repeat = QLineEdit()
-        self.repeat.setAccessibleName("Repeat passphrase")
-        self.repeat.setEchoMode(QLineEdit.EchoMode.Password)
-
-        self.strength_bar = QProgressBar()
-        self.strength_bar.setRange(0, 4)
-        self.strength_bar.setTextVisible(False)
-        self.strength_bar.setFixedHeight(6)
-        self.strength_bar.setAccessibleName("Passphrase strength")
-        self.strength_bar.setObjectName("strength")
-        self.strength = muted_label("")
-        self.strength.setAccessibleName("Passphrase strength hint")
-
-        self.relay_url = QLineEdit()
-        self.relay_url.setAccessibleName("Relay URL")
-        self.relay_url.setPlaceholderText("https://relay.example.org")
-        self.embedded = QCheckBox("Start a local relay on this computer (for trying Caucus out)")
-        self.embedded.setAccessibleName("Start an embedded local relay")
-        self.embedded.setToolTip(
-            "Runs a relay on 127.0.0.1 inside the app, storing its data in your profile "
-            "folder. Only programs on this computer can reach it."
-        )
-        self.embedded.toggled.connect(self._embedded_toggled)
-
-        self.remember = QCheckBox("Remember the key in the system keyring")
-        self.remember.setAccessibleName("Remember the database key in the system keyring")
-        if keyring_available:
-            self.remember.setToolTip(
-                "Opens Caucus without the passphrase on this computer account. "
-                "Locking still asks for the passphrase."
-            )
-        else:
-            self.remember.setEnabled(False)
-            self.remember.setToolTip(keyring_reason)
-
-        self.error = error_label()
-        self.create_button = primary_button("Create profile")
-        self.create_button.clicked.connect(self._submit)
-
-        form = QFormLayout()
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        form.addRow("Display name", self.name)
-        form.addRow("Passphrase", self.passphrase)
-        strength_box = QVBoxLayout()
-        strength_box.setSpacing(2)
-        strength_box.addWidget(self.strength_bar)
-        strength_box.addWidget(self.strength)
-        form.addRow("", strength_box)
-        form.addRow("Repeat", self.repeat)
-        form.addRow("Relay", self.relay_url)
-        form.addRow("", self.embedded)
-        form.addRow("", self.remember)
-
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.create_button)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(36, 32, 36, 28)
+        # A column of readable width, centred: on a wide window the buttons and lines of
+        # text would otherwise stretch across the whole screen.
+        body = QWidget()
+        body.setMaximumWidth(BODY_MAX_WIDTH)
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(12)
         layout.addWidget(title)
         layout.addWidget(intro)
         layout.addSpacing(6)
-        layout.addLayout(form)
-        layout.addWidget(self.error)
-        layout.addStretch(1)
-        layout.addLayout(buttons)
+        layout.addWidget(self.pages, 1)
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(36, 32, 36, 28)
+        outer.addStretch(1)
+        outer.addWidget(body, 100)
+        outer.addStretch(1)
 
-        self.passphrase.textChanged.connect(self._update_strength)
+        self.embedded.setChecked(embedded_preselected)
+        if join_code:
+            self.open_join(join_code)
+        elif embedded_preselected:
+            self.open_start()
+        self.resize(600, 560)
+
+    # -- the two doors ----------------------------------------------------------------
+
+    def _doors_page(self) -> QWidget:
+        page = QWidget()
+        self.join_door = primary_button("Join with an invite")
+        self.join_door.setAccessibleName("Join a union with an invite")
+        self.join_door.clicked.connect(lambda: self.open_join(""))
+        self.start_door = QPushButton("Start a union")
+        self.start_door.setAccessibleName("Start a new union")
+        self.start_door.clicked.connect(self.open_start)
+        for button in (self.join_door, self.start_door):
+            button.setMinimumHeight(44)
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(8)
+        layout.addWidget(self.join_door)
+        layout.addWidget(
+            muted_label(
+                "An organizer gave you an invite code or a caucus:// link. "
+                "Everything else comes from the invite."
+            )
+        )
+        layout.addSpacing(14)
+        layout.addWidget(self.start_door)
+        layout.addWidget(
+            muted_label(
+                "You organize: create your profile, then your union's group, and invite "
+                "people. You need a relay address, or you can host one on this computer."
+            )
+        )
+        layout.addStretch(1)
+        return page
+
+    def open_join(self, code: str) -> None:
+        """Show the join door, with ``code`` filled in when there is one."""
+        if code:
+            self.invite_code.setPlainText(code.strip())
+        self.pages.setCurrentWidget(self.join_page)
+        (self.join_fields.name if code else self.invite_code).setFocus()
+
+    def open_start(self) -> None:
+        self.pages.setCurrentWidget(self.start_page)
+        self.name.setFocus()
+
+    def _back(self) -> None:
+        show_error(self.error, None)
+        show_error(self.join_error, None)
+        self.pages.setCurrentWidget(self.doors)
+
+    # -- join with an invite ----------------------------------------------------------
+
+    def _join_page(self, keyring_available: bool, keyring_reason: str) -> QWidget:
+        self.invite_code = QPlainTextEdit()
+        self.invite_code.setAccessibleName("Invite code")
+        self.invite_code.setPlaceholderText("Paste the invite: caucus://join#…")
+        self.invite_code.setFixedHeight(64)
+        self.invite_code.setTabChangesFocus(True)
+        self.invite_code.textChanged.connect(self._invite_changed)
+        self.invite_relay = muted_label("The relay address comes from the invite.")
+        self.invite_relay.setAccessibleName("Relay from the invite")
+        self.join_fields = _ProfileFields(keyring_available, keyring_reason)
+        self.join_error = error_label()
+        self.join_button = primary_button("Create profile and ask to join")
+        self.join_button.clicked.connect(self._submit_join)
+        back = _back_button()
+        back.clicked.connect(self._back)
+
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.addRow("Invite", self.invite_code)
+        form.addRow("", self.invite_relay)
+        self.join_fields.add_rows(form)
+        form.addRow("", self.join_fields.remember)
+        for field in (self.join_fields.name, self.join_fields.passphrase, self.join_fields.repeat):
+            field.returnPressed.connect(self._submit_join)
+        return self._page(form, self.join_error, back, self.join_button)
+
+    def _invite_changed(self) -> None:
+        text = self.invite_code.toPlainText().strip()
+        self._invite_relay = invite_relay_url(text) if text else None
+        if not text:
+            self.invite_relay.setText("The relay address comes from the invite.")
+        elif self._invite_relay is None:
+            self.invite_relay.setText("This is not a whole invite code yet.")
+        else:
+            note = ""
+            if reach_of(self._invite_relay) is RelayReach.LOOPBACK:
+                note = (
+                    " — a relay on the organizer's own computer: this invite works only "
+                    "on that computer. Ask for an invite to a relay on the internet."
+                )
+            self.invite_relay.setText(f"Relay: {self._invite_relay}{note}")
+            show_error(self.join_error, None)
+
+    def _submit_join(self) -> None:
+        if not self.join_button.isEnabled():
+            return
+        code = self.invite_code.toPlainText().strip()
+        if self._invite_relay is None:
+            show_error(self.join_error, "This is not a valid invite code. Copy it again, whole.")
+            self.invite_code.setFocus()
+            return
+        problem = self.join_fields.problem()
+        if problem is not None:
+            show_error(self.join_error, problem[0])
+            problem[1].setFocus()
+            return
+        show_error(self.join_error, None)
+        fields = self.join_fields
+        self.create_requested.emit(
+            NewProfile(
+                name=fields.name.text().strip(),
+                passphrase=fields.passphrase.text(),
+                relay_url=self._invite_relay,
+                embedded_relay=False,
+                remember_key=fields.remember.isEnabled() and fields.remember.isChecked(),
+                join_code=code,
+            )
+        )
+
+    # -- start a union ----------------------------------------------------------------
+
+    def _start_page(self, keyring_available: bool, keyring_reason: str) -> QWidget:
+        fields = _ProfileFields(keyring_available, keyring_reason)
+        self.start_fields = fields
+        # The start door's fields by their old names (the tests and screenshots use them).
+        self.name, self.passphrase, self.repeat = fields.name, fields.passphrase, fields.repeat
+        self.strength_bar, self.strength = fields.strength_bar, fields.strength
+        self.remember = fields.remember
+
+        self.relay_url = QLineEdit()
+        self.relay_url.setAccessibleName("Relay URL")
+        self.relay_url.setPlaceholderText("https://relay.example.org")
+        self.relay_url.textChanged.connect(self._relay_text_changed)
+        self.embedded = QCheckBox("Host a relay on this computer")
+        self.embedded.setAccessibleName("Start an embedded local relay")
+        self.embedded.setToolTip(
+            "Runs a relay inside the app, storing its data in your profile folder. "
+            "Caucus must be running for members to send and receive."
+        )
+        self.embedded.toggled.connect(self._embedded_toggled)
+        self.embedded_lan = QCheckBox("Let people on this local network reach it")
+        self.embedded_lan.setAccessibleName("Listen on the local network")
+        self.embedded_lan.setToolTip(
+            "Listens on every network interface instead of 127.0.0.1, so computers on the "
+            "same network can join. Traffic to it is plain http://."
+        )
+        self.embedded_lan.toggled.connect(self._embedded_toggled)
+        self.embedded_note = muted_label("")
+        self.embedded_note.setObjectName("warningBanner")
+        self.embedded_note.setAccessibleName("Who can reach the local relay")
+
+        self.error = error_label()
+        self.create_button = primary_button("Create profile")
+        self.create_button.clicked.connect(self._submit)
+        back = _back_button()
+        back.clicked.connect(self._back)
+
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        fields.add_rows(form)
+        form.addRow("Relay", self.relay_url)
+        form.addRow("", self.embedded)
+        form.addRow("", self.embedded_lan)
+        form.addRow("", self.embedded_note)
+        form.addRow("", self.remember)
         for field in (self.name, self.passphrase, self.repeat, self.relay_url):
             field.returnPressed.connect(self._submit)
-        self.embedded.setChecked(embedded_preselected)
-        self._update_strength("")
-        self.resize(560, 520)
+        self._embedded_toggled(False)
+        return self._page(form, self.error, back, self.create_button)
 
-    def _embedded_toggled(self, on: bool) -> None:
+    def _page(
+        self, form: QFormLayout, error: QLabel, back: QPushButton, submit: QPushButton
+    ) -> QWidget:
+        page = QWidget()
+        buttons = QHBoxLayout()
+        buttons.addWidget(back)
+        buttons.addStretch(1)
+        buttons.addWidget(submit)
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(12)
+        layout.addLayout(form)
+        layout.addWidget(error)
+        layout.addStretch(1)
+        layout.addLayout(buttons)
+        return page
+
+    def _relay_text_changed(self, text: str) -> None:
+        # An invite pasted where the relay goes: this person wants the other door.
+        if invite_relay_url(text) is not None:
+            self.relay_url.clear()
+            self.open_join(text)
+
+    def _embedded_toggled(self, _on: bool = False) -> None:
+        on = self.embedded.isChecked()
         self.relay_url.setEnabled(not on)
-        if on:
-            self.relay_url.setPlaceholderText("A local relay will start on 127.0.0.1")
-        else:
+        self.embedded_lan.setVisible(on)
+        self.embedded_note.setVisible(on)
+        if not on:
             self.relay_url.setPlaceholderText("https://relay.example.org")
-
-    def _update_strength(self, text: str) -> None:
-        strength = estimate(text)
-        self.strength_bar.setValue(strength.score if text else 0)
-        self.strength_bar.setProperty("score", str(strength.score))
-        self.strength_bar.style().unpolish(self.strength_bar)
-        self.strength_bar.style().polish(self.strength_bar)
-        self.strength.setText(
-            f"{strength.label}. {strength.advice}" if text else "Use four or more unrelated words."
-        )
+            return
+        if self.embedded_lan.isChecked():
+            address = lan_address()
+            self.relay_url.setPlaceholderText("A relay will listen on this network")
+            self.embedded_note.setText(
+                f"People on this network reach it at http://{address}:… (the port is "
+                "chosen when it starts; every invite carries the whole address). Nobody "
+                "outside this network can reach it, and traffic to it is plain http."
+                if address
+                else "This computer has no local network address right now."
+            )
+        else:
+            self.relay_url.setPlaceholderText("A relay will listen on 127.0.0.1")
+            self.embedded_note.setText(
+                "Only this computer can reach this relay: invites will not work on other "
+                "computers. Good for trying Caucus out."
+            )
 
     def _submit(self) -> None:
         if not self.create_button.isEnabled():
             return
-        name = self.name.text().strip()
         url = self.relay_url.text().strip()
-        if not name:
-            show_error(self.error, "Enter the name other members will see.")
-            self.name.setFocus()
-            return
-        if not self.passphrase.text():
-            show_error(self.error, "Choose a passphrase.")
-            self.passphrase.setFocus()
-            return
-        if self.passphrase.text() != self.repeat.text():
-            show_error(self.error, "The two passphrases are not the same.")
-            self.repeat.setFocus()
+        problem = self.start_fields.problem()
+        if problem is not None:
+            show_error(self.error, problem[0])
+            problem[1].setFocus()
             return
         if not self.embedded.isChecked() and not url.startswith(("https://", "http://")):
             show_error(
                 self.error,
-                "Enter the relay address your union uses (https://…), or start a local relay.",
+                "Enter the relay address your union uses (https://…), or host one here.",
             )
             self.relay_url.setFocus()
             return
         show_error(self.error, None)
+        embedded = self.embedded.isChecked()
         self.create_requested.emit(
             NewProfile(
-                name=name,
+                name=self.name.text().strip(),
                 passphrase=self.passphrase.text(),
                 relay_url=url,
-                embedded_relay=self.embedded.isChecked(),
+                embedded_relay=embedded,
                 remember_key=self.remember.isEnabled() and self.remember.isChecked(),
+                embedded_on_lan=embedded and self.embedded_lan.isChecked(),
             ),
         )
 
+    # -- progress ---------------------------------------------------------------------
+
     def set_busy(self, busy: bool) -> None:
-        self.create_button.setEnabled(not busy)
-        self.create_button.setText("Creating…" if busy else "Create profile")
-        for field in (self.name, self.passphrase, self.repeat):
-            field.setEnabled(not busy)
+        joining = self.pages.currentWidget() is self.join_page
+        button = self.join_button if joining else self.create_button
+        idle_text = "Create profile and ask to join" if joining else "Create profile"
+        button.setEnabled(not busy)
+        button.setText("Creating…" if busy else idle_text)
+        (self.join_fields if joining else self.start_fields).set_enabled(not busy)
 
     def fail(self, message: str) -> None:
         self.set_busy(False)
-        show_error(self.error, message)
+        joining = self.pages.currentWidget() is self.join_page
+        show_error(self.join_error if joining else self.error, message)

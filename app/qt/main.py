@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.qt.controller import AppController, LaunchOptions
 from app.qt.settings import DesktopSettings
+from app.qt.single_instance import SingleInstance, hand_over, server_name
 from app.qt.theme import app_icon, apply_theme
 
 __all__ = ["parse_options", "run_desktop"]
@@ -78,10 +79,20 @@ def run_desktop(args: Sequence[str]) -> int:
     app.setOrganizationName("Caucus")
     app.setDesktopFileName("caucus")
     app.setWindowIcon(app_icon())
+    name = server_name(options.home)
+    if not smoke and hand_over(name, options.join_code or ""):
+        # Caucus already runs for this profile: it has the link and shows its window.
+        print("caucus: already running; switched to the open window", file=sys.stderr)
+        return 0
+    instance = SingleInstance(name)
+    if not instance.listen():
+        logging.getLogger("caucus.qt").warning("cannot listen for a second launch's links")
     settings = DesktopSettings()
     apply_theme(app, settings.theme)
     controller = AppController(options, settings=settings)
+    instance.link_received.connect(controller.handle_link)
     app.aboutToQuit.connect(controller.shutdown)
+    app.aboutToQuit.connect(instance.close)
     # Ctrl+C in the terminal quits cleanly instead of being swallowed by the Qt loop.
     signal.signal(signal.SIGINT, lambda *_: controller.quit())
     controller.start()

@@ -7,7 +7,6 @@ for the engine's own connection, and the embedded relay if one runs for this pro
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import time
 from dataclasses import dataclass
@@ -19,11 +18,13 @@ from app.core.api import ClientError
 from app.core.database import Database
 from app.core.profile import create_profile_with_key, open_with_key, unlock_with_key
 from app.core.queries import Queries
+from app.qt.relay_reach import RelayReach, lan_address, reach_of
 
 __all__ = [
     "EMBEDDED_RELAY_DB",
     "OpenedProfile",
     "create_new_profile",
+    "embedded_relay_bind",
     "embedded_relay_port",
     "kdf_cost",
     "open_with_stored_key",
@@ -31,6 +32,8 @@ __all__ = [
 ]
 
 EMBEDDED_RELAY_DB = "relay.db"
+LOOPBACK_HOST = "127.0.0.1"
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - only when the person opts in to the LAN
 
 
 @dataclass
@@ -55,36 +58,43 @@ def kdf_cost() -> str:
 
 
 def embedded_relay_port(home: Path, relay_url: str) -> int | None:
-    """The port to restart our embedded relay on, if this profile uses one.
+    """The port to restart our embedded relay on, if this profile uses one."""
+    bind = embedded_relay_bind(home, relay_url)
+    return None if bind is None else bind[1]
 
-    That is: the relay URL is plain HTTP on a loopback address with a port, and the
-    relay database lives in the profile directory.
+
+def embedded_relay_bind(home: Path, relay_url: str) -> tuple[str, int] | None:
+    """Where to restart our embedded relay, if this profile uses one: (host, port).
+
+    That is: the relay URL is plain HTTP with a port, and the relay database lives in the
+    profile directory. A loopback URL listens on 127.0.0.1; a local-network URL (the
+    person opted in to sharing the relay on the LAN) listens on every interface.
     """
     if not (home / EMBEDDED_RELAY_DB).exists():
         return None
     parts = urlsplit(relay_url)
     if parts.scheme != "http" or parts.port is None or parts.hostname is None:
         return None
-    host = parts.hostname
-    if host != "localhost":
-        try:
-            if not ipaddress.ip_address(host).is_loopback:
-                return None
-        except ValueError:
-            return None
-    return parts.port
+    reach = reach_of(relay_url)
+    if reach is RelayReach.LOOPBACK:
+        return LOOPBACK_HOST, parts.port
+    if reach is RelayReach.PRIVATE:
+        return ALL_INTERFACES, parts.port
+    return None
 
 
-def _start_embedded(home: Path, port: int) -> Any:
+def _start_embedded(home: Path, port: int, host: str = LOOPBACK_HOST) -> Any:
     try:
         from relay.embedded import EmbeddedRelay
     except ImportError:
         raise ClientError("the embedded relay is not part of this installation") from None
-    relay = EmbeddedRelay(home / EMBEDDED_RELAY_DB, host="127.0.0.1", port=port)
+    relay = EmbeddedRelay(home / EMBEDDED_RELAY_DB, host=host, port=port)
     try:
         relay.start()
     except (OSError, RuntimeError) as exc:
-        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not available"
+        cause = exc if isinstance(exc, OSError) else exc.__cause__
+        known = isinstance(cause, OSError) and cause.strerror
+        detail = cause.strerror if isinstance(cause, OSError) and known else "not available"
         raise ClientError(f"the local relay could not start on port {port} ({detail})") from None
     return relay
 
@@ -95,9 +105,9 @@ def _finish(home: Path, db: Database, key: bytes, *, start_relay: bool) -> Opene
         profile = reader.profile()
         name, relay_url = profile.name, profile.relay_url
         relay = None
-        port = embedded_relay_port(home, relay_url) if start_relay else None
-        if port is not None:
-            relay = _start_embedded(home, port)
+        bind = embedded_relay_bind(home, relay_url) if start_relay else None
+        if bind is not None:
+            relay = _start_embedded(home, bind[1], bind[0])
     except BaseException:
         db.close()
         raise
@@ -122,13 +132,22 @@ def create_new_profile(
     passphrase: str,
     relay_url: str,
     embedded_relay: bool,
+    embedded_on_lan: bool = False,
 ) -> OpenedProfile:
-    """Create the profile (and first start the embedded relay, whose URL it records)."""
+    """Create the profile (and first start the embedded relay, whose URL it records).
+
+    With ``embedded_on_lan`` the relay listens on every interface and the recorded URL
+    is this computer's local-network address, so people on the same network can join.
+    """
     relay = None
     if embedded_relay:
+        lan = lan_address() if embedded_on_lan else None
+        if embedded_on_lan and lan is None:
+            raise ClientError("this computer has no local network address to share")
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        relay = _start_embedded(home, 0)
-        relay_url = str(relay.url)
+        relay = _start_embedded(home, 0, ALL_INTERFACES if lan else LOOPBACK_HOST)
+        port = urlsplit(str(relay.url)).port
+        relay_url = f"http://{lan}:{port}" if lan else str(relay.url)
     try:
         db, key = create_profile_with_key(
             home,

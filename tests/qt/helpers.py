@@ -32,6 +32,8 @@ def create_profile(
     """Fill in the first-run screen and wait for the main window."""
     screen = app.first_run
     assert screen is not None, "expected the first-run screen"
+    if screen.pages.currentWidget() is screen.doors:
+        click(qtbot, screen.start_door)
     qtbot.keyClicks(screen.name, name)
     qtbot.keyClicks(screen.passphrase, PASSPHRASE)
     qtbot.keyClicks(screen.repeat, PASSPHRASE)

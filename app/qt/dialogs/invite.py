@@ -20,9 +20,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.api import CreateInvite, GroupView, MemberRole
+from app.core.api import CreateInvite, GroupView, MemberRole, invite_relay_url
 from app.qt.engine_bridge import EngineBridge
 from app.qt.qr import qr_pixmap
+from app.qt.relay_reach import reach_warning
 from app.qt.widgets import error_label, muted_label, primary_button, show_error
 
 __all__ = ["InviteDialog"]
@@ -35,7 +36,12 @@ class InviteDialog(QDialog):
     """Organizers create an invite code for one group."""
 
     def __init__(
-        self, bridge: EngineBridge, group: GroupView, parent: QWidget | None = None
+        self,
+        bridge: EngineBridge,
+        group: GroupView,
+        parent: QWidget | None = None,
+        *,
+        relay_url: str = "",
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Invite to {group.name}")
@@ -78,6 +84,13 @@ class InviteDialog(QDialog):
             "Anyone holding it can ask to join until it expires."
         )
 
+        # Every invite carries the relay's address: say who can actually reach it.
+        self.reach = QLabel()
+        self.reach.setObjectName("warningBanner")
+        self.reach.setWordWrap(True)
+        self.reach.setAccessibleName("Who can use this invite")
+        self._show_reach(relay_url)
+
         form = QFormLayout()
         form.addRow("Role", self.role)
         form.addRow("Expires after", self.expiry)
@@ -92,6 +105,7 @@ class InviteDialog(QDialog):
         buttons.rejected.connect(self.reject)
 
         layout = QVBoxLayout(self)
+        layout.addWidget(self.reach)
         layout.addLayout(form)
         create_row = QHBoxLayout()
         create_row.addStretch(1)
@@ -126,6 +140,12 @@ class InviteDialog(QDialog):
         self.code.setCursorPosition(0)
         self.copy.setEnabled(True)
         self.qr.setPixmap(qr_pixmap(code, 196, self.devicePixelRatioF()))
+        self._show_reach(invite_relay_url(code) or "")
+
+    def _show_reach(self, relay_url: str) -> None:
+        warning = reach_warning(relay_url) if relay_url else None
+        self.reach.setText(warning or "")
+        self.reach.setVisible(warning is not None)
 
     def _failed(self, error: Exception) -> None:
         self.create_button.setText("Create invite")

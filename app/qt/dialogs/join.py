@@ -36,7 +36,7 @@ class JoinDialog(QDialog):
         self.status.setAccessibleName("Join status")
         self.error = error_label()
         self.join = primary_button("Ask to join")
-        self.join.clicked.connect(self._join)
+        self.join.clicked.connect(self.send)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.addButton(self.join, QDialogButtonBox.ButtonRole.AcceptRole)
         buttons.rejected.connect(self.reject)
@@ -48,7 +48,8 @@ class JoinDialog(QDialog):
         layout.addWidget(buttons)
         self.resize(480, 0)
 
-    def _join(self) -> None:
+    def send(self) -> None:
+        """Send the join request for the code in the box (the button, or the first run)."""
         text = self.code.toPlainText().strip()
         if not is_invite_code(text):
             show_error(self.error, "This is not a valid invite code. Copy it again, whole.")
