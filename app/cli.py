@@ -26,9 +26,14 @@ from sqlcipher3 import dbapi2 as sqlcipher
 from app.cli_ballots import add_ballot_commands
 from app.cli_docs import add_doc_commands
 from app.cli_json import group_json, iso, member_json, message_json, request_json
-from app.core.engine import Engine, wall_clock_ms
-from app.core.errors import ClientError, RelayUnavailable
-from app.core.profile import create_profile, profile_exists
+from app.core.api import (
+    ClientError,
+    Engine,
+    RelayUnavailable,
+    create_profile,
+    profile_exists,
+    wall_clock_ms,
+)
 from app.daemon.client import call
 from app.daemon.server import SOCKET_NAME, Daemon, prepare_socket
 from crypto.errors import CaucusError

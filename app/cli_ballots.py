@@ -19,9 +19,7 @@ import sys
 from typing import Any
 
 from app.cli_json import ballot_json, iso_seconds
-from app.core.ballots import kind_from_name
-from app.core.engine import Engine
-from app.core.errors import ClientError, NotFound, RelayUnavailable
+from app.core.api import ClientError, Engine, NotFound, RelayUnavailable, kind_from_name
 from crypto.ballot import BallotKind
 
 __all__ = ["add_ballot_commands", "parse_deadline"]

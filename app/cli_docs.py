@@ -13,9 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from app.core.document_views import DocumentVersionView, DocumentView
-from app.core.documents import verify_file
-from app.core.engine import Engine
+from app.core.api import DocumentVersionView, DocumentView, Engine, verify_file
 
 __all__ = ["add_doc_commands"]
 

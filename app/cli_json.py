@@ -9,8 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from app.core.ballot_views import BallotView
-from app.core.views import GroupView, JoinRequestView, MemberView, MessageView
+from app.core.api import BallotView, GroupView, JoinRequestView, MemberView, MessageView
 
 __all__ = [
     "ballot_json",

@@ -84,27 +84,8 @@ QT_CORE_ALLOWED = {
 QT_RELAY_ALLOWED = {"relay.embedded"}
 
 # Imports app/qt still makes past the facade; this list may only shrink
-# (test_qt_exceptions_are_still_needed fails for an entry nothing needs any more):
-# - the bridge runs the engine (it opens it with the key and runs commands on it);
-# - opening a profile (Argon2id, the keyring, a passphrase change) happens before there
-#   is an engine, on a job thread;
-# - the read-only, secret-free reader (``Queries.reader``) and ``BallotReader`` feed the
-#   long lists without a round trip to the engine's thread.
-QT_EXCEPTIONS = {
-    ("app/qt/engine_bridge.py", "app.core.engine"),
-    ("app/qt/engine_bridge.py", "app.core.profile"),
-    ("app/qt/controller.py", "app.core.profile"),
-    ("app/qt/session.py", "app.core.profile"),
-    ("app/qt/session.py", "app.core.database"),
-    ("app/qt/session.py", "app.core.queries"),
-    ("app/qt/ballots_panel.py", "app.core.queries"),
-    ("app/qt/ballots_panel.py", "app.core.ballot_views"),
-    ("app/qt/dialogs/search.py", "app.core.queries"),
-    ("app/qt/group_tabs.py", "app.core.queries"),
-    ("app/qt/main_window.py", "app.core.queries"),
-    ("app/qt/members.py", "app.core.queries"),
-    ("app/qt/message_model.py", "app.core.queries"),
-}
+# (test_qt_exceptions_are_still_needed fails for an entry nothing needs any more).
+QT_EXCEPTIONS: set[tuple[str, str]] = set()
 
 
 # -- reading imports ---------------------------------------------------------------------
@@ -274,6 +255,38 @@ def test_cli_has_no_qt_and_no_relay_internals() -> None:
         if not _under(problem.rsplit(" imports ", 1)[1], CLI_RELAY_ALLOWED)
     ]
     assert bad == []
+
+
+def front_ends_past_the_facade() -> list[str]:
+    """The command line and the daemon reach app/core through the facade (app.core.api)
+    and its events only, like the desktop app."""
+    return sorted(
+        problem
+        for rel_path, source in _sources("app/cli*.py", "app/daemon/**/*.py")
+        for problem in core_past_facade(source, rel_path)
+    )
+
+
+def core_past_facade(source: str, rel_path: str) -> list[str]:
+    return [
+        f"{rel_path} imports {_core_module(name)}"
+        for name in imports(source, rel_path)
+        if (name == "app.core" or name.startswith("app.core."))
+        and _core_module(name) not in QT_CORE_ALLOWED
+    ]
+
+
+def test_cli_and_daemon_use_only_the_facade() -> None:
+    assert front_ends_past_the_facade() == []
+
+
+def test_facade_checker_sees_internals() -> None:
+    planted = "from app.core.api import Engine\nfrom app.core.engine import Engine\n"
+    assert core_past_facade(planted, "app/cli.py") == ["app/cli.py imports app.core.engine"]
+
+
+def test_daemon_has_no_qt_and_no_relay() -> None:
+    assert violations("app/daemon", QT | {"app.qt", "relay"}) == []
 
 
 def test_checker_sees_a_violation() -> None:

@@ -1,9 +1,12 @@
-"""The engine's public face for the desktop app: every name a view may use.
+"""The engine's public face: every name the desktop app and the command line may use.
 
-``app/qt`` imports from here (and from ``app.core.events``) only; tests/test_layering.py
-enforces it. Everything is a typed value — commands, view values, events, errors and the
-few protocol limits and vote shapes a form needs — so no view touches the engine's parts,
-its database handles with secrets, ``crypto`` or the relay.
+``app/qt``, ``app/cli*.py`` and ``app/daemon`` import from here (and from
+``app.core.events``) only; tests/test_layering.py enforces it. It holds the ``Engine``
+facade and the profile functions (for the command line, the daemon and the desktop
+app's bridge, which run it), the typed commands, view values, events and errors, the
+read-only reader of the desktop app, and the few protocol limits and vote shapes a form
+needs — so nothing outside ``app/core`` touches the engine's parts, its SQL, ``crypto``
+or the relay.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from app.core.ballot_results import (
     OptionCount,
     RunoffRound,
 )
-from app.core.ballot_views import BallotView, VoteReceipt
+from app.core.ballot_views import BallotReader, BallotView, VoteReceipt
+from app.core.ballots import kind_from_name
 from app.core.commands import (
     AcknowledgeDocument,
     ApproveJoin,
@@ -42,8 +46,26 @@ from app.core.commands import (
     SetVerified,
     SyncNow,
 )
+from app.core.database import Database
 from app.core.document_views import DocumentVersionView, DocumentView, ExportedDocument
-from app.core.errors import ClientError, RelayError, RelayUnavailable, WrongPassphrase
+from app.core.documents import verify_file
+from app.core.engine import Engine, SyncReport, wall_clock_ms
+from app.core.errors import (
+    ClientError,
+    NotFound,
+    RelayError,
+    RelayUnavailable,
+    WrongPassphrase,
+)
+from app.core.profile import (
+    change_passphrase,
+    create_profile,
+    create_profile_with_key,
+    open_with_key,
+    profile_exists,
+    unlock_with_key,
+)
+from app.core.queries import Queries
 from app.core.views import (
     DEFAULT_CHANNEL,
     ChannelView,
@@ -85,6 +107,7 @@ __all__ = [
     "ApprovalChoice",
     "ApproveJoin",
     "BallotKind",
+    "BallotReader",
     "BallotResultView",
     "BallotResults",
     "BallotView",
@@ -100,8 +123,10 @@ __all__ = [
     "CreateChannel",
     "CreateGroup",
     "CreateInvite",
+    "Database",
     "DocumentVersionView",
     "DocumentView",
+    "Engine",
     "ExportDocument",
     "ExportedDocument",
     "GroupView",
@@ -114,11 +139,13 @@ __all__ = [
     "MemberView",
     "MessageView",
     "MyVoteCheck",
+    "NotFound",
     "NumericChoice",
     "NumericResult",
     "OptionCount",
     "ProfileView",
     "PublishDocument",
+    "Queries",
     "RankedChoice",
     "RejectJoin",
     "RelayError",
@@ -131,12 +158,22 @@ __all__ = [
     "SetVerified",
     "SingleChoice",
     "SyncNow",
+    "SyncReport",
     "VoteReceipt",
     "WrongPassphrase",
     "YesNoChoice",
+    "change_passphrase",
+    "create_profile",
+    "create_profile_with_key",
     "invite_relay_url",
     "is_invite_code",
+    "kind_from_name",
+    "open_with_key",
+    "profile_exists",
     "safety_number",
+    "unlock_with_key",
+    "verify_file",
+    "wall_clock_ms",
 ]
 
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from app.core.errors import ClientError
+from app.core.api import ClientError
 from app.daemon.protocol import ErrorCode, dump
 
 __all__ = ["call"]

@@ -14,16 +14,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.cli_json import ballot_json, group_json, member_json, message_json, request_json
-from app.core.commands import (
+from app.core.api import (
     ApproveJoin,
     CastVote,
     CreateInvite,
+    Engine,
     JoinWithInvite,
+    MemberRole,
+    NotFound,
+    RelayUnavailable,
     SendText,
     SyncNow,
 )
-from app.core.engine import Engine
-from app.core.errors import NotFound, RelayUnavailable
 from app.core.events import (
     ConnectionChanged,
     Event,
@@ -35,7 +37,6 @@ from app.core.events import (
     MessageStatusChanged,
     RemovedFromGroup,
 )
-from app.core.views import MemberRole
 from app.daemon.protocol import ErrorCode, RpcError
 
 __all__ = ["METHODS", "Params", "event_notification"]

@@ -23,8 +23,7 @@ from typing import Any
 
 from sqlcipher3 import dbapi2 as sqlcipher
 
-from app.core.engine import Engine
-from app.core.errors import ClientError
+from app.core.api import ClientError, Engine
 from app.core.events import Event
 from app.daemon.methods import METHODS, Params, event_notification
 from app.daemon.protocol import (

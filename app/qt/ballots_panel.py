@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 from app.core.api import (
     Answer,
     ApprovalChoice,
+    BallotReader,
     BallotResults,
     BallotResultView,
     BallotView,
@@ -50,14 +51,13 @@ from app.core.api import (
     CloseBallot,
     GroupView,
     NumericChoice,
+    Queries,
     RankedChoice,
     SingleChoice,
     VoteReceipt,
     YesNoChoice,
 )
-from app.core.ballot_views import BallotReader
 from app.core.events import Event
-from app.core.queries import Queries
 from app.qt.ballot_results import BallotResultsView
 from app.qt.dialogs.create_ballot import CreateBallotDialog
 from app.qt.engine_bridge import EngineBridge

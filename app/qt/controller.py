@@ -20,9 +20,15 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
 
-from app.core.api import SyncNow, WrongPassphrase
+from app.core.api import (
+    SyncNow,
+    WrongPassphrase,
+    change_passphrase,
+    open_with_key,
+    profile_exists,
+    unlock_with_key,
+)
 from app.core.events import Event
-from app.core.profile import change_passphrase, open_with_key, profile_exists, unlock_with_key
 from app.qt.dialogs.join import JoinDialog
 from app.qt.dialogs.passphrase import ChangePassphraseDialog
 from app.qt.dialogs.settings import SettingsDialog

@@ -27,10 +27,8 @@ from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
-from app.core.api import CaucusError, ClientError, Command
-from app.core.engine import Engine
+from app.core.api import CaucusError, ClientError, Command, Engine, open_with_key
 from app.core.events import Event
-from app.core.profile import open_with_key
 
 __all__ = ["EngineBridge"]
 

@@ -33,6 +33,7 @@ from app.core.api import (
     MarkRead,
     MemberView,
     MessageView,
+    Queries,
     RelayError,
     RetryMessage,
     SendText,
@@ -49,7 +50,6 @@ from app.core.events import (
     MessageStatusChanged,
     RemovedFromGroup,
 )
-from app.core.queries import Queries
 from app.qt.chat_view import ChatView
 from app.qt.composer import Composer
 from app.qt.dialogs.create import NewChannelDialog, NewGroupDialog

@@ -27,11 +27,11 @@ from app.core.api import (
     JoinRequestView,
     MemberRole,
     MemberView,
+    Queries,
     RejectJoin,
     RemoveMember,
     SetMemberRole,
 )
-from app.core.queries import Queries
 from app.qt.engine_bridge import EngineBridge
 from app.qt.theme import colors
 from app.qt.verification import Trust, VerificationStore
