@@ -268,12 +268,14 @@ def front_ends_past_the_facade() -> list[str]:
 
 
 def core_past_facade(source: str, rel_path: str) -> list[str]:
-    return [
-        f"{rel_path} imports {_core_module(name)}"
-        for name in imports(source, rel_path)
-        if (name == "app.core" or name.startswith("app.core."))
-        and _core_module(name) not in QT_CORE_ALLOWED
-    ]
+    return sorted(
+        {
+            f"{rel_path} imports {_core_module(name)}"
+            for name in imports(source, rel_path)
+            if (name == "app.core" or name.startswith("app.core."))
+            and _core_module(name) not in QT_CORE_ALLOWED
+        }
+    )
 
 
 def test_cli_and_daemon_use_only_the_facade() -> None:
