@@ -1,8 +1,9 @@
-"""Command line: ``caucus-relay serve --db PATH ...`` or ``python -m relay serve ...``.
+"""Command line: ``caucus-relay serve --db PATH|URL ...`` or ``python -m relay serve ...``.
 
-Prints one line, ``caucus-relay listening on http://HOST:PORT``, once the socket accepts
-connections (with ``--port 0`` it names the port the system chose) and stops gracefully
-on SIGTERM or SIGINT.
+``--db`` is a SQLite file, or a ``postgresql://`` URL; with PostgreSQL, ``--workers N``
+serves one socket from N processes (``relay.workers``).  Prints one line, ``caucus-relay
+listening on http://HOST:PORT``, once the socket accepts connections (with ``--port 0`` it
+names the port the system chose) and stops gracefully on SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from relay.backend import is_database_url
 from relay.config import RelayConfig
 from relay.http import create_app
-from relay.schema import SchemaError
 from relay.server import RelayServer, bind_socket, display_url, uvicorn_config
 
 __all__ = ["main"]
@@ -26,7 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the relay")
     defaults = RelayConfig(db_path=Path("relay.db"))
-    serve.add_argument("--db", type=Path, required=True, help="SQLite database file")
+    serve.add_argument("--db", required=True, help="SQLite database file, or a postgresql:// URL")
+    serve.add_argument("--workers", type=int, default=1, help="relay processes (PostgreSQL only)")
     serve.add_argument("--host", default=defaults.host)
     serve.add_argument("--port", type=int, default=defaults.port, help="0 picks a free port")
     serve.add_argument("--retention-days", type=float, default=defaults.retention_days)
@@ -46,8 +48,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _config(args: argparse.Namespace) -> RelayConfig:
+    url = args.db if is_database_url(args.db) else None
+    if args.workers < 1:
+        raise ValueError("--workers must be at least 1")
+    if args.workers > 1 and url is None:
+        raise ValueError("--workers above 1 needs a postgresql:// database (SQLite has one writer)")
     return RelayConfig(
-        db_path=args.db,
+        db_path=Path(args.db) if url is None else Path(),
+        db_url=url,
         host=args.host,
         port=args.port,
         retention_days=args.retention_days,
@@ -72,11 +80,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"caucus-relay: {exc}", file=sys.stderr)
         return 2
+    if args.workers > 1:
+        from relay.workers import serve_workers
+
+        return serve_workers(config, args.workers)
     app = create_app(config)
     try:
         app.relay.start()
         sock = bind_socket(config.host, config.port)
-    except (OSError, SchemaError) as exc:
+    except Exception as exc:  # OSError, SchemaError, or the database server's refusal
         print(f"caucus-relay: cannot start: {exc}", file=sys.stderr)
         app.close()
         return 1

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import sqlite3
 import threading
 import time
 from collections import Counter
@@ -21,7 +20,8 @@ from typing import Any
 
 from crypto.errors import BadSignature, Expired, MalformedData
 from crypto.relay_auth import verify_inbox_auth
-from relay import schema, store
+from relay import store
+from relay.backend import Connection, open_backend
 from relay.codec import Fetch
 from relay.config import RelayConfig
 from relay.errors import RelayError
@@ -51,14 +51,17 @@ class Relay:
         self.clock = clock
         self.errors: Counter[str] = Counter()
         self.schema_version = 0
+        self._backend = open_backend(config)
         self._writer = GroupCommitWriter(
             self._open_writer,
+            self._backend,
             max_batch=config.max_batch,
             bulk=store.Appender(),
             tick=self._maintenance,
             tick_interval_s=config.purge_interval_s,
         )
         self._notifier = Notifier()
+        self._fanout = self._backend.fanout(self._wake)
         self._buckets = TokenBuckets(
             config.rate_per_s, config.rate_burst, config.max_tracked_buckets
         )
@@ -67,19 +70,14 @@ class Relay:
         )
         self._creations = TokenBuckets(config.create_per_s, config.create_burst, 1)
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        self._readers: list[Connection] = []
         self._lock = threading.Lock()
         self._closed = False
 
     # ------------------------------------------------------------------ lifecycle
 
-    def _open_writer(self) -> sqlite3.Connection:
-        conn = schema.connect(self.config.db_path)
-        try:
-            self.schema_version = schema.migrate(conn)
-        except BaseException:
-            conn.close()
-            raise
+    def _open_writer(self) -> Connection:
+        conn, self.schema_version = self._backend.open_writer()
         return conn
 
     def start(self) -> None:
@@ -88,7 +86,13 @@ class Relay:
             raise RelayError("unavailable", "relay is shutting down")
         if not self._writer.running:
             self._writer.start()
-            log.info("relay storage ready (schema version %d)", self.schema_version)
+            if self._fanout is not None:
+                self._fanout.start()
+            log.info(
+                "relay storage ready (%s, schema version %d)",
+                self._backend.name,
+                self.schema_version,
+            )
 
     def begin_shutdown(self) -> None:
         """Answer every long-poll now, so a graceful stop need not wait up to 30 s."""
@@ -99,28 +103,48 @@ class Relay:
         self._closed = True
         self._notifier.close()
         self._writer.stop()
+        if self._fanout is not None:
+            self._fanout.close()
         with self._lock:
             readers, self._readers = self._readers, []
         for conn in readers:
             conn.close()
 
-    def _reader(self) -> sqlite3.Connection:
+    def _reader(self) -> Connection:
         """This thread's read-only connection (one per event-loop thread)."""
         if self._closed:
             raise RelayError("unavailable", "relay is shutting down")
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and self._backend.broken(conn):  # the server restarted
+            with self._lock:
+                self._readers.remove(conn)
+            conn.close()
+            conn = None
         if conn is None:
             self.start()
-            conn = schema.connect(self.config.db_path, readonly=True)
+            conn = self._backend.open_reader()
             self._local.conn = conn
             with self._lock:
                 self._readers.append(conn)
         return conn
 
-    async def _write(self, op: Callable[[sqlite3.Connection], Any]) -> Any:
+    async def _write(self, op: Callable[[Connection], Any]) -> Any:
         if self._closed:
             raise RelayError("unavailable", "relay is shutting down")
         return await self._writer.submit(op)
+
+    def _notify(self, key: tuple[int, bytes]) -> None:
+        """After a commit: wake the waiters of ``key`` here and in the other processes."""
+        self._notifier.notify(key)
+        if self._fanout is not None:
+            self._fanout.publish(key)
+
+    def _wake(self, key: tuple[int, bytes] | None) -> None:
+        """A commit in another process (or, for None, wake-ups may have been lost)."""
+        if key is None:
+            self._notifier.wake_everyone()
+        else:
+            self._notifier.notify(key)
 
     # ------------------------------------------------------------------ limits
 
@@ -171,7 +195,7 @@ class Relay:
             store.MAILBOX, mid, presented, item, _hour(self.clock()), self.config.max_mailbox_bytes
         )
         seq: int = await self._writer.submit_bulk(append)
-        self._notifier.notify((store.MAILBOX, mid))
+        self._notify((store.MAILBOX, mid))
         return seq
 
     async def commit(self, mid: bytes, presented: bytes, body: bytes) -> int:
@@ -190,7 +214,7 @@ class Relay:
             quota=self._quota,
         )
         seq: int = await self._write(op)
-        self._notifier.notify((store.MAILBOX, mid))
+        self._notify((store.MAILBOX, mid))
         return seq
 
     async def fetch_mailbox(
@@ -214,7 +238,7 @@ class Relay:
     async def delete_mailbox(self, mid: bytes, presented: bytes) -> None:
         self._limit(self._buckets, presented)
         await self._write(functools.partial(store.delete_mailbox, mid=mid, cap_hash=presented))
-        self._notifier.notify((store.MAILBOX, mid))
+        self._notify((store.MAILBOX, mid))
 
     # ------------------------------------------------------------------ inboxes
 
@@ -234,7 +258,7 @@ class Relay:
             store.INBOX, iid, None, item, _hour(self.clock()), self.config.max_mailbox_bytes
         )
         seq: int = await self._writer.submit_bulk(append)
-        self._notifier.notify((store.INBOX, iid))
+        self._notify((store.INBOX, iid))
         return seq
 
     def _check_inbox_auth(self, iid: bytes, header: bytes | None) -> None:
@@ -331,11 +355,11 @@ class Relay:
         )
         return counts
 
-    def _maintenance(self, conn: sqlite3.Connection) -> None:
+    def _maintenance(self, conn: Connection) -> None:
         """Runs in the writer thread every ``purge_interval_s``: retention and a count log."""
-        conn.execute("BEGIN IMMEDIATE")
+        self._backend.begin(conn)
         counts = store.purge(conn, self._cutoff_hour())
-        conn.execute("COMMIT")
+        self._backend.commit(conn)
         errors = dict(self.errors)
         self.errors.clear()
         log.info(

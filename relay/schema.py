@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import ClassVar
 
-__all__ = ["SchemaError", "connect", "latest_version", "migrate", "migrations"]
+from relay.backend import Connection, Fanout, Wake
+
+__all__ = ["SchemaError", "SqliteBackend", "connect", "latest_version", "migrate", "migrations"]
 
 _NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
 
@@ -22,10 +26,14 @@ class SchemaError(RuntimeError):
     """The database cannot be used by this relay version."""
 
 
-def migrations() -> list[tuple[int, str]]:
-    """(version, SQL) of every migration file, in order; versions must be 1, 2, 3, ..."""
+def migrations(package: str = "relay.migrations") -> list[tuple[int, str]]:
+    """(version, SQL) of every migration file, in order; versions must be 1, 2, 3, ...
+
+    SQLite's files are in ``relay.migrations``, PostgreSQL's in ``relay.migrations.postgresql``
+    (same numbers, same meaning: each PostgreSQL file ports the SQLite file of its number).
+    """
     found: list[tuple[int, str]] = []
-    for entry in resources.files("relay.migrations").iterdir():
+    for entry in resources.files(package).iterdir():
         match = _NAME.fullmatch(entry.name)
         if match:
             found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
@@ -78,3 +86,44 @@ def migrate(conn: sqlite3.Connection) -> int:
             raise
         current = version
     return current
+
+
+@dataclass(frozen=True)
+class SqliteBackend:
+    """One SQLite file used by one relay process: the writer thread is the only writer."""
+
+    path: Path
+    name: ClassVar[str] = "sqlite"
+    shared: ClassVar[bool] = False
+    failures: ClassVar[tuple[type[Exception], ...]] = (sqlite3.Error,)
+
+    def open_writer(self) -> tuple[Connection, int]:
+        conn = connect(self.path)
+        try:
+            version = migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn, version
+
+    def open_reader(self) -> Connection:
+        return connect(self.path, readonly=True)
+
+    def begin(self, conn: Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+
+    def commit(self, conn: Connection) -> None:
+        conn.execute("COMMIT")
+
+    def rollback(self, conn: Connection) -> None:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
+    def retryable(self, exc: BaseException) -> bool:
+        return False
+
+    def broken(self, conn: Connection) -> bool:
+        return False
+
+    def fanout(self, wake: Wake) -> Fanout | None:
+        return None

@@ -1,0 +1,97 @@
+"""``caucus-relay serve --workers N``: N relay processes on one socket and one PostgreSQL.
+
+The parent migrates the schema, binds and listens on the socket, then starts N worker
+processes (``spawn``: nothing of the parent's state is shared) that each serve that socket
+with their own event loop, writer and connections; the kernel hands each new connection to
+one of them.  Correctness between workers comes from the database (row locks, see
+``relay.pg``) and wake-ups from LISTEN/NOTIFY (``relay.pg_notify``), exactly as for relays
+on several hosts behind a load balancer.  A worker that dies is replaced; SIGTERM/SIGINT
+stop every worker gracefully.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import socket
+import sys
+import threading
+from multiprocessing.process import BaseProcess
+from types import FrameType
+
+from relay.backend import open_backend
+from relay.config import RelayConfig
+from relay.http import create_app
+from relay.server import RelayServer, bind_socket, display_url, uvicorn_config
+
+__all__ = ["serve_workers"]
+
+log = logging.getLogger("caucus.relay")
+_BACKLOG = 2048
+_STOP_TIMEOUT_S = 20.0
+
+
+def _worker(config: RelayConfig, sock: socket.socket, log_level: int) -> None:
+    """One worker process: the relay app on the shared socket until SIGTERM."""
+    logging.basicConfig(
+        level=log_level, format="%(asctime)s %(levelname)s %(name)s[%(process)d] %(message)s"
+    )
+    app = create_app(config)
+    try:
+        app.relay.start()
+        RelayServer(uvicorn_config(app), app, lambda: None).run(sockets=[sock])
+    finally:
+        app.close()
+
+
+def _spawn(config: RelayConfig, sock: socket.socket) -> BaseProcess:
+    context = multiprocessing.get_context("spawn")
+    process = context.Process(
+        target=_worker,
+        args=(config, sock, logging.getLogger().level),
+        name="caucus-relay-worker",
+    )
+    process.start()
+    print(f"caucus-relay worker {process.pid}", flush=True)
+    return process
+
+
+def serve_workers(config: RelayConfig, count: int) -> int:
+    """Run ``count`` workers until SIGTERM/SIGINT; returns the exit status."""
+    try:
+        conn, _version = open_backend(config).open_writer()  # migrate once, before workers
+        conn.close()
+        sock = bind_socket(config.host, config.port)
+        sock.listen(_BACKLOG)
+    except Exception as exc:
+        print(f"caucus-relay: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+
+    def on_signal(sig: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    workers: list[BaseProcess] = []
+    try:
+        workers = [_spawn(config, sock) for _ in range(count)]
+        print(f"caucus-relay listening on {display_url(sock)}", flush=True)
+        while not stop.wait(0.2):
+            for index, process in enumerate(workers):
+                if process.exitcode is not None:
+                    log.error("worker exited with status %s; starting another", process.exitcode)
+                    workers[index] = _spawn(config, sock)
+    finally:
+        for process in workers:
+            if process.exitcode is None:
+                process.terminate()  # SIGTERM: a graceful stop
+        for process in workers:
+            process.join(_STOP_TIMEOUT_S)
+            if process.exitcode is None:
+                process.kill()
+                process.join()
+        sock.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
