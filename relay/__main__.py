@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         app.relay.start()
         sock = bind_socket(config.host, config.port)
     except Exception as exc:  # OSError, SchemaError, or the database server's refusal
-        print(f"caucus-relay: cannot start: {exc}", file=sys.stderr)
+        print(f"caucus-relay: cannot start: {' '.join(str(exc).split())}", file=sys.stderr)
         app.close()
         return 1
 

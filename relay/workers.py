@@ -65,7 +65,7 @@ def serve_workers(config: RelayConfig, count: int) -> int:
         sock = bind_socket(config.host, config.port)
         sock.listen(_BACKLOG)
     except Exception as exc:
-        print(f"caucus-relay: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"caucus-relay: cannot start: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     stop = threading.Event()
 

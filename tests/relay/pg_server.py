@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import importlib.util
 import os
 import pwd
 import shutil
@@ -21,15 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-import psycopg
-
 __all__ = ["PgServer", "find_bindir", "start_server"]
 
 ROLE = "caucus"
 
 
 def find_bindir() -> Path | None:
-    """Where ``initdb`` and ``pg_ctl`` are (``/usr/lib/postgresql/<ver>/bin`` on Debian)."""
+    """Where ``initdb`` and ``pg_ctl`` are (``/usr/lib/postgresql/<ver>/bin`` on Debian);
+    None also when psycopg (the ``relay-pg`` extra) is not installed."""
+    if importlib.util.find_spec("psycopg") is None:
+        return None
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=_version_key)
     if found:
         return Path(found[-1]).parent
@@ -57,6 +59,8 @@ class PgServer:
     @contextlib.contextmanager
     def schema(self) -> Iterator[str]:
         """A fresh, empty schema's URL; dropped (with everything in it) afterwards."""
+        import psycopg
+
         name = "t_" + uuid.uuid4().hex[:16]
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f"CREATE SCHEMA {name}")

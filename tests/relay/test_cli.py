@@ -31,3 +31,14 @@ def test_usage_error_exits_2() -> None:
     with pytest.raises(SystemExit) as info:
         main(["serve"])
     assert info.value.code == 2
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_unreachable_postgresql_is_one_line_without_the_password(
+    workers: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "postgresql://relay:s3cret-pw@/caucus?host=/nonexistent-caucus-dir"
+    assert main(["serve", "--db", url, "--port", "0", "--workers", workers]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("caucus-relay: cannot start:") and err.count("\n") == 1
+    assert "s3cret-pw" not in err
