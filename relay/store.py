@@ -169,7 +169,9 @@ class Appender:
     counters (statements are few because every one hands the GIL to the event loop and
     waits to get it back).  Between runs it remembers each queue's ``[id, cap_hash,
     last_seq, bytes_used]``; that copy is right because only the writer writes, and the
-    writer calls ``reset`` after any other write, any rollback and any maintenance.
+    writer calls ``reset`` after any other write, any rollback and any maintenance.  On a
+    database shared by several processes (PostgreSQL) it also calls ``reset`` after every
+    commit, and the rows are read locked, so the copy lives only as long as its locks.
     """
 
     def __init__(self, max_remembered: int = 10_000) -> None:
