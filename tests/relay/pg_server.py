@@ -122,7 +122,9 @@ def start_server(bindir: Path) -> Iterator[PgServer]:
     finally:
         if started:
             subprocess.run(
-                _as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], owner),
+                _as_owner(
+                    [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], owner
+                ),
                 check=False,
                 capture_output=True,
             )
