@@ -72,6 +72,7 @@ class Relay:
         self._local = threading.local()
         self._readers: list[Connection] = []
         self._lock = threading.Lock()
+        self._start_lock = threading.Lock()
         self._closed = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -84,15 +85,15 @@ class Relay:
         """Open the database (migrating it) and start the writer; idempotent."""
         if self._closed:
             raise RelayError("unavailable", "relay is shutting down")
-        if not self._writer.running:
+        with self._start_lock:
+            if self._writer.running:
+                return
             self._writer.start()
             if self._fanout is not None:
                 self._fanout.start()
-            log.info(
-                "relay storage ready (%s, schema version %d)",
-                self._backend.name,
-                self.schema_version,
-            )
+        log.info(
+            "relay storage ready (%s, schema version %d)", self._backend.name, self.schema_version
+        )
 
     def begin_shutdown(self) -> None:
         """Answer every long-poll now, so a graceful stop need not wait up to 30 s."""
