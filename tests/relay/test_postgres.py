@@ -9,14 +9,16 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import psycopg
 import pytest
 
-from relay import pg, schema
+from relay import pg, schema, store
+from relay.backend import Connection, open_backend
 from relay.http import RelayApp
 from relay.schema import SchemaError
+from relay.writer import GroupCommitWriter
 from tests.relay.conftest import Client, Db, make_app, open_client
 
 pytestmark = pytest.mark.anyio
@@ -68,6 +70,50 @@ def test_processes_starting_together_migrate_once(pg_db: Db) -> None:
     assert versions == [schema.latest_version()] * 4
     rows = pg_db.rows("SELECT count(*) FROM schema_version")
     assert rows[0][0] == schema.latest_version()
+
+
+def test_deadlock_between_two_writers_reruns_the_batch(pg_db: Db) -> None:
+    """Two writers (as in two processes) lock two rows in opposite orders: PostgreSQL
+    aborts one, and its writer runs the batch again instead of failing the request."""
+    backend = open_backend(pg_db.config())
+    conn, _version = backend.open_writer()
+    qids = [os.urandom(16), os.urandom(16)]
+    for qid in qids:
+        store.create_mailbox(conn, qid, os.urandom(32), bytes(32), 0)
+    conn.close()
+    both_hold_one = threading.Barrier(2, timeout=30)
+    attempts: list[str] = []
+
+    def crossing(name: str, first: bytes, second: bytes) -> Callable[[Connection], str]:
+        def op(c: Connection) -> str:
+            lock = "SELECT id FROM queues WHERE qid = ? FOR UPDATE"
+            c.execute(lock, (first,))
+            attempts.append(name)
+            if attempts.count(name) == 1:
+                both_hold_one.wait()
+            c.execute(lock, (second,))
+            c.execute("UPDATE queues SET bytes_used = bytes_used + 1 WHERE qid = ?", (first,))
+            return name
+
+        return op
+
+    writers = [GroupCommitWriter(lambda: backend.open_writer()[0], backend) for _ in range(2)]
+
+    async def run() -> list[str | BaseException]:
+        futures: list[asyncio.Future[str]] = [
+            writers[0].submit(crossing("a", qids[0], qids[1])),
+            writers[1].submit(crossing("b", qids[1], qids[0])),
+        ]
+        return list(await asyncio.gather(*futures, return_exceptions=True))
+
+    try:
+        results = asyncio.run(run())
+    finally:
+        for writer in writers:
+            writer.stop()
+    assert results == ["a", "b"]
+    assert len(attempts) == 3  # one of them ran twice
+    assert pg_db.rows("SELECT bytes_used FROM queues") == [(1,), (1,)]
 
 
 # ------------------------------------------------------------------ two relays, one database
