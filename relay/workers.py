@@ -17,6 +17,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
@@ -30,6 +31,10 @@ __all__ = ["serve_workers"]
 log = logging.getLogger("caucus.relay")
 _BACKLOG = 2048
 _STOP_TIMEOUT_S = 20.0
+_QUICK_EXIT_S = 10.0
+"""A worker that dies sooner than this after its start is replaced only after a pause
+(doubling up to ``_MAX_PAUSE_S``), so an unreachable database does not spin the parent."""
+_MAX_PAUSE_S = 30.0
 
 
 def _worker(config: RelayConfig, sock: socket.socket, log_level: int) -> None:
@@ -74,14 +79,25 @@ def serve_workers(config: RelayConfig, count: int) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     workers: list[BaseProcess] = []
+    started: list[float] = []
+    pause = 1.0
     try:
         workers = [_spawn(config, sock) for _ in range(count)]
+        started = [time.monotonic()] * count
         print(f"caucus-relay listening on {display_url(sock)}", flush=True)
         while not stop.wait(0.2):
             for index, process in enumerate(workers):
-                if process.exitcode is not None:
-                    log.error("worker exited with status %s; starting another", process.exitcode)
-                    workers[index] = _spawn(config, sock)
+                if process.exitcode is None:
+                    continue
+                log.error("worker exited with status %s; starting another", process.exitcode)
+                if time.monotonic() - started[index] < _QUICK_EXIT_S:
+                    if stop.wait(pause):
+                        break
+                    pause = min(pause * 2, _MAX_PAUSE_S)
+                else:
+                    pause = 1.0
+                workers[index] = _spawn(config, sock)
+                started[index] = time.monotonic()
     finally:
         for process in workers:
             if process.exitcode is None:
