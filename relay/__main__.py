@@ -55,7 +55,7 @@ def _config(args: argparse.Namespace) -> RelayConfig:
         raise ValueError("--workers above 1 needs a postgresql:// database (SQLite has one writer)")
     return RelayConfig(
         db_path=Path(args.db) if url is None else Path(),
-        db_url=url,
+        db_url=url or "",
         host=args.host,
         port=args.port,
         retention_days=args.retention_days,

@@ -16,7 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from crypto.errors import BadSignature, Expired, MalformedData
 from crypto.relay_auth import verify_inbox_auth
@@ -32,6 +32,7 @@ from relay.writer import GroupCommitWriter
 __all__ = ["COMMIT_HEADER_SIZE", "Clock", "Relay"]
 
 Clock = Callable[[], float]
+T = TypeVar("T")
 COMMIT_HEADER_SIZE = 96
 """``bytes32 prev_head | bytes32 new_head | bytes32 new_cap_hash`` before a commit item."""
 
@@ -128,6 +129,17 @@ class Relay:
             with self._lock:
                 self._readers.append(conn)
         return conn
+
+    def _read(self, read: Callable[[Connection], T]) -> T:
+        """``read`` on this thread's reader; once more on a new connection if the server
+        dropped the old one (PostgreSQL restarted, or the connection was terminated)."""
+        conn = self._reader()
+        try:
+            return read(conn)
+        except self._backend.failures:
+            if not self._backend.broken(conn):
+                raise
+        return read(self._reader())  # _reader replaces a broken connection
 
     async def _write(self, op: Callable[[Connection], Any]) -> Any:
         if self._closed:
@@ -270,7 +282,7 @@ class Relay:
             text = header.decode("ascii")
         except UnicodeDecodeError:
             raise RelayError("bad_request", "X-Caucus-Auth is not base64url") from None
-        auth_key = store.inbox_auth_key(self._reader(), iid)
+        auth_key = self._read(functools.partial(store.inbox_auth_key, iid=iid))
         now_ms = int(self.clock() * 1000)
         try:
             verify_inbox_auth(text, auth_key, iid, now_ms, self.config.auth_window_ms)
@@ -337,7 +349,9 @@ class Relay:
 
     async def get_chunk(self, bid: bytes, presented: bytes, index: int) -> bytes:
         self._limit(self._read_buckets, b"blob" + bid)
-        return store.get_chunk(self._reader(), bid, presented, index)
+        return self._read(
+            functools.partial(store.get_chunk, bid=bid, cap_hash=presented, index=index)
+        )
 
     async def delete_blob(self, bid: bytes, presented: bytes) -> None:
         self._limit(self._buckets, b"blob" + bid)
@@ -383,9 +397,8 @@ class Relay:
         disconnected: Callable[[], Awaitable[Any]] | None,
     ) -> store.Fetched:
         """Read; if nothing is there, wait for a commit on ``key`` (at most ``wait_s``)."""
-        conn = self._reader()
         if wait_s <= 0:
-            return read(conn)
+            return self._read(read)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
         gone: asyncio.Future[Any] | None = None
@@ -393,7 +406,7 @@ class Relay:
             while True:
                 waiter = self._notifier.register(key)
                 try:
-                    result = read(conn)
+                    result = self._read(read)
                     remaining = deadline - loop.time()
                     if result.rows or remaining <= 0 or self._notifier.closed:
                         return result

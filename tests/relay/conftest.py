@@ -138,7 +138,7 @@ class Db:
         return self.url if self.url is not None else str(self.path)
 
     def config(self, **settings: Any) -> RelayConfig:
-        return RelayConfig(db_path=self.path, db_url=self.url, **settings)
+        return RelayConfig(db_path=self.path, db_url=self.url or "", **settings)
 
     def rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
         """Rows of a query (qmark style) on a fresh connection, for checking what is stored."""
@@ -147,6 +147,19 @@ class Db:
             return conn.execute(sql, parameters).fetchall()
         finally:
             conn.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``sqlite_only`` (they open the SQLite file itself) run only on SQLite."""
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("db") == "postgresql"
+        (drop if on_postgres and item.get_closest_marker("sqlite_only") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture(scope="session")

@@ -229,12 +229,15 @@ async def test_wake_up_sent_while_the_listener_reconnects_is_not_lost(
     assert frames == [(1, b"in the gap")]
 
 
-async def test_writer_reconnects_after_losing_its_connection(pg_db: Db) -> None:
+async def test_writer_and_reader_reconnect_after_losing_their_connections(
+    pg_db: Db,
+) -> None:
     app = make_app(pg_db)
     try:
         async with await open_client(app) as http:
             client = Client(http, app)
             box = await client.new_mailbox()
+            assert (await client.fetch(box, box.cap))[0].status_code == 200  # reader is open
             assert pg_db.url is not None
             with psycopg.connect(pg_db.url, autocommit=True) as admin:
                 admin.execute(
