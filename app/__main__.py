@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 __all__ = ["main"]
 
+_DESKTOP_FLAGS = {"--embedded-relay", "--gui", "--no-keyring", "--smoke-test"}
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
@@ -24,7 +26,7 @@ def _wants_desktop(args: list[str]) -> bool:
     rest = list(args)
     while rest:
         head = rest.pop(0)
-        if head in {"--embedded-relay", "--gui", "--no-keyring"} or head.startswith("caucus://"):
+        if head in _DESKTOP_FLAGS or head.startswith("caucus://"):
             continue
         if head == "--home" and rest:
             rest.pop(0)

@@ -2,7 +2,9 @@
 
 Profile directory from ``--home`` or ``CAUCUS_HOME``; passphrase from
 ``CAUCUS_PASSPHRASE`` or a prompt. On any error: one line on stderr, a non-zero exit
-status, no traceback (set ``CAUCUS_DEBUG=1`` to see one).
+status, no traceback (set ``CAUCUS_DEBUG=1`` to see one). A profile is used by one
+process at a time: while another command or the desktop app has it open, a command fails
+at once (exit status 1, nothing stored) rather than waiting (docs/protocol.md section 7.1).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+from sqlcipher3 import dbapi2 as sqlcipher
 
 from app.cli_ballots import add_ballot_commands
 from app.cli_docs import add_doc_commands
@@ -28,6 +31,7 @@ from app.core.errors import ClientError, RelayUnavailable
 from app.core.profile import create_profile, profile_exists
 from crypto.errors import CaucusError
 from crypto.group_log import Role
+from relay.version import version_line
 
 __all__ = ["main"]
 
@@ -275,6 +279,7 @@ async def cmd_leave(engine: Engine, args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="caucus", description="Caucus headless client")
+    parser.add_argument("--version", action="version", version=version_line("caucus"))
     parser.add_argument("--home", type=Path, default=None, help="profile directory")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -380,6 +385,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CaucusError as exc:
         _debug()
         print(f"caucus: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except sqlcipher.DatabaseError as exc:
+        # Damage found after opening (a page whose HMAC fails), or a busy timeout.
+        _debug()
+        print(f"caucus: the profile database failed: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("caucus: interrupted", file=sys.stderr)

@@ -19,7 +19,7 @@ import sys
 from typing import Any
 
 from app.core.ballot_views import BallotView
-from app.core.ballots import BallotService, kind_from_name
+from app.core.ballots import kind_from_name
 from app.core.engine import Engine
 from app.core.errors import ClientError, NotFound, RelayUnavailable
 from crypto.ballot import BallotKind
@@ -83,7 +83,7 @@ def _view_json(view: BallotView) -> dict[str, Any]:
 
 
 async def cmd_ballot_create(engine: Engine, args: argparse.Namespace) -> int:
-    service = BallotService(engine)
+    service = engine.ballots
     group_id = engine.resolve_group(args.group)
     kind = kind_from_name(args.kind or ("single" if args.option else "yes-no"))
     numeric = kind is BallotKind.NUMERIC
@@ -105,7 +105,7 @@ async def cmd_ballot_create(engine: Engine, args: argparse.Namespace) -> int:
 
 
 async def cmd_ballot_vote(engine: Engine, args: argparse.Namespace) -> int:
-    service = BallotService(engine)
+    service = engine.ballots
     try:
         group_id, ballot_id = service.resolve_ballot(args.ballot)
     except NotFound:
@@ -129,19 +129,19 @@ async def cmd_ballot_vote(engine: Engine, args: argparse.Namespace) -> int:
 
 
 async def cmd_ballot_close(engine: Engine, args: argparse.Namespace) -> int:
-    view = await BallotService(engine).close(args.ballot)
+    view = await engine.ballots.close(args.ballot)
     print(f"Ballot {view.status}; {view.progress}")
     return 0
 
 
 async def cmd_ballot_cancel(engine: Engine, args: argparse.Namespace) -> int:
-    view = await BallotService(engine).cancel(args.ballot)
+    view = await engine.ballots.cancel(args.ballot)
     print(f"Ballot {view.status}")
     return 0
 
 
 async def cmd_ballot_list(engine: Engine, args: argparse.Namespace) -> int:
-    views = BallotService(engine).ballots(engine.resolve_group(args.group))
+    views = engine.ballots.ballots(engine.resolve_group(args.group))
     if args.json:
         print(json.dumps([_view_json(v) for v in views], ensure_ascii=False))
         return 0
@@ -154,7 +154,7 @@ async def cmd_ballot_list(engine: Engine, args: argparse.Namespace) -> int:
 
 
 async def cmd_ballot_results(engine: Engine, args: argparse.Namespace) -> int:
-    service = BallotService(engine)
+    service = engine.ballots
     group_id, ballot_id = service.resolve_ballot(args.ballot)
     data = service.results(group_id, ballot_id)
     data["closes_at"] = _iso(data["closes_at"])

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.document_views import DocumentVersionView, DocumentView
-from app.core.documents import DocumentService, verify_file
+from app.core.documents import verify_file
 from app.core.engine import Engine
 
 __all__ = ["add_doc_commands"]
@@ -57,13 +57,15 @@ def _version_json(v: DocumentVersionView) -> dict[str, Any]:
 
 
 def _document_json(d: DocumentView) -> dict[str, Any]:
-    return {"id": d.id_hex, **_version_json(d.current), "history": [
-        _version_json(v) for v in d.history
-    ]}
+    return {
+        "id": d.id_hex,
+        **_version_json(d.current),
+        "history": [_version_json(v) for v in d.history],
+    }
 
 
 async def cmd_doc_publish(engine: Engine, args: argparse.Namespace) -> int:
-    service = DocumentService(engine)
+    service = engine.documents
     group_id = engine.resolve_group(args.group)
     document_id = None
     if args.doc is not None:
@@ -84,7 +86,7 @@ async def cmd_doc_publish(engine: Engine, args: argparse.Namespace) -> int:
 
 
 async def cmd_doc_list(engine: Engine, args: argparse.Namespace) -> int:
-    documents = DocumentService(engine).list(engine.resolve_group(args.group))
+    documents = engine.documents.list(engine.resolve_group(args.group))
     if args.json:
         print(json.dumps([_document_json(d) for d in documents], ensure_ascii=False))
         return 0
@@ -98,7 +100,7 @@ async def cmd_doc_list(engine: Engine, args: argparse.Namespace) -> int:
 
 
 async def cmd_doc_get(engine: Engine, args: argparse.Namespace) -> int:
-    exported = await DocumentService(engine).get(
+    exported = await engine.documents.get(
         args.doc, args.out, version=args.version, force=args.force
     )
     print(exported.trust)
@@ -109,7 +111,7 @@ async def cmd_doc_get(engine: Engine, args: argparse.Namespace) -> int:
 
 
 async def cmd_doc_ack(engine: Engine, args: argparse.Namespace) -> int:
-    service = DocumentService(engine)
+    service = engine.documents
     await service.ack(args.doc, version=args.version)
     view = service.document(args.doc)
     version = args.version if args.version is not None else view.version
@@ -119,7 +121,7 @@ async def cmd_doc_ack(engine: Engine, args: argparse.Namespace) -> int:
 
 async def cmd_doc_share(engine: Engine, args: argparse.Namespace) -> int:
     group_id = engine.resolve_group(args.group) if args.group else None
-    sent = await DocumentService(engine).share_current(group_id)
+    sent = await engine.documents.share_current(group_id)
     print(f"{sent} documents shared with members who joined since they were published")
     return 0
 
@@ -129,8 +131,10 @@ def cmd_doc_verify(args: argparse.Namespace) -> int:
     print("Signature and comment signature verified")
     print(f"Trusted comment: {result.trusted_comment}")
     if result.title is not None:
-        print(f"Document “{result.title}” version {result.version} ({result.filename}),"
-              f" signed with key {result.key_id} ({result.public_key_path.name})")
+        print(
+            f"Document “{result.title}” version {result.version} ({result.filename}),"
+            f" signed with key {result.key_id} ({result.public_key_path.name})"
+        )
     return 0
 
 

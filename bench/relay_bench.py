@@ -1,19 +1,28 @@
-"""Relay throughput and long-poll latency on loopback. Run: python bench/relay_bench.py (~1 min).
+"""Relay throughput and long-poll latency on loopback. Run: python bench/relay_bench.py (~2 min).
 
 (a) Accepted POST /v1/mailboxes/{mid}/items per second (256-byte items, 16 mailboxes,
     every answer a durable commit) against a bare ASGI hello-world app served with the
     same uvicorn settings, at 1, 10 and 100 concurrent connections.  Runs alternate
-    between the two servers so background load affects both alike.
-(b) Long-poll delivery latency: K clients (1, 10, 100) wait on one mailbox; a poster
+    between the servers so background load affects them alike; the servers' CPU time
+    per accepted POST is printed too (steadier than rates on a shared machine).
+(b) The floor under (a): the latency of one durable SQLite commit (WAL, synchronous=FULL,
+    one thread, no HTTP) in the database's directory, before and after (a).  Every
+    acknowledged POST waits for one commit (shared by the writes of one group commit), so
+    at one connection the relay cannot exceed 1 / that latency.
+(c) Long-poll delivery latency: K clients (1, 10, 100) wait on one mailbox; a poster
     appends an item; we time from the POST's acknowledgement (and from its sending) to
     each waiting client having the item.
 
-(c) With --postgres: (a) and (b) again on PostgreSQL (a throwaway server from the Debian
+(d) With --postgres: (a) and (c) on PostgreSQL instead (a throwaway server from the Debian
     ``postgresql`` package, as the tests start it, or --postgres-url), with 1 and 2 relay
     worker processes (``serve --workers N``); with 2 workers the waiting clients and the
-    poster land on either process, so part of (b) is delivered through LISTEN/NOTIFY.
+    poster land on either process, so part of (c) is delivered through LISTEN/NOTIFY.
 
-Both servers run as separate processes (`python -m relay serve` and this file with
+The relay runs twice, without and with Prometheus metrics (``--metrics``), to show what
+metrics cost.  ``--db-dir /dev/shm`` puts the database on tmpfs (fsync free, NOT durable):
+the relay's software overhead alone, for profiling.
+
+All servers run as separate processes (`python -m relay serve` and this file with
 `--serve-hello`); wrk (Debian package) generates load, or, without it, a multi-process
 raw-socket generator written here (slower, so its figures are a lower bound).
 """
@@ -117,6 +126,14 @@ class Server:
             raise RuntimeError(f"server did not start: {argv}")
         host, port = self.url.removeprefix("http://").split(":")
         self.host, self.port = host, int(port)
+
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the process has used so far (Linux; 0.0 elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -222,6 +239,23 @@ def run_wrk(server: Server, script: Path, connections: int, seconds: float) -> f
     return (count - (int(failed.group(1)) if failed else 0)) / duration
 
 
+def throughput(
+    server: Server,
+    script: Path,
+    targets: list[tuple[str, str]],
+    connections: int,
+    seconds: float,
+    use_wrk: bool,
+) -> tuple[float, float]:
+    """(accepted POSTs/s, the server's CPU microseconds per accepted POST)."""
+    before = server.cpu_s()
+    if use_wrk:
+        rate = run_wrk(server, script, connections, seconds)
+    else:
+        rate = run_raw(server, targets, connections, seconds)
+    return rate, (server.cpu_s() - before) / max(1.0, rate * seconds) * 1e6
+
+
 async def _closed_loop(
     host: str, port: int, targets: list[tuple[str, str]], connections: int, seconds: float
 ) -> int:
@@ -259,7 +293,7 @@ def run_raw(
         return sum(pool.map(_load_process, jobs)) / seconds
 
 
-# ---------------------------------------------------------------- (b) long-poll latency
+# ---------------------------------------------------------------- (c) long-poll latency
 
 
 async def long_poll_latency(
@@ -330,6 +364,38 @@ def make_mailboxes_async_safe(relay: Server) -> list[tuple[str, str]]:
     return out[0]
 
 
+def commit_latency(folder: Path, rounds: int = 200) -> tuple[float, float, float]:
+    """(mean, p50, p90) seconds of one durable SQLite commit of a 256-byte row in ``folder``.
+
+    The relay's own settings (``relay.schema.connect``: WAL, ``synchronous=FULL``), one
+    thread, no HTTP: the floor under one connection's POSTs, whatever the relay's code does.
+    """
+    from relay.schema import connect
+
+    path = folder / "floor.db"
+    conn = connect(path)
+    times = []
+    try:
+        conn.execute("CREATE TABLE t (x BLOB)")
+        for _ in range(600):  # until the WAL has been checkpointed and is rewritten in place
+            conn.execute("INSERT INTO t VALUES (?)", (ITEM,))
+        for _ in range(rounds):
+            start = time.perf_counter()
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO t VALUES (?)", (ITEM,))
+            conn.execute("COMMIT")
+            times.append(time.perf_counter() - start)
+    finally:
+        conn.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+    return statistics.mean(times), pct(times, 0.5), pct(times, 0.9)
+
+
+def _ms(times: tuple[float, ...]) -> str:
+    return " / ".join(f"{t * 1e3:.2f}" for t in times)
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -344,7 +410,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="per throughput run")
     parser.add_argument("--rounds", type=int, default=40, help="long-poll rounds per size")
     parser.add_argument("--no-wrk", action="store_true", help="use the raw-socket generator")
-    parser.add_argument("--postgres", action="store_true", help="(c): PostgreSQL figures only")
+    parser.add_argument("--db-dir", help="directory for the relay database (default: a temp dir)")
+    parser.add_argument("--no-latency", action="store_true", help="skip (c)")
+    parser.add_argument("--postgres", action="store_true", help="(d): PostgreSQL figures only")
     parser.add_argument("--postgres-url", help="use this database instead of a throwaway one")
     args = parser.parse_args()
     if args.serve_hello:
@@ -354,34 +422,65 @@ def main() -> int:
         return postgres_figures(args)
 
     use_wrk = shutil.which("wrk") is not None and not args.no_wrk
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.db_dir) as tmp:
         relay = Server(
             [sys.executable, "-m", "relay", "serve", "--db", f"{tmp}/bench.db", "--port", "0",
              "--log-level", "warning", *OPEN_LIMITS],
             "caucus-relay listening on",
         )  # fmt: skip
+        metered = Server(
+            [sys.executable, "-m", "relay", "serve", "--db", f"{tmp}/metered.db", "--port", "0",
+             "--log-level", "warning", "--metrics", "--metrics-port", "0", *OPEN_LIMITS],
+            "caucus-relay listening on",
+        )  # fmt: skip
         hello = Server([sys.executable, __file__, "--serve-hello"], "hello listening on")
         try:
+            before = commit_latency(Path(tmp))
             targets = make_mailboxes(relay, MAILBOXES)
             script = Path(tmp) / "post.lua"
             _lua(targets, script)
+            metered_script = Path(tmp) / "metered.lua"
+            metered_targets = make_mailboxes(metered, MAILBOXES)
+            _lua(metered_targets, metered_script)
             hello_script = Path(tmp) / "hello.lua"
             _lua([("/items", a) for _, a in targets], hello_script)
             generator = "wrk -t1" if use_wrk else "raw-socket generator (lower bound)"
             print(
                 f"(a) accepted POSTs/s, {len(ITEM)} B items, {args.seconds:g} s runs, {generator}"
             )
-            print(f"    {'connections':>11} {'hello-world':>12} {'relay':>10} {'relay/hello':>12}")
+            print(
+                f"    {'connections':>11} {'hello-world':>12} {'relay':>10} {'relay/hello':>12}"
+                f" {'relay+metrics':>14} {'/hello':>7}   CPU us/request hello, relay"
+            )
+            bases: dict[int, float] = {}
             for connections in CONCURRENCY:
-                if use_wrk:
-                    base = run_wrk(hello, hello_script, connections, args.seconds)
-                    ours = run_wrk(relay, script, connections, args.seconds)
-                else:
-                    base = run_raw(hello, [("/items", "x")], connections, args.seconds)
-                    ours = run_raw(relay, targets, connections, args.seconds)
-                print(f"    {connections:>11} {base:>12.0f} {ours:>10.0f} {ours / base:>11.0%}")
+                base, base_cpu = throughput(
+                    hello, hello_script, [("/items", "x")], connections, args.seconds, use_wrk
+                )
+                ours, ours_cpu = throughput(
+                    relay, script, targets, connections, args.seconds, use_wrk
+                )
+                with_metrics, _ = throughput(
+                    metered, metered_script, metered_targets, connections, args.seconds, use_wrk
+                )
+                bases[connections] = base
+                print(
+                    f"    {connections:>11} {base:>12.0f} {ours:>10.0f} {ours / base:>11.0%}"
+                    f" {with_metrics:>14.0f} {with_metrics / base:>6.0%}"
+                    f"   {base_cpu:>5.0f}, {ours_cpu:>4.0f}"
+                )
+            after = commit_latency(Path(tmp))
+            print(
+                "(b) one durable SQLite commit in the database's directory, ms (mean / p50 / p90):"
+                f" before (a) {_ms(before)}, after (a) {_ms(after)}\n"
+                "    one connection waits for one commit per POST: at most "
+                f"{1 / before[0]:.0f} to {1 / after[0]:.0f} POSTs/s, {1 / before[0] / bases[1]:.0%}"
+                f" to {1 / after[0] / bases[1]:.0%} of hello-world at 1 connection"
+            )
+            if args.no_latency:
+                return 0
 
-            print("(b) long-poll delivery latency, ms (p50 / p99), one mailbox, K waiting clients")
+            print("(c) long-poll delivery latency, ms (p50 / p99), one mailbox, K waiting clients")
             print(f"    {'K':>4} {'from POST ack':>18} {'from POST send':>18}")
             for waiters in WAITERS:
                 rounds = max(10, args.rounds // (1 if waiters < 100 else 2))
@@ -393,15 +492,16 @@ def main() -> int:
                 )
         finally:
             relay.stop()
+            metered.stop()
             hello.stop()
     return 0
 
 
-# ---------------------------------------------------------------- (c) PostgreSQL
+# ---------------------------------------------------------------- (d) PostgreSQL
 
 
 def postgres_figures(args: argparse.Namespace) -> int:
-    """(a) and (b) on PostgreSQL with 1 and 2 worker processes."""
+    """(a) and (c) on PostgreSQL with 1 and 2 worker processes."""
     import contextlib
 
     from tests.relay.pg_server import find_bindir, start_server
@@ -416,7 +516,7 @@ def postgres_figures(args: argparse.Namespace) -> int:
             url = stack.enter_context(start_server(bindir)).url()
         use_wrk = shutil.which("wrk") is not None and not args.no_wrk
         generator = "wrk -t1" if use_wrk else "raw-socket generator (lower bound)"
-        print(f"(c) PostgreSQL: accepted POSTs/s ({generator}) and long-poll latency (ms)")
+        print(f"(d) PostgreSQL: accepted POSTs/s ({generator}) and long-poll latency (ms)")
         head = f"    {'workers':>7} {'conns':>5} {'POSTs/s':>9}   {'K':>3}"
         print(f"{head} {'p50 / p99 from ack':>20}")
         for workers in (1, 2):

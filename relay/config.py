@@ -53,6 +53,10 @@ class RelayConfig:
     auth_window_ms: int = 300_000
     # group commit: at most this many writes share one transaction
     max_batch: int = 512
+    # Prometheus metrics on their own listener (never on the public one); off by default
+    metrics: bool = False
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9471
 
     def __post_init__(self) -> None:
         if self.retention_days <= 0 or self.purge_interval_s <= 0:
@@ -64,7 +68,7 @@ class RelayConfig:
             or self.read_rate_per_s <= 0
         ):
             raise ValueError("bursts must allow at least one request")
-        if not 0 <= self.port <= 65535:
+        if not 0 <= self.port <= 65535 or not 0 <= self.metrics_port <= 65535:
             raise ValueError("port out of range")
 
     @property

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from importlib import resources
 from typing import Any
 
 from relay import codec
+from relay.backend import open_backend
 from relay.capabilities import CapabilityHashes
 from relay.config import RelayConfig
 from relay.errors import RelayError
 from relay.logic import COMMIT_HEADER_SIZE, Clock, Relay
+from relay.metrics import RelayMetrics, stored_bytes
 
 __all__ = ["RelayApp", "create_app"]
 
@@ -142,8 +145,9 @@ Handler = Callable[["RelayApp", _Request], Awaitable[_Response]]
 class RelayApp:
     """The ASGI application.  Build it with ``create_app``."""
 
-    def __init__(self, relay: Relay, openapi: bytes) -> None:
+    def __init__(self, relay: Relay, openapi: bytes, metrics: RelayMetrics | None = None) -> None:
         self.relay = relay
+        self.metrics = metrics
         self._openapi = openapi
         config = relay.config
         self._max_wait = config.max_wait_s
@@ -201,6 +205,9 @@ class RelayApp:
         path: str = scope["path"]
         parts = path.split("/")
         response: _Response
+        metrics = self.metrics
+        started = time.perf_counter() if metrics is not None else 0.0
+        handler: Handler | None = None
         try:
             handler, params = _route(parts, scope["method"])
             response = await handler(self, _Request(scope, receive, params))
@@ -222,11 +229,17 @@ class RelayApp:
             headers.extend(response.headers)
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
+        if metrics is not None:
+            metrics.observe(handler, response.status, time.perf_counter() - started)
 
     # ------------------------------------------------------------------ handlers
 
     async def _health(self, request: _Request) -> _Response:
-        return _Response(200, b'{"status":"ok"}')
+        self.relay.start()
+        return _Response(200, b'{"status":"ok","generation":"%s"}' % self._generation())
+
+    def _generation(self) -> bytes:
+        return self.relay.generation.encode()
 
     async def _openapi_json(self, request: _Request) -> _Response:
         return _Response(200, self._openapi)
@@ -259,7 +272,7 @@ class RelayApp:
         cap = self._caps.of_header(request.auth)
         fetch = codec.parse_fetch_query(request.query, self._max_wait)
         fetched = await self.relay.fetch_mailbox(mid, cap, fetch, request.disconnected)
-        return _frames(fetched.rows, fetched.visible_last)
+        return _frames(fetched.rows, fetched.visible_last, self._generation())
 
     async def _delete_mailbox(self, request: _Request) -> _Response:
         mid = codec.parse_id(request.params[0])
@@ -283,7 +296,7 @@ class RelayApp:
         iid = codec.parse_id(request.params[0])
         fetch = codec.parse_fetch_query(request.query, self._max_wait)
         fetched = await self.relay.fetch_inbox(iid, request.inbox_auth, fetch, request.disconnected)
-        return _frames(fetched.rows, fetched.visible_last)
+        return _frames(fetched.rows, fetched.visible_last, self._generation())
 
     async def _delete_inbox_items(self, request: _Request) -> _Response:
         iid = codec.parse_id(request.params[0])
@@ -335,10 +348,9 @@ def _int(value: bytes | int) -> int:
     return value
 
 
-def _frames(rows: list[tuple[int, bytes]], visible_last: int) -> _Response:
-    return _Response(
-        200, codec.encode_frames(rows), _BINARY, [(b"x-caucus-last", b"%d" % visible_last)]
-    )
+def _frames(rows: list[tuple[int, bytes]], visible_last: int, generation: bytes) -> _Response:
+    headers = [(b"x-caucus-last", b"%d" % visible_last), (b"x-caucus-generation", generation)]
+    return _Response(200, codec.encode_frames(rows), _BINARY, headers)
 
 
 # Route table: path pattern (after the leading "/") -> method -> handler.
@@ -413,6 +425,18 @@ class _MethodNotAllowed(RelayError):
         self.allow = allow
 
 
+def _route_labels() -> dict[Handler, tuple[str, str]]:
+    """(route template, method) of every handler: the metrics' labels, free of ids."""
+    labels: dict[Handler, tuple[str, str]] = {}
+    for pattern, methods in _ROUTES:
+        template = "/" + "/".join(
+            p if isinstance(p, str) else "{id}" if p is _ID else "{index}" for p in pattern
+        )
+        for method, handler in methods.items():
+            labels[handler] = (template, method)
+    return labels
+
+
 def _load_openapi() -> bytes:
     return resources.files("relay").joinpath("openapi.json").read_bytes()
 
@@ -425,4 +449,11 @@ def create_app(config: RelayConfig, *, clock: Clock | None = None) -> RelayApp:
     ``async with app.running():``) when done so queued writes finish and files close.
     """
     relay = Relay(config) if clock is None else Relay(config, clock)
-    return RelayApp(relay, _load_openapi())
+    metrics = None
+    if config.metrics:
+        metrics = RelayMetrics(
+            _route_labels(),
+            waiting=lambda: relay.waiting,
+            stored=lambda: stored_bytes(open_backend(config)),
+        )
+    return RelayApp(relay, _load_openapi(), metrics)

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from crypto.errors import BadSignature, Expired, MalformedData
 from crypto.relay_auth import verify_inbox_auth
-from relay import store
+from relay import generation, store
 from relay.backend import Connection, open_backend
 from relay.codec import Fetch
 from relay.config import RelayConfig
@@ -52,6 +52,8 @@ class Relay:
         self.clock = clock
         self.errors: Counter[str] = Counter()
         self.schema_version = 0
+        self.generation = ""
+        """The database's generation id (``relay.generation``), known once storage started."""
         self._backend = open_backend(config)
         self._writer = GroupCommitWriter(
             self._open_writer,
@@ -80,6 +82,11 @@ class Relay:
 
     def _open_writer(self) -> Connection:
         conn, self.schema_version = self._backend.open_writer()
+        try:
+            self.generation = generation.ensure(conn)
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def start(self) -> None:

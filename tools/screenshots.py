@@ -27,8 +27,6 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QWidget
 
-from app.core.ballots import BallotService
-from app.core.documents import DocumentService
 from app.core.engine import Engine
 from app.core.profile import create_profile
 from app.qt.controller import AppController, LaunchOptions
@@ -191,39 +189,39 @@ async def _seed_documents_and_ballots(root: Path, relay_url: str) -> dict[str, b
         papers.mkdir()
         minutes = papers / "minutes-2026-03-12.pdf"
         minutes.write_bytes(b"%PDF-1.4\n" + os.urandom(180_000))
-        minutes_id = await DocumentService(alice).publish(
+        minutes_id = await alice.documents.publish(
             group, minutes, "Minutes of the March meeting", note="As read out on Thursday."
         )
         minutes.write_bytes(b"%PDF-1.4\n" + os.urandom(181_000))
-        await DocumentService(alice).publish(
+        await alice.documents.publish(
             group, minutes, "Minutes of the March meeting", document_id=minutes_id,
             note="Corrected the attendance list (Bob was there).",
         )  # fmt: skip
         draft = papers / "rate-card-response.odt"
         draft.write_bytes(os.urandom(42_000))
-        await DocumentService(chidi).publish(
+        await chidi.documents.publish(
             group, draft, "Our response to the new rate card", note="Draft for Thursday."
         )
         await sync_all()
-        await DocumentService(bob).ack(minutes_id)
+        await bob.documents.ack(minutes_id)
         await sync_all()
 
         now = int(time.time() * 1000)
         ballots: dict[str, bytes] = {}
-        ballots["open"] = await BallotService(alice).create(
+        ballots["open"] = await alice.ballots.create(
             group, "Do we hold the strike vote on 2 June?", closes_at=now + 3 * DAY_MS,
             kind=BallotKind.YES_NO_ABSTAIN, quorum=2,
         )  # fmt: skip
-        ballots["single"] = await BallotService(chidi).create(
+        ballots["single"] = await chidi.ballots.create(
             group, "Which answer do we give to the new rate card?", closes_at=now + DAY_MS,
             kind=BallotKind.SINGLE, options=("Accept", "Reject", "Counter-offer"),
         )  # fmt: skip
-        ballots["ranked"] = await BallotService(alice).create(
+        ballots["ranked"] = await alice.ballots.create(
             group, "What should we push for first?", closes_at=now + DAY_MS,
             kind=BallotKind.RANKED,
             options=("Pay per drop", "Paid waiting time", "Safety kit", "Holiday pay"),
         )  # fmt: skip
-        ballots["numeric"] = await BallotService(alice).create(
+        ballots["numeric"] = await alice.ballots.create(
             group, "How many hours did you wait unpaid last week?", closes_at=now + DAY_MS,
             kind=BallotKind.NUMERIC, numeric_min=0, numeric_max=20, histogram_bins=10,
         )  # fmt: skip
@@ -240,11 +238,11 @@ async def _seed_documents_and_ballots(root: Path, relay_url: str) -> dict[str, b
         }
         for ballot, by_member in votes.items():
             for name, choice in by_member.items():
-                await BallotService(engines[name]).vote(ballots[ballot], choice, delay_ms=0)
+                await engines[name].ballots.vote(ballots[ballot], choice, delay_ms=0)
         await sync_all()
-        await BallotService(chidi).close(ballots["single"])
-        await BallotService(alice).close(ballots["ranked"])
-        await BallotService(alice).close(ballots["numeric"])
+        await chidi.ballots.close(ballots["single"])
+        await alice.ballots.close(ballots["ranked"])
+        await alice.ballots.close(ballots["numeric"])
         await sync_all()
         await sync_all()
         return ballots

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.ballot_receive import StoredBallot, all_ballots, load_ballot
+from app.core.ballot_results import BallotResultView, MyVoteCheck, choice_text
 from app.core.database import Database
 from app.core.errors import ClientError, NotFound
 from crypto.ballot import BallotKind, BallotState
@@ -211,16 +212,36 @@ class BallotReader:
         )
         return data
 
+    def result_view(self, group_id: bytes, ballot_id: bytes) -> BallotResultView | None:
+        """The tallied outcome as a typed value with "was my vote counted"; ``None``
+        before the tally. Reads this member's ballot secret (for the key image): call it
+        on the engine's side (``app.core.commands.BallotResults``)."""
+        view = self.ballot(group_id, ballot_id)
+        if view.result is None:
+            return None
+        counted = self._my_counted(group_id, ballot_id, view)
+        mine = None
+        if counted is not None:
+            mine = MyVoteCheck(bool(counted), choice_text(counted[0]) if counted else None)
+        return BallotResultView.from_tally(view.result, mine)
+
     def _my_ballot(self, group_id: bytes, ballot_id: bytes, view: BallotView) -> dict[str, Any]:
-        """Individual verifiability: my own key image among the counted ballots."""
-        if view.my_revision is None or view.result is None or not view.i_am_eligible:
+        counted = self._my_counted(group_id, ballot_id, view)
+        if counted is None:
             return {}
+        if not counted:
+            return {"mine": {"counted": False}}
+        return {"mine": {"counted": True, "choice": counted[0]}}
+
+    def _my_counted(self, group_id: bytes, ballot_id: bytes, view: BallotView) -> list[Any] | None:
+        """Individual verifiability: the choices counted under my own key image (empty:
+        not counted); ``None`` when I did not vote or there is no tally."""
+        if view.my_revision is None or view.result is None or not view.i_am_eligible:
+            return None
         row = self.db.one("SELECT secret FROM ballot_keys WHERE group_id = ?", (group_id,))
         if row is None:
-            return {}
+            return None
         tag = self._ballot(group_id, ballot_id).definition.tag
         image = key_image(bytes(row[0]), tag).hex()
         counted = [b for b in view.result.get("ballots", []) if b.get("key_image") == image]
-        if not counted:
-            return {"mine": {"counted": False}}
-        return {"mine": {"counted": True, "choice": counted[0]["choice"]}}
+        return [b["choice"] for b in counted]

@@ -1,12 +1,13 @@
 """Anonymous ballots in the headless client: create, vote, close, cancel, results.
 
-``BallotService`` sits beside an ``Engine`` (composition). Definitions, close markers,
-reveal keys and cancellations are signed group messages (``Engine.send_content``); votes
+``BallotService`` is a part of the engine (``app.core.ports``): it sees the context and
+the group, commit and sending interfaces, nothing else. Definitions, close markers,
+reveal keys and cancellations are signed group messages (``Sending.send_content``); votes
 are anonymous vote items posted with the group's mailbox capability only, over a fresh
 connection, after a random delay (docs/ballots.md section 10). Incoming items are
 handled in ``app.core.ballot_receive``; reads are ``app.core.ballot_views.BallotReader``.
 
-``maintain_ballots`` is the engine's ballot step after every group sync: it registers
+``BallotService.maintain`` is the engine's ballot step after every group sync: it registers
 this member's ballot key (a BALLOT_KEY log entry), posts votes whose delay is over,
 releases the reveal key of our own ballots once their deadline passed, and closes
 ballots whose creator stays silent after the deadline.
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import app.core.ballot_receive  # noqa: F401  (registers the content and item handlers)
 from app.core.ballot_receive import (
@@ -41,7 +41,8 @@ from app.core.errors import (
     RelayRejected,
     RelayUnavailable,
 )
-from app.core.relay_client import RelayClient
+from app.core.ports import Commits, Context, Groups, Sending
+from app.core.status import VOTE_TRANSITIONS, VoteStatus, move
 from crypto import kdf
 from crypto.ballot import (
     Answer,
@@ -71,9 +72,6 @@ from crypto.ballot.transport import (
 from crypto.errors import RemoteError, UsageError
 from crypto.group_log import EntryKind, GroupState
 
-if TYPE_CHECKING:
-    from app.core.engine import Engine
-
 __all__ = [
     "CLOSE_GRACE_MS",
     "KIND_NAMES",
@@ -82,7 +80,6 @@ __all__ = [
     "BallotService",
     "BallotView",
     "VoteReceipt",
-    "maintain_ballots",
     "parse_choice",
 ]
 
@@ -167,9 +164,12 @@ def parse_choice(definition: BallotDefinition, text: str) -> Choice:
 class BallotService(BallotReader):
     """Ballots of one unlocked profile; use it from the engine's asyncio loop."""
 
-    def __init__(self, engine: Engine) -> None:
-        super().__init__(engine.db, engine.identity.public_key)
-        self._engine = engine
+    def __init__(self, ctx: Context, groups: Groups, commits: Commits, sending: Sending) -> None:
+        super().__init__(ctx.db, ctx.identity.public_key)
+        self._ctx = ctx
+        self._groups = groups
+        self._commits = commits
+        self._sending = sending
 
     # -- lookup helpers -------------------------------------------------------------------
 
@@ -205,32 +205,31 @@ class BallotService(BallotReader):
         """Register this member's ballot key in the group log if it is not (or no longer)
         the registered one; returns whether an entry was committed. Only members with a
         registered key when a ballot is created are eligible in it."""
-        engine = self._engine
-        session = engine.session(group_id)
+        session = self._groups.session(group_id)
         if not session.active:
             return False
-        me = engine.identity.public_key
+        me = self._ctx.identity.public_key
         pair = self._keypair(group_id)
         if pair is not None and session.state.ballot_keys.get(me) == pair.public:
             return False
         if pair is None:
-            pair = BallotKeyPair.generate(engine._rng)
+            pair = BallotKeyPair.generate(self._ctx.rng)
             with self.db.transaction():
                 self.db.execute(
                     "INSERT INTO ballot_keys (group_id, secret, public, created_at)"
                     " VALUES (?, ?, ?, ?)",
-                    (group_id, pair.secret_bytes(), pair.public, engine._now()),
+                    (group_id, pair.secret_bytes(), pair.public, self._ctx.now()),
                 )
         registering = pair
 
         def make(state: GroupState) -> tuple[EntryKind, bytes]:
             if state.ballot_keys.get(me) == registering.public:
                 raise AlreadyExists("your ballot key is registered already")
-            record = BallotKeyRecord.create(registering, me, group_id, engine._rng)
+            record = BallotKeyRecord.create(registering, me, group_id, self._ctx.rng)
             return EntryKind.BALLOT_KEY, record.encode()
 
         try:
-            await engine._commit(group_id, make)
+            await self._commits.commit(group_id, make)
         except AlreadyExists:
             return False
         return True
@@ -257,31 +256,30 @@ class BallotService(BallotReader):
         ``close``). If the relay is unreachable the definition stays queued and goes out
         with the next sync; the id is returned all the same.
         """
-        engine = self._engine
         kind = BallotKind(kind)
         if kind is not BallotKind.NUMERIC:
             numeric_min = numeric_max = histogram_bins = 0
         for _ in range(CREATE_ATTEMPTS):
-            await engine.sync_group(group_id)
-            session = engine._require_active(group_id)
+            await self._groups.sync_group(group_id)
+            session = self._groups.require_active(group_id)
             roster = session.state.ballot_roster()
             if not roster:
                 raise ClientError("no member has a registered ballot key yet; sync and retry")
             if quorum > len(roster):
                 raise ClientError(f"the quorum exceeds the {len(roster)} eligible members")
-            now = engine._now()
+            now = self._ctx.now()
             if closes_at <= now:
                 raise ClientError("the deadline must be in the future")
             try:
                 definition, reveal = BallotDefinition.create(
-                    engine.identity,
+                    self._ctx.identity,
                     group_id,
                     question,
                     kind,
                     roster,
                     now,
                     closes_at,
-                    engine._rng,
+                    self._ctx.rng,
                     options=tuple(options),
                     numeric_min=numeric_min,
                     numeric_max=numeric_max,
@@ -298,7 +296,7 @@ class BallotService(BallotReader):
                     (group_id, ballot_id, reveal.secret, now),
                 )
             try:
-                view = await engine.send_content(
+                view = await self._sending.send_content(
                     group_id,
                     CONTENT_TYPE_DEFINITION,
                     definition.encode(),
@@ -308,14 +306,14 @@ class BallotService(BallotReader):
                 return ballot_id  # queued; published by the next sync
             if view.status == "pending":
                 return ballot_id
-            await engine.sync_group(group_id)
+            await self._groups.sync_group(group_id)
             if load_ballot(self.db, group_id, ballot_id) is not None:
                 return ballot_id
-            if engine.message(view.row_id).status == "pending":
+            if self._sending.message(view.row_id).status == "pending":
                 return ballot_id
             # Every client (ours too) refused it. The only honest cause is a change of the
             # registered keys between our sync and the post: start again with the new ones.
-            changed = engine.session(group_id).state.ballot_roster() != definition.roster
+            changed = self._groups.session(group_id).state.ballot_roster() != definition.roster
             with self.db.transaction():
                 self.db.execute(
                     "DELETE FROM ballot_reveal_keys WHERE group_id = ? AND ballot_id = ?",
@@ -353,7 +351,7 @@ class BallotService(BallotReader):
     def _delay(self, delay_ms: int | None, now: int, closes_at: int) -> int:
         if delay_ms is None:
             low, high = VOTE_DELAY_MS
-            delay_ms = low + int.from_bytes(self._engine._rng(4), "big") % (high - low + 1)
+            delay_ms = low + int.from_bytes(self._ctx.rng(4), "big") % (high - low + 1)
         # Never let our own delay push the vote past the deadline.
         return max(0, min(delay_ms, closes_at - now - 1_000))
 
@@ -368,15 +366,14 @@ class BallotService(BallotReader):
         replaces the previous one (a higher revision under the same key image).
         ``RelayUnavailable``: the vote is kept and goes out with a later sync.
         """
-        engine = self._engine
         group_id, ballot_id = self._locate(ballot)
         with contextlib.suppress(RelayUnavailable):
-            await engine.sync_group(group_id)  # offline: vote on what we know; it waits
+            await self._groups.sync_group(group_id)  # offline: vote on what we know; it waits
         stored = self._ballot(group_id, ballot_id)
         definition = stored.definition
         if stored.state is not BallotState.OPEN:
             raise ClientError("this ballot is closed; votes are no longer accepted")
-        now = engine._now()
+        now = self._ctx.now()
         if now >= definition.closes_at:
             raise ClientError("the deadline of this ballot has passed")
         if now < definition.opens_at:
@@ -396,7 +393,7 @@ class BallotService(BallotReader):
                 pair,
                 definition.roster.index(pair.public),
                 choice,
-                engine._rng,
+                self._ctx.rng,
                 revision=revision,
             )
         except UsageError as exc:
@@ -405,9 +402,14 @@ class BallotService(BallotReader):
         with self.db.transaction():
             # An older vote still waiting for its delay will never be needed.
             self.db.execute(
-                "UPDATE ballot_outbox SET status = 'superseded'"
-                " WHERE group_id = ? AND ballot_id = ? AND status = 'pending'",
-                (group_id, ballot_id),
+                "UPDATE ballot_outbox SET status = ?"
+                " WHERE group_id = ? AND ballot_id = ? AND status = ?",
+                (
+                    move(VOTE_TRANSITIONS, VoteStatus.PENDING, VoteStatus.SUPERSEDED),
+                    group_id,
+                    ballot_id,
+                    VoteStatus.PENDING,
+                ),
             )
             cursor = self.db.execute(
                 "INSERT INTO ballot_outbox (group_id, ballot_id, revision, vote, vote_hash,"
@@ -426,13 +428,12 @@ class BallotService(BallotReader):
         if delay == 0:
             posted = await self._post(int(cursor.lastrowid))
             if posted:
-                await engine.sync_group(group_id)
+                await self._groups.sync_group(group_id)
         return VoteReceipt(ballot_id, revision, posted, now + delay)
 
     async def _post(self, row_id: int) -> bool:
         """Seal a queued vote for the live epoch and post it anonymously; True once the
         relay took it. ``RelayUnavailable`` leaves it queued."""
-        engine = self._engine
         for _ in range(POST_ATTEMPTS):
             row = self.db.one(
                 "SELECT group_id, ballot_id, vote, status FROM ballot_outbox WHERE id = ?",
@@ -442,39 +443,48 @@ class BallotService(BallotReader):
                 return row is not None and row[3] == "sent"
             group_id, ballot_id, cast = row[0], row[1], bytes(row[2])
             stored = load_ballot(self.db, group_id, ballot_id)
-            session = engine.session(group_id)
+            session = self._groups.session(group_id)
             if stored is None or stored.state is not BallotState.OPEN or not session.active:
-                self._set_outbox(row_id, "failed")
+                self._set_outbox(row_id, VoteStatus.PENDING, VoteStatus.FAILED)
                 return False
             keys = session.keys
             if keys is None or session.state.needs_rekey:
                 return False  # after a LEAVE, wait for the re-key like messages do
-            item = seal_vote_item(keys, cast, engine._rng)
+            item = seal_vote_item(keys, cast, self._ctx.rng)
             # A connection of its own, so the relay cannot tie the vote to the keep-alive
             # connection this client syncs over (its IP address it still sees).
-            client = RelayClient(session.relay_url, transport=engine._transport)
+            client = self._ctx.relays.fresh(session.relay_url)
             try:
                 seq = await client.post_item(session.mailbox_id, keys.mailbox_cap, item)
             except RelayRejected as exc:
                 if exc.code != "stale_epoch":
-                    self._set_outbox(row_id, "failed")
+                    self._set_outbox(row_id, VoteStatus.PENDING, VoteStatus.FAILED)
                     raise
-                await engine.sync_group(group_id)  # a commit ended the epoch: seal again
+                await self._groups.sync_group(group_id)  # a commit ended the epoch: seal again
                 continue
             finally:
                 await client.aclose()
             with self.db.transaction():
                 self.db.execute(
-                    "UPDATE ballot_outbox SET status = 'sent', relay_seq = ?,"
-                    " attempts = attempts + 1 WHERE id = ?",
-                    (seq, row_id),
+                    "UPDATE ballot_outbox SET status = ?, relay_seq = ?,"
+                    " attempts = attempts + 1 WHERE id = ? AND status = ?",
+                    (
+                        move(VOTE_TRANSITIONS, VoteStatus.PENDING, VoteStatus.SENT),
+                        seq,
+                        row_id,
+                        VoteStatus.PENDING,
+                    ),
                 )
             return True
         return False
 
-    def _set_outbox(self, row_id: int, status: str) -> None:
+    def _set_outbox(self, row_id: int, old: VoteStatus, new: VoteStatus) -> None:
+        move(VOTE_TRANSITIONS, old, new)
         with self.db.transaction():
-            self.db.execute("UPDATE ballot_outbox SET status = ? WHERE id = ?", (status, row_id))
+            self.db.execute(
+                "UPDATE ballot_outbox SET status = ? WHERE id = ? AND status = ?",
+                (new, row_id, old),
+            )
 
     async def flush_votes(self, group_id: bytes | None = None) -> int:
         """Post every queued vote whose delay is over; returns how many still wait.
@@ -482,12 +492,11 @@ class BallotService(BallotReader):
         A vote the relay acknowledged but never delivered (we read past its position and
         it is not among the ballot's votes) is posted again, a few times at most.
         """
-        engine = self._engine
         self._requeue_lost(group_id)
         due = self.db.all(
             "SELECT id FROM ballot_outbox WHERE status = 'pending' AND not_before <= ?"
             " AND (? IS NULL OR group_id = ?) ORDER BY id",
-            (engine._now(), group_id, group_id),
+            (self._ctx.now(), group_id, group_id),
         )
         for (row_id,) in due:
             await self._post(int(row_id))
@@ -515,8 +524,8 @@ class BallotService(BallotReader):
             if relay_seq is not None and cursor >= relay_seq
         ]
         for row_id, gid in lost:
-            self._set_outbox(int(row_id), "pending")
-            self._engine._warn(
+            self._set_outbox(int(row_id), VoteStatus.SENT, VoteStatus.PENDING)
+            self._ctx.events.warn(
                 gid, "vote-lost", "the relay did not deliver our vote; it is posted again"
             )
 
@@ -524,7 +533,7 @@ class BallotService(BallotReader):
 
     async def _release(self, ballot: StoredBallot, reveal: RevealKey) -> None:
         self._mark_released(ballot.group_id, ballot.ballot_id)
-        await self._engine.send_content(
+        await self._sending.send_content(
             ballot.group_id,
             CONTENT_TYPE_REVEAL,
             reveal.encode_release(ballot.ballot_id),
@@ -534,16 +543,15 @@ class BallotService(BallotReader):
     async def close(self, ballot: bytes | str) -> BallotView:
         """The creator closes a ballot now (before its deadline too) and releases its key;
         every client then tallies the votes that came before the close marker."""
-        engine = self._engine
         group_id, ballot_id = self._locate(ballot)
-        await engine.sync_group(group_id)
+        await self._groups.sync_group(group_id)
         stored = self._ballot(group_id, ballot_id)
-        if stored.creator_pk != engine.identity.public_key:
+        if stored.creator_pk != self._ctx.identity.public_key:
             raise NotPermittedHere("only the ballot's creator can close it")
         if stored.state is BallotState.CANCELLED:
             raise ClientError("this ballot was cancelled")
         if stored.state is BallotState.OPEN:
-            await engine.send_content(
+            await self._sending.send_content(
                 group_id,
                 CONTENT_TYPE_CLOSE,
                 BallotNotice(ballot_id).encode(),
@@ -554,35 +562,33 @@ class BallotService(BallotReader):
             raise ClientError("this profile no longer holds the ballot's reveal key")
         if not reveal[1]:
             await self._release(stored, reveal[0])
-        await engine.sync_group(group_id)
+        await self._groups.sync_group(group_id)
         return self.ballot(group_id, ballot_id)
 
     async def cancel(self, ballot: bytes | str) -> BallotView:
         """The creator withdraws a ballot before its result is out; nothing is tallied."""
-        engine = self._engine
         group_id, ballot_id = self._locate(ballot)
-        await engine.sync_group(group_id)
+        await self._groups.sync_group(group_id)
         stored = self._ballot(group_id, ballot_id)
-        if stored.creator_pk != engine.identity.public_key:
+        if stored.creator_pk != self._ctx.identity.public_key:
             raise NotPermittedHere("only the ballot's creator can cancel it")
         if stored.state not in (BallotState.OPEN, BallotState.CLOSED):
             raise ClientError(f"a ballot that is {stored.state} cannot be cancelled")
         self._mark_released(group_id, ballot_id)  # never release the key now
-        await engine.send_content(
+        await self._sending.send_content(
             group_id,
             CONTENT_TYPE_CANCEL,
             BallotNotice(ballot_id).encode(),
             cancel_text(stored.definition),
         )
-        await engine.sync_group(group_id)
+        await self._groups.sync_group(group_id)
         return self.ballot(group_id, ballot_id)
 
     async def _close_due(self, group_id: bytes) -> None:
         """After the deadline the creator releases the key (which closes the ballot);
         anyone else posts a close marker if the ballot is still open after a grace."""
-        engine = self._engine
-        now = engine._now()
-        me = engine.identity.public_key
+        now = self._ctx.now()
+        me = self._ctx.identity.public_key
         rows = self.db.all(
             "SELECT ballot_id FROM ballots WHERE group_id = ? AND state IN ('open', 'closed')",
             (group_id,),
@@ -609,32 +615,31 @@ class BallotService(BallotReader):
                         (group_id, ballot_id),
                     )
                 posted = True
-                await engine.send_content(
+                await self._sending.send_content(
                     group_id,
                     CONTENT_TYPE_CLOSE,
                     BallotNotice(ballot_id).encode(),
                     close_text(definition),
                 )
         if posted:
-            await engine.sync_group(group_id)  # our own close or reveal, and the tally
+            await self._groups.sync_group(group_id)  # our own close or reveal, and the tally
 
     # -- maintenance ----------------------------------------------------------------------
 
     async def maintain(self, group_id: bytes) -> None:
         """Key registration, due votes, due closes and reveals for one group."""
-        if not self._engine.session(group_id).active:
+        if not self._groups.session(group_id).active:
             return
         await self.ensure_ballot_key(group_id)
         await self.flush_votes(group_id)
         await self._close_due(group_id)
 
-
-async def maintain_ballots(engine: Engine, group_id: bytes) -> None:
-    """The engine's ballot step after a group sync (``Engine._maintain``). Offline, it
-    does nothing; other failures become warnings and never stop the sync."""
-    try:
-        await BallotService(engine).maintain(group_id)
-    except RelayUnavailable:
-        return
-    except (RemoteError, ClientError) as exc:
-        engine._warn(group_id, "ballot-maintenance-failed", str(exc))
+    async def maintain_quietly(self, group_id: bytes) -> None:
+        """The engine's ballot step after a group sync. Offline, it does nothing; other
+        failures become warnings and never stop the sync."""
+        try:
+            await self.maintain(group_id)
+        except RelayUnavailable:
+            return
+        except (RemoteError, ClientError) as exc:
+            self._ctx.events.warn(group_id, "ballot-maintenance-failed", str(exc))

@@ -1,7 +1,7 @@
 """Signed documents in the headless client: publish, list, fetch, export, acknowledge.
 
-``DocumentService`` sits beside an ``Engine`` (composition): it uploads a document's
-encrypted chunks as a relay blob and announces it with ``Engine.send_content``; incoming
+``DocumentService`` is a part of the engine (``app.core.ports``): it uploads a document's
+encrypted chunks as a relay blob and announces it with ``Sending.send_content``; incoming
 announcements and acknowledgements are handled in ``app.core.document_receive``. Files are
 never held whole in memory: every pass streams one 1 MiB chunk at a time. Downloaded
 blobs stay encrypted in ``<profile>/documents``; ``get`` decrypts to the chosen path only.
@@ -20,7 +20,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import app.core.document_receive  # noqa: F401  (registers the content handlers)
 from app.core.document_blobs import BlobClient, BlobStore, DocumentUnavailable
@@ -33,6 +33,7 @@ from app.core.document_views import (
     VerifiedFile,
 )
 from app.core.errors import AlreadyExists, ClientError, NotFound, NotPermittedHere, RelayError
+from app.core.ports import Context, Groups, Sending
 from crypto.document import minisign
 from crypto.document.announce import (
     CONTENT_TYPE_ACKNOWLEDGEMENT,
@@ -59,9 +60,6 @@ from crypto.errors import RemoteError, UsageError
 from crypto.group_log import EntryKind, LogEntry, Role
 from crypto.identity import fingerprint
 from crypto.key_schedule import cap_hash
-
-if TYPE_CHECKING:
-    from app.core.engine import Engine
 
 __all__ = [
     "AcknowledgementView",
@@ -108,10 +106,14 @@ class DocumentService:
     ``store_dir`` defaults to ``documents`` beside the profile database.
     """
 
-    def __init__(self, engine: Engine, store_dir: Path | None = None) -> None:
-        self._engine = engine
+    def __init__(
+        self, ctx: Context, groups: Groups, sending: Sending, store_dir: Path | None = None
+    ) -> None:
+        self._ctx = ctx
+        self._groups = groups
+        self._sending = sending
         if store_dir is None:
-            rows = engine.db.all("PRAGMA database_list")
+            rows = ctx.db.all("PRAGMA database_list")
             files = [row[2] for row in rows if row[1] == "main" and row[2]]
             if not files:
                 raise ClientError("the profile database has no folder for documents")
@@ -138,24 +140,23 @@ class DocumentService:
         The file is read twice, a chunk at a time: once to hash and sign it before any
         upload, once to encrypt and upload; a file that changed in between is refused.
         """
-        engine = self._engine
-        await engine.sync_group(group_id)
-        session = engine.session(group_id)
+        await self._groups.sync_group(group_id)
+        session = self._groups.session(group_id)
         if not session.active:
             raise NotPermittedHere(f"you are no longer a member of {session.state.name!r}")
-        me = engine.identity.public_key
+        me = self._ctx.identity.public_key
         if session.state.role_of(me) != Role.ORGANIZER:
             raise NotPermittedHere("only organizers can publish documents")
         source = Path(path)
         if not source.is_file():
             raise NotFound(f"no file {str(source)!r}")
         if document_id is None:
-            document_id = new_document_id(engine._rng)
+            document_id = new_document_id(self._ctx.rng)
             known: set[int] = set()
         else:
             known = {
                 int(v)
-                for (v,) in engine.db.all(
+                for (v,) in self._ctx.db.all(
                     "SELECT version FROM doc_announcements WHERE group_id = ? AND document_id = ?",
                     (group_id, document_id),
                 )
@@ -178,31 +179,31 @@ class DocumentService:
             raise ClientError(f"the file is larger than {MAX_DOCUMENT_SIZE} bytes")
         try:
             ann = publish(
-                engine.identity.signing_key,
+                self._ctx.identity.signing_key,
                 group_id=group_id,
                 document_id=document_id,
                 version=version,
-                published_at=engine._now(),
+                published_at=self._ctx.now(),
                 title=title,
                 filename=source.name,
                 media_type=media_type,
                 note=note,
                 digest=digest,
-                content_key=new_content_key(engine._rng),
+                content_key=new_content_key(self._ctx.rng),
             )
         except UsageError as exc:
             raise ClientError(str(exc)) from None
         await self._upload(session.relay_url, source, ann)
         self._mark_downloaded(ann.keys.blob_id)
         shown = f"published “{ann.title}” version {ann.version} ({ann.filename})"
-        await engine.send_content(group_id, CONTENT_TYPE_ANNOUNCEMENT, ann.encode(), shown)
+        await self._sending.send_content(group_id, CONTENT_TYPE_ANNOUNCEMENT, ann.encode(), shown)
         await self._settle(group_id)
         return document_id
 
     async def _upload(self, relay_url: str, source: Path, ann: Announcement) -> None:
         """Create the blob and upload its chunks, keeping the same ciphertext locally."""
         keys = ann.keys
-        blobs = BlobClient(self._engine.relay(relay_url))
+        blobs = BlobClient(self._ctx.relays.get(relay_url))
         await blobs.create(
             keys.blob_id,
             cap_hash(keys.blob_capability),
@@ -234,20 +235,19 @@ class DocumentService:
         was just synced, so it only reads the database unless something must be sent); the
         CLI's ``doc share`` calls it directly. Returns how many announcements were sent.
         """
-        engine = self._engine
-        me = engine.identity.public_key
+        me = self._ctx.identity.public_key
         sent = 0
-        for gid in [group_id] if group_id is not None else engine.active_group_ids():
+        for gid in [group_id] if group_id is not None else self._groups.active_group_ids():
             if catch_up:
-                await engine.sync_group(gid)
+                await self._groups.sync_group(gid)
             sent_before = sent
-            session = engine.session(gid)
+            session = self._groups.session(gid)
             if not session.active or session.state.role_of(me) != Role.ORGANIZER:
                 continue
             last_add = self._last_add(gid)
             for document in self._documents(gid):
                 stored = document[0]
-                row = engine.db.one(
+                row = self._ctx.db.one(
                     "SELECT epoch FROM doc_announcements WHERE group_id = ? AND document_id = ?"
                     " AND version = ?",
                     (gid, stored.document_id, stored.version),
@@ -256,9 +256,11 @@ class DocumentService:
                     continue
                 ann = stored.announcement
                 shown = f"shared “{ann.title}” version {ann.version} with new members"
-                await engine.send_content(gid, CONTENT_TYPE_ANNOUNCEMENT, ann.encode(), shown)
-                with engine.db.transaction():
-                    engine.db.execute(
+                await self._sending.send_content(
+                    gid, CONTENT_TYPE_ANNOUNCEMENT, ann.encode(), shown
+                )
+                with self._ctx.db.transaction():
+                    self._ctx.db.execute(
                         "UPDATE doc_announcements SET epoch = max(epoch, ?) WHERE group_id = ?"
                         " AND document_id = ? AND version = ?",
                         (session.state.seq, gid, ann.document_id, ann.version),
@@ -270,7 +272,7 @@ class DocumentService:
 
     def _last_add(self, group_id: bytes) -> int:
         """The log position of the latest ADD (newcomers read from there on), or -1."""
-        for (raw,) in self._engine.db.all(
+        for (raw,) in self._ctx.db.all(
             "SELECT entry FROM log_entries WHERE group_id = ? ORDER BY seq DESC", (group_id,)
         ):
             entry = LogEntry.decode(raw)
@@ -282,13 +284,13 @@ class DocumentService:
         """Process our own message as it comes back, so lists show it at once."""
         # On a relay error it is queued or sent already; the next sync processes it.
         with contextlib.suppress(RelayError):
-            await self._engine.sync_group(group_id)
+            await self._groups.sync_group(group_id)
 
     # -- reading ----------------------------------------------------------------------
 
     def list(self, group_id: bytes) -> builtins.list[DocumentView]:
         """Documents of a group, most recently published first."""
-        self._engine.session(group_id)  # NotFound for an unknown group
+        self._groups.session(group_id)  # NotFound for an unknown group
         views = [self._view(group_id, versions) for versions in self._documents(group_id)]
         views.sort(key=lambda v: (-v.current.published_at, v.document_id))
         return views
@@ -302,7 +304,7 @@ class DocumentService:
 
     def resolve(self, doc: str | bytes, group_id: bytes | None = None) -> tuple[bytes, bytes]:
         """(group id, document id) from a document id or a unique hex prefix of >= 8 digits."""
-        db = self._engine.db
+        db = self._ctx.db
         if isinstance(doc, bytes):
             rows = db.all(
                 "SELECT DISTINCT group_id, document_id FROM doc_announcements"
@@ -329,7 +331,7 @@ class DocumentService:
 
     def _documents(self, group_id: bytes) -> builtins.list[builtins.list[_Stored]]:
         """Versions per document, newest first; the current version is moved to the front."""
-        rows = self._engine.db.all(
+        rows = self._ctx.db.all(
             "SELECT document_id, version, trusted, reason, signer_name, announcement"
             " FROM doc_announcements WHERE group_id = ? ORDER BY document_id, version DESC",
             (group_id,),
@@ -354,12 +356,11 @@ class DocumentService:
         return result
 
     def _view(self, group_id: bytes, versions: builtins.list[_Stored]) -> DocumentView:
-        engine = self._engine
-        me = engine.identity.public_key
-        state = engine.session(group_id).state
+        me = self._ctx.identity.public_key
+        state = self._groups.session(group_id).state
         organizer = state.is_member(me) and state.role_of(me) == Role.ORGANIZER
         acks: dict[int, builtins.list[Any]] = {}
-        for row in engine.db.all(
+        for row in self._ctx.db.all(
             "SELECT version, member_name, member_pk, acked_at, blake2b512 FROM doc_acks"
             " WHERE group_id = ? AND document_id = ? ORDER BY acked_at, member_name",
             (group_id, versions[0].document_id),
@@ -367,7 +368,7 @@ class DocumentService:
             acks.setdefault(int(row[0]), []).append(row)
         complete = {
             bytes(row[0])
-            for row in engine.db.all("SELECT blob_id FROM doc_downloads WHERE complete = 1")
+            for row in self._ctx.db.all("SELECT blob_id FROM doc_downloads WHERE complete = 1")
         }
 
         def version_view(stored: _Stored) -> DocumentVersionView:
@@ -433,7 +434,7 @@ class DocumentService:
         keys = ann.keys
         if self._is_downloaded(keys.blob_id):
             return
-        blobs = BlobClient(self._engine.relay(self._engine.session(stored.group_id).relay_url))
+        blobs = BlobClient(self._ctx.relays.get(self._groups.session(stored.group_id).relay_url))
         decryptor = StreamDecryptor(ann.content_key, ann.document_id, ann.version)
         hasher = ContentHasher()
         try:
@@ -482,8 +483,8 @@ class DocumentService:
             await asyncio.to_thread(_decrypt_to, self.store, ann, out)
         except RemoteError:
             self.store.discard(ann.keys.blob_id)
-            with self._engine.db.transaction():
-                self._engine.db.execute(
+            with self._ctx.db.transaction():
+                self._ctx.db.execute(
                     "DELETE FROM doc_downloads WHERE blob_id = ?", (ann.keys.blob_id,)
                 )
             raise DocumentUnavailable(
@@ -498,17 +499,15 @@ class DocumentService:
         return ExportedDocument(out, signature_path, public_key_path, trust)
 
     def _is_downloaded(self, blob_id: bytes) -> bool:
-        row = self._engine.db.one(
-            "SELECT complete FROM doc_downloads WHERE blob_id = ?", (blob_id,)
-        )
+        row = self._ctx.db.one("SELECT complete FROM doc_downloads WHERE blob_id = ?", (blob_id,))
         return row is not None and bool(row[0]) and self.store.has(blob_id)
 
     def _mark_downloaded(self, blob_id: bytes) -> None:
-        with self._engine.db.transaction():
-            self._engine.db.execute(
+        with self._ctx.db.transaction():
+            self._ctx.db.execute(
                 "INSERT OR REPLACE INTO doc_downloads (blob_id, path, complete, updated_at)"
                 " VALUES (?, ?, 1, ?)",
-                (blob_id, self.store.path(blob_id).name, self._engine._now()),
+                (blob_id, self.store.path(blob_id).name, self._ctx.now()),
             )
 
     # -- acknowledging ----------------------------------------------------------------
@@ -522,7 +521,7 @@ class DocumentService:
             raise NotPermittedHere("only a trusted document can be acknowledged")
         ann = stored.announcement
         shown = f"acknowledged “{ann.title}” version {ann.version}"
-        await self._engine.send_content(
+        await self._sending.send_content(
             stored.group_id, CONTENT_TYPE_ACKNOWLEDGEMENT, acknowledge(ann).encode(), shown
         )
         await self._settle(stored.group_id)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.admission import Admission
-from app.core.ballots import maintain_ballots
+from app.core.ballots import BallotService
 from app.core.documents import DocumentService
 from app.core.engine_core import wall_clock_ms
 from app.core.errors import (
@@ -60,6 +60,24 @@ class SyncReport:
 
 class Engine(Admission, Outbox):
     """One unlocked profile: every feature of the headless client."""
+
+    @property
+    def ballots(self) -> BallotService:
+        """Anonymous ballots of this profile (a part wired to this engine once)."""
+        service = self.__dict__.get("_ballots")
+        if service is None:
+            service = BallotService(self.context, self, self, self)
+            self.__dict__["_ballots"] = service
+        return service
+
+    @property
+    def documents(self) -> DocumentService:
+        """Signed documents of this profile (a part wired to this engine once)."""
+        service = self.__dict__.get("_documents")
+        if service is None:
+            service = DocumentService(self.context, self, self)
+            self.__dict__["_documents"] = service
+        return service
 
     @classmethod
     def open(cls, home: Path, passphrase: str, **kwargs: object) -> Engine:
@@ -169,10 +187,10 @@ class Engine(Admission, Outbox):
                 self._warn(group_id, "rekey-failed", str(exc))
         if self.session(group_id).active:
             try:
-                await DocumentService(self).share_current(group_id, catch_up=False)
+                await self.documents.share_current(group_id, catch_up=False)
             except (RelayError, ClientError) as exc:
                 self._warn(group_id, "document-share-failed", str(exc))
-        await maintain_ballots(self, group_id)
+        await self.ballots.maintain_quietly(group_id)
 
     async def run(self, stop: asyncio.Event, *, poll: float = 25.0, tick: float = 2.0) -> None:
         """Stay in sync until ``stop`` is set: one long-poll loop per group (so a message

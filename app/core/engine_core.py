@@ -25,18 +25,17 @@ from app.core.events import (
     ConnectionState,
     Event,
     GroupChanged,
-    IntegrityWarning,
     Listener,
     MessageAdded,
     RemovedFromGroup,
     SyncProgress,
 )
 from app.core.group_session import GroupSession, Outcome
+from app.core.ports import CommitMaker, Context, EventSink, RelayPool
 from app.core.queries import Queries
 from app.core.relay_client import RelayClient
 from crypto.commit import seal_commit
 from crypto.group_log import (
-    EntryKind,
     GroupState,
     LogEntry,
     Role,
@@ -73,50 +72,45 @@ class EngineCore(Queries):
         )
         if row is None:
             raise ClientError("the profile database holds no profile")
+        db.claim_engine()  # one engine per profile: its group state lives in memory
         identity = Identity.from_secret_bytes(row[2], row[3], row[4])
-        super().__init__(db, identity)
+        super().__init__(db, identity.public_key)
+        self.identity = identity
         self.name: str = row[0]
         self.relay_url: str = row[1]
         self._rng = rng
         self._now = clock_ms
         self._transport = transport
-        self._relays: dict[str, RelayClient] = {}
         self._sessions: dict[bytes, GroupSession] = {}
-        self._listeners: list[Listener] = []
         self._connection: dict[str, ConnectionState] = {}
+        self.context = Context(
+            db=db,
+            identity=identity,
+            rng=rng,
+            now=clock_ms,
+            relays=RelayPool(transport),
+            events=EventSink(db, clock_ms),
+        )
 
     async def close(self) -> None:
-        for client in self._relays.values():
-            await client.aclose()
-        self._relays.clear()
+        await self.context.relays.aclose()
         self.db.close()
 
     # -- listeners ----------------------------------------------------------------------
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+        return self.context.events.subscribe(listener)
 
     def _emit(self, event: Event) -> None:
-        for listener in list(self._listeners):
-            listener(event)
+        self.context.events.emit(event)
 
     def _warn(self, group_id: bytes | None, kind: str, detail: str) -> None:
-        self.db.execute(
-            "INSERT INTO warnings (group_id, kind, detail, at) VALUES (?, ?, ?, ?)",
-            (group_id, kind, detail, self._now()),
-        )
-        self._emit(IntegrityWarning(group_id, kind, detail))
+        self.context.events.warn(group_id, kind, detail)
 
     # -- relays -------------------------------------------------------------------------
 
     def relay(self, url: str) -> RelayClient:
-        url = url.rstrip("/")
-        client = self._relays.get(url)
-        if client is None:
-            client = RelayClient(url, transport=self._transport)
-            self._relays[url] = client
-        return client
+        return self.context.relays.get(url)
 
     def _connection_state(self, url: str, state: ConnectionState) -> None:
         if self._connection.get(url) != state:
@@ -133,7 +127,12 @@ class EngineCore(Queries):
             self._sessions[group_id] = session
         return session
 
-    def _require_active(self, group_id: bytes) -> GroupSession:
+    def group_state(self, group_id: bytes) -> tuple[GroupState, str]:
+        session = self.session(group_id)
+        return session.state, session.status
+
+    def require_active(self, group_id: bytes) -> GroupSession:
+        """The group's session, or ``NotPermittedHere`` once we are no longer a member."""
         session = self.session(group_id)
         if not session.active:
             raise NotPermittedHere(f"you are no longer a member of {session.state.name!r}")
@@ -141,9 +140,9 @@ class EngineCore(Queries):
 
     # -- commits -------------------------------------------------------------------------
 
-    async def _commit(
-        self, group_id: bytes, make: Callable[[GroupState], tuple[EntryKind, bytes]]
-    ) -> tuple[LogEntry, bytes, int]:
+    _require_active = require_active
+
+    async def commit(self, group_id: bytes, make: CommitMaker) -> tuple[LogEntry, bytes, int]:
         """Author, seal and append one log entry with compare-and-set, retrying races.
 
         ``make`` sees the freshly synced state and returns the entry's kind and body, or
@@ -183,6 +182,8 @@ class EngineCore(Queries):
             await self.sync_group(group_id)
             return entry, secret, seq
         raise RelayError("the group changed too often while committing; try again")
+
+    _commit = commit
 
     def _landed(self, group_id: bytes, entry: LogEntry) -> int | None:
         row = self.db.one(

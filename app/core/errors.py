@@ -8,12 +8,16 @@ __all__ = [
     "AlreadyExists",
     "ClientError",
     "CorruptProfile",
+    "InvalidKeyParams",
     "NotFound",
     "NotPermittedHere",
+    "ProfileInUse",
     "ProfileMissing",
+    "ReadOnlyProfile",
     "RelayError",
     "RelayRejected",
     "RelayUnavailable",
+    "StaleSession",
     "WrongPassphrase",
 ]
 
@@ -31,7 +35,23 @@ class ProfileMissing(ClientError):
 
 
 class CorruptProfile(ClientError):
-    """The profile's files exist but cannot be read."""
+    """The profile's files exist but cannot be read (damaged database, WAL or file)."""
+
+
+class InvalidKeyParams(CorruptProfile):
+    """``key-params.json`` is malformed or asks for Argon2id costs outside the bounds."""
+
+
+class ProfileInUse(ClientError):
+    """Another process (or another engine of this one) has the profile open."""
+
+
+class StaleSession(ClientError):
+    """Another connection to the profile changed a group under this one's feet."""
+
+
+class ReadOnlyProfile(ClientError):
+    """The profile's folder or files cannot be written."""
 
 
 class AlreadyExists(ClientError):

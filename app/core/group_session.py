@@ -13,6 +13,7 @@ from enum import Enum
 
 from app.core.content_handlers import HANDLERS, ITEM_HANDLERS, AnonymousItem, Received
 from app.core.database import Database
+from app.core.errors import StaleSession
 from app.core.views import DEFAULT_CHANNEL, MessageView
 from crypto.commit import open_commit, open_epoch_delivery
 from crypto.content import ContentType, TextBody
@@ -140,12 +141,26 @@ class GroupSession:
         db.execute("DELETE FROM send_chains WHERE group_id = ?", (self.group_id,))
         db.execute("DELETE FROM recv_chains WHERE group_id = ?", (self.group_id,))
 
-    def my_send_chain(self, me: Identity) -> SendChain:
+    def stored_send_chain(self, db: Database, me: Identity) -> SendChain:
+        """Our send chain as the database holds it now, for the live epoch.
+
+        Call it inside the sealing transaction: the database, not this object, is the
+        truth, so two connections to one profile can never seal with one counter twice.
+        Raises ``StaleSession`` when the database's live epoch is not this session's.
+        """
         if self.keys is None:
             raise RuntimeError("no live epoch")
-        if self.send_chain is None or self.send_chain.epoch != self.keys.epoch:
-            self.send_chain = SendChain.start(self.keys, self.state.sender_index(me.public_key))
-        return self.send_chain
+        row = db.one("SELECT epoch FROM epochs WHERE group_id = ?", (self.group_id,))
+        if row is None or row[0] != self.keys.epoch:
+            raise StaleSession(
+                "the group changed in another connection to this profile; open it again"
+            )
+        chain_row = db.one("SELECT chain FROM send_chains WHERE group_id = ?", (self.group_id,))
+        chain = SendChain.decode(chain_row[0]) if chain_row is not None else None
+        if chain is None or chain.epoch != self.keys.epoch:
+            chain = SendChain.start(self.keys, self.state.sender_index(me.public_key))
+        self.send_chain = chain
+        return chain
 
     def save_send_chain(self, db: Database, chain: SendChain) -> None:
         self.send_chain = chain

@@ -184,7 +184,11 @@ class Outbox(EngineCore):
     def _seal(
         self, session: GroupSession, row_id: int, content_type: int, body: bytes, sent_at: int
     ) -> bytes:
-        """Seal a queued message and persist the advanced chain in the same transaction."""
+        """Seal a queued message and persist the advanced chain in the same transaction.
+
+        The chain and the previous-message hash are read from the database inside that
+        (IMMEDIATE) transaction, never from memory: whatever else has this profile open,
+        one counter is never used for two messages."""
         keys = session.keys
         if keys is None:
             raise NotPermittedHere("the group has no live epoch")
@@ -196,7 +200,7 @@ class Outbox(EngineCore):
             )
             sealed = seal_message(
                 keys,
-                session.my_send_chain(self.identity),
+                session.stored_send_chain(self.db, self.identity),
                 self.identity,
                 content_type,
                 body,

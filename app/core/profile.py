@@ -1,7 +1,9 @@
 """A profile directory: creating it, unlocking it, changing its passphrase.
 
-Layout: ``profile.db`` (SQLCipher, keyed with Argon2id of the passphrase) and
-``key-params.json`` (salt and Argon2id costs; not secret). Nothing else is written.
+Layout: ``profile.db`` (SQLCipher, keyed with Argon2id of the passphrase, with its
+``-wal`` and ``-shm``), ``key-params.json`` (salt, Argon2id costs and key check; not
+secret) and ``lock`` (one process at a time, see ``profile_lock``). Files are 0600, the
+folder 0700.
 """
 
 from __future__ import annotations
@@ -10,8 +12,16 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from app.core.database import Database
-from app.core.errors import AlreadyExists, ClientError, ProfileMissing
+from app.core import profile_lock
+from app.core.database import FILE_MODE, Database, check_shape
+from app.core.errors import (
+    AlreadyExists,
+    ClientError,
+    CorruptProfile,
+    ProfileMissing,
+    ReadOnlyProfile,
+    WrongPassphrase,
+)
 from app.core.passphrase import KdfParams, derive_key, load_params, save_params
 from crypto.identity import Identity
 
@@ -32,6 +42,15 @@ __all__ = [
 DB_NAME = "profile.db"
 PARAMS_NAME = "key-params.json"
 _PENDING_PARAMS = "key-params.json.new"
+DIR_MODE = 0o700
+_FILES = (
+    DB_NAME,
+    DB_NAME + "-wal",
+    DB_NAME + "-shm",
+    PARAMS_NAME,
+    _PENDING_PARAMS,
+    profile_lock.LOCK_NAME,
+)
 MAX_NAME_BYTES = 64
 MAX_GROUP_NAME_BYTES = 128
 
@@ -90,11 +109,19 @@ def create_profile_with_key(
         raise ClientError("the passphrase must not be empty")
     if profile_exists(home):
         raise AlreadyExists(f"a profile already exists in {home}")
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
     params = KdfParams.new(rng, cost)
-    save_params(home / PARAMS_NAME, params)
-    key = derive_key(passphrase, params)
-    db = Database.open(home / DB_NAME, key, create=True)
+    home.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    os.chmod(home, DIR_MODE)
+    lock = profile_lock.acquire(home)
+    try:
+        if profile_exists(home):  # created by another process since the check above
+            raise AlreadyExists(f"a profile already exists in {home}")
+        key = derive_key(passphrase, params)
+        save_params(home / PARAMS_NAME, params.with_check(key))
+        db = Database.open(home / DB_NAME, key, create=True, lock=lock)
+    except BaseException:
+        lock.release()
+        raise
     identity = Identity.generate(rng, now)
     seed, delivery, cert = identity.secret_bytes()
     with db.transaction():
@@ -113,30 +140,111 @@ def unlock(home: Path, passphrase: str) -> Database:
 
 def unlock_with_key(home: Path, passphrase: str) -> tuple[Database, bytes]:
     """Open the database and also return its raw key, so a second connection (the
-    desktop app's reader) or the OS keyring can use it without another Argon2id run."""
-    if not profile_exists(home):
-        raise ProfileMissing(f"no profile in {home}; create one with 'caucus init'")
-    pending = home / _PENDING_PARAMS
-    if pending.exists():
-        # A passphrase change was interrupted between re-keying and renaming the file:
-        # whichever parameters open the database are the right ones.
-        key = derive_key(passphrase, load_params(pending))
-        try:
-            db = Database.open(home / DB_NAME, key)
-        except ClientError:
-            pending.unlink()
-        else:
-            os.replace(pending, home / PARAMS_NAME)
-            return db, key
-    key = derive_key(passphrase, load_params(home / PARAMS_NAME))
-    return Database.open(home / DB_NAME, key), key
+    desktop app's reader) or the OS keyring can use it without another Argon2id run.
+
+    Errors, each one line: ``ProfileMissing``, ``ProfileInUse`` (another process),
+    ``ReadOnlyProfile``, ``InvalidKeyParams``, ``WrongPassphrase``, ``CorruptProfile``.
+    """
+    lock = _lock(home)
+    try:
+        db, key = _unlock(home, passphrase, lock)
+    except BaseException:
+        lock.release()
+        raise
+    return db, key
 
 
 def open_with_key(home: Path, key: bytes) -> Database:
-    """Another connection to an unlocked profile (WAL lets readers run beside the writer)."""
+    """Another connection to an unlocked profile (WAL lets readers run beside the writer).
+
+    It shares this process's lock on the profile; another process is refused."""
+    lock = _lock(home)
+    try:
+        return Database.open(home / DB_NAME, key, lock=lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _lock(home: Path) -> profile_lock.ProfileLock:
     if not profile_exists(home):
-        raise ProfileMissing(f"no profile in {home}")
-    return Database.open(home / DB_NAME, key)
+        raise ProfileMissing(f"no profile in {home}; create one with 'caucus init'")
+    lock = profile_lock.acquire(home)
+    try:
+        _check_writable(home)
+        _tighten_modes(home)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def _unlock(home: Path, passphrase: str, lock: profile_lock.ProfileLock) -> tuple[Database, bytes]:
+    """Try the parameters of an interrupted passphrase change first, then the current
+    ones. A file is only ever removed or replaced after the database opened with the
+    parameters that are kept, so no typing mistake can orphan the database."""
+    pending_path, params_path = home / _PENDING_PARAMS, home / PARAMS_NAME
+    check_shape(home / DB_NAME)  # damage visible without a key: no Argon2id run
+    params = load_params(params_path)
+    pending_confirmed: bool | None = None
+    if pending_path.exists():
+        pending = load_params(pending_path)
+        key = derive_key(passphrase, pending)
+        pending_confirmed = pending.confirms(key)
+        if pending_confirmed is not False:
+            try:
+                db = Database.open(
+                    home / DB_NAME, key, lock=lock, key_confirmed=bool(pending_confirmed)
+                )
+            except (WrongPassphrase, CorruptProfile):
+                pass  # the re-key never happened: the current parameters still hold
+            else:
+                os.replace(pending_path, params_path)
+                return db, key
+    key = derive_key(passphrase, params)
+    confirmed = params.confirms(key)
+    if confirmed is False:
+        if pending_confirmed:
+            raise WrongPassphrase(
+                "the new passphrase does not open the profile yet: a passphrase change"
+                " was interrupted before it took effect, use the old one"
+            )
+        raise WrongPassphrase("wrong passphrase")
+    try:
+        db = Database.open(home / DB_NAME, key, lock=lock, key_confirmed=bool(confirmed))
+    except CorruptProfile:
+        if confirmed and pending_path.exists():
+            raise WrongPassphrase(
+                "wrong passphrase: a passphrase change was interrupted, use the new one"
+            ) from None
+        raise
+    if pending_path.exists():
+        pending_path.unlink()  # the database opened with the current parameters
+    if confirmed is None:
+        save_params(params_path, params.with_check(key))  # upgrade a version 1 file
+    return db, key
+
+
+def _check_writable(home: Path) -> None:
+    """A read-only folder or file would fail later in SQLite with a confusing error."""
+    paths = [home, *(home / n for n in _FILES if (home / n).exists())]
+    for path in paths:
+        if not os.access(path, os.W_OK):
+            raise ReadOnlyProfile(
+                f"the profile in {home} is read-only: Caucus needs to write to {path}"
+            )
+
+
+def _tighten_modes(home: Path) -> None:
+    """Profiles made before files were created private: make them 0600 / 0700 now."""
+    for path in [home, *(home / n for n in _FILES)]:
+        try:
+            mode = path.stat().st_mode & 0o777
+            wanted = DIR_MODE if path == home else FILE_MODE
+            if mode & ~wanted:
+                os.chmod(path, wanted)
+        except (FileNotFoundError, PermissionError):
+            continue  # best effort: not ours to change
 
 
 def change_passphrase(
@@ -150,6 +258,7 @@ def change_passphrase(
     if not new_passphrase:
         raise ClientError("the passphrase must not be empty")
     params = KdfParams.new(rng, cost)
-    save_params(home / _PENDING_PARAMS, params)
-    db.rekey(derive_key(new_passphrase, params))
+    key = derive_key(new_passphrase, params)
+    save_params(home / _PENDING_PARAMS, params.with_check(key))
+    db.rekey(key)
     os.replace(home / _PENDING_PARAMS, home / PARAMS_NAME)

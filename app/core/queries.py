@@ -1,4 +1,10 @@
-"""Read-side of the engine: groups, members, messages and search as view values."""
+"""Read-side of the engine: groups, members, messages and search as view values.
+
+``Queries.reader`` is the desktop app's own connection for its lists: it is read-only
+(``PRAGMA query_only``) and never loads a secret — no identity or delivery key, no epoch
+secret, no ratchet chain — only the public identity key (from the delivery certificate)
+and group states replayed from the signed log. Every write goes through the engine.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from typing import Any
 
 from app.core.database import Database
 from app.core.errors import ClientError, NotFound, NotPermittedHere
-from app.core.group_session import GroupSession
+from app.core.verified_keys import verified_keys
 from app.core.views import (
     DEFAULT_CHANNEL,
     ChannelView,
@@ -17,7 +23,7 @@ from app.core.views import (
     ProfileView,
 )
 from crypto.group_log import GroupState, LogEntry, Role
-from crypto.identity import Identity, fingerprint
+from crypto.identity import DeliveryCert, fingerprint
 
 __all__ = ["Queries"]
 
@@ -29,29 +35,40 @@ _MESSAGE_COLUMNS = (
 class Queries:
     """Reads over the profile database; the engine adds the writes."""
 
-    def __init__(self, db: Database, identity: Identity) -> None:
+    def __init__(self, db: Database, me: bytes) -> None:
         self.db = db
-        self.identity = identity
-        self._read_cache: dict[bytes, GroupSession] = {}
+        self.me = me
+        self._read_cache: dict[bytes, tuple[GroupState, str]] = {}
 
     @classmethod
     def reader(cls, db: Database) -> Queries:
-        """A read-only view over its own connection (for a UI thread beside the engine)."""
-        row = db.one("SELECT signing_seed, delivery_secret, delivery_cert FROM profile")
+        """A read-only view over its own connection (for a UI thread beside the engine):
+        from here on the connection refuses writes, and no secret is read."""
+        row = db.one("SELECT delivery_cert FROM profile")
         if row is None:
             raise NotFound("the profile database holds no profile")
-        return cls(db, Identity.from_secret_bytes(row[0], row[1], row[2]))
+        db.execute("PRAGMA query_only = ON")
+        return cls(db, DeliveryCert.decode(bytes(row[0])).identity_pk)
 
-    def session(self, group_id: bytes) -> GroupSession:
-        """The group's state as stored; the engine overrides this with its live sessions."""
-        session = self._read_cache.get(group_id)
-        if session is None:
-            try:
-                session = GroupSession.load(self.db, group_id)
-            except KeyError:
-                raise NotFound("no such group") from None
-            self._read_cache[group_id] = session
-        return session
+    def group_state(self, group_id: bytes) -> tuple[GroupState, str]:
+        """The group's validated state and its status (``active``, ``removed``, ...), as
+        stored; the engine overrides this with its live sessions."""
+        cached = self._read_cache.get(group_id)
+        if cached is None:
+            row = self.db.one("SELECT status FROM groups WHERE group_id = ?", (group_id,))
+            if row is None:
+                raise NotFound("no such group")
+            cached = GroupState.replay(self.log(group_id)), str(row[0])
+            self._read_cache[group_id] = cached
+        return cached
+
+    def eligible_voters(self, group_id: bytes) -> int:
+        """How many members have a registered ballot key (who a new ballot counts)."""
+        return len(self.group_state(group_id)[0].ballot_roster())
+
+    def verified_keys(self) -> dict[bytes, str]:
+        """Identity keys this person verified -> the member's name at the time."""
+        return verified_keys(self.db)
 
     def forget(self, group_id: bytes | None = None) -> None:
         """Drop cached group state after a ``GroupChanged`` event (reader use)."""
@@ -69,7 +86,7 @@ class Queries:
 
     @property
     def fingerprint(self) -> str:
-        return self.identity.fingerprint.hex()
+        return fingerprint(self.me).hex()
 
     @staticmethod
     def identity_fingerprint_hex(identity_pk: bytes) -> str:
@@ -81,17 +98,12 @@ class Queries:
         return [row[0] for row in self.db.all("SELECT group_id FROM groups ORDER BY joined_at")]
 
     def group(self, group_id: bytes) -> GroupView:
-        session = self.session(group_id)
-        state: GroupState = session.state
-        role = (
-            state.role_of(self.identity.public_key)
-            if state.is_member(self.identity.public_key)
-            else None
-        )
+        state, status = self.group_state(group_id)
+        role = state.role_of(self.me) if state.is_member(self.me) else None
         (read_upto,) = self.db.one("SELECT read_upto FROM groups WHERE group_id = ?", (group_id,))
         (unread,) = self.db.one(
             "SELECT count(*) FROM messages WHERE group_id = ? AND id > ? AND sender_pk != ?",
-            (group_id, read_upto, self.identity.public_key),
+            (group_id, read_upto, self.me),
         )
         channels = [ChannelView(DEFAULT_CHANNEL, "general", False)] + [
             ChannelView(c.channel_id, c.name, c.announce_only) for c in state.channels.values()
@@ -99,7 +111,7 @@ class Queries:
         return GroupView(
             group_id=group_id,
             name=state.name,
-            status=session.status,
+            status=status,
             my_role=_role_name(role) if role is not None else None,
             member_count=len(state.roster()),
             unread=unread,
@@ -120,7 +132,7 @@ class Queries:
                 wanted = b""
             if wanted in ids:
                 return wanted
-        matches = [gid for gid in ids if self.session(gid).state.name == text]
+        matches = [gid for gid in ids if self.group_state(gid)[0].name == text]
         if len(matches) == 1:
             return matches[0]
         if matches:
@@ -139,8 +151,8 @@ class Queries:
 
     def members(self, group_id: bytes) -> list[MemberView]:
         """The roster for display: organizers first, then by name."""
-        state: GroupState = self.session(group_id).state
-        me = self.identity.public_key
+        state = self.group_state(group_id)[0]
+        me = self.me
         views = [
             MemberView(
                 name=record.name,
@@ -175,7 +187,7 @@ class Queries:
         channel = state.channels.get(channel_id)
         if channel is None:
             raise NotFound("no such channel")
-        if channel.announce_only and state.role_of(self.identity.public_key) != Role.ORGANIZER:
+        if channel.announce_only and state.role_of(self.me) != Role.ORGANIZER:
             raise NotPermittedHere("only organizers can post in this channel")
 
     def log(self, group_id: bytes) -> list[LogEntry]:
@@ -224,7 +236,7 @@ class Queries:
             sent_at=row[7],
             status=row[8],
             warning=row[9],
-            is_mine=row[4] == self.identity.public_key,
+            is_mine=row[4] == self.me,
         )
 
     def message(self, row_id: int) -> MessageView:

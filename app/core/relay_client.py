@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import random
+import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from crypto.relay_auth import inbox_auth_header
 __all__ = ["FetchResult", "RelayClient", "b64"]
 
 _FRAME = struct.Struct(">QI")
+_GENERATION = re.compile(r"[0-9a-f]{32}")
 MAX_WAIT = 30
 # A fetch answers at most 8 MiB of items (protocol 6.2) plus frame headers; nothing
 # legitimate is larger, and a relay sending more is cut off.
@@ -41,6 +43,10 @@ class FetchResult:
 
     items: tuple[tuple[int, bytes], ...]
     last: int
+    generation: str | None = None
+    """The relay's generation id (``X-Caucus-Generation``); it changes when the relay is
+    restored from a backup and may hand out sequence numbers again.  None from a relay
+    that does not send it."""
 
     @property
     def empty(self) -> bool:
@@ -307,7 +313,10 @@ def _fetch_result(response: httpx.Response) -> FetchResult:
         last = int(response.headers.get("x-caucus-last", "0"))
     except ValueError:
         raise MalformedData("relay sent an invalid X-Caucus-Last header") from None
-    return FetchResult(items, last)
+    generation = response.headers.get("x-caucus-generation")
+    if generation is not None and _GENERATION.fullmatch(generation) is None:
+        raise MalformedData("relay sent an invalid X-Caucus-Generation header")
+    return FetchResult(items, last, generation)
 
 
 def _rejection(response: httpx.Response) -> RelayRejected:

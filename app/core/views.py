@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
+
+from crypto.group_log import Role
 
 __all__ = [
     "DEFAULT_CHANNEL",
     "ChannelView",
     "GroupView",
     "JoinRequestView",
+    "MemberRole",
     "MemberView",
     "MessageView",
     "ProfileView",
 ]
 
 DEFAULT_CHANNEL = bytes(16)
+
+
+class MemberRole(Enum):
+    """A member's role as views name it (``MemberView.role`` holds its value)."""
+
+    MEMBER = "member"
+    ORGANIZER = "organizer"
+
+    @property
+    def log_role(self) -> Role:
+        """The role as the group log encodes it."""
+        return Role.ORGANIZER if self is MemberRole.ORGANIZER else Role.MEMBER
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """A tallied ballot's result on screen: bar charts painted with QPainter, instant-runoff
 rounds for ranked ballots, and the median, quartiles and histogram of a numeric survey.
 
-It only ever receives a result that exists (the tally's JSON, as ``caucus ballot results
---json`` prints it); nothing here can show counts of a ballot that is still open. Charts
+It only ever receives a result that exists (a typed ``BallotResultView`` the engine
+builds from the tally); nothing here can show counts of a ballot that is still open. Charts
 are painted rather than built from a charting library: a few rectangles and labels are
 all a ballot needs, and the colours follow the app's theme.
 """
@@ -10,14 +10,14 @@ all a ballot needs, and the colours follow the app's theme.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from app.core.api import BallotResultView, NumericResult, RunoffRound
 from app.qt.theme import colors
 from app.qt.widgets import muted_label
 
@@ -121,12 +121,10 @@ class Histogram(QWidget):
     """A numeric survey: the histogram's bins as columns over the answer range, and above
     them a box plot (minimum, quartiles, median, maximum) on the same axis."""
 
-    def __init__(self, numeric: Mapping[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, numeric: NumericResult, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.bins = [
-            (int(b["low"]), int(b["high"]), int(b["count"])) for b in numeric.get("histogram", [])
-        ]
-        self.numeric = dict(numeric)
+        self.bins = [(b.low, b.high, b.count) for b in numeric.histogram]
+        self.numeric = numeric
         self.setAccessibleName("Histogram of the answers")
         self.setAccessibleDescription(
             "; ".join(f"{_span(low, high)}: {count}" for low, high, count in self.bins)
@@ -188,9 +186,12 @@ class Histogram(QWidget):
         self._paint_box(painter, x_of, box_top, box_h)
         painter.end()
 
-    def _paint_box(self, painter: QPainter, x_of: Any, top: float, height: float) -> None:
-        raw = [self.numeric.get(k) for k in ("min", "q1", "median", "q3", "max")]
-        points = [float(v) + 0.5 for v in raw if isinstance(v, int | float)]  # unit centres
+    def _paint_box(
+        self, painter: QPainter, x_of: Callable[[float], float], top: float, height: float
+    ) -> None:
+        n = self.numeric
+        raw = [n.minimum, n.q1, n.median, n.q3, n.maximum]
+        points = [v + 0.5 for v in raw if v is not None]  # unit centres
         if len(points) != len(raw):
             return
         low, q1, median, q3, high = points
@@ -211,7 +212,7 @@ def _span(low: int, high: int) -> str:
     return str(low) if low == high else f"{low}\N{EN DASH}{high}"
 
 
-def _number(value: Any) -> str:
+def _number(value: float | None) -> str:
     """A quartile or mean without a pointless ``.0``; quarters stay exact (2.25)."""
     if value is None:
         return "\N{EN DASH}"
@@ -219,32 +220,30 @@ def _number(value: Any) -> str:
     return str(int(number)) if number.is_integer() else f"{number:.2f}".rstrip("0")
 
 
-def result_summary(data: Mapping[str, Any]) -> str:
+def result_summary(result: BallotResultView) -> str:
     """One line about turnout and validity: "3 of 4 voted · 3 valid · quorum 2, met"."""
-    parts = [f"{data.get('turnout', 0)} of {data.get('eligible', 0)} voted"]
-    invalid = int(data.get("invalid", 0))
-    parts.append(f"{data.get('valid', 0)} valid" + (f", {invalid} invalid" if invalid else ""))
-    quorum = data.get("quorum") or {}
-    if quorum.get("required"):
-        met = "met" if quorum.get("met") else "not met"
-        parts.append(f"quorum {quorum['required']}, {met}")
+    parts = [f"{result.turnout} of {result.eligible} voted"]
+    invalid = result.invalid
+    parts.append(f"{result.valid} valid" + (f", {invalid} invalid" if invalid else ""))
+    if result.quorum_required:
+        met = "met" if result.quorum_met else "not met"
+        parts.append(f"quorum {result.quorum_required}, {met}")
     return " · ".join(parts)
 
 
 class BallotResultsView(QWidget):
     """Everything about one tallied ballot's outcome, laid out for its kind."""
 
-    def __init__(self, data: Mapping[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, result: BallotResultView, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setAccessibleName("Ballot results")
-        self.data = dict(data)
-        kind = str(data.get("kind", ""))
-        winners = [str(w) for w in data.get("winners", [])]
-        counts: dict[str, int] = {str(k): int(v) for k, v in (data.get("counts") or {}).items()}
+        self.result = result
+        kind = result.kind
+        winners = list(result.winners)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.setSpacing(6)
-        self.summary = muted_label(result_summary(data))
+        self.summary = muted_label(result_summary(result))
         self.summary.setAccessibleName("Turnout")
         layout.addWidget(self.summary)
         self.outcome = QLabel(self._outcome_text(kind, winners))
@@ -256,47 +255,45 @@ class BallotResultsView(QWidget):
         layout.addWidget(self.outcome)
         self.charts: list[QWidget] = []
         if kind == "numeric":
-            self._numeric(layout, data.get("numeric") or {})
+            if result.numeric is not None:
+                self._numeric(layout, result.numeric)
         elif kind == "ranked":
-            self._ranked(layout, data.get("rounds") or [], winners, int(data.get("valid", 0)))
+            self._ranked(layout, result.rounds, winners, result.valid)
         else:
-            total = int(data.get("valid", 0))
-            bars = [Bar(label, count, label in winners) for label, count in counts.items()]
+            total = result.valid
+            bars = [Bar(c.label, c.count, c.label in winners) for c in result.counts]
             chart = BarChart(bars, total, "Votes per option")
             self.charts.append(chart)
             layout.addWidget(chart)
             if kind == "approval":
-                layout.addWidget(
-                    muted_label("Approval: each voter could approve several options.")
-                )
+                layout.addWidget(muted_label("Approval: each voter could approve several options."))
 
     def _outcome_text(self, kind: str, winners: list[str]) -> str:
-        data = self.data
-        if data.get("status") == "quorum_not_met":
-            quorum = (data.get("quorum") or {}).get("required", 0)
+        result = self.result
+        if result.status == "quorum_not_met":
             return (
-                f"Quorum not met: {data.get('turnout', 0)} voted, {quorum} were needed, "
-                "so no result is declared. The counts are shown for the record."
+                f"Quorum not met: {result.turnout} voted, {result.quorum_required} were "
+                "needed, so no result is declared. The counts are shown for the record."
             )
         if kind == "numeric":
-            numeric = data.get("numeric") or {}
-            if not numeric.get("count"):
+            numeric = result.numeric
+            if numeric is None or not numeric.count:
                 return "No valid answers."
-            return f"Median answer: {_number(numeric.get('median'))}"
+            return f"Median answer: {_number(numeric.median)}"
         if not winners:
-            return "No winner: no valid votes." if not data.get("valid") else "No winner."
+            return "No winner: no valid votes." if not result.valid else "No winner."
         if len(winners) > 1:
             return "Tie: " + ", ".join(winners)
         return f"Result: {winners[0]}"
 
     def _ranked(
-        self, layout: QVBoxLayout, rounds: Sequence[Mapping[str, Any]], winners: list[str],
+        self, layout: QVBoxLayout, rounds: Sequence[RunoffRound], winners: list[str],
         valid: int,
     ) -> None:  # fmt: skip
         for number, round_ in enumerate(rounds, start=1):
-            counts = {str(k): int(v) for k, v in (round_.get("counts") or {}).items()}
-            exhausted = int(round_.get("exhausted", 0))
-            eliminated = round_.get("eliminated")
+            counts = {c.label: c.count for c in round_.counts}
+            exhausted = round_.exhausted
+            eliminated = round_.eliminated
             last = number == len(rounds)
             if eliminated is not None:
                 note = f"{eliminated} has the fewest votes and is eliminated"
@@ -310,20 +307,18 @@ class BallotResultsView(QWidget):
             heading.setWordWrap(True)
             heading.setAccessibleName(f"Round {number}")
             layout.addWidget(heading)
-            bars = [
-                Bar(label, count, last and label in winners) for label, count in counts.items()
-            ]
+            bars = [Bar(label, count, last and label in winners) for label, count in counts.items()]
             chart = BarChart(bars, max(1, valid - exhausted), f"Round {number} counts")
             self.charts.append(chart)
             layout.addWidget(chart)
 
-    def _numeric(self, layout: QVBoxLayout, numeric: Mapping[str, Any]) -> None:
-        if not numeric.get("count"):
+    def _numeric(self, layout: QVBoxLayout, numeric: NumericResult) -> None:
+        if not numeric.count:
             return
         stats = QLabel(
-            f"Quartiles {_number(numeric.get('q1'))} to {_number(numeric.get('q3'))} · mean "
-            f"{_number(numeric.get('mean'))} · {numeric.get('count')} answers from "
-            f"{_number(numeric.get('min'))} to {_number(numeric.get('max'))}"
+            f"Quartiles {_number(numeric.q1)} to {_number(numeric.q3)} · mean "
+            f"{_number(numeric.mean)} · {numeric.count} answers from "
+            f"{_number(numeric.minimum)} to {_number(numeric.maximum)}"
         )
         stats.setWordWrap(True)
         stats.setAccessibleName("Numeric summary")

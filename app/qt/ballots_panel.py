@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
-from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Qt, QTimer
@@ -38,10 +37,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.ballot_views import BallotReader, BallotView, VoteReceipt
-from app.core.ballots import BallotService
-from app.core.engine import Engine
-from app.core.errors import ClientError
+from app.core.api import (
+    Answer,
+    ApprovalChoice,
+    BallotResults,
+    BallotResultView,
+    BallotView,
+    CancelBallot,
+    CastVote,
+    Choice,
+    ClientError,
+    CloseBallot,
+    NumericChoice,
+    RankedChoice,
+    SingleChoice,
+    VoteReceipt,
+    YesNoChoice,
+)
+from app.core.ballot_views import BallotReader
 from app.core.events import Event
 from app.core.queries import Queries
 from app.core.views import GroupView
@@ -51,15 +64,6 @@ from app.qt.engine_bridge import EngineBridge
 from app.qt.lazy_refresh import LazyRefresh, concerns_group
 from app.qt.theme import colors
 from app.qt.widgets import error_label, muted_label, primary_button, section_title, show_error
-from crypto.ballot import (
-    Answer,
-    ApprovalChoice,
-    Choice,
-    NumericChoice,
-    RankedChoice,
-    SingleChoice,
-    YesNoChoice,
-)
 
 __all__ = ["BallotCard", "BallotsPanel", "RankingList", "deadline_text"]
 
@@ -187,7 +191,8 @@ class BallotCard(QFrame):
         self._panel = panel
         self.view = view
         self.results: BallotResultsView | None = None
-        self.result_data: dict[str, Any] | None = None
+        self.result: BallotResultView | None = None
+        self._asked_result = False
         self.choices: list[QAbstractButton] = []
         self.ranking: RankingList | None = None
         self.number: QDoubleSpinBox | None = None
@@ -406,8 +411,9 @@ class BallotCard(QFrame):
 
         self.note.setText(self._notice(view, before_deadline))
         self.note.setVisible(bool(self.note.text()))
-        if status in _FINISHED and self.results is None:
-            self._show_results()
+        if status in _FINISHED and self.results is None and not self._asked_result:
+            self._asked_result = True
+            self._panel.request_result(self)
         self.mine.setVisible(self.results is not None and bool(self.mine.text()))
 
     def _notice(self, view: BallotView, before_deadline: bool) -> str:
@@ -432,20 +438,24 @@ class BallotCard(QFrame):
             )
         return ""
 
-    def _show_results(self) -> None:
-        data = self._panel.results_of(self.view)
-        if data is None:
+    def show_result(self, result: BallotResultView | None) -> None:
+        """Show the tallied outcome (from the engine: it reads our ballot key to say
+        whether our own vote was counted)."""
+        if self.results is not None:
             return
-        self.result_data = data
-        self.results = BallotResultsView(data)
+        if result is None:
+            self._asked_result = False  # not tallied here yet: ask on a later update
+            return
+        self.result = result
+        self.results = BallotResultsView(result)
         self.results_box.addWidget(self.results)
-        mine = data.get("mine")
+        mine = result.mine
         if mine is None:
             self.mine.setText("")
-        elif mine.get("counted"):
+        elif mine.counted:
             self.mine.setText("✔ Your vote was counted.")
             self.mine.setStyleSheet(f"color: {colors().ok}; font-weight: bold;")
-            self.mine.setToolTip(f"Counted as: {_choice_text(mine.get('choice'))}")
+            self.mine.setToolTip(f"Counted as: {mine.choice}")
         else:
             self.mine.setText(
                 "⚠ Your vote is not in the count. If you voted before the close, the relay "
@@ -481,12 +491,6 @@ def _visible_indicator(button: QAbstractButton) -> None:
         button.setPalette(palette)
 
 
-def _choice_text(choice: Any) -> str:
-    if isinstance(choice, list):
-        return ", ".join(str(c) for c in choice) or "none"
-    return str(choice)
-
-
 class BallotsPanel(QWidget):
     """The ballots of one group, newest open ones first; ``set_group`` switches."""
 
@@ -502,7 +506,7 @@ class BallotsPanel(QWidget):
         self._bridge = bridge
         self._group: GroupView | None = None
         self.cards: dict[bytes, BallotCard] = {}
-        self._results: dict[bytes, dict[str, Any]] = {}
+        self._results: dict[bytes, BallotResultView] = {}
         self.dialog: CreateBallotDialog | None = None
         self.confirmation: QMessageBox | None = None
 
@@ -597,9 +601,7 @@ class BallotsPanel(QWidget):
             return
         self._lazy.done()
         try:
-            views = BallotReader(self._reader.db, self._reader.identity.public_key).ballots(
-                group.group_id
-            )
+            views = BallotReader(self._reader.db, self._reader.me).ballots(group.group_id)
         except ClientError as exc:
             show_error(self.error, exc)
             return
@@ -640,24 +642,35 @@ class BallotsPanel(QWidget):
     def card_for(self, question: str) -> BallotCard | None:
         return next((c for c in self.cards.values() if c.view.question == question), None)
 
-    def results_of(self, view: BallotView) -> dict[str, Any] | None:
-        """The tallied result with "mine" (was my vote counted); computed once, since a
-        tally never changes."""
-        if view.status not in _FINISHED:
-            return None
-        data = self._results.get(view.ballot_id)
-        if data is None:
-            reader = BallotReader(self._reader.db, self._reader.identity.public_key)
-            data = reader.results(view.group_id, view.ballot_id)
-            self._results[view.ballot_id] = data
-        return data
+    def request_result(self, card: BallotCard) -> None:
+        """Ask the engine for a finished ballot's result with "was my vote counted"
+        (kept once it came, since a tally never changes) and show it on the card."""
+        view = card.view
+        cached = self._results.get(view.ballot_id)
+        if cached is not None:
+            card.show_result(cached)
+            return
+
+        def done(result: BallotResultView | None) -> None:
+            if result is not None:
+                self._results[view.ballot_id] = result
+            if shiboken6.isValid(card):
+                card.show_result(result)
+                card.mine.setVisible(card.results is not None and bool(card.mine.text()))
+
+        def failed(error: Exception) -> None:
+            if shiboken6.isValid(card):
+                card.show_result(None)
+                show_error(card.error, error)
+
+        self._bridge.submit(BallotResults(view.group_id, view.ballot_id), done, failed)
 
     def eligible_count(self) -> int:
         """Members who would be eligible in a ballot created now (registered keys)."""
         group = self._group
         if group is None:
             return 0
-        return len(self._reader.session(group.group_id).state.ballot_roster())
+        return self._reader.eligible_voters(group.group_id)
 
     # -- actions ----------------------------------------------------------------------
 
@@ -673,10 +686,7 @@ class BallotsPanel(QWidget):
         return dialog
 
     def vote(self, card: BallotCard, choice: Choice) -> None:
-        ballot_id, delay = card.view.ballot_id, self.vote_delay_ms
-
-        async def action(engine: Engine) -> VoteReceipt:
-            return await BallotService(engine).vote(ballot_id, choice, delay_ms=delay)
+        command = CastVote(card.view.ballot_id, choice, delay_ms=self.vote_delay_ms)
 
         def done(receipt: VoteReceipt) -> None:
             if shiboken6.isValid(card):
@@ -688,7 +698,7 @@ class BallotsPanel(QWidget):
                 card.vote_finished(None, error)
             self._schedule_if_alive()
 
-        self._bridge.call(action, done, failed)
+        self._bridge.submit(command, done, failed)
 
     def _schedule_if_alive(self) -> None:
         if shiboken6.isValid(self):
@@ -723,12 +733,7 @@ class BallotsPanel(QWidget):
 
     def _ballot_action(self, card: BallotCard, what: str) -> None:
         ballot_id = card.view.ballot_id
-
-        async def action(engine: Engine) -> BallotView:
-            service = BallotService(engine)
-            if what == "close":
-                return await service.close(ballot_id)
-            return await service.cancel(ballot_id)
+        command = CloseBallot(ballot_id) if what == "close" else CancelBallot(ballot_id)
 
         def finished(error: Exception | None) -> None:
             if shiboken6.isValid(card):
@@ -739,4 +744,4 @@ class BallotsPanel(QWidget):
 
         card.close_button.setEnabled(False)
         card.cancel_button.setEnabled(False)
-        self._bridge.call(action, lambda _view: finished(None), finished)
+        self._bridge.submit(command, lambda _view: finished(None), finished)

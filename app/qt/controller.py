@@ -20,7 +20,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
 
-from app.core.engine import Engine
+from app.core.api import SyncNow
 from app.core.errors import WrongPassphrase
 from app.core.events import Event
 from app.core.profile import change_passphrase, open_with_key, profile_exists, unlock_with_key
@@ -68,10 +68,6 @@ class LaunchOptions:
     embedded_relay: bool = False
     join_code: str | None = None
     use_keyring: bool = True
-
-
-async def _sync_once(engine: Engine) -> None:
-    await engine.sync()
 
 
 class _IdleWatcher(QObject):
@@ -269,8 +265,8 @@ class AppController(QObject):
         if opened.relay is not None:
             self.relay = opened.relay
         self.profile = opened
-        self.store.attach(opened.reader.db)
         bridge = EngineBridge(self)
+        self.store.attach(opened.reader.verified_keys(), bridge.submit)
         bridge.engine_event.connect(self._on_event)
         bridge.start_failed.connect(self._engine_failed)
         self.bridge = bridge
@@ -285,7 +281,7 @@ class AppController(QObject):
         # One quick pass right away: catches up, flushes the outbox and tells the status
         # bar whether the relay answers (Engine.run's long-polls report only when they
         # return, up to 25 s later). A failure here is already a ConnectionChanged.
-        bridge.call(_sync_once, None, lambda _error: None)
+        bridge.submit(SyncNow(), None, lambda _error: None)
         for event in self._buffered:
             window.on_event(event)
         self._buffered.clear()
@@ -322,7 +318,7 @@ class AppController(QObject):
             self._retired.append(bridge)
             bridge.stopped.connect(lambda b=bridge: self._retire(b))
         profile, self.profile = self.profile, None
-        self.store.attach(None)
+        self.store.attach(None, None)
         if profile is not None:
             profile.close()
 

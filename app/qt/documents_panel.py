@@ -46,11 +46,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.document_views import DocumentVersionView, DocumentView, ExportedDocument
-from app.core.documents import DocumentService
-from app.core.engine import Engine
+from app.core.api import (
+    AcknowledgeDocument,
+    Command,
+    DocumentVersionView,
+    DocumentView,
+    ExportDocument,
+    ExportedDocument,
+    GroupView,
+    ListDocuments,
+    PublishDocument,
+)
 from app.core.events import Event
-from app.core.views import GroupView
 from app.qt.dialogs.publish import PublishDialog, PublishRequest, human_size
 from app.qt.engine_bridge import EngineBridge
 from app.qt.lazy_refresh import LazyRefresh, concerns_group
@@ -343,14 +350,11 @@ class DocumentsPanel(QWidget):
         self._lazy.done()
         group_id = group.group_id
 
-        async def action(engine: Engine) -> list[DocumentView]:
-            return DocumentService(engine).list(group_id)
-
         def done(views: list[DocumentView]) -> None:
             if shiboken6.isValid(self) and self._group and self._group.group_id == group_id:
                 self.show_documents(views)
 
-        self._bridge.call(action, done, lambda _error: None)
+        self._bridge.submit(ListDocuments(group_id), done, lambda _error: None)
 
     # -- showing ----------------------------------------------------------------------
 
@@ -504,7 +508,7 @@ class DocumentsPanel(QWidget):
     def _run(
         self,
         text: str,
-        action: Callable[[Engine], Any],
+        command: Command[Any],
         on_done: Callable[[Any], None],
     ) -> None:
         """Run one engine step with the busy bar showing ``text`` until it ends."""
@@ -534,7 +538,7 @@ class DocumentsPanel(QWidget):
                 show_error(self.error, error)
                 self._schedule()
 
-        self._bridge.call(action, done, failed)
+        self._bridge.submit(command, done, failed)
 
     def _show_busy(self) -> None:
         busy = list(self._busy.values())
@@ -578,22 +582,19 @@ class DocumentsPanel(QWidget):
         group = self._group
         if group is None:
             return
-        group_id = group.group_id
-
-        async def action(engine: Engine) -> bytes:
-            return await DocumentService(engine).publish(
-                group_id,
-                request.path,
-                request.title,
-                version=request.version,
-                note=request.note,
-                document_id=request.document_id,
-            )
+        command = PublishDocument(
+            group.group_id,
+            request.path,
+            request.title,
+            version=request.version,
+            note=request.note,
+            document_id=request.document_id,
+        )
 
         def done(_document_id: bytes) -> None:
             self.status.setText(f"Published “{request.title}” v{request.version}.")
 
-        self._run(f"Publishing “{request.title}” ({human_size(request.size)})…", action, done)
+        self._run(f"Publishing “{request.title}” ({human_size(request.size)})…", command, done)
 
     # -- opening and exporting --------------------------------------------------------
 
@@ -629,19 +630,16 @@ class DocumentsPanel(QWidget):
         folder = Path(self._open_dir.name) / f"{doc.id_hex[:12]}-v{version.version}"
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / version.filename
-        document_id, number, force = doc.document_id, version.version, not version.trusted
-
-        async def action(engine: Engine) -> ExportedDocument:
-            return await DocumentService(engine).get(
-                document_id, target, version=number, force=force
-            )
+        command = ExportDocument(
+            doc.document_id, target, version=version.version, force=not version.trusted
+        )
 
         def done(exported: ExportedDocument) -> None:
             self.last_opened = exported.path
             self.status.setText(f"Opened {exported.path.name}.")
             self.opener(QUrl.fromLocalFile(str(exported.path)))
 
-        self._run(f"Downloading and opening {version.filename}…", action, done)
+        self._run(f"Downloading and opening {version.filename}…", command, done)
 
     def choose_export_folder(self) -> None:
         """Ask for a folder without blocking; ``export_to`` runs when one is chosen."""
@@ -665,12 +663,9 @@ class DocumentsPanel(QWidget):
             "Export", lambda: self.export_to(folder, confirmed=True)
         ):
             return
-        document_id, number, force = doc.document_id, version.version, not version.trusted
-
-        async def action(engine: Engine) -> ExportedDocument:
-            return await DocumentService(engine).get(
-                document_id, folder, version=number, force=force
-            )
+        command = ExportDocument(
+            doc.document_id, folder, version=version.version, force=not version.trusted
+        )
 
         def done(exported: ExportedDocument) -> None:
             self.last_export = exported
@@ -680,7 +675,7 @@ class DocumentsPanel(QWidget):
                 f"minisign -Vm {exported.path.name} -p {exported.public_key_path.name}"
             )
 
-        self._run(f"Exporting {version.filename}…", action, done)
+        self._run(f"Exporting {version.filename}…", command, done)
 
     # -- acknowledging ----------------------------------------------------------------
 
@@ -689,13 +684,11 @@ class DocumentsPanel(QWidget):
         doc, version = self.selected_document(), self._selected_version()
         if doc is None or version is None or not version.trusted:
             return
-        document_id, number = doc.document_id, version.version
-
-        async def action(engine: Engine) -> None:
-            await DocumentService(engine).ack(document_id, version=number)
+        number = version.version
+        command = AcknowledgeDocument(doc.document_id, number)
 
         def done(_result: object) -> None:
             self.status.setText(f"You told the group you have read v{number}.")
 
         self.ack_button.setEnabled(False)
-        self._run(f"Sending “I have read v{number}”…", action, done)
+        self._run(f"Sending “I have read v{number}”…", command, done)

@@ -1,9 +1,15 @@
 """The engine in its own thread, with its own asyncio loop, seen from the GUI as signals.
 
-The GUI thread never awaits anything: a call goes to the engine loop with
-``asyncio.run_coroutine_threadsafe`` and its result (or error) comes back as a queued Qt
-signal; engine events are forwarded the same way. So a slow relay or a long commit never
-freezes a window, and the engine keeps its "one loop, one thread" rule.
+The GUI thread never awaits anything and never touches the engine: it submits a typed
+command (``app.core.commands``), which runs on the engine loop through
+``asyncio.run_coroutine_threadsafe``; its result (or error) comes back as a queued Qt
+signal, and engine events are forwarded the same way. So a slow relay or a long commit
+never freezes a window, and the engine keeps its "one loop, one thread" rule.
+
+The rules, checked by tests/qt: a result or error callback runs on the GUI thread, once,
+and only while the bridge still runs (``stop`` drops pending callbacks); a command
+submitted while the engine is still opening runs as soon as it is open; after a stop, a
+submitted command fails at once with "the profile is locked".
 """
 
 from __future__ import annotations
@@ -14,24 +20,23 @@ import functools
 import itertools
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
+from app.core.api import CaucusError, ClientError, Command
 from app.core.engine import Engine
-from app.core.errors import ClientError
 from app.core.events import Event
 from app.core.profile import open_with_key
-from crypto.errors import CaucusError
 
-__all__ = ["EngineBridge", "EngineCall"]
+__all__ = ["EngineBridge"]
 
 log = logging.getLogger("caucus.qt")
 
-EngineCall = Callable[[Engine], Awaitable[Any]]
+R = TypeVar("R")
 OnDone = Callable[[Any], None]
 OnError = Callable[[Exception], None]
 
@@ -56,7 +61,7 @@ class EngineBridge(QObject):
         self._thread: threading.Thread | None = None
         self._want_stop = threading.Event()
         # Calls made while the engine is still opening wait here (guarded by the lock).
-        self._early: list[tuple[int, EngineCall]] = []
+        self._early: list[tuple[int, Command[Any]]] = []
         self._early_lock = threading.Lock()
         self._ids = itertools.count(1)
         self._callbacks: dict[int, tuple[OnDone | None, OnError | None]] = {}
@@ -108,15 +113,15 @@ class EngineBridge(QObject):
 
     # -- calls (GUI thread) -----------------------------------------------------------
 
-    def call(
+    def submit(
         self,
-        action: EngineCall,
-        on_done: OnDone | None = None,
+        command: Command[R],
+        on_done: Callable[[R], None] | None = None,
         on_error: OnError | None = None,
     ) -> None:
-        """Run ``await action(engine)`` on the engine loop; report on the GUI thread.
+        """Run ``command`` on the engine loop; report its result on the GUI thread.
 
-        Calls made while the engine is still opening run as soon as it is ready.
+        Commands submitted while the engine is still opening run as soon as it is ready.
         """
         with self._early_lock:
             loop, ready = self._loop, self._engine is not None
@@ -125,20 +130,20 @@ class EngineBridge(QObject):
                 call_id = next(self._ids)
                 self._callbacks[call_id] = (on_done, on_error)
             if starting:
-                self._early.append((call_id, action))
+                self._early.append((call_id, command))
                 return
         if not ready or loop is None:
             if on_error is not None:
                 on_error(ClientError("the profile is locked"))
             return
-        future = asyncio.run_coroutine_threadsafe(self._invoke(action), loop)
+        future = asyncio.run_coroutine_threadsafe(self._invoke(command), loop)
         future.add_done_callback(functools.partial(self._report, call_id))
 
-    async def _invoke(self, action: EngineCall) -> Any:
+    async def _invoke(self, command: Command[Any]) -> Any:
         engine = self._engine
         if engine is None:
             raise ClientError("the profile is locked")
-        return await action(engine)
+        return await command.run(engine)
 
     def _report(self, call_id: int, future: Future[Any] | asyncio.Future[Any]) -> None:
         # Runs on the engine thread: hand the outcome to the GUI thread.
@@ -197,8 +202,8 @@ class EngineBridge(QObject):
         with self._early_lock:
             self._engine = engine
             early, self._early = self._early, []
-        for call_id, action in early:
-            task = asyncio.ensure_future(self._invoke(action))
+        for call_id, command in early:
+            task = asyncio.ensure_future(self._invoke(command))
             task.add_done_callback(functools.partial(self._report, call_id))
         self.started.emit(engine.name, engine.relay_url)
         try:

@@ -61,6 +61,9 @@ def parse_options(args: Sequence[str]) -> LaunchOptions:
 def run_desktop(args: Sequence[str]) -> int:
     """Open the desktop app; returns the process exit status."""
     logging.basicConfig(level=logging.WARNING, format="caucus: %(message)s")
+    # --smoke-test (hidden, for packaging checks): show the first screen, name it, exit.
+    smoke = "--smoke-test" in args or bool(os.environ.get("CAUCUS_QT_SMOKE"))
+    args = [arg for arg in args if arg != "--smoke-test"]
     try:
         options = parse_options(args)
     except SystemExit as exc:
@@ -82,8 +85,21 @@ def run_desktop(args: Sequence[str]) -> int:
     # Ctrl+C in the terminal quits cleanly instead of being swallowed by the Qt loop.
     signal.signal(signal.SIGINT, lambda *_: controller.quit())
     controller.start()
-    if os.environ.get("CAUCUS_QT_SMOKE"):  # start and stop at once (packaging checks)
+    if smoke:
         from PySide6.QtCore import QTimer
 
-        QTimer.singleShot(500, controller.quit)
+        QTimer.singleShot(0, lambda: _report_first_screen(app, controller))
     return int(app.exec())
+
+
+def _report_first_screen(app: QApplication, controller: AppController) -> None:
+    """Print the visible window's title once the event loop has run; exit 1 if none."""
+    shown = [w for w in app.topLevelWidgets() if w.isVisible()]
+    if not shown:
+        print("caucus: smoke test: no window is shown", file=sys.stderr, flush=True)
+        controller.shutdown()
+        app.exit(1)
+        return
+    names = ", ".join(f"{type(w).__name__} ({w.windowTitle()!r})" for w in shown)
+    print(f"caucus smoke test: showing {names}", flush=True)
+    controller.quit()

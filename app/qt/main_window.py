@@ -25,8 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.engine import Engine
-from app.core.errors import ClientError, RelayError
+from app.core.api import ClientError, MarkRead, RelayError, RetryMessage, SendText
 from app.core.events import (
     ConnectionChanged,
     ConnectionState,
@@ -433,11 +432,7 @@ class MainWindow(QMainWindow):
         if group is None or not group.unread or (not self.isActiveWindow() and self.isVisible()):
             return
         group_id = group.group_id
-
-        async def action(engine: Engine) -> None:
-            engine.mark_read(group_id)
-
-        self.bridge.call(action, lambda _r: self._queue_refresh(group_id))
+        self.bridge.submit(MarkRead(group_id), lambda _r: self._queue_refresh(group_id))
 
     # -- engine events ----------------------------------------------------------------
 
@@ -568,10 +563,7 @@ class MainWindow(QMainWindow):
         group = self._group
         if group is None:
             return
-        group_id, channel_id = group.group_id, self._channel_id
-
-        async def action(engine: Engine) -> MessageView:
-            return await engine.send_text(group_id, text, channel_id)
+        command = SendText(group.group_id, text, self._channel_id)
 
         def failed(error: Exception) -> None:
             if isinstance(error, RelayError):
@@ -585,14 +577,13 @@ class MainWindow(QMainWindow):
             self.show_banner(human_error(error))
 
         self.composer.clear()
-        self.bridge.call(action, None, failed)
+        self.bridge.submit(command, None, failed)
 
     def retry(self, row_id: int) -> None:
-        async def action(engine: Engine) -> None:
-            await engine.retry(row_id)
-
-        self.bridge.call(
-            action, None, lambda error: self.statusBar().showMessage(human_error(error), 10000)
+        self.bridge.submit(
+            RetryMessage(row_id),
+            None,
+            lambda error: self.statusBar().showMessage(human_error(error), 10000),
         )
 
     # -- dialogs ----------------------------------------------------------------------
@@ -618,9 +609,7 @@ class MainWindow(QMainWindow):
             self._open(InviteDialog(self.bridge, self._group, self))
 
     def open_verify_dialog(self, member: MemberView) -> None:
-        dialog = VerifyDialog(
-            member, self.reader.identity.public_key, self.reader.fingerprint, self.store, self
-        )
+        dialog = VerifyDialog(member, self.reader.me, self.reader.fingerprint, self.store, self)
         dialog.changed.connect(self.members.refresh)
         self._open(dialog)
 

@@ -20,14 +20,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.engine import Engine
+from app.core.api import (
+    ApproveJoin,
+    Command,
+    GroupView,
+    JoinRequestView,
+    MemberRole,
+    MemberView,
+    RejectJoin,
+    RemoveMember,
+    SetMemberRole,
+)
 from app.core.queries import Queries
-from app.core.views import GroupView, JoinRequestView, MemberView
 from app.qt.engine_bridge import EngineBridge
 from app.qt.theme import colors
 from app.qt.verification import Trust, VerificationStore
 from app.qt.widgets import error_label, section_title, show_error
-from crypto.group_log import Role
 
 __all__ = ["MembersPanel", "member_line"]
 
@@ -275,13 +283,8 @@ class MembersPanel(QWidget):
         member, group = self._selected(), self._group
         if member is None or group is None:
             return
-        role = Role.MEMBER if member.role == "organizer" else Role.ORGANIZER
-        group_id, fingerprint = group.group_id, member.fingerprint
-
-        async def action(engine: Engine) -> None:
-            await engine.set_role(group_id, fingerprint, role)
-
-        self._run(action)
+        role = MemberRole.MEMBER if member.role == "organizer" else MemberRole.ORGANIZER
+        self._run(SetMemberRole(group.group_id, member.fingerprint, role))
 
     def _confirm_remove(self) -> None:
         member, group = self._selected(), self._group
@@ -296,12 +299,8 @@ class MembersPanel(QWidget):
             self,
         )
         remove = box.addButton("Remove", QMessageBox.ButtonRole.DestructiveRole)
-        group_id, fingerprint = group.group_id, member.fingerprint
-
-        async def action(engine: Engine) -> None:
-            await engine.remove_member(group_id, fingerprint)
-
-        box.buttonClicked.connect(lambda button: self._run(action) if button is remove else None)
+        command = RemoveMember(group.group_id, member.fingerprint)
+        box.buttonClicked.connect(lambda button: self._run(command) if button is remove else None)
         box.open()
         self.confirmation = box
 
@@ -311,16 +310,9 @@ class MembersPanel(QWidget):
             return
         request: JoinRequestView = item.data(Qt.ItemDataRole.UserRole)
         request_id = request.request_id
+        self._run(ApproveJoin(request_id) if approve else RejectJoin(request_id))
 
-        async def action(engine: Engine) -> None:
-            if approve:
-                await engine.approve(request_id)
-            else:
-                await engine.reject(request_id)
-
-        self._run(action)
-
-    def _run(self, action) -> None:  # type: ignore[no-untyped-def]
+    def _run(self, command: Command[None]) -> None:
         show_error(self.error, None)
         self.setEnabled(False)
 
@@ -333,4 +325,4 @@ class MembersPanel(QWidget):
             show_error(self.error, error)
             self.refresh()
 
-        self._bridge.call(action, done, failed)
+        self._bridge.submit(command, done, failed)

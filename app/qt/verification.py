@@ -8,13 +8,11 @@ which is what a person would notice when a colleague re-installs or is impersona
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from app.core.database import Database
-from app.core.verified_keys import set_verified, verified_keys
-from app.core.views import MemberView
+from app.core.api import MemberView, SetVerified
 
 __all__ = ["Trust", "VerificationStore"]
 
@@ -31,33 +29,30 @@ class _Record:
     name: str
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class VerificationStore:
     """Verified identity keys of this profile (one store per unlocked session)."""
 
     def __init__(self) -> None:
         self._verified: dict[bytes, _Record] = {}
-        self._db: Database | None = None
+        self._save: Callable[[SetVerified], None] | None = None
 
-    def attach(self, db: Database | None) -> None:
-        """Load the marks of the unlocked profile (``None`` on lock forgets them)."""
-        self._db = db
-        self._verified = (
-            {pk: _Record(pk, name) for pk, name in verified_keys(db).items()} if db else {}
-        )
+    def attach(
+        self, marks: dict[bytes, str] | None, save: Callable[[SetVerified], None] | None
+    ) -> None:
+        """Take the marks of the unlocked profile and how to store a change (the engine
+        writes it); ``None`` on lock forgets them."""
+        self._save = save
+        self._verified = {pk: _Record(pk, name) for pk, name in (marks or {}).items()}
 
     def mark_verified(self, member: MemberView) -> None:
         self._verified[member.identity_pk] = _Record(member.identity_pk, member.name)
-        if self._db is not None:
-            set_verified(self._db, member.identity_pk, member.name, True, _now_ms())
+        if self._save is not None:
+            self._save(SetVerified(member.identity_pk, member.name, True))
 
     def clear(self, member: MemberView) -> None:
         self._verified.pop(member.identity_pk, None)
-        if self._db is not None:
-            set_verified(self._db, member.identity_pk, member.name, False, _now_ms())
+        if self._save is not None:
+            self._save(SetVerified(member.identity_pk, member.name, False))
 
     def trust(self, member: MemberView) -> Trust:
         if member.identity_pk in self._verified:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QPushButton, QWidget
 
-from app.core.errors import RelayUnavailable, WrongPassphrase
-from crypto.errors import CaucusError
+from app.core.api import CaucusError, RelayUnavailable, WrongPassphrase
 
 __all__ = [
     "error_label",

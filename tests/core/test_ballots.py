@@ -110,7 +110,7 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 
 def svc(engine: Engine) -> BallotService:
-    return BallotService(engine)
+    return engine.ballots
 
 
 def create(w: World, kind: BallotKind = BallotKind.SINGLE, **kwargs: object) -> bytes:

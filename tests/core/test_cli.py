@@ -108,6 +108,19 @@ def caucus(home: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
     return result
 
 
+def peek_message_count(home: Path, key: bytes) -> int:
+    """Read a profile that another process holds open (and locked), as the test's spy:
+    a raw SQLCipher connection beside the profile API, which would refuse it."""
+    from sqlcipher3 import dbapi2 as sqlcipher
+
+    conn = sqlcipher.connect(str(home / "profile.db"))
+    try:
+        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+        return int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
+    finally:
+        conn.close()
+
+
 def last_line(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout.strip().splitlines()[-1]
 
@@ -230,7 +243,7 @@ def test_client_killed_mid_sync_loses_and_duplicates_nothing(
     import httpx
 
     from app.core.engine import Engine
-    from app.core.profile import open_with_key, unlock, unlock_with_key
+    from app.core.profile import unlock, unlock_with_key
 
     alice, bob = tmp_path / "alice", tmp_path / "bob"
     caucus(alice, "init", "--name", "Alice", "--relay", relay.url)
@@ -250,7 +263,8 @@ def test_client_killed_mid_sync_loses_and_duplicates_nothing(
         await engine.close()
 
     asyncio.run(flood())
-    _, key = unlock_with_key(bob, "passphrase bob")
+    db, key = unlock_with_key(bob, "passphrase bob")
+    db.close()
     env = dict(
         os.environ,
         CAUCUS_HOME=str(bob),
@@ -266,9 +280,7 @@ def test_client_killed_mid_sync_loses_and_duplicates_nothing(
     seen = 0
     deadline = time.monotonic() + 60
     while proc.poll() is None and time.monotonic() < deadline:
-        db = open_with_key(bob, key)
-        seen = db.one("SELECT count(*) FROM messages")[0]
-        db.close()
+        seen = peek_message_count(bob, key)
         if 0 < seen < total:
             proc.send_signal(signal.SIGKILL)
             break

@@ -31,8 +31,13 @@ def verify_without_profile(tmp_path: Path, *args: str) -> subprocess.CompletedPr
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAUCUS_")}
     env["CAUCUS_HOME"] = str(tmp_path / "nobody")
     return subprocess.run(
-        [sys.executable, "-m", "app", "doc", "verify", *args], env=env, capture_output=True,
-        text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "app", "doc", "verify", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -48,8 +53,17 @@ def test_publish_list_get_ack_verify(tmp_path: Path, server: RelayProcess) -> No
     content = os.urandom(1_300_000)
     source = tmp_path / "contract.pdf"
     source.write_bytes(content)
-    published = caucus(alice, "doc", "publish", "Freelancers", str(source),
-                       "--title", "Contract 2025", "--note", "Read before Friday")
+    published = caucus(
+        alice,
+        "doc",
+        "publish",
+        "Freelancers",
+        str(source),
+        "--title",
+        "Contract 2025",
+        "--note",
+        "Read before Friday",
+    )
     document_id = last_line(published)
     assert re.fullmatch(r"[0-9a-f]{32}", document_id)
 
@@ -57,14 +71,18 @@ def test_publish_list_get_ack_verify(tmp_path: Path, server: RelayProcess) -> No
     (listed,) = json.loads(caucus(bob, "doc", "list", "Freelancers", "--json").stdout)
     assert listed["id"] == document_id
     assert (listed["title"], listed["version"], listed["filename"], listed["size"]) == (
-        "Contract 2025", 1, "contract.pdf", len(content),
+        "Contract 2025",
+        1,
+        "contract.pdf",
+        len(content),
     )
     assert listed["trusted"] is True
     assert listed["trust"] == "signed by Alice (organizer), verified"
     assert [v["version"] for v in listed["history"]] == [1]
 
-    refused = caucus(bob, "doc", "publish", "Freelancers", str(source), "--title", "Mine",
-                     check=False)
+    refused = caucus(
+        bob, "doc", "publish", "Freelancers", str(source), "--title", "Mine", check=False
+    )
     assert refused.returncode == 1
     assert refused.stderr == "caucus: only organizers can publish documents\n"
 
@@ -77,22 +95,25 @@ def test_publish_list_get_ack_verify(tmp_path: Path, server: RelayProcess) -> No
     (key,) = out.parent.glob("caucus-*.pub")
     assert signature.is_file()
 
-    stock = subprocess.run(["minisign", "-Vm", str(out), "-p", str(key)],
-                           capture_output=True, text=True, check=False)
+    stock = subprocess.run(
+        ["minisign", "-Vm", str(out), "-p", str(key)], capture_output=True, text=True, check=False
+    )
     assert stock.returncode == 0, stock.stderr
     ours = verify_without_profile(tmp_path, str(out))
     assert ours.returncode == 0, ours.stderr
     assert ours.stdout.startswith("Signature and comment signature verified\n")
     assert "Contract 2025" in ours.stdout
-    explicit = verify_without_profile(tmp_path, str(out), "--sig", str(signature),
-                                      "--key", str(key))
+    explicit = verify_without_profile(
+        tmp_path, str(out), "--sig", str(signature), "--key", str(key)
+    )
     assert explicit.returncode == 0, explicit.stderr
 
     changed = bytearray(content)
     changed[-1] ^= 1
     out.write_bytes(bytes(changed))
-    stock = subprocess.run(["minisign", "-Vm", str(out), "-p", str(key)],
-                           capture_output=True, text=True, check=False)
+    stock = subprocess.run(
+        ["minisign", "-Vm", str(out), "-p", str(key)], capture_output=True, text=True, check=False
+    )
     assert stock.returncode != 0
     failed = verify_without_profile(tmp_path, str(out))
     assert failed.returncode == 1
@@ -108,8 +129,17 @@ def test_publish_list_get_ack_verify(tmp_path: Path, server: RelayProcess) -> No
 
     second = tmp_path / "contract-v2.pdf"
     second.write_bytes(b"second version")
-    again = caucus(alice, "doc", "publish", "Freelancers", str(second), "--title",
-                   "Contract 2025", "--doc", document_id[:10])
+    again = caucus(
+        alice,
+        "doc",
+        "publish",
+        "Freelancers",
+        str(second),
+        "--title",
+        "Contract 2025",
+        "--doc",
+        document_id[:10],
+    )
     assert last_line(again) == document_id
     caucus(bob, "sync")
     (listed,) = json.loads(caucus(bob, "doc", "list", "Freelancers", "--json").stdout)
@@ -123,8 +153,10 @@ def test_doc_errors_are_one_line(tmp_path: Path, server: RelayProcess) -> None:
     for args, message in (
         (("doc", "get", "0123456789", "--out", str(tmp_path / "x")), "no document"),
         (("doc", "ack", "abc"), "at least 8"),
-        (("doc", "publish", "Freelancers", str(tmp_path / "missing.pdf"), "--title", "T"),
-         "no file"),
+        (
+            ("doc", "publish", "Freelancers", str(tmp_path / "missing.pdf"), "--title", "T"),
+            "no file",
+        ),
     ):
         result = caucus(home, *args, check=False)
         assert result.returncode == 1, result

@@ -13,6 +13,7 @@ import pytest
 from app.core.database import Database
 from app.core.errors import WrongPassphrase
 from app.core.profile import DB_NAME, PARAMS_NAME, change_passphrase, unlock
+from app.core.profile_lock import LOCK_NAME
 from tests.core.harness import (
     Clock,
     RecordingTransport,
@@ -123,8 +124,11 @@ def test_profile_on_disk_holds_no_canary_and_needs_the_passphrase(tmp_path: Path
             assert form not in on_disk
     assert seed not in on_disk
     assert not (home / DB_NAME).read_bytes().startswith(b"SQLite format 3")
-    # Only the database and the (non-secret) Argon2id parameters are written.
-    assert sorted(p.name for p in _files(home) if not p.name.startswith(DB_NAME)) == [PARAMS_NAME]
+    # Only the database, the (non-secret) Argon2id parameters and the lock file (which
+    # holds the pid of the last process that opened the profile) are written.
+    others = sorted(p.name for p in _files(home) if not p.name.startswith(DB_NAME))
+    assert others == [PARAMS_NAME, LOCK_NAME]
+    assert (home / LOCK_NAME).read_text().strip().isdigit()
 
 
 def test_wrong_passphrase_is_refused_and_changes_nothing(tmp_path: Path) -> None:

@@ -54,7 +54,7 @@ def world(tmp_path: Path):
 
 
 def docs(engine: Engine) -> DocumentService:
-    return DocumentService(engine)
+    return engine.documents
 
 
 def write(path: Path, data: bytes) -> Path:
@@ -101,7 +101,9 @@ async def member_publishes(
         blobs = BlobClient(engine.relay(engine.relay_url))
         keys = ann.keys
         await blobs.create(
-            keys.blob_id, cap_hash(keys.blob_capability), ciphertext_size(ann.size),
+            keys.blob_id,
+            cap_hash(keys.blob_capability),
+            ciphertext_size(ann.size),
             chunk_count(ann.size),
         )
         for index, chunk in enumerate(chunks):
@@ -139,7 +141,10 @@ def test_publish_list_get_round_trip(world, tmp_path: Path) -> None:
         (view,) = docs(engine).list(group_id)
         assert view.document_id == document_id
         assert (view.title, view.version, view.filename, view.size) == (
-            "Contract 2025", 1, "contract.pdf", len(content),
+            "Contract 2025",
+            1,
+            "contract.pdf",
+            len(content),
         )
         assert view.current.media_type == "application/pdf"
         assert view.current.note == "Read before Friday"
@@ -165,8 +170,9 @@ def test_publish_list_get_round_trip(world, tmp_path: Path) -> None:
     assert docs(bob).list(group_id)[0].current.downloaded
     # At rest the profile holds only ciphertext: the plaintext is nowhere in it (P8).
     stored = list((tmp_path / "bob" / "documents").iterdir())
-    assert [p.name for p in stored] == [bytes(docs(bob)._stored(document_id, None, None)
-                                              .announcement.keys.blob_id).hex()]
+    assert [p.name for p in stored] == [
+        bytes(docs(bob)._stored(document_id, None, None).announcement.keys.blob_id).hex()
+    ]
     assert content[:4096] not in stored[0].read_bytes()
     # Getting again decrypts from the local store, without the relay.
     again = run(docs(bob).get(document_id, tmp_path / "again.pdf"))
@@ -212,8 +218,7 @@ def test_version_history_and_current_version(world, tmp_path: Path) -> None:
         )
         assert again == document_id
         with pytest.raises(AlreadyExists):
-            await docs(alice).publish(group_id, second, "Terms", document_id=document_id,
-                                      version=2)
+            await docs(alice).publish(group_id, second, "Terms", document_id=document_id, version=2)
         await sync_all(bob)
         return group_id, document_id
 
@@ -221,7 +226,8 @@ def test_version_history_and_current_version(world, tmp_path: Path) -> None:
     (view,) = docs(bob).list(group_id)
     assert (view.version, view.title, view.filename) == (2, "Terms (revised)", "terms-v2.md")
     assert [(v.version, v.title, v.trusted) for v in view.history] == [
-        (2, "Terms (revised)", True), (1, "Terms", True),
+        (2, "Terms (revised)", True),
+        (1, "Terms", True),
     ]
     assert run(docs(bob).get(document_id, tmp_path / "current.md")).path.read_bytes() == (
         second.read_bytes()
@@ -362,7 +368,12 @@ def test_removed_or_demoted_organizer_later_documents_are_not_trusted(
         await sync_all(bob, carol, dave)
         clock.advance(days=1)
         later = await member_publishes(
-            dave, group_id, source, title="Bob's terms v2", document_id=bobs, version=2,
+            dave,
+            group_id,
+            source,
+            title="Bob's terms v2",
+            document_id=bobs,
+            version=2,
             signer=bob,
         )
         # Carol is demoted and publishes anyway, bypassing her client's check.
@@ -371,7 +382,11 @@ def test_removed_or_demoted_organizer_later_documents_are_not_trusted(
         with pytest.raises(NotPermittedHere):
             await docs(carol).publish(group_id, source, "Carol again")
         demoted = await member_publishes(
-            carol, group_id, source, title="Carol again", document_id=os.urandom(16),
+            carol,
+            group_id,
+            source,
+            title="Carol again",
+            document_id=os.urandom(16),
             version=1,
         )
         await sync_all(alice, carol, dave)
@@ -548,7 +563,9 @@ def test_export_verifies_with_stock_minisign_and_ours_and_a_changed_byte_fails_b
 
     stock = subprocess.run(
         [MINISIGN, "-Vm", str(exported.path), "-p", str(exported.public_key_path)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert stock.returncode == 0, stock.stderr
     assert "Signature and comment signature verified" in stock.stdout
@@ -557,7 +574,10 @@ def test_export_verifies_with_stock_minisign_and_ours_and_a_changed_byte_fails_b
     ours = verify_file(exported.path)  # finds the .pub beside it by key id
     assert ours.public_key_path == exported.public_key_path
     assert (ours.title, ours.filename, ours.version, ours.document_id) == (
-        "Big", "big.bin", 1, document_id.hex(),
+        "Big",
+        "big.bin",
+        1,
+        document_id.hex(),
     )
     assert ours == verify_file(exported.path, exported.signature_path, exported.public_key_path)
 
@@ -566,7 +586,9 @@ def test_export_verifies_with_stock_minisign_and_ours_and_a_changed_byte_fails_b
     exported.path.write_bytes(bytes(data))
     stock = subprocess.run(
         [MINISIGN, "-Vm", str(exported.path), "-p", str(exported.public_key_path)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert stock.returncode != 0
     with pytest.raises(VerificationFailed, match="signature verification failed"):
@@ -585,7 +607,9 @@ def test_export_verifies_with_stock_minisign_and_ours_and_a_changed_byte_fails_b
         verify_file(exported.path, public_key=stranger)
     stock = subprocess.run(
         [MINISIGN, "-Vm", str(exported.path), "-p", str(stranger)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert stock.returncode != 0
 
@@ -709,9 +733,9 @@ def memory_probe(folder: str) -> None:
         base = _status_bytes("VmRSS")
         tracemalloc.start()
         started = time.perf_counter()
-        document_id = await DocumentService(alice).publish(group_id, source, "Big")
+        document_id = await alice.documents.publish(group_id, source, "Big")
         await bob.sync()
-        exported = await DocumentService(bob).get(document_id, tmp / "out.bin")
+        exported = await bob.documents.get(document_id, tmp / "out.bin")
         elapsed = time.perf_counter() - started
         _, traced = tracemalloc.get_traced_memory()
         tracemalloc.stop()
@@ -723,8 +747,12 @@ def memory_probe(folder: str) -> None:
         for engine in (alice, bob):
             await engine.close()
         app.close()
-        return {"rss_growth": growth, "traced_peak": traced, "seconds": elapsed,
-                "equal": float(got.digest() == expected.digest())}
+        return {
+            "rss_growth": growth,
+            "traced_peak": traced,
+            "seconds": elapsed,
+            "equal": float(got.digest() == expected.digest()),
+        }
 
     print(json.dumps(run(scenario())))
 
@@ -735,9 +763,16 @@ def test_100_mib_round_trip_with_bounded_memory(tmp_path: Path) -> None:
     if not clear_refs.exists() or not os.access(clear_refs, os.W_OK):
         pytest.skip("needs Linux /proc/self/clear_refs to reset the peak RSS")
     result = subprocess.run(
-        [sys.executable, "-c",
-         f"from tests.core.test_documents import memory_probe; memory_probe({str(tmp_path)!r})"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-c",
+            f"from tests.core.test_documents import memory_probe; memory_probe({str(tmp_path)!r})",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     measured = json.loads(result.stdout.strip().splitlines()[-1])

@@ -9,7 +9,10 @@ from tests.qt.helpers import WAIT_MS, click, create_group, create_profile
 
 
 def organizer_and_member(
-    qtbot, relay, make_app, group: str  # type: ignore[no-untyped-def]
+    qtbot,
+    relay,
+    make_app,
+    group: str,  # type: ignore[no-untyped-def]
 ) -> tuple[AppController, MainWindow, AppController, MainWindow]:
     """Alice creates ``group`` and invites Bob through the dialogs; both windows show it."""
     alice_app, bob_app = make_app("alice"), make_app("bob")

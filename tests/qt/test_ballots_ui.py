@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QMessageBox
 
+from app.core.api import BallotKind, BallotResultView, OptionCount
 from app.qt.ballot_results import BallotResultsView, Bar, BarChart, Histogram
 from app.qt.ballots_panel import BallotCard, BallotsPanel
 from app.qt.dialogs.create_ballot import CreateBallotDialog
 from app.qt.group_tabs import GroupTabs
 from app.qt.main_window import MainWindow
-from crypto.ballot import BallotKind
 from tests.qt.helpers import WAIT_MS, click
 from tests.qt.pair import organizer_and_member
 
@@ -97,9 +97,10 @@ def test_create_vote_close_and_compare_results(qtbot, relay, make_app) -> None: 
     for card in (offer_a, offer_b, rank_a, rank_b):
         qtbot.waitUntil(lambda c=card: c.results is not None, timeout=WAIT_MS)
 
-    assert offer_a.result_data["counts"] == offer_b.result_data["counts"] == {
-        "Accept": 0, "Reject": 0, "Counter-offer": 2,
-    }  # fmt: skip
+    assert offer_a.result is not None and offer_b.result is not None
+    assert offer_a.result.counts == offer_b.result.counts == (
+        OptionCount("Accept", 0), OptionCount("Reject", 0), OptionCount("Counter-offer", 2),
+    )  # fmt: skip
     results = offer_b.results
     assert isinstance(results, BallotResultsView)
     assert results.charts[0].bars == (
@@ -111,9 +112,10 @@ def test_create_vote_close_and_compare_results(qtbot, relay, make_app) -> None: 
 
     # Ranked: first choices Safety (Bob) and Hours (Alice); Pay has none and goes, the
     # Hours/Safety tie drops the option listed last, and Bob's ballot moves on to Hours.
-    assert rank_a.result_data["rounds"] == rank_b.result_data["rounds"]
-    assert [r["eliminated"] for r in rank_b.result_data["rounds"]] == ["Pay", "Safety", None]
-    assert rank_a.result_data["winners"] == rank_b.result_data["winners"] == ["Hours"]
+    assert rank_a.result is not None and rank_b.result is not None
+    assert rank_a.result.rounds == rank_b.result.rounds
+    assert [r.eliminated for r in rank_b.result.rounds] == ["Pay", "Safety", None]
+    assert rank_a.result.winners == rank_b.result.winners == ("Hours",)
     assert len(rank_b.results.charts) == 3
     assert rank_b.results.charts[2].bars == (Bar("Hours", 2, True),)
 
@@ -122,25 +124,25 @@ def test_results_view_for_numeric_and_missed_quorum(qtbot) -> None:  # type: ign
     """The result's JSON as the tally writes it, without a relay: a numeric survey shows
     its median, quartiles and histogram; a missed quorum names no winner but keeps the
     counts on record."""
-    numeric = BallotResultsView({
+    numeric = BallotResultsView(BallotResultView.from_tally({
         "kind": "numeric", "status": "tallied", "eligible": 4, "turnout": 3, "valid": 3,
         "invalid": 0, "quorum": {"required": 0, "met": True}, "counts": {"3": 1, "6": 1, "9": 1},
         "winners": [], "numeric": {
             "count": 3, "min": 3, "max": 9, "mean": 6.0, "q1": 4.5, "median": 6.0, "q3": 7.5,
             "histogram": [{"low": 0, "high": 4, "count": 1}, {"low": 5, "high": 9, "count": 2}],
         },
-    })  # fmt: skip
+    }))  # fmt: skip
     qtbot.addWidget(numeric)
     assert numeric.outcome.text() == "Median answer: 6"
     assert isinstance(numeric.charts[0], Histogram)
     assert numeric.charts[0].bins == [(0, 4, 1), (5, 9, 2)]
     assert numeric.summary.text() == "3 of 4 voted · 3 valid"
 
-    missed = BallotResultsView({
+    missed = BallotResultsView(BallotResultView.from_tally({
         "kind": "single", "status": "quorum_not_met", "eligible": 5, "turnout": 1, "valid": 1,
         "invalid": 0, "quorum": {"required": 3, "met": False},
         "counts": {"Yes, strike": 1, "Not yet": 0}, "winners": [],
-    })  # fmt: skip
+    }))  # fmt: skip
     qtbot.addWidget(missed)
     assert missed.outcome.text().startswith("Quorum not met: 1 voted, 3 were needed")
     assert missed.charts[0].bars == (Bar("Yes, strike", 1), Bar("Not yet", 0))

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.engine import Engine
+from app.core.api import Command, CreateChannel, CreateGroup
 from app.qt.engine_bridge import EngineBridge
 from app.qt.widgets import error_label, primary_button, show_error
 
@@ -55,9 +55,9 @@ class _NameDialog(QDialog):
             return
         self.create_button.setEnabled(False)
         show_error(self.error, None)
-        self._bridge.call(self._action(name), self._done, self._failed)
+        self._bridge.submit(self._command(name), self._done, self._failed)
 
-    def _action(self, name: str):  # type: ignore[no-untyped-def]
+    def _command(self, name: str) -> Command[bytes]:
         raise NotImplementedError
 
     def _done(self, _result: object) -> None:
@@ -72,11 +72,8 @@ class NewGroupDialog(_NameDialog):
     def __init__(self, bridge: EngineBridge, parent: QWidget | None = None) -> None:
         super().__init__(bridge, "New group", "Group name", parent)
 
-    def _action(self, name: str):  # type: ignore[no-untyped-def]
-        async def action(engine: Engine) -> bytes:
-            return await engine.create_group(name)
-
-        return action
+    def _command(self, name: str) -> Command[bytes]:
+        return CreateGroup(name)
 
 
 class NewChannelDialog(_NameDialog):
@@ -89,10 +86,5 @@ class NewChannelDialog(_NameDialog):
         self.announce.setAccessibleName("Announcements only")
         self.form.addRow("", self.announce)
 
-    def _action(self, name: str):  # type: ignore[no-untyped-def]
-        group_id, announce = self._group_id, self.announce.isChecked()
-
-        async def action(engine: Engine) -> bytes:
-            return await engine.create_channel(group_id, name, announce_only=announce)
-
-        return action
+    def _command(self, name: str) -> Command[bytes]:
+        return CreateChannel(self._group_id, name, self.announce.isChecked())

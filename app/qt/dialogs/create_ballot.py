@@ -29,13 +29,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.ballots import BallotService
-from app.core.engine import Engine
+from app.core.api import MAX_BINS, MAX_OPTION, MAX_OPTIONS, MAX_QUESTION, BallotKind, CreateBallot
 from app.qt.engine_bridge import EngineBridge
 from app.qt.theme import colors
 from app.qt.widgets import error_label, muted_label, primary_button, show_error
-from crypto.ballot import BallotKind
-from crypto.ballot.definition import MAX_BINS, MAX_OPTION, MAX_OPTIONS, MAX_QUESTION
 
 __all__ = ["KIND_CHOICES", "BallotRequest", "CreateBallotDialog", "check_request"]
 
@@ -342,25 +339,22 @@ class CreateBallotDialog(QDialog):
         if problem is not None:
             show_error(self.error, problem)
             return
-        group_id = self._group_id
-
-        async def action(engine: Engine) -> bytes:
-            return await BallotService(engine).create(
-                group_id,
-                request.question,
-                closes_at=request.closes_at,
-                kind=request.kind,
-                options=request.options,
-                quorum=request.quorum,
-                numeric_min=request.numeric_min,
-                numeric_max=request.numeric_max,
-                histogram_bins=request.histogram_bins or 10,
-            )
+        command = CreateBallot(
+            self._group_id,
+            request.question,
+            closes_at=request.closes_at,
+            kind=request.kind,
+            options=tuple(request.options),
+            quorum=request.quorum,
+            numeric_min=request.numeric_min,
+            numeric_max=request.numeric_max,
+            histogram_bins=request.histogram_bins or 10,
+        )
 
         show_error(self.error, None)
         self.create_button.setEnabled(False)
         self.create_button.setText("Creating…")
-        self._bridge.call(action, self._done, self._failed)
+        self._bridge.submit(command, self._done, self._failed)
 
     def _done(self, ballot_id: bytes) -> None:
         if not shiboken6.isValid(self):  # closed while the engine worked: nothing to show

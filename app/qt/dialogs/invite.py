@@ -20,12 +20,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.engine import Engine
+from app.core.api import CreateInvite, MemberRole
 from app.core.views import GroupView
 from app.qt.engine_bridge import EngineBridge
 from app.qt.qr import qr_pixmap
 from app.qt.widgets import error_label, muted_label, primary_button, show_error
-from crypto.group_log import Role
 
 __all__ = ["InviteDialog"]
 
@@ -45,8 +44,8 @@ class InviteDialog(QDialog):
         self._group = group
 
         self.role = QComboBox()
-        self.role.addItem("Member", Role.MEMBER)
-        self.role.addItem("Organizer", Role.ORGANIZER)
+        self.role.addItem("Member", MemberRole.MEMBER)
+        self.role.addItem("Organizer", MemberRole.ORGANIZER)
         self.role.setAccessibleName("Role of the new member")
         self.expiry = QComboBox()
         for label, hours in _EXPIRY:
@@ -108,20 +107,17 @@ class InviteDialog(QDialog):
 
     def _create(self) -> None:
         group_id = self._group.group_id
-        role: Role = self.role.currentData()
+        role: MemberRole = self.role.currentData()
         ttl = int(self.expiry.currentData()) * HOUR_MS
         uses = self.uses.value()
         approval = self.approval.isChecked()
 
-        async def action(engine: Engine) -> str:
-            return await engine.create_invite(
-                group_id, role=role, ttl_ms=ttl, max_uses=uses, needs_approval=approval
-            )
+        command = CreateInvite(group_id, role, ttl, uses, approval)
 
         self.create_button.setEnabled(False)
         self.create_button.setText("Creating…")
         show_error(self.error, None)
-        self._bridge.call(action, self.show_code, self._failed)
+        self._bridge.submit(command, self.show_code, self._failed)
 
     def show_code(self, code: str) -> None:
         """Display a created code (also used by the screenshot tool)."""

@@ -12,11 +12,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.engine import Engine
+from app.core.api import JoinWithInvite, is_invite_code
 from app.qt.engine_bridge import EngineBridge
 from app.qt.widgets import error_label, muted_label, primary_button, show_error
-from crypto.errors import CaucusError
-from crypto.invite import InviteCode
 
 __all__ = ["JoinDialog"]
 
@@ -52,19 +50,14 @@ class JoinDialog(QDialog):
 
     def _join(self) -> None:
         text = self.code.toPlainText().strip()
-        try:
-            InviteCode.parse(text)
-        except CaucusError:
+        if not is_invite_code(text):
             show_error(self.error, "This is not a valid invite code. Copy it again, whole.")
             return
-
-        async def action(engine: Engine) -> None:
-            await engine.join(text)
 
         show_error(self.error, None)
         self.join.setEnabled(False)
         self.join.setText("Sending…")
-        self._bridge.call(action, self._sent, self._failed)
+        self._bridge.submit(JoinWithInvite(text), self._sent, self._failed)
 
     def _sent(self, _result: object) -> None:
         self.join.setText("Request sent")

@@ -25,9 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.api import MAX_DOCUMENT_SIZE, MAX_NOTE_BYTES, MAX_TITLE_BYTES
 from app.qt.widgets import error_label, muted_label, primary_button, show_error
-from crypto.document.announce import MAX_NOTE_BYTES, MAX_TITLE_BYTES
-from crypto.document.stream import MAX_DOCUMENT_SIZE
 
 __all__ = ["PublishDialog", "PublishRequest", "check_publish", "human_size"]
 

@@ -14,11 +14,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.views import MemberView
+from app.core.api import MemberView, safety_number
 from app.qt.qr import qr_pixmap
 from app.qt.verification import Trust, VerificationStore
 from app.qt.widgets import muted_label, primary_button
-from crypto.identity import safety_number
 
 __all__ = ["VerifyDialog", "format_safety_number"]
 

@@ -1,0 +1,76 @@
+"""Profiles written by released versions open and upgrade in this one, keeping
+everything a member had: groups, roles, messages, documents, ballots and verified keys.
+
+The fixtures under tests/fixtures/profiles/ were made once by each release and are never
+regenerated (their README says how and by which commit)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from app.core.database import SCHEMA_VERSION
+from app.core.engine import Engine
+from app.core.profile import open_with_key, unlock_with_key
+from app.core.queries import Queries
+from tests.core.harness import run
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "profiles"
+PASSPHRASE = "frozen profile passphrase"
+RELEASES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())
+
+
+def test_there_is_a_fixture_per_release() -> None:
+    assert "v0.1.0" in RELEASES
+
+
+@pytest.fixture(params=RELEASES)
+def home(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    target = tmp_path / request.param
+    shutil.copytree(FIXTURES / request.param, target)
+    (target / "README.md").unlink()
+    return target
+
+
+def test_an_old_profile_opens_upgraded_with_everything_kept(home: Path) -> None:
+    engine = Engine.open(home, PASSPHRASE)
+    try:
+        (version,) = engine.db.one("PRAGMA user_version")
+        assert version == SCHEMA_VERSION
+        assert engine.profile().name == "Bob"
+        group_id = engine.resolve_group("Couriers' Union")
+        group = engine.group(group_id)
+        assert group.status == "active" and group.my_role == "member"
+        assert [c.name for c in group.channels] == ["general", "announcements"]
+        roles = {m.name: m.role for m in engine.members(group_id)}
+        assert roles == {"Alice": "organizer", "Bob": "member"}
+        texts = [m.text for m in engine.messages(group_id)]
+        assert "Welcome, Bob. The rate card is attached below." in texts
+        assert "Thanks! Reading it tonight." in texts
+
+        (document,) = engine.documents.list(group_id)
+        assert document.title == "Rate card 2026"
+        assert document.trusted
+
+        (ballot,) = engine.ballots.ballots(group_id)
+        assert ballot.question == "Strike on Friday?"
+        results = engine.ballots.results(group_id, ballot.ballot_id)
+        assert results["counts"] == {"yes": 1, "no": 1, "abstain": 0}
+
+        alice_pk = next(m.identity_pk for m in engine.members(group_id) if m.name == "Alice")
+        assert engine.verified_keys() == {alice_pk: "Alice"}
+    finally:
+        run(engine.close())
+
+
+def test_an_upgraded_profile_opens_again_and_in_the_reader(home: Path) -> None:
+    run(Engine.open(home, PASSPHRASE).close())
+    db, key = unlock_with_key(home, PASSPHRASE)
+    db.close()
+    reader = Queries.reader(open_with_key(home, key))
+    try:
+        assert [g.name for g in reader.groups()] == ["Couriers' Union"]
+    finally:
+        reader.db.close()

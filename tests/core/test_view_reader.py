@@ -1,0 +1,107 @@
+"""The desktop app's own connection (``Queries.reader``) reads what views show and
+nothing else: it refuses writes and never selects a secret column, and the typed
+commands the views send instead reach the engine and change what the reader sees."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlcipher3 import dbapi2 as sqlcipher
+
+from app.core.api import (
+    MarkRead,
+    MemberRole,
+    SendText,
+    SetMemberRole,
+    SetVerified,
+)
+from app.core.engine import Engine
+from app.core.profile import open_with_key, unlock_with_key
+from app.core.queries import Queries
+from tests.core.harness import Clock, befriend, make_engine, make_relay, run, sync_all
+
+# Every column of the profile that holds key material; none may be read by the reader.
+SECRET_COLUMNS = re.compile(
+    r"signing_seed|delivery_secret|\bsecret\b|chain|ballot_keys|reveal|auth_seed",
+    re.IGNORECASE,
+)
+
+World = tuple[Path, Engine, Engine, bytes]
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[World]:
+    clock = Clock()
+    app = make_relay(tmp_path, clock)
+    transport = httpx.ASGITransport(app=app)
+    alice = make_engine(tmp_path, "alice", transport, clock)
+    bob = make_engine(tmp_path, "bob", transport, clock)
+
+    async def setup() -> bytes:
+        group_id = await alice.create_group("Freelancers")
+        await befriend(alice, group_id, bob)
+        await bob.send_text(group_id, "hello from bob")
+        await sync_all(alice, bob)
+        return group_id
+
+    group_id = run(setup())
+    yield tmp_path, alice, bob, group_id
+    for engine in (alice, bob):
+        run(engine.close())
+    app.close()
+
+
+def _reader(home: Path) -> Queries:
+    _db, key = unlock_with_key(home, "passphrase of alice")
+    _db.close()
+    return Queries.reader(open_with_key(home, key))
+
+
+def test_reader_selects_no_secret_and_refuses_writes(pair: World) -> None:
+    tmp_path, alice, _bob, group_id = pair
+    reader = _reader(tmp_path / "alice")
+    statements: list[str] = []
+    reader.db.trace(statements.append)
+    try:
+        assert reader.me == alice.identity.public_key
+        assert reader.fingerprint == alice.fingerprint
+        (group,) = reader.groups()
+        assert group.name == "Freelancers" and group.my_role == "organizer"
+        assert [m.name for m in reader.members(group_id)] == ["alice", "bob"]
+        assert [m.text for m in reader.messages(group_id)] == ["hello from bob"]
+        assert reader.eligible_voters(group_id) == len(alice.group_state(group_id)[0].roster())
+        assert reader.verified_keys() == {}
+        assert reader.search("hello") != []
+    finally:
+        reader.db.trace(None)
+    assert statements, "the trace saw no statement: the check would pass vacuously"
+    leaked = [s for s in statements if SECRET_COLUMNS.search(s)]
+    assert leaked == []
+    with pytest.raises(sqlcipher.OperationalError, match="readonly"):
+        reader.db.execute("UPDATE groups SET read_upto = 0")
+    reader.db.close()
+
+
+def test_commands_change_what_the_reader_shows(pair: World) -> None:
+    tmp_path, alice, bob, group_id = pair
+    reader = _reader(tmp_path / "alice")
+    bob_fp = bob.fingerprint
+
+    async def scenario(engine: Engine) -> None:
+        await SendText(group_id, "sent through a command").run(engine)
+        await SetMemberRole(group_id, bob_fp, MemberRole.ORGANIZER).run(engine)
+        await SetVerified(bob.identity.public_key, "bob", True).run(engine)
+        await MarkRead(group_id).run(engine)
+
+    run(scenario(alice))
+    reader.forget()
+    assert reader.messages(group_id)[-1].text == "sent through a command"
+    roles = {m.name: m.role for m in reader.members(group_id)}
+    assert roles == {"alice": "organizer", "bob": "organizer"}
+    assert reader.verified_keys() == {bob.identity.public_key: "bob"}
+    assert reader.group(group_id).unread == 0
+    reader.db.close()
