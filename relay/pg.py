@@ -24,7 +24,8 @@ from relay.schema import SchemaError, migrations
 
 __all__ = ["MIGRATIONS", "PgConnection", "PostgresBackend", "connect", "migrate"]
 
-MIGRATIONS = "relay.migrations.postgresql"
+MIGRATIONS = "postgresql"
+"""The folder of PostgreSQL's migration files below ``relay/migrations``."""
 _MIGRATION_LOCK = 0x63617563  # "cauc": serialises migrations of processes starting together
 
 _SQL: dict[str, str] = {}

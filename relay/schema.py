@@ -26,14 +26,18 @@ class SchemaError(RuntimeError):
     """The database cannot be used by this relay version."""
 
 
-def migrations(package: str = "relay.migrations") -> list[tuple[int, str]]:
+def migrations(dialect: str = "") -> list[tuple[int, str]]:
     """(version, SQL) of every migration file, in order; versions must be 1, 2, 3, ...
 
-    SQLite's files are in ``relay.migrations``, PostgreSQL's in ``relay.migrations.postgresql``
-    (same numbers, same meaning: each PostgreSQL file ports the SQLite file of its number).
+    SQLite's files are in ``relay/migrations``; another database's (``dialect``
+    ``"postgresql"``) in the folder of that name below it, with the same numbers and the
+    same meaning: each file ports the SQLite file of its number.
     """
+    folder = resources.files("relay.migrations")
+    if dialect:
+        folder = folder.joinpath(dialect)
     found: list[tuple[int, str]] = []
-    for entry in resources.files(package).iterdir():
+    for entry in folder.iterdir():
         match = _NAME.fullmatch(entry.name)
         if match:
             found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
