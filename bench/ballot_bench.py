@@ -176,7 +176,7 @@ def parallel_scaling(workers: int) -> float:
 
 def ristretto_comparison(n: int) -> None:
     try:
-        import rbcl  # type: ignore[import-not-found]
+        import rbcl
     except ImportError:
         print("\nrbcl not installed: no ristretto255 comparison (pip install rbcl)")
         return

@@ -34,7 +34,6 @@ from app.core.passphrase import derive_key, load_params
 from app.core.profile import PARAMS_NAME, create_profile, open_with_key, unlock_with_key
 from app.core.queries import Queries
 from app.core.views import DEFAULT_CHANNEL
-from app.qt import gc_guard
 from app.qt.chat_view import ChatView
 from app.qt.controller import AppController, LaunchOptions
 from app.qt.message_model import MessageModel
@@ -212,7 +211,6 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     app = QApplication([sys.argv[0]])
-    gc_guard.install()  # as the app does: collect cycles of Qt objects on this thread only
     apply_theme(app, "light")
     with tempfile.TemporaryDirectory(prefix="caucus-qt-bench-") as tmp:
         home = Path(tmp) / "profile"

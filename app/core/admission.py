@@ -16,10 +16,12 @@ from app.core.errors import (
     RelayRejected,
 )
 from app.core.events import (
+    ConnectionState,
     GroupChanged,
     GroupJoined,
     JoinRequested,
 )
+from app.core.sync_pass import STEP_ERRORS, SyncPass
 from crypto.errors import RemoteError
 from crypto.group_log import (
     EntryKind,
@@ -128,29 +130,44 @@ class Admission(EngineCore):
                 raise ClientError("this invite is no longer valid") from None
             raise
 
-    async def _sync_inboxes(self, warnings: list[str]) -> list[bytes]:
-        """Collect welcomes for the joins we asked for."""
+    async def _sync_inboxes(self, sync: SyncPass) -> list[bytes]:
+        """Collect welcomes for the joins we asked for, relay by relay: a relay that
+        fails is reported in ``sync`` and the others go on."""
         joined: list[bytes] = []
         pending = self.db.all("SELECT code, relay_url FROM pending_joins")
         relays = {relay_url for _, relay_url in pending}
         for relay_url in sorted(relays):
-            inbox_id, auth = await self._ensure_inbox(relay_url)
-            (cursor,) = self.db.one("SELECT cursor FROM inboxes WHERE relay_url = ?", (relay_url,))
-            relay = self.relay(relay_url)
-            result = await relay.fetch_inbox(inbox_id, auth, self._now(), cursor)
-            if result.empty:
+            if sync.is_down(relay_url):
                 continue
             codes = [InviteCode.parse(code) for code, url in pending if url == relay_url]
-            for _seq, item in result.items:
-                group_id = self._accept_welcome(item, codes, warnings)
-                if group_id is not None:
-                    joined.append(group_id)
-            last = result.items[-1][0]
-            with self.db.transaction():
-                self.db.execute(
-                    "UPDATE inboxes SET cursor = ? WHERE relay_url = ?", (last, relay_url)
-                )
-            await relay.delete_inbox_items(inbox_id, auth, self._now(), last)
+            scope = f"inbox:{relay_url}"
+            try:
+                joined += await self._sync_inbox(relay_url, codes, sync.warnings)
+            except STEP_ERRORS as exc:
+                self._step_failed(sync, scope, None, relay_url, "pending join", exc)
+            else:
+                self._step_done(scope)
+        return joined
+
+    async def _sync_inbox(
+        self, relay_url: str, codes: list[InviteCode], warnings: list[str]
+    ) -> list[bytes]:
+        joined: list[bytes] = []
+        inbox_id, auth = await self._ensure_inbox(relay_url)
+        (cursor,) = self.db.one("SELECT cursor FROM inboxes WHERE relay_url = ?", (relay_url,))
+        relay = self.relay(relay_url)
+        result = await relay.fetch_inbox(inbox_id, auth, self._now(), cursor)
+        self._connection_state(relay_url, ConnectionState.ONLINE)
+        if result.empty:
+            return joined
+        for _seq, item in result.items:
+            group_id = self._accept_welcome(item, codes, warnings)
+            if group_id is not None:
+                joined.append(group_id)
+        last = result.items[-1][0]
+        with self.db.transaction():
+            self.db.execute("UPDATE inboxes SET cursor = ? WHERE relay_url = ?", (last, relay_url))
+        await relay.delete_inbox_items(inbox_id, auth, self._now(), last)
         return joined
 
     def _accept_welcome(
@@ -195,39 +212,57 @@ class Admission(EngineCore):
         warnings.append(detail)
         return None
 
-    async def _sync_invites(self, warnings: list[str]) -> int:
-        """Read join requests sent to our open invites; admit or queue them."""
+    async def _sync_invites(self, sync: SyncPass) -> int:
+        """Read join requests sent to our open invites; admit or queue them. An invite
+        whose relay or admission fails is reported in ``sync``; the others go on."""
         admitted = 0
         rows = self.db.all(
             "SELECT invite_id, group_id, secret, cursor FROM invites WHERE status = 'open'"
         )
         for invite_id, group_id, secret, cursor in rows:
             session = self.session(group_id)
-            if not session.active:
+            if not session.active or sync.is_down(session.relay_url):
                 continue
-            secrets = InviteSecrets.derive(secret)
-            relay = self.relay(session.relay_url)
+            scope = f"invite:{invite_id.hex()}"
+            what = f"join requests for {session.state.name!r}"
             try:
-                result = await relay.fetch(secrets.mailbox_id, secrets.capability, cursor)
-            except RelayRejected as exc:
-                if exc.code in ("not_found", "forbidden"):
-                    self._mark_invite(invite_id, "spent")
-                    continue
-                raise
-            for seq, item in result.items:
-                try:
-                    request = JoinRequest.open(secrets, item)
-                except RemoteError as exc:
-                    detail = f"rejected a join request: {exc}"
-                    self._warn(group_id, "bad-join-request", detail)
-                    warnings.append(detail)
-                else:
-                    admitted += await self._handle_request(group_id, invite_id, request, item)
-                with self.db.transaction():
-                    self.db.execute(
-                        "UPDATE invites SET cursor = ? WHERE invite_id = ?", (seq, invite_id)
-                    )
-            await self._retire_invite_if_done(group_id, invite_id, secrets)
+                admitted += await self._sync_invite(
+                    invite_id, group_id, secret, cursor, sync.warnings
+                )
+            except STEP_ERRORS as exc:
+                self._step_failed(sync, scope, group_id, session.relay_url, what, exc)
+            else:
+                self._step_done(scope)
+        return admitted
+
+    async def _sync_invite(
+        self, invite_id: bytes, group_id: bytes, secret: bytes, cursor: int, warnings: list[str]
+    ) -> int:
+        admitted = 0
+        session = self.session(group_id)
+        secrets = InviteSecrets.derive(secret)
+        relay = self.relay(session.relay_url)
+        try:
+            result = await relay.fetch(secrets.mailbox_id, secrets.capability, cursor)
+        except RelayRejected as exc:
+            if exc.code in ("not_found", "forbidden"):
+                self._mark_invite(invite_id, "spent")
+                return 0
+            raise
+        for seq, item in result.items:
+            try:
+                request = JoinRequest.open(secrets, item)
+            except RemoteError as exc:
+                detail = f"rejected a join request: {exc}"
+                self._warn(group_id, "bad-join-request", detail)
+                warnings.append(detail)
+            else:
+                admitted += await self._handle_request(group_id, invite_id, request, item)
+            with self.db.transaction():
+                self.db.execute(
+                    "UPDATE invites SET cursor = ? WHERE invite_id = ?", (seq, invite_id)
+                )
+        await self._retire_invite_if_done(group_id, invite_id, secrets)
         return admitted
 
     async def _handle_request(

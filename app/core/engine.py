@@ -28,7 +28,7 @@ from app.core.events import (
 )
 from app.core.outbox import Outbox
 from app.core.profile import unlock, validate_group_name
-from crypto.errors import RemoteError
+from app.core.sync_pass import STEP_ERRORS, SyncPass
 from crypto.group_log import (
     EntryKind,
     GroupState,
@@ -152,18 +152,62 @@ class Engine(Admission, Outbox):
         await self._commit(group_id, lambda state: (EntryKind.REKEY, b""))
 
     async def sync(self, *, wait: float = 0) -> SyncReport:
-        """Fetch and process everything pending on every relay, then send the outbox."""
-        warnings: list[str] = []
-        joined = await self._sync_inboxes(warnings)
-        admitted = await self._sync_invites(warnings)
+        """Fetch and process everything pending on every relay, then send the outbox.
+
+        Each relay's inbox, each invite, each group and each group's outbox is one step:
+        a step that fails (relay unreachable or refusing, bad data, a state we cannot act
+        on) becomes a warning in the report and the other steps go on; a relay found
+        unreachable is not asked again in the same sync (docs/protocol.md section 7.2).
+        """
+        sync = SyncPass()
+        joined = await self._sync_inboxes(sync)
+        admitted = await self._sync_invites(sync)
         messages = commits = 0
         for group_id in self.active_group_ids():
-            counts = await self.sync_group(group_id, wait=wait, warnings=warnings)
+            counts = await self._sync_group_step(group_id, sync, wait=wait)
+            if counts is None:
+                continue
             messages += counts[0]
             commits += counts[1]
+            await self._maintain_step(group_id, sync)
+        unsent = await self.flush_outbox(sync)
+        return SyncReport(messages, commits, tuple(joined), admitted, tuple(sync.warnings), unsent)
+
+    async def _sync_group_step(
+        self, group_id: bytes, sync: SyncPass, *, wait: float
+    ) -> tuple[int, int] | None:
+        """``sync_group`` as one isolated step; None when it failed or was skipped."""
+        session = self.session(group_id)
+        if sync.is_down(session.relay_url):
+            return None
+        scope = f"group:{group_id.hex()}"
+        try:
+            counts = await self.sync_group(group_id, wait=wait, warnings=sync.warnings)
+        except STEP_ERRORS as exc:
+            what = f"group {session.state.name!r}"
+            self._step_failed(sync, scope, group_id, session.relay_url, what, exc)
+            return None
+        self._step_done(scope)
+        return counts
+
+    async def _maintain_step(self, group_id: bytes, sync: SyncPass) -> None:
+        """``_maintain`` as one isolated step, skipped while the group's relay is down."""
+        session = self.session(group_id)
+        if not session.active or sync.is_down(session.relay_url):
+            return
+        scope = f"maintain:{group_id.hex()}"
+        was_down = self._is_down(session.relay_url)
+        try:
             await self._maintain(group_id)
-        unsent = await self.flush_outbox()
-        return SyncReport(messages, commits, tuple(joined), admitted, tuple(warnings), unsent)
+        except STEP_ERRORS as exc:
+            what = f"upkeep of {session.state.name!r}"
+            self._step_failed(sync, scope, group_id, session.relay_url, what, exc)
+        else:
+            self._step_done(scope)
+        if not was_down and self._is_down(session.relay_url):
+            # Upkeep reports its own failures (ballots stay quiet offline); a relay it
+            # found unreachable is still not asked again in this pass.
+            sync.down.add(session.relay_url.rstrip("/"))
 
     async def _maintain(self, group_id: bytes) -> None:
         """Re-key when someone left (their epoch secret must not stay in use) or when the
@@ -183,11 +227,18 @@ class Engine(Admission, Outbox):
         if state.needs_rekey or (due and first_organizer == self.identity.public_key):
             try:
                 await self.rekey(group_id)
+            except RelayUnavailable:
+                # Shown by the relay's connection state; the rest needs the relay too.
+                self._relay_down(session.relay_url)
+                return
             except (RelayError, ClientError) as exc:
                 self._warn(group_id, "rekey-failed", str(exc))
         if self.session(group_id).active:
             try:
                 await self.documents.share_current(group_id, catch_up=False)
+            except RelayUnavailable:
+                self._relay_down(session.relay_url)
+                return
             except (RelayError, ClientError) as exc:
                 self._warn(group_id, "document-share-failed", str(exc))
         await self.ballots.maintain_quietly(group_id)
@@ -195,14 +246,12 @@ class Engine(Admission, Outbox):
     async def run(self, stop: asyncio.Event, *, poll: float = 25.0, tick: float = 2.0) -> None:
         """Stay in sync until ``stop`` is set: one long-poll loop per group (so a message
         reaches a waiting client as soon as the relay has it), and a slower loop for
-        invites, welcomes and the outbox. The desktop app runs this."""
+        invites, welcomes, upkeep and the outbox, whose steps fail one at a time as in
+        ``sync``. The desktop app runs this."""
         group_tasks: dict[bytes, asyncio.Task[None]] = {}
-        # Say at once whether the relay answers, not only when a long poll returns.
-        reachable = await self.relay(self.relay_url).health()
-        self._connection_state(
-            self.relay_url, ConnectionState.ONLINE if reachable else ConnectionState.RECONNECTING
-        )
+        self._running = True
         try:
+            await self._announce_connections()
             while not stop.is_set():
                 for group_id in self.active_group_ids():
                     task = group_tasks.get(group_id)
@@ -210,38 +259,49 @@ class Engine(Admission, Outbox):
                         group_tasks[group_id] = asyncio.create_task(
                             self._follow_group(group_id, stop, poll)
                         )
-                try:
-                    warnings: list[str] = []
-                    await self._sync_inboxes(warnings)
-                    await self._sync_invites(warnings)
-                    await self.flush_outbox()
-                    for group_id in self.active_group_ids():
-                        await self._maintain(group_id)
-                except RelayUnavailable:
-                    self._connection_state(self.relay_url, ConnectionState.RECONNECTING)
-                except (ClientError, RemoteError) as exc:
-                    self._warn(None, "sync-failed", str(exc))
+                sync = SyncPass()
+                await self._sync_inboxes(sync)
+                await self._sync_invites(sync)
+                for group_id in self.active_group_ids():
+                    await self._maintain_step(group_id, sync)
+                await self.flush_outbox(sync)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=tick)
         finally:
+            self._running = False
             for task in group_tasks.values():
                 task.cancel()
             await asyncio.gather(*group_tasks.values(), return_exceptions=True)
 
+    async def _announce_connections(self) -> None:
+        """Say at once whether each relay we use answers, not only when a long poll
+        returns; the relays are asked together, so a frozen one delays nothing else."""
+        urls = {self.relay_url.rstrip("/")}
+        urls |= {self.session(g).relay_url.rstrip("/") for g in self.active_group_ids()}
+        urls |= {row[0].rstrip("/") for row in self.db.all("SELECT relay_url FROM pending_joins")}
+        ordered = sorted(urls)
+        answers = await asyncio.gather(*(self.relay(url).health() for url in ordered))
+        for url, reachable in zip(ordered, answers, strict=True):
+            if reachable:
+                self._connection_state(url, ConnectionState.ONLINE)
+            else:
+                self._relay_down(url)
+
     async def _follow_group(self, group_id: bytes, stop: asyncio.Event, poll: float) -> None:
         backoff = 0.5
+        scope = f"group:{group_id.hex()}"
         while not stop.is_set() and self.session(group_id).active:
             try:
                 await self.sync_group(group_id, wait=poll)
+                self._step_done(scope)
                 backoff = 0.5
+                continue
             except RelayUnavailable:
-                self._connection_state(
-                    self.session(group_id).relay_url, ConnectionState.RECONNECTING
-                )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=backoff)
-                backoff = min(backoff * 2, 30.0)
-            except (ClientError, RemoteError) as exc:
-                self._warn(group_id, "sync-failed", str(exc))
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
+                self._relay_down(self.session(group_id).relay_url)
+            except STEP_ERRORS as exc:
+                session = self.session(group_id)
+                what = f"group {session.state.name!r}"
+                self._step_failed(SyncPass(), scope, group_id, session.relay_url, what, exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=backoff)
+            backoff = min(backoff * 2, 30.0)

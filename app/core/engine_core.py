@@ -5,6 +5,7 @@ operations and the run loop; ``Outbox`` and ``Admission`` add sending and invite
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable
@@ -33,7 +34,8 @@ from app.core.events import (
 from app.core.group_session import GroupSession, Outcome
 from app.core.ports import CommitMaker, Context, EventSink, RelayPool
 from app.core.queries import Queries
-from app.core.relay_client import RelayClient
+from app.core.relay_client import DEFAULT_TIMEOUTS, RelayClient, RelayTimeouts
+from app.core.sync_pass import SyncPass
 from crypto.commit import seal_commit
 from crypto.group_log import (
     GroupState,
@@ -66,6 +68,7 @@ class EngineCore(Queries):
         rng: Rng = os.urandom,
         clock_ms: Clock = wall_clock_ms,
         transport: httpx.AsyncBaseTransport | None = None,
+        timeouts: RelayTimeouts = DEFAULT_TIMEOUTS,
     ) -> None:
         row = db.one(
             "SELECT name, relay_url, signing_seed, delivery_secret, delivery_cert FROM profile"
@@ -81,6 +84,7 @@ class EngineCore(Queries):
         self._rng = rng
         self._now = clock_ms
         self._transport = transport
+        self.relay_timeouts = timeouts
         self._sessions: dict[bytes, GroupSession] = {}
         self._connection: dict[str, ConnectionState] = {}
         self.context = Context(
@@ -88,9 +92,16 @@ class EngineCore(Queries):
             identity=identity,
             rng=rng,
             now=clock_ms,
-            relays=RelayPool(transport),
+            relays=RelayPool(transport, timeouts),
             events=EventSink(db, clock_ms),
         )
+        # While ``run`` is active an unreachable relay is being retried: RECONNECTING.
+        self._running = False
+        # The last failure reported per sync step, so a step failing the same way on
+        # every tick of ``run`` stores one warning, not one per tick.
+        self._failing: dict[str, str] = {}
+        # One sender per group at a time keeps the outbox in row order (section 7.3).
+        self._send_locks: dict[bytes, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = {}
 
     async def close(self) -> None:
         await self.context.relays.aclose()
@@ -113,9 +124,59 @@ class EngineCore(Queries):
         return self.context.relays.get(url)
 
     def _connection_state(self, url: str, state: ConnectionState) -> None:
+        url = url.rstrip("/")
         if self._connection.get(url) != state:
             self._connection[url] = state
             self._emit(ConnectionChanged(url, state))
+
+    def _relay_down(self, url: str) -> None:
+        """The relay at ``url`` did not answer (after the client's retries)."""
+        state = ConnectionState.RECONNECTING if self._running else ConnectionState.OFFLINE
+        self._connection_state(url, state)
+
+    def _is_down(self, url: str) -> bool:
+        state = self._connection.get(url.rstrip("/"))
+        return state in (ConnectionState.OFFLINE, ConnectionState.RECONNECTING)
+
+    # -- sync steps ----------------------------------------------------------------------
+
+    def _step_failed(
+        self,
+        sync: SyncPass,
+        scope: str,
+        group_id: bytes | None,
+        relay_url: str,
+        what: str,
+        exc: Exception,
+    ) -> None:
+        """One step of a sync pass failed: report it and let the other steps go on.
+
+        An unreachable relay is marked down for the rest of the pass and shown through
+        its connection state; any other failure is also stored as a warning, once for as
+        long as ``scope`` keeps failing the same way.
+        """
+        detail = f"{what}: {exc}"
+        sync.warnings.append(detail)
+        if isinstance(exc, RelayUnavailable):
+            sync.down.add(relay_url.rstrip("/"))
+            self._relay_down(relay_url)
+            return
+        if self._failing.get(scope) != detail:
+            self._failing[scope] = detail
+            self._warn(group_id, "sync-failed", detail)
+
+    def _step_done(self, scope: str) -> None:
+        self._failing.pop(scope, None)
+
+    def _send_lock(self, group_id: bytes) -> asyncio.Lock:
+        """The lock held while delivering a group's outbox (one per group and loop: tests
+        and the CLI run a fresh loop per call)."""
+        loop = asyncio.get_running_loop()
+        entry = self._send_locks.get(group_id)
+        if entry is None or entry[0] is not loop:
+            entry = (loop, asyncio.Lock())
+            self._send_locks[group_id] = entry
+        return entry[1]
 
     def session(self, group_id: bytes) -> GroupSession:
         session = self._sessions.get(group_id)
@@ -217,7 +278,7 @@ class EngineCore(Queries):
                     wait=wait if first else 0,
                 )
             except RelayUnavailable:
-                self._connection_state(session.relay_url, ConnectionState.OFFLINE)
+                self._relay_down(session.relay_url)
                 raise
             except RelayRejected as exc:
                 if exc.code == "epoch_ended":

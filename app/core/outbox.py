@@ -1,8 +1,9 @@
 """Sending: the durable outbox, sealing with our chain, and re-sealing after a commit.
 
 A message is stored before anything else, sealed (chain advance committed) before it is
-posted, and posted again with the same bytes until the relay acknowledges it
-(docs/protocol.md section 7.3).
+posted, and posted again with the same bytes until the relay acknowledges it. A group's
+queue goes out in row order, one sender at a time, so a new message never overtakes an
+older one still pending (docs/protocol.md section 7.3).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from app.core.events import (
     MessageStatusChanged,
 )
 from app.core.group_session import GroupSession
+from app.core.sync_pass import STEP_ERRORS, SyncPass
 from app.core.views import DEFAULT_CHANNEL, MessageView
 from crypto.content import ContentType, TextBody
 from crypto.items import peek_item
@@ -38,7 +40,8 @@ class Outbox(EngineCore):
     async def send_text(
         self, group_id: bytes, text: str, channel_id: bytes = DEFAULT_CHANNEL
     ) -> MessageView:
-        """Store the message in the outbox, then try to deliver it.
+        """Store the message in the outbox, then try to deliver it after any older
+        message of the group still pending.
 
         If the relay is unreachable the message stays pending and ``RelayUnavailable`` is
         raised; the next ``sync`` or ``flush_outbox`` sends it.
@@ -60,7 +63,8 @@ class Outbox(EngineCore):
         shown: str,
         channel_id: bytes = DEFAULT_CHANNEL,
     ) -> MessageView:
-        """Queue any content type (documents, ballots use this) and try to deliver it."""
+        """Queue any content type (documents, ballots use this) and try to deliver it,
+        after the group's older pending messages (``RelayUnavailable``: it stays queued)."""
         self._require_active(group_id)
         if len(body) > MAX_BODY:
             raise ClientError("the message is too large")
@@ -84,34 +88,81 @@ class Outbox(EngineCore):
             )
         view = self.message(int(cursor.lastrowid))
         self._emit(MessageAdded(view))
-        await self._deliver(view.row_id)
+        async with self._send_lock(group_id):
+            await self._flush_group(group_id, upto=view.row_id)
         return self.message(view.row_id)
 
-    async def flush_outbox(self) -> int:
-        """Try to send every pending message, oldest first; returns how many remain."""
-        rows = self.db.all("SELECT id, group_id FROM messages WHERE status = 'pending' ORDER BY id")
-        remaining = 0
-        for row_id, group_id in rows:
+    async def flush_outbox(self, sync: SyncPass | None = None) -> int:
+        """Try to send every pending message; returns how many remain.
+
+        Each group's queue goes out oldest first and stops at the first message that
+        stays pending, so none overtakes an older one. A group whose relay is down (in
+        ``sync``, or found down here) or fails otherwise is reported and skipped; the
+        other groups go on.
+        """
+        sync = sync if sync is not None else SyncPass()
+        groups = [
+            row[0]
+            for row in self.db.all(
+                "SELECT DISTINCT group_id FROM messages WHERE status = 'pending' ORDER BY group_id"
+            )
+        ]
+        for group_id in groups:
+            relay_url = self.session(group_id).relay_url
+            if sync.is_down(relay_url):
+                continue
+            scope = f"outbox:{group_id.hex()}"
             try:
-                await self._deliver(row_id)
-            except RelayUnavailable:
-                remaining += 1
-            except (ClientError, RelayRejected) as exc:
-                self._set_status(group_id, row_id, "failed")
-                self._warn(group_id, "send-failed", str(exc))
+                async with self._send_lock(group_id):
+                    await self._flush_group(group_id)
+            except RelayUnavailable as exc:
+                if self._is_down(relay_url):
+                    sync.down.add(relay_url.rstrip("/"))
+                else:
+                    sync.warnings.append(f"{self.session(group_id).state.name!r}: {exc}")
             except RelayError:
-                remaining += 1  # e.g. a withheld commit: stays queued, already reported
-        return remaining
+                pass  # e.g. a withheld commit: stays queued, already reported
+            except STEP_ERRORS as exc:
+                self._step_failed(sync, scope, group_id, relay_url, "sending", exc)
+            else:
+                self._step_done(scope)
+        (remaining,) = self.db.one("SELECT count(*) FROM messages WHERE status = 'pending'")
+        return int(remaining)
 
     async def retry(self, row_id: int) -> None:
-        """Put a failed message back into the outbox and try it again."""
+        """Put a failed message back into the outbox and try it again (after any older
+        pending message of its group)."""
         row = self.db.one(
             "SELECT group_id FROM messages WHERE id = ? AND status = 'failed'", (row_id,)
         )
         if row is None:
             raise NotFound("no failed message with that id")
         self._set_status(row[0], row_id, "pending")
-        await self._deliver(row_id)
+        async with self._send_lock(row[0]):
+            await self._flush_group(row[0], upto=row_id)
+
+    async def _flush_group(self, group_id: bytes, *, upto: int | None = None) -> None:
+        """Deliver the group's pending messages in row order, up to row ``upto``.
+
+        Call with the group's send lock held. A message the relay refuses for good, or
+        that we may no longer send, becomes ``failed`` and the next one goes on (only
+        ``upto``'s own refusal is raised, to its sender). Anything else (relay
+        unreachable, a withheld commit) raises at once: that message and every later one
+        stay pending, in order.
+        """
+        rows = self.db.all(
+            "SELECT id FROM messages WHERE group_id = ? AND status = 'pending'"
+            " AND (? IS NULL OR id <= ?) ORDER BY id",
+            (group_id, upto, upto),
+        )
+        for (row_id,) in rows:
+            try:
+                await self._deliver(row_id)
+            except (ClientError, RelayRejected) as exc:
+                if row_id == upto:
+                    raise
+                self._set_status(group_id, row_id, "failed")
+                self._warn(group_id, "send-failed", str(exc))
 
     def _set_status(self, group_id: bytes, row_id: int, status: str) -> None:
         with self.db.transaction():
@@ -146,7 +197,7 @@ class Outbox(EngineCore):
                     raise RelayRejected(409, "stale_epoch", "sealed in an earlier epoch")
                 seq = await relay.post_item(session.mailbox_id, keys.mailbox_cap, item)
             except RelayUnavailable:
-                self._connection_state(session.relay_url, ConnectionState.OFFLINE)
+                self._relay_down(session.relay_url)
                 raise
             except RelayRejected as exc:
                 if exc.code != "stale_epoch":

@@ -19,7 +19,7 @@ import httpx
 from app.core.database import Database
 from app.core.events import Event, IntegrityWarning, Listener
 from app.core.group_session import GroupSession
-from app.core.relay_client import RelayClient
+from app.core.relay_client import DEFAULT_TIMEOUTS, RelayClient, RelayTimeouts
 from app.core.views import DEFAULT_CHANNEL, MessageView
 from crypto.group_log import EntryKind, GroupState, LogEntry
 from crypto.identity import Identity
@@ -70,21 +70,26 @@ class RelayPool:
     """One keep-alive client per relay URL, plus fresh one-off clients (for anonymous
     items that must not share the connection this profile syncs over)."""
 
-    def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeouts: RelayTimeouts = DEFAULT_TIMEOUTS,
+    ) -> None:
         self._transport = transport
+        self._timeouts = timeouts
         self._clients: dict[str, RelayClient] = {}
 
     def get(self, url: str) -> RelayClient:
         url = url.rstrip("/")
         client = self._clients.get(url)
         if client is None:
-            client = RelayClient(url, transport=self._transport)
+            client = RelayClient(url, transport=self._transport, timeouts=self._timeouts)
             self._clients[url] = client
         return client
 
     def fresh(self, url: str) -> RelayClient:
         """A client on a connection of its own; the caller closes it."""
-        return RelayClient(url.rstrip("/"), transport=self._transport)
+        return RelayClient(url.rstrip("/"), transport=self._transport, timeouts=self._timeouts)
 
     async def aclose(self) -> None:
         for client in self._clients.values():

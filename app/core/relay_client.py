@@ -1,7 +1,9 @@
 """HTTP client for the relay API (docs/protocol.md section 6), with retries and back-off.
 
-Only transport failures and 5xx answers are retried; a 4xx answer is the relay's verdict
-and raises ``RelayRejected`` at once.
+Only transport failures, timeouts and 5xx answers are retried; a 4xx answer is the relay's
+verdict and raises ``RelayRejected`` at once. Every request has a time limit per attempt,
+sized by its kind, and one for all its attempts together (``RelayTimeouts``, protocol
+section 7.6), so a relay that accepts connections and never answers costs a bounded time.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ import httpx
 import nacl.signing
 
 from app.core.errors import RelayRejected, RelayUnavailable
-from crypto.errors import MalformedData, TooLarge
+from crypto.document.stream import MAX_CHUNK_BYTES
+from crypto.errors import MalformedData, TooLarge, UsageError
 from crypto.relay_auth import inbox_auth_header
 
-__all__ = ["FetchResult", "RelayClient", "b64"]
+__all__ = ["DEFAULT_TIMEOUTS", "FetchResult", "RelayClient", "RelayTimeouts", "b64"]
 
 _FRAME = struct.Struct(">QI")
 _GENERATION = re.compile(r"[0-9a-f]{32}")
@@ -31,6 +34,51 @@ MAX_WAIT = 30
 # A fetch answers at most 8 MiB of items (protocol 6.2) plus frame headers; nothing
 # legitimate is larger, and a relay sending more is cut off.
 MAX_RESPONSE = 9 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RelayTimeouts:
+    """How long the client waits for a relay, in seconds (docs/protocol.md section 7.6).
+
+    One attempt of a write or small read may take ``attempt`` (connecting included, at
+    most ``connect`` of it); a long-poll fetch ``wait + poll_margin``; a blob chunk
+    ``attempt`` plus its size at ``min_rate`` bytes/s. All attempts of one request
+    together, back-off included, take at most ``max(budget, one attempt)``.
+    """
+
+    connect: float = 3.0
+    attempt: float = 10.0
+    budget: float = 20.0
+    poll_margin: float = 10.0
+    min_rate: float = 64 * 1024
+    health: float = 3.0
+
+    def __post_init__(self) -> None:
+        values = (
+            self.connect,
+            self.attempt,
+            self.budget,
+            self.poll_margin,
+            self.min_rate,
+            self.health,
+        )
+        if min(values) <= 0:
+            raise UsageError("relay timeouts must be positive")
+
+    def poll(self, wait: float) -> float:
+        """The limit of one long-poll attempt that asks the relay to wait ``wait`` s."""
+        return min(max(wait, 0), MAX_WAIT) + self.poll_margin
+
+    def transfer(self, size: int) -> float:
+        """The limit of one attempt that sends or receives ``size`` bytes of a blob."""
+        return self.attempt + size / self.min_rate
+
+    def total(self, attempt: float) -> float:
+        """The limit of all attempts of one request whose attempts take ``attempt``."""
+        return max(self.budget, attempt)
+
+
+DEFAULT_TIMEOUTS = RelayTimeouts()
 
 
 def b64(data: bytes) -> str:
@@ -85,12 +133,14 @@ class RelayClient:
         retries: int = 4,
         backoff: float = 0.25,
         clock_ms: Callable[[], int] | None = None,
+        timeouts: RelayTimeouts = DEFAULT_TIMEOUTS,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.timeouts = timeouts
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             transport=transport,
-            timeout=httpx.Timeout(10.0, read=MAX_WAIT + 10.0),
+            timeout=_httpx_timeout(timeouts, timeouts.attempt),
         )
         self._retries = retries
         self._backoff = backoff
@@ -110,8 +160,41 @@ class RelayClient:
         params: dict[str, int] | None = None,
         expect: tuple[int, ...] = (200,),
         retry: bool = True,
+        limit: float | None = None,
     ) -> httpx.Response:
-        attempts = self._retries + 1 if retry else 1
+        """One request with retries; ``limit`` is the time of one attempt (default: a
+        write or small read), and all attempts together stay within ``timeouts.total``."""
+        attempt_limit = self.timeouts.attempt if limit is None else limit
+        total = self.timeouts.total(attempt_limit)
+        try:
+            async with asyncio.timeout(total):
+                return await self._attempts(
+                    method,
+                    path,
+                    content=content if json_body is None else json.dumps(json_body).encode(),
+                    headers=headers,
+                    params=params,
+                    expect=expect,
+                    attempts=self._retries + 1 if retry else 1,
+                    limit=attempt_limit,
+                )
+        except TimeoutError:
+            raise RelayUnavailable(
+                f"relay {self.base_url} unreachable (no answer within {total:g} s)"
+            ) from None
+
+    async def _attempts(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes | None,
+        headers: dict[str, str] | None,
+        params: dict[str, int] | None,
+        expect: tuple[int, ...],
+        attempts: int,
+        limit: float,
+    ) -> httpx.Response:
         delay = self._backoff
         last_error = "no attempt"
         for attempt in range(attempts):
@@ -119,13 +202,19 @@ class RelayClient:
                 request = self._client.build_request(
                     method,
                     path,
-                    content=content if json_body is None else json.dumps(json_body).encode(),
+                    content=content,
                     headers=headers,
                     params=params,
+                    timeout=_httpx_timeout(self.timeouts, limit),
                 )
-                response = await self._read_bounded(request)
+                # httpx's limits are per connect/read/write step; this one bounds the
+                # whole attempt, so a relay trickling bytes cannot stretch it either.
+                async with asyncio.timeout(limit):
+                    response = await self._read_bounded(request)
             except httpx.TransportError as exc:
                 last_error = type(exc).__name__
+            except TimeoutError:
+                last_error = f"no answer within {limit:g} s"
             else:
                 if response.status_code in expect:
                     return response
@@ -203,6 +292,7 @@ class RelayClient:
             f"/v1/mailboxes/{mailbox_id.hex()}/items",
             headers=_bearer(cap),
             params={"after": after, "limit": limit, "wait": int(min(wait, MAX_WAIT))},
+            limit=self.timeouts.poll(wait),
         )
         return _fetch_result(response)
 
@@ -229,11 +319,15 @@ class RelayClient:
             content=data,
             headers=_bearer(cap),
             expect=(204,),
+            limit=self.timeouts.transfer(len(data)),
         )
 
     async def get_blob_chunk(self, blob_id: bytes, cap: bytes, index: int) -> bytes:
         response = await self._request(
-            "GET", f"/v1/blobs/{blob_id.hex()}/chunks/{index}", headers=_bearer(cap)
+            "GET",
+            f"/v1/blobs/{blob_id.hex()}/chunks/{index}",
+            headers=_bearer(cap),
+            limit=self.timeouts.transfer(MAX_CHUNK_BYTES),
         )
         return response.content
 
@@ -271,6 +365,7 @@ class RelayClient:
             f"/v1/inboxes/{inbox_id.hex()}/items",
             headers={"x-caucus-auth": inbox_auth_header(auth, inbox_id, now_ms)},
             params={"after": after, "limit": 1000, "wait": int(min(wait, MAX_WAIT))},
+            limit=self.timeouts.poll(wait),
         )
         return _fetch_result(response)
 
@@ -286,11 +381,19 @@ class RelayClient:
         )
 
     async def health(self) -> bool:
+        limit = self.timeouts.health
         try:
-            response = await self._client.get("/health", timeout=3.0)
-        except httpx.TransportError:
+            async with asyncio.timeout(limit):
+                response = await self._client.get(
+                    "/health", timeout=_httpx_timeout(self.timeouts, limit)
+                )
+        except (httpx.TransportError, TimeoutError):
             return False
         return response.status_code == 200
+
+
+def _httpx_timeout(timeouts: RelayTimeouts, limit: float) -> httpx.Timeout:
+    return httpx.Timeout(limit, connect=min(timeouts.connect, limit))
 
 
 def _bearer(cap: bytes) -> dict[str, str]:

@@ -48,6 +48,7 @@ from app.core.api import (
     Choice,
     ClientError,
     CloseBallot,
+    GroupView,
     NumericChoice,
     RankedChoice,
     SingleChoice,
@@ -57,7 +58,6 @@ from app.core.api import (
 from app.core.ballot_views import BallotReader
 from app.core.events import Event
 from app.core.queries import Queries
-from app.core.views import GroupView
 from app.qt.ballot_results import BallotResultsView
 from app.qt.dialogs.create_ballot import CreateBallotDialog
 from app.qt.engine_bridge import EngineBridge

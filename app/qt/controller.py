@@ -20,11 +20,9 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
 
-from app.core.api import SyncNow
-from app.core.errors import WrongPassphrase
+from app.core.api import SyncNow, WrongPassphrase
 from app.core.events import Event
 from app.core.profile import change_passphrase, open_with_key, profile_exists, unlock_with_key
-from app.qt import gc_guard
 from app.qt.dialogs.passphrase import ChangePassphraseDialog
 from app.qt.dialogs.settings import SettingsDialog
 from app.qt.engine_bridge import EngineBridge
@@ -100,7 +98,7 @@ class AppController(QObject):
         self.options = options
         self.home = options.home
         self.settings = settings or DesktopSettings()
-        self.keyring = KeyringStore(self.home)
+        self.keyring = KeyringStore(self.home, enabled=options.use_keyring)
         self._engine_options = engine_options or {}
         self.first_run: FirstRunScreen | None = None
         self.unlock_screen: UnlockScreen | None = None
@@ -123,7 +121,6 @@ class AppController(QObject):
         app = QApplication.instance()
         if app is not None:
             app.installEventFilter(self._idle_watcher)
-            gc_guard.install()
         self.tray = self._make_tray()
 
     # -- start ------------------------------------------------------------------------

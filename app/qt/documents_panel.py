@@ -12,7 +12,6 @@ it is visible.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -517,9 +516,6 @@ class DocumentsPanel(QWidget):
         self._busy[job] = text
         self._show_busy()
         show_error(self.error, None)
-        # The document service collects garbage between chunks on the engine thread;
-        # collect here first so no widget in a dead cycle can be freed over there.
-        gc.collect()
 
         def finished() -> bool:
             if not shiboken6.isValid(self):

@@ -9,7 +9,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from app.core.views import GroupView
+from app.core.api import GroupView
 from app.qt.theme import colors
 
 __all__ = ["GroupDelegate", "GroupListModel"]

@@ -11,8 +11,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
+from app.core.api import GroupView
 from app.core.queries import Queries
-from app.core.views import GroupView
 from app.qt.ballots_panel import BallotsPanel
 from app.qt.documents_panel import DocumentsPanel
 from app.qt.engine_bridge import EngineBridge

@@ -13,20 +13,25 @@ import logging
 from pathlib import Path
 from types import ModuleType
 
-__all__ = ["KeyringStore"]
+__all__ = ["TURNED_OFF", "KeyringStore"]
 
 log = logging.getLogger("caucus.qt")
 
 _SERVICE = "Caucus profile key"
 _NOT_REAL = ("fail", "null", "plaintext", "file", "chainer")
+TURNED_OFF = "The system keyring is turned off (--no-keyring)."
 
 
 class KeyringStore:
     """Store, fetch and forget the raw database key of one profile directory."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, *, enabled: bool = True) -> None:
+        """``enabled=False`` (``--no-keyring``): never import or touch the keyring."""
         self._account = str(home.resolve())
-        self._module, self.reason = self._probe()
+        if enabled:
+            self._module, self.reason = self._probe()
+        else:
+            self._module, self.reason = None, TURNED_OFF
 
     @staticmethod
     def _probe() -> tuple[ModuleType | None, str]:

@@ -25,7 +25,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.api import ClientError, MarkRead, RelayError, RetryMessage, SendText
+from app.core.api import (
+    DEFAULT_CHANNEL,
+    ChannelView,
+    ClientError,
+    GroupView,
+    MarkRead,
+    MemberView,
+    MessageView,
+    RelayError,
+    RetryMessage,
+    SendText,
+)
 from app.core.events import (
     ConnectionChanged,
     ConnectionState,
@@ -39,7 +50,6 @@ from app.core.events import (
     RemovedFromGroup,
 )
 from app.core.queries import Queries
-from app.core.views import DEFAULT_CHANNEL, ChannelView, GroupView, MemberView, MessageView
 from app.qt.chat_view import ChatView
 from app.qt.composer import Composer
 from app.qt.dialogs.create import NewChannelDialog, NewGroupDialog

@@ -16,8 +16,8 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
+from app.core.api import DEFAULT_CHANNEL, MessageView
 from app.core.queries import Queries
-from app.core.views import DEFAULT_CHANNEL, MessageView
 
 __all__ = ["MessageModel", "Roles", "day_label", "status_text"]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from app.core.api import ClientError
 from app.core.database import Database
-from app.core.errors import ClientError
 from app.core.profile import create_profile_with_key, open_with_key, unlock_with_key
 from app.core.queries import Queries
 

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,14 +18,11 @@ import pytest
 pytestmark = pytest.mark.socket
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class RelayProcess:
-    def __init__(self, db: Path, port: int) -> None:
+    """``python -m relay serve`` on port 0 (the OS picks a free one); a restart after
+    ``stop`` comes back on the port it got first, so profiles keep their relay URL."""
+
+    def __init__(self, db: Path, port: int = 0) -> None:
         self.db = db
         self.port = port
         self.proc: subprocess.Popen[str] | None = None
@@ -62,7 +58,8 @@ class RelayProcess:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
-            if "listening" in line:
+            if line.startswith("caucus-relay listening on "):
+                self.port = int(line.strip().rsplit(":", 1)[1])
                 return
             if self.proc.poll() is not None:
                 break
@@ -81,7 +78,7 @@ class RelayProcess:
 
 @pytest.fixture
 def relay(tmp_path: Path) -> Iterator[RelayProcess]:
-    process = RelayProcess(tmp_path / "relay.db", free_port())
+    process = RelayProcess(tmp_path / "relay.db")
     process.start()
     yield process
     process.stop()

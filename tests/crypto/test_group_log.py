@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import time
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -260,7 +260,7 @@ def test_every_signed_field_is_covered(field_name: str) -> None:
     entry = group.sign_next(ALICE, EntryKind.REKEY)
     value = getattr(entry, field_name)
     if isinstance(value, int):
-        changed: object = value + 1
+        changed: Any = value + 1
     else:
         changed = bytes([value[0] ^ 1]) + value[1:]
     tampered = dataclasses.replace(entry, **{field_name: changed})
@@ -644,7 +644,7 @@ def test_sorted_map_behaves_like_a_sorted_mapping() -> None:
     empty: SortedMap[int] = SortedMap()
     built = empty.set(b"b", 2).set(b"a", 1).set(b"c", 3).set(b"b", 20)
     assert list(built) == [b"a", b"b", b"c"]
-    assert built[b"b"] == 20 and b"d" not in built and 5 not in built
+    assert built[b"b"] == 20 and b"d" not in built and 5 not in built  # type: ignore[comparison-overlap]
     assert built.remove(b"a") == SortedMap.from_items([(b"b", 20), (b"c", 3)])
     assert dict(built) == {b"a": 1, b"b": 20, b"c": 3}
     assert hash(built) == hash(SortedMap.from_items(built.items()))
@@ -655,7 +655,8 @@ def test_sorted_map_behaves_like_a_sorted_mapping() -> None:
 # --- performance ---------------------------------------------------------------------------
 
 
-def test_a_log_of_1000_entries_replays_in_well_under_a_second() -> None:
+def test_a_log_of_1000_entries_replays_to_the_same_state() -> None:
+    """Its speed is measured by bench/group_log_bench.py, not asserted here."""
     group = Group.create(ALICE)
     rng = SeededRng(b"perf")
     state, entries = group.state, list(group.entries)
@@ -669,11 +670,9 @@ def test_a_log_of_1000_entries_replays_in_well_under_a_second() -> None:
         entry, _, state = author_entry(state, ALICE, EntryKind.REKEY, b"", T0, rng)
         entries.append(entry)
     encoded = [e.encode() for e in entries]
-    start = time.perf_counter()
     replayed = GroupState.replay(LogEntry.decode(raw) for raw in encoded)
-    elapsed = time.perf_counter() - start
     assert replayed == state
-    assert elapsed < 0.5, f"replay took {elapsed:.3f} s"
+    assert replayed.seq == len(entries) - 1 and len(replayed.roster()) == 301
 
 
 # --- property tests ---------------------------------------------------------------------

@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from tests.conftest import require_tool
 from tests.packaging.helpers import DESKTOP_PACKAGING, ROOT
 
 SPEC = DESKTOP_PACKAGING / "caucus.spec"
@@ -115,8 +116,8 @@ def test_desktop_entry_opens_caucus_links() -> None:
     assert "Exec=caucus %u" in entry
     assert "MimeType=x-scheme-handler/caucus;" in entry
     assert "Icon=caucus" in entry
-    validate = shutil.which("desktop-file-validate")
-    if validate is not None:
+    validate = require_tool("desktop-file-validate", "apt-get install desktop-file-utils")
+    if validate:
         result = subprocess.run(
             [validate, str(DESKTOP_PACKAGING / "caucus.desktop")],
             capture_output=True,

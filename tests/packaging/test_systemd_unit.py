@@ -6,7 +6,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,14 +13,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require_tool
 from tests.packaging.helpers import RELAY_PACKAGING, Members, RelayProcess, unit_settings
 
 UNIT = RELAY_PACKAGING / "caucus-relay.service"
 INSTALLED_BINARY = "/opt/caucus-relay/bin/caucus-relay"
-SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
-needs_systemd = pytest.mark.skipif(
-    SYSTEMD_ANALYZE is None, reason="systemd-analyze not installed (apt-get install systemd)"
-)
+
+
+@pytest.fixture
+def systemd_analyze() -> str:
+    return require_tool("systemd-analyze", "apt-get install systemd")
+
 
 REQUIRED = {
     "DynamicUser": "yes",
@@ -46,9 +48,9 @@ def unit_for_check(tmp_path: Path, text: str) -> Path:
     return unit
 
 
-def verify(unit: Path) -> subprocess.CompletedProcess[str]:
+def verify(systemd_analyze: str, unit: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(SYSTEMD_ANALYZE), "verify", unit.name],
+        [systemd_analyze, "verify", unit.name],
         cwd=unit.parent,
         capture_output=True,
         text=True,
@@ -67,26 +69,23 @@ def test_unit_has_the_sandbox_settings() -> None:
     assert "--db /var/lib/caucus-relay/" in settings["ExecStart"][0]
 
 
-@needs_systemd
-def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
-    result = verify(unit_for_check(tmp_path, UNIT.read_text()))
+def test_systemd_accepts_the_unit(tmp_path: Path, systemd_analyze: str) -> None:
+    result = verify(systemd_analyze, unit_for_check(tmp_path, UNIT.read_text()))
     assert (result.returncode, result.stderr.strip()) == (0, "")
 
 
-@needs_systemd
-def test_verify_catches_a_broken_unit(tmp_path: Path) -> None:
+def test_verify_catches_a_broken_unit(tmp_path: Path, systemd_analyze: str) -> None:
     """The check above can fail: a misspelt setting is reported."""
     broken = UNIT.read_text().replace("ProtectSystem=strict", "ProtectSystem=strickt")
-    result = verify(unit_for_check(tmp_path, broken))
+    result = verify(systemd_analyze, unit_for_check(tmp_path, broken))
     assert "strickt" in result.stderr  # verify still exits 0: only stderr tells
 
 
-@needs_systemd
-def test_exposure_score_is_low(tmp_path: Path) -> None:
+def test_exposure_score_is_low(tmp_path: Path, systemd_analyze: str) -> None:
     """systemd's own rating of the sandbox, 0 (locked down) to 10 (exposed)."""
     unit = unit_for_check(tmp_path, UNIT.read_text())
     result = subprocess.run(
-        [str(SYSTEMD_ANALYZE), "security", "--offline=yes", "--no-pager", unit.name],
+        [systemd_analyze, "security", "--offline=yes", "--no-pager", unit.name],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -13,11 +13,22 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import shiboken6
 from PySide6.QtCore import QSettings
 
 from app.qt.controller import AppController, LaunchOptions
 from app.qt.settings import DesktopSettings
 from relay.embedded import EmbeddedRelay
+from tests.qt.garbage import collector_finds
+
+
+@pytest.fixture(autouse=True)
+def no_live_qt_object_left_to_the_collector() -> Iterator[None]:
+    """Fails a test after which the cyclic collector would have freed a live Qt object,
+    possibly on the engine thread (tests/qt/garbage.py says why that matters)."""
+    with collector_finds() as found:
+        yield
+    assert found == [], f"live Qt objects left in reference cycles: {sorted(found)}"
 
 
 class RestartableRelay:
@@ -68,3 +79,6 @@ def make_app(qtbot, tmp_path: Path) -> Iterator[Callable[..., AppController]]:  
     yield factory
     for controller in made:
         controller.shutdown()
+        # In the app the controller lives as long as the process; here it goes now, on
+        # this thread, rather than whenever (and wherever) the collector gets to it.
+        shiboken6.delete(controller)

@@ -13,6 +13,11 @@ PASSPHRASE = "correct horse battery staple"
 
 
 def click(qtbot, widget) -> None:  # type: ignore[no-untyped-def]
+    """Click the middle of ``widget`` once it is on screen with a size, as a person would.
+
+    A panel that has just been shown is laid out by a posted event; until then its buttons
+    can be zero pixels wide, and a click "in the middle" of one misses it."""
+    qtbot.waitUntil(lambda: widget.isVisible() and not widget.rect().isEmpty(), timeout=WAIT_MS)
     qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
 
 
@@ -40,6 +45,13 @@ def create_profile(
     window = app.main_window
     assert window is not None
     qtbot.waitUntil(lambda: app.bridge is not None and app.bridge.running, timeout=WAIT_MS)
+    return window
+
+
+def open_window(app: AppController) -> MainWindow:
+    """The unlocked session's main window (after waiting for it)."""
+    window = app.main_window
+    assert window is not None, "expected the main window"
     return window
 
 

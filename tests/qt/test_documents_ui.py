@@ -127,7 +127,9 @@ def test_an_untrusted_document_is_red_and_asks_before_export(qtbot, tmp_path) ->
     reason = "not trusted: Bob was not an organizer at that point of the group log"
     doc = DocumentView(bytes(16), bytes(range(16)), current := _version(1, trusted=False,
                        trust=reason), (current,))  # fmt: skip
-    panel = DocumentsPanel(EngineBridge())
+    bridge = EngineBridge()  # never started: every call answers "the profile is locked"
+    panel = DocumentsPanel(bridge)
+    bridge.setParent(panel)  # goes with the panel, on this thread
     qtbot.addWidget(panel)
     panel.resize(800, 500)
     panel.show()

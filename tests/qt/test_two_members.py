@@ -44,7 +44,7 @@ def test_create_invite_join_and_talk(qtbot, relay, make_app) -> None:  # type: i
     assert bob.title.text().startswith("Freelancers")
 
     bob.activateWindow()  # Alice is looking elsewhere
-    qtbot.waitUntil(lambda: bob.isActiveWindow() and not alice.isActiveWindow())
+    qtbot.waitUntil(lambda: bob.isActiveWindow() and not alice.isActiveWindow(), timeout=WAIT_MS)
     send(qtbot, bob, "Hello from Bob")
     qtbot.waitUntil(lambda: "Hello from Bob" in shown_texts(alice), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: status_of(bob, "Hello from Bob") == "Sent", timeout=WAIT_MS)
@@ -84,7 +84,11 @@ def test_channels_verification_search_and_switcher(qtbot, relay, make_app) -> No
     qtbot.keyClicks(alice.dialog.name, "news")
     alice.dialog.announce.setChecked(True)
     click(qtbot, alice.dialog.create_button)
-    qtbot.waitUntil(lambda: bob.channel_list.count() == 2, timeout=WAIT_MS)
+    # Alice's list fills from her own engine, Bob's from the relay: wait for both.
+    qtbot.waitUntil(
+        lambda: alice.channel_list.count() == 2 and bob.channel_list.count() == 2,
+        timeout=WAIT_MS,
+    )
     assert bob.channel_list.item(1).text() == "# news"
 
     # Ctrl+K: type a few letters, Enter.
@@ -112,7 +116,7 @@ def test_channels_verification_search_and_switcher(qtbot, relay, make_app) -> No
     assert bob.chat.currentIndex().data() == "Strike vote on Monday"
 
     # Both sides compute the same safety number; verifying marks the member.
-    assert alice.members.select_member("Bob")
+    qtbot.waitUntil(lambda: alice.members.select_member("Bob"), timeout=WAIT_MS)
     click(qtbot, alice.members.verify)
     alice_digits = alice.dialog.digits
     assert bob.members.select_member("Alice")
@@ -121,4 +125,6 @@ def test_channels_verification_search_and_switcher(qtbot, relay, make_app) -> No
     assert not alice.dialog.qr.pixmap().isNull()
     click(qtbot, alice.dialog.mark)
     assert alice.dialog.state.text() == "✔ You have verified Bob."
-    qtbot.waitUntil(lambda: alice.members.list.currentItem().text().startswith("Bob ✔"))
+    qtbot.waitUntil(
+        lambda: alice.members.list.currentItem().text().startswith("Bob ✔"), timeout=WAIT_MS
+    )

@@ -3,7 +3,7 @@ small client that knows the relay's URL shapes.  Nothing is mocked.
 
 ``db`` runs a test on each storage backend: a SQLite file, and a schema of a throwaway
 PostgreSQL server started once per session (``tests/relay/pg_server.py``).  Without
-PostgreSQL installed the PostgreSQL runs are skipped, except under CI=true, where they fail.
+PostgreSQL installed the PostgreSQL runs are skipped, except with CI set, where they fail.
 """
 
 from __future__ import annotations
@@ -25,12 +25,13 @@ from relay.backend import Connection, open_backend
 from relay.codec import decode_frames
 from relay.config import RelayConfig
 from relay.http import RelayApp, create_app
+from tests.conftest import in_ci
 from tests.relay.pg_server import PgServer, find_bindir, start_server
 
 BACKENDS = ("sqlite", "postgresql")
 
 # Without psycopg (the relay-pg extra) the PostgreSQL-only module cannot even be imported;
-# the ``pg_server`` fixture then skips (or, under CI=true, fails) the PostgreSQL runs.
+# the ``pg_server`` fixture then skips (or, with CI set, fails) the PostgreSQL runs.
 collect_ignore = [] if importlib.util.find_spec("psycopg") else ["test_postgres.py"]
 
 # Generous limits so only the tests about limits meet them.
@@ -167,7 +168,7 @@ def pg_server() -> Iterator[PgServer | None]:
     """One throwaway PostgreSQL server for the session (None when not installed)."""
     bindir = find_bindir()
     if bindir is None:
-        if os.environ.get("CI") == "true":
+        if in_ci():
             pytest.fail(
                 "PostgreSQL or psycopg is not installed (apt-get install postgresql; "
                 "pip install -e '.[dev]'); CI runs the relay tests on it"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
+from collections.abc import Callable
 from typing import Any
 
 import nacl.signing
@@ -16,19 +16,27 @@ from tests.relay.test_inboxes import make_inbox, signed
 pytestmark = pytest.mark.anyio
 
 
+async def until(condition: Callable[[], bool]) -> None:
+    """Let the event loop run until ``condition()`` holds (polled, at most about 10 s)."""
+    for _ in range(2000):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("the condition did not become true")
+
+
 async def test_waiting_fetch_wakes_on_new_item(client: Client) -> None:
     box = await client.new_mailbox()
     await client.post(box, b"old")
     waiting = asyncio.create_task(client.fetch(box, box.cap, after=1, wait=20))
-    await asyncio.sleep(0.2)
+    await until(lambda: client.app.relay.waiting == 1)
     assert not waiting.done()
-    started = time.monotonic()
     posted = await client.post(box, b"new")
+    # it wakes for the item: wait_for gives up long before the 20 s wait would end
     response, frames = await asyncio.wait_for(waiting, 10)
     assert response.status_code == 200
     assert frames == [(posted.json()["seq"], b"new")]
-    # it woke for the item, not at the end of its 20 s wait
-    assert time.monotonic() - started < 10
+    assert client.app.relay.waiting == 0
 
 
 async def test_wait_expires_with_empty_answer(client: Client) -> None:
@@ -41,7 +49,7 @@ async def test_wait_expires_with_empty_answer(client: Client) -> None:
 async def test_many_waiters_all_wake(client: Client) -> None:
     box = await client.new_mailbox()
     waiters = [asyncio.create_task(client.fetch(box, box.cap, wait=20)) for _ in range(30)]
-    await asyncio.sleep(0.3)
+    await until(lambda: client.app.relay.waiting == 30)
     await client.post(box, b"broadcast")
     results = await asyncio.wait_for(asyncio.gather(*waiters), 10)
     assert all(frames == [(1, b"broadcast")] for _, frames in results)
@@ -54,7 +62,7 @@ async def test_commit_wakes_old_epoch_waiter_with_the_commit(client: Client) -> 
 
     box = await client.new_mailbox()
     waiting = asyncio.create_task(client.fetch(box, box.cap, wait=20))
-    await asyncio.sleep(0.2)
+    await until(lambda: client.app.relay.waiting == 1)
     await client.commit(box, box.cap, box.head, os.urandom(32), os.urandom(32), b"commit!")
     _response, frames = await asyncio.wait_for(waiting, 10)
     assert frames == [(1, b"commit!")]
@@ -64,8 +72,8 @@ async def test_commit_wakes_old_epoch_waiter_with_the_commit(client: Client) -> 
 
 async def test_other_mailbox_does_not_wake(client: Client) -> None:
     box, other = await client.new_mailbox(), await client.new_mailbox()
-    waiting = asyncio.create_task(client.fetch(box, box.cap, wait=0.6))
-    await asyncio.sleep(0.1)
+    waiting = asyncio.create_task(client.fetch(box, box.cap, wait=1))
+    await until(lambda: client.app.relay.waiting == 1)
     await client.post(other, b"elsewhere")
     _response, frames = await asyncio.wait_for(waiting, 10)
     assert frames == []
@@ -77,7 +85,7 @@ async def test_inbox_long_poll(client: Client) -> None:
     waiting = asyncio.create_task(
         client.http.get(f"/v1/inboxes/{iid}/items", params={"wait": 20}, headers=signed(key, iid))
     )
-    await asyncio.sleep(0.2)
+    await until(lambda: client.app.relay.waiting == 1)
     await client.http.post(f"/v1/inboxes/{iid}/items", content=b"welcome")
     response = await asyncio.wait_for(waiting, 10)
     assert decode_frames(response.content) == [(1, b"welcome")]
@@ -86,7 +94,7 @@ async def test_inbox_long_poll(client: Client) -> None:
 async def test_close_answers_waiters_at_once(client: Client) -> None:
     box = await client.new_mailbox()
     waiting = asyncio.create_task(client.fetch(box, box.cap, wait=25))
-    await asyncio.sleep(0.2)
+    await until(lambda: client.app.relay.waiting == 1)
     client.app.relay.begin_shutdown()
     response, frames = await asyncio.wait_for(waiting, 10)
     assert response.status_code == 200 and frames == []
@@ -116,11 +124,7 @@ async def test_disconnect_during_wait_frees_the_waiter(client: Client) -> None:
         "headers": [(b"authorization", auth(box.cap)["Authorization"].encode())],
     }
     call = asyncio.create_task(client.app(scope, receive, send))
-    for _ in range(100):
-        if client.app.relay.waiting:
-            break
-        await asyncio.sleep(0.02)
-    assert client.app.relay.waiting == 1
+    await until(lambda: client.app.relay.waiting == 1)
     disconnect.set()
     await asyncio.wait_for(call, 10)
     assert client.app.relay.waiting == 0

@@ -20,8 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.api import CreateInvite, MemberRole
-from app.core.views import GroupView
+from app.core.api import CreateInvite, GroupView, MemberRole
 from app.qt.engine_bridge import EngineBridge
 from app.qt.qr import qr_pixmap
 from app.qt.widgets import error_label, muted_label, primary_button, show_error

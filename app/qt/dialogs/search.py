@@ -8,8 +8,8 @@ import datetime as dt
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QDialog, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
+from app.core.api import MessageView
 from app.core.queries import Queries
-from app.core.views import MessageView
 from app.qt.widgets import muted_label
 
 __all__ = ["SearchDialog"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -202,7 +203,7 @@ def test_file_signature_over_other_content_fails() -> None:
 
 # --- field rules ---------------------------------------------------------------------------
 
-BAD_FIELDS = [
+BAD_FIELDS: list[dict[str, Any]] = [
     {"title": ""},
     {"title": "t" * 257},
     {"title": "two\nlines"},
@@ -227,7 +228,7 @@ BAD_FIELDS = [
 
 @pytest.mark.parametrize("change", BAD_FIELDS)
 def test_publish_refuses_bad_fields(change) -> None:
-    fields = {
+    fields: dict[str, Any] = {
         "group_id": GROUP_ID,
         "document_id": DOCUMENT_ID,
         "version": 1,

@@ -1,8 +1,9 @@
 """Interoperability with the real minisign tool (Debian package ``minisign``, 0.11 here).
 
 (a) stock ``minisign -Vm FILE -p KEY.pub`` accepts what Caucus exports; (b) our verifier
-accepts what stock ``minisign -S`` makes; (c) tampering makes both refuse.  Skipped only when
-the binary is absent; CI installs it (.ci/run).
+accepts what stock ``minisign -S`` makes; (c) tampering makes both refuse.  Skipped when the
+binary is absent, except in CI, where it fails (``minisign`` fixture in tests/conftest.py;
+.ci/run installs it).
 """
 
 from __future__ import annotations
@@ -22,9 +23,7 @@ from crypto.errors import BadSignature, UnsupportedVersion
 from tests.crypto.document.support import MEMBER, make_announcement, pattern
 
 MINISIGN = shutil.which("minisign")
-pytestmark = pytest.mark.skipif(
-    MINISIGN is None, reason="minisign binary not installed (apt-get install -y minisign)"
-)
+pytestmark = pytest.mark.usefixtures("minisign")
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "documents.json"
 
 

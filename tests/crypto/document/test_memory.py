@@ -10,7 +10,6 @@ import json
 import resource
 import subprocess
 import sys
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -65,19 +64,16 @@ def round_trip(plain: Path, sealed: Path, opened: Path) -> Announcement:
 def test_100_mib_round_trip_in_bounded_python_memory(tmp_path: Path) -> None:
     plain, sealed, opened = tmp_path / "plain.pdf", tmp_path / "blob", tmp_path / "opened.pdf"
     write_plaintext(plain)
-    started = time.perf_counter()
     tracemalloc.start()
     try:
         ann = round_trip(plain, sealed, opened)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    elapsed = time.perf_counter() - started
     assert sealed.stat().st_size == ciphertext_size(SIZE)
     with plain.open("rb") as a, opened.open("rb") as b:
         assert hash_file(a) == hash_file(b) == ann.digest
     assert peak < 16 * 2**20, f"peak traced memory {peak / 2**20:.1f} MiB"
-    assert elapsed < 20, f"round trip took {elapsed:.1f} s"
 
 
 def child_main(folder: str) -> None:
