@@ -48,6 +48,8 @@ LABELS: frozenset[str] = frozenset(
         "welcome",
         # relay
         "cap-hash",
+        "relay-work",
+        "relay-work-seed",
         # documents (docs/documents.md)
         "document-stream-key",
         "document-blob-id",

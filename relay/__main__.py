@@ -23,6 +23,7 @@ from relay.backend import is_database_url
 from relay.backup import BackupError, backup, restore
 from relay.config import RelayConfig
 from relay.config_file import ConfigError, load_config
+from relay.connections import raise_open_files_limit
 from relay.http import create_app
 from relay.metrics import MetricsServer
 from relay.server import RelayServer, bind_socket, display_url, uvicorn_config
@@ -41,6 +42,10 @@ _FLAG_FIELDS = {
     "read_rate": "read_rate_per_s",
     "read_burst": "read_burst",
     "creation_burst": "create_burst",
+    "max_inbox_bytes": "max_inbox_bytes",
+    "max_db_bytes": "max_db_bytes",
+    "min_free_disk_bytes": "min_free_disk_bytes",
+    "max_connections": "max_connections",
     "metrics": "metrics",
     "metrics_host": "metrics_host",
     "metrics_port": "metrics_port",
@@ -83,6 +88,21 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--read-burst", type=float)
     serve.add_argument("--creations-per-minute", type=float)
     serve.add_argument("--creation-burst", type=float)
+    serve.add_argument("--max-inbox-bytes", type=int)
+    serve.add_argument("--max-db-bytes", type=int, help="cap on the whole database")
+    serve.add_argument(
+        "--min-free-disk-bytes",
+        type=int,
+        help="writes are refused (507) below this much free disk space",
+    )
+    serve.add_argument(
+        "--creations-per-address-per-minute",
+        type=float,
+        help="operator option: also limit creations per client address (default 0: off)",
+    )
+    serve.add_argument(
+        "--max-connections", type=int, help="open connections before new ones are answered 503"
+    )
     serve.add_argument(
         "--metrics",
         action=argparse.BooleanOptionalAction,
@@ -116,6 +136,8 @@ def _flags(args: argparse.Namespace) -> dict[str, object]:
     }
     if args.creations_per_minute is not None:
         flags["create_per_s"] = args.creations_per_minute / 60.0
+    if args.creations_per_address_per_minute is not None:
+        flags["create_per_address_per_s"] = args.creations_per_address_per_minute / 60.0
     if args.db is not None:
         if is_database_url(args.db):
             flags["db_url"] = args.db
@@ -145,6 +167,11 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"caucus-relay: {exc}", file=sys.stderr)
         return 2
+    open_files = raise_open_files_limit()
+    if open_files is not None and open_files < config.max_connections + 64:
+        logging.getLogger("caucus.relay").warning(
+            "open-files limit %d is below --max-connections %d", open_files, config.max_connections
+        )
     if args.workers > 1:
         from relay.workers import serve_workers
 
@@ -154,7 +181,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         app.relay.start()
         sock = bind_socket(config.host, config.port)
-    except Exception as exc:  # OSError, SchemaError, or the database server's refusal
+    except Exception as exc:  # OSError, SchemaError, DatabaseLocked or the server's refusal
         print(f"caucus-relay: cannot start: {' '.join(str(exc).split())}", file=sys.stderr)
         app.close()
         return 1

@@ -111,6 +111,10 @@ class Backend(Transactions, Protocol):
         """A read-only connection in autocommit mode (one per event-loop thread)."""
         ...
 
+    def measure(self, conn: Connection) -> tuple[int, int]:
+        """(bytes the database holds, bytes free on its disk), for ``relay.limits``."""
+        ...
+
     def fanout(self, wake: Wake) -> Fanout | None:
         """Cross-process wake-ups calling ``wake(key)`` (and ``wake(None)`` for "all"),
         or None when this backend is used by one process only."""

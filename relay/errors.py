@@ -16,15 +16,19 @@ STATUS: dict[str, int] = {
     "not_found": 404,
     "missing": 404,
     "method_not_allowed": 405,
+    "timeout": 408,
     "exists": 409,
     "stale_epoch": 409,
     "head_mismatch": 409,
     "epoch_ended": 410,
     "too_large": 413,
     "rate_limited": 429,
+    "work_required": 429,
     "internal": 500,
+    "busy": 503,
     "unavailable": 503,
     "quota_exceeded": 507,
+    "storage_full": 507,
 }
 
 
@@ -36,7 +40,7 @@ class RelayError(Exception):
         code: str,
         detail: str,
         *,
-        extra: dict[str, str] | None = None,
+        extra: dict[str, object] | None = None,
         retry_after: int | None = None,
     ) -> None:
         if code not in STATUS:

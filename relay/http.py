@@ -15,10 +15,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from importlib import resources
 from typing import Any
 
-from relay import codec
+from relay import codec, limits
 from relay.backend import open_backend
 from relay.capabilities import CapabilityHashes
 from relay.config import RelayConfig
+from relay.connections import CONNECTION_SCOPE_KEY
 from relay.errors import RelayError
 from relay.logic import COMMIT_HEADER_SIZE, Clock, Relay
 from relay.metrics import RelayMetrics, stored_bytes
@@ -53,6 +54,8 @@ class _Request:
         "params",
         "query",
         "receive",
+        "websocket",
+        "work",
     )
 
     def __init__(self, scope: Scope, receive: Receive, params: list[str]) -> None:
@@ -62,6 +65,8 @@ class _Request:
         self.auth: bytes | None = None
         self.inbox_auth: bytes | None = None
         self.content_length: bytes | None = None
+        self.websocket = False
+        self.work: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"authorization":
                 self.auth = value
@@ -69,6 +74,10 @@ class _Request:
                 self.inbox_auth = value
             elif name == b"content-length":
                 self.content_length = value
+            elif name == b"upgrade":
+                self.websocket = value.lower() == b"websocket"
+            elif name == b"x-caucus-work":
+                self.work = value
 
     async def body(self, limit: int) -> bytes:
         """The whole body, refused with 413 once it is known to exceed ``limit``."""
@@ -134,7 +143,7 @@ def _error(error: RelayError) -> _Response:
         headers.append((b"retry-after", str(error.retry_after).encode()))
     if isinstance(error, _MethodNotAllowed):
         headers.append((b"allow", error.allow))
-    if error.code == "too_large":  # stop the client uploading the rest of the body
+    if error.code == "too_large" or error is _NO_WEBSOCKET:  # do not read the rest
         headers.append((b"connection", b"close"))
     return _Response(error.status, codec.json_bytes(payload), headers=headers)
 
@@ -153,6 +162,7 @@ class RelayApp:
         self._max_wait = config.max_wait_s
         self._limits = config
         self._caps = CapabilityHashes()
+        self._per_address = config.create_per_address_per_s > 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -184,6 +194,8 @@ class RelayApp:
             await self._http(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
+        elif kind == "websocket":
+            await _refuse_websocket(scope, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -210,7 +222,15 @@ class RelayApp:
         handler: Handler | None = None
         try:
             handler, params = _route(parts, scope["method"])
-            response = await handler(self, _Request(scope, receive, params))
+            request = _Request(scope, receive, params)
+            client = scope.get("client")
+            connection = scope.get(CONNECTION_SCOPE_KEY)  # set by relay/connections.py
+            limits.CONNECTION.set(connection or limits.connection_key(client))
+            if self._per_address:  # an operator option; otherwise the address is not read
+                limits.ADDRESS.set(client[0] if client else None)
+            if request.websocket:
+                raise _NO_WEBSOCKET
+            response = await handler(self, request)
         except RelayError as error:
             self.relay.record_error(error.code)
             response = _error(error)
@@ -236,7 +256,19 @@ class RelayApp:
 
     async def _health(self, request: _Request) -> _Response:
         self.relay.start()
-        return _Response(200, b'{"status":"ok","generation":"%s"}' % self._generation())
+        work = self.relay.work_challenge()
+        return _Response(
+            200,
+            codec.json_bytes(
+                {
+                    "status": "ok",
+                    "generation": self.relay.generation,
+                    "work_bits": work.bits,
+                    "work_bucket": work.bucket,
+                    "work_seed": work.seed,
+                }
+            ),
+        )
 
     def _generation(self) -> bytes:
         return self.relay.generation.encode()
@@ -251,7 +283,7 @@ class RelayApp:
             {"cap_hash": "b64:32", "head": "b64:32"},
         )
         seq = await self.relay.create_mailbox(
-            mid, _bytes(fields["cap_hash"]), _bytes(fields["head"])
+            mid, _bytes(fields["cap_hash"]), _bytes(fields["head"]), work=request.work
         )
         return _seq(201, seq)
 
@@ -285,7 +317,9 @@ class RelayApp:
         fields = codec.parse_json_fields(
             await request.body(self._limits.max_json_bytes), {"auth_key": "b64:32"}
         )
-        return _seq(201, await self.relay.create_inbox(iid, _bytes(fields["auth_key"])))
+        return _seq(
+            201, await self.relay.create_inbox(iid, _bytes(fields["auth_key"]), work=request.work)
+        )
 
     async def _post_inbox_item(self, request: _Request) -> _Response:
         iid = codec.parse_id(request.params[0])
@@ -311,7 +345,11 @@ class RelayApp:
             {"cap_hash": "b64:32", "size": "uint", "chunks": "uint"},
         )
         await self.relay.create_blob(
-            bid, _bytes(fields["cap_hash"]), _int(fields["size"]), _int(fields["chunks"])
+            bid,
+            _bytes(fields["cap_hash"]),
+            _int(fields["size"]),
+            _int(fields["chunks"]),
+            work=request.work,
         )
         return _Response(201, b"{}")
 
@@ -334,6 +372,23 @@ class RelayApp:
         cap = self._caps.of_header(request.auth)
         await self.relay.delete_blob(bid, cap)
         return _NO_CONTENT
+
+
+_NO_WEBSOCKET = RelayError("bad_request", "WebSocket is not supported; use the HTTP API")
+
+
+async def _refuse_websocket(scope: Scope, send: Send) -> None:
+    """Deny a WebSocket handshake with a 400 JSON answer (403 if the server cannot)."""
+    if "websocket.http.response" in scope.get("extensions", {}):
+        response = _error(_NO_WEBSOCKET)
+        headers: Headers = [
+            (b"content-type", _JSON),
+            (b"content-length", b"%d" % len(response.body)),
+        ]
+        await send({"type": "websocket.http.response.start", "status": 400, "headers": headers})
+        await send({"type": "websocket.http.response.body", "body": response.body})
+    else:
+        await send({"type": "websocket.close", "code": 1008})
 
 
 def _bytes(value: bytes | int) -> bytes:

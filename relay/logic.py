@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import threading
 import time
 from collections import Counter
@@ -20,13 +21,17 @@ from typing import Any, TypeVar
 
 from crypto.errors import BadSignature, Expired, MalformedData
 from crypto.relay_auth import verify_inbox_auth
+from crypto.relay_work import WorkChallenge, WorkKind
 from relay import generation, store
 from relay.backend import Connection, open_backend
 from relay.codec import Fetch
 from relay.config import RelayConfig
 from relay.errors import RelayError
+from relay.limits import AddressLimit, FairBuckets, StorageBudget
+from relay.lockfile import DatabaseLock
 from relay.notify import Notifier
-from relay.ratelimit import TokenBuckets, retry_after_header
+from relay.pow import CreationGate, WorkSettings
+from relay.ratelimit import retry_after_header
 from relay.writer import GroupCommitWriter
 
 __all__ = ["COMMIT_HEADER_SIZE", "Clock", "Relay"]
@@ -65,27 +70,63 @@ class Relay:
         )
         self._notifier = Notifier()
         self._fanout = self._backend.fanout(self._wake)
-        self._buckets = TokenBuckets(
-            config.rate_per_s, config.rate_burst, config.max_tracked_buckets
+        self._buckets = FairBuckets(
+            config.rate_per_s, config.rate_burst, config.group_factor, config.max_tracked_buckets
         )
-        self._read_buckets = TokenBuckets(
-            config.read_rate_per_s, config.read_burst, config.max_tracked_buckets
+        self._read_buckets = FairBuckets(
+            config.read_rate_per_s,
+            config.read_burst,
+            config.group_factor,
+            config.max_tracked_buckets,
         )
-        self._creations = TokenBuckets(config.create_per_s, config.create_burst, 1)
+        self._creations = CreationGate(
+            WorkSettings(
+                key=bytes.fromhex(config.work_key) if config.work_key else os.urandom(32),
+                bucket_s=config.work_bucket_s,
+                allowance=config.work_allowance,
+                min_bits=config.work_min_bits,
+                max_bits=config.work_max_bits,
+            ),
+            config.create_per_s,
+            config.create_burst,
+        )
+        self._per_address = (
+            AddressLimit(
+                config.create_per_address_per_s,
+                config.create_per_address_burst,
+                config.max_tracked_buckets,
+            )
+            if config.create_per_address_per_s > 0
+            else None
+        )
+        self._storage = StorageBudget(
+            config.max_db_bytes, config.min_free_disk_bytes, self._measure_storage
+        )
         self._local = threading.local()
         self._readers: list[Connection] = []
         self._lock = threading.Lock()
         self._start_lock = threading.Lock()
         self._closed = False
+        # one process per SQLite file; a PostgreSQL database is meant to be shared
+        self._db_lock = None if self._backend.shared else DatabaseLock(config.db_path)
 
     # ------------------------------------------------------------------ lifecycle
 
     def _open_writer(self) -> Connection:
-        conn, self.schema_version = self._backend.open_writer()
+        if self._db_lock is not None:
+            self._db_lock.acquire()  # before touching the file: one process per database
+        try:
+            conn, self.schema_version = self._backend.open_writer()
+        except BaseException:
+            if self._db_lock is not None:
+                self._db_lock.release()
+            raise
         try:
             self.generation = generation.ensure(conn)
         except BaseException:
             conn.close()
+            if self._db_lock is not None:
+                self._db_lock.release()
             raise
         return conn
 
@@ -118,6 +159,8 @@ class Relay:
             readers, self._readers = self._readers, []
         for conn in readers:
             conn.close()
+        if self._db_lock is not None:
+            self._db_lock.release()
 
     def _reader(self) -> Connection:
         """This thread's read-only connection (one per event-loop thread)."""
@@ -168,19 +211,38 @@ class Relay:
 
     # ------------------------------------------------------------------ limits
 
-    def _limit(self, buckets: TokenBuckets, key: bytes) -> None:
+    def _limit(self, buckets: FairBuckets, key: bytes) -> None:
         wait = buckets.take(key, self.clock())
         if wait:
             raise RelayError(
                 "rate_limited", "too many requests", retry_after=retry_after_header(wait)
             )
 
-    def _limit_creation(self) -> None:
-        self._limit(self._creations, b"")
+    def _limit_creation(self, kind: WorkKind, rid: bytes, work: bytes | None) -> None:
+        now = self.clock()
+        if self._per_address is not None:
+            self._per_address.take(now)
+        self._creations.admit(kind, rid, work, now)
+
+    def work_challenge(self) -> WorkChallenge:
+        """What an anonymous creation needs right now (for ``/health``)."""
+        return self._creations.challenge(self.clock())
+
+    def _measure_storage(self) -> tuple[int, int]:
+        return self._read(self._backend.measure)
+
+    def _charge(self, size: int) -> None:
+        """Refuse (507) a write that would pass the database cap or the disk floor."""
+        self._storage.charge(size)
 
     @property
     def _quota(self) -> int:
         return self.config.max_mailbox_bytes
+
+    @property
+    def _inbox_item_charge(self) -> int:
+        """Least an inbox item counts against the inbox quota: bounds the item count."""
+        return self.config.max_inbox_bytes // self.config.max_inbox_items
 
     def _fetch_limit(self, fetch: Fetch) -> int:
         cap = self.config.max_fetch_items
@@ -197,8 +259,11 @@ class Relay:
 
     # ------------------------------------------------------------------ mailboxes
 
-    async def create_mailbox(self, mid: bytes, capability_hash: bytes, head: bytes) -> int:
-        self._limit_creation()
+    async def create_mailbox(
+        self, mid: bytes, capability_hash: bytes, head: bytes, *, work: bytes | None = None
+    ) -> int:
+        self._limit_creation(WorkKind.MAILBOX, mid, work)
+        self._charge(0)
         hour = _hour(self.clock())
         await self._write(
             functools.partial(
@@ -211,6 +276,7 @@ class Relay:
         self._limit(self._buckets, presented)
         if not item:
             raise RelayError("bad_request", "empty item")
+        self._charge(len(item))
         append = store.Append(
             store.MAILBOX, mid, presented, item, _hour(self.clock()), self.config.max_mailbox_bytes
         )
@@ -222,6 +288,7 @@ class Relay:
         self._limit(self._buckets, presented)
         if len(body) <= COMMIT_HEADER_SIZE:
             raise RelayError("bad_request", "commit needs 96 header bytes and an item")
+        self._charge(len(body))
         op = functools.partial(
             store.commit,
             mid=mid,
@@ -262,8 +329,9 @@ class Relay:
 
     # ------------------------------------------------------------------ inboxes
 
-    async def create_inbox(self, iid: bytes, auth_key: bytes) -> int:
-        self._limit_creation()
+    async def create_inbox(self, iid: bytes, auth_key: bytes, *, work: bytes | None = None) -> int:
+        self._limit_creation(WorkKind.INBOX, iid, work)
+        self._charge(0)
         hour = _hour(self.clock())
         await self._write(
             functools.partial(store.create_inbox, iid=iid, auth_key=auth_key, hour=hour)
@@ -274,8 +342,15 @@ class Relay:
         self._limit(self._buckets, b"inbox-write" + iid)
         if not item:
             raise RelayError("bad_request", "empty item")
+        self._charge(len(item))
         append = store.Append(
-            store.INBOX, iid, None, item, _hour(self.clock()), self.config.max_mailbox_bytes
+            store.INBOX,
+            iid,
+            None,
+            item,
+            _hour(self.clock()),
+            self.config.max_inbox_bytes,
+            self._inbox_item_charge,
         )
         seq: int = await self._writer.submit_bulk(append)
         self._notify((store.INBOX, iid))
@@ -328,14 +403,23 @@ class Relay:
 
     # ------------------------------------------------------------------ blobs
 
-    async def create_blob(self, bid: bytes, capability_hash: bytes, size: int, chunks: int) -> None:
+    async def create_blob(
+        self,
+        bid: bytes,
+        capability_hash: bytes,
+        size: int,
+        chunks: int,
+        *,
+        work: bytes | None = None,
+    ) -> None:
         if size > self.config.max_blob_bytes or not 1 <= chunks <= self.config.max_blob_chunks:
             raise RelayError(
                 "bad_request",
                 f"size must be at most {self.config.max_blob_bytes} and chunks "
                 f"1 to {self.config.max_blob_chunks}",
             )
-        self._limit_creation()
+        self._limit_creation(WorkKind.BLOB, bid, work)
+        self._charge(0)
         hour = _hour(self.clock())
         await self._write(
             functools.partial(
@@ -350,6 +434,7 @@ class Relay:
 
     async def put_chunk(self, bid: bytes, presented: bytes, index: int, data: bytes) -> None:
         self._limit(self._buckets, b"blob" + bid)
+        self._charge(len(data))
         await self._write(
             functools.partial(store.put_chunk, bid=bid, cap_hash=presented, index=index, data=data)
         )

@@ -28,6 +28,9 @@ MIGRATIONS = "postgresql"
 """The folder of PostgreSQL's migration files below ``relay/migrations``."""
 _MIGRATION_LOCK = 0x63617563  # "cauc": serialises migrations of processes starting together
 
+_UNSEEN_DISK = 1 << 62
+"""Free disk space reported for a database server whose disk the relay cannot see."""
+
 _SQL: dict[str, str] = {}
 
 
@@ -135,6 +138,12 @@ class PostgresBackend:
 
     def open_reader(self) -> Connection:
         return connect(self.url, readonly=True)
+
+    def measure(self, conn: Connection) -> tuple[int, int]:
+        """The database's size; the server's disk is not visible from here, so its free
+        space counts as unlimited (watch it on the database server)."""
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+        return int(row[0]), _UNSEEN_DISK
 
     def begin(self, conn: Connection) -> None:
         conn.execute("BEGIN")

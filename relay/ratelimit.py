@@ -28,6 +28,14 @@ class TokenBuckets:
     def __len__(self) -> int:
         return len(self._buckets)
 
+    def peek(self, key: bytes, now: float) -> float:
+        """Tokens ``key`` has now, without spending one."""
+        entry = self._buckets.get(key)
+        if entry is None:
+            return self._burst
+        level, stamp = entry
+        return min(self._burst, level + max(0.0, now - stamp) * self._rate)
+
     def take(self, key: bytes, now: float) -> float:
         """Spend one token for ``key``; return 0.0 if allowed, else seconds until allowed."""
         entry = self._buckets.get(key)

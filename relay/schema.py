@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from relay.backend import Connection, Fanout, Wake
+from relay.limits import measure_sqlite
 
 __all__ = ["SchemaError", "SqliteBackend", "connect", "latest_version", "migrate", "migrations"]
 
@@ -112,6 +113,11 @@ class SqliteBackend:
 
     def open_reader(self) -> Connection:
         return connect(self.path, readonly=True)
+
+    def measure(self, conn: Connection) -> tuple[int, int]:
+        if not isinstance(conn, sqlite3.Connection):
+            raise TypeError("a SQLite backend measures its own connections only")
+        return measure_sqlite(conn, self.path)
 
     def begin(self, conn: Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")

@@ -18,6 +18,7 @@ from types import FrameType
 
 import uvicorn
 
+from relay.connections import ConnectionLimits, guarded_protocol, have_httptools
 from relay.http import RelayApp
 
 __all__ = ["RelayServer", "bind_socket", "display_url", "uvicorn_config"]
@@ -31,12 +32,26 @@ def uvicorn_config(app: RelayApp, *, fast_loop: bool = True) -> uvicorn.Config:
     """uvicorn settings: uvloop + httptools when installed (6x faster), no access log.
 
     ``fast_loop=False`` keeps the stdlib asyncio loop, for embedding in a process whose
-    own event loop must not be touched.
+    own event loop must not be touched.  The connection limits of protocol 6.2 need
+    httptools (a dependency of ``uvicorn[standard]``); on plain h11 only uvicorn's own
+    keep-alive timeout and concurrency cap (plain-text 503) apply.  WebSocket is off:
+    an upgrade request reaches the app as HTTP and gets a 400.
     """
+    config = app.relay.config
+    guarded = have_httptools()
+    limits = ConnectionLimits(
+        config.head_timeout_s,
+        config.max_connections,
+        body_idle_s=config.body_idle_timeout_s,
+        body_timeout_s=config.body_timeout_s,
+    )
     return uvicorn.Config(
         app,
         loop="uvloop" if fast_loop and _have("uvloop") else "asyncio",
-        http="httptools" if _have("httptools") else "h11",
+        http=guarded_protocol(limits) if guarded else "h11",
+        ws="none",
+        timeout_keep_alive=config.keep_alive_s,
+        limit_concurrency=None if guarded else config.max_connections,
         lifespan="on",
         access_log=False,
         log_level="warning",

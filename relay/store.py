@@ -134,6 +134,7 @@ class Append(NamedTuple):
     data: bytes
     hour: int
     quota: int
+    min_charge: int = 0  # an item counts at least this much against the quota
 
 
 _PAD = 512
@@ -205,7 +206,7 @@ class Appender:
             ):
                 results.append(_refuse_write(conn, queue, append.cap_hash or b""))
                 continue
-            size = len(append.data)
+            size = max(len(append.data), append.min_charge)
             if used + size > append.quota:
                 results.append(RelayError("quota_exceeded", "mailbox storage quota exceeded"))
                 continue

@@ -14,6 +14,7 @@ __all__ = [
     "ProfileInUse",
     "ProfileMissing",
     "ReadOnlyProfile",
+    "RelayBusy",
     "RelayError",
     "RelayRejected",
     "RelayUnavailable",
@@ -72,6 +73,10 @@ class RelayError(RemoteError):
 
 class RelayUnavailable(RelayError):
     """The relay could not be reached (after retries)."""
+
+
+class RelayBusy(RelayUnavailable):
+    """The relay kept answering "busy" (HTTP 429 or 503) for the whole retry budget."""
 
 
 class RelayRejected(RelayError):

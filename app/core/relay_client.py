@@ -1,9 +1,13 @@
 """HTTP client for the relay API (docs/protocol.md section 6), with retries and back-off.
 
-Only transport failures, timeouts and 5xx answers are retried; a 4xx answer is the relay's
-verdict and raises ``RelayRejected`` at once. Every request has a time limit per attempt,
-sized by its kind, and one for all its attempts together (``RelayTimeouts``, protocol
-section 7.6), so a relay that accepts connections and never answers costs a bounded time.
+Transport failures, timeouts, 5xx answers and 429 ("relay busy") are retried, honouring
+the relay's ``Retry-After``; a relay that stays busy for the whole retry budget raises
+``RelayBusy`` (a ``RelayUnavailable``), never "unreachable". A 429 ``work_required`` on a
+creation is answered by solving the relay's proof-of-work challenge
+(``crypto.relay_work``) off the event loop. Any other 4xx answer is the relay's verdict
+and raises ``RelayRejected`` at once. Every request has a time limit per attempt, sized
+by its kind, and one for all its attempts together (``RelayTimeouts``, protocol section
+7.6), so a relay that accepts connections and never answers costs a bounded time.
 """
 
 from __future__ import annotations
@@ -11,20 +15,28 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import random
 import re
 import struct
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import nacl.signing
 
-from app.core.errors import RelayRejected, RelayUnavailable
+from app.core.errors import RelayBusy, RelayRejected, RelayUnavailable
 from crypto.document.stream import MAX_CHUNK_BYTES
 from crypto.errors import MalformedData, TooLarge, UsageError
-from crypto.relay_auth import inbox_auth_header
+from crypto.relay_auth import b64url_decode, inbox_auth_header
+from crypto.relay_work import (
+    WORK_HEADER,
+    WorkChallenge,
+    WorkKind,
+    solve_work,
+    work_header,
+)
 
 __all__ = ["DEFAULT_TIMEOUTS", "FetchResult", "RelayClient", "RelayTimeouts", "b64"]
 
@@ -34,6 +46,14 @@ MAX_WAIT = 30
 # A fetch answers at most 8 MiB of items (protocol 6.2) plus frame headers; nothing
 # legitimate is larger, and a relay sending more is cut off.
 MAX_RESPONSE = 9 * 1024 * 1024
+# The longest we wait on one busy answer's Retry-After; longer demands are cut to this
+# (the request's time budget still ends in RelayBusy, and the next sync tries again).
+MAX_RETRY_AFTER = 30.0
+# The most proof of work a creation will do: 2**24 hashes, seconds on a laptop.
+MAX_WORK_BITS = 24
+_BUSY = (429, 503)
+
+log = logging.getLogger("caucus.relay_client")
 
 
 @dataclass(frozen=True)
@@ -134,6 +154,8 @@ class RelayClient:
         backoff: float = 0.25,
         clock_ms: Callable[[], int] | None = None,
         timeouts: RelayTimeouts = DEFAULT_TIMEOUTS,
+        max_retry_after: float = MAX_RETRY_AFTER,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeouts = timeouts
@@ -145,6 +167,8 @@ class RelayClient:
         self._retries = retries
         self._backoff = backoff
         self._clock_ms = clock_ms
+        self._max_retry_after = max_retry_after
+        self._sleep = sleep
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -161,24 +185,34 @@ class RelayClient:
         expect: tuple[int, ...] = (200,),
         retry: bool = True,
         limit: float | None = None,
+        creates: tuple[WorkKind, bytes] | None = None,
     ) -> httpx.Response:
         """One request with retries; ``limit`` is the time of one attempt (default: a
-        write or small read), and all attempts together stay within ``timeouts.total``."""
+        write or small read), and all attempts together stay within ``timeouts.total``.
+        ``creates`` names the resource a creation makes, for a proof of work."""
         attempt_limit = self.timeouts.attempt if limit is None else limit
         total = self.timeouts.total(attempt_limit)
+        state = _Attempts()
         try:
             async with asyncio.timeout(total):
                 return await self._attempts(
                     method,
                     path,
                     content=content if json_body is None else json.dumps(json_body).encode(),
-                    headers=headers,
+                    headers=dict(headers or {}),
                     params=params,
                     expect=expect,
                     attempts=self._retries + 1 if retry else 1,
                     limit=attempt_limit,
+                    creates=creates,
+                    state=state,
                 )
         except TimeoutError:
+            if state.busy:
+                raise RelayBusy(
+                    f"relay {self.base_url} busy ({state.last_error}) for {total:g} s;"
+                    " try again later"
+                ) from None
             raise RelayUnavailable(
                 f"relay {self.base_url} unreachable (no answer within {total:g} s)"
             ) from None
@@ -189,15 +223,17 @@ class RelayClient:
         path: str,
         *,
         content: bytes | None,
-        headers: dict[str, str] | None,
+        headers: dict[str, str],
         params: dict[str, int] | None,
         expect: tuple[int, ...],
         attempts: int,
         limit: float,
+        creates: tuple[WorkKind, bytes] | None,
+        state: _Attempts,
     ) -> httpx.Response:
         delay = self._backoff
-        last_error = "no attempt"
         for attempt in range(attempts):
+            wait: float | None = None
             try:
                 request = self._client.build_request(
                     method,
@@ -212,19 +248,35 @@ class RelayClient:
                 async with asyncio.timeout(limit):
                     response = await self._read_bounded(request)
             except httpx.TransportError as exc:
-                last_error = type(exc).__name__
+                state.last_error, state.busy = type(exc).__name__, False
             except TimeoutError:
-                last_error = f"no answer within {limit:g} s"
+                state.last_error, state.busy = f"no answer within {limit:g} s", False
             else:
-                if response.status_code in expect:
+                status = response.status_code
+                if status in expect:
                     return response
-                if response.status_code < 500 and response.status_code != 429:
+                if status < 500 and status != 429:
                     raise _rejection(response)
-                last_error = f"HTTP {response.status_code}"
+                state.last_error, state.busy = f"HTTP {status}", status in _BUSY
+                challenge = _work_challenge(response) if creates is not None else None
+                if creates is not None and challenge is not None:
+                    headers[WORK_HEADER] = await _solve(challenge, *creates)
+                    wait = 0.0
+                elif state.busy:
+                    wait = _retry_after(response, self._max_retry_after)
             if attempt + 1 < attempts:
-                await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 (jitter)
-                delay = min(delay * 2, 8.0)
-        raise RelayUnavailable(f"relay {self.base_url} unreachable ({last_error})")
+                if wait is None:
+                    wait = delay * (0.5 + random.random())  # noqa: S311 (jitter)
+                    delay = min(delay * 2, 8.0)
+                if state.busy and wait:
+                    log.info("relay busy, retrying in %.1f s", wait)
+                await self._sleep(wait)
+        if state.busy:
+            raise RelayBusy(
+                f"relay {self.base_url} busy ({state.last_error}) after {attempts} tries;"
+                " try again later"
+            )
+        raise RelayUnavailable(f"relay {self.base_url} unreachable ({state.last_error})")
 
     async def _read_bounded(self, request: httpx.Request) -> httpx.Response:
         """Send and read the answer, refusing one larger than any legitimate answer."""
@@ -256,6 +308,7 @@ class RelayClient:
             json_body={"cap_hash": b64(cap_hash), "head": b64(head)},
             headers={"content-type": "application/json"},
             expect=(201,),
+            creates=(WorkKind.MAILBOX, mailbox_id),
         )
 
     async def post_item(self, mailbox_id: bytes, cap: bytes, item: bytes) -> int:
@@ -310,6 +363,7 @@ class RelayClient:
             json_body={"cap_hash": b64(cap_hash), "size": size, "chunks": chunks},
             headers={"content-type": "application/json"},
             expect=(201,),
+            creates=(WorkKind.BLOB, blob_id),
         )
 
     async def put_blob_chunk(self, blob_id: bytes, cap: bytes, index: int, data: bytes) -> None:
@@ -345,6 +399,7 @@ class RelayClient:
             json_body={"auth_key": b64(auth_key)},
             headers={"content-type": "application/json"},
             expect=(201,),
+            creates=(WorkKind.INBOX, inbox_id),
         )
 
     async def post_inbox(self, inbox_id: bytes, item: bytes) -> int:
@@ -430,3 +485,51 @@ def _rejection(response: httpx.Response) -> RelayRejected:
     except ValueError:
         code, detail = "unknown", ""
     return RelayRejected(response.status_code, code, detail)
+
+
+class _Attempts:
+    """What the attempts of one request saw last (read when its time budget runs out)."""
+
+    __slots__ = ("busy", "last_error")
+
+    def __init__(self) -> None:
+        self.last_error = "no attempt"
+        self.busy = False
+
+
+def _retry_after(response: httpx.Response, cap: float) -> float | None:
+    """The relay's ``Retry-After`` in seconds (whole seconds only), capped; else None."""
+    value = response.headers.get("retry-after", "")
+    if not value.isdigit() or len(value) > 6:
+        return None
+    return min(float(value), cap)
+
+
+def _work_challenge(response: httpx.Response) -> WorkChallenge | None:
+    """The proof-of-work challenge of a 429 ``work_required`` answer, if it is one."""
+    if response.status_code != 429:
+        return None
+    try:
+        doc = response.json()
+        if doc.get("error") != "work_required":
+            return None
+        bits, bucket, seed = doc["work_bits"], doc["work_bucket"], doc["work_seed"]
+        if not isinstance(bits, int) or not isinstance(bucket, int) or not isinstance(seed, str):
+            raise MalformedData("malformed proof-of-work challenge from the relay")
+        return WorkChallenge(bits, bucket, b64url_decode(seed))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise MalformedData("malformed proof-of-work challenge from the relay") from None
+
+
+async def _solve(challenge: WorkChallenge, kind: WorkKind, resource_id: bytes) -> str:
+    """Solve in a worker thread (the event loop keeps running); refuse absurd demands."""
+    if challenge.bits > MAX_WORK_BITS:
+        raise RelayBusy(
+            f"relay busy: it asks for {challenge.bits} bits of proof of work "
+            f"(this client does at most {MAX_WORK_BITS}); try again later"
+        )
+    log.info("relay busy, solving a %d-bit proof of work", challenge.bits)
+    stamp = await asyncio.to_thread(solve_work, challenge, kind, resource_id)
+    if stamp is None:  # only with max_tries, which we do not pass
+        raise RelayBusy("relay busy: proof of work not found")
+    return work_header(stamp)

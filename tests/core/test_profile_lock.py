@@ -19,7 +19,7 @@ from app.core.errors import ProfileInUse
 from app.core.profile import create_profile_with_key, open_with_key, unlock
 from app.core.profile_lock import LOCK_NAME
 from tests.core.harness import run
-from tests.core.test_cli import RelayProcess, caucus, free_port, last_line
+from tests.core.test_cli import RelayProcess, caucus, last_line
 
 PASSPHRASE = "passphrase alice"
 
@@ -106,7 +106,7 @@ def test_another_process_is_refused_with_one_clear_line(tmp_path: Path) -> None:
 
 @pytest.fixture
 def relay(tmp_path: Path) -> Iterator[RelayProcess]:
-    process = RelayProcess(tmp_path / "relay.db", free_port())
+    process = RelayProcess(tmp_path / "relay.db")
     process.start()
     yield process
     process.stop()

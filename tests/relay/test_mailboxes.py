@@ -17,6 +17,7 @@ pytestmark = pytest.mark.anyio
 async def test_health_and_openapi(client: Client) -> None:
     health = await client.http.get("/health")
     assert health.status_code == 200 and health.json()["status"] == "ok"
+    assert health.json()["work_bits"] == 0  # no proof of work in quiet times
     doc = (await client.http.get("/openapi.json")).json()
     assert doc["openapi"].startswith("3.1")
 

@@ -14,12 +14,13 @@ from collections.abc import AsyncIterator, Callable
 import psycopg
 import pytest
 
+from crypto.relay_auth import b64url_encode
 from relay import pg, schema, store
 from relay.backend import Connection, open_backend
 from relay.http import RelayApp
 from relay.schema import SchemaError
 from relay.writer import GroupCommitWriter
-from tests.relay.conftest import Client, Db, make_app, open_client
+from tests.relay.conftest import Client, Db, make_app, new_id, open_client
 
 pytestmark = pytest.mark.anyio
 
@@ -249,5 +250,35 @@ async def test_writer_and_reader_reconnect_after_losing_their_connections(
             assert set(statuses) <= {200, 503}
             _response, frames = await client.fetch(box, box.cap)
             assert len(frames) == statuses.count(200)
+    finally:
+        app.close()
+
+
+# ------------------------------------------------------------------ storage limits
+
+
+async def test_database_cap_counts_the_postgresql_database(pg_db: Db) -> None:
+    """``max_db_bytes`` caps ``pg_database_size``; the server's disk is not the relay's."""
+    base = int(pg_db.rows("SELECT pg_database_size(current_database())")[0][0])
+    app = make_app(pg_db, max_db_bytes=base + 2 * 1024 * 1024, min_free_disk_bytes=1 << 61)
+    try:
+        async with await open_client(app) as http:
+            stored = 0
+            refused = None
+            for _ in range(20):
+                inbox = f"/v1/inboxes/{new_id()}"
+                made = await http.put(inbox, json={"auth_key": b64url_encode(os.urandom(32))})
+                assert made.status_code == 201  # the disk floor is not checked here
+                for _ in range(4):
+                    reply = await http.post(inbox + "/items", content=os.urandom(64 * 1024))
+                    if reply.status_code != 200:
+                        refused = reply
+                        break
+                    stored += 64 * 1024
+                if refused is not None:
+                    break
+            assert refused is not None and refused.status_code == 507
+            assert refused.json()["error"] == "storage_full"
+            assert 1024 * 1024 <= stored <= 2 * 1024 * 1024
     finally:
         app.close()

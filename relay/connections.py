@@ -1,0 +1,225 @@
+"""Connection-level limits under uvicorn: request-head timeout, connection cap, open files.
+
+uvicorn only times out a connection after it has answered a request (``timeout_keep_alive``):
+a socket that connects and sends nothing, or sends its request head one byte at a time
+(slowloris), is kept forever, and enough of them leave no file descriptor for anyone else.
+``guarded_protocol`` subclasses uvicorn's httptools protocol to
+
+- close a connection that has not sent a complete request head within ``head_timeout_s``
+  of connecting or of its previous answer (408 with a JSON body if it had started one),
+- answer 408 and close when a request body pauses longer than ``body_idle_s`` between
+  two reads or takes longer than ``body_timeout_s`` in all (a slow-body attack),
+- answer 503 ``busy`` (JSON, ``Retry-After: 1``, then close) to every request on a
+  connection accepted while ``max_connections`` were already open; such a connection gets
+  only ``busy_timeout_s`` to send its head, so refused sockets do not pile up.
+
+The body timer is armed only while a body is incomplete after a read, so a request that
+arrives in one piece costs one attribute check (an ``asyncio.timeout`` around every body
+read in the app cost more than the rest of the limits together).  The hooks used here
+(``connection_made``, ``data_received``, ``on_headers_complete``, ``on_response_complete``,
+``connection_lost``, ``self.app``) are the parser callbacks uvicorn's own keep-alive
+timer is built on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import itertools
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from relay import codec
+
+__all__ = [
+    "CONNECTION_SCOPE_KEY",
+    "ConnectionLimits",
+    "guarded_protocol",
+    "have_httptools",
+    "raise_open_files_limit",
+]
+
+CONNECTION_SCOPE_KEY = "caucus.connection"
+"""Scope key holding a per-connection number (8 bytes), for the per-connection buckets."""
+
+log = logging.getLogger("caucus.relay")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_BUSY_BODY = codec.json_bytes(
+    {"error": "busy", "detail": "too many open connections; retry shortly"}
+)
+
+
+def _request_timeout(detail: str) -> bytes:
+    body = codec.json_bytes({"error": "timeout", "detail": detail})
+    head = (
+        b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+        b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
+    )
+    return head + body
+
+
+_HEAD_TIMEOUT = _request_timeout("request head not received in time")
+_BODY_TIMEOUT = _request_timeout("request body not received in time")
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    head_timeout_s: float
+    max_connections: int
+    body_idle_s: float = 20.0
+    body_timeout_s: float = 120.0
+    busy_timeout_s: float = 1.0
+
+
+def have_httptools() -> bool:
+    return importlib.util.find_spec("httptools") is not None
+
+
+def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol with the limits above (needs ``httptools``)."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    numbers = itertools.count()
+
+    class GuardedHttpToolsProtocol(HttpToolsProtocol):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._relay_app = self.app
+            self.app = self._admit
+            self._head_timer: asyncio.TimerHandle | None = None
+            self._body_timer: asyncio.TimerHandle | None = None
+            self._body_deadline = 0.0
+            self._busy = False
+            self._got_bytes = False
+            self._number = next(numbers).to_bytes(8, "big")
+
+        # -- uvicorn callbacks -------------------------------------------------------
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._busy = len(self.connections) > limits.max_connections
+            self._arm(limits.busy_timeout_s if self._busy else limits.head_timeout_s)
+
+        def data_received(self, data: bytes) -> None:
+            self._got_bytes = True
+            super().data_received(data)
+            cycle = self.cycle
+            if cycle is not None and cycle.more_body and not cycle.response_complete:
+                self._arm_body()
+            elif self._body_timer is not None:
+                self._disarm_body()
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self.scope[CONNECTION_SCOPE_KEY] = self._number  # type: ignore[literal-required]
+
+        def on_headers_complete(self) -> None:
+            self._disarm()
+            self._body_deadline = self.loop.time() + limits.body_timeout_s
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            self._disarm_body()
+            super().on_message_complete()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing() and not self.pipeline:
+                self._got_bytes = False
+                self._arm(limits.head_timeout_s)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            self._disarm_body()
+            super().connection_lost(exc)
+
+        def _unsupported_upgrade_warning(self) -> None:
+            """uvicorn logs two warnings per WebSocket upgrade; the app answers 400 instead,
+            and a client should not be able to fill the log."""
+
+        # -- ours --------------------------------------------------------------------
+
+        def _arm(self, seconds: float) -> None:
+            self._disarm()
+            self._head_timer = self.loop.call_later(seconds, self._head_timed_out)
+
+        def _disarm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_timed_out(self) -> None:
+            self._head_timer = None
+            if self.transport.is_closing():
+                return
+            if self._got_bytes:
+                self.transport.write(_HEAD_TIMEOUT)
+            self.transport.close()
+
+        def _arm_body(self) -> None:
+            self._disarm_body()
+            when = min(self.loop.time() + limits.body_idle_s, self._body_deadline)
+            self._body_timer = self.loop.call_at(when, self._body_timed_out)
+
+        def _disarm_body(self) -> None:
+            if self._body_timer is not None:
+                self._body_timer.cancel()
+                self._body_timer = None
+
+        def _body_timed_out(self) -> None:
+            """The app is waiting in ``receive``; it gets a disconnect and answers nothing."""
+            self._body_timer = None
+            if self.transport.is_closing():
+                return
+            if self.cycle is not None and not self.cycle.response_started:
+                self.transport.write(_BODY_TIMEOUT)
+            self.transport.close()
+
+        async def _admit(self, scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http" and self._busy:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 503,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", b"%d" % len(_BUSY_BODY)),
+                            (b"retry-after", b"1"),
+                            (b"connection", b"close"),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": _BUSY_BODY})
+                return
+            await self._relay_app(scope, receive, send)
+
+    return GuardedHttpToolsProtocol
+
+
+def raise_open_files_limit() -> int | None:
+    """Raise ``RLIMIT_NOFILE``'s soft limit to the hard limit; return the new soft limit.
+
+    Each connection holds a descriptor; the usual soft limit (1,024) is far below what
+    ``max_connections`` allows.  ``None`` where the platform has no such limit.
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (OSError, ValueError):
+            log.warning("could not raise the open-files limit above %d", soft)
+            return soft
+        return target
+    return soft
