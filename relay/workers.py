@@ -11,8 +11,10 @@ stop every worker gracefully.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
+import secrets
 import signal
 import socket
 import sys
@@ -62,8 +64,18 @@ def _spawn(config: RelayConfig, sock: socket.socket) -> BaseProcess:
     return process
 
 
+def shared_settings(config: RelayConfig) -> RelayConfig:
+    """The settings every worker must hold alike: without a configured ``work_key`` each
+    process would draw its own, and a proof of work one worker asked for would be refused
+    by the others (protocol 6.2)."""
+    if config.work_key:
+        return config
+    return dataclasses.replace(config, work_key=secrets.token_hex(32))
+
+
 def serve_workers(config: RelayConfig, count: int) -> int:
     """Run ``count`` workers until SIGTERM/SIGINT; returns the exit status."""
+    config = shared_settings(config)
     try:
         conn, _version = open_backend(config).open_writer()  # migrate once, before workers
         conn.close()

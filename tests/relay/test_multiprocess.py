@@ -18,9 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from crypto.relay_auth import bearer_header
+from crypto.relay_auth import b64url_decode, b64url_encode, bearer_header
+from crypto.relay_work import WorkChallenge, WorkKind, solve_work, work_header
 from relay.codec import decode_frames
-from tests.relay.conftest import Db
+from tests.relay.conftest import Db, new_id
 from tests.relay.test_socket import RelayProcess, new_mailbox
 
 pytestmark = [pytest.mark.socket, pytest.mark.slow, pytest.mark.timeout(180)]
@@ -156,6 +157,10 @@ def test_kill_9_of_one_of_two_relays_loses_no_acknowledged_item(pg_db: Db) -> No
         stop(second)
 
 
+def mailbox_body() -> dict[str, str]:
+    return {"cap_hash": b64url_encode(os.urandom(32)), "head": b64url_encode(bytes(32))}
+
+
 def _worker_pids(process: RelayProcess) -> list[int]:
     prefix = "caucus-relay worker "
     return [int(line.removeprefix(prefix)) for line in process.lines if line.startswith(prefix)]
@@ -194,3 +199,39 @@ def test_workers_need_postgresql(tmp_path: os.PathLike[str]) -> None:
     from relay.__main__ import main
 
     assert main(["serve", "--db", os.path.join(tmp_path, "r.db"), "--workers", "2"]) == 2
+
+
+def test_workers_accept_each_others_proof_of_work(pg_db: Db) -> None:
+    """Workers share one work key, so a stamp solved for a challenge from one worker is
+    accepted by whichever worker the next connection reaches."""
+    relay = RelayProcess(
+        _url(pg_db), "--workers", "2", "--creations-per-minute", "0.001", "--creation-burst", "1"
+    )
+    try:
+        challenge = None
+        for _ in range(10):  # spend the free creations of both workers
+            with httpx.Client(base_url=relay.url, timeout=10) as http:
+                answer = http.put(f"/v1/mailboxes/{new_id()}", json=mailbox_body())
+            if answer.status_code == 429:
+                doc = answer.json()
+                challenge = WorkChallenge(
+                    doc["work_bits"], doc["work_bucket"], b64url_decode(doc["work_seed"])
+                )
+                break
+            assert answer.status_code == 201
+        assert challenge is not None
+        statuses = []
+        for _ in range(20):
+            mid = new_id()
+            stamp = solve_work(challenge, WorkKind.MAILBOX, bytes.fromhex(mid))
+            assert stamp is not None
+            with httpx.Client(base_url=relay.url, timeout=10) as http:  # a new connection
+                answer = http.put(
+                    f"/v1/mailboxes/{mid}",
+                    json=mailbox_body(),
+                    headers={"x-caucus-work": work_header(stamp)},
+                )
+            statuses.append(answer.status_code)
+        assert statuses == [201] * 20
+    finally:
+        stop(relay)
