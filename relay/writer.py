@@ -3,7 +3,8 @@
 Request handlers ``submit`` a write function and await a future.  The writer thread takes
 every job waiting in its queue (up to ``max_batch``), runs them in one transaction, commits
 (one fsync with SQLite's ``synchronous=FULL``, one WAL flush on PostgreSQL) and only then
-resolves the futures on their event loops.  So an acknowledged write is on disk, and throughput is not one fsync per request.
+resolves the futures on their event loops.  So an acknowledged write is on disk, and
+throughput is not one fsync per request.
 
 Two kinds of job: a write function ``op(conn)``, or a *bulk* value (an item append) that
 the writer hands, together with its consecutive neighbours, to one ``bulk(conn, values)``
