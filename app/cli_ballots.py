@@ -92,7 +92,7 @@ async def cmd_ballot_create(engine: Engine, args: argparse.Namespace) -> int:
     ballot_id = await service.create(
         group_id,
         args.question,
-        closes_at=parse_deadline(args.closes, args.closes_in, engine._now()),
+        closes_at=parse_deadline(args.closes, args.closes_in, engine.context.now()),
         kind=kind,
         options=tuple(args.option or ()),
         quorum=args.quorum,
@@ -113,11 +113,11 @@ async def cmd_ballot_vote(engine: Engine, args: argparse.Namespace) -> int:
         group_id, ballot_id = service.resolve_ballot(args.ballot)
     delay_ms = 0
     if args.delay:
-        delay_ms = int.from_bytes(engine._rng(4), "big") % (int(args.delay * 1000) + 1)
+        delay_ms = int.from_bytes(engine.context.rng(4), "big") % (int(args.delay * 1000) + 1)
     try:
         receipt = await service.vote(ballot_id, args.choice, delay_ms=delay_ms)
         if not receipt.posted:
-            await asyncio.sleep(max(0, receipt.not_before - engine._now()) / 1000)
+            await asyncio.sleep(max(0, receipt.not_before - engine.context.now()) / 1000)
             await service.flush_votes(group_id)
             await engine.sync_group(group_id)
     except RelayUnavailable as exc:

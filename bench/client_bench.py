@@ -92,7 +92,7 @@ async def fill(alice: Engine, group_id: bytes, count: int) -> None:
     relay = alice.relay(session.relay_url)
     from crypto.message import seal_message
 
-    chain = session.my_send_chain(alice.identity)
+    chain = session.stored_send_chain(alice.db, alice.identity)
     prev = bytes(32)
     for i in range(count):
         body = TextBody(bytes(16), f"message {i}: " + "x" * 120).encode()

@@ -68,8 +68,7 @@ def make_profile(home: Path, count: int) -> bytes:
 
     async def create() -> bytes:
         group_id = await engine.create_group("Bench union")
-        for client in engine._relays.values():  # bench setup: close what we opened
-            await client.aclose()
+        await engine.context.relays.aclose()  # bench setup: close what we opened
         return group_id
 
     group_id = asyncio.run(create())

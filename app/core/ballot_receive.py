@@ -24,10 +24,11 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from app.core.content_handlers import AnonymousItem, Received, register, register_item
 from app.core.database import Database
+from app.core.store import ballots as store
+from app.core.store.ballots import BallotRow, ClosedBy, VoteRow
 from crypto import kdf
 from crypto.ballot import (
     BallotDefinition,
@@ -81,7 +82,7 @@ class StoredBallot:
     state: BallotState
     defined_seq: int
     close_seq: int | None
-    closed_by: str | None
+    closed_by: ClosedBy | None
     reveal_secret: bytes | None
     result: str | None
     close_sent: bool
@@ -91,12 +92,6 @@ class StoredBallot:
         return self.definition.creator_pk
 
 
-_COLUMNS = (
-    "group_id, ballot_id, definition, creator_name, state, defined_seq, close_seq,"
-    " closed_by, reveal_secret, result, close_sent"
-)
-
-
 @functools.lru_cache(maxsize=64)
 def _decode(raw: bytes) -> BallotDefinition:
     """Stored definitions were verified on arrival; decoding again re-checks them, so
@@ -104,51 +99,40 @@ def _decode(raw: bytes) -> BallotDefinition:
     return BallotDefinition.decode(raw)
 
 
-def _stored(row: Any) -> StoredBallot:
+def _stored(row: BallotRow) -> StoredBallot:
     return StoredBallot(
-        group_id=row[0],
-        ballot_id=row[1],
-        definition=_decode(row[2]),
-        creator_name=row[3],
-        state=BallotState(row[4]),
-        defined_seq=row[5],
-        close_seq=row[6],
-        closed_by=row[7],
-        reveal_secret=row[8],
-        result=row[9],
-        close_sent=bool(row[10]),
+        group_id=row.group_id,
+        ballot_id=row.ballot_id,
+        definition=_decode(row.definition),
+        creator_name=row.creator_name,
+        state=row.state,
+        defined_seq=row.defined_seq,
+        close_seq=row.close_seq,
+        closed_by=row.closed_by,
+        reveal_secret=row.reveal_secret,
+        result=row.result,
+        close_sent=row.close_sent,
     )
 
 
 def load_ballot(db: Database, group_id: bytes, ballot_id: bytes) -> StoredBallot | None:
-    row = db.one(
-        f"SELECT {_COLUMNS} FROM ballots WHERE group_id = ? AND ballot_id = ?",  # noqa: S608
-        (group_id, ballot_id),
-    )
+    row = store.load_ballot(db, group_id, ballot_id)
     return None if row is None else _stored(row)
 
 
 def all_ballots(db: Database, group_id: bytes | None = None) -> list[StoredBallot]:
     """Ballots in the order their definitions arrived (of one group, or of all)."""
-    rows = db.all(
-        f"SELECT {_COLUMNS} FROM ballots WHERE (? IS NULL OR group_id = ?)"  # noqa: S608
-        " ORDER BY defined_seq, ballot_id",
-        (group_id, group_id),
-    )
-    return [_stored(row) for row in rows]
+    return [_stored(row) for row in store.load_ballots(db, group_id)]
 
 
 def stored_votes(
     db: Database, group_id: bytes, ballot_id: bytes, before: int | None = None
 ) -> list[VerifiedVote]:
     """The verified votes of a ballot in relay order (only those before ``before``)."""
-    rows = db.all(
-        "SELECT key_image, revision, encrypted_choice, vote_hash FROM ballot_votes"
-        " WHERE group_id = ? AND ballot_id = ? AND (? IS NULL OR relay_seq < ?)"
-        " ORDER BY relay_seq",
-        (group_id, ballot_id, before, before),
-    )
-    return [VerifiedVote(ballot_id, row[0], int(row[1]), row[2], row[3]) for row in rows]
+    return [
+        VerifiedVote(ballot_id, row.key_image, row.revision, row.encrypted_choice, row.vote_hash)
+        for row in store.load_votes(db, group_id, ballot_id, before)
+    ]
 
 
 # -- what the message list shows ----------------------------------------------------------
@@ -185,14 +169,6 @@ def _from_creator(received: Received, ballot: StoredBallot, what: str) -> None:
         raise BallotRejected(f"only the ballot's creator can {what}")
 
 
-def _set(db: Database, ballot: StoredBallot, **columns: object) -> None:
-    names = ", ".join(f"{name} = ?" for name in columns)
-    db.execute(
-        f"UPDATE ballots SET {names} WHERE group_id = ? AND ballot_id = ?",  # noqa: S608
-        (*columns.values(), ballot.group_id, ballot.ballot_id),
-    )
-
-
 def on_definition(received: Received) -> str:
     definition = BallotDefinition.decode(received.message.body)
     if definition.group_id != received.group_id:
@@ -206,18 +182,17 @@ def on_definition(received: Received) -> str:
     if load_ballot(received.db, received.group_id, definition.ballot_id) is not None:
         raise BallotRejected("a ballot with this id exists already")
     state = advance(BallotState.DRAFT, BallotEvent.PUBLISH)
-    received.db.execute(
-        "INSERT INTO ballots (group_id, ballot_id, definition, creator_pk, creator_name,"
-        " state, defined_seq, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            received.group_id,
-            definition.ballot_id,
-            received.message.body,
-            definition.creator_pk,
-            received.sender.name,
-            str(state),
-            received.relay_seq,
-            received.now,
+    store.insert_ballot(
+        received.db,
+        BallotRow(
+            group_id=received.group_id,
+            ballot_id=definition.ballot_id,
+            definition=received.message.body,
+            creator_pk=definition.creator_pk,
+            creator_name=received.sender.name,
+            state=state,
+            defined_seq=received.relay_seq,
+            received_at=received.now,
         ),
     )
     return definition_text(definition)
@@ -233,12 +208,14 @@ def on_close(received: Received) -> str:
     if early:
         _from_creator(received, ballot, "close it before its deadline")
     state = advance(ballot.state, BallotEvent.CLOSE)
-    _set(
+    store.end_ballot(
         received.db,
-        ballot,
-        state=str(state),
+        ballot.group_id,
+        ballot.ballot_id,
+        ballot.state,
+        state,
         close_seq=received.relay_seq,
-        closed_by="early" if early else "deadline",
+        closed_by=ClosedBy.EARLY if early else ClosedBy.DEADLINE,
     )
     return close_text(definition)
 
@@ -255,7 +232,7 @@ def on_reveal(received: Received) -> str:
     if ballot.state is BallotState.OPEN:
         if received.message.sent_at < definition.closes_at:
             raise BallotRejected("the reveal key came before the deadline without a close")
-        close_seq, closed_by = received.relay_seq, "reveal"
+        close_seq, closed_by = received.relay_seq, ClosedBy.REVEAL
     if close_seq is None:
         raise BallotRejected("a closed ballot without its closing position")
     state = advance(advance(ballot.state, BallotEvent.REVEAL), BallotEvent.TALLY)
@@ -264,10 +241,12 @@ def on_reveal(received: Received) -> str:
         stored_votes(received.db, ballot.group_id, ballot.ballot_id, close_seq),
         key,
     )
-    _set(
+    store.end_ballot(
         received.db,
-        ballot,
-        state=str(state),
+        ballot.group_id,
+        ballot.ballot_id,
+        ballot.state,
+        state,
         close_seq=close_seq,
         closed_by=closed_by,
         reveal_secret=key.secret,
@@ -288,12 +267,14 @@ def on_cancel(received: Received) -> str:
         state = advance(ballot.state, BallotEvent.CANCEL)
     except WrongBallotState:
         raise BallotRejected("a ballot cannot be cancelled once its result is out") from None
-    _set(
+    store.end_ballot(
         received.db,
-        ballot,
-        state=str(state),
+        ballot.group_id,
+        ballot.ballot_id,
+        ballot.state,
+        state,
         close_seq=received.relay_seq if ballot.close_seq is None else ballot.close_seq,
-        closed_by="cancel" if ballot.closed_by is None else ballot.closed_by,
+        closed_by=ClosedBy.CANCEL if ballot.closed_by is None else ballot.closed_by,
     )
     return cancel_text(ballot.definition)
 
@@ -302,28 +283,23 @@ def on_vote(item: AnonymousItem) -> str | None:
     vote = open_vote_item(item.keys, item.item)
     ballot = _require(item.db, item.group_id, peek_ballot_id(vote))
     vote_hash = kdf.digest("ballot-vote-hash", vote)
-    seen = item.db.one(
-        "SELECT 1 FROM ballot_votes WHERE group_id = ? AND ballot_id = ? AND vote_hash = ?",
-        (item.group_id, ballot.ballot_id, vote_hash),
-    )
-    if seen is not None:
+    if store.has_vote(item.db, item.group_id, ballot.ballot_id, vote_hash):
         raise Replay("this vote was received before")
     try:
         advance(ballot.state, BallotEvent.VOTE)  # Expired once the ballot has closed
     except WrongBallotState:
         raise BallotRejected("the ballot was cancelled") from None
     verified = verify_vote(ballot.definition, vote)
-    item.db.execute(
-        "INSERT INTO ballot_votes (group_id, ballot_id, vote_hash, key_image, revision,"
-        " encrypted_choice, relay_seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            item.group_id,
-            verified.ballot_id,
-            verified.vote_hash,
-            verified.key_image,
-            verified.revision,
-            verified.encrypted_choice,
-            item.relay_seq,
+    store.insert_vote(
+        item.db,
+        VoteRow(
+            group_id=item.group_id,
+            ballot_id=verified.ballot_id,
+            vote_hash=verified.vote_hash,
+            key_image=verified.key_image,
+            revision=verified.revision,
+            encrypted_choice=verified.encrypted_choice,
+            relay_seq=item.relay_seq,
         ),
     )
     return None

@@ -16,6 +16,7 @@ from app.core.ballot_receive import StoredBallot, all_ballots, load_ballot
 from app.core.ballot_results import BallotResultView, MyVoteCheck, choice_text
 from app.core.database import Database
 from app.core.errors import ClientError, NotFound
+from app.core.store import ballots as store
 from crypto.ballot import BallotKind, BallotState
 from crypto.ballot.blsag import key_image
 from crypto.identity import fingerprint
@@ -115,9 +116,9 @@ class BallotReader:
         if len(wanted) < MIN_ID_PREFIX or any(c not in "0123456789abcdef" for c in wanted):
             raise ClientError(f"give the ballot id, at least {MIN_ID_PREFIX} hex digits")
         found = [
-            (row[0], row[1])
-            for row in self.db.all("SELECT group_id, ballot_id FROM ballots")
-            if row[1].hex().startswith(wanted)
+            (ref.group_id, ref.ballot_id)
+            for ref in store.ballot_refs(self.db)
+            if ref.ballot_id.hex().startswith(wanted)
         ]
         if not found:
             raise NotFound(f"no ballot {wanted}")
@@ -132,8 +133,7 @@ class BallotReader:
         return ballot
 
     def my_key_public(self, group_id: bytes) -> bytes | None:
-        row = self.db.one("SELECT public FROM ballot_keys WHERE group_id = ?", (group_id,))
-        return None if row is None else bytes(row[0])
+        return store.ballot_key_public(self.db, group_id)
 
     # -- views ----------------------------------------------------------------------------
 
@@ -147,16 +147,8 @@ class BallotReader:
     def _view(self, ballot: StoredBallot) -> BallotView:
         definition = ballot.definition
         result = None if ballot.result is None else json.loads(ballot.result)
-        (voted,) = self.db.one(
-            "SELECT count(DISTINCT key_image) FROM ballot_votes"
-            " WHERE group_id = ? AND ballot_id = ?",
-            (ballot.group_id, ballot.ballot_id),
-        )
-        mine = self.db.one(
-            "SELECT max(revision), sum(status = 'pending') FROM ballot_outbox"
-            " WHERE group_id = ? AND ballot_id = ? AND status IN ('pending', 'sent')",
-            (ballot.group_id, ballot.ballot_id),
-        )
+        voted = store.count_voters(self.db, ballot.group_id, ballot.ballot_id)
+        mine = store.my_votes(self.db, ballot.group_id, ballot.ballot_id)
         my_key = self.my_key_public(ballot.group_id)
         return BallotView(
             group_id=ballot.group_id,
@@ -175,11 +167,11 @@ class BallotReader:
             closes_at=definition.closes_at,
             quorum=definition.quorum,
             eligible=definition.eligible,
-            voted=int(voted),
+            voted=voted,
             i_am_eligible=my_key is not None and my_key in definition.roster,
-            my_revision=None if mine[0] is None else int(mine[0]),
-            my_vote_pending=bool(mine[1]),
-            closed_by=ballot.closed_by,
+            my_revision=mine.revision,
+            my_vote_pending=mine.pending,
+            closed_by=None if ballot.closed_by is None else str(ballot.closed_by),
             result=result,
         )
 
@@ -238,10 +230,10 @@ class BallotReader:
         not counted); ``None`` when I did not vote or there is no tally."""
         if view.my_revision is None or view.result is None or not view.i_am_eligible:
             return None
-        row = self.db.one("SELECT secret FROM ballot_keys WHERE group_id = ?", (group_id,))
-        if row is None:
+        secret = store.ballot_key_secret(self.db, group_id)
+        if secret is None:
             return None
         tag = self._ballot(group_id, ballot_id).definition.tag
-        image = key_image(bytes(row[0]), tag).hex()
+        image = key_image(secret, tag).hex()
         counted = [b for b in view.result.get("ballots", []) if b.get("key_image") == image]
         return [b["choice"] for b in counted]

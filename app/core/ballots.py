@@ -42,7 +42,9 @@ from app.core.errors import (
     RelayUnavailable,
 )
 from app.core.ports import Commits, Context, Groups, Sending
-from app.core.status import VOTE_TRANSITIONS, VoteStatus, move
+from app.core.status import VoteStatus
+from app.core.store import ballots as store
+from app.core.store.ballots import BallotKeyRow, OutboxRow, RevealKeyRow
 from crypto import kdf
 from crypto.ballot import (
     Answer,
@@ -176,28 +178,22 @@ class BallotService(BallotReader):
     def _locate(self, ballot: bytes | str) -> tuple[bytes, bytes]:
         if isinstance(ballot, str):
             return self.resolve_ballot(ballot)
-        row = self.db.one("SELECT group_id FROM ballots WHERE ballot_id = ?", (ballot,))
-        if row is None:
+        group_id = store.ballot_group(self.db, ballot)
+        if group_id is None:
             raise NotFound("no such ballot")
-        return row[0], ballot
+        return group_id, ballot
 
     def _keypair(self, group_id: bytes) -> BallotKeyPair | None:
-        row = self.db.one("SELECT secret FROM ballot_keys WHERE group_id = ?", (group_id,))
-        return None if row is None else BallotKeyPair.from_secret(bytes(row[0]))
+        secret = store.ballot_key_secret(self.db, group_id)
+        return None if secret is None else BallotKeyPair.from_secret(secret)
 
     def _reveal_key(self, group_id: bytes, ballot_id: bytes) -> tuple[RevealKey, bool] | None:
-        row = self.db.one(
-            "SELECT secret, released FROM ballot_reveal_keys WHERE group_id = ? AND ballot_id = ?",
-            (group_id, ballot_id),
-        )
-        return None if row is None else (RevealKey.from_secret(bytes(row[0])), bool(row[1]))
+        row = store.load_reveal_key(self.db, group_id, ballot_id)
+        return None if row is None else (RevealKey.from_secret(row.secret), row.released)
 
     def _mark_released(self, group_id: bytes, ballot_id: bytes) -> None:
         with self.db.transaction():
-            self.db.execute(
-                "UPDATE ballot_reveal_keys SET released = 1 WHERE group_id = ? AND ballot_id = ?",
-                (group_id, ballot_id),
-            )
+            store.mark_reveal_released(self.db, group_id, ballot_id)
 
     # -- ballot keys ----------------------------------------------------------------------
 
@@ -215,10 +211,9 @@ class BallotService(BallotReader):
         if pair is None:
             pair = BallotKeyPair.generate(self._ctx.rng)
             with self.db.transaction():
-                self.db.execute(
-                    "INSERT INTO ballot_keys (group_id, secret, public, created_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    (group_id, pair.secret_bytes(), pair.public, self._ctx.now()),
+                store.insert_ballot_key(
+                    self.db,
+                    BallotKeyRow(group_id, pair.secret_bytes(), pair.public, self._ctx.now()),
                 )
         registering = pair
 
@@ -290,10 +285,8 @@ class BallotService(BallotReader):
                 raise ClientError(str(exc)) from None
             ballot_id = definition.ballot_id
             with self.db.transaction():
-                self.db.execute(
-                    "INSERT INTO ballot_reveal_keys (group_id, ballot_id, secret, created_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    (group_id, ballot_id, reveal.secret, now),
+                store.insert_reveal_key(
+                    self.db, RevealKeyRow(group_id, ballot_id, reveal.secret, now)
                 )
             try:
                 view = await self._sending.send_content(
@@ -315,13 +308,12 @@ class BallotService(BallotReader):
             # registered keys between our sync and the post: start again with the new ones.
             changed = self._groups.session(group_id).state.ballot_roster() != definition.roster
             with self.db.transaction():
-                self.db.execute(
-                    "DELETE FROM ballot_reveal_keys WHERE group_id = ? AND ballot_id = ?",
-                    (group_id, ballot_id),
-                )
-                self.db.execute(
-                    "UPDATE messages SET warning = ? WHERE id = ?",
-                    ("not accepted: the eligible members changed while it was sent", view.row_id),
+                store.delete_refused_ballot(
+                    self.db,
+                    group_id,
+                    ballot_id,
+                    view.row_id,
+                    "not accepted: the eligible members changed while it was sent",
                 )
             if not changed:
                 raise ClientError("the group did not accept the ballot; see the warnings")
@@ -336,16 +328,14 @@ class BallotService(BallotReader):
     def _next_revision(self, ballot: StoredBallot, pair: BallotKeyPair) -> int:
         """One more than any revision we cast, here or (after a restore) as seen by the
         group under our key image."""
-        (local,) = self.db.one(
-            "SELECT max(revision) FROM ballot_outbox WHERE group_id = ? AND ballot_id = ?",
-            (ballot.group_id, ballot.ballot_id),
+        local = store.max_outbox_revision(self.db, ballot.group_id, ballot.ballot_id)
+        seen = store.max_seen_revision(
+            self.db,
+            ballot.group_id,
+            ballot.ballot_id,
+            key_image(pair.secret, ballot.definition.tag),
         )
-        (seen,) = self.db.one(
-            "SELECT max(revision) FROM ballot_votes"
-            " WHERE group_id = ? AND ballot_id = ? AND key_image = ?",
-            (ballot.group_id, ballot.ballot_id, key_image(pair.secret, ballot.definition.tag)),
-        )
-        known = [int(r) for r in (local, seen) if r is not None]
+        known = [r for r in (local, seen) if r is not None]
         return max(known) + 1 if known else 0
 
     def _delay(self, delay_ms: int | None, now: int, closes_at: int) -> int:
@@ -401,32 +391,22 @@ class BallotService(BallotReader):
         delay = self._delay(delay_ms, now, definition.closes_at)
         with self.db.transaction():
             # An older vote still waiting for its delay will never be needed.
-            self.db.execute(
-                "UPDATE ballot_outbox SET status = ?"
-                " WHERE group_id = ? AND ballot_id = ? AND status = ?",
-                (
-                    move(VOTE_TRANSITIONS, VoteStatus.PENDING, VoteStatus.SUPERSEDED),
-                    group_id,
-                    ballot_id,
-                    VoteStatus.PENDING,
-                ),
-            )
-            cursor = self.db.execute(
-                "INSERT INTO ballot_outbox (group_id, ballot_id, revision, vote, vote_hash,"
-                " not_before, status, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
-                (
-                    group_id,
-                    ballot_id,
-                    revision,
-                    cast,
-                    kdf.digest("ballot-vote-hash", cast),
-                    now + delay,
-                    now,
+            store.supersede_pending(self.db, group_id, ballot_id)
+            row_id = store.insert_outbox(
+                self.db,
+                OutboxRow(
+                    group_id=group_id,
+                    ballot_id=ballot_id,
+                    revision=revision,
+                    vote=cast,
+                    vote_hash=kdf.digest("ballot-vote-hash", cast),
+                    not_before=now + delay,
+                    created_at=now,
                 ),
             )
         posted = False
         if delay == 0:
-            posted = await self._post(int(cursor.lastrowid))
+            posted = await self._post(row_id)
             if posted:
                 await self._groups.sync_group(group_id)
         return VoteReceipt(ballot_id, revision, posted, now + delay)
@@ -435,13 +415,10 @@ class BallotService(BallotReader):
         """Seal a queued vote for the live epoch and post it anonymously; True once the
         relay took it. ``RelayUnavailable`` leaves it queued."""
         for _ in range(POST_ATTEMPTS):
-            row = self.db.one(
-                "SELECT group_id, ballot_id, vote, status FROM ballot_outbox WHERE id = ?",
-                (row_id,),
-            )
-            if row is None or row[3] != "pending":
-                return row is not None and row[3] == "sent"
-            group_id, ballot_id, cast = row[0], row[1], bytes(row[2])
+            row = store.load_outbox(self.db, row_id)
+            if row is None or row.status is not VoteStatus.PENDING:
+                return row is not None and row.status is VoteStatus.SENT
+            group_id, ballot_id, cast = row.group_id, row.ballot_id, row.vote
             stored = load_ballot(self.db, group_id, ballot_id)
             session = self._groups.session(group_id)
             if stored is None or stored.state is not BallotState.OPEN or not session.active:
@@ -465,26 +442,13 @@ class BallotService(BallotReader):
             finally:
                 await client.aclose()
             with self.db.transaction():
-                self.db.execute(
-                    "UPDATE ballot_outbox SET status = ?, relay_seq = ?,"
-                    " attempts = attempts + 1 WHERE id = ? AND status = ?",
-                    (
-                        move(VOTE_TRANSITIONS, VoteStatus.PENDING, VoteStatus.SENT),
-                        seq,
-                        row_id,
-                        VoteStatus.PENDING,
-                    ),
-                )
+                store.mark_outbox_sent(self.db, row_id, seq)
             return True
         return False
 
     def _set_outbox(self, row_id: int, old: VoteStatus, new: VoteStatus) -> None:
-        move(VOTE_TRANSITIONS, old, new)
         with self.db.transaction():
-            self.db.execute(
-                "UPDATE ballot_outbox SET status = ? WHERE id = ? AND status = ?",
-                (new, row_id, old),
-            )
+            store.set_outbox_status(self.db, row_id, old, new)
 
     async def flush_votes(self, group_id: bytes | None = None) -> int:
         """Post every queued vote whose delay is over; returns how many still wait.
@@ -493,40 +457,20 @@ class BallotService(BallotReader):
         it is not among the ballot's votes) is posted again, a few times at most.
         """
         self._requeue_lost(group_id)
-        due = self.db.all(
-            "SELECT id FROM ballot_outbox WHERE status = 'pending' AND not_before <= ?"
-            " AND (? IS NULL OR group_id = ?) ORDER BY id",
-            (self._ctx.now(), group_id, group_id),
-        )
-        for (row_id,) in due:
-            await self._post(int(row_id))
-        (waiting,) = self.db.one(
-            "SELECT count(*) FROM ballot_outbox WHERE status = 'pending'"
-            " AND (? IS NULL OR group_id = ?)",
-            (group_id, group_id),
-        )
-        return int(waiting)
+        for row_id in store.due_votes(self.db, self._ctx.now(), group_id):
+            await self._post(row_id)
+        return store.count_pending_votes(self.db, group_id)
 
     def _requeue_lost(self, group_id: bytes | None) -> None:
-        rows = self.db.all(
-            "SELECT o.id, o.group_id, o.relay_seq, g.cursor FROM ballot_outbox o"
-            " JOIN groups g ON g.group_id = o.group_id"
-            " JOIN ballots b ON b.group_id = o.group_id AND b.ballot_id = o.ballot_id"
-            " WHERE o.status = 'sent' AND b.state = 'open' AND o.attempts < ?"
-            " AND (? IS NULL OR o.group_id = ?)"
-            " AND NOT EXISTS (SELECT 1 FROM ballot_votes v WHERE v.group_id = o.group_id"
-            " AND v.ballot_id = o.ballot_id AND v.vote_hash = o.vote_hash)",
-            (REPOST_LIMIT, group_id, group_id),
-        )
         lost = [
-            (row_id, gid)
-            for row_id, gid, relay_seq, cursor in rows
-            if relay_seq is not None and cursor >= relay_seq
+            sent
+            for sent in store.sent_votes_missing(self.db, REPOST_LIMIT, group_id)
+            if sent.relay_seq is not None and sent.cursor >= sent.relay_seq
         ]
-        for row_id, gid in lost:
-            self._set_outbox(int(row_id), VoteStatus.SENT, VoteStatus.PENDING)
+        for sent in lost:
+            self._set_outbox(sent.id, VoteStatus.SENT, VoteStatus.PENDING)
             self._ctx.events.warn(
-                gid, "vote-lost", "the relay did not deliver our vote; it is posted again"
+                sent.group_id, "vote-lost", "the relay did not deliver our vote; it is posted again"
             )
 
     # -- closing --------------------------------------------------------------------------
@@ -589,12 +533,8 @@ class BallotService(BallotReader):
         anyone else posts a close marker if the ballot is still open after a grace."""
         now = self._ctx.now()
         me = self._ctx.identity.public_key
-        rows = self.db.all(
-            "SELECT ballot_id FROM ballots WHERE group_id = ? AND state IN ('open', 'closed')",
-            (group_id,),
-        )
         posted = False
-        for (ballot_id,) in rows:
+        for ballot_id in store.unfinished_ballots(self.db, group_id):
             stored = self._ballot(group_id, ballot_id)
             definition = stored.definition
             reveal = self._reveal_key(group_id, ballot_id) if stored.creator_pk == me else None
@@ -610,10 +550,7 @@ class BallotService(BallotReader):
                 and now >= definition.closes_at + CLOSE_GRACE_MS
             ):
                 with self.db.transaction():
-                    self.db.execute(
-                        "UPDATE ballots SET close_sent = 1 WHERE group_id = ? AND ballot_id = ?",
-                        (group_id, ballot_id),
-                    )
+                    store.mark_close_sent(self.db, group_id, ballot_id)
                 posted = True
                 await self._sending.send_content(
                     group_id,

@@ -134,6 +134,10 @@ class Database:
         rows: list[Any] = self._conn.execute(sql, params).fetchall()
         return rows
 
+    def refuse_writes(self) -> None:
+        """From now on this connection refuses every write (``PRAGMA query_only``)."""
+        self._conn.execute("PRAGMA query_only = ON")
+
     def rekey(self, key: bytes) -> None:
         """Re-encrypt the database under a new raw key (passphrase change)."""
         self._conn.execute(f"PRAGMA rekey = \"x'{key.hex()}'\"")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from app.core.content_handlers import Received, register
 from app.core.database import Database
+from app.core.store import documents as store
 from crypto.document.announce import (
     CONTENT_TYPE_ACKNOWLEDGEMENT,
     CONTENT_TYPE_ANNOUNCEMENT,
@@ -45,10 +46,7 @@ def trust_text(trusted: bool, signer_name: str, reason: str) -> str:
 def _history(db: Database, group_id: bytes, upto: int) -> Iterator[GroupState]:
     """Every state of the stored group log up to entry ``upto`` (the rare, slow path)."""
     state: GroupState | None = None
-    for (raw,) in db.all(
-        "SELECT entry FROM log_entries WHERE group_id = ? AND seq <= ? ORDER BY seq",
-        (group_id, upto),
-    ):
+    for raw in store.log_entries_upto(db, group_id, upto):
         entry = LogEntry.decode(raw)
         state = GroupState.genesis(entry) if state is None else state.apply(entry)
         yield state
@@ -107,39 +105,29 @@ def evaluate_trust(
     return Verdict(False, name, reason)
 
 
-def _insert(received: Received, ann: Announcement, verdict: Verdict) -> None:
-    received.db.execute(
-        "INSERT INTO doc_announcements (group_id, document_id, version, signer_pk,"
-        " signer_name, sender_pk, trusted, reason, title, filename, media_type, note, size,"
-        " published_at, blake2b512, sha256, blob_id, announcement, epoch, relay_seq,"
-        " received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        _row(received, ann, verdict),
-    )
-
-
-def _row(received: Received, ann: Announcement, verdict: Verdict) -> tuple[object, ...]:
-    return (
-        received.group_id,
-        ann.document_id,
-        ann.version,
-        ann.signer,
-        verdict.signer_name,
-        received.sender.identity_pk,
-        int(verdict.trusted),
-        verdict.reason,
-        ann.title,
-        ann.filename,
-        ann.media_type,
-        ann.note,
-        ann.size,
-        ann.published_at,
-        ann.blake2b512,
-        ann.sha256,
-        ann.keys.blob_id,
-        ann.encode(),
-        received.state.seq,
-        received.relay_seq,
-        received.now,
+def _new_row(received: Received, ann: Announcement, verdict: Verdict) -> store.NewAnnouncement:
+    return store.NewAnnouncement(
+        group_id=received.group_id,
+        document_id=ann.document_id,
+        version=ann.version,
+        signer_pk=ann.signer,
+        signer_name=verdict.signer_name,
+        sender_pk=received.sender.identity_pk,
+        trusted=verdict.trusted,
+        reason=verdict.reason,
+        title=ann.title,
+        filename=ann.filename,
+        media_type=ann.media_type,
+        note=ann.note,
+        size=ann.size,
+        published_at=ann.published_at,
+        blake2b512=ann.blake2b512,
+        sha256=ann.sha256,
+        blob_id=ann.keys.blob_id,
+        announcement=ann.encode(),
+        epoch=received.state.seq,
+        relay_seq=received.relay_seq,
+        received_at=received.now,
     )
 
 
@@ -149,46 +137,30 @@ def on_announcement(received: Received) -> str:
     verdict = evaluate_trust(received.db, received.group_id, received.state, received.sender, ann)
     db = received.db
     label = f"“{ann.title}” version {ann.version} ({ann.filename})"
-    row = db.one(
-        "SELECT id, announcement, trusted, signer_name, reason FROM doc_announcements"
-        " WHERE group_id = ? AND document_id = ? AND version = ?",
-        (received.group_id, ann.document_id, ann.version),
-    )
-    if row is None:
-        _insert(received, ann, verdict)
+    stored = store.announcement(db, received.group_id, ann.document_id, ann.version)
+    if stored is None:
+        store.insert_announcement(db, _new_row(received, ann, verdict))
         shown = trust_text(verdict.trusted, verdict.signer_name, verdict.reason)
         return f"published {label}: {shown}"
-    row_id, stored, stored_trusted = row[0], bytes(row[1]), bool(row[2])
-    if stored == ann.encode():
+    if stored.announcement == ann.encode():
         # The same announcement again: an organizer sharing it with newcomers, or a repost.
         # A repost never lowers trust; the signer posting it as an organizer may raise it.
-        if verdict.trusted and not stored_trusted:
-            db.execute(
-                "UPDATE doc_announcements SET trusted = 1, reason = '', signer_name = ?,"
-                " sender_pk = ? WHERE id = ?",
-                (verdict.signer_name, received.sender.identity_pk, row_id),
+        trusted, signer_name, reason = stored.trusted, stored.signer_name, stored.reason
+        if verdict.trusted and not stored.trusted:
+            store.trust_announcement(
+                db, stored.id, verdict.signer_name, received.sender.identity_pk
             )
-            row = (row_id, stored, 1, verdict.signer_name, "")
-        db.execute(
-            "UPDATE doc_announcements SET epoch = max(epoch, ?), relay_seq = ? WHERE id = ?",
-            (received.state.seq, received.relay_seq, row_id),
-        )
-        return f"shared {label} again: {trust_text(bool(row[2]), row[3], row[4])}"
-    if stored_trusted or not verdict.trusted:
+            trusted, signer_name, reason = True, verdict.signer_name, ""
+        store.record_repost(db, stored.id, received.state.seq, received.relay_seq)
+        return f"shared {label} again: {trust_text(trusted, signer_name, reason)}"
+    if stored.trusted or not verdict.trusted:
         raise ForkDetected(
             f"a second, different announcement of document {ann.document_id.hex()[:8]} "
             f"version {ann.version}: someone is showing members different contents"
         )
     # An untrusted announcement (a member squatting on the next version number) never
     # blocks the organizer's real one.
-    db.execute(
-        "UPDATE doc_announcements SET group_id = ?, document_id = ?, version = ?,"
-        " signer_pk = ?, signer_name = ?, sender_pk = ?, trusted = ?, reason = ?, title = ?,"
-        " filename = ?, media_type = ?, note = ?, size = ?, published_at = ?, blake2b512 = ?,"
-        " sha256 = ?, blob_id = ?, announcement = ?, epoch = ?, relay_seq = ?,"
-        " received_at = ? WHERE id = ?",
-        (*_row(received, ann, verdict), row_id),
-    )
+    store.replace_announcement(db, stored.id, _new_row(received, ann, verdict))
     return (
         f"published {label}, replacing an untrusted announcement of that version: "
         f"{trust_text(True, verdict.signer_name, '')}"
@@ -199,33 +171,28 @@ def on_acknowledgement(received: Received) -> str:
     """Record who read which version; a different hash than announced is a fork."""
     ack = Acknowledgement.decode(received.message.body)
     db = received.db
-    row = db.one(
-        "SELECT title, blake2b512 FROM doc_announcements"
-        " WHERE group_id = ? AND document_id = ? AND version = ?",
-        (received.group_id, ack.document_id, ack.version),
-    )
-    if row is not None and bytes(row[1]) != ack.blake2b512:
+    announced = store.announcement(db, received.group_id, ack.document_id, ack.version)
+    if announced is not None and announced.blake2b512 != ack.blake2b512:
         raise ForkDetected(
             f"{received.sender.name} acknowledged other contents for document "
             f"{ack.document_id.hex()[:8]} version {ack.version} than were announced here"
         )
-    db.execute(
-        "INSERT OR REPLACE INTO doc_acks (group_id, document_id, version, member_pk,"
-        " member_name, blake2b512, acked_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            received.group_id,
-            ack.document_id,
-            ack.version,
-            received.sender.identity_pk,
-            received.sender.name,
-            ack.blake2b512,
-            received.message.sent_at,
-            received.now,
+    store.record_acknowledgement(
+        db,
+        store.AcknowledgementRow(
+            group_id=received.group_id,
+            document_id=ack.document_id,
+            version=ack.version,
+            member_pk=received.sender.identity_pk,
+            member_name=received.sender.name,
+            blake2b512=ack.blake2b512,
+            acked_at=received.message.sent_at,
+            received_at=received.now,
         ),
     )
-    if row is None:
+    if announced is None:
         return f"acknowledged version {ack.version} of a document not announced here"
-    return f"acknowledged “{row[0]}” version {ack.version}"
+    return f"acknowledged “{announced.title}” version {ack.version}"
 
 
 register(CONTENT_TYPE_ANNOUNCEMENT, on_announcement)

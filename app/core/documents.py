@@ -20,7 +20,6 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import app.core.document_receive  # noqa: F401  (registers the content handlers)
 from app.core.document_blobs import BlobClient, BlobStore, DocumentUnavailable
@@ -34,6 +33,7 @@ from app.core.document_views import (
 )
 from app.core.errors import AlreadyExists, ClientError, NotFound, NotPermittedHere, RelayError
 from app.core.ports import Context, Groups, Sending
+from app.core.store import documents as store
 from crypto.document import minisign
 from crypto.document.announce import (
     CONTENT_TYPE_ACKNOWLEDGEMENT,
@@ -77,10 +77,6 @@ MIN_ID_PREFIX = 8
 _MEDIA_TYPE = re.compile(
     r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,62}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,62}"
 )
-_COLUMNS = (
-    "document_id, version, signer_pk, signer_name, trusted, reason, title, filename,"
-    " media_type, note, size, published_at, sha256, blob_id, blake2b512"
-)
 
 
 class VerificationFailed(ClientError):
@@ -113,11 +109,10 @@ class DocumentService:
         self._groups = groups
         self._sending = sending
         if store_dir is None:
-            rows = ctx.db.all("PRAGMA database_list")
-            files = [row[2] for row in rows if row[1] == "main" and row[2]]
-            if not files:
+            folder = store.database_folder(ctx.db)
+            if folder is None:
                 raise ClientError("the profile database has no folder for documents")
-            store_dir = Path(files[0]).parent / "documents"
+            store_dir = folder / "documents"
         self.store = BlobStore(store_dir)
 
     # -- publishing -------------------------------------------------------------------
@@ -154,13 +149,7 @@ class DocumentService:
             document_id = new_document_id(self._ctx.rng)
             known: set[int] = set()
         else:
-            known = {
-                int(v)
-                for (v,) in self._ctx.db.all(
-                    "SELECT version FROM doc_announcements WHERE group_id = ? AND document_id = ?",
-                    (group_id, document_id),
-                )
-            }
+            known = set(store.versions(self._ctx.db, group_id, document_id))
             if not known:
                 raise NotFound("no such document in this group")
         if version is None:
@@ -247,12 +236,10 @@ class DocumentService:
             last_add = self._last_add(gid)
             for document in self._documents(gid):
                 stored = document[0]
-                row = self._ctx.db.one(
-                    "SELECT epoch FROM doc_announcements WHERE group_id = ? AND document_id = ?"
-                    " AND version = ?",
-                    (gid, stored.document_id, stored.version),
-                )
-                if not stored.trusted or stored.announcement.signer != me or row[0] >= last_add:
+                if not stored.trusted or stored.announcement.signer != me:
+                    continue
+                row = store.announcement(self._ctx.db, gid, stored.document_id, stored.version)
+                if row is None or row.epoch >= last_add:
                     continue
                 ann = stored.announcement
                 shown = f"shared “{ann.title}” version {ann.version} with new members"
@@ -260,10 +247,8 @@ class DocumentService:
                     gid, CONTENT_TYPE_ANNOUNCEMENT, ann.encode(), shown
                 )
                 with self._ctx.db.transaction():
-                    self._ctx.db.execute(
-                        "UPDATE doc_announcements SET epoch = max(epoch, ?) WHERE group_id = ?"
-                        " AND document_id = ? AND version = ?",
-                        (session.state.seq, gid, ann.document_id, ann.version),
+                    store.raise_epoch(
+                        self._ctx.db, gid, ann.document_id, ann.version, session.state.seq
                     )
                 sent += 1
             if sent > sent_before:
@@ -272,9 +257,7 @@ class DocumentService:
 
     def _last_add(self, group_id: bytes) -> int:
         """The log position of the latest ADD (newcomers read from there on), or -1."""
-        for (raw,) in self._ctx.db.all(
-            "SELECT entry FROM log_entries WHERE group_id = ? ORDER BY seq DESC", (group_id,)
-        ):
+        for raw in store.log_entries_newest_first(self._ctx.db, group_id):
             entry = LogEntry.decode(raw)
             if entry.kind == EntryKind.ADD:
                 return entry.seq
@@ -306,23 +289,19 @@ class DocumentService:
         """(group id, document id) from a document id or a unique hex prefix of >= 8 digits."""
         db = self._ctx.db
         if isinstance(doc, bytes):
-            rows = db.all(
-                "SELECT DISTINCT group_id, document_id FROM doc_announcements"
-                " WHERE document_id = ?",
-                (doc,),
-            )
+            keys = store.documents_with_id(db, doc)
         else:
             text = doc.strip().lower()
             if not MIN_ID_PREFIX <= len(text) <= 32 or not re.fullmatch(r"[0-9a-f]+", text):
                 raise ClientError(
                     f"give the document id, or at least {MIN_ID_PREFIX} of its hex digits"
                 )
-            rows = db.all(
-                "SELECT DISTINCT group_id, document_id FROM doc_announcements"
-                " WHERE substr(lower(hex(document_id)), 1, ?) = ?",
-                (len(text), text),
-            )
-        found = {(bytes(g), bytes(d)) for g, d in rows if group_id is None or bytes(g) == group_id}
+            keys = store.documents_with_id_prefix(db, text)
+        found = {
+            (key.group_id, key.document_id)
+            for key in keys
+            if group_id is None or key.group_id == group_id
+        }
         if not found:
             raise NotFound("no document with that id")
         if len(found) > 1:
@@ -331,22 +310,17 @@ class DocumentService:
 
     def _documents(self, group_id: bytes) -> builtins.list[builtins.list[_Stored]]:
         """Versions per document, newest first; the current version is moved to the front."""
-        rows = self._ctx.db.all(
-            "SELECT document_id, version, trusted, reason, signer_name, announcement"
-            " FROM doc_announcements WHERE group_id = ? ORDER BY document_id, version DESC",
-            (group_id,),
-        )
         grouped: dict[bytes, builtins.list[_Stored]] = {}
-        for document_id, version, trusted, reason, signer_name, raw in rows:
+        for row in store.announcements(self._ctx.db, group_id):
             # Stored only after verification; decoding checks the signatures once more.
             stored = _Stored(
                 group_id,
-                bytes(document_id),
-                int(version),
-                bool(trusted),
-                reason,
-                signer_name,
-                Announcement.decode(bytes(raw)),
+                row.document_id,
+                row.version,
+                row.trusted,
+                row.reason,
+                row.signer_name,
+                Announcement.decode(row.announcement),
             )
             grouped.setdefault(stored.document_id, []).append(stored)
         result = []
@@ -359,22 +333,15 @@ class DocumentService:
         me = self._ctx.identity.public_key
         state = self._groups.session(group_id).state
         organizer = state.is_member(me) and state.role_of(me) == Role.ORGANIZER
-        acks: dict[int, builtins.list[Any]] = {}
-        for row in self._ctx.db.all(
-            "SELECT version, member_name, member_pk, acked_at, blake2b512 FROM doc_acks"
-            " WHERE group_id = ? AND document_id = ? ORDER BY acked_at, member_name",
-            (group_id, versions[0].document_id),
-        ):
-            acks.setdefault(int(row[0]), []).append(row)
-        complete = {
-            bytes(row[0])
-            for row in self._ctx.db.all("SELECT blob_id FROM doc_downloads WHERE complete = 1")
-        }
+        acks: dict[int, builtins.list[store.AcknowledgementRow]] = {}
+        for ack in store.acknowledgements(self._ctx.db, group_id, versions[0].document_id):
+            acks.setdefault(ack.version, []).append(ack)
+        complete = store.complete_downloads(self._ctx.db)
 
         def version_view(stored: _Stored) -> DocumentVersionView:
             ann = stored.announcement
             matching = [
-                row for row in acks.get(stored.version, []) if bytes(row[4]) == ann.blake2b512
+                ack for ack in acks.get(stored.version, []) if ack.blake2b512 == ann.blake2b512
             ]
             return DocumentVersionView(
                 version=ann.version,
@@ -391,12 +358,14 @@ class DocumentService:
                 trust=trust_text(stored.trusted, stored.signer_name, stored.reason),
                 downloaded=ann.keys.blob_id in complete and self.store.has(ann.keys.blob_id),
                 acknowledged_by=tuple(
-                    AcknowledgementView(row[1], fingerprint(bytes(row[2])).hex(), int(row[3]))
-                    for row in matching
+                    AcknowledgementView(
+                        ack.member_name, fingerprint(ack.member_pk).hex(), ack.acked_at
+                    )
+                    for ack in matching
                 )
                 if organizer
                 else (),
-                acknowledged_by_me=any(bytes(row[2]) == me for row in matching),
+                acknowledged_by_me=any(ack.member_pk == me for ack in matching),
             )
 
         current = version_view(versions[0])
@@ -484,9 +453,7 @@ class DocumentService:
         except RemoteError:
             self.store.discard(ann.keys.blob_id)
             with self._ctx.db.transaction():
-                self._ctx.db.execute(
-                    "DELETE FROM doc_downloads WHERE blob_id = ?", (ann.keys.blob_id,)
-                )
+                store.forget_download(self._ctx.db, ann.keys.blob_id)
             raise DocumentUnavailable(
                 "the stored copy of this document was damaged on disk and has been "
                 "discarded; get it again to download a fresh copy"
@@ -499,15 +466,12 @@ class DocumentService:
         return ExportedDocument(out, signature_path, public_key_path, trust)
 
     def _is_downloaded(self, blob_id: bytes) -> bool:
-        row = self._ctx.db.one("SELECT complete FROM doc_downloads WHERE blob_id = ?", (blob_id,))
-        return row is not None and bool(row[0]) and self.store.has(blob_id)
+        return store.download_complete(self._ctx.db, blob_id) and self.store.has(blob_id)
 
     def _mark_downloaded(self, blob_id: bytes) -> None:
         with self._ctx.db.transaction():
-            self._ctx.db.execute(
-                "INSERT OR REPLACE INTO doc_downloads (blob_id, path, complete, updated_at)"
-                " VALUES (?, ?, 1, ?)",
-                (blob_id, self.store.path(blob_id).name, self._ctx.now()),
+            store.mark_downloaded(
+                self._ctx.db, blob_id, self.store.path(blob_id).name, self._ctx.now()
             )
 
     # -- acknowledging ----------------------------------------------------------------

@@ -1,34 +1,57 @@
-"""The headless client: groups, invites, joins, messages and sync over the relay.
+"""The headless client's facade: one unlocked profile and every feature on it.
 
-The engine owns the unlocked profile database and the relays it talks to. Every change
-it makes is committed to the database before it is announced to listeners; every
-network step can be retried without losing or duplicating anything.
+``Engine`` wires the parts together once and is what the command line, the desktop
+app's commands (``app.core.commands``) and tests use. The parts talk through explicit
+calls and the narrow interfaces of ``app.core.ports``; none reaches into another:
+
+- ``RelayHealth`` (relay_health.py): each relay's connection state, failed sync steps;
+- ``GroupSync`` (group_sync.py): live group sessions, mailbox sync, compare-and-set commits;
+- ``Outbox`` (outbox.py): the durable, ordered outbox of signed group messages;
+- ``Admission`` (admission.py): invites, join requests, approvals and welcomes;
+- ``BallotService`` and ``DocumentService``: anonymous ballots and signed documents.
+
+The read side (groups, members, messages, search) is ``Queries``, which the facade
+extends with the live group sessions. Every change is committed to the database before
+listeners hear of it; every network step can be retried without losing or duplicating
+anything. Not thread-safe: use one engine from one asyncio loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.admission import Admission
+import httpx
+
+from app.core.admission import DEFAULT_INVITE_TTL_MS, Admission
 from app.core.ballots import BallotService
+from app.core.database import Database
 from app.core.documents import DocumentService
-from app.core.engine_core import wall_clock_ms
 from app.core.errors import (
     ClientError,
     RelayError,
     RelayUnavailable,
 )
 from app.core.events import (
-    ConnectionState,
     GroupChanged,
     GroupJoined,
+    Listener,
 )
+from app.core.group_session import GroupSession
+from app.core.group_sync import GroupSync
 from app.core.outbox import Outbox
+from app.core.ports import Clock, CommitMaker, Context, EventSink, RelayPool, Rng
 from app.core.profile import unlock, validate_group_name
+from app.core.queries import Queries
+from app.core.relay_client import DEFAULT_TIMEOUTS, RelayClient, RelayTimeouts
+from app.core.relay_health import RelayHealth
 from app.core.sync_pass import STEP_ERRORS, SyncPass
+from app.core.views import DEFAULT_CHANNEL, MessageView
 from crypto.group_log import (
     EntryKind,
     GroupState,
@@ -39,11 +62,16 @@ from crypto.group_log import (
     remove_body,
     role_body,
 )
+from crypto.identity import Identity
 from crypto.key_schedule import EpochKeys, cap_hash
 
 __all__ = ["Engine", "SyncReport", "wall_clock_ms"]
 
 REKEY_INTERVAL_MS = 7 * 24 * 3600 * 1000
+
+
+def wall_clock_ms() -> int:
+    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True)
@@ -58,37 +86,136 @@ class SyncReport:
     unsent: int
 
 
-class Engine(Admission, Outbox):
+class Engine(Queries):
     """One unlocked profile: every feature of the headless client."""
 
-    @property
-    def ballots(self) -> BallotService:
-        """Anonymous ballots of this profile (a part wired to this engine once)."""
-        service = self.__dict__.get("_ballots")
-        if service is None:
-            service = BallotService(self.context, self, self, self)
-            self.__dict__["_ballots"] = service
-        return service
-
-    @property
-    def documents(self) -> DocumentService:
-        """Signed documents of this profile (a part wired to this engine once)."""
-        service = self.__dict__.get("_documents")
-        if service is None:
-            service = DocumentService(self.context, self, self)
-            self.__dict__["_documents"] = service
-        return service
+    def __init__(
+        self,
+        db: Database,
+        *,
+        rng: Rng = os.urandom,
+        clock_ms: Clock = wall_clock_ms,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeouts: RelayTimeouts = DEFAULT_TIMEOUTS,
+    ) -> None:
+        row = db.one(
+            "SELECT name, relay_url, signing_seed, delivery_secret, delivery_cert FROM profile"
+        )
+        if row is None:
+            raise ClientError("the profile database holds no profile")
+        db.claim_engine()  # one engine per profile: its group state lives in memory
+        identity = Identity.from_secret_bytes(row[2], row[3], row[4])
+        super().__init__(db, identity.public_key)
+        self.identity = identity
+        self.name: str = row[0]
+        self.relay_url: str = row[1]
+        self.context = Context(
+            db=db,
+            identity=identity,
+            rng=rng,
+            now=clock_ms,
+            relays=RelayPool(transport, timeouts),
+            events=EventSink(db, clock_ms),
+        )
+        self._health = RelayHealth(self.context.events)
+        self._groups = GroupSync(self.context, self._health)
+        self._outbox = Outbox(self.context, self._groups, self._health, self, self.name)
+        self._admission = Admission(self.context, self._groups, self._health, self.name)
+        self.ballots = BallotService(self.context, self._groups, self._groups, self._outbox)
+        self.documents = DocumentService(self.context, self._groups, self._outbox)
 
     @classmethod
     def open(cls, home: Path, passphrase: str, **kwargs: object) -> Engine:
         return cls(unlock(home, passphrase), **kwargs)  # type: ignore[arg-type]
 
+    async def close(self) -> None:
+        await self.context.relays.aclose()
+        self.db.close()
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        return self.context.events.subscribe(listener)
+
+    def relay(self, url: str) -> RelayClient:
+        return self.context.relays.get(url)
+
+    # -- groups (GroupSync) -------------------------------------------------------------
+
+    def session(self, group_id: bytes) -> GroupSession:
+        return self._groups.session(group_id)
+
+    def group_state(self, group_id: bytes) -> tuple[GroupState, str]:
+        return self._groups.group_state(group_id)
+
+    def require_active(self, group_id: bytes) -> GroupSession:
+        return self._groups.require_active(group_id)
+
+    def active_group_ids(self) -> list[bytes]:
+        return self._groups.active_group_ids()
+
+    async def sync_group(
+        self, group_id: bytes, *, wait: float = 0, warnings: list[str] | None = None
+    ) -> tuple[int, int]:
+        """Process the group mailbox up to its end; returns (messages, commits)."""
+        return await self._groups.sync_group(group_id, wait=wait, warnings=warnings)
+
+    async def commit(self, group_id: bytes, make: CommitMaker) -> tuple[LogEntry, bytes, int]:
+        return await self._groups.commit(group_id, make)
+
+    # -- sending (Outbox) ---------------------------------------------------------------
+
+    async def send_text(
+        self, group_id: bytes, text: str, channel_id: bytes = DEFAULT_CHANNEL
+    ) -> MessageView:
+        return await self._outbox.send_text(group_id, text, channel_id)
+
+    async def send_content(
+        self,
+        group_id: bytes,
+        content_type: int,
+        body: bytes,
+        shown: str,
+        channel_id: bytes = DEFAULT_CHANNEL,
+    ) -> MessageView:
+        return await self._outbox.send_content(group_id, content_type, body, shown, channel_id)
+
+    async def flush_outbox(self, sync: SyncPass | None = None) -> int:
+        return await self._outbox.flush_outbox(sync)
+
+    async def retry(self, row_id: int) -> None:
+        await self._outbox.retry(row_id)
+
+    # -- invites and joining (Admission) ------------------------------------------------
+
+    async def create_invite(
+        self,
+        group_id: bytes,
+        *,
+        role: Role = Role.MEMBER,
+        ttl_ms: int = DEFAULT_INVITE_TTL_MS,
+        max_uses: int = 1,
+        needs_approval: bool = False,
+    ) -> str:
+        return await self._admission.create_invite(
+            group_id, role=role, ttl_ms=ttl_ms, max_uses=max_uses, needs_approval=needs_approval
+        )
+
+    async def join(self, code_text: str) -> None:
+        await self._admission.join(code_text)
+
+    async def approve(self, request_id: int) -> None:
+        await self._admission.approve(request_id)
+
+    async def reject(self, request_id: int) -> None:
+        await self._admission.reject(request_id)
+
+    # -- group operations ---------------------------------------------------------------
+
     async def create_group(self, name: str) -> bytes:
         """Create a group with us as its only organizer; returns its id."""
         name = validate_group_name(name)
-        group_id, mailbox_id = self._rng(16), self._rng(16)
+        group_id, mailbox_id = self.context.rng(16), self.context.rng(16)
         state, entry, secret = create_group(
-            self.identity, self.name, name, group_id, self._now(), self._rng
+            self.identity, self.name, name, group_id, self.context.now(), self.context.rng
         )
         keys = EpochKeys.derive(group_id, 0, secret)
         await self.relay(self.relay_url).create_mailbox(
@@ -98,7 +225,7 @@ class Engine(Admission, Outbox):
             self.db.execute(
                 "INSERT INTO groups (group_id, relay_url, mailbox_id, cursor, joined_at)"
                 " VALUES (?, ?, ?, 0, ?)",
-                (group_id, self.relay_url, mailbox_id, self._now()),
+                (group_id, self.relay_url, mailbox_id, self.context.now()),
             )
             self.db.execute(
                 "INSERT INTO log_entries (group_id, seq, entry, relay_seq) VALUES (?, 0, ?, 0)",
@@ -107,49 +234,49 @@ class Engine(Admission, Outbox):
             self.db.execute(
                 "INSERT INTO epochs (group_id, epoch, secret) VALUES (?, 0, ?)", (group_id, secret)
             )
-        self._sessions.pop(group_id, None)
-        self._emit(GroupJoined(group_id, state.name))
+        self._groups.forget(group_id)
+        self.context.events.emit(GroupJoined(group_id, state.name))
         return group_id
 
     async def remove_member(self, group_id: bytes, member_fingerprint: str) -> None:
-        self._require_active(group_id)
+        self._groups.require_active(group_id)
 
         def make(state: GroupState) -> tuple[EntryKind, bytes]:
-            self._require_organizer(state)
+            self._groups.require_organizer(state)
             target = self.member_by_fingerprint(state, member_fingerprint)
             return EntryKind.REMOVE, remove_body(target)
 
-        await self._commit(group_id, make)
-        self._emit(GroupChanged(group_id))
+        await self._groups.commit(group_id, make)
+        self.context.events.emit(GroupChanged(group_id))
 
     async def set_role(self, group_id: bytes, member_fingerprint: str, role: Role) -> None:
-        self._require_active(group_id)
+        self._groups.require_active(group_id)
 
         def make(state: GroupState) -> tuple[EntryKind, bytes]:
-            self._require_organizer(state)
+            self._groups.require_organizer(state)
             target = self.member_by_fingerprint(state, member_fingerprint)
             return EntryKind.ROLE, role_body(target, role)
 
-        await self._commit(group_id, make)
-        self._emit(GroupChanged(group_id))
+        await self._groups.commit(group_id, make)
+        self.context.events.emit(GroupChanged(group_id))
 
     async def create_channel(self, group_id: bytes, name: str, *, announce_only: bool) -> bytes:
-        channel_id = self._rng(16)
+        channel_id = self.context.rng(16)
 
         def make(state: GroupState) -> tuple[EntryKind, bytes]:
-            self._require_organizer(state)
+            self._groups.require_organizer(state)
             return EntryKind.CHANNEL, channel_body(channel_id, name, announce_only)
 
-        await self._commit(group_id, make)
-        self._emit(GroupChanged(group_id))
+        await self._groups.commit(group_id, make)
+        self.context.events.emit(GroupChanged(group_id))
         return channel_id
 
     async def leave(self, group_id: bytes) -> None:
-        await self._commit(group_id, lambda state: (EntryKind.LEAVE, b""))
-        self._emit(GroupChanged(group_id))
+        await self._groups.commit(group_id, lambda state: (EntryKind.LEAVE, b""))
+        self.context.events.emit(GroupChanged(group_id))
 
     async def rekey(self, group_id: bytes) -> None:
-        await self._commit(group_id, lambda state: (EntryKind.REKEY, b""))
+        await self._groups.commit(group_id, lambda state: (EntryKind.REKEY, b""))
 
     async def sync(self, *, wait: float = 0) -> SyncReport:
         """Fetch and process everything pending on every relay, then send the outbox.
@@ -160,8 +287,8 @@ class Engine(Admission, Outbox):
         unreachable is not asked again in the same sync (docs/protocol.md section 7.2).
         """
         sync = SyncPass()
-        joined = await self._sync_inboxes(sync)
-        admitted = await self._sync_invites(sync)
+        joined = await self._admission.sync_inboxes(sync)
+        admitted = await self._admission.sync_invites(sync)
         messages = commits = 0
         for group_id in self.active_group_ids():
             counts = await self._sync_group_step(group_id, sync, wait=wait)
@@ -170,7 +297,7 @@ class Engine(Admission, Outbox):
             messages += counts[0]
             commits += counts[1]
             await self._maintain_step(group_id, sync)
-        unsent = await self.flush_outbox(sync)
+        unsent = await self._outbox.flush_outbox(sync)
         return SyncReport(messages, commits, tuple(joined), admitted, tuple(sync.warnings), unsent)
 
     async def _sync_group_step(
@@ -185,9 +312,9 @@ class Engine(Admission, Outbox):
             counts = await self.sync_group(group_id, wait=wait, warnings=sync.warnings)
         except STEP_ERRORS as exc:
             what = f"group {session.state.name!r}"
-            self._step_failed(sync, scope, group_id, session.relay_url, what, exc)
+            self._health.step_failed(sync, scope, group_id, session.relay_url, what, exc)
             return None
-        self._step_done(scope)
+        self._health.step_done(scope)
         return counts
 
     async def _maintain_step(self, group_id: bytes, sync: SyncPass) -> None:
@@ -196,15 +323,15 @@ class Engine(Admission, Outbox):
         if not session.active or sync.is_down(session.relay_url):
             return
         scope = f"maintain:{group_id.hex()}"
-        was_down = self._is_down(session.relay_url)
+        was_down = self._health.is_down(session.relay_url)
         try:
             await self._maintain(group_id)
         except STEP_ERRORS as exc:
             what = f"upkeep of {session.state.name!r}"
-            self._step_failed(sync, scope, group_id, session.relay_url, what, exc)
+            self._health.step_failed(sync, scope, group_id, session.relay_url, what, exc)
         else:
-            self._step_done(scope)
-        if not was_down and self._is_down(session.relay_url):
+            self._health.step_done(scope)
+        if not was_down and self._health.is_down(session.relay_url):
             # Upkeep reports its own failures (ballots stay quiet offline); a relay it
             # found unreachable is still not asked again in this pass.
             sync.down.add(session.relay_url.rstrip("/"))
@@ -221,7 +348,7 @@ class Engine(Admission, Outbox):
         (raw,) = self.db.one(
             "SELECT entry FROM log_entries WHERE group_id = ? AND seq = ?", (group_id, state.seq)
         )
-        due = self._now() - LogEntry.decode(raw).timestamp > REKEY_INTERVAL_MS
+        due = self.context.now() - LogEntry.decode(raw).timestamp > REKEY_INTERVAL_MS
         organizers = state.organizers()
         first_organizer = organizers[0].identity_pk if organizers else None
         if state.needs_rekey or (due and first_organizer == self.identity.public_key):
@@ -229,18 +356,18 @@ class Engine(Admission, Outbox):
                 await self.rekey(group_id)
             except RelayUnavailable:
                 # Shown by the relay's connection state; the rest needs the relay too.
-                self._relay_down(session.relay_url)
+                self._health.down(session.relay_url)
                 return
             except (RelayError, ClientError) as exc:
-                self._warn(group_id, "rekey-failed", str(exc))
+                self.context.events.warn(group_id, "rekey-failed", str(exc))
         if self.session(group_id).active:
             try:
                 await self.documents.share_current(group_id, catch_up=False)
             except RelayUnavailable:
-                self._relay_down(session.relay_url)
+                self._health.down(session.relay_url)
                 return
             except (RelayError, ClientError) as exc:
-                self._warn(group_id, "document-share-failed", str(exc))
+                self.context.events.warn(group_id, "document-share-failed", str(exc))
         await self.ballots.maintain_quietly(group_id)
 
     async def run(self, stop: asyncio.Event, *, poll: float = 25.0, tick: float = 2.0) -> None:
@@ -249,7 +376,7 @@ class Engine(Admission, Outbox):
         invites, welcomes, upkeep and the outbox, whose steps fail one at a time as in
         ``sync``. The desktop app runs this."""
         group_tasks: dict[bytes, asyncio.Task[None]] = {}
-        self._running = True
+        self._health.running = True
         try:
             await self._announce_connections()
             while not stop.is_set():
@@ -260,15 +387,15 @@ class Engine(Admission, Outbox):
                             self._follow_group(group_id, stop, poll)
                         )
                 sync = SyncPass()
-                await self._sync_inboxes(sync)
-                await self._sync_invites(sync)
+                await self._admission.sync_inboxes(sync)
+                await self._admission.sync_invites(sync)
                 for group_id in self.active_group_ids():
                     await self._maintain_step(group_id, sync)
-                await self.flush_outbox(sync)
+                await self._outbox.flush_outbox(sync)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=tick)
         finally:
-            self._running = False
+            self._health.running = False
             for task in group_tasks.values():
                 task.cancel()
             await asyncio.gather(*group_tasks.values(), return_exceptions=True)
@@ -283,9 +410,9 @@ class Engine(Admission, Outbox):
         answers = await asyncio.gather(*(self.relay(url).health() for url in ordered))
         for url, reachable in zip(ordered, answers, strict=True):
             if reachable:
-                self._connection_state(url, ConnectionState.ONLINE)
+                self._health.online(url)
             else:
-                self._relay_down(url)
+                self._health.down(url)
 
     async def _follow_group(self, group_id: bytes, stop: asyncio.Event, poll: float) -> None:
         backoff = 0.5
@@ -293,15 +420,15 @@ class Engine(Admission, Outbox):
         while not stop.is_set() and self.session(group_id).active:
             try:
                 await self.sync_group(group_id, wait=poll)
-                self._step_done(scope)
+                self._health.step_done(scope)
                 backoff = 0.5
                 continue
             except RelayUnavailable:
-                self._relay_down(self.session(group_id).relay_url)
+                self._health.down(self.session(group_id).relay_url)
             except STEP_ERRORS as exc:
                 session = self.session(group_id)
                 what = f"group {session.state.name!r}"
-                self._step_failed(SyncPass(), scope, group_id, session.relay_url, what, exc)
+                self._health.step_failed(SyncPass(), scope, group_id, session.relay_url, what, exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=backoff)
             backoff = min(backoff * 2, 30.0)

@@ -14,6 +14,9 @@ from enum import Enum
 from app.core.content_handlers import HANDLERS, ITEM_HANDLERS, AnonymousItem, Received
 from app.core.database import Database
 from app.core.errors import StaleSession
+from app.core.status import GroupStatus, MessageStatus
+from app.core.store import groups as store
+from app.core.store import messages as message_store
 from app.core.views import DEFAULT_CHANNEL, MessageView
 from crypto.commit import open_commit, open_epoch_delivery
 from crypto.content import ContentType, TextBody
@@ -60,7 +63,7 @@ class GroupSession:
     relay_url: str
     mailbox_id: bytes
     cursor: int
-    status: str
+    status: GroupStatus
     state: GroupState
     keys: EpochKeys | None
     send_chain: SendChain | None = None
@@ -74,40 +77,28 @@ class GroupSession:
 
     @classmethod
     def load(cls, db: Database, group_id: bytes) -> GroupSession:
-        row = db.one(
-            "SELECT relay_url, mailbox_id, cursor, status FROM groups WHERE group_id = ?",
-            (group_id,),
-        )
+        row = store.load_group(db, group_id)
         if row is None:
             raise KeyError(group_id)
-        entries = [
-            LogEntry.decode(raw)
-            for (raw,) in db.all(
-                "SELECT entry FROM log_entries WHERE group_id = ? ORDER BY seq", (group_id,)
-            )
-        ]
-        state = GroupState.replay(entries)
-        keys = None
-        epoch_row = db.one("SELECT epoch, secret FROM epochs WHERE group_id = ?", (group_id,))
-        if epoch_row is not None:
-            keys = EpochKeys.derive(group_id, epoch_row[0], epoch_row[1])
-        session = cls(group_id, row[0], row[1], row[2], row[3], state, keys)
-        send_row = db.one("SELECT chain FROM send_chains WHERE group_id = ?", (group_id,))
-        if send_row is not None:
-            session.send_chain = SendChain.decode(send_row[0])
-        for index, raw in db.all(
-            "SELECT sender_index, chain FROM recv_chains WHERE group_id = ?", (group_id,)
-        ):
-            session.recv_chains[index] = ReceiveChain.decode(raw)
-        for sender_pk, last_hash in db.all(
-            "SELECT sender_pk, last_hash FROM sender_heads WHERE group_id = ?", (group_id,)
-        ):
-            session.sender_heads[sender_pk] = last_hash
-        return session
+        state = GroupState.replay(store.load_log(db, group_id))
+        epoch = store.load_epoch(db, group_id)
+        keys = EpochKeys.derive(group_id, epoch.epoch, epoch.secret) if epoch is not None else None
+        return cls(
+            group_id,
+            row.relay_url,
+            row.mailbox_id,
+            row.cursor,
+            row.status,
+            state,
+            keys,
+            send_chain=store.load_send_chain(db, group_id),
+            recv_chains=store.load_recv_chains(db, group_id),
+            sender_heads=store.load_sender_heads(db, group_id),
+        )
 
     @property
     def active(self) -> bool:
-        return self.status == "active" and self.keys is not None
+        return self.status == GroupStatus.ACTIVE and self.keys is not None
 
     # -- epochs -----------------------------------------------------------------------
 
@@ -117,29 +108,23 @@ class GroupSession:
         self.send_chain = None
         self.recv_chains.clear()
         self.dirty_chains.clear()
-        db.execute(
-            "INSERT OR REPLACE INTO epochs (group_id, epoch, secret) VALUES (?, ?, ?)",
-            (self.group_id, self.state.seq, secret),
-        )
-        db.execute("DELETE FROM send_chains WHERE group_id = ?", (self.group_id,))
-        db.execute("DELETE FROM recv_chains WHERE group_id = ?", (self.group_id,))
+        store.save_epoch(db, self.group_id, self.state.seq, secret)
+        store.clear_chains(db, self.group_id)
 
     def store_entry(self, db: Database, entry: LogEntry, relay_seq: int | None) -> None:
-        db.execute(
-            "INSERT INTO log_entries (group_id, seq, entry, relay_seq) VALUES (?, ?, ?, ?)",
-            (self.group_id, entry.seq, entry.encode(), relay_seq),
-        )
+        store.insert_log_entry(db, self.group_id, entry, relay_seq)
 
     def mark(self, db: Database, status: str) -> None:
-        self.status = status
+        """We are no longer a member: the group moves to ``status`` (along
+        ``GROUP_TRANSITIONS``) and every epoch secret and chain is deleted."""
+        new = GroupStatus(status)
+        store.set_status(db, self.group_id, self.status, new)
+        self.status = new
         self.keys = None
         self.send_chain = None
         self.recv_chains.clear()
         self.dirty_chains.clear()
-        db.execute("UPDATE groups SET status = ? WHERE group_id = ?", (status, self.group_id))
-        db.execute("DELETE FROM epochs WHERE group_id = ?", (self.group_id,))
-        db.execute("DELETE FROM send_chains WHERE group_id = ?", (self.group_id,))
-        db.execute("DELETE FROM recv_chains WHERE group_id = ?", (self.group_id,))
+        store.delete_key_material(db, self.group_id)
 
     def stored_send_chain(self, db: Database, me: Identity) -> SendChain:
         """Our send chain as the database holds it now, for the live epoch.
@@ -150,13 +135,11 @@ class GroupSession:
         """
         if self.keys is None:
             raise RuntimeError("no live epoch")
-        row = db.one("SELECT epoch FROM epochs WHERE group_id = ?", (self.group_id,))
-        if row is None or row[0] != self.keys.epoch:
+        if store.live_epoch(db, self.group_id) != self.keys.epoch:
             raise StaleSession(
                 "the group changed in another connection to this profile; open it again"
             )
-        chain_row = db.one("SELECT chain FROM send_chains WHERE group_id = ?", (self.group_id,))
-        chain = SendChain.decode(chain_row[0]) if chain_row is not None else None
+        chain = store.load_send_chain(db, self.group_id)
         if chain is None or chain.epoch != self.keys.epoch:
             chain = SendChain.start(self.keys, self.state.sender_index(me.public_key))
         self.send_chain = chain
@@ -164,26 +147,19 @@ class GroupSession:
 
     def save_send_chain(self, db: Database, chain: SendChain) -> None:
         self.send_chain = chain
-        db.execute(
-            "INSERT OR REPLACE INTO send_chains (group_id, chain) VALUES (?, ?)",
-            (self.group_id, chain.encode()),
-        )
+        store.save_send_chain(db, self.group_id, chain)
 
     def flush(self, db: Database) -> None:
         """Write the receive chains changed since the last flush, and the cursor."""
-        for index in self.dirty_chains:
-            db.execute(
-                "INSERT OR REPLACE INTO recv_chains (group_id, sender_index, chain)"
-                " VALUES (?, ?, ?)",
-                (self.group_id, index, self.recv_chains[index].encode()),
-            )
+        store.save_recv_chains(
+            db, self.group_id, {index: self.recv_chains[index] for index in self.dirty_chains}
+        )
         self.dirty_chains.clear()
-        db.executemany(
-            "INSERT OR REPLACE INTO sender_heads (group_id, sender_pk, last_hash) VALUES (?, ?, ?)",
-            [(self.group_id, pk, self.sender_heads[pk]) for pk in self.dirty_heads],
+        store.save_sender_heads(
+            db, self.group_id, {pk: self.sender_heads[pk] for pk in self.dirty_heads}
         )
         self.dirty_heads.clear()
-        db.execute("UPDATE groups SET cursor = ? WHERE group_id = ?", (self.cursor, self.group_id))
+        store.set_cursor(db, self.group_id, self.cursor)
 
     def _fingerprint(self, identity_pk: bytes) -> str:
         cached = self.fingerprints.get(identity_pk)
@@ -228,7 +204,7 @@ class GroupSession:
         if not new_state.is_member(me.public_key):
             self.state = new_state
             self.store_entry(db, entry, seq)
-            self.mark(db, "removed")
+            self.mark(db, GroupStatus.REMOVED)
             return ProcessResult(Outcome.REMOVED, entry=entry)
         secret = open_epoch_delivery(item, entry, new_state, me)
         self.state = new_state
@@ -292,39 +268,30 @@ class GroupSession:
         now: int,
     ) -> ProcessResult:
         is_mine = opened.sender_pk == me.public_key
-        if is_mine:
-            row = db.one("SELECT id FROM messages WHERE message_id = ?", (opened.message_id,))
-            if row is not None:
-                db.execute(
-                    "UPDATE messages SET status = 'sent', relay_seq = ?, item = NULL,"
-                    " prev_sent = NULL WHERE id = ?",
-                    (seq, row[0]),
-                )
-                return ProcessResult(Outcome.OWN_MESSAGE)
-        cursor = db.execute(
-            "INSERT OR IGNORE INTO messages (group_id, channel_id, message_id, sender_pk,"
-            " sender_name, sent_at, received_at, content_type, body, text, status, relay_seq,"
-            " warning) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                self.group_id,
-                channel_id,
-                opened.message_id,
-                opened.sender_pk,
-                sender_name,
-                opened.sent_at,
-                now,
-                opened.content_type,
-                opened.body,
-                shown,
-                "sent" if is_mine else "received",
-                seq,
-                warning,
-            ),
+        if is_mine and message_store.mark_echo_sent(db, opened.message_id, seq):
+            return ProcessResult(Outcome.OWN_MESSAGE)
+        # Ours without a pending row here (no longer held, or never) is stored as sent.
+        status = MessageStatus.SENT if is_mine else MessageStatus.RECEIVED
+        row_id = message_store.insert_message(
+            db,
+            self.group_id,
+            channel_id,
+            opened.message_id,
+            opened.sender_pk,
+            sender_name,
+            opened.sent_at,
+            now,
+            opened.content_type,
+            opened.body,
+            shown,
+            status,
+            seq,
+            warning,
         )
-        if cursor.rowcount == 0:
+        if row_id is None:
             return ProcessResult(Outcome.DUPLICATE)
         view = MessageView(
-            row_id=cursor.lastrowid,
+            row_id=row_id,
             group_id=self.group_id,
             channel_id=channel_id,
             message_id=opened.message_id,
@@ -332,7 +299,7 @@ class GroupSession:
             sender_fingerprint=self._fingerprint(opened.sender_pk),
             text=shown,
             sent_at=opened.sent_at,
-            status="sent" if is_mine else "received",
+            status=status,
             warning=warning,
             is_mine=is_mine,
         )

@@ -8,10 +8,12 @@ and group states replayed from the signed log. Every write goes through the engi
 
 from __future__ import annotations
 
-from typing import Any
-
 from app.core.database import Database
 from app.core.errors import ClientError, NotFound, NotPermittedHere
+from app.core.store import groups as group_store
+from app.core.store import messages as message_store
+from app.core.store import profile as profile_store
+from app.core.store.messages import MessageRow
 from app.core.verified_keys import verified_keys
 from app.core.views import (
     DEFAULT_CHANNEL,
@@ -27,10 +29,6 @@ from crypto.identity import DeliveryCert, fingerprint
 
 __all__ = ["Queries"]
 
-_MESSAGE_COLUMNS = (
-    "id, group_id, channel_id, message_id, sender_pk, sender_name, text, sent_at, status, warning"
-)
-
 
 class Queries:
     """Reads over the profile database; the engine adds the writes."""
@@ -44,21 +42,21 @@ class Queries:
     def reader(cls, db: Database) -> Queries:
         """A read-only view over its own connection (for a UI thread beside the engine):
         from here on the connection refuses writes, and no secret is read."""
-        row = db.one("SELECT delivery_cert FROM profile")
+        row = profile_store.public_profile(db)
         if row is None:
             raise NotFound("the profile database holds no profile")
-        db.execute("PRAGMA query_only = ON")
-        return cls(db, DeliveryCert.decode(bytes(row[0])).identity_pk)
+        db.refuse_writes()
+        return cls(db, DeliveryCert.decode(row.delivery_cert).identity_pk)
 
     def group_state(self, group_id: bytes) -> tuple[GroupState, str]:
         """The group's validated state and its status (``active``, ``removed``, ...), as
         stored; the engine overrides this with its live sessions."""
         cached = self._read_cache.get(group_id)
         if cached is None:
-            row = self.db.one("SELECT status FROM groups WHERE group_id = ?", (group_id,))
+            row = group_store.load_group(self.db, group_id)
             if row is None:
                 raise NotFound("no such group")
-            cached = GroupState.replay(self.log(group_id)), str(row[0])
+            cached = GroupState.replay(self.log(group_id)), row.status
             self._read_cache[group_id] = cached
         return cached
 
@@ -79,10 +77,10 @@ class Queries:
 
     def profile(self) -> ProfileView:
         """This profile's display name and default relay."""
-        row = self.db.one("SELECT name, relay_url FROM profile")
+        row = profile_store.public_profile(self.db)
         if row is None:
             raise NotFound("the profile database holds no profile")
-        return ProfileView(name=str(row[0]), relay_url=str(row[1]), fingerprint=self.fingerprint)
+        return ProfileView(name=row.name, relay_url=row.relay_url, fingerprint=self.fingerprint)
 
     @property
     def fingerprint(self) -> str:
@@ -95,16 +93,15 @@ class Queries:
     # -- groups ---------------------------------------------------------------------------
 
     def group_ids(self) -> list[bytes]:
-        return [row[0] for row in self.db.all("SELECT group_id FROM groups ORDER BY joined_at")]
+        return group_store.group_ids(self.db)
 
     def group(self, group_id: bytes) -> GroupView:
         state, status = self.group_state(group_id)
         role = state.role_of(self.me) if state.is_member(self.me) else None
-        (read_upto,) = self.db.one("SELECT read_upto FROM groups WHERE group_id = ?", (group_id,))
-        (unread,) = self.db.one(
-            "SELECT count(*) FROM messages WHERE group_id = ? AND id > ? AND sender_pk != ?",
-            (group_id, read_upto, self.me),
-        )
+        row = group_store.load_group(self.db, group_id)
+        if row is None:
+            raise NotFound("no such group")
+        unread = message_store.count_unread(self.db, group_id, row.read_upto, self.me)
         channels = [ChannelView(DEFAULT_CHANNEL, "general", False)] + [
             ChannelView(c.channel_id, c.name, c.announce_only) for c in state.channels.values()
         ]
@@ -141,11 +138,7 @@ class Queries:
 
     def mark_read(self, group_id: bytes) -> None:
         with self.db.transaction():
-            self.db.execute(
-                "UPDATE groups SET read_upto = (SELECT coalesce(max(id), 0) FROM messages"
-                " WHERE group_id = ?) WHERE group_id = ?",
-                (group_id, group_id),
-            )
+            group_store.mark_read(self.db, group_id)
 
     # -- members --------------------------------------------------------------------------
 
@@ -191,56 +184,45 @@ class Queries:
             raise NotPermittedHere("only organizers can post in this channel")
 
     def log(self, group_id: bytes) -> list[LogEntry]:
-        return [
-            LogEntry.decode(raw)
-            for (raw,) in self.db.all(
-                "SELECT entry FROM log_entries WHERE group_id = ? ORDER BY seq", (group_id,)
-            )
-        ]
+        return group_store.load_log(self.db, group_id)
 
     def join_requests(self, group_id: bytes | None = None) -> list[JoinRequestView]:
         from crypto.invite import InviteSecrets, JoinRequest
 
-        rows = self.db.all(
-            "SELECT r.id, r.group_id, r.request, r.status, r.received_at, i.secret"
-            " FROM join_requests r JOIN invites i ON i.invite_id = r.invite_id"
-            " WHERE (? IS NULL OR r.group_id = ?) ORDER BY r.id",
-            (group_id, group_id),
-        )
         views = []
-        for request_id, gid, raw, status, received_at, secret in rows:
-            request = JoinRequest.open(InviteSecrets.derive(secret), raw)
+        for row in group_store.join_requests(self.db, group_id):
+            request = JoinRequest.open(InviteSecrets.derive(row.invite_secret), row.request)
             views.append(
                 JoinRequestView(
-                    request_id,
-                    gid,
+                    row.request_id,
+                    row.group_id,
                     request.name,
                     fingerprint(request.identity_pk).hex(),
-                    status,
-                    received_at,
+                    row.status,
+                    row.received_at,
                 )
             )
         return views
 
     # -- messages -------------------------------------------------------------------------
 
-    def _view(self, row: Any) -> MessageView:
+    def _view(self, row: MessageRow) -> MessageView:
         return MessageView(
-            row_id=row[0],
-            group_id=row[1],
-            channel_id=row[2],
-            message_id=row[3],
-            sender_name=row[5],
-            sender_fingerprint=fingerprint(row[4]).hex(),
-            text=row[6],
-            sent_at=row[7],
-            status=row[8],
-            warning=row[9],
-            is_mine=row[4] == self.me,
+            row_id=row.row_id,
+            group_id=row.group_id,
+            channel_id=row.channel_id,
+            message_id=row.message_id,
+            sender_name=row.sender_name,
+            sender_fingerprint=fingerprint(row.sender_pk).hex(),
+            text=row.text,
+            sent_at=row.sent_at,
+            status=row.status,
+            warning=row.warning,
+            is_mine=row.sender_pk == self.me,
         )
 
     def message(self, row_id: int) -> MessageView:
-        row = self.db.one(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (row_id,))  # noqa: S608
+        row = message_store.load_message(self.db, row_id)
         if row is None:
             raise NotFound("no such message")
         return self._view(row)
@@ -254,46 +236,19 @@ class Queries:
         before: int | None = None,
     ) -> list[MessageView]:
         """Messages in display order (oldest first); ``limit`` takes the newest ones."""
-        sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE group_id = ?"  # noqa: S608
-        params: list[Any] = [group_id]
-        if channel_id is not None:
-            sql += " AND channel_id = ?"
-            params.append(channel_id)
-        if before is not None:
-            sql += " AND id < ?"
-            params.append(before)
-        sql += " ORDER BY id DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        rows = self.db.all(sql, tuple(params))
-        rows.reverse()
+        rows = message_store.load_messages(
+            self.db, group_id, channel_id, limit=limit, before=before
+        )
         return [self._view(row) for row in rows]
 
     def message_count(self, group_id: bytes, channel_id: bytes | None = None) -> int:
-        if channel_id is None:
-            (count,) = self.db.one("SELECT count(*) FROM messages WHERE group_id = ?", (group_id,))
-        else:
-            (count,) = self.db.one(
-                "SELECT count(*) FROM messages WHERE group_id = ? AND channel_id = ?",
-                (group_id, channel_id),
-            )
-        return int(count)
+        return message_store.count_messages(self.db, group_id, channel_id)
 
     def search(
         self, query: str, group_id: bytes | None = None, limit: int = 200
     ) -> list[MessageView]:
         """Full-text search (SQLite FTS5 inside the encrypted database)."""
-        terms = " ".join('"' + word.replace('"', '""') + '"' for word in query.split())
-        if not terms:
-            return []
-        rows = self.db.all(
-            f"SELECT {', '.join('m.' + c.strip() for c in _MESSAGE_COLUMNS.split(','))}"  # noqa: S608
-            " FROM messages_fts f JOIN messages m ON m.id = f.rowid"
-            " WHERE messages_fts MATCH ? AND (? IS NULL OR m.group_id = ?)"
-            " ORDER BY m.id DESC LIMIT ?",
-            (terms, group_id, group_id, limit),
-        )
+        rows = message_store.search(self.db, query, group_id, limit)
         return [self._view(row) for row in rows]
 
 

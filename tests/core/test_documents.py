@@ -87,7 +87,7 @@ async def member_publishes(
         group_id=group_id,
         document_id=document_id,
         version=version,
-        published_at=engine._now(),
+        published_at=engine.context.now(),
         title=title,
         filename=source.name,
         media_type="application/pdf",
