@@ -13,6 +13,11 @@
     appends an item; we time from the POST's acknowledgement (and from its sending) to
     each waiting client having the item.
 
+(d) With --postgres: (a) and (c) on PostgreSQL instead (a throwaway server from the Debian
+    ``postgresql`` package, as the tests start it, or --postgres-url), with 1 and 2 relay
+    worker processes (``serve --workers N``); with 2 workers the waiting clients and the
+    poster land on either process, so part of (c) is delivered through LISTEN/NOTIFY.
+
 The relay runs twice, without and with Prometheus metrics (``--metrics``), to show what
 metrics cost.  ``--db-dir /dev/shm`` puts the database on tmpfs (fsync free, NOT durable):
 the relay's software overhead alone, for profiling.
@@ -407,10 +412,14 @@ def main() -> int:
     parser.add_argument("--no-wrk", action="store_true", help="use the raw-socket generator")
     parser.add_argument("--db-dir", help="directory for the relay database (default: a temp dir)")
     parser.add_argument("--no-latency", action="store_true", help="skip (c)")
+    parser.add_argument("--postgres", action="store_true", help="(d): PostgreSQL figures only")
+    parser.add_argument("--postgres-url", help="use this database instead of a throwaway one")
     args = parser.parse_args()
     if args.serve_hello:
         serve_hello()
         return 0
+    if args.postgres or args.postgres_url:
+        return postgres_figures(args)
 
     use_wrk = shutil.which("wrk") is not None and not args.no_wrk
     with tempfile.TemporaryDirectory(dir=args.db_dir) as tmp:
@@ -485,6 +494,55 @@ def main() -> int:
             relay.stop()
             metered.stop()
             hello.stop()
+    return 0
+
+
+# ---------------------------------------------------------------- (d) PostgreSQL
+
+
+def postgres_figures(args: argparse.Namespace) -> int:
+    """(a) and (c) on PostgreSQL with 1 and 2 worker processes."""
+    import contextlib
+
+    from tests.relay.pg_server import find_bindir, start_server
+
+    with contextlib.ExitStack() as stack:
+        url = args.postgres_url
+        if url is None:
+            bindir = find_bindir()
+            if bindir is None:
+                print("PostgreSQL is not installed (apt-get install postgresql)")
+                return 1
+            url = stack.enter_context(start_server(bindir)).url()
+        use_wrk = shutil.which("wrk") is not None and not args.no_wrk
+        generator = "wrk -t1" if use_wrk else "raw-socket generator (lower bound)"
+        print(f"(d) PostgreSQL: accepted POSTs/s ({generator}) and long-poll latency (ms)")
+        head = f"    {'workers':>7} {'conns':>5} {'POSTs/s':>9}   {'K':>3}"
+        print(f"{head} {'p50 / p99 from ack':>20}")
+        for workers in (1, 2):
+            with tempfile.TemporaryDirectory() as tmp:
+                relay = Server(
+                    [sys.executable, "-m", "relay", "serve", "--db", url, "--port", "0",
+                     "--workers", str(workers), "--log-level", "warning", *OPEN_LIMITS],
+                    "caucus-relay listening on",
+                )  # fmt: skip
+                try:
+                    targets = make_mailboxes(relay, MAILBOXES)
+                    script = Path(tmp) / "post.lua"
+                    _lua(targets, script)
+                    for connections, waiters in ((10, 10), (100, 100)):
+                        if use_wrk:
+                            rate = run_wrk(relay, script, connections, args.seconds)
+                        else:
+                            rate = run_raw(relay, targets, connections, args.seconds)
+                        rounds = max(10, args.rounds // 2)
+                        from_ack, _ = asyncio.run(long_poll_latency(relay, waiters, rounds))
+                        print(
+                            f"    {workers:>7} {connections:>5} {rate:>9.0f}   {waiters:>3}"
+                            f" {pct(from_ack, 0.5):>9.2f} / {pct(from_ack, 0.99):>7.2f}"
+                        )
+                finally:
+                    relay.stop()
     return 0
 
 

@@ -3,7 +3,9 @@
 ``serve`` prints one line, ``caucus-relay listening on http://HOST:PORT``, once the socket
 accepts connections (with ``--port 0`` it names the port the system chose) and stops
 gracefully on SIGTERM or SIGINT.  Its settings come from flags over ``CAUCUS_RELAY_*``
-variables over ``--config FILE`` over defaults (``relay/config_file.py``).
+variables over ``--config FILE`` over defaults (``relay/config_file.py``).  ``--db`` is a
+SQLite file or a ``postgresql://`` URL; with PostgreSQL, ``--workers N`` serves one socket
+from N processes (``relay/workers.py``).
 ``backup`` copies a live database consistently; ``restore`` puts a backup in place with a
 new generation id (``relay/backup.py``).
 """
@@ -17,14 +19,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from relay.backend import is_database_url
 from relay.backup import BackupError, backup, restore
 from relay.config import RelayConfig
 from relay.config_file import ConfigError, load_config
 from relay.connections import raise_open_files_limit
 from relay.http import create_app
-from relay.lockfile import DatabaseLocked
 from relay.metrics import MetricsServer
-from relay.schema import SchemaError
 from relay.server import RelayServer, bind_socket, display_url, uvicorn_config
 from relay.version import version_line
 
@@ -32,7 +33,6 @@ __all__ = ["main"]
 
 # flag destination -> RelayConfig field (the flags predate the config file; names kept)
 _FLAG_FIELDS = {
-    "db": "db_path",
     "host": "host",
     "port": "port",
     "retention_days": "retention_days",
@@ -52,6 +52,16 @@ _FLAG_FIELDS = {
 }
 
 
+def _sqlite_file(value: str) -> Path:
+    """``--db`` of backup and restore: PostgreSQL has its own tools for both."""
+    if is_database_url(value):
+        raise argparse.ArgumentTypeError(
+            "backup and restore work on SQLite files; use pg_dump and pg_restore for "
+            "PostgreSQL (docs/relay-operations.md)"
+        )
+    return Path(value)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="caucus-relay", description="Caucus relay server")
     parser.add_argument("--version", action="version", version=version_line("caucus-relay"))
@@ -64,7 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     defaults = RelayConfig(db_path=Path("relay.db"))
     serve.add_argument("--config", type=Path, help="TOML file of RelayConfig settings")
-    serve.add_argument("--db", type=Path, help="SQLite database file")
+    serve.add_argument("--db", help="SQLite database file, or a postgresql:// URL")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="relay processes (PostgreSQL only), default 1"
+    )
     serve.add_argument("--host", help=f"default {defaults.host}")
     serve.add_argument("--port", type=int, help=f"default {defaults.port}; 0 picks a free port")
     serve.add_argument("--retention-days", type=float)
@@ -101,14 +114,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
 
     save = commands.add_parser("backup", help="copy a database consistently, even while served")
-    save.add_argument("--db", type=Path, required=True, help="the relay's database")
+    save.add_argument("--db", type=_sqlite_file, required=True, help="the relay's database")
     save.add_argument("--out", type=Path, required=True, help="new file to write")
 
     load = commands.add_parser(
         "restore", help="put a backup in place (relay stopped) with a new generation id"
     )
     load.add_argument("--from", dest="source", type=Path, required=True, help="a backup file")
-    load.add_argument("--db", type=Path, required=True, help="the relay's database to replace")
+    load.add_argument(
+        "--db", type=_sqlite_file, required=True, help="the relay's database to replace"
+    )
     return parser
 
 
@@ -123,7 +138,23 @@ def _flags(args: argparse.Namespace) -> dict[str, object]:
         flags["create_per_s"] = args.creations_per_minute / 60.0
     if args.creations_per_address_per_minute is not None:
         flags["create_per_address_per_s"] = args.creations_per_address_per_minute / 60.0
+    if args.db is not None:
+        if is_database_url(args.db):
+            flags["db_url"] = args.db
+        else:
+            flags["db_path"] = Path(args.db)
     return flags
+
+
+def _check_workers(config: RelayConfig, workers: int) -> None:
+    if workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    if workers > 1 and not config.db_url:
+        raise ConfigError(
+            "--workers above 1 needs a postgresql:// database (SQLite has one writer)"
+        )
+    if workers > 1 and config.metrics:
+        raise ConfigError("metrics are per process: not available with --workers above 1")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -132,6 +163,7 @@ def _serve(args: argparse.Namespace) -> int:
     )
     try:
         config = load_config(_flags(args), os.environ, args.config)
+        _check_workers(config, args.workers)
     except ConfigError as exc:
         print(f"caucus-relay: {exc}", file=sys.stderr)
         return 2
@@ -140,13 +172,17 @@ def _serve(args: argparse.Namespace) -> int:
         logging.getLogger("caucus.relay").warning(
             "open-files limit %d is below --max-connections %d", open_files, config.max_connections
         )
+    if args.workers > 1:
+        from relay.workers import serve_workers
+
+        return serve_workers(config, args.workers)
     app = create_app(config)
     metrics_server: MetricsServer | None = None
     try:
         app.relay.start()
         sock = bind_socket(config.host, config.port)
-    except (OSError, SchemaError, DatabaseLocked) as exc:
-        print(f"caucus-relay: cannot start: {exc}", file=sys.stderr)
+    except Exception as exc:  # OSError, SchemaError, DatabaseLocked or the server's refusal
+        print(f"caucus-relay: cannot start: {' '.join(str(exc).split())}", file=sys.stderr)
         app.close()
         return 1
     if app.metrics is not None:

@@ -21,6 +21,8 @@ class RelayConfig:
     """Everything the relay needs to know; all sizes in bytes, all rates per second."""
 
     db_path: Path
+    # a postgresql:// URL: use that server instead of the SQLite file (db_path is unused)
+    db_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8470
     retention_days: float = 90.0

@@ -133,10 +133,12 @@ def load_config(
         if name not in types:
             raise ConfigError(f"unknown setting {name!r}")
         values[name] = value
-    if "db_path" not in values:
+    if "db_path" not in values and not values.get("db_url"):
         raise ConfigError(
-            "no database: give --db, db_path in the config file or CAUCUS_RELAY_DB_PATH"
+            "no database: give --db, db_path or db_url in the config file, "
+            "or CAUCUS_RELAY_DB_PATH or CAUCUS_RELAY_DB_URL"
         )
+    values.setdefault("db_path", Path())  # unused when db_url names a PostgreSQL database
     try:
         return RelayConfig(**values)  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:

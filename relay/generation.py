@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import secrets
-import sqlite3
+
+from relay.backend import Connection
 
 __all__ = ["GENERATION_RE", "ensure", "new_generation", "read", "replace"]
 
@@ -22,12 +23,12 @@ def new_generation() -> str:
     return secrets.token_hex(16)
 
 
-def read(conn: sqlite3.Connection) -> str | None:
+def read(conn: Connection) -> str | None:
     row = conn.execute("SELECT value FROM generation WHERE id = 1").fetchone()
     return None if row is None else str(row[0])
 
 
-def ensure(conn: sqlite3.Connection) -> str:
+def ensure(conn: Connection) -> str:
     """The database's generation, creating one if it has none yet (a new or migrated DB)."""
     conn.execute(
         "INSERT INTO generation (id, value) VALUES (1, ?) ON CONFLICT DO NOTHING",
@@ -39,7 +40,7 @@ def ensure(conn: sqlite3.Connection) -> str:
     return value
 
 
-def replace(conn: sqlite3.Connection) -> str:
+def replace(conn: Connection) -> str:
     """Give the database a fresh generation (after a restore); returns it."""
     value = new_generation()
     conn.execute("DELETE FROM generation")

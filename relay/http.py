@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any
 
 from relay import codec, limits
+from relay.backend import open_backend
 from relay.capabilities import CapabilityHashes
 from relay.config import RelayConfig
 from relay.connections import CONNECTION_SCOPE_KEY
@@ -508,6 +509,6 @@ def create_app(config: RelayConfig, *, clock: Clock | None = None) -> RelayApp:
         metrics = RelayMetrics(
             _route_labels(),
             waiting=lambda: relay.waiting,
-            stored=lambda: stored_bytes(config.db_path),
+            stored=lambda: stored_bytes(open_backend(config)),
         )
     return RelayApp(relay, _load_openapi(), metrics)

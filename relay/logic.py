@@ -13,21 +13,21 @@ import asyncio
 import functools
 import logging
 import os
-import sqlite3
 import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from crypto.errors import BadSignature, Expired, MalformedData
 from crypto.relay_auth import verify_inbox_auth
 from crypto.relay_work import WorkChallenge, WorkKind
-from relay import generation, schema, store
+from relay import generation, store
+from relay.backend import Connection, open_backend
 from relay.codec import Fetch
 from relay.config import RelayConfig
 from relay.errors import RelayError
-from relay.limits import AddressLimit, FairBuckets, StorageBudget, measure_sqlite
+from relay.limits import AddressLimit, FairBuckets, StorageBudget
 from relay.lockfile import DatabaseLock
 from relay.notify import Notifier
 from relay.pow import CreationGate, WorkSettings
@@ -37,6 +37,7 @@ from relay.writer import GroupCommitWriter
 __all__ = ["COMMIT_HEADER_SIZE", "Clock", "Relay"]
 
 Clock = Callable[[], float]
+T = TypeVar("T")
 COMMIT_HEADER_SIZE = 96
 """``bytes32 prev_head | bytes32 new_head | bytes32 new_cap_hash`` before a commit item."""
 
@@ -58,14 +59,17 @@ class Relay:
         self.schema_version = 0
         self.generation = ""
         """The database's generation id (``relay.generation``), known once storage started."""
+        self._backend = open_backend(config)
         self._writer = GroupCommitWriter(
             self._open_writer,
+            self._backend,
             max_batch=config.max_batch,
             bulk=store.Appender(),
             tick=self._maintenance,
             tick_interval_s=config.purge_interval_s,
         )
         self._notifier = Notifier()
+        self._fanout = self._backend.fanout(self._wake)
         self._buckets = FairBuckets(
             config.rate_per_s, config.rate_burst, config.group_factor, config.max_tracked_buckets
         )
@@ -99,26 +103,30 @@ class Relay:
             config.max_db_bytes, config.min_free_disk_bytes, self._measure_storage
         )
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        self._readers: list[Connection] = []
         self._lock = threading.Lock()
+        self._start_lock = threading.Lock()
         self._closed = False
-        self._db_lock = DatabaseLock(config.db_path)
+        # one process per SQLite file; a PostgreSQL database is meant to be shared
+        self._db_lock = None if self._backend.shared else DatabaseLock(config.db_path)
 
     # ------------------------------------------------------------------ lifecycle
 
-    def _open_writer(self) -> sqlite3.Connection:
-        self._db_lock.acquire()  # before touching the file: one process per database
+    def _open_writer(self) -> Connection:
+        if self._db_lock is not None:
+            self._db_lock.acquire()  # before touching the file: one process per database
         try:
-            conn = schema.connect(self.config.db_path)
+            conn, self.schema_version = self._backend.open_writer()
         except BaseException:
-            self._db_lock.release()
+            if self._db_lock is not None:
+                self._db_lock.release()
             raise
         try:
-            self.schema_version = schema.migrate(conn)
             self.generation = generation.ensure(conn)
         except BaseException:
             conn.close()
-            self._db_lock.release()
+            if self._db_lock is not None:
+                self._db_lock.release()
             raise
         return conn
 
@@ -126,9 +134,15 @@ class Relay:
         """Open the database (migrating it) and start the writer; idempotent."""
         if self._closed:
             raise RelayError("unavailable", "relay is shutting down")
-        if not self._writer.running:
+        with self._start_lock:
+            if self._writer.running:
+                return
             self._writer.start()
-            log.info("relay storage ready (schema version %d)", self.schema_version)
+            if self._fanout is not None:
+                self._fanout.start()
+        log.info(
+            "relay storage ready (%s, schema version %d)", self._backend.name, self.schema_version
+        )
 
     def begin_shutdown(self) -> None:
         """Answer every long-poll now, so a graceful stop need not wait up to 30 s."""
@@ -139,29 +153,61 @@ class Relay:
         self._closed = True
         self._notifier.close()
         self._writer.stop()
+        if self._fanout is not None:
+            self._fanout.close()
         with self._lock:
             readers, self._readers = self._readers, []
         for conn in readers:
             conn.close()
-        self._db_lock.release()
+        if self._db_lock is not None:
+            self._db_lock.release()
 
-    def _reader(self) -> sqlite3.Connection:
+    def _reader(self) -> Connection:
         """This thread's read-only connection (one per event-loop thread)."""
         if self._closed:
             raise RelayError("unavailable", "relay is shutting down")
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and self._backend.broken(conn):  # the server restarted
+            with self._lock:
+                self._readers.remove(conn)
+            conn.close()
+            conn = None
         if conn is None:
             self.start()
-            conn = schema.connect(self.config.db_path, readonly=True)
+            conn = self._backend.open_reader()
             self._local.conn = conn
             with self._lock:
                 self._readers.append(conn)
         return conn
 
-    async def _write(self, op: Callable[[sqlite3.Connection], Any]) -> Any:
+    def _read(self, read: Callable[[Connection], T]) -> T:
+        """``read`` on this thread's reader; once more on a new connection if the server
+        dropped the old one (PostgreSQL restarted, or the connection was terminated)."""
+        conn = self._reader()
+        try:
+            return read(conn)
+        except self._backend.failures:
+            if not self._backend.broken(conn):
+                raise
+        return read(self._reader())  # _reader replaces a broken connection
+
+    async def _write(self, op: Callable[[Connection], Any]) -> Any:
         if self._closed:
             raise RelayError("unavailable", "relay is shutting down")
         return await self._writer.submit(op)
+
+    def _notify(self, key: tuple[int, bytes]) -> None:
+        """After a commit: wake the waiters of ``key`` here and in the other processes."""
+        self._notifier.notify(key)
+        if self._fanout is not None:
+            self._fanout.publish(key)
+
+    def _wake(self, key: tuple[int, bytes] | None) -> None:
+        """A commit in another process (or, for None, wake-ups may have been lost)."""
+        if key is None:
+            self._notifier.wake_everyone()
+        else:
+            self._notifier.notify(key)
 
     # ------------------------------------------------------------------ limits
 
@@ -183,7 +229,7 @@ class Relay:
         return self._creations.challenge(self.clock())
 
     def _measure_storage(self) -> tuple[int, int]:
-        return measure_sqlite(self._reader(), self.config.db_path)
+        return self._read(self._backend.measure)
 
     def _charge(self, size: int) -> None:
         """Refuse (507) a write that would pass the database cap or the disk floor."""
@@ -235,7 +281,7 @@ class Relay:
             store.MAILBOX, mid, presented, item, _hour(self.clock()), self.config.max_mailbox_bytes
         )
         seq: int = await self._writer.submit_bulk(append)
-        self._notifier.notify((store.MAILBOX, mid))
+        self._notify((store.MAILBOX, mid))
         return seq
 
     async def commit(self, mid: bytes, presented: bytes, body: bytes) -> int:
@@ -255,7 +301,7 @@ class Relay:
             quota=self._quota,
         )
         seq: int = await self._write(op)
-        self._notifier.notify((store.MAILBOX, mid))
+        self._notify((store.MAILBOX, mid))
         return seq
 
     async def fetch_mailbox(
@@ -279,7 +325,7 @@ class Relay:
     async def delete_mailbox(self, mid: bytes, presented: bytes) -> None:
         self._limit(self._buckets, presented)
         await self._write(functools.partial(store.delete_mailbox, mid=mid, cap_hash=presented))
-        self._notifier.notify((store.MAILBOX, mid))
+        self._notify((store.MAILBOX, mid))
 
     # ------------------------------------------------------------------ inboxes
 
@@ -307,7 +353,7 @@ class Relay:
             self._inbox_item_charge,
         )
         seq: int = await self._writer.submit_bulk(append)
-        self._notifier.notify((store.INBOX, iid))
+        self._notify((store.INBOX, iid))
         return seq
 
     def _check_inbox_auth(self, iid: bytes, header: bytes | None) -> None:
@@ -318,7 +364,7 @@ class Relay:
             text = header.decode("ascii")
         except UnicodeDecodeError:
             raise RelayError("bad_request", "X-Caucus-Auth is not base64url") from None
-        auth_key = store.inbox_auth_key(self._reader(), iid)
+        auth_key = self._read(functools.partial(store.inbox_auth_key, iid=iid))
         now_ms = int(self.clock() * 1000)
         try:
             verify_inbox_auth(text, auth_key, iid, now_ms, self.config.auth_window_ms)
@@ -395,7 +441,9 @@ class Relay:
 
     async def get_chunk(self, bid: bytes, presented: bytes, index: int) -> bytes:
         self._limit(self._read_buckets, b"blob" + bid)
-        return store.get_chunk(self._reader(), bid, presented, index)
+        return self._read(
+            functools.partial(store.get_chunk, bid=bid, cap_hash=presented, index=index)
+        )
 
     async def delete_blob(self, bid: bytes, presented: bytes) -> None:
         self._limit(self._buckets, b"blob" + bid)
@@ -414,11 +462,11 @@ class Relay:
         )
         return counts
 
-    def _maintenance(self, conn: sqlite3.Connection) -> None:
+    def _maintenance(self, conn: Connection) -> None:
         """Runs in the writer thread every ``purge_interval_s``: retention and a count log."""
-        conn.execute("BEGIN IMMEDIATE")
+        self._backend.begin(conn)
         counts = store.purge(conn, self._cutoff_hour())
-        conn.execute("COMMIT")
+        self._backend.commit(conn)
         errors = dict(self.errors)
         self.errors.clear()
         log.info(
@@ -441,9 +489,8 @@ class Relay:
         disconnected: Callable[[], Awaitable[Any]] | None,
     ) -> store.Fetched:
         """Read; if nothing is there, wait for a commit on ``key`` (at most ``wait_s``)."""
-        conn = self._reader()
         if wait_s <= 0:
-            return read(conn)
+            return self._read(read)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
         gone: asyncio.Future[Any] | None = None
@@ -451,7 +498,7 @@ class Relay:
             while True:
                 waiter = self._notifier.register(key)
                 try:
-                    result = read(conn)
+                    result = self._read(read)
                     remaining = deadline - loop.time()
                     if result.rows or remaining <= 0 or self._notifier.closed:
                         return result

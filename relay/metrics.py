@@ -9,12 +9,10 @@ public port never answers them: traffic volume over time is itself metadata.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from bisect import bisect_left
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from itertools import accumulate
-from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
@@ -25,6 +23,8 @@ from prometheus_client.core import (
     HistogramMetricFamily,
     Metric,
 )
+
+from relay.backend import Backend
 
 __all__ = ["APPEND_ROUTES", "LATENCY_BUCKETS", "MetricsServer", "RelayMetrics", "stored_bytes"]
 
@@ -43,13 +43,16 @@ APPEND_ROUTES = frozenset(
 _UNROUTED = ("unmatched", "other")
 
 
-def stored_bytes(db_path: Path) -> float:
+def stored_bytes(backend: Backend) -> float:
     """Bytes of items and blob chunks stored now (a short read-only connection)."""
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5.0)
+    try:
+        conn = backend.open_reader()
+    except backend.failures:
+        return float("nan")
     try:
         items = conn.execute("SELECT coalesce(sum(bytes_used), 0) FROM queues").fetchone()[0]
         blobs = conn.execute("SELECT coalesce(sum(bytes_used), 0) FROM blobs").fetchone()[0]
-    except sqlite3.Error:
+    except backend.failures:
         return float("nan")
     finally:
         conn.close()

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import ClassVar
 
-__all__ = ["SchemaError", "connect", "latest_version", "migrate", "migrations"]
+from relay.backend import Connection, Fanout, Wake
+from relay.limits import measure_sqlite
+
+__all__ = ["SchemaError", "SqliteBackend", "connect", "latest_version", "migrate", "migrations"]
 
 _NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
 
@@ -22,10 +27,18 @@ class SchemaError(RuntimeError):
     """The database cannot be used by this relay version."""
 
 
-def migrations() -> list[tuple[int, str]]:
-    """(version, SQL) of every migration file, in order; versions must be 1, 2, 3, ..."""
+def migrations(dialect: str = "") -> list[tuple[int, str]]:
+    """(version, SQL) of every migration file, in order; versions must be 1, 2, 3, ...
+
+    SQLite's files are in ``relay/migrations``; another database's (``dialect``
+    ``"postgresql"``) in the folder of that name below it, with the same numbers and the
+    same meaning: each file ports the SQLite file of its number.
+    """
+    folder = resources.files("relay.migrations")
+    if dialect:
+        folder = folder.joinpath(dialect)
     found: list[tuple[int, str]] = []
-    for entry in resources.files("relay.migrations").iterdir():
+    for entry in folder.iterdir():
         match = _NAME.fullmatch(entry.name)
         if match:
             found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
@@ -78,3 +91,49 @@ def migrate(conn: sqlite3.Connection) -> int:
             raise
         current = version
     return current
+
+
+@dataclass(frozen=True)
+class SqliteBackend:
+    """One SQLite file used by one relay process: the writer thread is the only writer."""
+
+    path: Path
+    name: ClassVar[str] = "sqlite"
+    shared: ClassVar[bool] = False
+    failures: ClassVar[tuple[type[Exception], ...]] = (sqlite3.Error,)
+
+    def open_writer(self) -> tuple[Connection, int]:
+        conn = connect(self.path)
+        try:
+            version = migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn, version
+
+    def open_reader(self) -> Connection:
+        return connect(self.path, readonly=True)
+
+    def measure(self, conn: Connection) -> tuple[int, int]:
+        if not isinstance(conn, sqlite3.Connection):
+            raise TypeError("a SQLite backend measures its own connections only")
+        return measure_sqlite(conn, self.path)
+
+    def begin(self, conn: Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+
+    def commit(self, conn: Connection) -> None:
+        conn.execute("COMMIT")
+
+    def rollback(self, conn: Connection) -> None:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
+    def retryable(self, exc: BaseException) -> bool:
+        return False
+
+    def broken(self, conn: Connection) -> bool:
+        return False
+
+    def fanout(self, wake: Wake) -> Fanout | None:
+        return None

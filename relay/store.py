@@ -6,15 +6,19 @@ rule: a function that raises ``RelayError`` leaves the database exactly as it fo
 commit.
 Read functions run on a separate read-only connection.  Capability hashes are compared
 with ``hmac.compare_digest``; nothing here knows a capability itself.
+
+The SQL is written once for SQLite and PostgreSQL (``relay.backend``).  On a database that
+several relay processes share, a write locks the queue or blob row before reading what it
+will change (``_locked``), so two processes serialise on it as two jobs of one writer do.
 """
 
 from __future__ import annotations
 
 import hmac
-import sqlite3
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
+from relay.backend import Connection
 from relay.epochs import Epoch, after_commit, read_window
 from relay.errors import RelayError
 
@@ -66,7 +70,15 @@ def _same(a: bytes, b: bytes) -> bool:
     return hmac.compare_digest(a, b)
 
 
-def _past_epoch(conn: sqlite3.Connection, queue: int, cap_hash: bytes) -> Epoch | None:
+def _locked(conn: Connection, select: str) -> str:
+    """``select`` with ``FOR UPDATE`` where other processes may write (PostgreSQL).
+
+    SQLite has one writer, whose transaction already excludes every other write.
+    """
+    return select + " FOR UPDATE" if getattr(conn, "row_locks", False) else select
+
+
+def _past_epoch(conn: Connection, queue: int, cap_hash: bytes) -> Epoch | None:
     row = conn.execute(
         "SELECT cap_hash, first_seq, last_seq FROM epochs WHERE queue = ? AND cap_hash = ?",
         (queue, cap_hash),
@@ -76,7 +88,7 @@ def _past_epoch(conn: sqlite3.Connection, queue: int, cap_hash: bytes) -> Epoch 
     return Epoch(row[1], row[2])
 
 
-def _refuse_write(conn: sqlite3.Connection, queue: int, cap_hash: bytes) -> RelayError:
+def _refuse_write(conn: Connection, queue: int, cap_hash: bytes) -> RelayError:
     if _past_epoch(conn, queue, cap_hash) is not None:
         return RelayError("stale_epoch", "capability of an epoch that has ended")
     return RelayError("forbidden", "capability not valid for this mailbox")
@@ -90,23 +102,20 @@ def _check_quota(used: int, extra: int, quota: int) -> None:
 # ---------------------------------------------------------------- mailboxes and inboxes
 
 
-def create_mailbox(
-    conn: sqlite3.Connection, mid: bytes, cap_hash: bytes, head: bytes, hour: int
-) -> None:
-    cur = conn.execute(
+def create_mailbox(conn: Connection, mid: bytes, cap_hash: bytes, head: bytes, hour: int) -> None:
+    row = conn.execute(
         "INSERT INTO queues (kind, qid, created_hour, head, cap_hash, epoch_first) "
-        "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT DO NOTHING",
+        "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT DO NOTHING RETURNING id",
         (MAILBOX, mid, hour, head, cap_hash),
-    )
-    if cur.rowcount != 1:
+    ).fetchone()
+    if row is None:
         raise RelayError("exists", "mailbox already exists")
     conn.execute(
-        "INSERT INTO epochs (queue, cap_hash, first_seq) VALUES (?, ?, 1)",
-        (cur.lastrowid, cap_hash),
+        "INSERT INTO epochs (queue, cap_hash, first_seq) VALUES (?, ?, 1)", (row[0], cap_hash)
     )
 
 
-def create_inbox(conn: sqlite3.Connection, iid: bytes, auth_key: bytes, hour: int) -> None:
+def create_inbox(conn: Connection, iid: bytes, auth_key: bytes, hour: int) -> None:
     cur = conn.execute(
         "INSERT INTO queues (kind, qid, created_hour, auth_key) VALUES (?, ?, ?, ?) "
         "ON CONFLICT DO NOTHING",
@@ -131,7 +140,7 @@ class Append(NamedTuple):
 _PAD = 512
 """Most rows per multi-row statement; a batch is padded up to a power of two."""
 
-_SQL_CACHE: dict[tuple[str, int], str] = {}
+_SQL_CACHE: dict[tuple[str, int, str], str] = {}
 
 
 def _padded_sql(head: str, row: str, count: int, tail: str = "") -> tuple[str, int]:
@@ -142,7 +151,7 @@ def _padded_sql(head: str, row: str, count: int, tail: str = "") -> tuple[str, i
     size = 1
     while size < count:
         size *= 2
-    key = (head, size)
+    key = (head, size, tail)
     sql = _SQL_CACHE.get(key)
     if sql is None:
         sql = _SQL_CACHE[key] = head + ", ".join([row] * size) + tail
@@ -161,7 +170,9 @@ class Appender:
     counters (statements are few because every one hands the GIL to the event loop and
     waits to get it back).  Between runs it remembers each queue's ``[id, cap_hash,
     last_seq, bytes_used]``; that copy is right because only the writer writes, and the
-    writer calls ``reset`` after any other write, any rollback and any maintenance.
+    writer calls ``reset`` after any other write, any rollback and any maintenance.  On a
+    database shared by several processes (PostgreSQL) it also calls ``reset`` after every
+    commit, and the rows are read locked, so the copy lives only as long as its locks.
     """
 
     def __init__(self, max_remembered: int = 10_000) -> None:
@@ -172,7 +183,7 @@ class Appender:
         """Forget every remembered queue (the database may have changed under us)."""
         self._states.clear()
 
-    def __call__(self, conn: sqlite3.Connection, appends: list[Append]) -> list[int | RelayError]:
+    def __call__(self, conn: Connection, appends: list[Append]) -> list[int | RelayError]:
         """Store items at their queues' next seqs, in order; one result or refusal each.
 
         A refused append changes nothing; its neighbours are unaffected.
@@ -207,10 +218,10 @@ class Appender:
         for chunk in _chunks(rows):
             sql, size = _padded_sql(
                 "INSERT INTO items (queue, seq, hour, size, data) "
-                "SELECT column1, column2, column3, column4, column5 FROM (VALUES ",
+                "SELECT v.column1, v.column2, v.column3, v.column4, v.column5 FROM (VALUES ",
                 "(?, ?, ?, ?, ?)",
                 len(chunk),
-                ") WHERE column1 IS NOT NULL",
+                ") AS v WHERE v.column1 IS NOT NULL",
             )
             params = [value for row in chunk for value in row]
             conn.execute(sql, params + [None] * (5 * (size - len(chunk))))
@@ -225,20 +236,24 @@ class Appender:
             conn.execute(sql, params + [None] * (3 * (size - len(counter_chunk))))
         return results
 
-    def _load_missing(self, conn: sqlite3.Connection, appends: list[Append]) -> None:
-        """Read the queues not remembered yet, in one statement per kind and 512 ids."""
+    def _load_missing(self, conn: Connection, appends: list[Append]) -> None:
+        """Read (and lock) the queues not remembered yet: a statement per kind and 512 ids.
+
+        Rows are locked in (kind, qid) order, so two writers never wait on each other in a
+        cycle over these rows.
+        """
         wanted: dict[int, set[bytes]] = {}
         for append in appends:
             if (append.kind, append.qid) not in self._states:
                 wanted.setdefault(append.kind, set()).add(append.qid)
-        for kind, qids in wanted.items():
+        for kind, qids in sorted(wanted.items()):
             for chunk in _chunks(sorted(qids)):
                 sql, size = _padded_sql(
                     "SELECT qid, id, cap_hash, last_seq, bytes_used FROM queues "
                     "WHERE kind = ? AND qid IN (",
                     "?",
                     len(chunk),
-                    ")",
+                    _locked(conn, ") ORDER BY qid"),
                 )
                 padded = chunk + [chunk[-1]] * (size - len(chunk))
                 for qid, *state in conn.execute(sql, (kind, *padded)).fetchall():
@@ -246,7 +261,7 @@ class Appender:
 
 
 def commit(
-    conn: sqlite3.Connection,
+    conn: Connection,
     mid: bytes,
     cap_hash: bytes,
     prev_head: bytes,
@@ -258,8 +273,11 @@ def commit(
 ) -> int:
     """Compare-and-set append that ends the current epoch and starts the next one."""
     row = conn.execute(
-        "SELECT id, cap_hash, head, last_seq, bytes_used, epoch_first FROM queues "
-        "WHERE kind = ? AND qid = ?",
+        _locked(
+            conn,
+            "SELECT id, cap_hash, head, last_seq, bytes_used, epoch_first FROM queues "
+            "WHERE kind = ? AND qid = ?",
+        ),
         (MAILBOX, mid),
     ).fetchone()
     if row is None:
@@ -293,9 +311,9 @@ def commit(
     return seq
 
 
-def delete_mailbox(conn: sqlite3.Connection, mid: bytes, cap_hash: bytes) -> None:
+def delete_mailbox(conn: Connection, mid: bytes, cap_hash: bytes) -> None:
     row = conn.execute(
-        "SELECT id, cap_hash FROM queues WHERE kind = ? AND qid = ?", (MAILBOX, mid)
+        _locked(conn, "SELECT id, cap_hash FROM queues WHERE kind = ? AND qid = ?"), (MAILBOX, mid)
     ).fetchone()
     if row is None:
         raise RelayError("not_found", _NOT_FOUND[MAILBOX])
@@ -304,9 +322,11 @@ def delete_mailbox(conn: sqlite3.Connection, mid: bytes, cap_hash: bytes) -> Non
     conn.execute("DELETE FROM queues WHERE id = ?", (row[0],))
 
 
-def delete_inbox_items(conn: sqlite3.Connection, iid: bytes, upto: int) -> int:
+def delete_inbox_items(conn: Connection, iid: bytes, upto: int) -> int:
     """Delete an inbox's items with seq <= ``upto`` (the owner was checked by the caller)."""
-    row = conn.execute("SELECT id FROM queues WHERE kind = ? AND qid = ?", (INBOX, iid)).fetchone()
+    row = conn.execute(
+        _locked(conn, "SELECT id FROM queues WHERE kind = ? AND qid = ?"), (INBOX, iid)
+    ).fetchone()
     if row is None:
         raise RelayError("not_found", _NOT_FOUND[INBOX])
     freed, count = conn.execute(
@@ -319,7 +339,7 @@ def delete_inbox_items(conn: sqlite3.Connection, iid: bytes, upto: int) -> int:
     return int(count)
 
 
-def inbox_auth_key(conn: sqlite3.Connection, iid: bytes) -> bytes:
+def inbox_auth_key(conn: Connection, iid: bytes) -> bytes:
     row = conn.execute(
         "SELECT auth_key FROM queues WHERE kind = ? AND qid = ?", (INBOX, iid)
     ).fetchone()
@@ -329,7 +349,7 @@ def inbox_auth_key(conn: sqlite3.Connection, iid: bytes) -> bytes:
 
 
 def _read_rows(
-    conn: sqlite3.Connection, queue: int, low: int, high: int, limit: int, max_bytes: int
+    conn: Connection, queue: int, low: int, high: int, limit: int, max_bytes: int
 ) -> list[tuple[int, bytes]]:
     rows: list[tuple[int, bytes]] = []
     total = 0
@@ -348,7 +368,7 @@ def _read_rows(
 
 
 def fetch_mailbox(
-    conn: sqlite3.Connection, mid: bytes, cap_hash: bytes, after: int, limit: int, max_bytes: int
+    conn: Connection, mid: bytes, cap_hash: bytes, after: int, limit: int, max_bytes: int
 ) -> Fetched:
     """Items readable by this capability after ``after`` (see ``relay.epochs``)."""
     row = conn.execute(
@@ -371,9 +391,7 @@ def fetch_mailbox(
     )
 
 
-def fetch_inbox(
-    conn: sqlite3.Connection, iid: bytes, after: int, limit: int, max_bytes: int
-) -> Fetched:
+def fetch_inbox(conn: Connection, iid: bytes, after: int, limit: int, max_bytes: int) -> Fetched:
     row = conn.execute(
         "SELECT id, last_seq FROM queues WHERE kind = ? AND qid = ?", (INBOX, iid)
     ).fetchone()
@@ -389,7 +407,7 @@ def fetch_inbox(
 
 
 def create_blob(
-    conn: sqlite3.Connection, bid: bytes, cap_hash: bytes, size: int, chunks: int, hour: int
+    conn: Connection, bid: bytes, cap_hash: bytes, size: int, chunks: int, hour: int
 ) -> None:
     cur = conn.execute(
         "INSERT INTO blobs (bid, cap_hash, size, chunks, created_hour) VALUES (?, ?, ?, ?, ?) "
@@ -400,11 +418,12 @@ def create_blob(
         raise RelayError("exists", "blob already exists")
 
 
-def _blob(conn: sqlite3.Connection, bid: bytes, cap_hash: bytes) -> tuple[int, int, int, int]:
-    """(id, size, chunks, bytes_used) of a blob the capability may use."""
-    row = conn.execute(
-        "SELECT id, cap_hash, size, chunks, bytes_used FROM blobs WHERE bid = ?", (bid,)
-    ).fetchone()
+def _blob(
+    conn: Connection, bid: bytes, cap_hash: bytes, *, lock: bool = False
+) -> tuple[int, int, int, int]:
+    """(id, size, chunks, bytes_used) of a blob the capability may use (``lock``: to write)."""
+    select = "SELECT id, cap_hash, size, chunks, bytes_used FROM blobs WHERE bid = ?"
+    row = conn.execute(_locked(conn, select) if lock else select, (bid,)).fetchone()
     if row is None:
         raise RelayError("not_found", "no such blob")
     if not _same(row[1], cap_hash):
@@ -412,11 +431,9 @@ def _blob(conn: sqlite3.Connection, bid: bytes, cap_hash: bytes) -> tuple[int, i
     return row[0], row[2], row[3], row[4]
 
 
-def put_chunk(
-    conn: sqlite3.Connection, bid: bytes, cap_hash: bytes, index: int, data: bytes
-) -> None:
+def put_chunk(conn: Connection, bid: bytes, cap_hash: bytes, index: int, data: bytes) -> None:
     """Store chunk ``index`` once; writing identical bytes again is accepted."""
-    blob, size, chunks, used = _blob(conn, bid, cap_hash)
+    blob, size, chunks, used = _blob(conn, bid, cap_hash, lock=True)
     if index >= chunks:
         raise RelayError("bad_request", "chunk index beyond the declared chunk count")
     existing = conn.execute(
@@ -432,7 +449,7 @@ def put_chunk(
     conn.execute("UPDATE blobs SET bytes_used = ? WHERE id = ?", (used + len(data), blob))
 
 
-def get_chunk(conn: sqlite3.Connection, bid: bytes, cap_hash: bytes, index: int) -> bytes:
+def get_chunk(conn: Connection, bid: bytes, cap_hash: bytes, index: int) -> bytes:
     blob, _size, _chunks, _used = _blob(conn, bid, cap_hash)
     row = conn.execute(
         "SELECT data FROM chunks WHERE blob = ? AND idx = ?", (blob, index)
@@ -442,27 +459,31 @@ def get_chunk(conn: sqlite3.Connection, bid: bytes, cap_hash: bytes, index: int)
     return bytes(row[0])
 
 
-def delete_blob(conn: sqlite3.Connection, bid: bytes, cap_hash: bytes) -> None:
-    blob, _size, _chunks, _used = _blob(conn, bid, cap_hash)
+def delete_blob(conn: Connection, bid: bytes, cap_hash: bytes) -> None:
+    blob, _size, _chunks, _used = _blob(conn, bid, cap_hash, lock=True)
     conn.execute("DELETE FROM blobs WHERE id = ?", (blob,))
 
 
 # ---------------------------------------------------------------- retention
 
 
-def purge(conn: sqlite3.Connection, cutoff_hour: int) -> PurgeCounts:
-    """Delete items and blobs stored in an hour before ``cutoff_hour``; fix byte counts."""
-    freed = conn.execute(
-        "SELECT queue, sum(size), count(*) FROM items WHERE hour < ? GROUP BY queue",
-        (cutoff_hour,),
+def purge(conn: Connection, cutoff_hour: int) -> PurgeCounts:
+    """Delete items and blobs stored in an hour before ``cutoff_hour``; fix byte counts.
+
+    The byte counts subtract what this statement deleted (``RETURNING``), so two relay
+    processes purging at once never subtract an item twice.
+    """
+    deleted = conn.execute(
+        "DELETE FROM items WHERE hour < ? RETURNING queue, size", (cutoff_hour,)
     ).fetchall()
-    items = 0
+    freed: dict[int, int] = {}
+    for queue, size in deleted:
+        freed[queue] = freed.get(queue, 0) + size
     if freed:
         conn.executemany(
             "UPDATE queues SET bytes_used = bytes_used - ? WHERE id = ?",
-            [(size, queue) for queue, size, _count in freed],
+            [(size, queue) for queue, size in sorted(freed.items())],
         )
-        conn.execute("DELETE FROM items WHERE hour < ?", (cutoff_hour,))
-        items = sum(count for _queue, _size, count in freed)
+    items = len(deleted)
     blobs = conn.execute("DELETE FROM blobs WHERE created_hour < ?", (cutoff_hour,)).rowcount
     return PurgeCounts(items=items, blobs=max(blobs, 0))

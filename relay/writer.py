@@ -2,8 +2,9 @@
 
 Request handlers ``submit`` a write function and await a future.  The writer thread takes
 every job waiting in its queue (up to ``max_batch``), runs them in one transaction, commits
-(one fsync with ``synchronous=FULL``) and only then resolves the futures on their event
-loops.  So an acknowledged write is on disk, and throughput is not one fsync per request.
+(one fsync with SQLite's ``synchronous=FULL``, one WAL flush on PostgreSQL) and only then
+resolves the futures on their event loops.  So an acknowledged write is on disk, and
+throughput is not one fsync per request.
 
 Two kinds of job: a write function ``op(conn)``, or a *bulk* value (an item append) that
 the writer hands, together with its consecutive neighbours, to one ``bulk(conn, values)``
@@ -13,7 +14,9 @@ loop thread waits less for the GIL).  Jobs run in submission order.
 A job that raises (or, in bulk, returns) ``RelayError`` has, by the contract of
 ``relay.store``, changed nothing: its neighbours still commit.  Any other exception rolls
 the transaction back; the failing job (or bulk run) gets the error and the rest are run
-again in a fresh transaction.
+again in a fresh transaction.  A deadlock or serialization failure (possible only when
+several relay processes share a PostgreSQL database) runs the whole batch again.  The
+transaction verbs come from the backend (``relay.backend.Transactions``).
 """
 
 from __future__ import annotations
@@ -22,18 +25,20 @@ import asyncio
 import contextlib
 import logging
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol, TypeVar
 
+from relay.backend import Connection, Transactions
 from relay.errors import RelayError
 
 __all__ = ["BulkWrite", "GroupCommitWriter", "WriteOp"]
 
 T = TypeVar("T")
-WriteOp = Callable[[sqlite3.Connection], Any]
+WriteOp = Callable[[Connection], Any]
+_RETRIES = 5
+"""Runs of one batch after deadlocks or serialization failures before it is refused."""
 
 
 class BulkWrite(Protocol):
@@ -43,7 +48,7 @@ class BulkWrite(Protocol):
     by other means (another job ran, a transaction rolled back, maintenance ran).
     """
 
-    def __call__(self, conn: sqlite3.Connection, values: list[Any], /) -> list[Any]: ...
+    def __call__(self, conn: Connection, values: list[Any], /) -> list[Any]: ...
 
     def reset(self) -> None: ...
 
@@ -71,13 +76,15 @@ class GroupCommitWriter:
 
     def __init__(
         self,
-        connect: Callable[[], sqlite3.Connection],
+        connect: Callable[[], Connection],
+        transactions: Transactions,
         max_batch: int = 512,
         bulk: BulkWrite | None = None,
-        tick: Callable[[sqlite3.Connection], None] | None = None,
+        tick: Callable[[Connection], None] | None = None,
         tick_interval_s: float = 3600.0,
     ) -> None:
         self._connect = connect
+        self._tx = transactions
         self._max_batch = max_batch
         self._bulk = bulk
         self._tick = tick
@@ -115,7 +122,7 @@ class GroupCommitWriter:
             self._queue.put(_STOP)
             thread.join(timeout)
 
-    def submit(self, op: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+    def submit(self, op: Callable[[Connection], T]) -> asyncio.Future[T]:
         """Queue ``op``; the future resolves after the transaction holding it committed."""
         return self._enqueue(op, bulk=False)
 
@@ -137,7 +144,7 @@ class GroupCommitWriter:
 
     # ------------------------------------------------------------------ writer thread
 
-    def _run(self, conn: sqlite3.Connection) -> None:
+    def _run(self, conn: Connection) -> None:
         next_tick = time.monotonic() + self._tick_interval
         try:
             while True:
@@ -158,7 +165,7 @@ class GroupCommitWriter:
                     else:
                         stop = True
                 if batch:
-                    self._run_batch(conn, batch)
+                    conn = self._run_batch(conn, batch)
                 if self._tick is not None and time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + self._tick_interval
                     self._run_tick(conn)
@@ -185,7 +192,7 @@ class GroupCommitWriter:
         if self._bulk is not None:
             self._bulk.reset()
 
-    def _run_tick(self, conn: sqlite3.Connection) -> None:
+    def _run_tick(self, conn: Connection) -> None:
         if self._tick is None:
             return
         self._reset_bulk()
@@ -193,42 +200,75 @@ class GroupCommitWriter:
             self._tick(conn)
         except Exception as exc:  # keep serving writes if maintenance fails
             log.error("maintenance failed: %s", type(exc).__name__)
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            with contextlib.suppress(*self._tx.failures):
+                self._tx.rollback(conn)
 
-    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+    def _run_batch(self, conn: Connection, batch: list[_Job]) -> Connection:
+        """Run and commit ``batch``; returns the connection to use next (a fresh one if
+        this one broke)."""
         outcomes: list[Outcome] = []
         pending = batch
+        retries = 0
         while pending:
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                self._tx.begin(conn)
                 outcomes, failed = self._apply(conn, pending)
                 if not failed:
-                    conn.execute("COMMIT")
+                    self._tx.commit(conn)
                     pending = []
+                    if self._tx.shared:  # other processes may change what we read
+                        self._reset_bulk()
+                elif retries < _RETRIES and self._retryable(failed):
+                    retries += 1
+                    self._tx.rollback(conn)
+                    self._reset_bulk()
+                    outcomes = []
                 else:
-                    conn.execute("ROLLBACK")
+                    self._tx.rollback(conn)
                     self._reset_bulk()
                     log.error("write failed: %s", type(failed[0][2]).__name__)
                     self._deliver(failed)
                     gone = {id(outcome[0]) for outcome in failed}
                     pending = [job for job in pending if id(job) not in gone]
                     outcomes = []
-            except sqlite3.Error as exc:
-                log.error("transaction failed: %s", type(exc).__name__)
+            except self._tx.failures as exc:
                 self._reset_bulk()
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                error = RelayError("unavailable", "storage failed; nothing was written")
+                if self._tx.retryable(exc) and retries < _RETRIES:
+                    retries += 1
+                    with contextlib.suppress(*self._tx.failures):
+                        self._tx.rollback(conn)
+                    continue
+                log.error("transaction failed: %s", type(exc).__name__)
+                conn = self._recover(conn)
+                error = RelayError("unavailable", "storage failed; the write was not acknowledged")
                 outcomes = [(job, None, error) for job in pending]
                 pending = []
         self.batches += 1
         self.jobs += len(batch)
         self._deliver(outcomes)
+        return conn
 
-    def _apply(
-        self, conn: sqlite3.Connection, jobs: list[_Job]
-    ) -> tuple[list[Outcome], list[Outcome]]:
+    def _retryable(self, failed: list[Outcome]) -> bool:
+        error = failed[0][2]
+        return error is not None and self._tx.retryable(error)
+
+    def _recover(self, conn: Connection) -> Connection:
+        """Roll back after a storage failure; reconnect if the connection itself broke."""
+        try:
+            self._tx.rollback(conn)
+            if not self._tx.broken(conn):
+                return conn
+        except self._tx.failures:
+            pass
+        with contextlib.suppress(*self._tx.failures):
+            conn.close()
+        try:
+            return self._connect()
+        except self._tx.failures as exc:
+            log.error("reconnect failed: %s", type(exc).__name__)
+            return conn  # the next batch fails the same way and tries again
+
+    def _apply(self, conn: Connection, jobs: list[_Job]) -> tuple[list[Outcome], list[Outcome]]:
         """Run ``jobs`` in order: (outcomes, []) or, on an unexpected error, ([], failed)."""
         outcomes: list[Outcome] = []
         index = 0

@@ -1,22 +1,38 @@
 """Fixtures for relay tests: the real app in-process over httpx, a movable clock, and a
-small client that knows the relay's URL shapes.  Nothing is mocked."""
+small client that knows the relay's URL shapes.  Nothing is mocked.
+
+``db`` runs a test on each storage backend: a SQLite file, and a schema of a throwaway
+PostgreSQL server started once per session (``tests/relay/pg_server.py``).  Without
+PostgreSQL installed the PostgreSQL runs are skipped, except with CI set, where they fail.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from crypto.key_schedule import cap_hash
 from crypto.relay_auth import b64url_encode, bearer_header
+from relay.backend import Connection, open_backend
 from relay.codec import decode_frames
 from relay.config import RelayConfig
 from relay.http import RelayApp, create_app
+from tests.conftest import in_ci
+from tests.relay.pg_server import PgServer, find_bindir, start_server
+
+BACKENDS = ("sqlite", "postgresql")
+
+# Without psycopg (the relay-pg extra) the PostgreSQL-only module cannot even be imported;
+# the ``pg_server`` fixture then skips (or, with CI set, fails) the PostgreSQL runs.
+collect_ignore = [] if importlib.util.find_spec("psycopg") else ["test_postgres.py"]
 
 # Generous limits so only the tests about limits meet them.
 OPEN_LIMITS: dict[str, float] = {
@@ -109,10 +125,86 @@ class Client:
         return response, frames
 
 
-def make_app(tmp_path: Path, clock: FakeClock | None = None, **settings: object) -> RelayApp:
-    values: dict[str, object] = {**OPEN_LIMITS, **settings}
-    config = RelayConfig(db_path=tmp_path / "relay.db", **values)  # type: ignore[arg-type]
-    return create_app(config, clock=clock)
+@dataclass(frozen=True)
+class Db:
+    """Where one test's relay keeps its data: a SQLite file, or a PostgreSQL schema."""
+
+    backend: str
+    path: Path
+    url: str | None = None
+
+    @property
+    def cli(self) -> str:
+        """The ``--db`` argument naming this database."""
+        return self.url if self.url is not None else str(self.path)
+
+    def config(self, **settings: Any) -> RelayConfig:
+        return RelayConfig(db_path=self.path, db_url=self.url or "", **settings)
+
+    def rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        """Rows of a query (qmark style) on a fresh connection, for checking what is stored."""
+        conn: Connection = open_backend(self.config()).open_reader()
+        try:
+            return conn.execute(sql, parameters).fetchall()
+        finally:
+            conn.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``sqlite_only`` (they open the SQLite file itself) run only on SQLite."""
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("db") == "postgresql"
+        (drop if on_postgres and item.get_closest_marker("sqlite_only") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer | None]:
+    """One throwaway PostgreSQL server for the session (None when not installed)."""
+    bindir = find_bindir()
+    if bindir is None:
+        if in_ci():
+            pytest.fail(
+                "PostgreSQL or psycopg is not installed (apt-get install postgresql; "
+                "pip install -e '.[dev]'); CI runs the relay tests on it"
+            )
+        yield None
+        return
+    with start_server(bindir) as server:
+        yield server
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
+    if request.param == "sqlite":
+        yield Db("sqlite", tmp_path / "relay.db")
+        return
+    server: PgServer | None = request.getfixturevalue("pg_server")
+    if server is None:
+        pytest.skip("PostgreSQL or psycopg is not installed (apt-get install postgresql)")
+    with server.schema() as url:
+        yield Db("postgresql", tmp_path / "unused.db", url)
+
+
+@pytest.fixture
+def pg_db(pg_server: PgServer | None, tmp_path: Path) -> Iterator[Db]:
+    """A PostgreSQL database only (for tests of several relay processes)."""
+    if pg_server is None:
+        pytest.skip("PostgreSQL or psycopg is not installed (apt-get install postgresql)")
+    with pg_server.schema() as url:
+        yield Db("postgresql", tmp_path / "unused.db", url)
+
+
+def make_app(where: Path | Db, clock: FakeClock | None = None, **settings: object) -> RelayApp:
+    """The app on ``where``: a ``Db``, or a directory for a SQLite file named relay.db."""
+    values: dict[str, Any] = {**OPEN_LIMITS, **settings}
+    db = where if isinstance(where, Db) else Db("sqlite", where / "relay.db")
+    return create_app(db.config(**values), clock=clock)
 
 
 @pytest.fixture
@@ -121,8 +213,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[RelayApp]:
-    relay_app = make_app(tmp_path)
+def app(db: Db) -> Iterator[RelayApp]:
+    relay_app = make_app(db)
     yield relay_app
     relay_app.close()
 

@@ -16,6 +16,7 @@ from .conftest import Client, make_app, open_client
 pytestmark = pytest.mark.anyio
 
 
+@pytest.mark.sqlite_only
 async def test_backup_during_writes_is_one_consistent_state(client: Client, tmp_path: Path) -> None:
     boxes = [await client.new_mailbox() for _ in range(4)]
     stop = asyncio.Event()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import httpx
 import nacl.signing
@@ -12,7 +11,7 @@ import pytest
 
 from crypto.relay_auth import b64url_encode, inbox_auth_header
 from relay.codec import decode_frames
-from tests.relay.conftest import Client, FakeClock, make_app, new_id, open_client
+from tests.relay.conftest import Client, Db, FakeClock, make_app, new_id, open_client
 
 pytestmark = pytest.mark.anyio
 
@@ -118,10 +117,10 @@ async def test_unknown_inbox(client: Client) -> None:
     assert response.status_code == 404
 
 
-async def test_relay_clock_decides_freshness(tmp_path: Path) -> None:
+async def test_relay_clock_decides_freshness(db: Db) -> None:
     """The window is measured against the relay's (injected) clock, in milliseconds."""
     clock = FakeClock(now=1_700_000_000.0)
-    app = make_app(tmp_path, clock)
+    app = make_app(db, clock)
     key = nacl.signing.SigningKey.generate()
     async with await open_client(app) as http:
         iid = await make_inbox(http, key)

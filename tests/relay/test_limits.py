@@ -11,7 +11,7 @@ import pytest
 from crypto.key_schedule import cap_hash
 from crypto.relay_auth import b64url_encode
 from relay.config import KIB, MIB
-from tests.relay.conftest import Client, FakeClock, auth, make_app, new_id, open_client
+from tests.relay.conftest import Client, Db, FakeClock, auth, make_app, new_id, open_client
 
 pytestmark = pytest.mark.anyio
 
@@ -110,8 +110,8 @@ async def test_inbox_writes_rate_limited_per_inbox(tmp_path: Path) -> None:
     app.close()
 
 
-async def test_mailbox_quota(tmp_path: Path) -> None:
-    app = make_app(tmp_path, max_mailbox_bytes=1000)
+async def test_mailbox_quota(db: Db) -> None:
+    app = make_app(db, max_mailbox_bytes=1000)
     async with await open_client(app) as http:
         client = Client(http, app)
         box = await client.new_mailbox()
@@ -129,8 +129,8 @@ async def test_mailbox_quota(tmp_path: Path) -> None:
     app.close()
 
 
-async def test_fetch_is_capped_by_items_and_bytes(tmp_path: Path) -> None:
-    app = make_app(tmp_path, max_fetch_items=3, max_fetch_bytes=2500)
+async def test_fetch_is_capped_by_items_and_bytes(db: Db) -> None:
+    app = make_app(db, max_fetch_items=3, max_fetch_bytes=2500)
     async with await open_client(app) as http:
         client = Client(http, app)
         box = await client.new_mailbox()

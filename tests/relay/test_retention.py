@@ -4,32 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
-from pathlib import Path
 
 import pytest
 
 from crypto.key_schedule import cap_hash
 from crypto.relay_auth import b64url_encode
-from tests.relay.conftest import Client, FakeClock, auth, make_app, new_id, open_client
+from tests.relay.conftest import Client, Db, FakeClock, auth, make_app, new_id, open_client
 
 pytestmark = pytest.mark.anyio
 
 DAY = 86400.0
 
 
-def stored_hours(db: Path) -> list[int]:
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute(
-            "SELECT hour FROM items UNION ALL SELECT created_hour FROM queues "
-            "UNION ALL SELECT created_hour FROM blobs"
-        ).fetchall()
+def stored_hours(db: Db) -> list[int]:
+    rows = db.rows(
+        "SELECT hour FROM items UNION ALL SELECT created_hour FROM queues "
+        "UNION ALL SELECT created_hour FROM blobs"
+    )
     return [row[0] for row in rows]
 
 
-async def test_purge_removes_only_expired_items(tmp_path: Path) -> None:
+async def test_purge_removes_only_expired_items(db: Db) -> None:
     clock = FakeClock(now=1_700_000_123.456)
-    app = make_app(tmp_path, clock, retention_days=90, max_mailbox_bytes=10_000)
+    app = make_app(db, clock, retention_days=90, max_mailbox_bytes=10_000)
     async with await open_client(app) as http:
         client = Client(http, app)
         box = await client.new_mailbox()
@@ -56,14 +53,14 @@ async def test_purge_removes_only_expired_items(tmp_path: Path) -> None:
         gone = await http.get(f"/v1/blobs/{bid}/chunks/0", headers=auth(blob_cap))
         assert gone.status_code == 404
     app.close()
-    assert stored_hours(tmp_path / "relay.db")
-    assert all(hour % 3600 == 0 for hour in stored_hours(tmp_path / "relay.db"))
+    assert stored_hours(db)
+    assert all(hour % 3600 == 0 for hour in stored_hours(db))
 
 
-async def test_purge_is_conservative_at_the_boundary(tmp_path: Path) -> None:
+async def test_purge_is_conservative_at_the_boundary(db: Db) -> None:
     """An item is kept until its whole stored hour is past the retention period."""
     clock = FakeClock(now=1_700_000_000.0 - 1_700_000_000.0 % 3600 + 1800)  # mid-hour
-    app = make_app(tmp_path, clock, retention_days=1)
+    app = make_app(db, clock, retention_days=1)
     async with await open_client(app) as http:
         client = Client(http, app)
         box = await client.new_mailbox()
@@ -75,9 +72,9 @@ async def test_purge_is_conservative_at_the_boundary(tmp_path: Path) -> None:
     app.close()
 
 
-async def test_periodic_purge_runs_by_itself(tmp_path: Path) -> None:
+async def test_periodic_purge_runs_by_itself(db: Db) -> None:
     clock = FakeClock()
-    app = make_app(tmp_path, clock, retention_days=1, purge_interval_s=0.05)
+    app = make_app(db, clock, retention_days=1, purge_interval_s=0.05)
     async with await open_client(app) as http:
         client = Client(http, app)
         box = await client.new_mailbox()

@@ -41,9 +41,13 @@ OPEN = [
 
 
 class RelayProcess:
-    """``python -m relay serve --port 0`` in a subprocess; ``url`` parsed from its stdout."""
+    """``python -m relay serve --port 0`` in a subprocess; ``url`` parsed from its stdout.
 
-    def __init__(self, db: Path, *extra: str) -> None:
+    ``db`` is a SQLite file or a ``postgresql://`` URL; ``lines`` collects what it prints.
+    """
+
+    def __init__(self, db: Path | str, *extra: str) -> None:
+        self.lines: list[str] = []
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "relay", "serve", "--db", str(db), "--port", "0", *OPEN, *extra],
@@ -57,17 +61,19 @@ class RelayProcess:
 
     def _await_listening(self) -> str:
         found: list[str] = []
+        listening = threading.Event()
 
         def read() -> None:
             assert self.proc.stdout is not None
             for line in self.proc.stdout:
+                self.lines.append(line.strip())
                 if line.startswith("caucus-relay listening on "):
                     found.append(line.split()[-1])
-                    return
+                    listening.set()
 
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
-        reader.join(20)
+        listening.wait(30)
         if not found:
             self.proc.kill()
             raise RuntimeError(

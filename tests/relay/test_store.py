@@ -1,32 +1,42 @@
-"""Storage and group commit below HTTP: batched appends, ordering, failure isolation."""
+"""Storage and group commit below HTTP: batched appends, ordering, failure isolation.
+
+Every test runs on SQLite and on PostgreSQL (the ``db`` fixture)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from relay import schema, store
+from relay import store
+from relay.backend import Backend, Connection, open_backend
 from relay.errors import RelayError
 from relay.writer import GroupCommitWriter
+from tests.relay.conftest import Db
 
 QUOTA = 10_000
 
 
 @pytest.fixture
-def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    connection = schema.connect(tmp_path / "r.db")
-    schema.migrate(connection)
+def backend(db: Db) -> Backend:
+    return open_backend(db.config())
+
+
+@pytest.fixture
+def conn(backend: Backend) -> Iterator[Connection]:
+    connection, _version = backend.open_writer()
     yield connection
     connection.close()
 
 
-def make_mailbox(conn: sqlite3.Connection) -> tuple[bytes, bytes]:
+def writer_for(backend: Backend) -> GroupCommitWriter:
+    return GroupCommitWriter(lambda: backend.open_writer()[0], backend, bulk=store.Appender())
+
+
+def make_mailbox(conn: Connection) -> tuple[bytes, bytes]:
     mid, cap_hash = os.urandom(16), os.urandom(32)
     store.create_mailbox(conn, mid, cap_hash, bytes(32), 0)
     return mid, cap_hash
@@ -38,7 +48,7 @@ def append(
     return store.Append(kind, mid, cap_hash, data, 0, QUOTA)
 
 
-def test_appender_mixed_outcomes(conn: sqlite3.Connection) -> None:
+def test_appender_mixed_outcomes(conn: Connection) -> None:
     a, cap_a = make_mailbox(conn)
     b, cap_b = make_mailbox(conn)
     iid = os.urandom(16)
@@ -66,7 +76,7 @@ def test_appender_mixed_outcomes(conn: sqlite3.Connection) -> None:
     assert used == 4
 
 
-def test_appender_larger_than_one_statement(conn: sqlite3.Connection) -> None:
+def test_appender_larger_than_one_statement(conn: Connection) -> None:
     boxes = [make_mailbox(conn) for _ in range(300)]
     batch = [append(mid, cap, b"%d" % n) for n in range(3) for mid, cap in boxes]
     results = store.Appender()(conn, batch)
@@ -76,7 +86,7 @@ def test_appender_larger_than_one_statement(conn: sqlite3.Connection) -> None:
         assert rows == [(1, b"0"), (2, b"1"), (3, b"2")]
 
 
-def test_past_epoch_cap_is_stale_in_a_batch(conn: sqlite3.Connection) -> None:
+def test_past_epoch_cap_is_stale_in_a_batch(conn: Connection) -> None:
     mid, cap0 = make_mailbox(conn)
     cap1 = os.urandom(32)
     store.commit(conn, mid, cap0, bytes(32), os.urandom(32), cap1, b"c", 0, QUOTA)
@@ -90,17 +100,13 @@ async def _submit_all(writer: GroupCommitWriter, jobs: list[tuple[bool, Any]]) -
     return await asyncio.gather(*futures, return_exceptions=True)
 
 
-def test_writer_keeps_order_across_bulk_and_single_jobs(tmp_path: Path) -> None:
+def test_writer_keeps_order_across_bulk_and_single_jobs(conn: Connection, backend: Backend) -> None:
     """An append queued after a commit in the same batch sees the new epoch."""
-    db = tmp_path / "r.db"
-    setup = schema.connect(db)
-    schema.migrate(setup)
-    mid, cap0 = make_mailbox(setup)
-    setup.close()
+    mid, cap0 = make_mailbox(conn)
     cap1 = os.urandom(32)
-    writer = GroupCommitWriter(lambda: schema.connect(db), bulk=store.Appender())
+    writer = writer_for(backend)
 
-    def commit(c: sqlite3.Connection) -> int:
+    def commit(c: Connection) -> int:
         return store.commit(c, mid, cap0, bytes(32), os.urandom(32), cap1, b"commit", 0, QUOTA)
 
     jobs: list[tuple[bool, Any]] = [
@@ -115,18 +121,14 @@ def test_writer_keeps_order_across_bulk_and_single_jobs(tmp_path: Path) -> None:
     assert isinstance(results[2], RelayError) and results[2].code == "stale_epoch"
 
 
-def test_writer_isolates_an_unexpected_failure(tmp_path: Path) -> None:
+def test_writer_isolates_an_unexpected_failure(conn: Connection, backend: Backend) -> None:
     """A job that breaks (not a refusal) fails alone; the others are retried and commit."""
-    db = tmp_path / "r.db"
-    setup = schema.connect(db)
-    schema.migrate(setup)
-    mid, cap = make_mailbox(setup)
-    setup.close()
-    writer = GroupCommitWriter(lambda: schema.connect(db), bulk=store.Appender())
+    mid, cap = make_mailbox(conn)
+    writer = writer_for(backend)
 
     half_done = os.urandom(16)
 
-    def broken(c: sqlite3.Connection) -> None:
+    def broken(c: Connection) -> None:
         store.create_inbox(c, half_done, bytes(32), 0)
         raise ZeroDivisionError
 
@@ -139,16 +141,15 @@ def test_writer_isolates_an_unexpected_failure(tmp_path: Path) -> None:
     writer.stop()
     assert results[0] == 1 and results[2] == 2
     assert isinstance(results[1], ZeroDivisionError)
-    check = schema.connect(db, readonly=True)
+    check = backend.open_reader()
     assert store.fetch_mailbox(check, mid, cap, 0, 10, 10**6).rows == [(1, b"one"), (2, b"two")]
     with pytest.raises(RelayError):  # the broken job's own write was rolled back
         store.inbox_auth_key(check, half_done)
     check.close()
 
 
-def test_writer_refuses_after_stop(tmp_path: Path) -> None:
-    db = tmp_path / "r.db"
-    writer = GroupCommitWriter(lambda: schema.connect(db))
+def test_writer_refuses_after_stop(backend: Backend) -> None:
+    writer = GroupCommitWriter(lambda: backend.open_writer()[0], backend)
     writer.start()
     writer.stop()
 

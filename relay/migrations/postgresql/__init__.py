@@ -1,0 +1,1 @@
+"""PostgreSQL ports of the numbered migrations in ``relay/migrations`` (same numbers)."""
