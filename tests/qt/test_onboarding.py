@@ -3,6 +3,8 @@ about who can reach the relay, and one instance per profile."""
 
 from __future__ import annotations
 
+from app.qt.controller import AppController
+from app.qt.main_window import MainWindow
 from tests.qt.helpers import PASSPHRASE, WAIT_MS, click, create_group, create_profile
 
 
@@ -13,6 +15,14 @@ def _invite(qtbot, window, *, approval: bool) -> str:  # type: ignore[no-untyped
     click(qtbot, dialog.create_button)
     qtbot.waitUntil(lambda: dialog.code.text().startswith("caucus://join#"), timeout=WAIT_MS)
     return str(dialog.code.text())
+
+
+def _window(app: AppController) -> MainWindow:
+    """The app's main window once it is open (a function, so the type is not narrowed by
+    an earlier ``is None`` check on the attribute)."""
+    window = app.main_window
+    assert window is not None
+    return window
 
 
 def _fill_join_door(qtbot, screen, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -68,7 +78,7 @@ def test_join_door_takes_a_pasted_code_and_refuses_anything_else(qtbot, relay, m
     screen.invite_code.setPlainText(f"  {code}\n")
     click(qtbot, screen.join_button)
     qtbot.waitUntil(lambda: bob_app.main_window is not None, timeout=WAIT_MS)
-    bob = bob_app.main_window
+    bob = _window(bob_app)
     qtbot.waitUntil(lambda: bob.group_model.rowCount() == 1, timeout=WAIT_MS)
     assert bob.title.text().startswith("Drivers")
 
