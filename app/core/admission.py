@@ -23,12 +23,15 @@ from app.core.group_sync import GroupSync
 from app.core.ports import Context
 from app.core.queries import Queries
 from app.core.relay_health import RelayHealth
+from app.core.status import InviteStatus, JoinStatus
+from app.core.store import groups as group_store
+from app.core.store import invites as invite_store
+from app.core.store.invites import InviteRow
 from app.core.sync_pass import STEP_ERRORS, SyncPass
 from crypto.errors import RemoteError
 from crypto.group_log import (
     EntryKind,
     GroupState,
-    LogEntry,
     Role,
     add_body,
     invite_body,
@@ -52,19 +55,15 @@ class Admission:
         self._name = name
 
     async def ensure_inbox(self, relay_url: str) -> tuple[bytes, nacl.signing.SigningKey]:
-        row = self._ctx.db.one(
-            "SELECT inbox_id, auth_seed, registered FROM inboxes WHERE relay_url = ?", (relay_url,)
-        )
+        db = self._ctx.db
+        row = invite_store.load_inbox(db, relay_url)
         if row is None:
             inbox_id, seed = self._ctx.rng(16), self._ctx.rng(32)
-            with self._ctx.db.transaction():
-                self._ctx.db.execute(
-                    "INSERT INTO inboxes (relay_url, inbox_id, auth_seed) VALUES (?, ?, ?)",
-                    (relay_url, inbox_id, seed),
-                )
+            with db.transaction():
+                invite_store.insert_inbox(db, relay_url, inbox_id, seed)
             registered = False
         else:
-            inbox_id, seed, registered = row[0], row[1], bool(row[2])
+            inbox_id, seed, registered = row.inbox_id, row.auth_seed, row.registered
         auth = nacl.signing.SigningKey(seed)
         if not registered:
             try:
@@ -74,10 +73,8 @@ class Admission:
                     raise
                 # Created by an earlier attempt whose answer was lost; the relay still
                 # checks our auth key on every read, so a stranger's inbox is unusable.
-            with self._ctx.db.transaction():
-                self._ctx.db.execute(
-                    "UPDATE inboxes SET registered = 1 WHERE relay_url = ?", (relay_url,)
-                )
+            with db.transaction():
+                invite_store.mark_inbox_registered(db, relay_url)
         return inbox_id, auth
 
     # -- sessions -----------------------------------------------------------------------
@@ -102,10 +99,7 @@ class Admission:
         relay = self._ctx.relays.get(session.relay_url)
         await relay.create_mailbox(secrets.mailbox_id, cap_hash(secrets.capability), bytes(32))
         with self._ctx.db.transaction():
-            self._ctx.db.execute(
-                "INSERT INTO invites (invite_id, group_id, secret, code) VALUES (?, ?, ?, ?)",
-                (secrets.invite_id, group_id, secret, code),
-            )
+            invite_store.insert_invite(self._ctx.db, secrets.invite_id, group_id, secret, code)
         expires_at = self._ctx.now() + ttl_ms
 
         def make(state: GroupState) -> tuple[EntryKind, bytes]:
@@ -126,10 +120,8 @@ class Admission:
             secrets, self._ctx.identity, self._name, inbox_id, self._ctx.now(), self._ctx.rng
         )
         with self._ctx.db.transaction():
-            self._ctx.db.execute(
-                "INSERT OR REPLACE INTO pending_joins (code, relay_url, requested_at)"
-                " VALUES (?, ?, ?)",
-                (code.encode(), code.relay_url, self._ctx.now()),
+            invite_store.save_pending_join(
+                self._ctx.db, code.encode(), code.relay_url, self._ctx.now()
             )
         try:
             await self._ctx.relays.get(code.relay_url).post_item(
@@ -138,9 +130,7 @@ class Admission:
         except RelayRejected as exc:
             if exc.code in ("forbidden", "not_found", "stale_epoch"):
                 with self._ctx.db.transaction():
-                    self._ctx.db.execute(
-                        "DELETE FROM pending_joins WHERE code = ?", (code.encode(),)
-                    )
+                    invite_store.delete_pending_join(self._ctx.db, code.encode())
                 raise ClientError("this invite is no longer valid") from None
             raise
 
@@ -148,12 +138,12 @@ class Admission:
         """Collect welcomes for the joins we asked for, relay by relay: a relay that
         fails is reported in ``sync`` and the others go on."""
         joined: list[bytes] = []
-        pending = self._ctx.db.all("SELECT code, relay_url FROM pending_joins")
-        relays = {relay_url for _, relay_url in pending}
+        pending = invite_store.pending_joins(self._ctx.db)
+        relays = {row.relay_url for row in pending}
         for relay_url in sorted(relays):
             if sync.is_down(relay_url):
                 continue
-            codes = [InviteCode.parse(code) for code, url in pending if url == relay_url]
+            codes = [InviteCode.parse(row.code) for row in pending if row.relay_url == relay_url]
             scope = f"inbox:{relay_url}"
             try:
                 joined += await self._sync_inbox(relay_url, codes, sync.warnings)
@@ -168,9 +158,11 @@ class Admission:
     ) -> list[bytes]:
         joined: list[bytes] = []
         inbox_id, auth = await self.ensure_inbox(relay_url)
-        (cursor,) = self._ctx.db.one("SELECT cursor FROM inboxes WHERE relay_url = ?", (relay_url,))
+        inbox = invite_store.load_inbox(self._ctx.db, relay_url)
+        if inbox is None:
+            raise NotFound("our inbox on this relay is gone")
         relay = self._ctx.relays.get(relay_url)
-        result = await relay.fetch_inbox(inbox_id, auth, self._ctx.now(), cursor)
+        result = await relay.fetch_inbox(inbox_id, auth, self._ctx.now(), inbox.cursor)
         self._health.online(relay_url)
         if result.empty:
             return joined
@@ -180,9 +172,7 @@ class Admission:
                 joined.append(group_id)
         last = result.items[-1][0]
         with self._ctx.db.transaction():
-            self._ctx.db.execute(
-                "UPDATE inboxes SET cursor = ? WHERE relay_url = ?", (last, relay_url)
-            )
+            invite_store.set_inbox_cursor(self._ctx.db, relay_url, last)
         await relay.delete_inbox_items(inbox_id, auth, self._ctx.now(), last)
         return joined
 
@@ -197,29 +187,22 @@ class Admission:
                 errors.append(str(exc))
                 continue
             group_id = welcome.state.group_id
-            if self._ctx.db.one("SELECT 1 FROM groups WHERE group_id = ?", (group_id,)) is not None:
+            db = self._ctx.db
+            if group_store.load_group(db, group_id) is not None:
                 return None
-            with self._ctx.db.transaction():
-                self._ctx.db.execute(
-                    "INSERT INTO groups (group_id, relay_url, mailbox_id, cursor, joined_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (
-                        group_id,
-                        welcome.relay_url,
-                        welcome.mailbox_id,
-                        welcome.start_after,
-                        self._ctx.now(),
-                    ),
+            with db.transaction():
+                group_store.insert_group(
+                    db,
+                    group_id,
+                    welcome.relay_url,
+                    welcome.mailbox_id,
+                    welcome.start_after,
+                    self._ctx.now(),
                 )
-                self._ctx.db.executemany(
-                    "INSERT INTO log_entries (group_id, seq, entry) VALUES (?, ?, ?)",
-                    [(group_id, entry.seq, entry.encode()) for entry in welcome.entries],
-                )
-                self._ctx.db.execute(
-                    "INSERT INTO epochs (group_id, epoch, secret) VALUES (?, ?, ?)",
-                    (group_id, welcome.state.seq, welcome.epoch_secret),
-                )
-                self._ctx.db.execute("DELETE FROM pending_joins WHERE code = ?", (code.encode(),))
+                for entry in welcome.entries:
+                    group_store.insert_log_entry(db, group_id, entry, None)
+                group_store.save_epoch(db, group_id, welcome.state.seq, welcome.epoch_secret)
+                invite_store.delete_pending_join(db, code.encode())
             self._groups.forget(group_id)
             self._ctx.events.emit(GroupJoined(group_id, welcome.state.name))
             return group_id
@@ -232,37 +215,31 @@ class Admission:
         """Read join requests sent to our open invites; admit or queue them. An invite
         whose relay or admission fails is reported in ``sync``; the others go on."""
         admitted = 0
-        rows = self._ctx.db.all(
-            "SELECT invite_id, group_id, secret, cursor FROM invites WHERE status = 'open'"
-        )
-        for invite_id, group_id, secret, cursor in rows:
-            session = self._groups.session(group_id)
+        for invite in invite_store.open_invites(self._ctx.db):
+            session = self._groups.session(invite.group_id)
             if not session.active or sync.is_down(session.relay_url):
                 continue
-            scope = f"invite:{invite_id.hex()}"
+            scope = f"invite:{invite.invite_id.hex()}"
             what = f"join requests for {session.state.name!r}"
             try:
-                admitted += await self._sync_invite(
-                    invite_id, group_id, secret, cursor, sync.warnings
-                )
+                admitted += await self._sync_invite(invite, sync.warnings)
             except STEP_ERRORS as exc:
-                self._health.step_failed(sync, scope, group_id, session.relay_url, what, exc)
+                self._health.step_failed(sync, scope, invite.group_id, session.relay_url, what, exc)
             else:
                 self._health.step_done(scope)
         return admitted
 
-    async def _sync_invite(
-        self, invite_id: bytes, group_id: bytes, secret: bytes, cursor: int, warnings: list[str]
-    ) -> int:
+    async def _sync_invite(self, invite: InviteRow, warnings: list[str]) -> int:
         admitted = 0
+        invite_id, group_id = invite.invite_id, invite.group_id
         session = self._groups.session(group_id)
-        secrets = InviteSecrets.derive(secret)
+        secrets = InviteSecrets.derive(invite.secret)
         relay = self._ctx.relays.get(session.relay_url)
         try:
-            result = await relay.fetch(secrets.mailbox_id, secrets.capability, cursor)
+            result = await relay.fetch(secrets.mailbox_id, secrets.capability, invite.cursor)
         except RelayRejected as exc:
             if exc.code in ("not_found", "forbidden"):
-                self._mark_invite(invite_id, "spent")
+                self._spend_invite(invite_id)
                 return 0
             raise
         for seq, item in result.items:
@@ -275,9 +252,7 @@ class Admission:
             else:
                 admitted += await self._handle_request(group_id, invite_id, request, item)
             with self._ctx.db.transaction():
-                self._ctx.db.execute(
-                    "UPDATE invites SET cursor = ? WHERE invite_id = ?", (seq, invite_id)
-                )
+                invite_store.set_invite_cursor(self._ctx.db, invite_id, seq)
         await self._retire_invite_if_done(group_id, invite_id, secrets)
         return admitted
 
@@ -290,15 +265,13 @@ class Admission:
             return 0
         if invite.needs_approval:
             with self._ctx.db.transaction():
-                cursor = self._ctx.db.execute(
-                    "INSERT INTO join_requests (invite_id, group_id, request, status, received_at)"
-                    " VALUES (?, ?, ?, 'pending', ?)",
-                    (invite_id, group_id, raw, self._ctx.now()),
+                request_id = invite_store.insert_join_request(
+                    self._ctx.db, invite_id, group_id, raw, self._ctx.now()
                 )
             self._ctx.events.emit(
                 JoinRequested(
                     group_id,
-                    int(cursor.lastrowid),
+                    request_id,
                     request.name,
                     Queries.identity_fingerprint_hex(request.identity_pk),
                 )
@@ -308,31 +281,22 @@ class Admission:
         return 1
 
     async def approve(self, request_id: int) -> None:
-        row = self._ctx.db.one(
-            "SELECT invite_id, group_id, request FROM join_requests"
-            " WHERE id = ? AND status = 'pending'",
-            (request_id,),
-        )
+        db = self._ctx.db
+        row = invite_store.pending_join_request(db, request_id)
         if row is None:
             raise NotFound("no pending join request with that number")
-        invite_id, group_id, raw = row
-        secret_row = self._ctx.db.one(
-            "SELECT secret FROM invites WHERE invite_id = ?", (invite_id,)
-        )
-        if secret_row is None:
+        invite = invite_store.load_invite(db, row.invite_id)
+        if invite is None:
             raise NotFound("the invite of this request is gone")
-        request = JoinRequest.open(InviteSecrets.derive(secret_row[0]), raw)
-        await self._admit(group_id, invite_id, request)
-        with self._ctx.db.transaction():
-            self._ctx.db.execute(
-                "UPDATE join_requests SET status = 'admitted' WHERE id = ?", (request_id,)
-            )
+        request = JoinRequest.open(InviteSecrets.derive(invite.secret), row.request)
+        await self._admit(row.group_id, row.invite_id, request)
+        with db.transaction():
+            invite_store.set_join_status(db, request_id, JoinStatus.PENDING, JoinStatus.ADMITTED)
 
     async def reject(self, request_id: int) -> None:
         with self._ctx.db.transaction():
-            self._ctx.db.execute(
-                "UPDATE join_requests SET status = 'rejected' WHERE id = ? AND status = 'pending'",
-                (request_id,),
+            invite_store.set_join_status(
+                self._ctx.db, request_id, JoinStatus.PENDING, JoinStatus.REJECTED
             )
 
     async def _admit(self, group_id: bytes, invite_id: bytes, request: JoinRequest) -> None:
@@ -349,13 +313,7 @@ class Admission:
 
         entry, secret, seq = await self._groups.commit(group_id, make)
         session = self._groups.session(group_id)
-        entries = [
-            LogEntry.decode(raw)
-            for (raw,) in self._ctx.db.all(
-                "SELECT entry FROM log_entries WHERE group_id = ? AND seq <= ? ORDER BY seq",
-                (group_id, entry.seq),
-            )
-        ]
+        entries = group_store.load_log(self._ctx.db, group_id, upto=entry.seq)
         welcome = Welcome.seal(
             self._ctx.identity,
             request.delivery_cert,
@@ -377,15 +335,16 @@ class Admission:
         if invite is None:
             return
         if invite.uses >= invite.max_uses or self._ctx.now() > invite.expires_at:
-            self._mark_invite(invite_id, "spent")
+            self._spend_invite(invite_id)
             # If this fails, the relay's retention removes the mailbox eventually.
             with contextlib.suppress(RelayError):
                 await self._ctx.relays.get(self._groups.session(group_id).relay_url).delete_mailbox(
                     secrets.mailbox_id, secrets.capability
                 )
 
-    def _mark_invite(self, invite_id: bytes, status: str) -> None:
+    def _spend_invite(self, invite_id: bytes) -> None:
+        """Stop reading the invite's mailbox (already spent: nothing changes)."""
         with self._ctx.db.transaction():
-            self._ctx.db.execute(
-                "UPDATE invites SET status = ? WHERE invite_id = ?", (status, invite_id)
+            invite_store.set_invite_status(
+                self._ctx.db, invite_id, InviteStatus.OPEN, InviteStatus.SPENT
             )

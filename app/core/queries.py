@@ -11,6 +11,7 @@ from __future__ import annotations
 from app.core.database import Database
 from app.core.errors import ClientError, NotFound, NotPermittedHere
 from app.core.store import groups as group_store
+from app.core.store import invites as invite_store
 from app.core.store import messages as message_store
 from app.core.store import profile as profile_store
 from app.core.store.messages import MessageRow
@@ -190,7 +191,7 @@ class Queries:
         from crypto.invite import InviteSecrets, JoinRequest
 
         views = []
-        for row in group_store.join_requests(self.db, group_id):
+        for row in invite_store.join_requests(self.db, group_id):
             request = JoinRequest.open(InviteSecrets.derive(row.invite_secret), row.request)
             views.append(
                 JoinRequestView(

@@ -3,12 +3,11 @@
 ``groups`` (one row per group we are or were in), ``log_entries`` (the signed group log),
 ``epochs`` (the live epoch secret only: older ones are deleted for forward secrecy),
 ``send_chains`` / ``recv_chains`` (the ratchet chains of the live epoch), ``sender_heads``
-(the last message hash seen from each sender) and ``warnings`` (integrity findings), and
-the join requests an organizer reads with the invite secret that opens them.
+(the last message hash seen from each sender) and ``warnings`` (integrity findings).
 
 A group's ``status`` is a ``GroupStatus`` and changes only along ``GROUP_TRANSITIONS``, by
 an ``UPDATE`` guarded by the old status. Functions that read key material (``load_epoch``,
-``load_send_chain``, ``load_recv_chains``, ``join_requests``) are never called by the
+``load_send_chain``, ``load_recv_chains``) are never called by the
 desktop app's read-only connection; the others select no secret column.
 Write functions join the caller's transaction.
 """
@@ -18,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.core.database import Database
-from app.core.status import GROUP_TRANSITIONS, GroupStatus, JoinStatus, move
+from app.core.status import GROUP_TRANSITIONS, GroupStatus, move
 from crypto.errors import UsageError
 from crypto.group_log import LogEntry
 from crypto.ratchet import ReceiveChain, SendChain
@@ -26,7 +25,6 @@ from crypto.ratchet import ReceiveChain, SendChain
 __all__ = [
     "EpochRow",
     "GroupRow",
-    "JoinRequestRow",
     "LoggedEntry",
     "active_group_ids",
     "clear_chains",
@@ -35,7 +33,6 @@ __all__ = [
     "insert_group",
     "insert_log_entry",
     "insert_warning",
-    "join_requests",
     "last_sent",
     "live_epoch",
     "load_epoch",
@@ -86,18 +83,6 @@ class LoggedEntry:
 
     entry: bytes
     relay_seq: int | None
-
-
-@dataclass(frozen=True)
-class JoinRequestRow:
-    """A join request with the secret of the invite it came in on (which opens it)."""
-
-    request_id: int
-    group_id: bytes
-    request: bytes
-    status: JoinStatus
-    received_at: int
-    invite_secret: bytes
 
 
 # -- groups -----------------------------------------------------------------------------
@@ -304,7 +289,7 @@ def save_sender_heads(db: Database, group_id: bytes, heads: dict[bytes, bytes]) 
         )
 
 
-# -- warnings and join requests ---------------------------------------------------------
+# -- warnings --------------------------------------------------------------------------
 
 
 def insert_warning(db: Database, group_id: bytes | None, kind: str, detail: str, at: int) -> None:
@@ -313,25 +298,3 @@ def insert_warning(db: Database, group_id: bytes | None, kind: str, detail: str,
         "INSERT INTO warnings (group_id, kind, detail, at) VALUES (?, ?, ?, ?)",
         (group_id, kind, detail, at),
     )
-
-
-def join_requests(db: Database, group_id: bytes | None = None) -> list[JoinRequestRow]:
-    """Join requests (of one group, or all) in arrival order, each with its invite's
-    secret: the engine's connection only (it reads key material)."""
-    rows = db.all(
-        "SELECT r.id, r.group_id, r.request, r.status, r.received_at, i.secret"
-        " FROM join_requests r JOIN invites i ON i.invite_id = r.invite_id"
-        " WHERE (? IS NULL OR r.group_id = ?) ORDER BY r.id",
-        (group_id, group_id),
-    )
-    return [
-        JoinRequestRow(
-            request_id=int(row[0]),
-            group_id=bytes(row[1]),
-            request=bytes(row[2]),
-            status=JoinStatus(row[3]),
-            received_at=int(row[4]),
-            invite_secret=bytes(row[5]),
-        )
-        for row in rows
-    ]
