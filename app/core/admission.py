@@ -266,7 +266,13 @@ class Admission:
         if invite.needs_approval:
             with self._ctx.db.transaction():
                 request_id = invite_store.insert_join_request(
-                    self._ctx.db, invite_id, group_id, raw, self._ctx.now()
+                    self._ctx.db,
+                    invite_id,
+                    group_id,
+                    raw,
+                    self._ctx.now(),
+                    request.name,
+                    request.identity_pk,
                 )
             self._ctx.events.emit(
                 JoinRequested(

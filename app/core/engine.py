@@ -51,9 +51,11 @@ from app.core.queries import Queries
 from app.core.relay_client import DEFAULT_TIMEOUTS, RelayClient, RelayTimeouts
 from app.core.relay_health import RelayHealth
 from app.core.store import groups
+from app.core.store import invites as invite_store
 from app.core.store import profile as profile_store
 from app.core.sync_pass import STEP_ERRORS, SyncPass
 from app.core.views import DEFAULT_CHANNEL, MessageView
+from crypto.errors import RemoteError
 from crypto.group_log import (
     EntryKind,
     GroupState,
@@ -65,6 +67,7 @@ from crypto.group_log import (
     role_body,
 )
 from crypto.identity import Identity
+from crypto.invite import InviteSecrets, JoinRequest
 from crypto.key_schedule import EpochKeys, cap_hash
 
 __all__ = ["Engine", "SyncReport", "wall_clock_ms"]
@@ -125,6 +128,23 @@ class Engine(Queries):
         self._admission = Admission(self.context, self._groups, self._health, self.name)
         self.ballots = BallotService(self.context, self._groups, self._groups, self._outbox)
         self.documents = DocumentService(self.context, self._groups, self._outbox)
+        self._name_old_join_requests()
+
+    def _name_old_join_requests(self) -> None:
+        """Record who sent join requests stored before version 0.2 (migration 0005), so
+        the desktop app lists them without opening them with the invite secret."""
+        rows = invite_store.unnamed_join_requests(self.db)
+        if not rows:
+            return
+        with self.db.transaction():
+            for row in rows:
+                try:
+                    request = JoinRequest.open(InviteSecrets.derive(row.invite_secret), row.request)
+                except RemoteError:
+                    continue  # stays unlisted, as a request that does not open
+                invite_store.name_join_request(
+                    self.db, row.request_id, request.name, request.identity_pk
+                )
 
     @classmethod
     def open(cls, home: Path, passphrase: str, **kwargs: object) -> Engine:
@@ -400,7 +420,7 @@ class Engine(Queries):
         returns; the relays are asked together, so a frozen one delays nothing else."""
         urls = {self.relay_url.rstrip("/")}
         urls |= {self.session(g).relay_url.rstrip("/") for g in self.active_group_ids()}
-        urls |= {row[0].rstrip("/") for row in self.db.all("SELECT relay_url FROM pending_joins")}
+        urls |= {row.relay_url.rstrip("/") for row in invite_store.pending_joins(self.db)}
         ordered = sorted(urls)
         answers = await asyncio.gather(*(self.relay(url).health() for url in ordered))
         for url, reachable in zip(ordered, answers, strict=True):

@@ -188,22 +188,19 @@ class Queries:
         return group_store.load_log(self.db, group_id)
 
     def join_requests(self, group_id: bytes | None = None) -> list[JoinRequestView]:
-        from crypto.invite import InviteSecrets, JoinRequest
-
-        views = []
-        for row in invite_store.join_requests(self.db, group_id):
-            request = JoinRequest.open(InviteSecrets.derive(row.invite_secret), row.request)
-            views.append(
-                JoinRequestView(
-                    row.request_id,
-                    row.group_id,
-                    request.name,
-                    fingerprint(request.identity_pk).hex(),
-                    row.status,
-                    row.received_at,
-                )
+        """Requests to join, with who sent them as the engine recorded it (no secret is
+        read: the desktop app's reader uses this)."""
+        return [
+            JoinRequestView(
+                row.request_id,
+                row.group_id,
+                row.name,
+                fingerprint(row.identity_pk).hex(),
+                row.status,
+                row.received_at,
             )
-        return views
+            for row in invite_store.join_request_senders(self.db, group_id)
+        ]
 
     # -- messages -------------------------------------------------------------------------
 

@@ -88,8 +88,8 @@ def test_an_invite_is_spent_once_and_never_opens_again(db: Database) -> None:
 def test_a_join_request_is_decided_once(db: Database) -> None:
     with db.transaction():
         invites.insert_invite(db, INV, G, SECRET, "caucus-code")
-        first = invites.insert_join_request(db, INV, G, b"sealed-1", 10)
-        second = invites.insert_join_request(db, INV, G, b"sealed-2", 11)
+        first = invites.insert_join_request(db, INV, G, b"sealed-1", 10, "Ana", bytes(32))
+        second = invites.insert_join_request(db, INV, G, b"sealed-2", 11, "Ben", bytes(range(32)))
     assert first != second
     assert invites.pending_join_request(db, first) == PendingRequestRow(first, INV, G, b"sealed-1")
     assert invites.pending_join_request(db, 999) is None

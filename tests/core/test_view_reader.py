@@ -105,3 +105,47 @@ def test_commands_change_what_the_reader_shows(pair: World) -> None:
     assert reader.verified_keys() == {bob.identity.public_key: "bob"}
     assert reader.group(group_id).unread == 0
     reader.db.close()
+
+
+def test_reader_lists_join_requests_without_the_invite_secret(tmp_path: Path) -> None:
+    """A request waiting for approval shows who sent it, and the reader never reads the
+    invite secret that opens it. A request stored before the sender was recorded (by
+    0.1) is named by the engine when it next opens the profile."""
+    clock = Clock()
+    app = make_relay(tmp_path, clock)
+    transport = httpx.ASGITransport(app=app)
+    alice = make_engine(tmp_path, "alice", transport, clock)
+    carol = make_engine(tmp_path, "carol", transport, clock)
+
+    async def ask() -> bytes:
+        group_id = await alice.create_group("Freelancers")
+        code = await alice.create_invite(group_id, needs_approval=True)
+        await carol.join(code)
+        await alice.sync()
+        return group_id
+
+    group_id = run(ask())
+    run(carol.close())
+    reader = _reader(tmp_path / "alice")
+    statements: list[str] = []
+    reader.db.trace(statements.append)
+    (request,) = reader.join_requests(group_id)
+    reader.db.trace(None)
+    assert (request.name, request.fingerprint) == ("carol", carol.fingerprint)
+    assert statements and not [s for s in statements if SECRET_COLUMNS.search(s)]
+    reader.db.close()
+
+    # As 0.1 stored it: no sender recorded. The reader cannot list it without the
+    # secret; the engine names it when the profile opens again.
+    alice.db.execute("UPDATE join_requests SET name = NULL, identity_pk = NULL")
+    run(alice.close())
+    reader = _reader(tmp_path / "alice")
+    assert reader.join_requests(group_id) == []
+    reader.db.close()
+    again = Engine.open(tmp_path / "alice", "passphrase of alice", transport=transport)
+    try:
+        (named,) = again.join_requests(group_id)
+        assert (named.name, named.fingerprint) == ("carol", carol.fingerprint)
+    finally:
+        run(again.close())
+        app.close()

@@ -30,16 +30,19 @@ __all__ = [
     "InboxRow",
     "InviteRow",
     "JoinRequestRow",
+    "JoinRequestSender",
     "PendingJoinRow",
     "PendingRequestRow",
     "delete_pending_join",
     "insert_inbox",
     "insert_invite",
     "insert_join_request",
+    "join_request_senders",
     "join_requests",
     "load_inbox",
     "load_invite",
     "mark_inbox_registered",
+    "name_join_request",
     "open_invites",
     "pending_join_request",
     "pending_joins",
@@ -48,6 +51,7 @@ __all__ = [
     "set_invite_cursor",
     "set_invite_status",
     "set_join_status",
+    "unnamed_join_requests",
 ]
 
 
@@ -97,6 +101,18 @@ class JoinRequestRow:
     status: JoinStatus
     received_at: int
     invite_secret: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class JoinRequestSender:
+    """A join request as a list shows it: who asked, when, and where it stands."""
+
+    request_id: int
+    group_id: bytes
+    name: str
+    identity_pk: bytes
+    status: JoinStatus
+    received_at: int
 
 
 @dataclass(frozen=True)
@@ -223,15 +239,55 @@ def set_invite_status(db: Database, invite_id: bytes, old: InviteStatus, new: In
 
 
 def insert_join_request(
-    db: Database, invite_id: bytes, group_id: bytes, request: bytes, received_at: int
+    db: Database,
+    invite_id: bytes,
+    group_id: bytes,
+    request: bytes,
+    received_at: int,
+    name: str,
+    identity_pk: bytes,
 ) -> int:
-    """A request that waits for an organizer, ``pending``; its number."""
+    """A request that waits for an organizer, ``pending``, with who sent it (as opened
+    by the engine); its number."""
     cursor = db.execute(
-        "INSERT INTO join_requests (invite_id, group_id, request, status, received_at)"
-        " VALUES (?, ?, ?, ?, ?)",
-        (invite_id, group_id, request, JoinStatus.PENDING.value, received_at),
+        "INSERT INTO join_requests (invite_id, group_id, request, status, received_at,"
+        " name, identity_pk) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (invite_id, group_id, request, JoinStatus.PENDING.value, received_at, name, identity_pk),
     )
     return int(cursor.lastrowid or 0)
+
+
+def unnamed_join_requests(db: Database) -> list[JoinRequestRow]:
+    """Requests stored before their sender was recorded, with the invite secret that
+    opens them: the engine's connection only."""
+    return _join_requests(db, None, unnamed_only=True)
+
+
+def name_join_request(db: Database, request_id: int, name: str, identity_pk: bytes) -> None:
+    db.execute(
+        "UPDATE join_requests SET name = ?, identity_pk = ? WHERE id = ?",
+        (name, identity_pk, request_id),
+    )
+
+
+def join_request_senders(db: Database, group_id: bytes | None = None) -> list[JoinRequestSender]:
+    """Join requests with who sent them, without any secret (the desktop app's reader)."""
+    rows = db.all(
+        "SELECT id, group_id, name, identity_pk, status, received_at FROM join_requests"
+        " WHERE name IS NOT NULL AND (? IS NULL OR group_id = ?) ORDER BY id",
+        (group_id, group_id),
+    )
+    return [
+        JoinRequestSender(
+            request_id=int(row[0]),
+            group_id=bytes(row[1]),
+            name=str(row[2]),
+            identity_pk=bytes(row[3]),
+            status=JoinStatus(row[4]),
+            received_at=int(row[5]),
+        )
+        for row in rows
+    ]
 
 
 def pending_join_request(db: Database, request_id: int) -> PendingRequestRow | None:
@@ -248,11 +304,17 @@ def pending_join_request(db: Database, request_id: int) -> PendingRequestRow | N
 def join_requests(db: Database, group_id: bytes | None = None) -> list[JoinRequestRow]:
     """Join requests (of one group, or all) in arrival order, each with its invite's
     secret: the engine's connection only (it reads key material)."""
+    return _join_requests(db, group_id, unnamed_only=False)
+
+
+def _join_requests(
+    db: Database, group_id: bytes | None, unnamed_only: bool
+) -> list[JoinRequestRow]:
     rows = db.all(
         "SELECT r.id, r.group_id, r.request, r.status, r.received_at, i.secret"
         " FROM join_requests r JOIN invites i ON i.invite_id = r.invite_id"
-        " WHERE (? IS NULL OR r.group_id = ?) ORDER BY r.id",
-        (group_id, group_id),
+        " WHERE (? IS NULL OR r.group_id = ?) AND (? = 0 OR r.name IS NULL) ORDER BY r.id",
+        (group_id, group_id, int(unnamed_only)),
     )
     return [
         JoinRequestRow(
