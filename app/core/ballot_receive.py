@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from app.core.content_handlers import AnonymousItem, Received, register, register_item
 from app.core.database import Database
+from app.core.events import BallotChanged
 from app.core.store import ballots as store
 from app.core.store.ballots import BallotRow, ClosedBy, VoteRow
 from crypto import kdf
@@ -195,6 +196,7 @@ def on_definition(received: Received) -> str:
             received_at=received.now,
         ),
     )
+    received.changed.append(BallotChanged(received.group_id, definition.ballot_id))
     return definition_text(definition)
 
 
@@ -217,6 +219,7 @@ def on_close(received: Received) -> str:
         close_seq=received.relay_seq,
         closed_by=ClosedBy.EARLY if early else ClosedBy.DEADLINE,
     )
+    received.changed.append(BallotChanged(received.group_id, ballot.ballot_id))
     return close_text(definition)
 
 
@@ -254,6 +257,7 @@ def on_reveal(received: Received) -> str:
         # member stores the same bytes; no key sorting, which would lose the option order.
         result=json.dumps(result.to_json(), ensure_ascii=False, separators=(",", ":")),
     )
+    received.changed.append(BallotChanged(received.group_id, ballot.ballot_id))
     return reveal_text(definition)
 
 
@@ -276,6 +280,7 @@ def on_cancel(received: Received) -> str:
         close_seq=received.relay_seq if ballot.close_seq is None else ballot.close_seq,
         closed_by=ClosedBy.CANCEL if ballot.closed_by is None else ballot.closed_by,
     )
+    received.changed.append(BallotChanged(received.group_id, ballot.ballot_id))
     return cancel_text(ballot.definition)
 
 
@@ -302,6 +307,7 @@ def on_vote(item: AnonymousItem) -> str | None:
             relay_seq=item.relay_seq,
         ),
     )
+    item.changed.append(BallotChanged(item.group_id, verified.ballot_id))
     return None
 
 

@@ -9,9 +9,10 @@ list shows. Raising a ``RemoteError`` rejects the message.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.core.database import Database
+from app.core.events import Event
 from crypto.group_log import GroupState, MemberRecord
 from crypto.key_schedule import EpochKeys
 from crypto.message import OpenedMessage
@@ -39,6 +40,9 @@ class Received:
     sender: MemberRecord
     relay_seq: int
     now: int
+    changed: list[Event] = field(default_factory=list)
+    """What the handler changed (a ballot, a document), told to listeners once the
+    batch holding this message has committed."""
 
 
 Handler = Callable[[Received], str]
@@ -65,6 +69,7 @@ class AnonymousItem:
     item: bytes
     relay_seq: int
     now: int
+    changed: list[Event] = field(default_factory=list)
 
 
 ItemHandler = Callable[[AnonymousItem], str | None]

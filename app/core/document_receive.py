@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from app.core.content_handlers import Received, register
 from app.core.database import Database
+from app.core.events import DocumentChanged
 from app.core.store import documents as store
 from crypto.document.announce import (
     CONTENT_TYPE_ACKNOWLEDGEMENT,
@@ -137,6 +138,7 @@ def on_announcement(received: Received) -> str:
     verdict = evaluate_trust(received.db, received.group_id, received.state, received.sender, ann)
     db = received.db
     label = f"“{ann.title}” version {ann.version} ({ann.filename})"
+    received.changed.append(DocumentChanged(received.group_id, ann.document_id))
     stored = store.announcement(db, received.group_id, ann.document_id, ann.version)
     if stored is None:
         store.insert_announcement(db, _new_row(received, ann, verdict))
@@ -192,6 +194,7 @@ def on_acknowledgement(received: Received) -> str:
     )
     if announced is None:
         return f"acknowledged version {ack.version} of a document not announced here"
+    received.changed.append(DocumentChanged(received.group_id, ack.document_id))
     return f"acknowledged “{announced.title}” version {ack.version}"
 
 

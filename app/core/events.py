@@ -13,8 +13,10 @@ from enum import Enum
 from app.core.views import MessageView
 
 __all__ = [
+    "BallotChanged",
     "ConnectionChanged",
     "ConnectionState",
+    "DocumentChanged",
     "Event",
     "GroupChanged",
     "GroupJoined",
@@ -46,6 +48,22 @@ class MessageStatusChanged:
     group_id: bytes
     row_id: int
     status: str
+
+
+@dataclass(frozen=True)
+class BallotChanged:
+    """A ballot's definition, votes, close, reveal, tally or cancellation arrived."""
+
+    group_id: bytes
+    ballot_id: bytes
+
+
+@dataclass(frozen=True)
+class DocumentChanged:
+    """A document's announcement (a new version) or an acknowledgement arrived."""
+
+    group_id: bytes
+    document_id: bytes
 
 
 @dataclass(frozen=True)
@@ -107,5 +125,7 @@ Event = (
     | IntegrityWarning
     | ConnectionChanged
     | SyncProgress
+    | BallotChanged
+    | DocumentChanged
 )
 Listener = Callable[[Event], None]

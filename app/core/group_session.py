@@ -8,12 +8,13 @@ them commit together (a crash mid-sync neither loses nor duplicates anything).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from app.core.content_handlers import HANDLERS, ITEM_HANDLERS, AnonymousItem, Received
 from app.core.database import Database
 from app.core.errors import StaleSession
+from app.core.events import Event
 from app.core.status import GroupStatus, MessageStatus
 from app.core.store import groups as store
 from app.core.store import messages as message_store
@@ -53,6 +54,7 @@ class ProcessResult:
     message: MessageView | None = None
     warning: str | None = None
     entry: LogEntry | None = None
+    changed: tuple[Event, ...] = ()
 
 
 @dataclass
@@ -187,10 +189,11 @@ class GroupSession:
             handler = ITEM_HANDLERS.get(int(kind))
             if handler is None:
                 raise MalformedData(f"unsupported item type {int(kind)}")
-            warning = handler(
-                AnonymousItem(db, self.group_id, self.state, self.keys, item, seq, now)
+            anonymous = AnonymousItem(db, self.group_id, self.state, self.keys, item, seq, now)
+            warning = handler(anonymous)
+            return ProcessResult(
+                Outcome.ANONYMOUS, warning=warning, changed=tuple(anonymous.changed)
             )
-            return ProcessResult(Outcome.ANONYMOUS, warning=warning)
         except Replay:
             return ProcessResult(Outcome.DUPLICATE)
         except RemoteError as exc:
@@ -233,6 +236,7 @@ class GroupSession:
             )
         self.recv_chains[envelope.sender_index] = next_chain
         self.dirty_chains.add(envelope.sender_index)
+        changed: tuple[Event, ...] = ()
         if opened.content_type == ContentType.TEXT:
             text = TextBody.decode(opened.body)
             channel_id, shown = text.channel_id, text.text
@@ -241,11 +245,14 @@ class GroupSession:
             if handler is None:
                 raise MalformedData(f"unsupported content type {opened.content_type}")
             channel_id = DEFAULT_CHANNEL
-            shown = handler(Received(db, self.group_id, self.state, opened, sender, seq, now))
+            received = Received(db, self.group_id, self.state, opened, sender, seq, now)
+            shown = handler(received)
+            changed = tuple(received.changed)
         warning = self._check_sender_chain(opened)
-        return self._store_message(
+        result = self._store_message(
             db, me, seq, opened, sender.name, channel_id, shown, warning, now
         )
+        return replace(result, changed=changed) if changed else result
 
     def _check_sender_chain(self, opened: OpenedMessage) -> str | None:
         expected = self.sender_heads.get(opened.sender_pk, bytes(32))

@@ -179,6 +179,7 @@ class GroupSync:
                             self._ctx.events.warn(group_id, outcome.outcome.value, outcome.warning)
                             if warnings is not None:
                                 warnings.append(outcome.warning)
+                        events.extend(outcome.changed)
                         if outcome.message is not None:
                             messages += 1
                             events.append(MessageAdded(outcome.message))

@@ -61,7 +61,7 @@ from app.core.events import Event
 from app.qt.ballot_results import BallotResultsView
 from app.qt.dialogs.create_ballot import CreateBallotDialog
 from app.qt.engine_bridge import EngineBridge
-from app.qt.lazy_refresh import LazyRefresh, concerns_group
+from app.qt.lazy_refresh import LazyRefresh, concerns_ballots
 from app.qt.theme import colors
 from app.qt.widgets import error_label, muted_label, primary_button, section_title, show_error
 
@@ -584,7 +584,7 @@ class BallotsPanel(QWidget):
 
     def on_event(self, event: Event) -> None:
         group = self._group
-        if group is not None and concerns_group(event, group.group_id):
+        if group is not None and concerns_ballots(event, group.group_id):
             self._lazy.schedule()
 
     def _schedule(self) -> None:

@@ -59,7 +59,7 @@ from app.core.api import (
 from app.core.events import Event
 from app.qt.dialogs.publish import PublishDialog, PublishRequest, human_size
 from app.qt.engine_bridge import EngineBridge
-from app.qt.lazy_refresh import LazyRefresh, concerns_group
+from app.qt.lazy_refresh import LazyRefresh, concerns_documents
 from app.qt.theme import colors
 from app.qt.widgets import error_label, muted_label, primary_button, section_title, show_error
 
@@ -329,9 +329,9 @@ class DocumentsPanel(QWidget):
         self._schedule()
 
     def on_event(self, event: Event) -> None:
-        """Re-read after anything that can carry an announcement or acknowledgement."""
+        """Re-read after a new version or acknowledgement, or a change of roster."""
         group = self._group
-        if group is not None and concerns_group(event, group.group_id):
+        if group is not None and concerns_documents(event, group.group_id):
             self._lazy.schedule()
 
     def _schedule(self) -> None:

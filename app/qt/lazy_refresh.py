@@ -11,16 +11,28 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
-from app.core.events import Event, GroupChanged, MessageAdded, SyncProgress
+from app.core.events import (
+    BallotChanged,
+    DocumentChanged,
+    Event,
+    GroupChanged,
+)
 
-__all__ = ["LazyRefresh", "concerns_group"]
+__all__ = ["LazyRefresh", "concerns_ballots", "concerns_documents"]
 
 
-def concerns_group(event: Event, group_id: bytes) -> bool:
-    """Whether ``event`` may have changed what a panel of ``group_id`` shows."""
-    if isinstance(event, MessageAdded):
-        return event.message.group_id == group_id
-    if isinstance(event, SyncProgress | GroupChanged):
+def concerns_ballots(event: Event, group_id: bytes) -> bool:
+    """Whether ``event`` may have changed the ballots of ``group_id``: one of its ballots
+    changed, or its roster (who may create and vote); messages alone do not."""
+    if isinstance(event, BallotChanged | GroupChanged):
+        return event.group_id == group_id
+    return False
+
+
+def concerns_documents(event: Event, group_id: bytes) -> bool:
+    """Whether ``event`` may have changed the documents of ``group_id``: a version or an
+    acknowledgement arrived, or its roster changed (who is an organizer decides trust)."""
+    if isinstance(event, DocumentChanged | GroupChanged):
         return event.group_id == group_id
     return False
 
