@@ -25,8 +25,10 @@ def test_ballot_and_document_changes_are_reported_by_id(tmp_path: Path) -> None:
     seen: list[Event] = []
     bob.subscribe(seen.append)
 
-    def changes() -> list[Event]:
-        found = [e for e in seen if isinstance(e, BallotChanged | DocumentChanged)]
+    def changes() -> list[BallotChanged | DocumentChanged]:
+        found: list[BallotChanged | DocumentChanged] = [
+            e for e in seen if isinstance(e, BallotChanged | DocumentChanged)
+        ]
         seen.clear()
         return found
 
