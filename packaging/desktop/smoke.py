@@ -85,8 +85,11 @@ def check_relay_and_client(bundle: Path, work: Path) -> None:
             raise SmokeFailure("the bundled relay printed an unexpected first line")
         url = match.group(1)
         with urllib.request.urlopen(f"{url}/health", timeout=TIMEOUT_S) as response:  # noqa: S310
-            if json.loads(response.read()) != {"status": "ok"}:
-                raise SmokeFailure("/health did not answer ok")
+            health = json.loads(response.read())
+            if health.get("status") != "ok" or not re.fullmatch(
+                r"[0-9a-f]{32}", str(health.get("generation"))
+            ):
+                raise SmokeFailure(f"/health did not answer ok: {health}")
         print(f"ok: bundled relay at {url} answers /health")
         check_client(bundle, work, url)
     finally:
