@@ -63,6 +63,7 @@ from app.qt.group_list import GroupDelegate, GroupListModel
 from app.qt.group_tabs import GroupTabs
 from app.qt.members import MembersPanel
 from app.qt.message_model import MessageModel
+from app.qt.responsive import NarrowLayout
 from app.qt.theme import app_icon
 from app.qt.verification import VerificationStore
 from app.qt.widgets import human_error, muted_label, section_title
@@ -178,7 +179,7 @@ class MainWindow(QMainWindow):
         side.addWidget(section_title("Channels"))
         side.addWidget(self.channel_list, 2)
         side.addWidget(self.new_channel)
-        sidebar.setMinimumWidth(200)
+        sidebar.setMinimumWidth(170)
 
         self.title = QLabel("")
         self.title.setObjectName("chatTitle")
@@ -241,6 +242,7 @@ class MainWindow(QMainWindow):
         splitter.setSizes([230, 700, 260])
         splitter.setChildrenCollapsible(False)
         self.setCentralWidget(splitter)
+        self.narrow_layout = NarrowLayout(self, self.members_toggle)
 
         self.connection_dot = QLabel("●")
         self.connection_dot.setObjectName("statusDot")
@@ -587,6 +589,7 @@ class MainWindow(QMainWindow):
             self.show_banner(human_error(error))
 
         self.composer.clear()
+        self.chat.follow_latest()  # your own message comes into view, as in any chat
         self.bridge.submit(command, None, failed)
 
     def retry(self, row_id: int) -> None:

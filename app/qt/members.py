@@ -124,6 +124,7 @@ class MembersPanel(QWidget):
         self.list = QListWidget()
         self.list.setAccessibleName("Member list")
         self.list.setItemDelegate(TwoLineDelegate(self.list))
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.currentRowChanged.connect(lambda _row: self._update_buttons())
         self.list.itemActivated.connect(lambda _item: self._verify())
 
@@ -144,6 +145,7 @@ class MembersPanel(QWidget):
         self.requests = QListWidget()
         self.requests.setAccessibleName("Join requests")
         self.requests.setItemDelegate(TwoLineDelegate(self.requests))
+        self.requests.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.requests.setMaximumHeight(110)
         self.approve = QPushButton("Approve")
         self.approve.setAccessibleName("Approve join request")
