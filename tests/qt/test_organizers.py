@@ -34,6 +34,14 @@ def test_approve_promote_and_remove(qtbot, relay, make_app) -> None:  # type: ig
     qtbot.waitUntil(lambda: panel.select_member("Bob"), timeout=WAIT_MS)
     assert panel.promote.text() == "Make organizer"
     click(qtbot, panel.promote)
+    # One click only asks: cancelling changes nothing.
+    asked: QMessageBox = panel.confirmation
+    assert "Organizers can invite" in asked.text()
+    click(qtbot, asked.button(QMessageBox.StandardButton.Cancel))
+    assert panel.select_member("Bob") and panel.list.currentItem().text() == "Bob\nmember"
+    click(qtbot, panel.promote)
+    confirm = next(b for b in panel.confirmation.buttons() if b.text() == "Make organizer")
+    click(qtbot, confirm)
     qtbot.waitUntil(
         lambda: panel.select_member("Bob") and panel.list.currentItem().text() == "Bob\norganizer",
         timeout=WAIT_MS,
