@@ -112,8 +112,9 @@ def deadline_text(closes_at: int, now_ms: int) -> str:
 class RankingList(QListWidget):
     """The options of a ranked ballot in the voter's order, most preferred first.
 
-    Drag to reorder (or use the Up/Down buttons); untick an option to leave it unranked.
-    The numbers in front follow the order.
+    Nothing is ranked at first, so an untouched form cannot submit the creator's order:
+    ticking an option ranks it after those already ticked, unticking takes it out. Drag
+    to reorder (or use the Up/Down buttons). The numbers in front follow the order.
     """
 
     def __init__(self, options: tuple[str, ...], parent: QWidget | None = None) -> None:
@@ -126,11 +127,33 @@ class RankingList(QListWidget):
             item.setData(Qt.ItemDataRole.UserRole, index)
             item.setData(Qt.ItemDataRole.UserRole + 1, option)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked)
+            item.setCheckState(Qt.CheckState.Unchecked)
             self.addItem(item)
+        self._arranging = False
         self.model().rowsMoved.connect(lambda *_args: self.renumber())
-        self.itemChanged.connect(lambda _item: self.renumber())
+        self.itemChanged.connect(self._place)
         self.setFixedHeight(self.sizeHintForRow(0) * len(options) + 8 if options else 40)
+        self.renumber()
+
+    def _place(self, item: QListWidgetItem) -> None:
+        """A ticked option goes after the ones ranked before it; an unticked one goes
+        to the top of the unranked ones."""
+        if self._arranging:
+            return
+        self._arranging = True
+        try:
+            row = self.row(item)
+            target = sum(
+                1
+                for other in range(self.count())
+                if other != row and self.item(other).checkState() == Qt.CheckState.Checked
+            )
+            if target != row:
+                self.takeItem(row)
+                self.insertItem(target, item)
+                self.setCurrentItem(item)
+        finally:
+            self._arranging = False
         self.renumber()
 
     def renumber(self) -> None:
@@ -309,8 +332,9 @@ class BallotCard(QFrame):
             row.addLayout(side)
             box.addLayout(row)
             box.addWidget(
-                muted_label("Drag (or use Up and Down) to put your favourite first; untick "
-                            "an option to leave it unranked.")
+                muted_label("Tick the options in order of preference, favourite first. "
+                            "Drag (or use Up and Down) to change the order; leave an option "
+                            "unticked to leave it unranked.")
             )  # fmt: skip
         elif kind == "numeric":
             spin = QDoubleSpinBox()
