@@ -119,6 +119,7 @@ class MainWindow(QMainWindow):
         self._last_sender: tuple[str, bytes] = ("", b"")
         self.dialog: QWidget | None = None  # the dialog most recently opened (tests look)
         self._discarded = False
+        self._asking_to_join: dict[bytes, bool] = {}  # groups whose request is in the bar
 
         self._build()
         self._build_menus()
@@ -460,12 +461,30 @@ class MainWindow(QMainWindow):
         elif isinstance(event, GroupChanged | GroupJoined):
             self._queue_refresh(event.group_id, changed=True)
             if isinstance(event, GroupJoined):
-                self.statusBar().showMessage(f"You joined {event.name}.", 10000)
+                self.statusBar().showMessage(
+                    f"Created {event.name}. Invite people from the Group menu (Ctrl+I)."
+                    if event.created
+                    else f"You joined {event.name}.",
+                    10000,
+                )
+                if (
+                    not event.created
+                    and isinstance(self.dialog, JoinDialog)
+                    and self.dialog.waiting
+                ):
+                    self.dialog.admitted(event.name)
+            elif self._asking_to_join.get(event.group_id) and not any(
+                request.status == "pending" for request in self.reader.join_requests(event.group_id)
+            ):
+                # Every request shown in the status bar was decided: stop asking.
+                self._asking_to_join.pop(event.group_id, None)
+                self.statusBar().clearMessage()
         elif isinstance(event, RemovedFromGroup):
             self._queue_refresh(event.group_id, changed=True)
             self.notify.emit("Caucus", "You were removed from a group.")
         elif isinstance(event, JoinRequested):
             self._queue_refresh(event.group_id, changed=True)
+            self._asking_to_join[event.group_id] = True
             self.statusBar().showMessage(f"{event.name} asks to join.", 15000)
             if not self.isActiveWindow():
                 self.notify.emit("Join request", f"{event.name} asks to join.")
