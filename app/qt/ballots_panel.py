@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 
 import shiboken6
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QColor, QPalette, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -575,6 +575,12 @@ class BallotsPanel(QWidget):
         bridge.engine_event.connect(self.on_event)
         self._apply_style()
         self.set_group(None)
+
+    def changeEvent(self, event: QEvent) -> None:
+        # A theme switch changes the application palette: restyle the cards with it.
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_style()
+        super().changeEvent(event)
 
     def _apply_style(self) -> None:
         c = colors()

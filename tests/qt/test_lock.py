@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
 from app.qt.dialogs.settings import SettingsDialog
@@ -109,7 +110,28 @@ def test_settings_change_idle_delay_and_theme(qtbot, relay, make_app) -> None:  
         assert app.idle_timer.interval() == 5 * 60 * 1000
         assert colors().dark
         assert app.settings.idle_lock_minutes == 5 and app.settings.theme == "dark"
+        # The selected tab's label is painted in the new theme's text colour (it used to
+        # keep the light theme's dark text on the dark background until the next unlock).
+        bar = window.tabs.tabBar()
+        qtbot.waitUntil(lambda: _pixels_near(bar, colors().text) > 20, timeout=WAIT_MS)
     finally:
         qapp = QApplication.instance()
         assert isinstance(qapp, QApplication)
         apply_theme(qapp, "light")
+
+
+def _pixels_near(bar, hex_colour: str) -> int:  # type: ignore[no-untyped-def]
+    """Pixels of the selected tab close to ``hex_colour`` (its label's antialiased text)."""
+    want = QColor(hex_colour)
+    image = bar.grab(bar.tabRect(bar.currentIndex())).toImage()
+    return sum(
+        1
+        for x in range(image.width())
+        for y in range(image.height())
+        if max(
+            abs(QColor(image.pixel(x, y)).red() - want.red()),
+            abs(QColor(image.pixel(x, y)).green() - want.green()),
+            abs(QColor(image.pixel(x, y)).blue() - want.blue()),
+        )
+        < 40
+    )
