@@ -448,12 +448,12 @@ class BallotCard(QFrame):
             return (
                 "Voting has ended. The result appears when "
                 + ("your Caucus" if view.created_by_me else f"{view.creator_name}'s Caucus")
-                + " releases the ballot key; until then nobody can count the votes."
+                + " opens the count; until then nobody can count the votes."
             )
         if status == "open" and not view.i_am_eligible:
             return (
-                "You cannot vote in this ballot: your Caucus had not registered its ballot "
-                "key yet when the ballot was created."
+                "You cannot vote in this ballot: your Caucus had not yet set up anonymous "
+                "voting in this group when the ballot was created."
             )
         if status == "open":
             return (
@@ -482,7 +482,7 @@ class BallotCard(QFrame):
             self.mine.setToolTip(f"Counted as: {mine.choice}")
         else:
             self.mine.setText(
-                "⚠ Your vote is not in the count. If you voted before the close, the relay "
+                "⚠ Your vote is not in the count. If you voted before the close, the server "
                 "may have dropped it: tell the other members."
             )
             self.mine.setStyleSheet(f"color: {colors().danger}; font-weight: bold;")

@@ -600,7 +600,7 @@ class MainWindow(QMainWindow):
             if isinstance(error, RelayError):
                 # Stored and queued: it shows "Waiting to send" and goes out later.
                 self.statusBar().showMessage(
-                    "The relay is unreachable; the message waits in the outbox.", 10000
+                    "The server cannot be reached; the message goes out as soon as it can.", 10000
                 )
                 return
             if not self.composer.edit.toPlainText():
