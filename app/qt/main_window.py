@@ -130,6 +130,13 @@ class MainWindow(QMainWindow):
         self._notify_timer = QTimer(self)
         self._notify_timer.setSingleShot(True)
         self._notify_timer.timeout.connect(self._flush_notification)
+        for signal in (
+            self.group_model.dataChanged,
+            self.group_model.rowsInserted,
+            self.group_model.rowsRemoved,
+            self.group_model.modelReset,
+        ):
+            signal.connect(self._update_title)
         self.reload_groups()
         self.resize(1180, 760)
 
@@ -439,6 +446,12 @@ class MainWindow(QMainWindow):
         return self._channel_id
 
     # -- reading state ----------------------------------------------------------------
+
+    def _update_title(self) -> None:
+        """ "(5) Caucus" while 5 messages wait unread, in every group together: what the
+        taskbar and the window switcher show when the window is in the background."""
+        unread = sum(group.unread for group in self.group_model.groups())
+        self.setWindowTitle(f"({unread}) Caucus" if unread else "Caucus")
 
     def _mark_read(self) -> None:
         group = self._group

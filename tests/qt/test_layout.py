@@ -74,3 +74,25 @@ def test_sending_shows_your_message_and_the_jump_button_returns_to_the_newest(
     qtbot.waitUntil(lambda: shown_texts(window)[-1:] == ["my own words"], timeout=WAIT_MS)
     qtbot.waitUntil(lambda: bar.value() == bar.maximum(), timeout=WAIT_MS)
     assert not chat.jump_button.isVisible()
+
+
+def test_the_window_title_counts_unread_messages(qtbot, relay, make_app) -> None:  # type: ignore[no-untyped-def]
+    from tests.qt.pair import organizer_and_member
+
+    _alice_app, alice, _bob_app, bob = organizer_and_member(qtbot, relay, make_app, "Couriers")
+    alice.new_group_action.trigger()
+    qtbot.keyClicks(alice.dialog.name, "Elsewhere")
+    click(qtbot, alice.dialog.create_button)
+    qtbot.waitUntil(lambda: alice.group_model.rowCount() == 2, timeout=WAIT_MS)
+    elsewhere = next(g for g in alice.group_model.groups() if g.name == "Elsewhere")
+    assert alice.select_group(elsewhere.group_id)  # Alice looks at another group meanwhile
+    assert alice.windowTitle() == "Caucus"
+    send(qtbot, bob, "first")
+    send(qtbot, bob, "second")
+    qtbot.waitUntil(lambda: alice.windowTitle() == "(2) Caucus", timeout=WAIT_MS)
+
+    alice.activateWindow()  # Alice comes back to the window and opens Couriers: read
+    qtbot.waitUntil(alice.isActiveWindow, timeout=WAIT_MS)
+    couriers = next(g for g in alice.group_model.groups() if g.name == "Couriers")
+    assert alice.select_group(couriers.group_id)
+    qtbot.waitUntil(lambda: alice.windowTitle() == "Caucus", timeout=WAIT_MS)
