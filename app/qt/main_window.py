@@ -37,6 +37,7 @@ from app.core.api import (
     RelayError,
     RetryMessage,
     SendText,
+    SetMuted,
 )
 from app.core.events import (
     ConnectionChanged,
@@ -69,6 +70,14 @@ from app.qt.verification import VerificationStore
 from app.qt.widgets import human_error, muted_label, section_title
 
 __all__ = ["MainWindow", "connection_text"]
+
+_NOTIFICATION_TEXT = 120  # characters of a message shown in a notification
+
+
+def _shortened(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= _NOTIFICATION_TEXT else line[: _NOTIFICATION_TEXT - 1] + "…"
+
 
 _STATE_TEXT = {
     ConnectionState.ONLINE: "Online",
@@ -120,6 +129,8 @@ class MainWindow(QMainWindow):
         self.dialog: QWidget | None = None  # the dialog most recently opened (tests look)
         self._discarded = False
         self._asking_to_join: dict[bytes, bool] = {}  # groups whose request is in the bar
+        self._last_text = ""
+        self.show_message_text = False  # Settings: message text in notifications
 
         self._build()
         self._build_menus()
@@ -302,8 +313,12 @@ class MainWindow(QMainWindow):
         self.invite_action = self._action("Invite…", "Ctrl+I", self.open_invite_dialog)
         self.channel_action = self._action("New channel…", None, self.open_new_channel_dialog)
         self.members_action = self._action("Members", "Ctrl+M", self.members_toggle.toggle)
+        self.mute_action = self._action("Mute notifications", None, self._toggle_mute)
+        self.mute_action.setCheckable(True)
         for action in (self.invite_action, self.channel_action, self.members_action):
             group_menu.addAction(action)
+        group_menu.addSeparator()
+        group_menu.addAction(self.mute_action)
 
     # -- groups and channels ----------------------------------------------------------
 
@@ -438,6 +453,20 @@ class MainWindow(QMainWindow):
         self.invite_action.setEnabled(organizer)
         self.channel_action.setEnabled(organizer)
         self.new_channel.setVisible(organizer)
+        self.mute_action.setEnabled(group is not None)
+        self.mute_action.setChecked(group is not None and group.muted)
+
+    def _toggle_mute(self) -> None:
+        group = self._group
+        if group is None:
+            return
+        muted = self.mute_action.isChecked()
+        group_id = group.group_id
+        self.bridge.submit(
+            SetMuted(group_id, muted),
+            lambda _r: self._queue_refresh(group_id, changed=True),
+            lambda error: self.statusBar().showMessage(human_error(error), 10000),
+        )
 
     def current_group(self) -> GroupView | None:
         return self._group
@@ -447,10 +476,14 @@ class MainWindow(QMainWindow):
 
     # -- reading state ----------------------------------------------------------------
 
+    def _is_muted(self, group_id: bytes) -> bool:
+        group = self.group_model.group_at(self.group_model.row_of(group_id))
+        return group is not None and group.muted
+
     def _update_title(self) -> None:
-        """ "(5) Caucus" while 5 messages wait unread, in every group together: what the
-        taskbar and the window switcher show when the window is in the background."""
-        unread = sum(group.unread for group in self.group_model.groups())
+        """The title is "(5) Caucus" while 5 messages wait unread in groups that are not
+        muted: what the taskbar and the window switcher show of a background window."""
+        unread = sum(group.unread for group in self.group_model.groups() if not group.muted)
         self.setWindowTitle(f"({unread}) Caucus" if unread else "Caucus")
 
     def _mark_read(self) -> None:
@@ -512,7 +545,7 @@ class MainWindow(QMainWindow):
         if message.row_id > 0 and message.group_id == self.message_model.group_id:
             self._incoming.append(message)
         self._queue_refresh(message.group_id)
-        if message.is_mine:
+        if message.is_mine or self._is_muted(message.group_id):
             return
         if not self.isActiveWindow():
             self._unnotified += 1
@@ -520,6 +553,7 @@ class MainWindow(QMainWindow):
                 wait = max(0.0, _NOTIFY_EVERY_S - (time.monotonic() - self._last_notify))
                 self._notify_timer.start(int(wait * 1000))
             self._last_sender = (message.sender_name, message.group_id)
+            self._last_text = message.text
 
     def _flush_notification(self) -> None:
         if not self._unnotified:
@@ -528,9 +562,11 @@ class MainWindow(QMainWindow):
         row = self.group_model.row_of(group_id)
         group = self.group_model.group_at(row)
         where = group.name if group else "a group"
-        # Who and where, never the text: notifications show on lock screens.
+        # Who and where; the text only if the person asked for it (Settings), since
+        # notifications show on lock screens.
         if self._unnotified == 1:
-            self.notify.emit(f"{name} in {where}", "New message")
+            text = _shortened(self._last_text) if self.show_message_text else "New message"
+            self.notify.emit(f"{name} in {where}", text)
         else:
             self.notify.emit(
                 f"Caucus: {self._unnotified} new messages",
