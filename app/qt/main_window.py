@@ -688,7 +688,15 @@ class MainWindow(QMainWindow):
     def open_invite_dialog(self) -> None:
         if self._group is not None and self._group.my_role == "organizer":
             relay_url = self.reader.profile().relay_url
-            self._open(InviteDialog(self.bridge, self._group, self, relay_url=relay_url))
+            self._open(
+                InviteDialog(
+                    self.bridge,
+                    self._group,
+                    self,
+                    relay_url=relay_url,
+                    inviter=self.profile_name,
+                )
+            )
 
     def open_verify_dialog(self, member: MemberView) -> None:
         dialog = VerifyDialog(member, self.reader.me, self.reader.fingerprint, self.store, self)
