@@ -38,6 +38,9 @@ def test_create_invite_join_and_talk(qtbot, relay, make_app) -> None:  # type: i
     click(qtbot, invite.create_button)
     qtbot.waitUntil(lambda: invite.code.text().startswith("caucus://join#"), timeout=WAIT_MS)
     assert not invite.qr.pixmap().isNull()
+    # The dialog grew to hold the QR code: nothing is drawn over it.
+    assert invite.qr.geometry().bottom() < invite.hint.geometry().top()
+    assert invite.hint.geometry().bottom() <= invite.height()
     code = invite.code.text()
     # A ready-to-send invitation: who, which group, the link, until when.
     click(qtbot, invite.copy_text)

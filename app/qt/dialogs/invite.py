@@ -35,6 +35,7 @@ _EXPIRY = (("1 hour", 1), ("1 day", 24), ("7 days", 24 * 7), ("30 days", 24 * 30
 
 
 DEFAULT_USES = 25
+_WIDTH = 480
 
 
 def invitation_text(
@@ -158,7 +159,8 @@ class InviteDialog(QDialog):
         layout.addWidget(self.qr, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addWidget(self.hint)
         layout.addWidget(buttons)
-        self.resize(460, 0)
+        self.resize(_WIDTH, 0)
+        self._fit()
 
     def _create(self) -> None:
         group_id = self._group.group_id
@@ -189,6 +191,17 @@ class InviteDialog(QDialog):
         self.copy_text.setEnabled(True)
         self.qr.setPixmap(qr_pixmap(code, 196, self.devicePixelRatioF()))
         self._show_reach(invite_relay_url(code) or "")
+        self._fit()  # the QR code and the buttons need room the empty dialog lacked
+
+    def _fit(self) -> None:
+        """Tall enough for everything at this width: the wrapped notices' height depends
+        on the width, which a dialog's minimum size does not follow by itself."""
+        layout = self.layout()
+        if layout is None:
+            return
+        width = max(self.width(), _WIDTH)
+        height = layout.heightForWidth(width) if layout.hasHeightForWidth() else -1
+        self.resize(width, max(height, layout.minimumSize().height()))
 
     def _show_reach(self, relay_url: str) -> None:
         warning = reach_warning(relay_url) if relay_url else None
