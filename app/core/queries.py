@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from app.core.database import Database
 from app.core.errors import ClientError, NotFound, NotPermittedHere
+from app.core.message_kinds import classify
 from app.core.store import groups as group_store
 from app.core.store import invites as invite_store
 from app.core.store import messages as message_store
@@ -212,6 +213,7 @@ class Queries:
     # -- messages -------------------------------------------------------------------------
 
     def _view(self, row: MessageRow) -> MessageView:
+        kind, opens = classify(row.content_type)
         return MessageView(
             row_id=row.row_id,
             group_id=row.group_id,
@@ -224,6 +226,8 @@ class Queries:
             status=row.status,
             warning=row.warning,
             is_mine=row.sender_pk == self.me,
+            kind=kind.value,
+            opens=opens.value if opens is not None else None,
         )
 
     def message(self, row_id: int) -> MessageView:

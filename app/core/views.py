@@ -78,6 +78,8 @@ class MessageView:
     status: str  # pending | sent | failed | received
     warning: str | None
     is_mine: bool
+    kind: str = "text"  # text | event (a ballot or document line: app/core/message_kinds.py)
+    opens: str | None = None  # for an event: "ballots" or "documents", the panel it opens
 
 
 @dataclass(frozen=True)

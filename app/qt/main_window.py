@@ -230,6 +230,7 @@ class MainWindow(QMainWindow):
         self.chat = ChatView()
         self.chat.set_message_model(self.message_model)
         self.chat.retry_requested.connect(self.retry)
+        self.chat.panel_requested.connect(self._open_panel)
         self.composer = Composer()
         self.composer.send_requested.connect(self.send)
 
@@ -659,6 +660,12 @@ class MainWindow(QMainWindow):
         self.composer.clear()
         self.chat.follow_latest()  # your own message comes into view, as in any chat
         self.bridge.submit(command, None, failed)
+
+    def _open_panel(self, name: str) -> None:
+        """A ballot or document line in the chat was clicked: show its panel."""
+        panel = {"ballots": self.tabs.ballots, "documents": self.tabs.documents}.get(name)
+        if panel is not None:
+            self.tabs.setCurrentWidget(panel)
 
     def retry(self, row_id: int) -> None:
         self.bridge.submit(
