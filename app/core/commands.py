@@ -35,11 +35,13 @@ __all__ = [
     "CreateInvite",
     "ExportDocument",
     "JoinWithInvite",
+    "LeaveGroup",
     "ListDocuments",
     "MarkRead",
     "PublishDocument",
     "RejectJoin",
     "RemoveMember",
+    "RenameGroup",
     "RetryMessage",
     "SendText",
     "SetMemberRole",
@@ -104,6 +106,23 @@ class RemoveMember(Command[None]):
 
     async def run(self, engine: Engine) -> None:
         await engine.remove_member(self.group_id, self.fingerprint)
+
+
+@dataclass(frozen=True)
+class RenameGroup(Command[None]):
+    group_id: bytes
+    name: str
+
+    async def run(self, engine: Engine) -> None:
+        await engine.rename_group(self.group_id, self.name)
+
+
+@dataclass(frozen=True)
+class LeaveGroup(Command[None]):
+    group_id: bytes
+
+    async def run(self, engine: Engine) -> None:
+        await engine.leave(self.group_id)
 
 
 @dataclass(frozen=True)

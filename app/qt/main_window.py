@@ -14,11 +14,13 @@ from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QListView,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -30,11 +32,13 @@ from app.core.api import (
     ChannelView,
     ClientError,
     GroupView,
+    LeaveGroup,
     MarkRead,
     MemberView,
     MessageView,
     Queries,
     RelayError,
+    RenameGroup,
     RetryMessage,
     SendText,
     SetMuted,
@@ -316,10 +320,19 @@ class MainWindow(QMainWindow):
         self.members_action = self._action("Members", "Ctrl+M", self.members_toggle.toggle)
         self.mute_action = self._action("Mute notifications", None, self._toggle_mute)
         self.mute_action.setCheckable(True)
-        for action in (self.invite_action, self.channel_action, self.members_action):
+        self.rename_action = self._action("Rename group…", None, self.open_rename_dialog)
+        self.leave_action = self._action("Leave group…", None, self.confirm_leave)
+        for action in (
+            self.invite_action,
+            self.channel_action,
+            self.members_action,
+            self.rename_action,
+        ):
             group_menu.addAction(action)
         group_menu.addSeparator()
         group_menu.addAction(self.mute_action)
+        group_menu.addSeparator()
+        group_menu.addAction(self.leave_action)
 
     # -- groups and channels ----------------------------------------------------------
 
@@ -456,6 +469,56 @@ class MainWindow(QMainWindow):
         self.new_channel.setVisible(organizer)
         self.mute_action.setEnabled(group is not None)
         self.mute_action.setChecked(group is not None and group.muted)
+        self.rename_action.setEnabled(organizer)
+        self.leave_action.setEnabled(group is not None and group.status == "active")
+
+    def open_rename_dialog(self) -> None:
+        group = self._group
+        if group is None:
+            return
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle("Rename group")
+        dialog.setLabelText("New name for the group (every member sees it):")
+        dialog.setTextValue(group.name)
+        group_id = group.group_id
+
+        def chosen(name: str) -> None:
+            if name.strip() and name != group.name:
+                self.bridge.submit(
+                    RenameGroup(group_id, name.strip()),
+                    lambda _r: self._queue_refresh(group_id, changed=True),
+                    lambda error: self.show_banner(human_error(error)),
+                )
+
+        dialog.textValueSelected.connect(chosen)
+        self._open(dialog)
+
+    def confirm_leave(self) -> None:
+        group = self._group
+        if group is None:
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Leave group",
+            f"Leave {group.name}? You will not read anything sent there afterwards, and "
+            "only a new invite brings you back. The messages you have stay on this computer.",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        leave = box.addButton("Leave", QMessageBox.ButtonRole.DestructiveRole)
+        group_id = group.group_id
+        box.buttonClicked.connect(
+            lambda button: (
+                self.bridge.submit(
+                    LeaveGroup(group_id),
+                    lambda _r: self._queue_refresh(group_id, changed=True),
+                    lambda error: self.show_banner(human_error(error)),
+                )
+                if button is leave
+                else None
+            )
+        )
+        self._open(box)
 
     def _toggle_mute(self) -> None:
         group = self._group
