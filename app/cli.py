@@ -32,6 +32,7 @@ from app.core.api import (
     Engine,
     RelayUnavailable,
     create_profile,
+    parse_message_id,
     profile_exists,
     wall_clock_ms,
 )
@@ -165,6 +166,42 @@ def _channel_id(engine: Engine, group_id: bytes, name: str | None) -> bytes | No
         if channel.name == name:
             return channel.channel_id
     raise ClientError(f"no channel {name!r} in this group")
+
+
+async def _queued(action: Awaitable[object]) -> int:
+    """Run a send; an unreachable relay leaves it queued (exit status 3), as for send."""
+    try:
+        await action
+    except RelayUnavailable as exc:
+        print(
+            f"caucus: {exc}; the message is queued and goes out with the next sync", file=sys.stderr
+        )
+        return EXIT_QUEUED
+    return 0
+
+
+async def cmd_reply(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
+    target = parse_message_id(args.message_id)
+    return await _queued(engine.conversation.reply(group_id, target, args.text))
+
+
+async def cmd_edit(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
+    target = parse_message_id(args.message_id)
+    return await _queued(engine.conversation.edit(group_id, target, args.text))
+
+
+async def cmd_delete(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
+    target = parse_message_id(args.message_id)
+    return await _queued(engine.conversation.delete(group_id, target))
+
+
+async def cmd_react(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
+    target = parse_message_id(args.message_id)
+    return await _queued(engine.conversation.react(group_id, target, args.emoji, not args.remove))
 
 
 async def cmd_channel_create(engine: Engine, args: argparse.Namespace) -> int:
@@ -370,6 +407,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text")
     p.add_argument("--channel", default=None, help="a channel's name (default: general)")
     p.set_defaults(handler=cmd_send)
+
+    p = sub.add_parser("reply", help="answer a message (its id from 'messages --json')")
+    p.add_argument("group")
+    p.add_argument("message_id")
+    p.add_argument("text")
+    p.set_defaults(handler=cmd_reply)
+    p = sub.add_parser("edit", help="change the text of one of your messages")
+    p.add_argument("group")
+    p.add_argument("message_id")
+    p.add_argument("text")
+    p.set_defaults(handler=cmd_edit)
+    p = sub.add_parser("delete", help="delete one of your messages for everyone")
+    p.add_argument("group")
+    p.add_argument("message_id")
+    p.set_defaults(handler=cmd_delete)
+    p = sub.add_parser("react", help="react to a message with an emoji")
+    p.add_argument("group")
+    p.add_argument("message_id")
+    p.add_argument("emoji")
+    p.add_argument("--remove", action="store_true", help="take your reaction back")
+    p.set_defaults(handler=cmd_react)
 
     channel = sub.add_parser("channel", help="a group's channels")
     csub = channel.add_subparsers(dest="channel_command", required=True, metavar="ACTION")

@@ -30,6 +30,7 @@ import httpx
 
 from app.core.admission import DEFAULT_INVITE_TTL_MS, Admission
 from app.core.ballots import BallotService
+from app.core.conversation import Conversation
 from app.core.database import Database
 from app.core.documents import DocumentService
 from app.core.errors import (
@@ -129,6 +130,7 @@ class Engine(Queries):
         self._admission = Admission(self.context, self._groups, self._health, self.name)
         self.ballots = BallotService(self.context, self._groups, self._groups, self._outbox)
         self.documents = DocumentService(self.context, self._groups, self._outbox)
+        self.conversation = Conversation(self.context, self._groups, self._outbox, self.name)
         self._name_old_join_requests()
 
     def _name_old_join_requests(self) -> None:

@@ -17,11 +17,13 @@ from app.core.errors import StaleSession
 from app.core.events import Event
 from app.core.message_kinds import classify
 from app.core.status import GroupStatus, MessageStatus
+from app.core.store import conversation as conversation_store
 from app.core.store import groups as store
 from app.core.store import messages as message_store
 from app.core.views import DEFAULT_CHANNEL, MessageView
 from crypto.commit import open_commit, open_epoch_delivery
 from crypto.content import ContentType, TextBody
+from crypto.conversation import ReplyBody
 from crypto.errors import (
     DecryptionFailed,
     ForkDetected,
@@ -238,9 +240,13 @@ class GroupSession:
         self.recv_chains[envelope.sender_index] = next_chain
         self.dirty_chains.add(envelope.sender_index)
         changed: tuple[Event, ...] = ()
+        reply_to: bytes | None = None
         if opened.content_type == ContentType.TEXT:
             text = TextBody.decode(opened.body)
             channel_id, shown = text.channel_id, text.text
+        elif opened.content_type == ContentType.REPLY:
+            reply = ReplyBody.decode(opened.body)
+            channel_id, shown, reply_to = reply.channel_id, reply.text, reply.reply_to
         else:
             handler = HANDLERS.get(opened.content_type)
             if handler is None:
@@ -253,6 +259,9 @@ class GroupSession:
         result = self._store_message(
             db, me, seq, opened, sender.name, channel_id, shown, warning, now
         )
+        if reply_to is not None and result.message is not None:
+            conversation_store.set_reply_to(db, result.message.row_id, reply_to)
+            result = replace(result, message=replace(result.message, reply_to=reply_to))
         return replace(result, changed=changed) if changed else result
 
     def _check_sender_chain(self, opened: OpenedMessage) -> str | None:

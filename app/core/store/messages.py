@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from app.core.database import Database
 from app.core.status import MESSAGE_TRANSITIONS, MessageStatus, move
+from crypto.content import ContentType
 from crypto.document.announce import CONTENT_TYPE_ACKNOWLEDGEMENT
 
 __all__ = [
@@ -51,12 +52,21 @@ _COLUMNS: Final = (
     "status",
     "warning",
     "content_type",
+    "reply_to",
+    "edited_at",
+    "deleted",
 )
 
 # Acknowledgements of a document are counted on the document ("read by 5 of 12"), not
 # shown as messages of their own (docs/documents.md).
-_NOT_LISTED: Final = (CONTENT_TYPE_ACKNOWLEDGEMENT,)
-_LISTED: Final = f"content_type NOT IN ({', '.join(str(t) for t in _NOT_LISTED)})"
+# Edits, deletions and reactions change the message they name and are not listed either.
+_NOT_LISTED: Final = (
+    CONTENT_TYPE_ACKNOWLEDGEMENT,
+    ContentType.EDIT,
+    ContentType.DELETE,
+    ContentType.REACTION,
+)
+_LISTED: Final = f"content_type NOT IN ({', '.join(str(int(t)) for t in _NOT_LISTED)})"
 _SELECT: Final = f"SELECT {', '.join(_COLUMNS)} FROM messages"  # noqa: S608
 _SELECT_FTS: Final = (
     f"SELECT {', '.join('m.' + c for c in _COLUMNS)}"  # noqa: S608
@@ -83,6 +93,9 @@ class MessageRow:
     status: MessageStatus
     warning: str | None
     content_type: int = 1
+    reply_to: bytes | None = None
+    edited_at: int | None = None
+    deleted: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,6 +123,9 @@ def _row(row: Any) -> MessageRow:
         status=MessageStatus(row[8]),
         warning=row[9],
         content_type=int(row[10]),
+        reply_to=bytes(row[11]) if row[11] is not None else None,
+        edited_at=int(row[12]) if row[12] is not None else None,
+        deleted=bool(row[13]),
     )
 
 
@@ -238,7 +254,7 @@ def search(
         return []
     rows = db.all(
         f"{_SELECT_FTS} WHERE messages_fts MATCH ? AND (? IS NULL OR m.group_id = ?)"
-        " ORDER BY m.id DESC LIMIT ?",
+        f" AND m.{_LISTED} ORDER BY m.id DESC LIMIT ?",
         (terms, group_id, group_id, limit),
     )
     return [_row(row) for row in rows]
