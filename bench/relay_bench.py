@@ -42,7 +42,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -53,7 +55,8 @@ from crypto.relay_auth import b64url_encode, bearer_header  # noqa: E402
 ITEM = b"x" * 256
 MAILBOXES = 16
 CONCURRENCY = (1, 10, 100)
-WAITERS = (1, 10, 100)
+WAITERS = (1, 10, 100, 1000)
+T = TypeVar("T")
 OPEN_LIMITS = [
     "--rate", "1e9", "--burst", "1e9", "--read-rate", "1e9", "--read-burst", "1e9",
     "--creations-per-minute", "1e9", "--creation-burst", "1e9",
@@ -91,10 +94,11 @@ def serve_hello() -> None:
     """Serve ``hello_app`` with exactly the relay's uvicorn settings."""
     import uvicorn
 
-    from relay.server import bind_socket, display_url, uvicorn_config
+    from relay.config import RelayConfig
+    from relay.server import bind_socket, display_url, server_config
 
     sock = bind_socket("127.0.0.1", 0)
-    config = uvicorn_config(hello_app)  # type: ignore[arg-type]
+    config = server_config(hello_app, RelayConfig(db_path=Path("unused.db")))
     server = uvicorn.Server(config)
     original_startup = server.startup
 
@@ -118,7 +122,10 @@ class Server:
             argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
         )
         assert self.proc.stdout is not None
+        self.metrics_url: str | None = None
         for line in self.proc.stdout:
+            if " metrics on " in line:
+                self.metrics_url = line.split()[-1]
             if marker in line:
                 self.url = line.split()[-1]
                 break
@@ -296,63 +303,135 @@ def run_raw(
 # ---------------------------------------------------------------- (c) long-poll latency
 
 
+class _Waiter(asyncio.Protocol):
+    """One long-polling connection; records when each answer's first byte arrived."""
+
+    def __init__(self, answered: Callable[[_Waiter, int, bytes, float], None]) -> None:
+        self.answered = answered
+        self.buffer = bytearray()
+        self.first_byte = 0.0
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
+
+    def data_received(self, data: bytes) -> None:
+        if not self.buffer:
+            self.first_byte = time.perf_counter()
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = bytes(self.buffer[:end])
+        match = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+        size = int(match.group(1)) if match else 0
+        if len(self.buffer) < end + 4 + size:
+            return
+        body = bytes(self.buffer[end + 4 : end + 4 + size])
+        del self.buffer[: end + 4 + size]
+        self.answered(self, int(head[9:12]), body, self.first_byte)
+
+
 async def long_poll_latency(
-    relay: Server, waiters: int, rounds: int
+    relay: Server, waiters: int, rounds: int, metrics_url: str | None = None
 ) -> tuple[list[float], list[float]]:
-    """(from ack, from send) latencies in ms, one per waiter per round."""
+    """(from ack, from send) latencies in ms, one per waiter per round.
+
+    ``waiters`` connections long-poll one mailbox; each round they all ask for the next
+    item, we wait until the relay has registered every one of them (its
+    ``caucus_relay_long_polls_waiting`` gauge, when ``metrics_url`` is given; otherwise a
+    settling pause), post one item and time each waiter's answer from the POST's
+    acknowledgement.  A waiter asks again only in the next round, so answers do not
+    compete with new requests.
+    """
     ((path, auth),) = make_mailboxes_async_safe(relay)
-    headers = {"Authorization": auth}
-    received: list[dict[int, float]] = [{} for _ in range(waiters)]
-    armed = 0
-    done = asyncio.Event()
-    conns = [await Conn.open(relay.host, relay.port) for _ in range(waiters)]
+    loop = asyncio.get_running_loop()
+    request_head = f"Host: bench\r\nAuthorization: {auth}\r\n\r\n".encode()
+    answers: dict[_Waiter, tuple[int, bytes, float]] = {}
+    all_in = asyncio.Event()
 
-    async def waiter(index: int) -> None:
-        nonlocal armed
-        conn = conns[index]
-        after = 0
-        while True:
-            conn.send("GET", f"{path}?after={after}&wait=30", headers)
-            armed += 1
-            status, _, body = await conn.response()
-            now = time.perf_counter()
-            armed -= 1
-            if status != 200:
-                raise RuntimeError(f"fetch answered {status}")
-            pos = 0
-            while pos < len(body):
-                seq = int.from_bytes(body[pos : pos + 8], "big")
-                size = int.from_bytes(body[pos + 8 : pos + 12], "big")
-                received[index][seq] = now
-                pos += 12 + size
-                after = seq
-            if all(after in r for r in received) and len(received[index]) >= rounds:
-                done.set()
+    def answered(waiter: _Waiter, status: int, body: bytes, at: float) -> None:
+        answers[waiter] = (status, body, at)
+        if len(answers) == waiters:
+            all_in.set()
 
-    tasks = [asyncio.ensure_future(waiter(i)) for i in range(waiters)]
-    poster = await Conn.open(relay.host, relay.port)
+    conns: list[_Waiter] = []
+    for _ in range(waiters):
+        _, protocol = await loop.create_connection(
+            lambda: _Waiter(answered), relay.host, relay.port
+        )
+        conns.append(protocol)
+    acks: list[tuple[int, float]] = []
+    ack_in = asyncio.Event()
+
+    def acknowledged(_: _Waiter, status: int, body: bytes, at: float) -> None:
+        acks.append((status, at))
+        ack_in.set()
+
+    _, poster = await loop.create_connection(lambda: _Waiter(acknowledged), relay.host, relay.port)
+    post = (
+        f"POST {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: {auth}\r\n"
+        f"Content-Length: {len(ITEM)}\r\n\r\n"
+    ).encode() + ITEM
     from_ack: list[float] = []
     from_send: list[float] = []
     for seq in range(1, rounds + 1):
-        while armed < waiters:
-            await asyncio.sleep(0.001)
-        await asyncio.sleep(0.02)  # let the relay register every waiter
+        answers.clear()
+        all_in.clear()
+        line = f"GET {path}?after={seq - 1}&wait=30 HTTP/1.1\r\n".encode()
+        for waiter in conns:
+            assert waiter.transport is not None
+            waiter.transport.write(line + request_head)
+        await _registered(metrics_url, waiters)
+        if answers:
+            raise RuntimeError("a long-poll answered before the post")
+        acks.clear()
+        ack_in.clear()
         sent = time.perf_counter()
-        poster.send("POST", path, headers, ITEM)
-        status, _, _ = await poster.response()
-        acked = time.perf_counter()
+        assert poster.transport is not None
+        poster.transport.write(post)
+        await asyncio.wait_for(ack_in.wait(), 60)
+        status, acked = acks[0]  # when the acknowledgement's first byte arrived
         if status != 200:
             raise RuntimeError(f"post answered {status}")
-        while not all(seq in r for r in received):
-            await asyncio.sleep(0.0005)
-        for r in received:
-            from_ack.append((r[seq] - acked) * 1000)
-            from_send.append((r[seq] - sent) * 1000)
-    for task in tasks:
-        task.cancel()
-    for conn in [*conns, poster]:
-        conn.close()
+        await asyncio.wait_for(all_in.wait(), 60)
+        for status, body, at in answers.values():
+            if status != 200 or int.from_bytes(body[:8], "big") != seq:
+                raise RuntimeError(f"a long-poll answered {status} without item {seq}")
+            from_ack.append((at - acked) * 1000)
+            from_send.append((at - sent) * 1000)
+    for waiter in [*conns, poster]:
+        if waiter.transport is not None:
+            waiter.transport.close()
     return from_ack, from_send
+
+
+async def _registered(metrics_url: str | None, waiters: int) -> None:
+    """Until the relay has ``waiters`` long-polls registered (bounded), or a pause."""
+    if metrics_url is None:
+        await asyncio.sleep(0.2 + waiters * 0.0005)
+        return
+    host, port = metrics_url.removeprefix("http://").split("/")[0].split(":")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        conn = await Conn.open(host, int(port))
+        conn.send("GET", "/metrics", {})
+        _, _, body = await conn.response()
+        conn.close()
+        match = re.search(rb"\ncaucus_relay_long_polls_waiting ([\d.]+)", body)
+        if match and float(match.group(1)) >= waiters:
+            return
+        await asyncio.sleep(0.005)
+    raise RuntimeError("the long-polls were not all registered within 30 s")
+
+
+def run_loop(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on uvloop when installed: the client's own cost counts in (c)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def make_mailboxes_async_safe(relay: Server) -> list[tuple[str, str]]:
@@ -418,6 +497,9 @@ def main() -> int:
     if args.serve_hello:
         serve_hello()
         return 0
+    from relay.connections import raise_open_files_limit
+
+    raise_open_files_limit()  # 1,000 long-polls and the load generator's sockets
     if args.postgres or args.postgres_url:
         return postgres_figures(args)
 
@@ -484,7 +566,9 @@ def main() -> int:
             print(f"    {'K':>4} {'from POST ack':>18} {'from POST send':>18}")
             for waiters in WAITERS:
                 rounds = max(10, args.rounds // (1 if waiters < 100 else 2))
-                from_ack, from_send = asyncio.run(long_poll_latency(relay, waiters, rounds))
+                from_ack, from_send = run_loop(
+                    long_poll_latency(metered, waiters, rounds, metered.metrics_url)
+                )
                 print(
                     f"    {waiters:>4} {pct(from_ack, 0.5):>8.2f} / {pct(from_ack, 0.99):>6.2f}"
                     f" {pct(from_send, 0.5):>8.2f} / {pct(from_send, 0.99):>6.2f}"
@@ -536,7 +620,7 @@ def postgres_figures(args: argparse.Namespace) -> int:
                         else:
                             rate = run_raw(relay, targets, connections, args.seconds)
                         rounds = max(10, args.rounds // 2)
-                        from_ack, _ = asyncio.run(long_poll_latency(relay, waiters, rounds))
+                        from_ack, _ = run_loop(long_poll_latency(relay, waiters, rounds))
                         print(
                             f"    {workers:>7} {connections:>5} {rate:>9.0f}   {waiters:>3}"
                             f" {pct(from_ack, 0.5):>9.2f} / {pct(from_ack, 0.99):>7.2f}"

@@ -43,6 +43,15 @@ COMMIT_HEADER_SIZE = 96
 
 log = logging.getLogger("caucus.relay")
 
+_MAX_SHARED_READS = 4096
+"""Long-poll answers kept for sharing (``Relay._shared_read``); all are dropped when full."""
+
+
+def _settle(future: asyncio.Future[None], *_: object) -> None:
+    """Resolve a long-poll's waiter future (a timer or a done-callback calls this)."""
+    if not future.done():
+        future.set_result(None)
+
 
 def _hour(now: float) -> int:
     """Timestamps are stored rounded down to the hour (protocol 6.2)."""
@@ -103,6 +112,7 @@ class Relay:
             config.max_db_bytes, config.min_free_disk_bytes, self._measure_storage
         )
         self._local = threading.local()
+        self._shared_reads: dict[object, tuple[int, store.Fetched]] = {}
         self._readers: list[Connection] = []
         self._lock = threading.Lock()
         self._start_lock = threading.Lock()
@@ -481,10 +491,34 @@ class Relay:
 
     # ------------------------------------------------------------------ long-poll
 
+    def _shared_read(self, read: functools.partial[store.Fetched]) -> store.Fetched:
+        """``read``, or the answer of the same read made since the last commit notified.
+
+        When one commit wakes a thousand long-polls of one mailbox, they ask the database
+        the same question (same queue, capability and position): the first one reads, the
+        others take its answer.  An answer is reused only while ``Notifier.epoch`` is the
+        value it had before that read began, i.e. no commit was notified since; the
+        caller registered its waiter before calling, so a commit the answer misses wakes
+        it again (the rule of ``relay.notify``).  Only reads after a wake-up share: a
+        request's first read is its own, so a fetch sent after an acknowledgement from
+        another relay process sees that item even before its NOTIFY arrives here.
+        """
+        epoch = self._notifier.epoch
+        question = (read.func, *read.keywords.values())
+        known = self._shared_reads.get(question)
+        if known is not None and known[0] == epoch:
+            return known[1]
+        result = self._read(read)
+        shared = self._shared_reads
+        if len(shared) >= _MAX_SHARED_READS or (shared and next(iter(shared.values()))[0] != epoch):
+            shared.clear()  # answers from before the last commit are useless now
+        shared[question] = (epoch, result)
+        return result
+
     async def _long_poll(
         self,
         key: object,
-        read: Callable[..., store.Fetched],
+        read: functools.partial[store.Fetched],
         wait_s: float,
         disconnected: Callable[[], Awaitable[Any]] | None,
     ) -> store.Fetched:
@@ -494,20 +528,31 @@ class Relay:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
         gone: asyncio.Future[Any] | None = None
+        woken = False
         try:
             while True:
                 waiter = self._notifier.register(key)
                 try:
-                    result = self._read(read)
+                    result = self._shared_read(read) if woken else self._read(read)
                     remaining = deadline - loop.time()
                     if result.rows or remaining <= 0 or self._notifier.closed:
                         return result
                     if gone is None and disconnected is not None:
                         gone = asyncio.ensure_future(disconnected())
-                    watch: set[asyncio.Future[Any]] = {waiter} if gone is None else {waiter, gone}
-                    await asyncio.wait(
-                        watch, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
-                    )
+                    # the waiter future alone is awaited: a commit, the deadline or the
+                    # client leaving resolves it (cheaper than asyncio.wait on two futures,
+                    # which counts when one commit wakes a thousand polls)
+                    settle = functools.partial(_settle, waiter)
+                    timer = loop.call_at(deadline, settle)
+                    if gone is not None:
+                        gone.add_done_callback(settle)
+                    try:
+                        await waiter
+                    finally:
+                        timer.cancel()
+                        if gone is not None:
+                            gone.remove_done_callback(settle)
+                    woken = True
                     if gone is not None and gone.done():
                         return result
                 finally:

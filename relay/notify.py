@@ -24,12 +24,15 @@ def _wake(future: asyncio.Future[None]) -> None:
 class Notifier:
     """Futures waiting per key; a key is a queue kind and id, e.g. ``(1, mid)``."""
 
-    __slots__ = ("_closed", "_lock", "_waiters")
+    __slots__ = ("_closed", "_lock", "_waiters", "epoch")
 
     def __init__(self) -> None:
         self._waiters: dict[object, set[asyncio.Future[None]]] = {}
         self._closed = False
         self._lock = threading.Lock()
+        self.epoch = 0
+        """Counts ``notify`` and ``wake_everyone`` calls: a read made while it stayed the
+        same has seen every commit notified so far (``relay.logic`` shares such reads)."""
 
     @property
     def closed(self) -> bool:
@@ -61,6 +64,7 @@ class Notifier:
     def notify(self, key: object) -> None:
         """Wake every waiter of ``key``; call it after the write committed."""
         with self._lock:
+            self.epoch += 1
             group = self._waiters.pop(key, None)
         if group:
             self._wake_all(group)
@@ -68,6 +72,7 @@ class Notifier:
     def wake_everyone(self) -> None:
         """Wake every waiter (they read again); used when wake-ups may have been lost."""
         with self._lock:
+            self.epoch += 1
             groups, self._waiters = self._waiters, {}
         for group in groups.values():
             self._wake_all(group)
