@@ -1,26 +1,31 @@
-"""Relay throughput and long-poll latency on loopback. Run: python bench/relay_bench.py (~2 min).
+"""Relay throughput and long-poll latency on loopback, SQLite and PostgreSQL side by side.
+
+Run: python bench/relay_bench.py (about 5 minutes; --quick for a short run).  Every figure
+of issue #10's targets is printed in one run:
 
 (a) Accepted POST /v1/mailboxes/{mid}/items per second (256-byte items, 16 mailboxes,
     every answer a durable commit) against a bare ASGI hello-world app served with the
-    same uvicorn settings, at 1, 10 and 100 concurrent connections.  Runs alternate
-    between the servers so background load affects them alike; the servers' CPU time
-    per accepted POST is printed too (steadier than rates on a shared machine).
-(b) The floor under (a): the latency of one durable SQLite commit (WAL, synchronous=FULL,
-    one thread, no HTTP) in the database's directory, before and after (a).  Every
-    acknowledged POST waits for one commit (shared by the writes of one group commit), so
-    at one connection the relay cannot exceed 1 / that latency.
-(c) Long-poll delivery latency: K clients (1, 10, 100) wait on one mailbox; a poster
-    appends an item; we time from the POST's acknowledgement (and from its sending) to
-    each waiting client having the item.
+    same uvicorn settings (``relay.server.server_config``: uvloop, httptools, the
+    relay's connection guard), at 1, 10 and 100 concurrent connections; the relay on
+    SQLite, on SQLite with Prometheus metrics, and on PostgreSQL with 1 and 2 worker
+    processes (``serve --workers N``).  Each cell is the median of ``--repeat`` runs that
+    alternate between the servers, so background load affects them alike; the ratio is
+    taken within each round.  The servers' CPU time per accepted POST is printed too.
+(b) The floor under (a) at one connection: the latency of one durable SQLite commit
+    (WAL, ``synchronous=FULL``, one thread, no HTTP) and of one bare 4 KiB write +
+    ``fdatasync`` in the database's directory, before and after (a), against the
+    hello-world app's time per request.  A POST is acknowledged after its commit's
+    fsync, so one connection cannot exceed 1 / (fsync + a request's handling).
+(c) Long-poll delivery: K clients (1, 10, 100, 1000) long-poll one mailbox; a poster
+    appends an item; we time from the first byte of the POST's acknowledgement (and from
+    the POST's sending) to the first byte of each waiting client's answer; p50 / p99.
+    On SQLite and on PostgreSQL with 1 and 2 workers (with 2, the clients and the poster
+    land on either process, so part of it is delivered through LISTEN/NOTIFY).
 
-(d) With --postgres: (a) and (c) on PostgreSQL instead (a throwaway server from the Debian
-    ``postgresql`` package, as the tests start it, or --postgres-url), with 1 and 2 relay
-    worker processes (``serve --workers N``); with 2 workers the waiting clients and the
-    poster land on either process, so part of (c) is delivered through LISTEN/NOTIFY.
-
-The relay runs twice, without and with Prometheus metrics (``--metrics``), to show what
-metrics cost.  ``--db-dir /dev/shm`` puts the database on tmpfs (fsync free, NOT durable):
-the relay's software overhead alone, for profiling.
+PostgreSQL is a throwaway server from the Debian ``postgresql`` package (as the tests
+start it; ``fsync`` on), or --postgres-url; --no-postgres skips it.  ``--db-dir /dev/shm``
+puts the SQLite database on tmpfs (fsync free, NOT durable): the relay's software cost
+alone, for profiling.
 
 All servers run as separate processes (`python -m relay serve` and this file with
 `--serve-hello`); wrk (Debian package) generates load, or, without it, a multi-process
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import re
@@ -135,12 +141,18 @@ class Server:
         self.host, self.port = host, int(port)
 
     def cpu_s(self) -> float:
-        """CPU seconds (user + system) the process has used so far (Linux; 0.0 elsewhere)."""
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU seconds (user + system) the process and its children (``--workers``) have
+        used so far (Linux; 0.0 elsewhere)."""
+        total = 0.0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                pid, rest = stat.read_text().split(" ", 1)
+            except OSError:
+                continue
+            fields = rest.rsplit(")", 1)[1].split()
+            if int(pid) == self.proc.pid or int(fields[1]) == self.proc.pid:
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -471,6 +483,24 @@ def commit_latency(folder: Path, rounds: int = 200) -> tuple[float, float, float
     return statistics.mean(times), pct(times, 0.5), pct(times, 0.9)
 
 
+def fsync_latency(folder: Path, rounds: int = 200) -> tuple[float, float, float]:
+    """(mean, p50, p90) seconds of one 4 KiB ``pwrite`` + ``fdatasync`` in ``folder``:
+    what the disk charges for durability, below SQLite."""
+    path = folder / "fsync.probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    times = []
+    try:
+        for _ in range(rounds):
+            start = time.perf_counter()
+            os.pwrite(fd, b"\0" * 4096, 0)
+            os.fdatasync(fd)
+            times.append(time.perf_counter() - start)
+    finally:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+    return statistics.mean(times), pct(times, 0.5), pct(times, 0.9)
+
+
 def _ms(times: tuple[float, ...]) -> str:
     return " / ".join(f"{t * 1e3:.2f}" for t in times)
 
@@ -483,151 +513,166 @@ def pct(values: list[float], q: float) -> float:
 # ---------------------------------------------------------------- main
 
 
+def relay_argv(db: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "relay", "serve", "--db", db, "--port", "0",
+            "--log-level", "warning", *OPEN_LIMITS, *extra]  # fmt: skip
+
+
+class Target:
+    """A server under load: its wrk script and mailboxes."""
+
+    def __init__(self, name: str, server: Server, folder: Path, hello: bool = False) -> None:
+        self.name = name
+        self.server = server
+        self.script = folder / f"{name.replace(' ', '_')}.lua"
+        if hello:
+            self.targets = [("/items", "Bearer x")] * MAILBOXES
+        else:
+            self.targets = make_mailboxes(server, MAILBOXES)
+        _lua(self.targets, self.script)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--serve-hello", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--seconds", type=float, default=5.0, help="per throughput run")
-    parser.add_argument("--rounds", type=int, default=40, help="long-poll rounds per size")
+    parser.add_argument("--seconds", type=float, default=3.0, help="per throughput run")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of throughput runs")
+    parser.add_argument("--rounds", type=int, default=10, help="long-poll rounds per K")
+    parser.add_argument("--quick", action="store_true", help="1 s runs, 1 round, 3 polls")
     parser.add_argument("--no-wrk", action="store_true", help="use the raw-socket generator")
-    parser.add_argument("--db-dir", help="directory for the relay database (default: a temp dir)")
+    parser.add_argument("--db-dir", help="directory for the SQLite databases (default: temp)")
     parser.add_argument("--no-latency", action="store_true", help="skip (c)")
-    parser.add_argument("--postgres", action="store_true", help="(d): PostgreSQL figures only")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--postgres-url", help="use this database instead of a throwaway one")
     args = parser.parse_args()
     if args.serve_hello:
         serve_hello()
         return 0
+    if args.quick:
+        args.seconds, args.repeat, args.rounds = 1.0, 1, 3
     from relay.connections import raise_open_files_limit
 
     raise_open_files_limit()  # 1,000 long-polls and the load generator's sockets
-    if args.postgres or args.postgres_url:
-        return postgres_figures(args)
-
     use_wrk = shutil.which("wrk") is not None and not args.no_wrk
-    with tempfile.TemporaryDirectory(dir=args.db_dir) as tmp:
-        relay = Server(
-            [sys.executable, "-m", "relay", "serve", "--db", f"{tmp}/bench.db", "--port", "0",
-             "--log-level", "warning", *OPEN_LIMITS],
-            "caucus-relay listening on",
-        )  # fmt: skip
-        metered = Server(
-            [sys.executable, "-m", "relay", "serve", "--db", f"{tmp}/metered.db", "--port", "0",
-             "--log-level", "warning", "--metrics", "--metrics-port", "0", *OPEN_LIMITS],
-            "caucus-relay listening on",
-        )  # fmt: skip
-        hello = Server([sys.executable, __file__, "--serve-hello"], "hello listening on")
-        try:
-            before = commit_latency(Path(tmp))
-            targets = make_mailboxes(relay, MAILBOXES)
-            script = Path(tmp) / "post.lua"
-            _lua(targets, script)
-            metered_script = Path(tmp) / "metered.lua"
-            metered_targets = make_mailboxes(metered, MAILBOXES)
-            _lua(metered_targets, metered_script)
-            hello_script = Path(tmp) / "hello.lua"
-            _lua([("/items", a) for _, a in targets], hello_script)
-            generator = "wrk -t1" if use_wrk else "raw-socket generator (lower bound)"
-            print(
-                f"(a) accepted POSTs/s, {len(ITEM)} B items, {args.seconds:g} s runs, {generator}"
-            )
-            print(
-                f"    {'connections':>11} {'hello-world':>12} {'relay':>10} {'relay/hello':>12}"
-                f" {'relay+metrics':>14} {'/hello':>7}   CPU us/request hello, relay"
-            )
-            bases: dict[int, float] = {}
-            for connections in CONCURRENCY:
-                base, base_cpu = throughput(
-                    hello, hello_script, [("/items", "x")], connections, args.seconds, use_wrk
-                )
-                ours, ours_cpu = throughput(
-                    relay, script, targets, connections, args.seconds, use_wrk
-                )
-                with_metrics, _ = throughput(
-                    metered, metered_script, metered_targets, connections, args.seconds, use_wrk
-                )
-                bases[connections] = base
-                print(
-                    f"    {connections:>11} {base:>12.0f} {ours:>10.0f} {ours / base:>11.0%}"
-                    f" {with_metrics:>14.0f} {with_metrics / base:>6.0%}"
-                    f"   {base_cpu:>5.0f}, {ours_cpu:>4.0f}"
-                )
-            after = commit_latency(Path(tmp))
-            print(
-                "(b) one durable SQLite commit in the database's directory, ms (mean / p50 / p90):"
-                f" before (a) {_ms(before)}, after (a) {_ms(after)}\n"
-                "    one connection waits for one commit per POST: at most "
-                f"{1 / before[0]:.0f} to {1 / after[0]:.0f} POSTs/s, {1 / before[0] / bases[1]:.0%}"
-                f" to {1 / after[0] / bases[1]:.0%} of hello-world at 1 connection"
-            )
-            if args.no_latency:
-                return 0
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=args.db_dir)))
+        pg_url = None if args.no_postgres else _postgres(args, stack)
 
-            print("(c) long-poll delivery latency, ms (p50 / p99), one mailbox, K waiting clients")
-            print(f"    {'K':>4} {'from POST ack':>18} {'from POST send':>18}")
-            for waiters in WAITERS:
-                rounds = max(10, args.rounds // (1 if waiters < 100 else 2))
-                from_ack, from_send = run_loop(
-                    long_poll_latency(metered, waiters, rounds, metered.metrics_url)
-                )
-                print(
-                    f"    {waiters:>4} {pct(from_ack, 0.5):>8.2f} / {pct(from_ack, 0.99):>6.2f}"
-                    f" {pct(from_send, 0.5):>8.2f} / {pct(from_send, 0.99):>6.2f}"
-                    f"   (n={len(from_ack)}, mean from ack {statistics.mean(from_ack):.2f})"
-                )
-        finally:
-            relay.stop()
-            metered.stop()
-            hello.stop()
+        def start(name: str, argv: list[str], marker: str, hello: bool = False) -> Target:
+            server = Server(argv, marker)
+            stack.callback(server.stop)
+            return Target(name, server, tmp, hello)
+
+        listening = "caucus-relay listening on"
+        hello = start("hello", [sys.executable, __file__, "--serve-hello"], "hello listening on",
+                      hello=True)  # fmt: skip
+        metrics = ("--metrics", "--metrics-port", "0")  # (c) waits on the waiting gauge
+        relays = [
+            start("sqlite", relay_argv(f"{tmp}/bench.db"), listening),
+            start("sqlite+metrics", relay_argv(f"{tmp}/metered.db", *metrics), listening),
+        ]
+        if pg_url is not None:
+            relays.append(start("pg 1 worker", relay_argv(pg_url, *metrics), listening))
+            relays.append(start("pg 2 workers", relay_argv(pg_url, "--workers", "2"), listening))
+        floor_before = commit_latency(tmp), fsync_latency(tmp)
+        hello_rates = throughput_table(hello, relays, args, use_wrk)
+        floor_after = commit_latency(tmp), fsync_latency(tmp)
+        print_floor(floor_before, floor_after, hello_rates[1])
+        if not args.no_latency:
+            latency_table(relays[1:], args.rounds)
     return 0
 
 
-# ---------------------------------------------------------------- (d) PostgreSQL
-
-
-def postgres_figures(args: argparse.Namespace) -> int:
-    """(a) and (c) on PostgreSQL with 1 and 2 worker processes."""
-    import contextlib
-
+def _postgres(args: argparse.Namespace, stack: contextlib.ExitStack) -> str | None:
+    if args.postgres_url:
+        return str(args.postgres_url)
     from tests.relay.pg_server import find_bindir, start_server
 
-    with contextlib.ExitStack() as stack:
-        url = args.postgres_url
-        if url is None:
-            bindir = find_bindir()
-            if bindir is None:
-                print("PostgreSQL is not installed (apt-get install postgresql)")
-                return 1
-            url = stack.enter_context(start_server(bindir)).url()
-        use_wrk = shutil.which("wrk") is not None and not args.no_wrk
-        generator = "wrk -t1" if use_wrk else "raw-socket generator (lower bound)"
-        print(f"(d) PostgreSQL: accepted POSTs/s ({generator}) and long-poll latency (ms)")
-        head = f"    {'workers':>7} {'conns':>5} {'POSTs/s':>9}   {'K':>3}"
-        print(f"{head} {'p50 / p99 from ack':>20}")
-        for workers in (1, 2):
-            with tempfile.TemporaryDirectory() as tmp:
-                relay = Server(
-                    [sys.executable, "-m", "relay", "serve", "--db", url, "--port", "0",
-                     "--workers", str(workers), "--log-level", "warning", *OPEN_LIMITS],
-                    "caucus-relay listening on",
+    bindir = find_bindir()
+    if bindir is None:
+        print("PostgreSQL is not installed (apt-get install postgresql): SQLite only")
+        return None
+    return str(stack.enter_context(start_server(bindir)).url())
+
+
+def throughput_table(
+    hello: Target, relays: list[Target], args: argparse.Namespace, use_wrk: bool
+) -> dict[int, float]:
+    """Print (a); return hello-world's median rate per connection count."""
+    generator = "wrk -t1" if use_wrk else "raw-socket generator (lower bound)"
+    print(
+        f"(a) accepted POSTs/s, {len(ITEM)} B items, {args.seconds:g} s runs, {generator},"
+        f" median of {args.repeat} alternating rounds (range of the ratio in brackets);"
+        " CPU us per request"
+    )
+    print(f"    {'conns':>5} {'hello-world':>17}" + "".join(f" {r.name:>28}" for r in relays))
+    hello_rates: dict[int, float] = {}
+    for connections in CONCURRENCY:
+        runs: dict[str, list[tuple[float, float]]] = {t.name: [] for t in [hello, *relays]}
+        ratios: dict[str, list[float]] = {r.name: [] for r in relays}
+        for _ in range(args.repeat):
+            for target in [hello, *relays]:
+                runs[target.name].append(
+                    throughput(target.server, target.script, target.targets, connections,
+                               args.seconds, use_wrk)
                 )  # fmt: skip
-                try:
-                    targets = make_mailboxes(relay, MAILBOXES)
-                    script = Path(tmp) / "post.lua"
-                    _lua(targets, script)
-                    for connections, waiters in ((10, 10), (100, 100)):
-                        if use_wrk:
-                            rate = run_wrk(relay, script, connections, args.seconds)
-                        else:
-                            rate = run_raw(relay, targets, connections, args.seconds)
-                        rounds = max(10, args.rounds // 2)
-                        from_ack, _ = run_loop(long_poll_latency(relay, waiters, rounds))
-                        print(
-                            f"    {workers:>7} {connections:>5} {rate:>9.0f}   {waiters:>3}"
-                            f" {pct(from_ack, 0.5):>9.2f} / {pct(from_ack, 0.99):>7.2f}"
-                        )
-                finally:
-                    relay.stop()
-    return 0
+            for r in relays:
+                ratios[r.name].append(runs[r.name][-1][0] / runs["hello"][-1][0])
+        base = statistics.median(rate for rate, _ in runs["hello"])
+        base_cpu = statistics.median(cpu for _, cpu in runs["hello"])
+        hello_rates[connections] = base
+        line = f"    {connections:>5} {base:>8.0f} {base_cpu:>4.0f} us"
+        for r in relays:
+            rate = statistics.median(rate for rate, _ in runs[r.name])
+            cpu = statistics.median(cpu for _, cpu in runs[r.name])
+            ratio = ratios[r.name]
+            spread = f"({min(ratio):.0%}-{max(ratio):.0%})" if len(ratio) > 1 else ""
+            cell = f"{rate:.0f} {statistics.median(ratio):.0%}{spread} {cpu:.0f}us"
+            line += f" {cell:>28}"
+        print(line, flush=True)
+    return hello_rates
+
+
+def print_floor(
+    before: tuple[tuple[float, float, float], tuple[float, float, float]],
+    after: tuple[tuple[float, float, float], tuple[float, float, float]],
+    hello_1: float,
+) -> None:
+    (commit_b, fsync_b), (commit_a, fsync_a) = before, after
+    hello_us = 1e6 / hello_1
+    print(
+        "(b) the floor at one connection, ms (mean / p50 / p90), before and after (a):\n"
+        f"    durable SQLite commit {_ms(commit_b)}, then {_ms(commit_a)}\n"
+        f"    bare 4 KiB write + fdatasync {_ms(fsync_b)}, then {_ms(fsync_a)}\n"
+        f"    hello-world at 1 connection: {hello_us:.0f} us per request.  50 % of it allows"
+        f" {2 * hello_us:.0f} us per POST;\n"
+        f"    the fdatasync alone takes {fsync_b[1] * 1e6:.0f} to {fsync_a[1] * 1e6:.0f} us"
+        f" (p50), so one connection reaches at most"
+        f" {hello_us / (hello_us + min(fsync_b[1], fsync_a[1]) * 1e6):.0%} of hello-world"
+        " with an fsync per acknowledged POST",
+        flush=True,
+    )
+
+
+def latency_table(relays: list[Target], rounds: int) -> None:
+    print(
+        "(c) long-poll delivery, ms, p50 / p99 from the POST's acknowledgement"
+        " [from its sending]; K clients on one mailbox"
+    )
+    print(f"    {'K':>5}" + "".join(f" {r.name:>30}" for r in relays))
+    for waiters in WAITERS:
+        line = f"    {waiters:>5}"
+        for r in relays:
+            count = rounds if waiters < 1000 else max(3, rounds // 2)
+            from_ack, from_send = run_loop(
+                long_poll_latency(r.server, waiters, count, r.server.metrics_url)
+            )
+            cell = (
+                f"{pct(from_ack, 0.5):.1f} / {pct(from_ack, 0.99):.1f}"
+                f" [{pct(from_send, 0.5):.1f} / {pct(from_send, 0.99):.1f}]"
+            )
+            line += f" {cell:>30}"
+        print(line, flush=True)
 
 
 if __name__ == "__main__":
