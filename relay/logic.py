@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from crypto.errors import BadSignature, Expired, MalformedData
@@ -37,6 +37,8 @@ from relay.writer import GroupCommitWriter
 __all__ = ["COMMIT_HEADER_SIZE", "Clock", "Relay"]
 
 Clock = Callable[[], float]
+OnDisconnect = Callable[[Callable[[], None]], Callable[[], None]]
+"""``watch(callback) -> stop``: calls ``callback()`` once the client has gone away."""
 T = TypeVar("T")
 COMMIT_HEADER_SIZE = 96
 """``bytes32 prev_head | bytes32 new_head | bytes32 new_cap_hash`` before a commit item."""
@@ -319,7 +321,7 @@ class Relay:
         mid: bytes,
         presented: bytes,
         fetch: Fetch,
-        disconnected: Callable[[], Awaitable[Any]] | None = None,
+        on_disconnect: OnDisconnect | None = None,
     ) -> store.Fetched:
         self._limit(self._read_buckets, presented)
         read = functools.partial(
@@ -330,7 +332,7 @@ class Relay:
             limit=self._fetch_limit(fetch),
             max_bytes=self.config.max_fetch_bytes,
         )
-        return await self._long_poll((store.MAILBOX, mid), read, fetch.wait_s, disconnected)
+        return await self._long_poll((store.MAILBOX, mid), read, fetch.wait_s, on_disconnect)
 
     async def delete_mailbox(self, mid: bytes, presented: bytes) -> None:
         self._limit(self._buckets, presented)
@@ -392,7 +394,7 @@ class Relay:
         iid: bytes,
         auth_header: bytes | None,
         fetch: Fetch,
-        disconnected: Callable[[], Awaitable[Any]] | None = None,
+        on_disconnect: OnDisconnect | None = None,
     ) -> store.Fetched:
         self._check_inbox_auth(iid, auth_header)
         read = functools.partial(
@@ -402,7 +404,7 @@ class Relay:
             limit=self._fetch_limit(fetch),
             max_bytes=self.config.max_fetch_bytes,
         )
-        return await self._long_poll((store.INBOX, iid), read, fetch.wait_s, disconnected)
+        return await self._long_poll((store.INBOX, iid), read, fetch.wait_s, on_disconnect)
 
     async def delete_inbox_items(self, iid: bytes, auth_header: bytes | None, upto: int) -> int:
         self._check_inbox_auth(iid, auth_header)
@@ -520,43 +522,52 @@ class Relay:
         key: object,
         read: functools.partial[store.Fetched],
         wait_s: float,
-        disconnected: Callable[[], Awaitable[Any]] | None,
+        on_disconnect: OnDisconnect | None,
     ) -> store.Fetched:
         """Read; if nothing is there, wait for a commit on ``key`` (at most ``wait_s``)."""
         if wait_s <= 0:
             return self._read(read)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
-        gone: asyncio.Future[Any] | None = None
+        current: list[asyncio.Future[None]] = []  # the waiter future now awaited
+        gone = False
+
+        def left() -> None:
+            nonlocal gone
+            gone = True
+            if current:
+                _settle(current[0])
+
+        stop_watching: Callable[[], None] | None = None
         woken = False
         try:
             while True:
+                if woken:  # most woken polls find their item: answer without registering
+                    result = self._shared_read(read)
+                    if result.rows or self._notifier.closed or gone:
+                        return result
                 waiter = self._notifier.register(key)
                 try:
                     result = self._shared_read(read) if woken else self._read(read)
                     remaining = deadline - loop.time()
-                    if result.rows or remaining <= 0 or self._notifier.closed:
+                    if result.rows or remaining <= 0 or self._notifier.closed or gone:
                         return result
-                    if gone is None and disconnected is not None:
-                        gone = asyncio.ensure_future(disconnected())
-                    # the waiter future alone is awaited: a commit, the deadline or the
-                    # client leaving resolves it (cheaper than asyncio.wait on two futures,
-                    # which counts when one commit wakes a thousand polls)
-                    settle = functools.partial(_settle, waiter)
-                    timer = loop.call_at(deadline, settle)
-                    if gone is not None:
-                        gone.add_done_callback(settle)
+                    if stop_watching is None and on_disconnect is not None:
+                        stop_watching = on_disconnect(left)
+                    # one future is awaited: a commit, the deadline or the client leaving
+                    # resolves it (cheaper than asyncio.wait, and no task per poll watching
+                    # for the disconnect: it counts when one commit wakes a thousand polls)
+                    current[:] = [waiter]
+                    timer = loop.call_at(deadline, _settle, waiter)
                     try:
                         await waiter
                     finally:
                         timer.cancel()
-                        if gone is not None:
-                            gone.remove_done_callback(settle)
                     woken = True
-                    if gone is not None and gone.done():
+                    if gone:
                         return result
                 finally:
                     self._notifier.unregister(key, waiter)
         finally:
-            if gone is not None and not gone.done():
-                gone.cancel()
+            if stop_watching is not None:
+                stop_watching()

@@ -21,6 +21,11 @@ def _wake(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
+def _wake_many(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        _wake(future)
+
+
 class Notifier:
     """Futures waiting per key; a key is a queue kind and id, e.g. ``(1, mid)``."""
 
@@ -85,14 +90,19 @@ class Notifier:
 
     @staticmethod
     def _wake_all(group: set[asyncio.Future[None]]) -> None:
+        """Wake ``group``: directly on this thread's loop, and with one thread-safe call
+        per other loop (a thousand waiters woken from the LISTEN thread cost one)."""
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             running = None
+        elsewhere: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
         for future in group:
             loop = future.get_loop()
             if loop is running:
                 _wake(future)
             else:
-                with contextlib.suppress(RuntimeError):  # that loop is closed
-                    loop.call_soon_threadsafe(_wake, future)
+                elsewhere.setdefault(loop, []).append(future)
+        for loop, futures in elsewhere.items():
+            with contextlib.suppress(RuntimeError):  # that loop is closed
+                loop.call_soon_threadsafe(_wake_many, futures)
