@@ -327,6 +327,9 @@ class _Waiter(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None  # the relay closed an idle keep-alive connection
+
     def data_received(self, data: bytes) -> None:
         if not self.buffer:
             self.first_byte = time.perf_counter()
@@ -393,7 +396,12 @@ async def long_poll_latency(
         answers.clear()
         all_in.clear()
         line = f"GET {path}?after={seq - 1}&wait=30 HTTP/1.1\r\n".encode()
-        for waiter in conns:
+        for index, waiter in enumerate(conns):
+            if waiter.transport is None:  # idle past the keep-alive timeout (a slow round)
+                _, waiter = await loop.create_connection(
+                    lambda: _Waiter(answered), relay.host, relay.port
+                )
+                conns[index] = waiter
             assert waiter.transport is not None
             waiter.transport.write(line + request_head)
         await _registered(metrics_url, waiters)
@@ -402,6 +410,10 @@ async def long_poll_latency(
         acks.clear()
         ack_in.clear()
         sent = time.perf_counter()
+        if poster.transport is None:
+            _, poster = await loop.create_connection(
+                lambda: _Waiter(acknowledged), relay.host, relay.port
+            )
         assert poster.transport is not None
         poster.transport.write(post)
         await asyncio.wait_for(ack_in.wait(), 60)
