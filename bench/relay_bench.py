@@ -19,8 +19,10 @@ of issue #10's targets is printed in one run:
 (c) Long-poll delivery: K clients (1, 10, 100, 1000) long-poll one mailbox; a poster
     appends an item; we time from the first byte of the POST's acknowledgement (and from
     the POST's sending) to the first byte of each waiting client's answer; p50 / p99.
-    On SQLite and on PostgreSQL with 1 and 2 workers (with 2, the clients and the poster
-    land on either process, so part of it is delivered through LISTEN/NOTIFY).
+    On SQLite, on PostgreSQL with one relay process, and with two relay processes on one
+    database (as two hosts: the clients spread over both, the poster on the first, so half
+    of the answers are woken through LISTEN/NOTIFY).  Each round waits until the relays
+    report every poll registered (their ``caucus_relay_long_polls_waiting`` gauge).
 
 PostgreSQL is a throwaway server from the Debian ``postgresql`` package (as the tests
 start it; ``fsync`` on), or --postgres-url; --no-postgres skips it.  ``--db-dir /dev/shm``
@@ -350,17 +352,19 @@ class _Waiter(asyncio.Protocol):
 
 
 async def long_poll_latency(
-    relay: Server, waiters: int, rounds: int, metrics_url: str | None = None
+    relays: list[Server], waiters: int, rounds: int
 ) -> tuple[list[float], list[float]]:
     """(from ack, from send) latencies in ms, one per waiter per round.
 
-    ``waiters`` connections long-poll one mailbox; each round they all ask for the next
-    item, we wait until the relay has registered every one of them (its
-    ``caucus_relay_long_polls_waiting`` gauge, when ``metrics_url`` is given; otherwise a
-    settling pause), post one item and time each waiter's answer from the POST's
+    ``waiters`` connections long-poll one mailbox, spread over ``relays`` (processes on
+    one database); each round they all ask for the next item, we wait until the relays
+    have registered every one of them (the sum of their ``caucus_relay_long_polls_waiting``
+    gauges when they all serve metrics; otherwise a settling pause), post one item
+    through the first relay and time each waiter's answer from the POST's
     acknowledgement.  A waiter asks again only in the next round, so answers do not
     compete with new requests.
     """
+    relay = relays[0]
     ((path, auth),) = make_mailboxes_async_safe(relay)
     loop = asyncio.get_running_loop()
     request_head = f"Host: bench\r\nAuthorization: {auth}\r\n\r\n".encode()
@@ -373,10 +377,9 @@ async def long_poll_latency(
             all_in.set()
 
     conns: list[_Waiter] = []
-    for _ in range(waiters):
-        _, protocol = await loop.create_connection(
-            lambda: _Waiter(answered), relay.host, relay.port
-        )
+    for index in range(waiters):
+        home = relays[index % len(relays)]
+        _, protocol = await loop.create_connection(lambda: _Waiter(answered), home.host, home.port)
         conns.append(protocol)
     acks: list[tuple[int, float]] = []
     ack_in = asyncio.Event()
@@ -398,13 +401,14 @@ async def long_poll_latency(
         line = f"GET {path}?after={seq - 1}&wait=30 HTTP/1.1\r\n".encode()
         for index, waiter in enumerate(conns):
             if waiter.transport is None:  # idle past the keep-alive timeout (a slow round)
+                home = relays[index % len(relays)]
                 _, waiter = await loop.create_connection(
-                    lambda: _Waiter(answered), relay.host, relay.port
+                    lambda: _Waiter(answered), home.host, home.port
                 )
                 conns[index] = waiter
             assert waiter.transport is not None
             waiter.transport.write(line + request_head)
-        await _registered(metrics_url, waiters)
+        await _registered([r.metrics_url for r in relays], waiters)
         if answers:
             raise RuntimeError("a long-poll answered before the post")
         acks.clear()
@@ -432,20 +436,24 @@ async def long_poll_latency(
     return from_ack, from_send
 
 
-async def _registered(metrics_url: str | None, waiters: int) -> None:
-    """Until the relay has ``waiters`` long-polls registered (bounded), or a pause."""
-    if metrics_url is None:
+async def _registered(metrics_urls: list[str | None], waiters: int) -> None:
+    """Until the relays have ``waiters`` long-polls registered (bounded), or a pause."""
+    if None in metrics_urls:
         await asyncio.sleep(0.2 + waiters * 0.0005)
         return
-    host, port = metrics_url.removeprefix("http://").split("/")[0].split(":")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        conn = await Conn.open(host, int(port))
-        conn.send("GET", "/metrics", {})
-        _, _, body = await conn.response()
-        conn.close()
-        match = re.search(rb"\ncaucus_relay_long_polls_waiting ([\d.]+)", body)
-        if match and float(match.group(1)) >= waiters:
+        total = 0.0
+        for url in metrics_urls:
+            assert url is not None
+            host, port = url.removeprefix("http://").split("/")[0].split(":")
+            conn = await Conn.open(host, int(port))
+            conn.send("GET", "/metrics", {})
+            _, _, body = await conn.response()
+            conn.close()
+            match = re.search(rb"\ncaucus_relay_long_polls_waiting ([\d.]+)", body)
+            total += float(match.group(1)) if match else 0.0
+        if total >= waiters:
             return
         await asyncio.sleep(0.005)
     raise RuntimeError("the long-polls were not all registered within 30 s")
@@ -591,9 +599,14 @@ def main() -> int:
         floor_before = commit_latency(tmp), fsync_latency(tmp)
         hello_rates = throughput_table(hello, relays, args, use_wrk)
         floor_after = commit_latency(tmp), fsync_latency(tmp)
-        print_floor(floor_before, floor_after, hello_rates[1])
+        print_floor(floor_before, floor_after, hello_rates)
         if not args.no_latency:
-            latency_table(relays[1:], args.rounds)
+            columns = [(r.name, [r.server]) for r in relays if r.server.metrics_url]
+            if pg_url is not None:  # two processes, as two hosts: each counts its waiters
+                second = start("pg 2nd process", relay_argv(pg_url, *metrics), listening)
+                first = next(r for r in relays if r.name == "pg 1 worker")
+                columns.append(("pg 2 processes", [first.server, second.server]))
+            latency_table(columns, args.rounds)
     return 0
 
 
@@ -650,37 +663,41 @@ def throughput_table(
 def print_floor(
     before: tuple[tuple[float, float, float], tuple[float, float, float]],
     after: tuple[tuple[float, float, float], tuple[float, float, float]],
-    hello_1: float,
+    hello_rates: dict[int, float],
 ) -> None:
+    """Print (b): the fsync floor, and what it allows at each connection count."""
     (commit_b, fsync_b), (commit_a, fsync_a) = before, after
-    hello_us = 1e6 / hello_1
+    fsync_s = min(fsync_b[1], fsync_a[1])  # the kinder p50
+    hello_us = 1e6 / hello_rates[1]
     print(
-        "(b) the floor at one connection, ms (mean / p50 / p90), before and after (a):\n"
+        "(b) the floor, ms (mean / p50 / p90), before and after (a):\n"
         f"    durable SQLite commit {_ms(commit_b)}, then {_ms(commit_a)}\n"
         f"    bare 4 KiB write + fdatasync {_ms(fsync_b)}, then {_ms(fsync_a)}\n"
-        f"    hello-world at 1 connection: {hello_us:.0f} us per request.  50 % of it allows"
-        f" {2 * hello_us:.0f} us per POST;\n"
-        f"    the fdatasync alone takes {fsync_b[1] * 1e6:.0f} to {fsync_a[1] * 1e6:.0f} us"
-        f" (p50), so one connection reaches at most"
-        f" {hello_us / (hello_us + min(fsync_b[1], fsync_a[1]) * 1e6):.0%} of hello-world"
-        " with an fsync per acknowledged POST",
+        f"    hello-world takes {hello_us:.0f} us per request at 1 connection; 50 % of it"
+        f" leaves {2 * hello_us:.0f} us per POST, the fdatasync alone {fsync_s * 1e6:.0f} us.",
         flush=True,
     )
+    for connections, base in hello_rates.items():
+        # every POST waits for one fsync; at best all N connections share each one
+        rate = connections / (fsync_s + (hello_us * 1e-6 if connections == 1 else 0.0))
+        print(
+            f"    at most, with one fsync per acknowledgement (p50 fdatasync), at"
+            f" {connections} connection(s): {rate:.0f} POSTs/s = {rate / base:.0%} of hello-world",
+            flush=True,
+        )
 
 
-def latency_table(relays: list[Target], rounds: int) -> None:
+def latency_table(columns: list[tuple[str, list[Server]]], rounds: int) -> None:
     print(
         "(c) long-poll delivery, ms, p50 / p99 from the POST's acknowledgement"
         " [from its sending]; K clients on one mailbox"
     )
-    print(f"    {'K':>5}" + "".join(f" {r.name:>30}" for r in relays))
+    print(f"    {'K':>5}" + "".join(f" {name:>30}" for name, _ in columns))
     for waiters in WAITERS:
         line = f"    {waiters:>5}"
-        for r in relays:
+        for _, servers in columns:
             count = rounds if waiters < 1000 else max(3, rounds // 2)
-            from_ack, from_send = run_loop(
-                long_poll_latency(r.server, waiters, count, r.server.metrics_url)
-            )
+            from_ack, from_send = run_loop(long_poll_latency(servers, waiters, count))
             cell = (
                 f"{pct(from_ack, 0.5):.1f} / {pct(from_ack, 0.99):.1f}"
                 f" [{pct(from_send, 0.5):.1f} / {pct(from_send, 0.99):.1f}]"
