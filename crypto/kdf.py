@@ -68,6 +68,7 @@ LABELS: frozenset[str] = frozenset(
         "ballot-vote",
         "ballot-vote-hash",
         "vote-key",
+        "vote-nonce",
     }
 )
 

@@ -21,6 +21,7 @@ from app.core.store import conversation as conversation_store
 from app.core.store import groups as store
 from app.core.store import messages as message_store
 from app.core.views import DEFAULT_CHANNEL, MessageView
+from crypto.ballot.transport import inner_item_type
 from crypto.commit import open_commit, open_epoch_delivery
 from crypto.content import ContentType, TextBody
 from crypto.conversation import ReplyBody
@@ -187,6 +188,8 @@ class GroupSession:
                 )
             if kind == ItemType.COMMIT:
                 return self._process_commit(db, me, seq, item)
+            if kind == ItemType.MESSAGE:  # a message or a vote: only decryption tells
+                kind = inner_item_type(self.keys, item)
             if kind == ItemType.MESSAGE:
                 return self._process_message(db, me, seq, item, now)
             handler = ITEM_HANDLERS.get(int(kind))
