@@ -10,9 +10,10 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QToolButton, 
 from app.qt.message_delegate import MessageDelegate
 from app.qt.message_model import MessageModel
 
-__all__ = ["ChatView"]
+__all__ = ["QUICK_REACTIONS", "ChatView"]
 
 _NEAR_BOTTOM_PX = 24
+QUICK_REACTIONS = ("👍", "❤️", "😂", "😮", "✊", "🎉")
 
 
 class ChatView(QListView):
@@ -20,6 +21,10 @@ class ChatView(QListView):
 
     retry_requested = Signal(int)
     panel_requested = Signal(str)  # "ballots" or "documents": an event line was clicked
+    reply_requested = Signal(object)  # MessageView
+    edit_requested = Signal(object)  # MessageView (ours)
+    delete_requested = Signal(object)  # MessageView (ours)
+    react_requested = Signal(object, str)  # MessageView, emoji (a second time takes it back)
     frame_painted = Signal()  # after each paint of the viewport (the benchmark listens)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -39,6 +44,7 @@ class ChatView(QListView):
         self._delegate.retry_requested.connect(self.retry_requested)
         self.setItemDelegate(self._delegate)
         self._stick_to_bottom = True
+        self.context_menu: QMenu | None = None
         self._keep_from_bottom: int | None = None
         self.verticalScrollBar().valueChanged.connect(self._scrolled)
         self.verticalScrollBar().rangeChanged.connect(self._range_changed)
@@ -183,6 +189,25 @@ class ChatView(QListView):
         if message is None:
             return
         menu = QMenu(self)
+        if message.kind == "text" and not message.deleted and message.message_id is not None:
+            reply = QAction("Reply", menu)
+            reply.triggered.connect(lambda: self.reply_requested.emit(message))
+            menu.addAction(reply)
+            react = menu.addMenu("React")
+            for emoji in QUICK_REACTIONS:
+                action = QAction(emoji, react)  # the window takes back one already given
+                action.triggered.connect(
+                    lambda _c=False, e=emoji: self.react_requested.emit(message, e)
+                )
+                react.addAction(action)
+            if message.is_mine:
+                edit = QAction("Edit", menu)
+                edit.triggered.connect(lambda: self.edit_requested.emit(message))
+                menu.addAction(edit)
+                delete = QAction("Delete for everyone…", menu)
+                delete.triggered.connect(lambda: self.delete_requested.emit(message))
+                menu.addAction(delete)
+            menu.addSeparator()
         copy = QAction("Copy text", menu)
         copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(message.text))
         menu.addAction(copy)
@@ -190,4 +215,5 @@ class ChatView(QListView):
             retry = QAction("Retry sending", menu)
             retry.triggered.connect(lambda: self.retry_requested.emit(message.row_id))
             menu.addAction(retry)
+        self.context_menu = menu  # the last one opened (tests look)
         menu.popup(self.viewport().mapToGlobal(pos))

@@ -31,14 +31,18 @@ from app.core.api import (
     DEFAULT_CHANNEL,
     ChannelView,
     ClientError,
+    DeleteMessage,
+    EditMessage,
     GroupView,
     LeaveGroup,
     MarkRead,
     MemberView,
     MessageView,
     Queries,
+    React,
     RelayError,
     RenameGroup,
+    ReplyTo,
     RetryMessage,
     SendText,
     SetMuted,
@@ -52,6 +56,7 @@ from app.core.events import (
     IntegrityWarning,
     JoinRequested,
     MessageAdded,
+    MessageChanged,
     MessageStatusChanged,
     RemovedFromGroup,
 )
@@ -235,8 +240,12 @@ class MainWindow(QMainWindow):
         self.chat.set_message_model(self.message_model)
         self.chat.retry_requested.connect(self.retry)
         self.chat.panel_requested.connect(self._open_panel)
+        self.chat.delete_requested.connect(self.confirm_delete)
+        self.chat.react_requested.connect(self.react)
         self.composer = Composer()
         self.composer.send_requested.connect(self.send)
+        self.chat.reply_requested.connect(self.composer.reply_to)
+        self.chat.edit_requested.connect(self.composer.start_edit)
 
         center = QWidget()
         middle = QVBoxLayout(center)
@@ -565,6 +574,9 @@ class MainWindow(QMainWindow):
             return
         if isinstance(event, MessageAdded):
             self._message_added(event.message)
+        elif isinstance(event, MessageChanged):
+            self._flush_incoming()
+            self.message_model.refresh(event.row_id)
         elif isinstance(event, MessageStatusChanged):
             self._flush_incoming()  # the message itself may still wait in the burst
             self.message_model.set_status(event.row_id, event.status)
@@ -606,6 +618,8 @@ class MainWindow(QMainWindow):
             self._show_connection()
 
     def _message_added(self, message: MessageView) -> None:
+        if message.kind == "hidden":  # an edit, deletion or reaction: MessageChanged says
+            return
         if message.row_id > 0 and message.group_id == self.message_model.group_id:
             self._incoming.append(message)
         self._queue_refresh(message.group_id)
@@ -707,7 +721,12 @@ class MainWindow(QMainWindow):
         group = self._group
         if group is None:
             return
-        command = SendText(group.group_id, text, self._channel_id)
+        command: SendText | ReplyTo | EditMessage = SendText(group.group_id, text, self._channel_id)
+        replying, editing = self.composer.replying_to, self.composer.editing
+        if editing is not None and editing.message_id is not None:
+            command = EditMessage(group.group_id, editing.message_id, text)
+        elif replying is not None and replying.message_id is not None:
+            command = ReplyTo(group.group_id, replying.message_id, text)
 
         def failed(error: Exception) -> None:
             if isinstance(error, RelayError):
@@ -723,6 +742,41 @@ class MainWindow(QMainWindow):
         self.composer.clear()
         self.chat.follow_latest()  # your own message comes into view, as in any chat
         self.bridge.submit(command, None, failed)
+
+    def _report(self, error: Exception) -> None:
+        """A failed conversation action: queued ones go out later, others are shown."""
+        if not isinstance(error, RelayError):
+            self.show_banner(human_error(error))
+
+    def react(self, message: MessageView, emoji: str) -> None:
+        """A quick reaction from the menu; choosing one already given takes it back."""
+        group = self._group
+        if group is None or message.message_id is None:
+            return
+        mine = any(e == emoji and self.profile_name in names for e, names in message.reactions)
+        command = React(group.group_id, message.message_id, emoji, on=not mine)
+        self.bridge.submit(command, None, self._report)
+
+    def confirm_delete(self, message: MessageView) -> None:
+        group = self._group
+        if group is None or message.message_id is None:
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Delete for everyone",
+            "Delete this message for everyone? Every member's Caucus removes its text; "
+            "they will see that a message was deleted.",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
+        command = DeleteMessage(group.group_id, message.message_id)
+        box.buttonClicked.connect(
+            lambda button: (
+                self.bridge.submit(command, None, self._report) if button is delete else None
+            )
+        )
+        self._open(box)
 
     def _open_panel(self, name: str) -> None:
         """A ballot or document line in the chat was clicked: show its panel."""
