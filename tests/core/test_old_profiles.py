@@ -50,6 +50,8 @@ def test_an_old_profile_opens_upgraded_with_everything_kept(home: Path) -> None:
         texts = [m.text for m in engine.messages(group_id)]
         assert "Welcome, Bob. The rate card is attached below." in texts
         assert "Thanks! Reading it tonight." in texts
+        # Indexed by the old trigger, still found after migration 0016 dropped it.
+        assert [m.text for m in engine.search("Reading")] == ["Thanks! Reading it tonight."]
 
         (document,) = engine.documents.list(group_id)
         assert document.title == "Rate card 2026"
