@@ -208,11 +208,14 @@ class Outbox:
                 return  # a withheld commit, already reported: the votes stay queued
 
     def _requeue_lost_votes(self) -> None:
-        """A sent vote on a still-open ballot that we read past without finding it among
-        the ballot's votes was dropped: post it again (a few times at most)."""
+        """A sent vote on a still-open ballot of a group we are in, that we read past
+        without finding it among the ballot's votes, was dropped: post it again (a few
+        times at most)."""
         for sent in ballot_store.sent_votes_missing(self._ctx.db, REPOST_LIMIT, None):
             if sent.relay_seq is None or sent.cursor < sent.relay_seq:
                 continue
+            if not self._groups.session(sent.group_id).active:
+                continue  # we left: nothing of ours goes there any more
             self._votes.move(sent.id, VoteStatus.SENT, VoteStatus.PENDING)
             self._ctx.events.warn(
                 sent.group_id, "vote-lost", "the relay did not deliver our vote; it is posted again"
