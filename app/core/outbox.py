@@ -122,9 +122,9 @@ class Outbox:
         async with self._groups.send_lock(vote.group_id):
             try:
                 return await self._deliver(self._votes, vote.group_id, row_id)
-            except RelayError as exc:
-                if isinstance(exc, (RelayUnavailable, RelayRejected)):
-                    raise
+            except (RelayUnavailable, RelayRejected):
+                raise
+            except RelayError:
                 return False  # a withheld commit, already reported: it stays queued
 
     async def flush_outbox(self, sync: SyncPass | None = None) -> int:
