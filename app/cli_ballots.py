@@ -85,7 +85,9 @@ async def cmd_ballot_vote(engine: Engine, args: argparse.Namespace) -> int:
         receipt = await service.vote(ballot_id, args.choice, delay_ms=delay_ms)
         if not receipt.posted:
             await asyncio.sleep(max(0, receipt.not_before - engine.context.now()) / 1000)
-            await service.flush_votes(group_id)
+            await engine.flush_outbox()  # the one outbox posts the vote once it is due
+            if service.ballot(group_id, ballot_id).my_vote_pending:
+                raise RelayUnavailable("the relay did not take the vote")
             await engine.sync_group(group_id)
     except RelayUnavailable as exc:
         print(f"caucus: {exc}; the vote is kept and goes out with the next sync", file=sys.stderr)

@@ -2,15 +2,17 @@
 
 ``BallotService`` is a part of the engine (``app.core.ports``): it sees the context and
 the group, commit and sending interfaces, nothing else. Definitions, close markers,
-reveal keys and cancellations are signed group messages (``Sending.send_content``); votes
-are anonymous vote items posted with the group's mailbox capability only, over a fresh
-connection, after a random delay (docs/ballots.md section 10). Incoming items are
+reveal keys and cancellations are signed group messages (``Sending.send_content``). A
+vote is cast here and handed to the same outbox (``Sending.queue_vote``), which posts
+it as an anonymous vote item with the group's mailbox capability only, over a fresh
+connection, after a random delay (docs/ballots.md section 10, docs/protocol.md section
+7.3): this part decides what to queue, the outbox delivers it. Incoming items are
 handled in ``app.core.ballot_receive``; reads are ``app.core.ballot_views.BallotReader``.
 
 ``BallotService.maintain`` is the engine's ballot step after every group sync: it registers
-this member's ballot key (a BALLOT_KEY log entry), posts votes whose delay is over,
-releases the reveal key of our own ballots once their deadline passed, and closes
-ballots whose creator stays silent after the deadline.
+this member's ballot key (a BALLOT_KEY log entry), releases the reveal key of our own
+ballots once their deadline passed, and closes ballots whose creator stays silent after
+the deadline.
 """
 
 from __future__ import annotations
@@ -38,11 +40,9 @@ from app.core.errors import (
     ClientError,
     NotFound,
     NotPermittedHere,
-    RelayRejected,
     RelayUnavailable,
 )
 from app.core.ports import Commits, Context, Groups, Sending
-from app.core.status import VoteStatus
 from app.core.store import ballots as store
 from app.core.store.ballots import BallotKeyRow, OutboxRow, RevealKeyRow
 from crypto import kdf
@@ -69,7 +69,6 @@ from crypto.ballot.transport import (
     CONTENT_TYPE_DEFINITION,
     CONTENT_TYPE_REVEAL,
     BallotNotice,
-    seal_vote_item,
 )
 from crypto.errors import RemoteError, UsageError
 from crypto.group_log import EntryKind, GroupState
@@ -92,9 +91,7 @@ CLOSE_GRACE_MS = 5 * 60 * 1000
 """Members other than the creator post a close marker this long after the deadline, so
 a ballot whose creator stays offline still stops taking votes."""
 
-POST_ATTEMPTS = 6
 CREATE_ATTEMPTS = 3
-REPOST_LIMIT = 3
 
 _KINDS_BY_NAME = {name: kind for kind, name in KIND_NAMES.items()}
 
@@ -352,7 +349,8 @@ class BallotService(BallotReader):
 
         ``choice`` is a ``Choice`` or text for ``parse_choice``. The anonymous item goes
         out after ``delay_ms`` (default: random within ``VOTE_DELAY_MS``); a vote still
-        waiting is posted by the engine's maintenance, or ``flush_votes``. A new vote
+        waiting is posted by the outbox's next flush (``Engine.flush_outbox``, every sync).
+        A new vote
         replaces the previous one (a higher revision under the same key image).
         ``RelayUnavailable``: the vote is kept and goes out with a later sync.
         """
@@ -389,89 +387,20 @@ class BallotService(BallotReader):
         except UsageError as exc:
             raise ClientError(str(exc)) from None
         delay = self._delay(delay_ms, now, definition.closes_at)
-        with self.db.transaction():
-            # An older vote still waiting for its delay will never be needed.
-            store.supersede_pending(self.db, group_id, ballot_id)
-            row_id = store.insert_outbox(
-                self.db,
-                OutboxRow(
-                    group_id=group_id,
-                    ballot_id=ballot_id,
-                    revision=revision,
-                    vote=cast,
-                    vote_hash=kdf.digest("ballot-vote-hash", cast),
-                    not_before=now + delay,
-                    created_at=now,
-                ),
-            )
-        posted = False
-        if delay == 0:
-            posted = await self._post(row_id)
-            if posted:
-                await self._groups.sync_group(group_id)
+        queued = OutboxRow(
+            group_id=group_id,
+            ballot_id=ballot_id,
+            revision=revision,
+            vote=cast,
+            vote_hash=kdf.digest("ballot-vote-hash", cast),
+            not_before=now + delay,
+            created_at=now,
+        )
+        # The outbox delivers it: at once when there is no delay, else once it is due.
+        posted = await self._sending.queue_vote(queued)
+        if posted:
+            await self._groups.sync_group(group_id)
         return VoteReceipt(ballot_id, revision, posted, now + delay)
-
-    async def _post(self, row_id: int) -> bool:
-        """Seal a queued vote for the live epoch and post it anonymously; True once the
-        relay took it. ``RelayUnavailable`` leaves it queued."""
-        for _ in range(POST_ATTEMPTS):
-            row = store.load_outbox(self.db, row_id)
-            if row is None or row.status is not VoteStatus.PENDING:
-                return row is not None and row.status is VoteStatus.SENT
-            group_id, ballot_id, cast = row.group_id, row.ballot_id, row.vote
-            stored = load_ballot(self.db, group_id, ballot_id)
-            session = self._groups.session(group_id)
-            if stored is None or stored.state is not BallotState.OPEN or not session.active:
-                self._set_outbox(row_id, VoteStatus.PENDING, VoteStatus.FAILED)
-                return False
-            keys = session.keys
-            if keys is None or session.state.needs_rekey:
-                return False  # after a LEAVE, wait for the re-key like messages do
-            item = seal_vote_item(keys, cast, self._ctx.rng)
-            # A connection of its own, so the relay cannot tie the vote to the keep-alive
-            # connection this client syncs over (its IP address it still sees).
-            client = self._ctx.relays.fresh(session.relay_url)
-            try:
-                seq = await client.post_item(session.mailbox_id, keys.mailbox_cap, item)
-            except RelayRejected as exc:
-                if exc.code != "stale_epoch":
-                    self._set_outbox(row_id, VoteStatus.PENDING, VoteStatus.FAILED)
-                    raise
-                await self._groups.sync_group(group_id)  # a commit ended the epoch: seal again
-                continue
-            finally:
-                await client.aclose()
-            with self.db.transaction():
-                store.mark_outbox_sent(self.db, row_id, seq)
-            return True
-        return False
-
-    def _set_outbox(self, row_id: int, old: VoteStatus, new: VoteStatus) -> None:
-        with self.db.transaction():
-            store.set_outbox_status(self.db, row_id, old, new)
-
-    async def flush_votes(self, group_id: bytes | None = None) -> int:
-        """Post every queued vote whose delay is over; returns how many still wait.
-
-        A vote the relay acknowledged but never delivered (we read past its position and
-        it is not among the ballot's votes) is posted again, a few times at most.
-        """
-        self._requeue_lost(group_id)
-        for row_id in store.due_votes(self.db, self._ctx.now(), group_id):
-            await self._post(row_id)
-        return store.count_pending_votes(self.db, group_id)
-
-    def _requeue_lost(self, group_id: bytes | None) -> None:
-        lost = [
-            sent
-            for sent in store.sent_votes_missing(self.db, REPOST_LIMIT, group_id)
-            if sent.relay_seq is not None and sent.cursor >= sent.relay_seq
-        ]
-        for sent in lost:
-            self._set_outbox(sent.id, VoteStatus.SENT, VoteStatus.PENDING)
-            self._ctx.events.warn(
-                sent.group_id, "vote-lost", "the relay did not deliver our vote; it is posted again"
-            )
 
     # -- closing --------------------------------------------------------------------------
 
@@ -564,11 +493,11 @@ class BallotService(BallotReader):
     # -- maintenance ----------------------------------------------------------------------
 
     async def maintain(self, group_id: bytes) -> None:
-        """Key registration, due votes, due closes and reveals for one group."""
+        """Key registration, due closes and reveals for one group (the outbox posts the
+        votes)."""
         if not self._groups.session(group_id).active:
             return
         await self.ensure_ballot_key(group_id)
-        await self.flush_votes(group_id)
         await self._close_due(group_id)
 
     async def maintain_quietly(self, group_id: bytes) -> None:

@@ -6,7 +6,8 @@ calls and the narrow interfaces of ``app.core.ports``; none reaches into another
 
 - ``RelayHealth`` (relay_health.py): each relay's connection state, failed sync steps;
 - ``GroupSync`` (group_sync.py): live group sessions, mailbox sync, compare-and-set commits;
-- ``Outbox`` (outbox.py): the durable, ordered outbox of signed group messages;
+- ``Outbox`` (outbox.py): the one durable outbox, for signed messages (in order) and
+  anonymous votes (after their delay);
 - ``Admission`` (admission.py): invites, join requests, approvals and welcomes;
 - ``BallotService`` and ``DocumentService``: anonymous ballots and signed documents.
 
@@ -373,7 +374,7 @@ class Engine(Queries):
         """Re-key when someone left (their epoch secret must not stay in use) or when the
         epoch is old (the first organizer in roster order does the periodic one); pass our
         current documents on to members who joined since they were sent; keep our ballot
-        key registered and our votes posted."""
+        key registered (our votes go out with the outbox's flush)."""
         session = self.session(group_id)
         if not session.active:
             return

@@ -78,6 +78,7 @@ class GroupSession:
     sender_heads: dict[bytes, bytes] = field(default_factory=dict)
     dirty_heads: set[bytes] = field(default_factory=set)
     fingerprints: dict[bytes, str] = field(default_factory=dict)
+    unindexed: list[tuple[int, str]] = field(default_factory=list)
 
     # -- loading ----------------------------------------------------------------------
 
@@ -156,7 +157,10 @@ class GroupSession:
         store.save_send_chain(db, self.group_id, chain)
 
     def flush(self, db: Database) -> None:
-        """Write the receive chains changed since the last flush, and the cursor."""
+        """Write the receive chains changed since the last flush, the texts of the
+        messages stored since into the full-text index, and the cursor."""
+        message_store.index_texts(db, self.unindexed)
+        self.unindexed.clear()
         store.save_recv_chains(
             db, self.group_id, {index: self.recv_chains[index] for index in self.dirty_chains}
         )
@@ -310,6 +314,7 @@ class GroupSession:
         )
         if row_id is None:
             return ProcessResult(Outcome.DUPLICATE)
+        self.unindexed.append((row_id, shown))
         kind, opens = classify(opened.content_type)
         view = MessageView(
             row_id=row_id,

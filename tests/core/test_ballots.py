@@ -20,7 +20,7 @@ import pytest
 
 from app.core.ballots import CLOSE_GRACE_MS, BallotService
 from app.core.engine import Engine
-from app.core.errors import ClientError, NotPermittedHere, RelayUnavailable
+from app.core.errors import ClientError, NotPermittedHere, RelayError, RelayUnavailable
 from crypto.ballot import (
     BallotDefinition,
     BallotKeyPair,
@@ -50,15 +50,17 @@ HOUR = 3_600_000
 
 
 class Switch(httpx.AsyncBaseTransport):
-    """The in-process relay, with a switch to make it unreachable, and a misbehaviour:
-    acknowledge a vote item without storing it.  A relay cannot tell a vote from a
-    message (protocol 4.3), so this one is handed the epoch's keys to find them."""
+    """The in-process relay, with a switch to make it unreachable, and misbehaviours:
+    acknowledge a vote item without storing it; answer every message item with
+    ``stale_epoch`` and deliver no commit (a withheld commit). A relay cannot tell a vote
+    from a message (protocol 4.3), so this one is handed the epoch's keys to find them."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
         self.down = False
         self.swallow_votes = 0
         self.keys: EpochKeys | None = None
+        self.withhold_for_messages = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self.down:
@@ -73,6 +75,13 @@ class Switch(httpx.AsyncBaseTransport):
         ):
             self.swallow_votes -= 1
             return httpx.Response(200, json={"seq": 1})
+        if (
+            self.withhold_for_messages
+            and request.method == "POST"
+            and request.url.path.endswith("/items")
+            and not (self.keys is not None and is_vote(self.keys, body))
+        ):
+            return httpx.Response(409, json={"error": "stale_epoch"})
         return await self.inner.handle_async_request(request)
 
 
@@ -570,6 +579,50 @@ def test_a_vote_the_relay_acknowledged_but_dropped_is_posted_again(world: World)
     assert svc(w.alice).ballot(w.group_id, ballot_id).voted == 1
     (kind,) = w.bob.db.one("SELECT kind FROM warnings WHERE kind = 'vote-lost'")
     assert kind == "vote-lost"
+
+
+def test_a_vote_queued_before_a_commit_goes_out_in_the_new_epoch(world: World) -> None:
+    """The outbox's one stale-epoch handling, for a vote: Bob's client has not seen the
+    commit that ended its epoch, the relay answers stale_epoch, the client syncs, seals
+    the vote again in the new epoch and posts it; it is counted."""
+    w = world
+    ballot_id = create(w)
+    run(sync_all(*w.members))
+    receipt = run(svc(w.bob).vote(ballot_id, "Reject", delay_ms=5_000))
+    assert not receipt.posted
+    old_epoch = w.bob.session(w.group_id).state.epoch
+    run(w.alice.rekey(w.group_id))  # Bob has not seen it
+    w.clock.advance(seconds=6)
+    assert run(w.bob.flush_outbox()) == 0  # the one flush, not a sync
+    assert w.bob.session(w.group_id).state.epoch == old_epoch + 1
+    assert not svc(w.bob).ballot(w.group_id, ballot_id).my_vote_pending
+    run(w.alice.sync())
+    assert svc(w.alice).ballot(w.group_id, ballot_id).voted == 1
+    (epoch_of_vote,) = {peek_item(item)[2] for _, item in vote_items(w)}
+    assert epoch_of_vote == old_epoch + 1
+
+
+def test_a_due_vote_is_not_held_back_by_a_message_stuck_on_a_withheld_commit(
+    world: World,
+) -> None:
+    """Votes have no order with messages: a message of the group that stays queued (the
+    relay claims our epoch ended and delivers no commit) does not keep a due vote in."""
+    w = world
+    ballot_id = create(w)
+    run(sync_all(*w.members))
+    receipt = run(svc(w.bob).vote(ballot_id, "Accept", delay_ms=5_000))
+    w.transport.withhold_for_messages = True
+    with pytest.raises(RelayError, match="delivers no commit"):
+        run(w.bob.send_text(w.group_id, "held by the relay"))
+    w.clock.advance(seconds=6)
+    assert receipt.not_before <= w.clock.now
+    assert run(w.bob.flush_outbox()) == 1  # the message waits; the vote went out
+    assert [m.status for m in w.bob.messages(w.group_id)][-1] == "pending"
+    w.transport.withhold_for_messages = False
+    run(w.alice.sync())
+    assert svc(w.alice).ballot(w.group_id, ballot_id).voted == 1
+    run(w.bob.sync())
+    assert [m.status for m in w.bob.messages(w.group_id)][-1] == "sent"
 
 
 def test_a_queued_message_survives_another_members_ballot_key_commit(

@@ -7,6 +7,11 @@ guarded by the old status ``MESSAGE_TRANSITIONS`` allows. ``MessageRow`` holds t
 columns a view shows (never ``item``, ``body`` or ``prev_sent``), so the desktop app's
 read-only connection may use every read here. Write functions join the caller's
 transaction.
+
+The full-text index ``messages_fts`` is written here, not by a trigger (migration 0016):
+``queue_message`` indexes its row at once; ``insert_message`` leaves the text to
+``index_texts``, which the sync calls once per fetched batch in the same transaction
+(``GroupSession.flush``), so a batch's texts go into FTS5 in one statement.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ __all__ = [
     "count_messages",
     "count_pending",
     "count_unread",
+    "index_texts",
     "insert_message",
     "load_message",
     "load_messages",
@@ -149,7 +155,8 @@ def insert_message(
     warning: str | None,
 ) -> int | None:
     """A verified message from the group mailbox, in one statement; its row id, or None
-    when a message with this id is already stored (a duplicate)."""
+    when a message with this id is already stored (a duplicate). Its text is not in the
+    full-text index until ``index_texts`` (in the same transaction)."""
     cursor = db.execute(
         "INSERT OR IGNORE INTO messages (group_id, channel_id, message_id, sender_pk,"
         " sender_name, sent_at, received_at, content_type, body, text, status, relay_seq,"
@@ -174,6 +181,13 @@ def insert_message(
         return None
     row_id: int = cursor.lastrowid
     return row_id
+
+
+def index_texts(db: Database, rows: list[tuple[int, str]]) -> None:
+    """Put the texts of newly stored messages, as ``(row_id, text)``, into the full-text
+    index: one statement for a whole batch (each row exactly once)."""
+    if rows:
+        db.executemany("INSERT INTO messages_fts (rowid, text) VALUES (?, ?)", rows)
 
 
 def mark_echo_sent(db: Database, message_id: bytes, relay_seq: int) -> bool:
@@ -292,6 +306,7 @@ def queue_message(
         ),
     )
     row_id: int = cursor.lastrowid
+    index_texts(db, [(row_id, text)])
     return row_id
 
 
