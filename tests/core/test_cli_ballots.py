@@ -67,7 +67,7 @@ def test_create_vote_close_results(tmp_path: Path, server: RelayProcess) -> None
 
     refused = caucus(bob, "ballot", "close", ballot_id, check=False)
     assert refused.returncode == 1
-    assert refused.stderr == "caucus: only the ballot's creator can close it\n"
+    assert refused.stderr == "caucus: only the ballot's creator or an organizer can close it\n"
     closed = caucus(alice, "ballot", "close", ballot_id)
     assert last_line(closed) == "Ballot tallied; 3 of 3 have voted"
     caucus(bob, "sync")
