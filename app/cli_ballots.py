@@ -2,10 +2,13 @@
 
 ``create`` prints the ballot id as its last line; ``vote`` casts (or replaces) this
 profile's vote, posted anonymously (``--delay`` adds a random wait, as the desktop app
-does); ``close`` (the creator) ends the ballot now and releases its key; ``list --json``
+does); ``close`` (the creator, or an organizer) ends the ballot now and the creator's
+client releases its key; ``list --json``
 and ``results --json`` read what this client has synced (run ``caucus sync`` first).
 Results carry counts only once the creator's key was released; before that, "N of M have
-voted".
+voted". Both say in plain words when this client's votes differ from the set the
+creator's reveal counts ("results differ between members: ...") and when a member of the
+ballot left or was removed before the close ("eligibility changed"), docs/ballots.md 13.
 """
 
 from __future__ import annotations
@@ -115,6 +118,8 @@ async def cmd_ballot_list(engine: Engine, args: argparse.Namespace) -> int:
     for v in views:
         print(f"{v.id_hex}  {v.status:<14}  {v.progress:<22}  closes {iso_seconds(v.closes_at)}")
         print(f"    {v.question}  ({v.kind}, by {v.creator_name})")
+        for note in _notes(v.eligibility_changed, v.integrity):
+            print(f"    {note}")
         for number, option in enumerate(v.options, start=1):
             print(f"    {number}. {option}")
     return 0
@@ -130,6 +135,8 @@ async def cmd_ballot_results(engine: Engine, args: argparse.Namespace) -> int:
         return 0
     print(data["question"])
     print(f"{data['status']}; {data['voted']}")
+    for note in _notes(bool(data.get("eligibility_changed")), data.get("integrity")):
+        print(note)
     counts = data.get("counts")
     if counts is None:
         print("Results are hidden until the ballot closes and its creator releases the key.")
@@ -144,7 +151,23 @@ async def cmd_ballot_results(engine: Engine, args: argparse.Namespace) -> int:
     mine = data.get("mine")
     if mine is not None:
         print("Your vote was counted." if mine["counted"] else "Your vote is NOT in the count!")
+    counted = data.get("counted")
+    if counted is not None:
+        print(f"Counted votes: {counted['count']}, set digest {counted['digest'][:16]}")
     return 0
+
+
+def _notes(eligibility_changed: bool, integrity: str | None) -> list[str]:
+    """Plain-word warnings on a ballot (docs/ballots.md 13.1, 13.4)."""
+    notes = []
+    if integrity:
+        notes.append(f"Warning: {integrity}.")
+    if eligibility_changed:
+        notes.append(
+            "Warning: eligibility changed: a member of this ballot left or was removed"
+            " before it closed; organizers may run it again."
+        )
+    return notes
 
 
 def add_ballot_commands(sub: Any) -> None:

@@ -90,3 +90,37 @@ def test_create_vote_close_results(tmp_path: Path, server: RelayProcess) -> None
     relay_bytes = b"".join(p.read_bytes() for p in tmp_path.glob("relay.db*"))
     for secret in (b"Alice", b"Bob", b"Carol", b"Counter-offer", b"rate card"):
         assert secret not in relay_bytes
+
+
+def test_results_say_eligibility_changed_in_plain_words(
+    tmp_path: Path, server: RelayProcess
+) -> None:
+    alice, bob, carol = (tmp_path / n for n in ("alice", "bob", "carol"))
+    for home, name in ((alice, "Alice"), (bob, "Bob"), (carol, "Carol")):
+        caucus(home, "init", "--name", name, "--relay", server.url)
+    caucus(alice, "group", "create", "Couriers")
+    for home in (bob, carol):
+        caucus(home, "join", last_line(caucus(alice, "invite", "Couriers")))
+        caucus(alice, "sync")
+        caucus(home, "sync")
+    caucus(bob, "sync")
+    ballot_id = last_line(
+        caucus(alice, "ballot", "create", "Couriers", "--question", "Strike?",
+               "--kind", "yes-no", "--closes-in", "10m")
+    )  # fmt: skip
+    caucus(carol, "ballot", "vote", ballot_id, "yes")
+    carol_fingerprint = last_line(caucus(carol, "fingerprint"))
+    caucus(alice, "remove", "Couriers", carol_fingerprint)
+    caucus(alice, "ballot", "close", ballot_id)
+    caucus(bob, "sync")
+
+    data = results(bob, ballot_id)
+    assert data["eligibility_changed"] is True
+    assert data["integrity"] is None
+    assert data["counts"] == {"yes": 1, "no": 0, "abstain": 0}
+    assert data["counted"]["count"] == 1  # type: ignore[index]
+    assert data["counted"] == results(alice, ballot_id)["counted"]
+    text = caucus(bob, "ballot", "results", ballot_id).stdout
+    assert "Warning: eligibility changed: a member of this ballot left or was removed" in text
+    (listed,) = json.loads(caucus(bob, "ballot", "list", "Couriers", "--json").stdout)
+    assert listed["eligibility_changed"] is True
