@@ -59,6 +59,7 @@ from crypto.group_log import Role
 from crypto.items import ItemType
 
 __all__ = [
+    "REPOST_ANSWERS",
     "BallotRejected",
     "StoredBallot",
     "all_ballots",
@@ -70,6 +71,10 @@ __all__ = [
     "reveal_text",
     "stored_votes",
 ]
+
+
+REPOST_ANSWERS = 3
+"""This client posts one vote again at most this many times, whoever keeps asking."""
 
 
 class BallotRejected(RemoteError):
@@ -207,7 +212,8 @@ def on_reveal(received: Received) -> str:
 def on_missing(received: Received) -> str:
     """A member lacks votes the reveal names. The creator's client (which named them) and
     each voter's client (for its own vote) queue them to be posted again; nobody else,
-    so a request costs the group at most two posts per vote."""
+    so a request costs the group at most two posts per vote, and each of them posts a
+    vote again at most ``REPOST_ANSWERS`` times in all."""
     request = MissingVotes.decode(received.message.body)
     db = received.db
     ballot = _require(db, received.group_id, request.ballot_id)
@@ -219,8 +225,11 @@ def on_missing(received: Received) -> str:
         if vote_hash not in named or not (creator_here or vote_hash in own):
             continue
         if tally_store.raw_vote(db, ballot.group_id, ballot.ballot_id, vote_hash) is not None:
-            tally_store.insert_repost(
-                db, Repost(ballot.group_id, ballot.ballot_id, vote_hash), received.now
+            tally_store.ask_repost(
+                db,
+                Repost(ballot.group_id, ballot.ballot_id, vote_hash),
+                received.now,
+                REPOST_ANSWERS,
             )
     return missing_text(ballot.definition, len(request.hashes))
 

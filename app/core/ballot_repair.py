@@ -109,5 +109,5 @@ class BallotRepair:
                 finally:
                     await client.aclose()
             with db.transaction():
-                tally_store.delete_repost(db, repost)
+                tally_store.mark_reposted(db, repost)
         return posted

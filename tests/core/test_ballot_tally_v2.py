@@ -22,6 +22,7 @@ import pytest
 from app.core.engine import Engine
 from app.core.relay_client import parse_frames
 from crypto.ballot import BallotKind
+from crypto.ballot.release import CONTENT_TYPE_MISSING_VOTES, MissingVotes
 from crypto.ballot.reveal import RevealKey
 from crypto.ballot.transport import CONTENT_TYPE_REVEAL
 from relay.http import RelayApp
@@ -281,3 +282,23 @@ def test_a_reveal_of_protocol_version_1_is_refused_with_a_clear_message(world: W
         for d in rejected
     ), rejected
     assert w.bob.ballots.ballot(w.group_id, ballot_id).status == "open"
+
+
+def test_a_member_asking_again_and_again_gets_a_vote_posted_at_most_three_times(
+    world: World,
+) -> None:
+    w = world
+    ballot_id = create(w)
+    vote(w.carol, ballot_id, "Reject")
+    run(sync_all(*w.members))
+    run(w.alice.ballots.close(ballot_id))
+    run(sync_all(*w.members))
+    (named,) = w.alice.db.one("SELECT counted FROM ballots WHERE ballot_id = ?", (ballot_id,))
+    request = MissingVotes.create(ballot_id, [bytes(named)]).encode()
+    for _ in range(5):  # Bob's modified client asks for a vote it holds, five times
+        run(w.bob.send_content(w.group_id, CONTENT_TYPE_MISSING_VOTES, request, "ask"))
+        run(sync_all(w.alice))
+    ((answered, pending),) = w.alice.db.all("SELECT answered, pending FROM ballot_reposts")
+    assert (answered, pending) == (3, 0)
+    run(sync_all(*w.members))  # the re-posts are duplicates everywhere: nothing changes
+    assert len({stored_result(e, ballot_id) for e in w.members}) == 1

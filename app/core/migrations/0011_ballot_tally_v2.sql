@@ -18,11 +18,15 @@ ALTER TABLE ballots ADD COLUMN repair_requested_at INTEGER;
 -- who asks for it. NULL for votes received before this schema.
 ALTER TABLE ballot_votes ADD COLUMN vote BLOB;
 
--- Votes this client was asked to post again (content type 20) and has not posted yet.
+-- Votes this client was asked to post again (content type 20): ``pending`` until posted;
+-- ``answered`` counts the posts, so one member's requests cannot make it post a vote
+-- again and again (at most REPOST_ANSWERS times).
 CREATE TABLE ballot_reposts (
     group_id   BLOB    NOT NULL,
     ballot_id  BLOB    NOT NULL,
     vote_hash  BLOB    NOT NULL,
     asked_at   INTEGER NOT NULL,
+    pending    INTEGER NOT NULL DEFAULT 1,
+    answered   INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (group_id, ballot_id, vote_hash)
 );

@@ -20,12 +20,12 @@ __all__ = [
     "Integrity",
     "Repost",
     "TallyRow",
-    "delete_repost",
+    "ask_repost",
     "held_votes",
-    "insert_repost",
     "load_reposts",
     "load_tally",
     "mark_eligibility_changed",
+    "mark_reposted",
     "note_repair_request",
     "own_vote_hashes",
     "raw_vote",
@@ -197,19 +197,21 @@ def own_vote_hashes(db: Database, group_id: bytes, ballot_id: bytes) -> dict[byt
 # -- reposts ------------------------------------------------------------------------------
 
 
-def insert_repost(db: Database, repost: Repost, at: int) -> None:
+def ask_repost(db: Database, repost: Repost, at: int, limit: int) -> None:
+    """Queue a vote to post again, unless it was posted ``limit`` times already."""
     db.execute(
-        "INSERT OR IGNORE INTO ballot_reposts (group_id, ballot_id, vote_hash, asked_at)"
-        " VALUES (?, ?, ?, ?)",
-        (repost.group_id, repost.ballot_id, repost.vote_hash, at),
+        "INSERT INTO ballot_reposts (group_id, ballot_id, vote_hash, asked_at)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (group_id, ballot_id, vote_hash) DO UPDATE"
+        " SET pending = 1, asked_at = excluded.asked_at WHERE answered < ?",
+        (repost.group_id, repost.ballot_id, repost.vote_hash, at, limit),
     )
 
 
 def load_reposts(db: Database, group_id: bytes) -> list[Repost]:
     rows = _all(
         db,
-        "SELECT group_id, ballot_id, vote_hash FROM ballot_reposts WHERE group_id = ?"
-        " ORDER BY asked_at, vote_hash",
+        "SELECT group_id, ballot_id, vote_hash FROM ballot_reposts"
+        " WHERE group_id = ? AND pending = 1 ORDER BY asked_at, vote_hash",
         (group_id,),
     )
     return [
@@ -217,8 +219,9 @@ def load_reposts(db: Database, group_id: bytes) -> list[Repost]:
     ]
 
 
-def delete_repost(db: Database, repost: Repost) -> None:
+def mark_reposted(db: Database, repost: Repost) -> None:
     db.execute(
-        "DELETE FROM ballot_reposts WHERE group_id = ? AND ballot_id = ? AND vote_hash = ?",
+        "UPDATE ballot_reposts SET pending = 0, answered = answered + 1"
+        " WHERE group_id = ? AND ballot_id = ? AND vote_hash = ?",
         (repost.group_id, repost.ballot_id, repost.vote_hash),
     )
