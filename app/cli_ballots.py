@@ -104,6 +104,15 @@ async def cmd_ballot_close(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_ballot_rerun(engine: Engine, args: argparse.Namespace) -> int:
+    closes_at = None
+    if args.closes or args.closes_in:
+        closes_at = parse_deadline(args.closes, args.closes_in, engine.context.now())
+    ballot_id = await engine.ballots.rerun(args.ballot, closes_at=closes_at)
+    print(ballot_id.hex())
+    return 0
+
+
 async def cmd_ballot_cancel(engine: Engine, args: argparse.Namespace) -> int:
     view = await engine.ballots.cancel(args.ballot)
     print(f"Ballot {view.status}")
@@ -165,7 +174,7 @@ def _notes(eligibility_changed: bool, integrity: str | None) -> list[str]:
     if eligibility_changed:
         notes.append(
             "Warning: eligibility changed: a member of this ballot left or was removed"
-            " before it closed; organizers may run it again."
+            " before it closed; organizers may run it again (caucus ballot rerun)."
         )
     return notes
 
@@ -188,6 +197,15 @@ def add_ballot_commands(sub: Any) -> None:
     deadline.add_argument("--closes", help="deadline, ISO 8601 (e.g. 2026-12-01T18:00Z)")
     deadline.add_argument("--closes-in", help="deadline from now, e.g. 10m, 2h, 3d")
     p.set_defaults(handler=cmd_ballot_create)
+
+    p = bsub.add_parser(
+        "rerun", help="run a ballot again with today's members (creator or organizer)"
+    )
+    p.add_argument("ballot", help="ballot id (or its first 8+ hex digits)")
+    deadline = p.add_mutually_exclusive_group()
+    deadline.add_argument("--closes", help="deadline, ISO 8601; default: as long as before")
+    deadline.add_argument("--closes-in", help="deadline from now, e.g. 10m, 2h, 3d")
+    p.set_defaults(handler=cmd_ballot_rerun)
 
     p = bsub.add_parser("vote", help="cast or change your vote")
     p.add_argument("ballot", help="ballot id (or its first 8+ hex digits)")

@@ -541,6 +541,30 @@ class BallotService(BallotReader):
         await self._groups.sync_group(group_id)
         return self.ballot(group_id, ballot_id)
 
+    async def rerun(self, ballot: bytes | str, *, closes_at: int | None = None) -> bytes:
+        """Run a ballot again with today's eligible members (docs/ballots.md 13.4): the
+        same question, kind, options and quorum, open for as long as the original was
+        (or until ``closes_at``). Its creator or an organizer; returns the new id."""
+        group_id, ballot_id = self._locate(ballot)
+        stored = self._ballot(group_id, ballot_id)
+        if not self._may_close(stored):
+            raise NotPermittedHere("only the ballot's creator or an organizer can run it again")
+        definition = stored.definition
+        if closes_at is None:
+            closes_at = self._ctx.now() + (definition.closes_at - definition.opens_at)
+        roster = self._groups.session(group_id).state.ballot_roster()
+        return await self.create(
+            group_id,
+            definition.question,
+            closes_at=closes_at,
+            kind=definition.kind,
+            options=definition.options,
+            quorum=min(definition.quorum, len(roster)),
+            numeric_min=definition.numeric_min,
+            numeric_max=definition.numeric_max,
+            histogram_bins=definition.histogram_bins or 10,
+        )
+
     async def cancel(self, ballot: bytes | str) -> BallotView:
         """The creator withdraws a ballot before its result is out; nothing is tallied."""
         group_id, ballot_id = self._locate(ballot)

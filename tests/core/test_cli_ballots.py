@@ -124,3 +124,16 @@ def test_results_say_eligibility_changed_in_plain_words(
     assert "Warning: eligibility changed: a member of this ballot left or was removed" in text
     (listed,) = json.loads(caucus(bob, "ballot", "list", "Couriers", "--json").stdout)
     assert listed["eligibility_changed"] is True
+
+    refused = caucus(bob, "ballot", "rerun", ballot_id, check=False)
+    assert refused.stderr == "caucus: only the ballot's creator or an organizer can run it again\n"
+    again = last_line(caucus(alice, "ballot", "rerun", ballot_id[:12]))
+    assert re.fullmatch(r"[0-9a-f]{32}", again) and again != ballot_id
+    caucus(bob, "sync")
+    rerun = next(
+        b
+        for b in json.loads(caucus(bob, "ballot", "list", "Couriers", "--json").stdout)
+        if b["id"] == again
+    )
+    assert (rerun["question"], rerun["kind"], rerun["eligible"]) == ("Strike?", "yes-no", 2)
+    assert rerun["status"] == "open" and rerun["eligibility_changed"] is False
