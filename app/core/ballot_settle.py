@@ -53,12 +53,14 @@ def counted_hashes(db: Database, ballot: StoredBallot) -> tuple[bytes, ...]:
 def note_eligibility(
     db: Database, ballot: StoredBallot, state: GroupState, now: int, changed: list[Event]
 ) -> None:
-    """At the close: if a key of the ballot's ring is no longer a current member's
-    registered ballot key (removed, left, or replaced it), mark the ballot. Votes stay
-    valid (nobody can tell whose they are); everyone sees the mark; organizers may re-run."""
+    """At the close (and, for display, after each sync while it is open): if a key of
+    the ballot's ring is no longer a current member's registered ballot key (removed,
+    left, or replaced it), mark the ballot, once. Votes stay valid (nobody can tell whose
+    they are); everyone sees the mark; organizers may re-run."""
     gone = set(ballot.definition.roster) - set(state.ballot_roster())
-    if not gone:
-        return
+    row = tally_store.load_tally(db, ballot.group_id, ballot.ballot_id)
+    if not gone or row is None or row.eligibility_changed:
+        return  # nothing changed, or marked already (while it was open)
     tally_store.mark_eligibility_changed(db, ballot.group_id, ballot.ballot_id)
     _warn(
         db,

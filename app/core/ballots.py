@@ -28,7 +28,7 @@ from app.core.ballot_receive import (
     reveal_text,
 )
 from app.core.ballot_repair import BallotRepair
-from app.core.ballot_settle import counted_hashes
+from app.core.ballot_settle import counted_hashes, note_eligibility
 from app.core.ballot_views import (
     KIND_NAMES,
     BallotReader,
@@ -43,6 +43,7 @@ from app.core.errors import (
     RelayRejected,
     RelayUnavailable,
 )
+from app.core.events import BallotChanged, Event
 from app.core.ports import Commits, Context, Groups, Sending
 from app.core.status import VoteStatus
 from app.core.store import ballots as store
@@ -614,10 +615,27 @@ class BallotService(BallotReader):
 
     # -- maintenance ----------------------------------------------------------------------
 
+    def _mark_eligibility(self, group_id: bytes) -> None:
+        """Open ballots whose ring lost a member in the log we hold are marked now, so
+        voters see it before the close; the close applies the same rule (13.4)."""
+        state = self._groups.session(group_id).state
+        for ballot_id in store.unfinished_ballots(self.db, group_id):
+            stored = self._ballot(group_id, ballot_id)
+            if stored.state is not BallotState.OPEN:
+                continue
+            changed: list[Event] = []
+            with self.db.transaction():
+                note_eligibility(self.db, stored, state, self._ctx.now(), changed)
+            if changed:
+                changed.append(BallotChanged(group_id, ballot_id))
+            for event in changed:
+                self._ctx.events.emit(event)
+
     async def maintain(self, group_id: bytes) -> None:
         """Key registration, due votes, due closes and reveals for one group."""
         if not self._groups.session(group_id).active:
             return
+        self._mark_eligibility(group_id)
         await self.ensure_ballot_key(group_id)
         await self.flush_votes(group_id)
         await self._close_due(group_id)

@@ -239,9 +239,12 @@ def test_a_member_removed_before_the_close_marks_eligibility_changed(world: Worl
     ballot_id = create(w)
     vote(w.carol, ballot_id, "Reject")
     run(sync_all(*w.members))
+    assert not w.bob.ballots.ballot(w.group_id, ballot_id).eligibility_changed
     run(w.alice.remove_member(w.group_id, w.carol.fingerprint))
     run(sync_all(w.alice, w.bob))
-    assert not w.bob.ballots.ballot(w.group_id, ballot_id).eligibility_changed
+    # Shown while the ballot is still open, so voters know before the close.
+    assert w.bob.ballots.ballot(w.group_id, ballot_id).status == "open"
+    assert w.bob.ballots.ballot(w.group_id, ballot_id).eligibility_changed
     run(w.alice.ballots.close(ballot_id))
     run(sync_all(w.alice, w.bob))
     for engine in (w.alice, w.bob):
