@@ -67,6 +67,7 @@ LABELS: frozenset[str] = frozenset(
         "ballot-ring-challenge",
         "ballot-vote",
         "ballot-vote-hash",
+        "ballot-counted-set",
         "vote-key",
         "vote-nonce",
     }
