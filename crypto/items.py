@@ -27,9 +27,10 @@ class ItemType(IntEnum):
     COMMIT = 2
     JOIN_REQUEST = 3
     VOTE = 4  # anonymous ballot vote (docs/ballots.md section 10)
+    HEAD = 5  # organizer-signed freshness head (protocol section 4.4, crypto/freshness.py)
 
 
-_EPOCH_ITEMS = frozenset({ItemType.MESSAGE, ItemType.COMMIT, ItemType.VOTE})
+_EPOCH_ITEMS = frozenset({ItemType.MESSAGE, ItemType.COMMIT, ItemType.VOTE, ItemType.HEAD})
 
 
 def peek_type(item: bytes) -> ItemType:

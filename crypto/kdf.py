@@ -68,6 +68,9 @@ LABELS: frozenset[str] = frozenset(
         "ballot-vote",
         "ballot-vote-hash",
         "vote-key",
+        # freshness heads (protocol section 4.4)
+        "freshness-head",
+        "head-key",
     }
 )
 

@@ -25,7 +25,9 @@ from app.core.group_sync import COMMIT_ATTEMPTS, GroupSync
 from app.core.ports import Context
 from app.core.queries import Queries
 from app.core.relay_health import RelayHealth
+from app.core.send_gate import SendGate
 from app.core.status import MessageStatus
+from app.core.store import freshness as freshness_store
 from app.core.store import groups, messages
 from app.core.sync_pass import STEP_ERRORS, SyncPass
 from app.core.views import DEFAULT_CHANNEL, MessageView
@@ -42,13 +44,20 @@ class Outbox:
     """Sending messages and any other content type (the ``Sending`` interface)."""
 
     def __init__(
-        self, ctx: Context, groups: GroupSync, health: RelayHealth, reads: Queries, name: str
+        self,
+        ctx: Context,
+        groups: GroupSync,
+        health: RelayHealth,
+        reads: Queries,
+        name: str,
+        gate: SendGate | None = None,
     ) -> None:
         self._ctx = ctx
         self._groups = groups
         self._health = health
         self._reads = reads
         self._name = name
+        self._gate = gate  # freshness: holds a group's queue while it is not confirmed
 
     def message(self, row_id: int) -> MessageView:
         return self._reads.message(row_id)
@@ -150,8 +159,12 @@ class Outbox:
         that we may no longer send, becomes ``failed`` and the next one goes on (only
         ``upto``'s own refusal is raised, to its sender). Anything else (relay
         unreachable, a withheld commit) raises at once: that message and every later one
-        stay pending, in order.
+        stay pending, in order. So does a hold of the gate (``SendHeld``).
         """
+        if self._gate is not None:
+            types = freshness_store.pending_content_types(self._ctx.db, group_id, upto)
+            if types:
+                await self._gate.check(group_id, types)
         for row_id in messages.pending_ids(self._ctx.db, group_id, upto):
             try:
                 await self._deliver(row_id)

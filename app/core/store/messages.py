@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from app.core.database import Database
 from app.core.status import MESSAGE_TRANSITIONS, MessageStatus, move
+from crypto.items import peek_item
 
 __all__ = [
     "MessageRow",
@@ -326,10 +327,12 @@ def set_status(db: Database, row_id: int, old: MessageStatus, new: MessageStatus
 def seal_message(
     db: Database, row_id: int, item: bytes, message_id: bytes, prev_sent: bytes
 ) -> None:
-    """The sealed item of a pending message, with our previous message hash at sealing."""
+    """The sealed item of a pending message, with our previous message hash at sealing
+    and the epoch it was sealed in (a removal learned late names what it exposed)."""
     db.execute(
-        "UPDATE messages SET item = ?, message_id = ?, prev_sent = ? WHERE id = ?",
-        (item, message_id, prev_sent, row_id),
+        "UPDATE messages SET item = ?, message_id = ?, prev_sent = ?, sealed_epoch = ?"
+        " WHERE id = ?",
+        (item, message_id, prev_sent, peek_item(item)[2], row_id),
     )
 
 
@@ -342,7 +345,8 @@ def unseal_message(db: Database, group_id: bytes, row_id: int) -> None:
         (row_id, group_id),
     )
     db.execute(
-        "UPDATE messages SET item = NULL, message_id = NULL, prev_sent = NULL WHERE id = ?",
+        "UPDATE messages SET item = NULL, message_id = NULL, prev_sent = NULL,"
+        " sealed_epoch = NULL WHERE id = ?",
         (row_id,),
     )
 
