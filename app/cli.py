@@ -30,6 +30,7 @@ from app.core.api import (
     ClientError,
     Engine,
     RelayUnavailable,
+    SendHeld,
     create_profile,
     profile_exists,
     wall_clock_ms,
@@ -143,12 +144,17 @@ async def cmd_join(engine: Engine, args: argparse.Namespace) -> int:
 
 async def cmd_send(engine: Engine, args: argparse.Namespace) -> int:
     group_id = engine.resolve_group(args.group)
+    if args.unconfirmed:
+        engine.freshness.send_anyway(group_id)  # docs/protocol.md 4.4: the user's override
     try:
         await engine.send_text(group_id, args.text)
     except RelayUnavailable as exc:
         print(
             f"caucus: {exc}; the message is queued and goes out with the next sync", file=sys.stderr
         )
+        return EXIT_QUEUED
+    except SendHeld as exc:
+        print(f"caucus: {exc}", file=sys.stderr)
         return EXIT_QUEUED
     return 0
 
@@ -302,6 +308,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("send", help="send a message")
     p.add_argument("group")
     p.add_argument("text")
+    p.add_argument(
+        "--unconfirmed",
+        action="store_true",
+        help="send even though no organizer confirmed the group is current in the last "
+        "10 minutes (releases the group's held queue for 10 minutes)",
+    )
     p.set_defaults(handler=cmd_send)
 
     p = sub.add_parser("sync", help="fetch and process everything pending, then exit")

@@ -66,6 +66,7 @@ from app.core.profile import (
     unlock_with_key,
 )
 from app.core.queries import Queries
+from app.core.send_gate import SendHeld
 from app.core.views import (
     DEFAULT_CHANNEL,
     ChannelView,
@@ -153,6 +154,7 @@ __all__ = [
     "RemoveMember",
     "RetryMessage",
     "RunoffRound",
+    "SendHeld",
     "SendText",
     "SetMemberRole",
     "SetVerified",

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from app.core.content_handlers import AnonymousItem, register_item
 from app.core.errors import RelayError, RelayRejected
+from app.core.events import GroupChanged
 from app.core.group_session import GroupSession
 from app.core.group_sync import GroupSync
 from app.core.ports import Context
@@ -233,6 +234,8 @@ class Freshness:
             store.set_scanned(db, group_id, last)
         for warning in warnings:
             self._ctx.events.warn(group_id, "exposed-after-removal", warning)
+        if warnings:
+            self._ctx.events.emit(GroupChanged(group_id))  # views re-read the marked messages
 
     def _exposure(self, session: GroupSession, entry: LogEntry) -> str | None:
         """Our messages sealed in the epoch before ``entry`` and sent at or after its
