@@ -154,7 +154,7 @@ async def cmd_send(engine: Engine, args: argparse.Namespace) -> int:
         )
         return EXIT_QUEUED
     except SendHeld as exc:
-        print(f"caucus: {exc}", file=sys.stderr)
+        print(f"caucus: {exc} (caucus send --unconfirmed)", file=sys.stderr)
         return EXIT_QUEUED
     return 0
 

@@ -152,8 +152,8 @@ class Freshness:
         since = _when(row.confirmed_at) if row.confirmed_at else "never"
         detail = (
             f"cannot confirm {name!r} is current (newest organizer head: {since}; "
-            f"the bound is {HOLD_AFTER_MS // 60000} minutes): sending is held, "
-            "messages stay queued; 'caucus send --unconfirmed' sends anyway"
+            f"the bound is {HOLD_AFTER_MS // 60000} minutes): sending is held and messages "
+            "stay queued until an organizer's client confirms it, or you send anyway"
         )
         if row.held_since is None:
             with self._ctx.db.transaction():
