@@ -36,6 +36,7 @@ from app.core.api import (
     Queries,
     RelayError,
     RetryMessage,
+    SendHeld,
     SendText,
 )
 from app.core.events import (
@@ -576,6 +577,10 @@ class MainWindow(QMainWindow):
         command = SendText(group.group_id, text, self._channel_id)
 
         def failed(error: Exception) -> None:
+            if isinstance(error, SendHeld):
+                # Stored and queued, held until an organizer's client confirms the group.
+                self.show_banner(f"⚠ {human_error(error)}")
+                return
             if isinstance(error, RelayError):
                 # Stored and queued: it shows "Waiting to send" and goes out later.
                 self.statusBar().showMessage(

@@ -137,3 +137,17 @@ def test_a_head_signed_by_a_member_confirms_nothing(world: World) -> None:
     assert carol.freshness.status(group_id).held
     with pytest.raises(SendHeld):
         run(carol.send_text(group_id, "held"))
+
+
+def test_an_organizers_message_is_a_head_too(world: World) -> None:
+    """A message carries its sender's log head and a signed time: from an organizer of its
+    epoch it confirms the group like a head."""
+    clock, alice, bob, _, group_id = world
+    heads = _heads_posted(alice, group_id)
+    clock.advance(seconds=PUBLISH_EVERY_MS / 1000 - 60)
+    run(alice.send_text(group_id, "still here"))
+    assert _heads_posted(alice, group_id) == heads, "no head was due: only the message"
+    run(bob.sync())
+    clock.advance(seconds=HOLD_AFTER_MS / 1000 - 60)  # the last head is older than T now
+    run(bob.send_text(group_id, "confirmed by alice's message"))
+    assert bob.messages(group_id)[-1].status == "sent"
