@@ -391,7 +391,10 @@ class Engine(Queries):
                 self.context.events.warn(group_id, "document-share-failed", str(exc))
         await self.ballots.maintain_quietly(group_id)
         if self.session(group_id).active:
-            await self.freshness.maintain(group_id)
+            try:
+                await self.freshness.maintain(group_id)  # heads, holds, exposure reports
+            except RelayUnavailable:
+                self._health.down(session.relay_url)
 
     async def run(self, stop: asyncio.Event, *, poll: float = 25.0, tick: float = 2.0) -> None:
         """Stay in sync until ``stop`` is set: one long-poll loop per group (so a message
