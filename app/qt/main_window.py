@@ -64,6 +64,7 @@ from app.qt.group_list import GroupDelegate, GroupListModel
 from app.qt.group_tabs import GroupTabs
 from app.qt.members import MembersPanel
 from app.qt.message_model import MessageModel
+from app.qt.responsive import NarrowLayout
 from app.qt.theme import app_icon
 from app.qt.verification import VerificationStore
 from app.qt.widgets import human_error, muted_label, section_title
@@ -119,6 +120,7 @@ class MainWindow(QMainWindow):
         self._last_sender: tuple[str, bytes] = ("", b"")
         self.dialog: QWidget | None = None  # the dialog most recently opened (tests look)
         self._discarded = False
+        self._asking_to_join: dict[bytes, bool] = {}  # groups whose request is in the bar
 
         self._build()
         self._build_menus()
@@ -129,6 +131,13 @@ class MainWindow(QMainWindow):
         self._notify_timer = QTimer(self)
         self._notify_timer.setSingleShot(True)
         self._notify_timer.timeout.connect(self._flush_notification)
+        for signal in (
+            self.group_model.dataChanged,
+            self.group_model.rowsInserted,
+            self.group_model.rowsRemoved,
+            self.group_model.modelReset,
+        ):
+            signal.connect(self._update_title)
         self.reload_groups()
         self.resize(1180, 760)
 
@@ -179,7 +188,7 @@ class MainWindow(QMainWindow):
         side.addWidget(section_title("Channels"))
         side.addWidget(self.channel_list, 2)
         side.addWidget(self.new_channel)
-        sidebar.setMinimumWidth(200)
+        sidebar.setMinimumWidth(170)
 
         self.title = QLabel("")
         self.title.setObjectName("chatTitle")
@@ -242,6 +251,7 @@ class MainWindow(QMainWindow):
         splitter.setSizes([230, 700, 260])
         splitter.setChildrenCollapsible(False)
         self.setCentralWidget(splitter)
+        self.narrow_layout = NarrowLayout(self, self.members_toggle)
 
         self.connection_dot = QLabel("●")
         self.connection_dot.setObjectName("statusDot")
@@ -438,6 +448,12 @@ class MainWindow(QMainWindow):
 
     # -- reading state ----------------------------------------------------------------
 
+    def _update_title(self) -> None:
+        """ "(5) Caucus" while 5 messages wait unread, in every group together: what the
+        taskbar and the window switcher show when the window is in the background."""
+        unread = sum(group.unread for group in self.group_model.groups())
+        self.setWindowTitle(f"({unread}) Caucus" if unread else "Caucus")
+
     def _mark_read(self) -> None:
         group = self._group
         if group is None or not group.unread or (not self.isActiveWindow() and self.isVisible()):
@@ -459,12 +475,30 @@ class MainWindow(QMainWindow):
         elif isinstance(event, GroupChanged | GroupJoined):
             self._queue_refresh(event.group_id, changed=True)
             if isinstance(event, GroupJoined):
-                self.statusBar().showMessage(f"You joined {event.name}.", 10000)
+                self.statusBar().showMessage(
+                    f"Created {event.name}. Invite people from the Group menu (Ctrl+I)."
+                    if event.created
+                    else f"You joined {event.name}.",
+                    10000,
+                )
+                if (
+                    not event.created
+                    and isinstance(self.dialog, JoinDialog)
+                    and self.dialog.waiting
+                ):
+                    self.dialog.admitted(event.name)
+            elif self._asking_to_join.get(event.group_id) and not any(
+                request.status == "pending" for request in self.reader.join_requests(event.group_id)
+            ):
+                # Every request shown in the status bar was decided: stop asking.
+                self._asking_to_join.pop(event.group_id, None)
+                self.statusBar().clearMessage()
         elif isinstance(event, RemovedFromGroup):
             self._queue_refresh(event.group_id, changed=True)
             self.notify.emit("Caucus", "You were removed from a group.")
         elif isinstance(event, JoinRequested):
             self._queue_refresh(event.group_id, changed=True)
+            self._asking_to_join[event.group_id] = True
             self.statusBar().showMessage(f"{event.name} asks to join.", 15000)
             if not self.isActiveWindow():
                 self.notify.emit("Join request", f"{event.name} asks to join.")
@@ -584,7 +618,7 @@ class MainWindow(QMainWindow):
             if isinstance(error, RelayError):
                 # Stored and queued: it shows "Waiting to send" and goes out later.
                 self.statusBar().showMessage(
-                    "The relay is unreachable; the message waits in the outbox.", 10000
+                    "The server cannot be reached; the message goes out as soon as it can.", 10000
                 )
                 return
             if not self.composer.edit.toPlainText():
@@ -592,6 +626,7 @@ class MainWindow(QMainWindow):
             self.show_banner(human_error(error))
 
         self.composer.clear()
+        self.chat.follow_latest()  # your own message comes into view, as in any chat
         self.bridge.submit(command, None, failed)
 
     def retry(self, row_id: int) -> None:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from app.core.engine import Engine
-from app.core.errors import NotFound, NotPermittedHere
+from app.core.errors import ClientError, NotFound, NotPermittedHere
 from crypto.errors import DecryptionFailed
 from crypto.freshness import open_head_item
 from crypto.group_log import Role
@@ -220,6 +220,26 @@ def test_spent_invite_cannot_admit_a_second_person(world) -> None:
     assert [m.name for m in alice.members(group_id)] == ["alice", "bob"]
     with pytest.raises(NotFound):
         carol.resolve_group("Freelancers")
+
+
+def test_a_member_who_uses_the_invite_again_is_told_they_are_in(world) -> None:
+    """Not "this invite is no longer valid" (issue #12): the code's invite is in a group
+    this member already belongs to, and nothing is sent to the relay."""
+    _, _, (alice, bob, _carol) = world
+
+    async def scenario() -> int:
+        group_id = await alice.create_group("Freelancers")
+        code = await alice.create_invite(group_id, max_uses=5)
+        await bob.join(code)
+        await alice.sync()
+        await bob.sync()
+        with pytest.raises(ClientError, match="you are already a member of Freelancers"):
+            await bob.join(code)
+        with pytest.raises(ClientError, match="you are already a member of Freelancers"):
+            await alice.join(code)  # the organizer who made it, too
+        return (await alice.sync()).admitted
+
+    assert run(scenario()) == 0  # no second request reached the inviter
 
 
 def test_concurrent_commits_by_two_organizers_both_land(world) -> None:
