@@ -16,7 +16,6 @@ from typing import Any, Final
 
 from app.core.database import Database
 from app.core.status import MESSAGE_TRANSITIONS, MessageStatus, move
-from crypto.items import peek_item
 
 __all__ = [
     "MessageRow",
@@ -325,14 +324,19 @@ def set_status(db: Database, row_id: int, old: MessageStatus, new: MessageStatus
 
 
 def seal_message(
-    db: Database, row_id: int, item: bytes, message_id: bytes, prev_sent: bytes
+    db: Database,
+    row_id: int,
+    item: bytes,
+    message_id: bytes,
+    prev_sent: bytes,
+    epoch: int | None = None,
 ) -> None:
     """The sealed item of a pending message, with our previous message hash at sealing
     and the epoch it was sealed in (a removal learned late names what it exposed)."""
     db.execute(
         "UPDATE messages SET item = ?, message_id = ?, prev_sent = ?, sealed_epoch = ?"
         " WHERE id = ?",
-        (item, message_id, prev_sent, peek_item(item)[2], row_id),
+        (item, message_id, prev_sent, epoch, row_id),
     )
 
 
