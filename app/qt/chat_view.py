@@ -19,6 +19,7 @@ class ChatView(QListView):
     """Shows a ``MessageModel`` with ``MessageDelegate`` bubbles."""
 
     retry_requested = Signal(int)
+    panel_requested = Signal(str)  # "ballots" or "documents": an event line was clicked
     frame_painted = Signal()  # after each paint of the viewport (the benchmark listens)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -33,6 +34,7 @@ class ChatView(QListView):
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._context_menu)
         self.verticalScrollBar().setSingleStep(24)
+        self.clicked.connect(self._clicked)
         self._delegate = MessageDelegate(self)
         self._delegate.retry_requested.connect(self.retry_requested)
         self.setItemDelegate(self._delegate)
@@ -147,6 +149,12 @@ class ChatView(QListView):
         self.setCurrentIndex(index)
         self.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
         return True
+
+    def _clicked(self, index: QModelIndex) -> None:
+        model = self.message_model()
+        message = model.message_at(index.row()) if model is not None else None
+        if message is not None and message.kind == "event" and message.opens:
+            self.panel_requested.emit(message.opens)
 
     # -- painting and menus -----------------------------------------------------------
 

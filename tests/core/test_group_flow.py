@@ -344,3 +344,39 @@ def test_removal_in_the_same_batch_as_messages_is_processed(world) -> None:
     group_id = run(scenario())
     assert [m.text for m in bob.messages(group_id)] == ["last message Bob may read"]
     assert bob.group(group_id).status == "removed"
+
+
+def test_a_muted_group_stays_muted_in_the_profile(world) -> None:
+    """Which groups are muted lives in the encrypted profile (not the desktop's plain
+    settings file); the desktop test (tests/qt/test_notifications.py) covers its effect."""
+    _, _, (alice, _bob, _carol) = world
+
+    group_id = run(alice.create_group("Night shift"))
+    assert not alice.group(group_id).muted
+    alice.set_muted(group_id, True)
+    assert alice.group(group_id).muted
+    alice.forget(group_id)  # re-read from the database, not a cache
+    assert alice.group(group_id).muted
+    alice.set_muted(group_id, False)
+    assert not alice.group(group_id).muted
+
+
+def test_organizers_rename_the_group_for_everyone_and_members_cannot(world) -> None:
+    _, _, (alice, bob, _carol) = world
+
+    async def scenario() -> bytes:
+        group_id = await alice.create_group("Night shift")
+        await befriend(alice, group_id, bob)
+        await alice.rename_group(group_id, "Night shift union")
+        await bob.sync()
+        with pytest.raises(NotPermittedHere):
+            await bob.rename_group(group_id, "Bob's group")
+        with pytest.raises(ClientError, match="already called"):
+            await alice.rename_group(group_id, "Night shift union")
+        with pytest.raises(ClientError):
+            await alice.rename_group(group_id, "bad\nname")
+        await sync_all(alice, bob)
+        return group_id
+
+    group_id = run(scenario())
+    assert alice.group(group_id).name == bob.group(group_id).name == "Night shift union"
