@@ -31,6 +31,7 @@ from app.core.api import (
     ClientError,
     Engine,
     RelayUnavailable,
+    SendHeld,
     create_profile,
     parse_message_id,
     profile_exists,
@@ -235,12 +236,17 @@ async def cmd_channel_list(engine: Engine, args: argparse.Namespace) -> int:
 async def cmd_send(engine: Engine, args: argparse.Namespace) -> int:
     group_id = engine.resolve_group(args.group)
     channel_id = _channel_id(engine, group_id, args.channel) or DEFAULT_CHANNEL
+    if args.unconfirmed:
+        engine.freshness.send_anyway(group_id)  # docs/protocol.md 7.8: the user's override
     try:
         await engine.send_text(group_id, args.text, channel_id)
     except RelayUnavailable as exc:
         print(
             f"caucus: {exc}; the message is queued and goes out with the next sync", file=sys.stderr
         )
+        return EXIT_QUEUED
+    except SendHeld as exc:
+        print(f"caucus: {exc} (caucus send --unconfirmed)", file=sys.stderr)
         return EXIT_QUEUED
     return 0
 
@@ -406,6 +412,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("group")
     p.add_argument("text")
     p.add_argument("--channel", default=None, help="a channel's name (default: general)")
+    p.add_argument(
+        "--unconfirmed",
+        action="store_true",
+        help="send even though no organizer confirmed the group is current in the last "
+        "10 minutes (releases the group's held queue for 10 minutes)",
+    )
     p.set_defaults(handler=cmd_send)
 
     p = sub.add_parser("reply", help="answer a message (its id from 'messages --json')")

@@ -70,6 +70,9 @@ LABELS: frozenset[str] = frozenset(
         "ballot-counted-set",
         "vote-key",
         "vote-nonce",
+        # freshness heads (protocol section 4.4)
+        "freshness-head",
+        "head-key",
     }
 )
 

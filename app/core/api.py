@@ -74,6 +74,7 @@ from app.core.profile import (
     unlock_with_key,
 )
 from app.core.queries import Queries
+from app.core.send_gate import SendHeld
 from app.core.views import (
     DEFAULT_CHANNEL,
     ChannelView,
@@ -167,6 +168,7 @@ __all__ = [
     "ReplyTo",
     "RetryMessage",
     "RunoffRound",
+    "SendHeld",
     "SendText",
     "SetMemberRole",
     "SetMuted",

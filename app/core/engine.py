@@ -44,6 +44,7 @@ from app.core.events import (
     GroupJoined,
     Listener,
 )
+from app.core.freshness import Freshness
 from app.core.group_session import GroupSession
 from app.core.group_sync import GroupSync
 from app.core.outbox import Outbox
@@ -127,7 +128,10 @@ class Engine(Queries):
         )
         self._health = RelayHealth(self.context.events)
         self._groups = GroupSync(self.context, self._health)
-        self._outbox = Outbox(self.context, self._groups, self._health, self, self.name)
+        self.freshness = Freshness(self.context, self._groups)
+        self._outbox = Outbox(
+            self.context, self._groups, self._health, self, self.name, gate=self.freshness
+        )
         self._admission = Admission(self.context, self._groups, self._health, self.name)
         self.ballots = BallotService(self.context, self._groups, self._groups, self._outbox)
         self.documents = DocumentService(self.context, self._groups, self._outbox)
@@ -267,6 +271,8 @@ class Engine(Queries):
 
         await self._groups.commit(group_id, make)
         self.context.events.emit(GroupChanged(group_id))
+        with contextlib.suppress(RelayError):  # best effort: the next pass publishes too
+            await self.freshness.publish(group_id)
 
     async def set_role(self, group_id: bytes, member_fingerprint: str, role: Role) -> None:
         self._groups.require_active(group_id)
@@ -403,6 +409,11 @@ class Engine(Queries):
             except (RelayError, ClientError) as exc:
                 self.context.events.warn(group_id, "document-share-failed", str(exc))
         await self.ballots.maintain_quietly(group_id)
+        if self.session(group_id).active:
+            try:
+                await self.freshness.maintain(group_id)  # heads, holds, exposure reports
+            except RelayUnavailable:
+                self._health.down(session.relay_url)
 
     async def run(self, stop: asyncio.Event, *, poll: float = 25.0, tick: float = 2.0) -> None:
         """Stay in sync until ``stop`` is set: one long-poll loop per group (so a message

@@ -18,6 +18,7 @@ from app.core.events import Event
 from app.core.message_kinds import classify
 from app.core.status import GroupStatus, MessageStatus
 from app.core.store import conversation as conversation_store
+from app.core.store import freshness as freshness_store
 from app.core.store import groups as store
 from app.core.store import messages as message_store
 from app.core.views import DEFAULT_CHANNEL, MessageView
@@ -32,7 +33,7 @@ from crypto.errors import (
     RemoteError,
     Replay,
 )
-from crypto.group_log import GroupState, LogEntry
+from crypto.group_log import GroupState, LogEntry, Role
 from crypto.identity import Identity, fingerprint
 from crypto.items import ItemType, peek_item
 from crypto.key_schedule import EpochKeys
@@ -246,6 +247,8 @@ class GroupSession:
             )
         self.recv_chains[envelope.sender_index] = next_chain
         self.dirty_chains.add(envelope.sender_index)
+        if sender.role == Role.ORGANIZER:  # a signed time and log head: a freshness head
+            freshness_store.confirm(db, self.group_id, min(opened.sent_at, now), sender.identity_pk)
         changed: tuple[Event, ...] = ()
         reply_to: bytes | None = None
         if opened.content_type == ContentType.TEXT:
