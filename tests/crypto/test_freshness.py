@@ -27,7 +27,7 @@ from crypto.freshness import (
     sign_head,
 )
 from crypto.group_log import EntryKind, remove_body
-from crypto.items import ItemType, peek_item
+from crypto.items import ITEM_VERSION, ItemType, peek_item
 from tests.crypto.group_support import T0, Group, SeededRng, identity
 
 ALICE = identity("alice")
@@ -46,7 +46,7 @@ def test_a_head_round_trips_and_counts_for_members_of_its_epoch() -> None:
     g = group()
     head = sign_head(ALICE, g.state, T0 + 5)
     item = seal_head_item(g.keys, head, SeededRng(b"n"))
-    assert peek_item(item) == (1, ItemType.HEAD, g.state.seq)
+    assert peek_item(item) == (ITEM_VERSION, ItemType.HEAD, g.state.seq)
     assert len(item) == MAX_HEAD_ITEM == 256  # the size of a short text message
     opened = open_head_item(g.keys, item)
     assert opened == head
