@@ -68,6 +68,13 @@ LABELS: frozenset[str] = frozenset(
         "ballot-vote",
         "ballot-vote-hash",
         "vote-key",
+        # key recovery and group moves (protocol 4.4)
+        "help-mailbox",
+        "help-cap",
+        "help-key",
+        "key-request",
+        "key-answer",
+        "group-move",
     }
 )
 
