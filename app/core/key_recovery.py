@@ -358,6 +358,7 @@ class KeyRecovery:
         """As an organizer, move a wedged group to a new mailbox (protocol 7.4.1): a REKEY,
         or a REMOVE of ``remove`` (typically the rule-breaker), sealed under our epoch."""
         db = self._ctx.db
+        await self._groups.sync_group(group_id)  # find the wedge if we have not yet
         session = self._groups.require_active(group_id)
         if store.load_wedged(db, group_id) is None:
             raise NotPermittedHere("the group's mailbox is not wedged: nothing to recover")

@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import struct
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -418,3 +420,50 @@ def test_help_items_hide_everything_from_the_relay(attack_world: AttackWorld) ->
     for item in help_items:
         assert len(item) in (256, 512, 768, 1024, 1280, 1536, 1792, 2048, 4096, 8192, 16384)
         assert open_help_item(box, item).kind in (HelpKind.KEY_REQUEST, HelpKind.KEY_ANSWER)
+
+
+def _caucus(world: AttackWorld, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.update(
+        CAUCUS_HOME=str(world.home(name)),
+        CAUCUS_PASSPHRASE=world.passphrase(name),
+        CAUCUS_KDF_COST="interactive",
+    )
+    env.pop("CAUCUS_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_caucus_recover_moves_a_wedged_group_and_refuses_a_healthy_one(
+    attack_world: AttackWorld,
+) -> None:
+    group_id = _group(attack_world, "alice", "bob", "carol")
+    alice, bob, carol = (attack_world.member(n) for n in ("alice", "bob", "carol"))
+    bob_fp = bob.identity.fingerprint.hex()
+    attack_world.close_member("alice")
+
+    healthy = _caucus(attack_world, "alice", "recover", "Depot")
+    assert healthy.returncode != 0 and "Traceback" not in healthy.stderr
+    assert healthy.stderr.strip() == (
+        "caucus: the group's mailbox is not wedged: nothing to recover"
+    )
+
+    run(_append_rule_breaking_commit(bob, group_id))
+    moved = _caucus(attack_world, "alice", "recover", "Depot", "--remove", bob_fp)
+    assert moved.returncode == 0, moved.stderr
+    assert "new mailbox" in moved.stdout
+
+    run(carol.sync())
+    run(bob.sync())
+    alice = attack_world.reopen("alice")
+    run(alice.send_text(group_id, "after the move"))
+    run(carol.sync())
+    assert _texts(carol, group_id)[-1] == "after the move"
+    assert sorted(m.name for m in carol.members(group_id)) == ["alice", "carol"]
+    assert bob.group_state(group_id)[1] == "removed"
