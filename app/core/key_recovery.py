@@ -94,13 +94,18 @@ class KeyRecovery:
         changed = False
         if result is not None:
             items = [self._open(box, seq, raw) for seq, raw in result.items]
+            held: int | None = None  # the first move we cannot judge yet
             for index, item in enumerate(items):
+                if item.seq <= cursor.seen_upto and item.kind is not HelpKind.GROUP_MOVE:
+                    continue  # handled when first read; only a held move is read again
                 done, moved = await self._handle(group_id, box, item, items[index + 1 :], warnings)
-                if not done:
-                    break
                 changed = changed or moved
+                if not done and held is None:
+                    held = item.seq
                 with db.transaction():
-                    store.set_help_cursor(db, group_id, item.seq)
+                    if held is None:
+                        store.set_help_cursor(db, group_id, item.seq)
+                    store.set_help_seen(db, group_id, item.seq)
         with db.transaction():
             store.set_help_checked(db, group_id, now)
         if not changed:

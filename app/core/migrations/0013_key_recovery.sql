@@ -22,10 +22,13 @@ CREATE TABLE wedged_groups (
     relay_seq INTEGER NOT NULL
 );
 
--- How far each group's help mailbox has been read, and when it was last read.
+-- How far each group's help mailbox has been read, and when it was last read. Items up
+-- to `cursor` are done with; up to `seen_upto` handled once (a group move we could not
+-- judge yet holds `cursor` before it and is read again).
 CREATE TABLE help_cursors (
     group_id   BLOB    PRIMARY KEY,
     cursor     INTEGER NOT NULL DEFAULT 0,
+    seen_upto  INTEGER NOT NULL DEFAULT 0,
     checked_at INTEGER NOT NULL DEFAULT 0
 );
 

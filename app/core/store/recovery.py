@@ -26,6 +26,7 @@ __all__ = [
     "move_mailbox",
     "set_help_checked",
     "set_help_cursor",
+    "set_help_seen",
     "set_posted",
 ]
 
@@ -54,7 +55,11 @@ class WedgedAt:
 
 @dataclass(frozen=True)
 class HelpCursor:
+    """Every help item up to ``cursor`` is done with; those up to ``seen_upto`` were
+    handled once (a move we could not judge yet holds ``cursor`` before it)."""
+
     cursor: int
+    seen_upto: int
     checked_at: int
 
 
@@ -128,10 +133,12 @@ def clear_wedged(db: Database, group_id: bytes) -> None:
 
 
 def help_cursor(db: Database, group_id: bytes) -> HelpCursor:
-    row = db.one("SELECT cursor, checked_at FROM help_cursors WHERE group_id = ?", (group_id,))
+    row = db.one(
+        "SELECT cursor, seen_upto, checked_at FROM help_cursors WHERE group_id = ?", (group_id,)
+    )
     if row is None:
-        return HelpCursor(0, 0)
-    return HelpCursor(int(row[0]), int(row[1]))
+        return HelpCursor(0, 0, 0)
+    return HelpCursor(int(row[0]), int(row[1]), int(row[2]))
 
 
 def set_help_cursor(db: Database, group_id: bytes, cursor: int) -> None:
@@ -139,6 +146,14 @@ def set_help_cursor(db: Database, group_id: bytes, cursor: int) -> None:
         "INSERT INTO help_cursors (group_id, cursor) VALUES (?, ?)"
         " ON CONFLICT (group_id) DO UPDATE SET cursor = excluded.cursor",
         (group_id, cursor),
+    )
+
+
+def set_help_seen(db: Database, group_id: bytes, seq: int) -> None:
+    db.execute(
+        "INSERT INTO help_cursors (group_id, seen_upto) VALUES (?, ?)"
+        " ON CONFLICT (group_id) DO UPDATE SET seen_upto = max(seen_upto, excluded.seen_upto)",
+        (group_id, seq),
     )
 
 
