@@ -27,6 +27,7 @@ from app.cli_ballots import add_ballot_commands
 from app.cli_docs import add_doc_commands
 from app.cli_json import group_json, iso, member_json, message_json, request_json
 from app.core.api import (
+    DEFAULT_CHANNEL,
     ClientError,
     Engine,
     RelayUnavailable,
@@ -111,6 +112,21 @@ async def cmd_group_list(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_group_rename(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
+    await engine.rename_group(group_id, args.name)
+    print(f"Renamed to {engine.group(group_id).name}.")
+    return 0
+
+
+async def cmd_group_mute(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
+    engine.set_muted(group_id, args.muted)
+    name = engine.group(group_id).name
+    print(f"{'Muted' if args.muted else 'Unmuted'} {name}.")
+    return 0
+
+
 async def cmd_invite(engine: Engine, args: argparse.Namespace) -> int:
     group_id = engine.resolve_group(args.group)
     code = await engine.create_invite(
@@ -141,10 +157,49 @@ async def cmd_join(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
+def _channel_id(engine: Engine, group_id: bytes, name: str | None) -> bytes | None:
+    """A channel of the group by its name; None (every channel) when no name is given."""
+    if name is None:
+        return None
+    for channel in engine.group(group_id).channels:
+        if channel.name == name:
+            return channel.channel_id
+    raise ClientError(f"no channel {name!r} in this group")
+
+
+async def cmd_channel_create(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
+    channel_id = await engine.create_channel(group_id, args.name, announce_only=args.announcements)
+    print(channel_id.hex())
+    return 0
+
+
+async def cmd_channel_list(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
+    channels = engine.group(group_id).channels
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {"id": c.channel_id.hex(), "name": c.name, "announcements": c.announce_only}
+                    for c in channels
+                ],
+                ensure_ascii=False,
+            )
+        )
+    else:
+        for c in channels:
+            print(
+                f"{c.channel_id.hex()}  #{c.name}{'  (announcements)' if c.announce_only else ''}"
+            )
+    return 0
+
+
 async def cmd_send(engine: Engine, args: argparse.Namespace) -> int:
     group_id = engine.resolve_group(args.group)
+    channel_id = _channel_id(engine, group_id, args.channel) or DEFAULT_CHANNEL
     try:
-        await engine.send_text(group_id, args.text)
+        await engine.send_text(group_id, args.text, channel_id)
     except RelayUnavailable as exc:
         print(
             f"caucus: {exc}; the message is queued and goes out with the next sync", file=sys.stderr
@@ -168,7 +223,8 @@ async def cmd_sync(engine: Engine, args: argparse.Namespace) -> int:
 
 async def cmd_messages(engine: Engine, args: argparse.Namespace) -> int:
     group_id = engine.resolve_group(args.group)
-    messages = engine.messages(group_id, limit=args.limit)
+    channel_id = _channel_id(engine, group_id, args.channel)
+    messages = engine.messages(group_id, channel_id, limit=args.limit)
     if args.json:
         print(
             json.dumps(
@@ -291,6 +347,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = gsub.add_parser("list", help="list groups")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_group_list)
+    p = gsub.add_parser("rename", help="rename a group (organizers)")
+    p.add_argument("group")
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_group_rename)
+    p = gsub.add_parser("mute", help="no notifications from a group (the desktop app)")
+    p.add_argument("group")
+    p.set_defaults(handler=cmd_group_mute, muted=True)
+    p = gsub.add_parser("unmute", help="notifications from a group again")
+    p.add_argument("group")
+    p.set_defaults(handler=cmd_group_mute, muted=False)
 
     p = sub.add_parser("invite", help="create an invite code; prints it last")
     p.add_argument("group")
@@ -308,7 +374,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("send", help="send a message")
     p.add_argument("group")
     p.add_argument("text")
+    p.add_argument("--channel", default=None, help="a channel's name (default: general)")
     p.set_defaults(handler=cmd_send)
+
+    channel = sub.add_parser("channel", help="a group's channels")
+    csub = channel.add_subparsers(dest="channel_command", required=True, metavar="ACTION")
+    p = csub.add_parser("create", help="create a channel (organizers); prints its id last")
+    p.add_argument("group")
+    p.add_argument("name")
+    p.add_argument(
+        "--announcements",
+        action="store_true",
+        help="only organizers post; every client enforces it",
+    )
+    p.set_defaults(handler=cmd_channel_create)
+    p = csub.add_parser("list", help="a group's channels")
+    p.add_argument("group")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_channel_list)
 
     p = sub.add_parser("sync", help="fetch and process everything pending, then exit")
     p.add_argument("--wait", type=float, default=0.0, help="long-poll up to this many seconds")
@@ -316,6 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("messages", help="show a group's messages")
     p.add_argument("group")
+    p.add_argument("--channel", default=None, help="only this channel (by name)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=None)
     p.set_defaults(handler=cmd_messages)
