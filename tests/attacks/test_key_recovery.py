@@ -13,6 +13,7 @@ member clients built from ``crypto/`` and ``app/core/``.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import struct
@@ -24,6 +25,7 @@ import pytest
 
 from app.core.engine import Engine
 from app.core.errors import NotPermittedHere, RelayError
+from app.core.events import Event, MessageAdded
 from app.core.store import groups as group_store
 from app.core.store import recovery as recovery_store
 from crypto.commit import SEALED_DELIVERY_SIZE, seal_commit
@@ -467,3 +469,42 @@ def test_caucus_recover_moves_a_wedged_group_and_refuses_a_healthy_one(
     assert _texts(carol, group_id)[-1] == "after the move"
     assert sorted(m.name for m in carol.members(group_id)) == ["alice", "carol"]
     assert bob.group_state(group_id)[1] == "removed"
+
+
+def test_the_desktop_loop_recovers_a_stuck_member_by_itself(attack_world: AttackWorld) -> None:
+    """Bob runs ``Engine.run`` (the desktop app's loop): it stops following the stuck
+    mailbox (a loop that spun on it would starve this event loop and time out below),
+    posts the request from its slower loop, and takes Carol's answer without any call."""
+    group_id = _group(attack_world, "alice", "bob", "carol")
+    alice, bob, carol = (attack_world.member(n) for n in ("alice", "bob", "carol"))
+
+    async def scenario() -> None:
+        arrived = asyncio.Event()
+
+        def listen(event: Event) -> None:
+            if isinstance(event, MessageAdded) and event.message.text == "while bob's loop runs":
+                arrived.set()
+
+        bob.subscribe(listen)
+        stop = asyncio.Event()
+        loop = asyncio.create_task(bob.run(stop, poll=1, tick=0.05))
+        try:
+            await _rekey_with_garbage_box_for(alice, group_id, bob.identity.public_key)
+            await alice.sync()
+            await alice.send_text(group_id, "while bob's loop runs")
+            for _ in range(1200):  # bounded: Bob's loop posts the request within a few ticks
+                stuck = recovery_store.load_stuck(bob.db, group_id)
+                if stuck is not None and stuck.posted_at is not None:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("Bob's loop never asked for the key")
+            await carol.sync()
+            await asyncio.wait_for(arrived.wait(), timeout=60)
+        finally:
+            stop.set()
+            await loop
+
+    run(scenario())
+    assert recovery_store.load_stuck(bob.db, group_id) is None
+    assert bob.session(group_id).state.head == alice.session(group_id).state.head
