@@ -343,6 +343,12 @@ async def cmd_leave(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_recover(engine: Engine, args: argparse.Namespace) -> int:
+    await engine.recover_group(engine.resolve_group(args.group), args.remove)
+    print("The group moved to a new mailbox; members follow at their next sync.")
+    return 0
+
+
 def cmd_daemon(args: argparse.Namespace) -> int:
     path: Path = args.socket or args.home / SOCKET_NAME
     prepare_socket(path)  # before the passphrase: a second daemon is refused at once
@@ -496,6 +502,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("leave", help="leave a group")
     p.add_argument("group")
     p.set_defaults(handler=cmd_leave)
+
+    p = sub.add_parser(
+        "recover", help="move a group a rule-breaking commit wedged to a new mailbox (organizers)"
+    )
+    p.add_argument("group")
+    p.add_argument("--remove", metavar="FINGERPRINT", help="remove this member in the same move")
+    p.set_defaults(handler=cmd_recover)
 
     p = sub.add_parser("fingerprint", help="print this profile's fingerprint")
     p.set_defaults(handler=cmd_fingerprint)

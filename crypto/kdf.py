@@ -73,6 +73,13 @@ LABELS: frozenset[str] = frozenset(
         # freshness heads (protocol section 4.4)
         "freshness-head",
         "head-key",
+        # key recovery and group moves (protocol 4.5)
+        "help-mailbox",
+        "help-cap",
+        "help-key",
+        "key-request",
+        "key-answer",
+        "group-move",
     }
 )
 

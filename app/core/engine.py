@@ -47,6 +47,7 @@ from app.core.events import (
 from app.core.freshness import Freshness
 from app.core.group_session import GroupSession
 from app.core.group_sync import GroupSync
+from app.core.key_recovery import HELP_IDLE_MS, KeyRecovery
 from app.core.outbox import Outbox
 from app.core.ports import Clock, CommitMaker, Context, EventSink, RelayPool, Rng
 from app.core.profile import unlock, validate_group_name
@@ -133,6 +134,7 @@ class Engine(Queries):
             self.context, self._groups, self._health, self, self.name, gate=self.freshness
         )
         self._admission = Admission(self.context, self._groups, self._health, self.name)
+        self._recovery = KeyRecovery(self.context, self._groups)
         self.ballots = BallotService(self.context, self._groups, self._groups, self._outbox)
         self.documents = DocumentService(self.context, self._groups, self._outbox)
         self.conversation = Conversation(self.context, self._groups, self._outbox, self.name)
@@ -318,6 +320,17 @@ class Engine(Queries):
     async def rekey(self, group_id: bytes) -> None:
         await self._groups.commit(group_id, lambda state: (EntryKind.REKEY, b""))
 
+    async def recover_group(self, group_id: bytes, remove_fingerprint: str | None = None) -> None:
+        """Move a group whose mailbox a rule-breaking commit wedged to a new mailbox, as an
+        organizer, optionally removing a member (docs/protocol.md 7.4.1)."""
+        session = self._groups.require_active(group_id)
+        remove = None
+        if remove_fingerprint is not None:
+            remove = self.member_by_fingerprint(session.state, remove_fingerprint)
+        await self._recovery.recover(group_id, remove)
+        await self.sync_group(group_id)
+        self.context.events.emit(GroupChanged(group_id))
+
     async def sync(self, *, wait: float = 0) -> SyncReport:
         """Fetch and process everything pending on every relay, then send the outbox.
 
@@ -357,14 +370,18 @@ class Engine(Queries):
         self._health.step_done(scope)
         return counts
 
-    async def _maintain_step(self, group_id: bytes, sync: SyncPass) -> None:
-        """``_maintain`` as one isolated step, skipped while the group's relay is down."""
+    async def _maintain_step(self, group_id: bytes, sync: SyncPass, *, idle_ms: int = 0) -> None:
+        """``_maintain`` as one isolated step, skipped while the group's relay is down;
+        the group's help mailbox first (key requests, answers, moves: a quiet one at most
+        every ``idle_ms``), and the mailbox again if that changed the group."""
         session = self.session(group_id)
         if not session.active or sync.is_down(session.relay_url):
             return
         scope = f"maintain:{group_id.hex()}"
         was_down = self._health.is_down(session.relay_url)
         try:
+            if await self._recovery.sync(group_id, sync.warnings, idle_ms=idle_ms):
+                await self.sync_group(group_id, warnings=sync.warnings)
             await self._maintain(group_id)
         except STEP_ERRORS as exc:
             what = f"upkeep of {session.state.name!r}"
@@ -435,7 +452,7 @@ class Engine(Queries):
                 await self._admission.sync_inboxes(sync)
                 await self._admission.sync_invites(sync)
                 for group_id in self.active_group_ids():
-                    await self._maintain_step(group_id, sync)
+                    await self._maintain_step(group_id, sync, idle_ms=HELP_IDLE_MS)
                 await self._outbox.flush_outbox(sync)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=tick)
@@ -463,6 +480,12 @@ class Engine(Queries):
         backoff = 0.5
         scope = f"group:{group_id.hex()}"
         while not stop.is_set() and self.session(group_id).active:
+            if self._recovery.paused(group_id):
+                # Nothing to read until the help mailbox brings a key or a move (the
+                # slower loop reads it); do not spin on an answer we already have.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=2.0)
+                continue
             try:
                 await self.sync_group(group_id, wait=poll)
                 self._health.step_done(scope)

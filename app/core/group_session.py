@@ -21,6 +21,7 @@ from app.core.store import conversation as conversation_store
 from app.core.store import freshness as freshness_store
 from app.core.store import groups as store
 from app.core.store import messages as message_store
+from app.core.store import recovery as recovery_store
 from app.core.views import DEFAULT_CHANNEL, MessageView
 from crypto.ballot.transport import inner_item_type
 from crypto.commit import open_commit, open_epoch_delivery
@@ -36,6 +37,7 @@ from crypto.errors import (
 from crypto.group_log import GroupState, LogEntry, Role
 from crypto.identity import Identity, fingerprint
 from crypto.items import ItemType, peek_item
+from crypto.key_request import RequestReason
 from crypto.key_schedule import EpochKeys
 from crypto.message import OpenedMessage, open_message, open_sender_data
 from crypto.ratchet import ReceiveChain, SendChain
@@ -51,6 +53,7 @@ class Outcome(Enum):
     DUPLICATE = "duplicate"
     ANONYMOUS = "anonymous"
     REJECTED = "rejected"
+    STUCK = "stuck"  # a valid commit whose key box for us was bad (protocol 7.2)
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,9 @@ class GroupSession:
     # -- processing -------------------------------------------------------------------
 
     def process(self, db: Database, me: Identity, seq: int, item: bytes, now: int) -> ProcessResult:
-        """Apply one item; bad items become warnings and never stop the sync."""
+        """Apply one item; bad items become warnings and never stop the sync. A commit we
+        validated but could not apply (``Outcome.STUCK``) leaves the cursor before it."""
+        previous = self.cursor
         self.cursor = max(self.cursor, seq)
         if not self.active:
             return ProcessResult(Outcome.REJECTED, warning="item after leaving the group")
@@ -192,7 +197,10 @@ class GroupSession:
                     f"item for epoch {epoch} while the group is in epoch {self.state.seq}"
                 )
             if kind == ItemType.COMMIT:
-                return self._process_commit(db, me, seq, item)
+                result = self._process_commit(db, me, seq, item)
+                if result.outcome is Outcome.STUCK:
+                    self.cursor = previous
+                return result
             if kind == ItemType.MESSAGE:  # a message or a vote: only decryption tells
                 kind = inner_item_type(self.keys, item)
             if kind == ItemType.MESSAGE:
@@ -214,17 +222,49 @@ class GroupSession:
         if self.keys is None:
             raise DecryptionFailed("no live epoch")
         entry = open_commit(self.keys, item)
-        new_state = self.state.apply(entry)
+        try:
+            new_state = self.state.apply(entry)
+        except RemoteError as exc:
+            # The relay accepted it, so its mailbox is now in an epoch no honest member
+            # holds: wedged until an organizer moves the group (protocol 7.4.1).
+            reason = f"{type(exc).__name__}: {exc}"
+            recovery_store.mark_wedged(db, self.group_id, entry.seq, entry.author, reason, seq)
+            return ProcessResult(
+                Outcome.REJECTED,
+                warning=f"{reason}; this rejected commit wedged the group's mailbox: "
+                "an organizer can move the group to a new one (caucus recover)",
+            )
         if not new_state.is_member(me.public_key):
             self.state = new_state
             self.store_entry(db, entry, seq)
             self.mark(db, GroupStatus.REMOVED)
             return ProcessResult(Outcome.REMOVED, entry=entry)
-        secret = open_epoch_delivery(item, entry, new_state, me)
+        try:
+            secret = open_epoch_delivery(item, entry, new_state, me)
+        except RemoteError as exc:
+            return self._stuck(db, entry, seq, exc)
         self.state = new_state
         self.store_entry(db, entry, seq)
         self.enter_epoch(db, secret)
         return ProcessResult(Outcome.COMMIT, entry=entry)
+
+    def _stuck(self, db: Database, entry: LogEntry, seq: int, exc: RemoteError) -> ProcessResult:
+        """Record the commit we cannot apply (the key request goes out from
+        ``app.core.key_recovery``); warn once per commit."""
+        if isinstance(exc, DecryptionFailed):
+            reason = RequestReason.BOX_DID_NOT_OPEN
+        else:
+            reason = RequestReason.NOT_THE_SIGNED_SECRET
+        if not recovery_store.mark_stuck(db, self.group_id, entry.seq, entry.hash, seq, reason):
+            return ProcessResult(Outcome.STUCK, entry=entry)
+        author = self.state.member(entry.author).name
+        warning = (
+            f"could not open our key for epoch {entry.seq} in {author}'s commit "
+            f"({type(exc).__name__}: {exc}): "
+            f"a bad key box, from {author}'s commit or substituted by the relay; "
+            "nothing after it is read until another member sends the key"
+        )
+        return ProcessResult(Outcome.STUCK, entry=entry, warning=warning)
 
     def _process_message(
         self, db: Database, me: Identity, seq: int, item: bytes, now: int
