@@ -29,7 +29,6 @@ from typing import Final
 import nacl.bindings
 import nacl.exceptions
 
-from crypto import kdf
 from crypto.ballot.reveal import REVEAL_VERSION
 from crypto.ballot.vote import VOTE_VERSION
 from crypto.errors import (
@@ -83,7 +82,7 @@ Rng = Callable[[int], bytes]
 
 def vote_key(keys: EpochKeys) -> bytes:
     """``KDF(E_epoch, "vote-key")``: every member of the epoch can open every vote item."""
-    return kdf.derive(keys.secret, "vote-key")
+    return keys.vote_key
 
 
 def seal_vote_item(keys: EpochKeys, vote: bytes, rng: Rng) -> bytes:
