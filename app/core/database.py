@@ -134,6 +134,12 @@ class Database:
         rows: list[Any] = self._conn.execute(sql, params).fetchall()
         return rows
 
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database file and truncate it, so a row
+        deleted for forward secrecy (overwritten there: secure_delete) does not linger
+        in the log. Outside a transaction only."""
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
     def refuse_writes(self) -> None:
         """From now on this connection refuses every write (``PRAGMA query_only``)."""
         self._conn.execute("PRAGMA query_only = ON")
