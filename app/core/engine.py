@@ -330,7 +330,7 @@ class Engine(Queries):
             commits += counts[1]
             await self._maintain_step(group_id, sync)
         unsent = await self._outbox.flush_outbox(sync)
-        self.db.checkpoint()  # deleted keys and chains leave the write-ahead log
+        self.db.scrub()  # deleted keys leave the write-ahead log (docs/protocol.md 3.2)
         return SyncReport(messages, commits, tuple(joined), admitted, tuple(sync.warnings), unsent)
 
     async def _sync_group_step(
@@ -433,7 +433,7 @@ class Engine(Queries):
                 for group_id in self.active_group_ids():
                     await self._maintain_step(group_id, sync)
                 await self._outbox.flush_outbox(sync)
-                self.db.checkpoint()
+                self.db.scrub()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=tick)
         finally:

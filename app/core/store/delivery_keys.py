@@ -135,13 +135,16 @@ def set_live(db: Database, public_key: bytes, group_id: bytes, since: int) -> No
 
 def delete_key(db: Database, public_key: bytes) -> None:
     db.execute("DELETE FROM delivery_keys WHERE public_key = ?", (public_key,))
+    db.secret_deleted()
 
 
 def delete_group_keys(db: Database, group_id: bytes) -> None:
     """Every key of a group we are no longer in."""
     db.execute("DELETE FROM delivery_keys WHERE group_id = ?", (group_id,))
+    db.secret_deleted()
 
 
 def delete_join_keys(db: Database, join_code: str) -> None:
     """The keys of a join that will not be welcomed (or was, with another of them)."""
     db.execute("DELETE FROM delivery_keys WHERE join_code = ?", (join_code,))
+    db.secret_deleted()

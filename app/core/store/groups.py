@@ -234,6 +234,7 @@ def save_epoch_keys(db: Database, keys: EpochKeys) -> None:
         (keys.group_id, keys.epoch, keys.encode()),
     )
     db.execute("DELETE FROM epochs WHERE group_id = ?", (keys.group_id,))
+    db.secret_deleted()  # the previous epoch's keys
 
 
 def legacy_epoch_groups(db: Database) -> list[bytes]:
@@ -256,6 +257,7 @@ def delete_key_material(db: Database, group_id: bytes) -> None:
     """Delete the epoch's keys and every chain (we are no longer a member)."""
     db.execute("DELETE FROM epochs WHERE group_id = ?", (group_id,))
     db.execute("DELETE FROM epoch_keys WHERE group_id = ?", (group_id,))
+    db.secret_deleted()
     clear_chains(db, group_id)
 
 

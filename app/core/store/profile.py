@@ -95,6 +95,7 @@ def replace_delivery_key(db: Database, delivery_secret: bytes, delivery_cert: by
         "UPDATE profile SET delivery_secret = ?, delivery_cert = ? WHERE id = 1",
         (delivery_secret, delivery_cert),
     )
+    db.secret_deleted()
 
 
 def verified_keys(db: Database) -> list[VerifiedKeyRow]:
