@@ -260,7 +260,14 @@ class Engine(Queries):
                 self.db, group_id, self.relay_url, mailbox_id, 0, self.context.now()
             )
             groups.insert_log_entry(self.db, group_id, entry, 0)
-            keep_key(self.db, creator, KeyOrigin.CREATE, self.context.now(), group_id=group_id)
+            keep_key(
+                self.db,
+                creator,
+                KeyOrigin.CREATE,
+                self.context.now(),
+                group_id=group_id,
+                live_since=0,
+            )
             enter_epoch(self.db, state, secret, self.identity.public_key)
         self._groups.forget(group_id)
         self.context.events.emit(GroupJoined(group_id, state.name))

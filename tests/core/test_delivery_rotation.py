@@ -94,6 +94,7 @@ def test_a_week_old_key_that_received_a_commit_rotates(world) -> None:
     clock, _, alice, bob = world
     group_id = _group(alice, bob)
     before = _listed(bob, group_id, bob)
+    creators = _listed(alice, group_id, alice)
 
     async def commit_then_sync() -> None:
         await alice.rekey(group_id)
@@ -107,10 +108,13 @@ def test_a_week_old_key_that_received_a_commit_rotates(world) -> None:
     run(bob.sync())
     after = _listed(bob, group_id, bob)
     assert after != before
+    assert bob.log(group_id)[-1].kind == EntryKind.DELIVERY_KEY
     run(alice.sync())
     assert _listed(alice, group_id, bob) == after
     assert before not in _held(bob)
-    assert bob.log(group_id)[-1].kind == EntryKind.DELIVERY_KEY
+    # The creator's key (certified by CREATE) is due the same way.
+    assert _listed(alice, group_id, alice) != creators
+    assert creators not in _held(alice)
 
 
 def test_the_old_key_stays_until_the_rotation_is_applied(world) -> None:
