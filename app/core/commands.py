@@ -35,14 +35,17 @@ __all__ = [
     "CreateInvite",
     "ExportDocument",
     "JoinWithInvite",
+    "LeaveGroup",
     "ListDocuments",
     "MarkRead",
     "PublishDocument",
     "RejectJoin",
     "RemoveMember",
+    "RenameGroup",
     "RetryMessage",
     "SendText",
     "SetMemberRole",
+    "SetMuted",
     "SetVerified",
     "SyncNow",
 ]
@@ -103,6 +106,23 @@ class RemoveMember(Command[None]):
 
     async def run(self, engine: Engine) -> None:
         await engine.remove_member(self.group_id, self.fingerprint)
+
+
+@dataclass(frozen=True)
+class RenameGroup(Command[None]):
+    group_id: bytes
+    name: str
+
+    async def run(self, engine: Engine) -> None:
+        await engine.rename_group(self.group_id, self.name)
+
+
+@dataclass(frozen=True)
+class LeaveGroup(Command[None]):
+    group_id: bytes
+
+    async def run(self, engine: Engine) -> None:
+        await engine.leave(self.group_id)
 
 
 @dataclass(frozen=True)
@@ -188,6 +208,17 @@ class MarkRead(Command[None]):
 
     async def run(self, engine: Engine) -> None:
         engine.mark_read(self.group_id)
+
+
+@dataclass(frozen=True)
+class SetMuted(Command[None]):
+    """Silence (or un-silence) a group's notifications."""
+
+    group_id: bytes
+    muted: bool
+
+    async def run(self, engine: Engine) -> None:
+        engine.set_muted(self.group_id, self.muted)
 
 
 # -- documents -----------------------------------------------------------------------

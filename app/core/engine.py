@@ -69,6 +69,7 @@ from crypto.group_log import (
     channel_body,
     create_group,
     remove_body,
+    rename_body,
     role_body,
 )
 from crypto.identity import Identity
@@ -270,7 +271,7 @@ class Engine(Queries):
             )
             enter_epoch(self.db, state, secret, self.identity.public_key)
         self._groups.forget(group_id)
-        self.context.events.emit(GroupJoined(group_id, state.name))
+        self.context.events.emit(GroupJoined(group_id, state.name, created=True))
         return group_id
 
     async def remove_member(self, group_id: bytes, member_fingerprint: str) -> None:
@@ -305,6 +306,21 @@ class Engine(Queries):
         await self._groups.commit(group_id, make)
         self.context.events.emit(GroupChanged(group_id))
         return channel_id
+
+    async def rename_group(self, group_id: bytes, name: str) -> None:
+        """Organizers rename the group (a RENAME entry: every member sees the new name)."""
+        self._groups.require_active(group_id)
+        name = validate_group_name(name)
+        body = rename_body(name)
+
+        def make(state: GroupState) -> tuple[EntryKind, bytes]:
+            self._groups.require_organizer(state)
+            if state.name == name:
+                raise ClientError(f"the group is already called {name}")
+            return EntryKind.RENAME, body
+
+        await self._groups.commit(group_id, make)
+        self.context.events.emit(GroupChanged(group_id))
 
     async def leave(self, group_id: bytes) -> None:
         await self._groups.commit(group_id, lambda state: (EntryKind.LEAVE, b""))

@@ -17,6 +17,7 @@ from app.core.database import Database
 from app.core.epoch_entry import enter_epoch
 from app.core.errors import StaleSession
 from app.core.events import Event
+from app.core.message_kinds import classify
 from app.core.status import GroupStatus, MessageStatus
 from app.core.store import groups as store
 from app.core.store import messages as message_store
@@ -302,6 +303,7 @@ class GroupSession:
         )
         if row_id is None:
             return ProcessResult(Outcome.DUPLICATE)
+        kind, opens = classify(opened.content_type)
         view = MessageView(
             row_id=row_id,
             group_id=self.group_id,
@@ -314,5 +316,7 @@ class GroupSession:
             status=status,
             warning=warning,
             is_mine=is_mine,
+            kind=kind.value,
+            opens=opens.value if opens is not None else None,
         )
         return ProcessResult(Outcome.MESSAGE, message=view, warning=warning)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from app.core.database import Database
 from app.core.errors import ClientError, NotFound, NotPermittedHere
+from app.core.message_kinds import classify
 from app.core.store import groups as group_store
 from app.core.store import invites as invite_store
 from app.core.store import messages as message_store
@@ -114,6 +115,7 @@ class Queries:
             member_count=len(state.roster()),
             unread=unread,
             channels=tuple(channels),
+            muted=row.muted,
         )
 
     def groups(self) -> list[GroupView]:
@@ -136,6 +138,12 @@ class Queries:
         if matches:
             raise ClientError(f"several groups are named {text!r}; use the group id")
         raise NotFound(f"no group {text!r}")
+
+    def set_muted(self, group_id: bytes, muted: bool) -> None:
+        if group_store.load_group(self.db, group_id) is None:
+            raise NotFound("no such group")
+        with self.db.transaction():
+            group_store.set_muted(self.db, group_id, muted)
 
     def mark_read(self, group_id: bytes) -> None:
         with self.db.transaction():
@@ -205,6 +213,7 @@ class Queries:
     # -- messages -------------------------------------------------------------------------
 
     def _view(self, row: MessageRow) -> MessageView:
+        kind, opens = classify(row.content_type)
         return MessageView(
             row_id=row.row_id,
             group_id=row.group_id,
@@ -217,6 +226,8 @@ class Queries:
             status=row.status,
             warning=row.warning,
             is_mine=row.sender_pk == self.me,
+            kind=kind.value,
+            opens=opens.value if opens is not None else None,
         )
 
     def message(self, row_id: int) -> MessageView:

@@ -58,6 +58,7 @@ class GroupView:
     member_count: int
     unread: int
     channels: tuple[ChannelView, ...]
+    muted: bool = False  # no notifications, not counted in the window title
 
     @property
     def id_hex(self) -> str:
@@ -77,6 +78,8 @@ class MessageView:
     status: str  # pending | sent | failed | received
     warning: str | None
     is_mine: bool
+    kind: str = "text"  # text | event (a ballot or document line: app/core/message_kinds.py)
+    opens: str | None = None  # for an event: "ballots" or "documents", the panel it opens
 
 
 @dataclass(frozen=True)

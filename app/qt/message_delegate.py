@@ -16,7 +16,7 @@ from app.core.api import MessageView
 from app.qt.message_model import Roles
 from app.qt.theme import colors
 
-__all__ = ["MessageDelegate"]
+__all__ = ["MessageDelegate", "event_text"]
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -66,6 +66,22 @@ class SenderColours:
         colour = next((c for c in ring if c not in taken), ring[0])
         self._given[fingerprint] = colour
         return colour
+
+
+_EVENT_PAD_X = 12
+_EVENT_PAD_Y = 3
+_EVENT_WRAP = int(Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap)
+
+
+def event_text(message: MessageView, time_text: str) -> str:
+    """The line an event shows: what happened, who did it, when; clicking opens its
+    panel (ballots or documents)."""
+    if message.opens == "documents":
+        what = f"{message.sender_name} {message.text}"
+    else:
+        what = f"{message.text} · {message.sender_name}"
+    warning = f" · ⚠ {message.warning}" if message.warning else ""
+    return f"{what}{warning} · {time_text}" if time_text else f"{what}{warning}"
 
 
 class MessageDelegate(QStyledItemDelegate):
@@ -126,6 +142,8 @@ class MessageDelegate(QStyledItemDelegate):
         if show_day:
             day = QRect(0, y + 8, width, fm_small.height() + 4)
             y = day.bottom() + 8
+        if message.kind == "event":
+            return self._event_layout(message, day, y, width, fm_small, index)
         if show_sender:
             y += _RUN_GAP
         max_text = min(int(width * 0.72), _MAX_BUBBLE) - 2 * _PAD_X
@@ -160,6 +178,24 @@ class MessageDelegate(QStyledItemDelegate):
         height = bubble.bottom() + 3
         return _Layout(height, day, sender, bubble, text, warning, footer, status_rect)
 
+    def _event_layout(
+        self,
+        message: MessageView,
+        day: QRect | None,
+        y: int,
+        width: int,
+        fm_small: QFontMetrics,
+        index: Index,
+    ) -> _Layout:
+        """A ballot or document line: one centred, muted line in a thin pill, no bubble."""
+        line = event_text(message, str(index.data(Roles.TIME_TEXT) or ""))
+        room = max(width - 2 * _SIDE - 2 * _EVENT_PAD_X, 40)
+        box = fm_small.boundingRect(QRect(0, 0, room, 1_000_000), _EVENT_WRAP, line)
+        top = y + 6
+        text = QRect((width - box.width()) // 2, top + _EVENT_PAD_Y, box.width(), box.height())
+        pill = text.adjusted(-_EVENT_PAD_X, -_EVENT_PAD_Y, _EVENT_PAD_X, _EVENT_PAD_Y)
+        return _Layout(pill.bottom() + 6, day, None, pill, text, None, QRect(), None)
+
     # -- QStyledItemDelegate ----------------------------------------------------------
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
@@ -180,6 +216,10 @@ class MessageDelegate(QStyledItemDelegate):
         painter.translate(rect.left(), rect.top())
         if layout.day is not None:
             self._paint_day(painter, layout.day, str(index.data(Roles.DAY_TEXT)), small)
+        if message.kind == "event":
+            self._paint_event(painter, layout, message, index, small)
+            painter.restore()
+            return
         if layout.sender is not None:
             painter.setFont(bold)
             name_colour = QColor(self._colours(message.sender_fingerprint))
@@ -218,6 +258,20 @@ class MessageDelegate(QStyledItemDelegate):
         else:
             painter.drawText(layout.footer, int(Qt.AlignmentFlag.AlignRight), time_text)
         painter.restore()
+
+    @staticmethod
+    def _paint_event(
+        painter: QPainter, layout: _Layout, message: MessageView, index: Index, font: QFont
+    ) -> None:
+        c = colors()
+        painter.setPen(QPen(QColor(c.warn if message.warning else c.separator), 1))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        radius = layout.bubble.height() / 2 if layout.bubble.height() < 40 else _RADIUS
+        painter.drawRoundedRect(layout.bubble, radius, radius)
+        painter.setFont(font)
+        painter.setPen(QColor(c.muted))
+        line = event_text(message, str(index.data(Roles.TIME_TEXT) or ""))
+        painter.drawText(layout.text, _EVENT_WRAP, line)
 
     @staticmethod
     def _paint_day(painter: QPainter, area: QRect, text: str, font: QFont) -> None:

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from app.core.database import Database
 from app.core.status import MESSAGE_TRANSITIONS, MessageStatus, move
+from crypto.document.announce import CONTENT_TYPE_ACKNOWLEDGEMENT
 
 __all__ = [
     "MessageRow",
@@ -49,7 +50,13 @@ _COLUMNS: Final = (
     "sent_at",
     "status",
     "warning",
+    "content_type",
 )
+
+# Acknowledgements of a document are counted on the document ("read by 5 of 12"), not
+# shown as messages of their own (docs/documents.md).
+_NOT_LISTED: Final = (CONTENT_TYPE_ACKNOWLEDGEMENT,)
+_LISTED: Final = f"content_type NOT IN ({', '.join(str(t) for t in _NOT_LISTED)})"
 _SELECT: Final = f"SELECT {', '.join(_COLUMNS)} FROM messages"  # noqa: S608
 _SELECT_FTS: Final = (
     f"SELECT {', '.join('m.' + c for c in _COLUMNS)}"  # noqa: S608
@@ -75,6 +82,7 @@ class MessageRow:
     sent_at: int
     status: MessageStatus
     warning: str | None
+    content_type: int = 1
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,7 @@ def _row(row: Any) -> MessageRow:
         sent_at=row[7],
         status=MessageStatus(row[8]),
         warning=row[9],
+        content_type=int(row[10]),
     )
 
 
@@ -179,7 +188,7 @@ def load_messages(
     before: int | None = None,
 ) -> list[MessageRow]:
     """Messages oldest first; ``limit`` takes the newest ones, ``before`` a row id bound."""
-    sql = f"{_SELECT} WHERE group_id = ?"
+    sql = f"{_SELECT} WHERE group_id = ? AND {_LISTED}"
     params: list[Any] = [group_id]
     if channel_id is not None:
         sql += " AND channel_id = ?"
@@ -207,12 +216,15 @@ def count_messages(db: Database, group_id: bytes, channel_id: bytes | None = Non
     return int(row[0])
 
 
+_COUNT_UNREAD: Final = (
+    "SELECT count(*) FROM messages WHERE group_id = ? AND id > ? AND sender_pk != ?"
+)
+
+
 def count_unread(db: Database, group_id: bytes, after_row: int, me: bytes) -> int:
     """Messages of others in the group stored after row ``after_row``."""
-    row = db.one(
-        "SELECT count(*) FROM messages WHERE group_id = ? AND id > ? AND sender_pk != ?",
-        (group_id, after_row, me),
-    )
+    sql = f"{_COUNT_UNREAD} AND {_LISTED}"
+    row = db.one(sql, (group_id, after_row, me))
     return int(row[0])
 
 
