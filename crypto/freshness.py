@@ -129,8 +129,11 @@ def sign_head(identity: Identity, state: GroupState, issued_at: int) -> Head:
 
 
 def head_key(keys: EpochKeys) -> bytes:
-    """``KDF(E_epoch, "head-key")``: every member of the epoch opens the epoch's heads."""
-    return kdf.derive(keys.secret, "head-key")
+    """``KDF(vote key, "head-key")``: every member of the epoch opens the epoch's heads.
+
+    Derived from the epoch's vote key rather than from ``E_epoch``, which no client keeps
+    once it has entered the epoch (protocol 3.1); a distinct label keeps the two apart."""
+    return kdf.derive(keys.vote_key, "head-key")
 
 
 def seal_head_item(keys: EpochKeys, head: Head, rng: Rng) -> bytes:

@@ -33,7 +33,9 @@ from app.core.admission import DEFAULT_INVITE_TTL_MS, Admission
 from app.core.ballots import BallotService
 from app.core.conversation import Conversation
 from app.core.database import Database
+from app.core.delivery_keys import KeyPolicy, keep_key
 from app.core.documents import DocumentService
+from app.core.epoch_entry import enter_epoch
 from app.core.errors import (
     ClientError,
     RelayError,
@@ -48,6 +50,8 @@ from app.core.freshness import Freshness
 from app.core.group_session import GroupSession
 from app.core.group_sync import GroupSync
 from app.core.key_recovery import HELP_IDLE_MS, KeyRecovery
+from app.core.key_rotation import KeyRotation
+from app.core.key_upgrade import upgrade_key_storage
 from app.core.outbox import Outbox
 from app.core.ports import Clock, CommitMaker, Context, EventSink, RelayPool, Rng
 from app.core.profile import unlock, validate_group_name
@@ -57,6 +61,7 @@ from app.core.relay_health import RelayHealth
 from app.core.store import groups
 from app.core.store import invites as invite_store
 from app.core.store import profile as profile_store
+from app.core.store.delivery_keys import KeyOrigin
 from app.core.sync_pass import STEP_ERRORS, SyncPass
 from app.core.views import DEFAULT_CHANNEL, MessageView
 from crypto.errors import RemoteError
@@ -107,6 +112,7 @@ class Engine(Queries):
         clock_ms: Clock = wall_clock_ms,
         transport: httpx.AsyncBaseTransport | None = None,
         timeouts: RelayTimeouts = DEFAULT_TIMEOUTS,
+        key_policy: KeyPolicy | None = None,
     ) -> None:
         row = profile_store.profile_secrets(db)
         if row is None:
@@ -115,6 +121,7 @@ class Engine(Queries):
         identity = Identity.from_secret_bytes(
             row.signing_seed, row.delivery_secret, row.delivery_cert
         )
+        identity = upgrade_key_storage(db, identity, rng, clock_ms())
         super().__init__(db, identity.public_key)
         self.identity = identity
         self.name: str = row.name
@@ -138,6 +145,9 @@ class Engine(Queries):
         self.ballots = BallotService(self.context, self._groups, self._groups, self._outbox)
         self.documents = DocumentService(self.context, self._groups, self._outbox)
         self.conversation = Conversation(self.context, self._groups, self._outbox, self.name)
+        self.delivery_keys = KeyRotation(
+            self.context, self._groups, self._groups, key_policy or KeyPolicy()
+        )
         self._name_old_join_requests()
 
     def _name_old_join_requests(self) -> None:
@@ -246,8 +256,10 @@ class Engine(Queries):
         """Create a group with us as its only organizer; returns its id."""
         name = validate_group_name(name)
         group_id, mailbox_id = self.context.rng(16), self.context.rng(16)
+        # The group gets its own delivery key (docs/protocol.md 3.2).
+        creator = self.identity.with_new_delivery_key(self.context.rng, self.context.now())
         state, entry, secret = create_group(
-            self.identity, self.name, name, group_id, self.context.now(), self.context.rng
+            creator, self.name, name, group_id, self.context.now(), self.context.rng
         )
         keys = EpochKeys.derive(group_id, 0, secret)
         await self.relay(self.relay_url).create_mailbox(
@@ -258,7 +270,15 @@ class Engine(Queries):
                 self.db, group_id, self.relay_url, mailbox_id, 0, self.context.now()
             )
             groups.insert_log_entry(self.db, group_id, entry, 0)
-            groups.save_epoch(self.db, group_id, 0, secret)
+            keep_key(
+                self.db,
+                creator,
+                KeyOrigin.CREATE,
+                self.context.now(),
+                group_id=group_id,
+                live_since=0,
+            )
+            enter_epoch(self.db, state, secret, self.identity.public_key)
         self._groups.forget(group_id)
         self.context.events.emit(GroupJoined(group_id, state.name, created=True))
         return group_id
@@ -317,6 +337,10 @@ class Engine(Queries):
         await self._groups.commit(group_id, lambda state: (EntryKind.LEAVE, b""))
         self.context.events.emit(GroupChanged(group_id))
 
+    async def rotate_delivery_key(self, group_id: bytes) -> None:
+        """Replace our delivery key in the group now (docs/protocol.md 3.2)."""
+        await self.delivery_keys.rotate(group_id)
+
     async def rekey(self, group_id: bytes) -> None:
         await self._groups.commit(group_id, lambda state: (EntryKind.REKEY, b""))
 
@@ -351,6 +375,7 @@ class Engine(Queries):
             commits += counts[1]
             await self._maintain_step(group_id, sync)
         unsent = await self._outbox.flush_outbox(sync)
+        self.db.scrub()  # deleted keys leave the write-ahead log (docs/protocol.md 3.2)
         return SyncReport(messages, commits, tuple(joined), admitted, tuple(sync.warnings), unsent)
 
     async def _sync_group_step(
@@ -419,6 +444,14 @@ class Engine(Queries):
                 self.context.events.warn(group_id, "rekey-failed", str(exc))
         if self.session(group_id).active:
             try:
+                await self.delivery_keys.maintain(group_id)
+            except RelayUnavailable:
+                self._health.down(session.relay_url)
+                return
+            except (RelayError, ClientError) as exc:
+                self.context.events.warn(group_id, "delivery-key-rotation-failed", str(exc))
+        if self.session(group_id).active:
+            try:
                 await self.documents.share_current(group_id, catch_up=False)
             except RelayUnavailable:
                 self._health.down(session.relay_url)
@@ -454,6 +487,7 @@ class Engine(Queries):
                 for group_id in self.active_group_ids():
                     await self._maintain_step(group_id, sync, idle_ms=HELP_IDLE_MS)
                 await self._outbox.flush_outbox(sync)
+                self.db.scrub()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=tick)
         finally:

@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
+from app.core import delivery_keys
 from app.core.content_handlers import HANDLERS, ITEM_HANDLERS, AnonymousItem, Received
 from app.core.database import Database
+from app.core.epoch_entry import enter_epoch
 from app.core.errors import StaleSession
 from app.core.events import Event
 from app.core.message_kinds import classify
@@ -92,8 +94,7 @@ class GroupSession:
         if row is None:
             raise KeyError(group_id)
         state = GroupState.replay(store.load_log(db, group_id))
-        epoch = store.load_epoch(db, group_id)
-        keys = EpochKeys.derive(group_id, epoch.epoch, epoch.secret) if epoch is not None else None
+        keys = store.load_epoch_keys(db, group_id)
         return cls(
             group_id,
             row.relay_url,
@@ -113,14 +114,16 @@ class GroupSession:
 
     # -- epochs -----------------------------------------------------------------------
 
-    def enter_epoch(self, db: Database, secret: bytes) -> None:
-        """Switch to the epoch of the state's last entry; delete all older key material."""
-        self.keys = EpochKeys.derive(self.group_id, self.state.seq, secret)
-        self.send_chain = None
-        self.recv_chains.clear()
+    def enter_epoch(self, db: Database, secret: bytes, me_pk: bytes) -> None:
+        """Switch to the epoch of the state's last entry; delete all older key material,
+        keep the new epoch's keys and chains but not ``secret`` (protocol 3.1), and
+        delete the delivery keys nothing can be sealed to any more (protocol 3.2)."""
+        entered = enter_epoch(db, self.state, secret, me_pk)
+        self.keys = entered.keys
+        self.send_chain = entered.send_chain
+        self.recv_chains = dict(entered.recv_chains)
         self.dirty_chains.clear()
-        store.save_epoch(db, self.group_id, self.state.seq, secret)
-        store.clear_chains(db, self.group_id)
+        delivery_keys.settle(db, self.state, me_pk)
 
     def store_entry(self, db: Database, entry: LogEntry, relay_seq: int | None) -> None:
         store.insert_log_entry(db, self.group_id, entry, relay_seq)
@@ -136,6 +139,7 @@ class GroupSession:
         self.recv_chains.clear()
         self.dirty_chains.clear()
         store.delete_key_material(db, self.group_id)
+        delivery_keys.forget_group(db, self.group_id)
 
     def stored_send_chain(self, db: Database, me: Identity) -> SendChain:
         """Our send chain as the database holds it now, for the live epoch.
@@ -152,7 +156,7 @@ class GroupSession:
             )
         chain = store.load_send_chain(db, self.group_id)
         if chain is None or chain.epoch != self.keys.epoch:
-            chain = SendChain.start(self.keys, self.state.sender_index(me.public_key))
+            raise StaleSession("the group's send chain is not of its live epoch; open it again")
         self.send_chain = chain
         return chain
 
@@ -239,13 +243,14 @@ class GroupSession:
             self.store_entry(db, entry, seq)
             self.mark(db, GroupStatus.REMOVED)
             return ProcessResult(Outcome.REMOVED, entry=entry)
+        mine = delivery_keys.identity_for(db, me, new_state.member(me.public_key).delivery_cert)
         try:
-            secret = open_epoch_delivery(item, entry, new_state, me)
+            secret = open_epoch_delivery(item, entry, new_state, mine)
         except RemoteError as exc:
             return self._stuck(db, entry, seq, exc)
         self.state = new_state
         self.store_entry(db, entry, seq)
-        self.enter_epoch(db, secret)
+        self.enter_epoch(db, secret, me.public_key)
         return ProcessResult(Outcome.COMMIT, entry=entry)
 
     def _stuck(self, db: Database, entry: LogEntry, seq: int, exc: RemoteError) -> ProcessResult:
@@ -277,7 +282,7 @@ class GroupSession:
         sender = self.state.member_at(envelope.sender_index)
         chain = self.recv_chains.get(envelope.sender_index)
         if chain is None:
-            chain = ReceiveChain.start(self.keys, envelope.sender_index)
+            raise DecryptionFailed("no chain for this sender in the live epoch")
         message_keys, next_chain = chain.key_for(envelope.counter)
         opened = open_message(self.keys, envelope, message_keys, sender.identity_pk)
         if opened.log_head != self.state.head:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.core.epoch_entry import enter_epoch
 from app.core.errors import NotPermittedHere, RelayRejected
 from app.core.events import GroupChanged, RemovedFromGroup
 from app.core.group_sync import GroupSync
@@ -248,16 +249,25 @@ class KeyRecovery:
         self._warn(group_id, "bad-key-box", detail, warnings)
 
     async def _answer(self, group_id: bytes, box: HelpBox, request: KeyRequest) -> None:
+        """No member keeps the live epoch's secret (protocol 3.1), so the answer carries a
+        new epoch: this member commits a REKEY and, with its secret still in memory,
+        seals the entries since the stuck commit and that secret to the requester."""
         db = self._ctx.db
         session = self._groups.session(group_id)
-        epoch = group_store.load_epoch(db, group_id)
-        if session.keys is None or epoch is None or epoch.epoch != session.state.seq:
+        if session.keys is None:
             return
-        entries = [e for e in group_store.load_log(db, group_id) if e.seq >= request.epoch]
-        if len(entries) > MAX_ANSWER_ENTRIES:
+        if session.state.seq + 1 - request.epoch > MAX_ANSWER_ENTRIES:
             return  # too far behind for one answer (protocol 4.5)
+        entry, secret, _seq = await self._groups.commit(
+            group_id, lambda state: (EntryKind.REKEY, b"")
+        )
+        await self._groups.sync_group(group_id)
+        session = self._groups.session(group_id)
+        if session.keys is None or session.state.head != entry.hash:
+            return  # another commit followed ours: the requester asks again
+        entries = [e for e in group_store.load_log(db, group_id) if e.seq >= request.epoch]
         body = seal_key_answer(
-            self._ctx.identity, request, session.state, entries, epoch.secret, self._ctx.rng
+            self._ctx.identity, request, session.state, entries, secret, self._ctx.rng
         )
         await self._post(group_id, box, HelpKind.KEY_ANSWER, body)
 
@@ -294,8 +304,7 @@ class KeyRecovery:
             for entry in verified.entries:
                 relay_seq = stuck.relay_seq if entry.seq == stuck.epoch else None
                 group_store.insert_log_entry(db, group_id, entry, relay_seq)
-            group_store.save_epoch(db, group_id, verified.state.seq, verified.epoch_secret)
-            group_store.clear_chains(db, group_id)
+            enter_epoch(db, verified.state, verified.epoch_secret, self._ctx.identity.public_key)
             group_store.set_cursor(db, group_id, stuck.relay_seq)
             store.clear_stuck(db, group_id)
         self._groups.forget(group_id)
@@ -344,8 +353,9 @@ class KeyRecovery:
                 session.state = verified.state
                 session.mark(db, GroupStatus.REMOVED)
             else:
-                group_store.save_epoch(db, group_id, verified.state.seq, verified.epoch_secret)
-                group_store.clear_chains(db, group_id)
+                enter_epoch(
+                    db, verified.state, verified.epoch_secret, self._ctx.identity.public_key
+                )
         self._groups.forget(group_id)
         detail = (
             f"{organizer} moved the group to a new mailbox after a rule-breaking commit "
