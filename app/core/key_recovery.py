@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.core import delivery_keys
 from app.core.epoch_entry import enter_epoch
 from app.core.errors import NotPermittedHere, RelayRejected
 from app.core.events import GroupChanged, RemovedFromGroup
@@ -23,7 +24,7 @@ from crypto.errors import RemoteError
 from crypto.group_log import EntryKind, GroupState, LogEntry, author_entry, remove_body
 from crypto.group_move import move_epoch, open_group_move, seal_group_move
 from crypto.help_box import HelpBox, HelpKind, open_help_item, seal_help_item
-from crypto.identity import fingerprint
+from crypto.identity import Identity, fingerprint
 from crypto.key_request import (
     MAX_ANSWER_ENTRIES,
     KeyRequest,
@@ -190,6 +191,14 @@ class KeyRecovery:
             self._warn(group_id, f"bad-{kind}", f"{type(exc).__name__}: {exc}", warnings)
         return True, False
 
+    def _mine(self, state: GroupState) -> Identity:
+        """Us, holding the delivery key this group's roster lists for us (protocol 3.2):
+        answers and moves are sealed to it."""
+        me = self._ctx.identity
+        return delivery_keys.identity_for(
+            self._ctx.db, me, state.member(me.public_key).delivery_cert
+        )
+
     def _warn(self, group_id: bytes, kind: str, detail: str, warnings: list[str] | None) -> None:
         with self._ctx.db.transaction():
             self._ctx.events.warn(group_id, kind, detail)
@@ -283,7 +292,7 @@ class KeyRecovery:
             return False
         session = self._groups.session(group_id)
         try:
-            verified = open_key_answer(item.body, self._ctx.identity, session.state, pending)
+            verified = open_key_answer(item.body, self._mine(session.state), session.state, pending)
         except RemoteError:
             # Ask again at once: others may have held back, seeing an answer follow.
             with db.transaction():
@@ -341,7 +350,7 @@ class KeyRecovery:
             detail = "ignored a move of the group to a new mailbox: our mailbox is not wedged"
             self._warn(group_id, "group-move-ignored", detail, warnings)
             return True, False
-        verified = open_group_move(item.body, keys, session.state, self._ctx.identity)
+        verified = open_group_move(item.body, keys, session.state, self._mine(session.state))
         organizer = _name(session.state, verified.entry.author)
         breaker = _name(session.state, wedged.author)
         with db.transaction():
