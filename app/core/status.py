@@ -78,6 +78,7 @@ MESSAGE_TRANSITIONS: Final[dict[tuple[MessageStatus, MessageStatus], str]] = {
     (M.PENDING, M.SENT): "the relay acknowledged the item, or it came back in a sync",
     (M.PENDING, M.FAILED): "the relay or the group refused it for good (not for being offline)",
     (M.FAILED, M.PENDING): "the person asks to send it again",
+    (M.SENT, M.PENDING): "the relay was restored from an older copy that lacks it: post it again",
 }
 VOTE_TRANSITIONS: Final[dict[tuple[VoteStatus, VoteStatus], str]] = {
     (V.PENDING, V.SENT): "the relay acknowledged the anonymous item",

@@ -21,7 +21,7 @@ def test_allowed_moves_pass_and_others_are_refused() -> None:
     with pytest.raises(UsageError, match="sent cannot become superseded"):
         move(VOTE_TRANSITIONS, VoteStatus.SENT, VoteStatus.SUPERSEDED)
     with pytest.raises(UsageError):
-        move(MESSAGE_TRANSITIONS, MessageStatus.SENT, MessageStatus.PENDING)
+        move(MESSAGE_TRANSITIONS, MessageStatus.SENT, MessageStatus.FAILED)
     with pytest.raises(UsageError):
         move(MESSAGE_TRANSITIONS, MessageStatus.RECEIVED, MessageStatus.SENT)
 
