@@ -50,10 +50,11 @@ __all__ = [
 
 _FRAME = struct.Struct(">QI")
 # Every number the client takes from the relay is bounded where it is parsed (protocol
-# 6.5): sequence numbers (frame seqs, ``X-Caucus-Last``, a POST's ``seq``) and proof-of-
-# work buckets lie in 0..2**53-1, so they fit SQLite's integer and a float exactly. A
-# relay numbering one item per microsecond reaches it after 285 years; anything above is
-# a lie, refused as ``MalformedData`` before it can move a cursor or overflow a column.
+# 7.2, "Numbers from the relay"): sequence numbers (frame seqs, ``X-Caucus-Last``, a
+# POST's ``seq``) and proof-of-work buckets lie in 0..2**53-1, so they fit SQLite's
+# integer and a float exactly. A relay numbering one item per microsecond reaches it
+# after 285 years; anything above is a lie, refused as ``MalformedData`` before it can
+# move a cursor or overflow a column.
 MAX_SEQ = 2**53 - 1
 _DECIMAL = re.compile(r"(?:0|[1-9][0-9]{0,15})")
 _RETRY_AFTER = re.compile(r"[0-9]{1,6}")
