@@ -169,20 +169,21 @@ class GroupSync:
             rewound = detect(mark, after, result)
             if rewound is not None and reread is None and session.keys is not None:
                 # Sequence numbers were handed out again: read the live epoch once more.
-                reread = Reread()
+                # The new mark is stored only once the re-read is done, so one cut short
+                # is noticed and done again by the next sync.
+                reread = Reread(restarted(mark, result))
                 self._ctx.events.warn(group_id, REWIND_KIND, rewound)
                 if warnings is not None:
                     warnings.append(rewound)
                 with self._ctx.db.transaction():
                     session.cursor = restart_point(self._ctx.db, group_id, session.keys.epoch)
                     groups.set_cursor(self._ctx.db, group_id, session.cursor)
-                    relay_marks.save_mark(self._ctx.db, group_id, restarted(mark, result))
                 continue
-            if seen(mark, result) != mark:
+            if reread is not None:
+                reread.saw(result)
+            elif seen(mark, result) != mark:
                 with self._ctx.db.transaction():
                     relay_marks.save_mark(self._ctx.db, group_id, seen(mark, result))
-            if reread is not None:
-                reread.saw(result.items)
             fresh = [(seq, item) for seq, item in result.items if seq > session.cursor]
             if not fresh:
                 if result.empty and result.last > session.cursor:
@@ -232,12 +233,14 @@ class GroupSync:
 
     def _requeue_lost(self, group_id: bytes, reread: Reread) -> None:
         """After re-reading a rewound mailbox to its end: our sent messages of the live
-        epoch it no longer holds go back to the outbox (the same sealed bytes)."""
+        epoch it no longer holds go back to the outbox (the same sealed bytes), and the
+        relay's new generation and last are stored."""
         session = self.session(group_id)
-        if session.keys is None:
-            return
+        lost: list[int] = []
         with self._ctx.db.transaction():
-            lost = reread.requeue_lost(self._ctx.db, group_id, session.keys.epoch)
+            if session.keys is not None:
+                lost = reread.requeue_lost(self._ctx.db, group_id, session.keys.epoch)
+            relay_marks.save_mark(self._ctx.db, group_id, reread.mark)
         for row_id in lost:
             self._ctx.events.emit(MessageStatusChanged(group_id, row_id, MessageStatus.PENDING))
 

@@ -15,7 +15,6 @@ members who had them). Pure decisions here; the SQL is in ``app.core.store.relay
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 
 from app.core.database import Database
 from app.core.relay_client import FetchResult
@@ -92,13 +91,16 @@ def item_digest(item: bytes) -> bytes:
 
 
 class Reread:
-    """The items one re-read after a rewind saw, to find which of ours the relay lost."""
+    """One re-read after a rewind: the items it saw (to find which of ours the relay
+    lost) and the mark to store once it has read to the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, mark: RelayMark) -> None:
+        self.mark = mark
         self._digests: set[bytes] = set()
 
-    def saw(self, items: Iterable[tuple[int, bytes]]) -> None:
-        self._digests.update(item_digest(item) for _, item in items)
+    def saw(self, result: FetchResult) -> None:
+        self.mark = seen(self.mark, result)
+        self._digests.update(item_digest(item) for _, item in result.items)
 
     def requeue_lost(self, db: Database, group_id: bytes, epoch: int) -> list[int]:
         """Put back in the outbox our sent messages of ``epoch`` that the re-read did not
