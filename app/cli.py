@@ -111,6 +111,14 @@ async def cmd_group_list(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_group_mute(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
+    engine.set_muted(group_id, args.muted)
+    name = engine.group(group_id).name
+    print(f"{'Muted' if args.muted else 'Unmuted'} {name}.")
+    return 0
+
+
 async def cmd_invite(engine: Engine, args: argparse.Namespace) -> int:
     group_id = engine.resolve_group(args.group)
     code = await engine.create_invite(
@@ -300,6 +308,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = gsub.add_parser("list", help="list groups")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_group_list)
+    p = gsub.add_parser("mute", help="no notifications from a group (the desktop app)")
+    p.add_argument("group")
+    p.set_defaults(handler=cmd_group_mute, muted=True)
+    p = gsub.add_parser("unmute", help="notifications from a group again")
+    p.add_argument("group")
+    p.set_defaults(handler=cmd_group_mute, muted=False)
 
     p = sub.add_parser("invite", help="create an invite code; prints it last")
     p.add_argument("group")

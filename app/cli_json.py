@@ -42,6 +42,7 @@ def group_json(g: GroupView) -> dict[str, Any]:
         "role": g.my_role,
         "members": g.member_count,
         "unread": g.unread,
+        "muted": g.muted,
     }
 
 

@@ -252,7 +252,7 @@ async def _seed_documents_and_ballots(root: Path, relay_url: str) -> dict[str, b
 
 
 def _documents_and_ballots(app: QApplication, root: Path, relay_url: str, out: Path,
-                           suffix: str) -> None:  # fmt: skip
+                           suffix: str, width: int) -> None:  # fmt: skip
     """The documents panel, the publish dialog, the ballot list with an open ballot, the
     create-ballot dialog and tallied results (single choice, ranked, numeric)."""
     ballots = asyncio.run(_seed_documents_and_ballots(root, relay_url))
@@ -266,7 +266,7 @@ def _documents_and_ballots(app: QApplication, root: Path, relay_url: str, out: P
     window = alice.main_window
     if window is None:
         raise SystemExit("no main window")
-    window.resize(1180, 720)
+    window.resize(width, 720)
     _pump(app, lambda: "Online" in window.connection_label.text())
     tabs = window.tabs
 
@@ -318,10 +318,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     parser.add_argument("--theme", choices=("light", "dark"), default="light")
+    parser.add_argument(
+        "--width", type=int, default=1180, help="main window width in px (720, 1440, ...)"
+    )
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    suffix = "" if args.theme == "light" else "-dark"
+    suffix = ("" if args.theme == "light" else "-dark") + (
+        "" if args.width == 1180 else f"-{args.width}"
+    )
 
     app = QApplication([sys.argv[0]])
     app.setApplicationName("Caucus")
@@ -358,7 +363,7 @@ def main() -> int:
             window = alice.main_window
             if window is None:
                 raise SystemExit("no main window")
-            window.resize(1180, 720)
+            window.resize(args.width, 720)
             _pump(app, lambda: window.members.requests.count() > 0)
             members = window.reader.members(window.current_group().group_id)  # type: ignore[union-attr]
             chidi = next(m for m in members if m.name == "Chidi")
@@ -368,6 +373,11 @@ def main() -> int:
             _pump(app, lambda: "Online" in window.connection_label.text())
             _settle(app, 0.5)
             _save(window, out, f"main-window{suffix}")
+            window.chat.verticalScrollBar().setValue(0)
+            _pump(app, window.chat.jump_button.isVisible)
+            _settle(app)
+            _save(window, out, f"chat-scrolled-up{suffix}")
+            window.chat.follow_latest()
             _save(window.members, out, f"members{suffix}")
 
             bob = next(m for m in members if m.name == "Bob")
@@ -389,7 +399,7 @@ def main() -> int:
             _save(invite, out, f"invite{suffix}")
             invite.close()
             alice.shutdown()
-            _documents_and_ballots(app, root, relay.url, out, suffix)
+            _documents_and_ballots(app, root, relay.url, out, suffix, args.width)
         finally:
             relay.stop()
     return 0

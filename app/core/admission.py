@@ -115,6 +115,11 @@ class Admission:
         """Ask to join with an invite code; the welcome arrives through ``sync``."""
         code = InviteCode.parse(code_text)
         secrets = InviteSecrets.derive(code.secret)
+        for group_id in self._groups.active_group_ids():
+            state = self._groups.session(group_id).state
+            if secrets.invite_id in state.invites:
+                # The invite belongs to a group we are in: say that, not "no longer valid".
+                raise ClientError(f"you are already a member of {state.name}")
         inbox_id, _ = await self.ensure_inbox(code.relay_url)
         item = JoinRequest.seal(
             secrets, self._ctx.identity, self._name, inbox_id, self._ctx.now(), self._ctx.rng

@@ -43,6 +43,7 @@ from app.core.commands import (
     RetryMessage,
     SendText,
     SetMemberRole,
+    SetMuted,
     SetVerified,
     SyncNow,
 )
@@ -156,6 +157,7 @@ __all__ = [
     "RunoffRound",
     "SendText",
     "SetMemberRole",
+    "SetMuted",
     "SetVerified",
     "SingleChoice",
     "SyncNow",

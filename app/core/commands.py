@@ -43,6 +43,7 @@ __all__ = [
     "RetryMessage",
     "SendText",
     "SetMemberRole",
+    "SetMuted",
     "SetVerified",
     "SyncNow",
 ]
@@ -188,6 +189,17 @@ class MarkRead(Command[None]):
 
     async def run(self, engine: Engine) -> None:
         engine.mark_read(self.group_id)
+
+
+@dataclass(frozen=True)
+class SetMuted(Command[None]):
+    """Silence (or un-silence) a group's notifications."""
+
+    group_id: bytes
+    muted: bool
+
+    async def run(self, engine: Engine) -> None:
+        engine.set_muted(self.group_id, self.muted)
 
 
 # -- documents -----------------------------------------------------------------------

@@ -250,7 +250,7 @@ class Engine(Queries):
             groups.insert_log_entry(self.db, group_id, entry, 0)
             groups.save_epoch(self.db, group_id, 0, secret)
         self._groups.forget(group_id)
-        self.context.events.emit(GroupJoined(group_id, state.name))
+        self.context.events.emit(GroupJoined(group_id, state.name, created=True))
         return group_id
 
     async def remove_member(self, group_id: bytes, member_fingerprint: str) -> None:

@@ -75,8 +75,11 @@ class GroupChanged:
 
 @dataclass(frozen=True)
 class GroupJoined:
+    """A group appeared in this profile: joined through a welcome, or ``created`` here."""
+
     group_id: bytes
     name: str
+    created: bool = False
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,7 @@ class Queries:
             member_count=len(state.roster()),
             unread=unread,
             channels=tuple(channels),
+            muted=row.muted,
         )
 
     def groups(self) -> list[GroupView]:
@@ -136,6 +137,12 @@ class Queries:
         if matches:
             raise ClientError(f"several groups are named {text!r}; use the group id")
         raise NotFound(f"no group {text!r}")
+
+    def set_muted(self, group_id: bytes, muted: bool) -> None:
+        if group_store.load_group(self.db, group_id) is None:
+            raise NotFound("no such group")
+        with self.db.transaction():
+            group_store.set_muted(self.db, group_id, muted)
 
     def mark_read(self, group_id: bytes) -> None:
         with self.db.transaction():

@@ -58,6 +58,7 @@ class GroupView:
     member_count: int
     unread: int
     channels: tuple[ChannelView, ...]
+    muted: bool = False  # no notifications, not counted in the window title
 
     @property
     def id_hex(self) -> str:

@@ -27,6 +27,29 @@ _ROW = 26  # height of one bar row, px
 _BAR = 16  # thickness of a bar
 
 
+TIE_RULE = (
+    "How the count works: each round, every ballot counts for its highest-ranked option "
+    "still in the race; an option with more than half of those votes wins, otherwise the "
+    "option with the fewest is eliminated. Tie rule: of options tied for the fewest, the "
+    "one with fewer votes in the latest earlier round where they differed is eliminated; "
+    "if they tied in every round, the one listed last on the ballot is."
+)
+
+
+def elimination_note(counts: dict[str, int], eliminated: str) -> str:
+    """Why ``eliminated`` went out this round, saying so when it was a tie."""
+    fewest = counts.get(eliminated, 0)
+    tied = [label for label, count in counts.items() if count == fewest and label != eliminated]
+    votes = f"{fewest} vote{'s' if fewest != 1 else ''}"
+    if not tied:
+        return f"{eliminated} has the fewest votes ({votes}) and is eliminated"
+    others = ", ".join(tied)
+    return (
+        f"{eliminated} and {others} tie for the fewest votes ({votes}); {eliminated} is "
+        "eliminated by the tie rule"
+    )
+
+
 @dataclass(frozen=True)
 class Bar:
     """One row of a bar chart: an option and how many ballots it got."""
@@ -290,13 +313,16 @@ class BallotResultsView(QWidget):
         self, layout: QVBoxLayout, rounds: Sequence[RunoffRound], winners: list[str],
         valid: int,
     ) -> None:  # fmt: skip
+        rule = muted_label(TIE_RULE)
+        rule.setAccessibleName("How the count works")
+        layout.addWidget(rule)
         for number, round_ in enumerate(rounds, start=1):
             counts = {c.label: c.count for c in round_.counts}
             exhausted = round_.exhausted
             eliminated = round_.eliminated
             last = number == len(rounds)
             if eliminated is not None:
-                note = f"{eliminated} has the fewest votes and is eliminated"
+                note = elimination_note(counts, eliminated)
             elif last and winners:
                 note = f"{winners[0]} has more than half of the votes and wins"
             else:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 
 import shiboken6
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QColor, QPalette, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -112,8 +112,9 @@ def deadline_text(closes_at: int, now_ms: int) -> str:
 class RankingList(QListWidget):
     """The options of a ranked ballot in the voter's order, most preferred first.
 
-    Drag to reorder (or use the Up/Down buttons); untick an option to leave it unranked.
-    The numbers in front follow the order.
+    Nothing is ranked at first, so an untouched form cannot submit the creator's order:
+    ticking an option ranks it after those already ticked, unticking takes it out. Drag
+    to reorder (or use the Up/Down buttons). The numbers in front follow the order.
     """
 
     def __init__(self, options: tuple[str, ...], parent: QWidget | None = None) -> None:
@@ -126,11 +127,33 @@ class RankingList(QListWidget):
             item.setData(Qt.ItemDataRole.UserRole, index)
             item.setData(Qt.ItemDataRole.UserRole + 1, option)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked)
+            item.setCheckState(Qt.CheckState.Unchecked)
             self.addItem(item)
+        self._arranging = False
         self.model().rowsMoved.connect(lambda *_args: self.renumber())
-        self.itemChanged.connect(lambda _item: self.renumber())
+        self.itemChanged.connect(self._place)
         self.setFixedHeight(self.sizeHintForRow(0) * len(options) + 8 if options else 40)
+        self.renumber()
+
+    def _place(self, item: QListWidgetItem) -> None:
+        """A ticked option goes after the ones ranked before it; an unticked one goes
+        to the top of the unranked ones."""
+        if self._arranging:
+            return
+        self._arranging = True
+        try:
+            row = self.row(item)
+            target = sum(
+                1
+                for other in range(self.count())
+                if other != row and self.item(other).checkState() == Qt.CheckState.Checked
+            )
+            if target != row:
+                self.takeItem(row)
+                self.insertItem(target, item)
+                self.setCurrentItem(item)
+        finally:
+            self._arranging = False
         self.renumber()
 
     def renumber(self) -> None:
@@ -309,8 +332,9 @@ class BallotCard(QFrame):
             row.addLayout(side)
             box.addLayout(row)
             box.addWidget(
-                muted_label("Drag (or use Up and Down) to put your favourite first; untick "
-                            "an option to leave it unranked.")
+                muted_label("Tick the options in order of preference, favourite first. "
+                            "Drag (or use Up and Down) to change the order; leave an option "
+                            "unticked to leave it unranked.")
             )  # fmt: skip
         elif kind == "numeric":
             spin = QDoubleSpinBox()
@@ -424,12 +448,12 @@ class BallotCard(QFrame):
             return (
                 "Voting has ended. The result appears when "
                 + ("your Caucus" if view.created_by_me else f"{view.creator_name}'s Caucus")
-                + " releases the ballot key; until then nobody can count the votes."
+                + " opens the count; until then nobody can count the votes."
             )
         if status == "open" and not view.i_am_eligible:
             return (
-                "You cannot vote in this ballot: your Caucus had not registered its ballot "
-                "key yet when the ballot was created."
+                "You cannot vote in this ballot: your Caucus had not yet set up anonymous "
+                "voting in this group when the ballot was created."
             )
         if status == "open":
             return (
@@ -458,7 +482,7 @@ class BallotCard(QFrame):
             self.mine.setToolTip(f"Counted as: {mine.choice}")
         else:
             self.mine.setText(
-                "⚠ Your vote is not in the count. If you voted before the close, the relay "
+                "⚠ Your vote is not in the count. If you voted before the close, the server "
                 "may have dropped it: tell the other members."
             )
             self.mine.setStyleSheet(f"color: {colors().danger}; font-weight: bold;")
@@ -551,6 +575,12 @@ class BallotsPanel(QWidget):
         bridge.engine_event.connect(self.on_event)
         self._apply_style()
         self.set_group(None)
+
+    def changeEvent(self, event: QEvent) -> None:
+        # A theme switch changes the application palette: restyle the cards with it.
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_style()
+        super().changeEvent(event)
 
     def _apply_style(self) -> None:
         c = colors()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QPaintEvent
-from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QToolButton, QWidget
 
 from app.qt.message_delegate import MessageDelegate
 from app.qt.message_model import MessageModel
@@ -40,6 +40,15 @@ class ChatView(QListView):
         self._keep_from_bottom: int | None = None
         self.verticalScrollBar().valueChanged.connect(self._scrolled)
         self.verticalScrollBar().rangeChanged.connect(self._range_changed)
+        # Shown while the reader is away from the bottom: one click back to the newest
+        # message, with the count of those that arrived meanwhile.
+        self._unseen = 0
+        self.jump_button = QToolButton(self.viewport())
+        self.jump_button.setObjectName("jumpToLatest")
+        self.jump_button.setAccessibleName("Jump to latest message")
+        self.jump_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.jump_button.clicked.connect(self.follow_latest)
+        self._update_jump_button()
 
     # -- model wiring -----------------------------------------------------------------
 
@@ -61,17 +70,48 @@ class ChatView(QListView):
         bar = self.verticalScrollBar()
         return bar.value() >= bar.maximum() - _NEAR_BOTTOM_PX
 
-    def _before_insert(self, _parent: QModelIndex, first: int, _last: int) -> None:
+    def _before_insert(self, _parent: QModelIndex, first: int, last: int) -> None:
         bar = self.verticalScrollBar()
         if first == 0 and self.model().rowCount() > 0:
             # Older rows go in above: keep the same distance from the bottom.
             self._keep_from_bottom = bar.maximum() - bar.value()
         else:
             self._stick_to_bottom = self._at_bottom()
+            if not self._stick_to_bottom:
+                self._unseen += last - first + 1
+                self._update_jump_button()
+
+    def follow_latest(self) -> None:
+        """Scroll to the newest message and keep following new ones (after sending, or
+        from the jump button)."""
+        self._stick_to_bottom = True
+        self._keep_from_bottom = None
+        self._unseen = 0
+        self.scrollToBottom()
+        self._update_jump_button()
+
+    def _update_jump_button(self) -> None:
+        away = not self._at_bottom() and self.verticalScrollBar().maximum() > 0
+        if not away:
+            self._unseen = 0
+        self.jump_button.setText(f"↓ {self._unseen} new" if self._unseen else "↓ Latest")
+        self.jump_button.adjustSize()
+        self._place_jump_button()
+        self.jump_button.setVisible(away)
+
+    def _place_jump_button(self) -> None:
+        margin = 12
+        size = self.jump_button.sizeHint()
+        self.jump_button.resize(size)
+        self.jump_button.move(
+            self.viewport().width() - size.width() - margin,
+            self.viewport().height() - size.height() - margin,
+        )
 
     def _after_reset(self) -> None:
         self._stick_to_bottom = True
         self._keep_from_bottom = None
+        self._unseen = 0
         QTimer.singleShot(0, self.scrollToBottom)
 
     def _range_changed(self, _low: int, high: int) -> None:
@@ -84,6 +124,7 @@ class ChatView(QListView):
 
     def _scrolled(self, value: int) -> None:
         self._stick_to_bottom = self._at_bottom()
+        self._update_jump_button()
         model = self.message_model()
         if model is not None and value <= self.viewport().height():
             root = QModelIndex()
@@ -123,6 +164,7 @@ class ChatView(QListView):
         super().resizeEvent(event)
         if at_bottom:
             self._stick_to_bottom = True
+        self._place_jump_button()
 
     def _context_menu(self, pos: QPoint) -> None:
         index = self.indexAt(pos)

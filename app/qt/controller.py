@@ -37,6 +37,7 @@ from app.qt.first_run import FirstRunScreen, NewProfile
 from app.qt.jobs import BackgroundJob
 from app.qt.keyring_store import KeyringStore
 from app.qt.main_window import MainWindow
+from app.qt.notifications import Notifier
 from app.qt.session import (
     OpenedProfile,
     create_new_profile,
@@ -130,6 +131,7 @@ class AppController(QObject):
         if app is not None:
             app.installEventFilter(self._idle_watcher)
         self.tray = self._make_tray()
+        self.notifier = Notifier(self._tray_message, self)
 
     # -- start ------------------------------------------------------------------------
 
@@ -286,6 +288,7 @@ class AppController(QObject):
         window.change_passphrase_requested.connect(self.open_change_passphrase)
         window.settings_requested.connect(self.open_settings)
         window.notify.connect(self._notify)
+        window.show_message_text = self.settings.show_message_text
         self.main_window = window
         bridge.start(opened.home, opened.key, **self._engine_options)
         # One quick pass right away: catches up, flushes the outbox and tells the status
@@ -387,6 +390,7 @@ class AppController(QObject):
         if isinstance(app, QApplication):
             apply_theme(app, self.settings.theme)
         if self.main_window is not None:
+            self.main_window.show_message_text = self.settings.show_message_text
             self.main_window.chat._delegate.forget_layouts()
             self.main_window.chat.viewport().update()
         self._restart_idle_timer()
@@ -489,8 +493,14 @@ class AppController(QObject):
 
     def _notify(self, title: str, body: str) -> None:
         self.last_notification = (title, body)
+        self.notifier.show(title, body)
+
+    def _tray_message(self, title: str, body: str) -> bool:
+        """The fallback where the desktop has no notification service."""
         if self.tray is not None and QSystemTrayIcon.supportsMessages():
             self.tray.showMessage(title, body, app_icon(), 8000)
+            return True
+        return False
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop the engine and the embedded relay; wait for them (the app is ending)."""
@@ -507,6 +517,7 @@ class AppController(QObject):
         for screen in (self.first_run, self.unlock_screen):
             if screen is not None:
                 screen.close()
+        self.notifier.close()
         if self.tray is not None:
             self.tray.hide()
         app = QApplication.instance()

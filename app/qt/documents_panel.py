@@ -172,7 +172,7 @@ class DocumentsPanel(QWidget):
         self._open_dir = tempfile.TemporaryDirectory(prefix="caucus-open-")
         # Decrypted copies opened for reading go with the panel (locking, quitting).
         self.destroyed.connect(lambda _obj=None, folder=self._open_dir: folder.cleanup())
-        self.opener: Callable[[QUrl], Any] = QDesktopServices.openUrl
+        self.opener: Callable[[QUrl], bool] = QDesktopServices.openUrl
         self.dialog: QWidget | None = None  # the last dialog opened (tests look)
         self.confirmation: QMessageBox | None = None
         self.last_export: ExportedDocument | None = None
@@ -632,8 +632,15 @@ class DocumentsPanel(QWidget):
 
         def done(exported: ExportedDocument) -> None:
             self.last_opened = exported.path
-            self.status.setText(f"Opened {exported.path.name}.")
-            self.opener(QUrl.fromLocalFile(str(exported.path)))
+            # QDesktopServices.openUrl says whether a viewer was started; only then is the
+            # file "opened". Otherwise say where the decrypted copy is.
+            if self.opener(QUrl.fromLocalFile(str(exported.path))):
+                self.status.setText(f"Opened {exported.path.name}.")
+            else:
+                self.status.setText(
+                    f"No program on this computer opens {exported.path.name}. Use Export to "
+                    "save a copy where you can reach it."
+                )
 
         self._run(f"Downloading and opening {version.filename}…", command, done)
 

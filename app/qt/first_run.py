@@ -226,7 +226,8 @@ class FirstRunScreen(QWidget):
         layout.addWidget(
             muted_label(
                 "You organize: create your profile, then your union's group, and invite "
-                "people. You need a relay address, or you can host one on this computer."
+                "people. You need your union's server address, or you can host one on "
+                "this computer."
             )
         )
         layout.addStretch(1)
@@ -257,7 +258,7 @@ class FirstRunScreen(QWidget):
         self.invite_code.setFixedHeight(64)
         self.invite_code.setTabChangesFocus(True)
         self.invite_code.textChanged.connect(self._invite_changed)
-        self.invite_relay = muted_label("The relay address comes from the invite.")
+        self.invite_relay = muted_label("The server address comes from the invite.")
         self.invite_relay.setAccessibleName("Relay from the invite")
         self.join_fields = _ProfileFields(keyring_available, keyring_reason)
         self.join_error = error_label()
@@ -280,17 +281,17 @@ class FirstRunScreen(QWidget):
         text = self.invite_code.toPlainText().strip()
         self._invite_relay = invite_relay_url(text) if text else None
         if not text:
-            self.invite_relay.setText("The relay address comes from the invite.")
+            self.invite_relay.setText("The server address comes from the invite.")
         elif self._invite_relay is None:
             self.invite_relay.setText("This is not a whole invite code yet.")
         else:
             note = ""
             if reach_of(self._invite_relay) is RelayReach.LOOPBACK:
                 note = (
-                    " — a relay on the organizer's own computer: this invite works only "
-                    "on that computer. Ask for an invite to a relay on the internet."
+                    " — a server on the organizer's own computer: this invite works only "
+                    "on that computer. Ask for an invite to a server on the internet."
                 )
-            self.invite_relay.setText(f"Relay: {self._invite_relay}{note}")
+            self.invite_relay.setText(f"Server: {self._invite_relay}{note}")
             show_error(self.join_error, None)
 
     def _submit_join(self) -> None:
@@ -333,10 +334,10 @@ class FirstRunScreen(QWidget):
         self.relay_url.setAccessibleName("Relay URL")
         self.relay_url.setPlaceholderText("https://relay.example.org")
         self.relay_url.textChanged.connect(self._relay_text_changed)
-        self.embedded = QCheckBox("Host a relay on this computer")
+        self.embedded = QCheckBox("Host the server on this computer")
         self.embedded.setAccessibleName("Start an embedded local relay")
         self.embedded.setToolTip(
-            "Runs a relay inside the app, storing its data in your profile folder. "
+            "Runs the server inside the app, storing its data in your profile folder. "
             "Caucus must be running for members to send and receive."
         )
         self.embedded.toggled.connect(self._embedded_toggled)
@@ -414,7 +415,7 @@ class FirstRunScreen(QWidget):
         else:
             self.relay_url.setPlaceholderText("A relay will listen on 127.0.0.1")
             self.embedded_note.setText(
-                "Only this computer can reach this relay: invites will not work on other "
+                "Only this computer can reach this server: invites will not work on other "
                 "computers. Good for trying Caucus out."
             )
 
@@ -430,7 +431,7 @@ class FirstRunScreen(QWidget):
         if not self.embedded.isChecked() and not url.startswith(("https://", "http://")):
             show_error(
                 self.error,
-                "Enter the relay address your union uses (https://…), or host one here.",
+                "Enter the server address your union uses (https://…), or host one here.",
             )
             self.relay_url.setFocus()
             return

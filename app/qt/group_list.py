@@ -75,7 +75,8 @@ class GroupListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.AccessibleTextRole:
             extra = f", {group.unread} unread" if group.unread else ""
             gone = "" if group.status == "active" else f", {group.status}"
-            return f"{group.name}{extra}{gone}"
+            muted = ", muted" if group.muted else ""
+            return f"{group.name}{extra}{gone}{muted}"
         if role == Qt.ItemDataRole.ToolTipRole:
             mine = group.my_role or "not a member"
             return f"{group.name} · {group.member_count} members · you are {mine}"
@@ -125,10 +126,12 @@ class GroupDelegate(QStyledItemDelegate):
                 fm.height() + 4,
             )
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor(c.accent_text if selected else c.accent))
+            # A muted group's count is grey: there, but not calling for attention.
+            fill = c.muted if group.muted else c.accent
+            painter.setBrush(QColor(c.accent_text if selected else fill))
             painter.drawRoundedRect(badge_rect, badge_rect.height() / 2, badge_rect.height() / 2)
             painter.setFont(small)
-            painter.setPen(QColor(c.accent if selected else c.accent_text))
+            painter.setPen(QColor(fill if selected else c.accent_text))
             painter.drawText(badge_rect, int(Qt.AlignmentFlag.AlignCenter), badge)
             painter.setFont(font)
             painter.setPen(QColor(text_colour))

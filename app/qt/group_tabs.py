@@ -15,7 +15,6 @@ from app.core.api import GroupView, Queries
 from app.qt.ballots_panel import BallotsPanel
 from app.qt.documents_panel import DocumentsPanel
 from app.qt.engine_bridge import EngineBridge
-from app.qt.theme import colors
 
 __all__ = ["GroupTabs"]
 
@@ -36,16 +35,8 @@ class GroupTabs(QTabWidget):
         self.setAccessibleName("Group sections")
         self.setDocumentMode(True)
         self.tabBar().setDrawBase(False)  # the pane's top border is the only line
-        c = colors()
-        # Flat tabs underlined in the accent colour, like the rest of the window's chrome.
-        self.setStyleSheet(
-            f"QTabBar::tab {{ background: transparent; color: {c.muted}; border: none;"
-            " border-bottom: 2px solid transparent; padding: 6px 14px; margin-right: 2px; }"
-            f" QTabBar::tab:selected {{ color: {c.text}; border-bottom-color: {c.accent};"
-            " font-weight: bold; }"
-            f" QTabBar::tab:hover {{ color: {c.text}; }}"
-            f" QTabWidget::pane {{ border: none; border-top: 1px solid {c.separator}; }}"
-        )
+        # Flat tabs underlined in the accent colour: styled by the theme's QSS
+        # (#groupTabs), so switching themes restyles them at once.
         page = QWidget()
         box = QVBoxLayout(page)
         box.setContentsMargins(0, 0, 0, 0)

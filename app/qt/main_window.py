@@ -37,6 +37,7 @@ from app.core.api import (
     RelayError,
     RetryMessage,
     SendText,
+    SetMuted,
 )
 from app.core.events import (
     ConnectionChanged,
@@ -63,11 +64,20 @@ from app.qt.group_list import GroupDelegate, GroupListModel
 from app.qt.group_tabs import GroupTabs
 from app.qt.members import MembersPanel
 from app.qt.message_model import MessageModel
+from app.qt.responsive import NarrowLayout
 from app.qt.theme import app_icon
 from app.qt.verification import VerificationStore
 from app.qt.widgets import human_error, muted_label, section_title
 
 __all__ = ["MainWindow", "connection_text"]
+
+_NOTIFICATION_TEXT = 120  # characters of a message shown in a notification
+
+
+def _shortened(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= _NOTIFICATION_TEXT else line[: _NOTIFICATION_TEXT - 1] + "…"
+
 
 _STATE_TEXT = {
     ConnectionState.ONLINE: "Online",
@@ -118,6 +128,9 @@ class MainWindow(QMainWindow):
         self._last_sender: tuple[str, bytes] = ("", b"")
         self.dialog: QWidget | None = None  # the dialog most recently opened (tests look)
         self._discarded = False
+        self._asking_to_join: dict[bytes, bool] = {}  # groups whose request is in the bar
+        self._last_text = ""
+        self.show_message_text = False  # Settings: message text in notifications
 
         self._build()
         self._build_menus()
@@ -128,6 +141,13 @@ class MainWindow(QMainWindow):
         self._notify_timer = QTimer(self)
         self._notify_timer.setSingleShot(True)
         self._notify_timer.timeout.connect(self._flush_notification)
+        for signal in (
+            self.group_model.dataChanged,
+            self.group_model.rowsInserted,
+            self.group_model.rowsRemoved,
+            self.group_model.modelReset,
+        ):
+            signal.connect(self._update_title)
         self.reload_groups()
         self.resize(1180, 760)
 
@@ -178,7 +198,7 @@ class MainWindow(QMainWindow):
         side.addWidget(section_title("Channels"))
         side.addWidget(self.channel_list, 2)
         side.addWidget(self.new_channel)
-        sidebar.setMinimumWidth(200)
+        sidebar.setMinimumWidth(170)
 
         self.title = QLabel("")
         self.title.setObjectName("chatTitle")
@@ -241,6 +261,7 @@ class MainWindow(QMainWindow):
         splitter.setSizes([230, 700, 260])
         splitter.setChildrenCollapsible(False)
         self.setCentralWidget(splitter)
+        self.narrow_layout = NarrowLayout(self, self.members_toggle)
 
         self.connection_dot = QLabel("●")
         self.connection_dot.setObjectName("statusDot")
@@ -292,8 +313,12 @@ class MainWindow(QMainWindow):
         self.invite_action = self._action("Invite…", "Ctrl+I", self.open_invite_dialog)
         self.channel_action = self._action("New channel…", None, self.open_new_channel_dialog)
         self.members_action = self._action("Members", "Ctrl+M", self.members_toggle.toggle)
+        self.mute_action = self._action("Mute notifications", None, self._toggle_mute)
+        self.mute_action.setCheckable(True)
         for action in (self.invite_action, self.channel_action, self.members_action):
             group_menu.addAction(action)
+        group_menu.addSeparator()
+        group_menu.addAction(self.mute_action)
 
     # -- groups and channels ----------------------------------------------------------
 
@@ -428,6 +453,20 @@ class MainWindow(QMainWindow):
         self.invite_action.setEnabled(organizer)
         self.channel_action.setEnabled(organizer)
         self.new_channel.setVisible(organizer)
+        self.mute_action.setEnabled(group is not None)
+        self.mute_action.setChecked(group is not None and group.muted)
+
+    def _toggle_mute(self) -> None:
+        group = self._group
+        if group is None:
+            return
+        muted = self.mute_action.isChecked()
+        group_id = group.group_id
+        self.bridge.submit(
+            SetMuted(group_id, muted),
+            lambda _r: self._queue_refresh(group_id, changed=True),
+            lambda error: self.statusBar().showMessage(human_error(error), 10000),
+        )
 
     def current_group(self) -> GroupView | None:
         return self._group
@@ -436,6 +475,16 @@ class MainWindow(QMainWindow):
         return self._channel_id
 
     # -- reading state ----------------------------------------------------------------
+
+    def _is_muted(self, group_id: bytes) -> bool:
+        group = self.group_model.group_at(self.group_model.row_of(group_id))
+        return group is not None and group.muted
+
+    def _update_title(self) -> None:
+        """The title is "(5) Caucus" while 5 messages wait unread in groups that are not
+        muted: what the taskbar and the window switcher show of a background window."""
+        unread = sum(group.unread for group in self.group_model.groups() if not group.muted)
+        self.setWindowTitle(f"({unread}) Caucus" if unread else "Caucus")
 
     def _mark_read(self) -> None:
         group = self._group
@@ -458,12 +507,30 @@ class MainWindow(QMainWindow):
         elif isinstance(event, GroupChanged | GroupJoined):
             self._queue_refresh(event.group_id, changed=True)
             if isinstance(event, GroupJoined):
-                self.statusBar().showMessage(f"You joined {event.name}.", 10000)
+                self.statusBar().showMessage(
+                    f"Created {event.name}. Invite people from the Group menu (Ctrl+I)."
+                    if event.created
+                    else f"You joined {event.name}.",
+                    10000,
+                )
+                if (
+                    not event.created
+                    and isinstance(self.dialog, JoinDialog)
+                    and self.dialog.waiting
+                ):
+                    self.dialog.admitted(event.name)
+            elif self._asking_to_join.get(event.group_id) and not any(
+                request.status == "pending" for request in self.reader.join_requests(event.group_id)
+            ):
+                # Every request shown in the status bar was decided: stop asking.
+                self._asking_to_join.pop(event.group_id, None)
+                self.statusBar().clearMessage()
         elif isinstance(event, RemovedFromGroup):
             self._queue_refresh(event.group_id, changed=True)
             self.notify.emit("Caucus", "You were removed from a group.")
         elif isinstance(event, JoinRequested):
             self._queue_refresh(event.group_id, changed=True)
+            self._asking_to_join[event.group_id] = True
             self.statusBar().showMessage(f"{event.name} asks to join.", 15000)
             if not self.isActiveWindow():
                 self.notify.emit("Join request", f"{event.name} asks to join.")
@@ -478,7 +545,7 @@ class MainWindow(QMainWindow):
         if message.row_id > 0 and message.group_id == self.message_model.group_id:
             self._incoming.append(message)
         self._queue_refresh(message.group_id)
-        if message.is_mine:
+        if message.is_mine or self._is_muted(message.group_id):
             return
         if not self.isActiveWindow():
             self._unnotified += 1
@@ -486,6 +553,7 @@ class MainWindow(QMainWindow):
                 wait = max(0.0, _NOTIFY_EVERY_S - (time.monotonic() - self._last_notify))
                 self._notify_timer.start(int(wait * 1000))
             self._last_sender = (message.sender_name, message.group_id)
+            self._last_text = message.text
 
     def _flush_notification(self) -> None:
         if not self._unnotified:
@@ -494,9 +562,11 @@ class MainWindow(QMainWindow):
         row = self.group_model.row_of(group_id)
         group = self.group_model.group_at(row)
         where = group.name if group else "a group"
-        # Who and where, never the text: notifications show on lock screens.
+        # Who and where; the text only if the person asked for it (Settings), since
+        # notifications show on lock screens.
         if self._unnotified == 1:
-            self.notify.emit(f"{name} in {where}", "New message")
+            text = _shortened(self._last_text) if self.show_message_text else "New message"
+            self.notify.emit(f"{name} in {where}", text)
         else:
             self.notify.emit(
                 f"Caucus: {self._unnotified} new messages",
@@ -579,7 +649,7 @@ class MainWindow(QMainWindow):
             if isinstance(error, RelayError):
                 # Stored and queued: it shows "Waiting to send" and goes out later.
                 self.statusBar().showMessage(
-                    "The relay is unreachable; the message waits in the outbox.", 10000
+                    "The server cannot be reached; the message goes out as soon as it can.", 10000
                 )
                 return
             if not self.composer.edit.toPlainText():
@@ -587,6 +657,7 @@ class MainWindow(QMainWindow):
             self.show_banner(human_error(error))
 
         self.composer.clear()
+        self.chat.follow_latest()  # your own message comes into view, as in any chat
         self.bridge.submit(command, None, failed)
 
     def retry(self, row_id: int) -> None:
@@ -617,7 +688,15 @@ class MainWindow(QMainWindow):
     def open_invite_dialog(self) -> None:
         if self._group is not None and self._group.my_role == "organizer":
             relay_url = self.reader.profile().relay_url
-            self._open(InviteDialog(self.bridge, self._group, self, relay_url=relay_url))
+            self._open(
+                InviteDialog(
+                    self.bridge,
+                    self._group,
+                    self,
+                    relay_url=relay_url,
+                    inviter=self.profile_name,
+                )
+            )
 
     def open_verify_dialog(self, member: MemberView) -> None:
         dialog = VerifyDialog(member, self.reader.me, self.reader.fingerprint, self.store, self)

@@ -124,6 +124,7 @@ class MembersPanel(QWidget):
         self.list = QListWidget()
         self.list.setAccessibleName("Member list")
         self.list.setItemDelegate(TwoLineDelegate(self.list))
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.currentRowChanged.connect(lambda _row: self._update_buttons())
         self.list.itemActivated.connect(lambda _item: self._verify())
 
@@ -132,7 +133,7 @@ class MembersPanel(QWidget):
         self.verify.clicked.connect(self._verify)
         self.promote = QPushButton("Make organizer")
         self.promote.setAccessibleName("Change member's role")
-        self.promote.clicked.connect(self._toggle_role)
+        self.promote.clicked.connect(self._confirm_role)
         self.remove = QPushButton("Remove")
         self.remove.setAccessibleName("Remove member")
         self.remove.clicked.connect(self._confirm_remove)
@@ -144,6 +145,7 @@ class MembersPanel(QWidget):
         self.requests = QListWidget()
         self.requests.setAccessibleName("Join requests")
         self.requests.setItemDelegate(TwoLineDelegate(self.requests))
+        self.requests.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.requests.setMaximumHeight(110)
         self.approve = QPushButton("Approve")
         self.approve.setAccessibleName("Approve join request")
@@ -279,12 +281,34 @@ class MembersPanel(QWidget):
         if member is not None and not member.is_me:
             self.verify_requested.emit(member)
 
-    def _toggle_role(self) -> None:
+    def _confirm_role(self) -> None:
+        """A role change is asked about first: an organizer can add and remove members,
+        change roles and publish documents, and demoting takes all of that away."""
         member, group = self._selected(), self._group
         if member is None or group is None:
             return
-        role = MemberRole.MEMBER if member.role == "organizer" else MemberRole.ORGANIZER
-        self._run(SetMemberRole(group.group_id, member.fingerprint, role))
+        promoting = member.role != "organizer"
+        if promoting:
+            title, action = "Make organizer", "Make organizer"
+            text = (
+                f"Make {member.name} an organizer of {group.name}? Organizers can invite, "
+                "admit and remove members, change roles and publish documents."
+            )
+        else:
+            title, action = "Make member", "Make member"
+            text = (
+                f"Make {member.name} a regular member of {group.name}? They will no longer "
+                "be able to invite, remove members or change roles."
+            )
+        box = QMessageBox(
+            QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.Cancel, self
+        )
+        confirm = box.addButton(action, QMessageBox.ButtonRole.AcceptRole)
+        role = MemberRole.ORGANIZER if promoting else MemberRole.MEMBER
+        command = SetMemberRole(group.group_id, member.fingerprint, role)
+        box.buttonClicked.connect(lambda button: self._run(command) if button is confirm else None)
+        box.open()
+        self.confirmation = box
 
     def _confirm_remove(self) -> None:
         member, group = self._selected(), self._group

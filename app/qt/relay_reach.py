@@ -51,18 +51,18 @@ def reach_warning(url: str) -> str | None:
     reach = reach_of(url)
     if reach is RelayReach.LOOPBACK:
         return (
-            f"This group's relay ({url}) is on this computer only: only this computer "
-            "can reach it, so this invite will not work anywhere else. Use a relay on "
+            f"This group's server ({url}) is on this computer only: only this computer "
+            "can reach it, so this invite will not work anywhere else. Use a server on "
             "the internet (https://…) to invite people."
         )
     if reach is RelayReach.PRIVATE:
         return (
-            f"This group's relay ({url}) has a local network address: only people on "
+            f"This group's server ({url}) has a local network address: only people on "
             "this network can reach it."
         )
     if reach is RelayReach.PLAIN_HTTP:
         return (
-            f"This group's relay ({url}) uses plain http://: the connection is not "
+            f"This group's server ({url}) uses plain http://: the connection is not "
             "encrypted in transit (messages stay end-to-end encrypted, but who talks when "
             "is visible on the way). Use https."
         )

@@ -91,7 +91,7 @@ def _start_embedded(home: Path, port: int, host: str = LOOPBACK_HOST) -> Any:
     try:
         from relay.embedded import EmbeddedRelay
     except ImportError:
-        raise ClientError("the embedded relay is not part of this installation") from None
+        raise ClientError("the built-in server is not part of this installation") from None
     relay = EmbeddedRelay(home / EMBEDDED_RELAY_DB, host=host, port=port)
     try:
         relay.start()
@@ -99,7 +99,8 @@ def _start_embedded(home: Path, port: int, host: str = LOOPBACK_HOST) -> Any:
         cause = exc if isinstance(exc, OSError) else exc.__cause__
         known = isinstance(cause, OSError) and cause.strerror
         detail = cause.strerror if isinstance(cause, OSError) and known else "not available"
-        raise ClientError(f"the local relay could not start on port {port} ({detail})") from None
+        message = f"the built-in server could not start on port {port} ({detail})"
+        raise ClientError(message) from None
     return relay
 
 

@@ -1,4 +1,5 @@
-"""Desktop preferences that are not secret (theme, idle-lock delay), kept in QSettings.
+"""Desktop preferences that are not secret (theme, idle-lock delay, whether notifications
+show message text), kept in QSettings.
 
 Nothing about groups, members or keys goes here: those live in the encrypted profile.
 """
@@ -23,8 +24,15 @@ class DesktopSettings:
         except (TypeError, ValueError):
             minutes = DEFAULT_IDLE_MINUTES
         self.idle_lock_minutes = max(0, minutes)
+        # Off by default: notifications show on lock screens and in screenshots.
+        self.show_message_text = (
+            str(self._store.value("notifications/show_text", "false")) == "true"
+        )
 
     def save(self) -> None:
         self._store.setValue("ui/theme", self.theme)
         self._store.setValue("security/idle_lock_minutes", self.idle_lock_minutes)
+        self._store.setValue(
+            "notifications/show_text", "true" if self.show_message_text else "false"
+        )
         self._store.sync()

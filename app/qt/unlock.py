@@ -39,9 +39,10 @@ class UnlockScreen(QWidget):
         title = QLabel("Unlock Caucus")
         title.setObjectName("screenTitle")
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.note = muted_label(locked_message or f"Profile in {home}")
+        self.note = muted_label(locked_message or "Enter your passphrase to open your profile.")
         self.note.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.note.setAccessibleName("Profile location")
+        self.note.setAccessibleName("Unlock note")
+        self.note.setToolTip(f"Profile folder: {home}")  # for support, not the first read
 
         self.passphrase = QLineEdit()
         self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
@@ -52,6 +53,12 @@ class UnlockScreen(QWidget):
 
         self.remember = QCheckBox("Remember the key in the system keyring")
         self.remember.setAccessibleName("Remember the database key in the system keyring")
+        # Unavailable: greyed out (theme QSS) with the reason written under it, so it
+        # neither looks clickable nor hides why in a tooltip.
+        self.remember_note = muted_label(keyring_reason)
+        self.remember_note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.remember_note.setAccessibleName("Why the keyring option is off")
+        self.remember_note.setVisible(not keyring_available)
         if not keyring_available:
             self.remember.setEnabled(False)
             self.remember.setToolTip(keyring_reason)
@@ -73,6 +80,7 @@ class UnlockScreen(QWidget):
         column.addSpacing(8)
         column.addLayout(row)
         column.addWidget(self.remember, 0, Qt.AlignmentFlag.AlignHCenter)
+        column.addWidget(self.remember_note)
         column.addWidget(self.error)
 
         outer = QHBoxLayout(self)

@@ -22,7 +22,7 @@ def human_error(error: BaseException) -> str:
     if isinstance(error, WrongPassphrase):
         return "Wrong passphrase. Try again."
     if isinstance(error, RelayUnavailable):
-        return "The relay cannot be reached right now. Check the connection and try again."
+        return "The server cannot be reached right now. Check the connection and try again."
     if isinstance(error, CaucusError):
         text = str(error).strip()
         return text[:1].upper() + text[1:] if text else type(error).__name__

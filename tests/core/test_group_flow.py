@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from app.core.engine import Engine
-from app.core.errors import NotFound, NotPermittedHere
+from app.core.errors import ClientError, NotFound, NotPermittedHere
 from crypto.errors import DecryptionFailed
 from crypto.group_log import Role
 from crypto.key_schedule import EpochKeys
@@ -218,6 +218,26 @@ def test_spent_invite_cannot_admit_a_second_person(world) -> None:
         carol.resolve_group("Freelancers")
 
 
+def test_a_member_who_uses_the_invite_again_is_told_they_are_in(world) -> None:
+    """Not "this invite is no longer valid" (issue #12): the code's invite is in a group
+    this member already belongs to, and nothing is sent to the relay."""
+    _, _, (alice, bob, _carol) = world
+
+    async def scenario() -> int:
+        group_id = await alice.create_group("Freelancers")
+        code = await alice.create_invite(group_id, max_uses=5)
+        await bob.join(code)
+        await alice.sync()
+        await bob.sync()
+        with pytest.raises(ClientError, match="you are already a member of Freelancers"):
+            await bob.join(code)
+        with pytest.raises(ClientError, match="you are already a member of Freelancers"):
+            await alice.join(code)  # the organizer who made it, too
+        return (await alice.sync()).admitted
+
+    assert run(scenario()) == 0  # no second request reached the inviter
+
+
 def test_concurrent_commits_by_two_organizers_both_land(world) -> None:
     """Compare-and-set append: a lost race is retried on the new state, never forked."""
     _, _, (alice, bob, carol) = world
@@ -320,3 +340,18 @@ def test_removal_in_the_same_batch_as_messages_is_processed(world) -> None:
     group_id = run(scenario())
     assert [m.text for m in bob.messages(group_id)] == ["last message Bob may read"]
     assert bob.group(group_id).status == "removed"
+
+
+def test_a_muted_group_stays_muted_in_the_profile(world) -> None:
+    """Which groups are muted lives in the encrypted profile (not the desktop's plain
+    settings file); the desktop test (tests/qt/test_notifications.py) covers its effect."""
+    _, _, (alice, _bob, _carol) = world
+
+    group_id = run(alice.create_group("Night shift"))
+    assert not alice.group(group_id).muted
+    alice.set_muted(group_id, True)
+    assert alice.group(group_id).muted
+    alice.forget(group_id)  # re-read from the database, not a cache
+    assert alice.group(group_id).muted
+    alice.set_muted(group_id, False)
+    assert not alice.group(group_id).muted

@@ -20,6 +20,7 @@ def organizer_and_member(
     bob = create_profile(qtbot, bob_app, "Bob", relay.url)
     create_group(qtbot, alice, group)
     alice.invite_action.trigger()
+    alice.dialog.approval.setChecked(False)  # admitted at once (the default asks an organizer)
     click(qtbot, alice.dialog.create_button)
     qtbot.waitUntil(lambda: alice.dialog.code.text().startswith("caucus://"), timeout=WAIT_MS)
     bob.open_join_dialog(alice.dialog.code.text())

@@ -5,7 +5,8 @@ same tallied counts in the results view."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QMessageBox
 
 from app.core.api import BallotKind, BallotResultView, OptionCount
 from app.qt.ballot_results import BallotResultsView, Bar, BarChart, Histogram
@@ -81,10 +82,18 @@ def test_create_vote_close_and_compare_results(qtbot, relay, make_app) -> None: 
     click(qtbot, offer_a.choices[2])
     click(qtbot, offer_a.vote_button)
     assert rank_b.ranking is not None and rank_a.ranking is not None
+    # Nothing is ranked until the voter ranks it: an untouched form submits nothing.
+    assert rank_b.ranking.ranking() == ()
+    click(qtbot, rank_b.vote_button)
+    assert rank_b.error.text() == "Rank at least one option."
+    for option in ("Safety", "Hours", "Pay"):  # ticked in this order
+        items = rank_b.ranking.findItems(option, Qt.MatchFlag.MatchContains)
+        items[0].setCheckState(Qt.CheckState.Checked)
+    assert rank_b.ranking.ranking() == (2, 1, 0)
     rank_b.ranking.setCurrentRow(2)
-    click(qtbot, rank_b.rank_up)
     click(qtbot, rank_b.rank_up)  # Safety, Pay, Hours
     assert rank_b.ranking.ranking() == (2, 0, 1)
+    assert rank_b.ranking.item(0).text() == "1. Safety"
     click(qtbot, rank_b.vote_button)
     rank_a.ranking.set_order(["Hours", "Pay"])  # Safety left unranked
     click(qtbot, rank_a.vote_button)
@@ -124,6 +133,16 @@ def test_create_vote_close_and_compare_results(qtbot, relay, make_app) -> None: 
     assert rank_a.result.winners == rank_b.result.winners == ("Hours",)
     assert len(rank_b.results.charts) == 3
     assert rank_b.results.charts[2].bars == (Bar("Hours", 2, True),)
+    # The tie is called a tie, and the rule that broke it is on screen.
+    headings = {
+        label.accessibleName(): label.text() for label in rank_b.results.findChildren(QLabel)
+    }
+    assert headings["Round 1"] == "Round 1: Pay has the fewest votes (0 votes) and is eliminated."
+    assert headings["Round 2"] == (
+        "Round 2: Safety and Hours tie for the fewest votes (1 vote); Safety is eliminated "
+        "by the tie rule."
+    )
+    assert "Tie rule:" in headings["How the count works"]
 
 
 def test_results_view_for_numeric_and_missed_quorum(qtbot) -> None:  # type: ignore[no-untyped-def]

@@ -66,12 +66,28 @@ def test_publish_verify_open_export_and_acknowledge(qtbot, relay, make_app, tmp_
     assert theirs.note.text() == "Approved on Thursday"
     assert not theirs.version_button.isVisible() and not theirs.acks.isVisible()
 
+    # A desktop with no viewer for the file: the panel does not claim it opened it.
     opened: list[QUrl] = []
-    theirs.opener = opened.append
+
+    def no_viewer(url: QUrl) -> bool:
+        opened.append(url)
+        return False
+
+    theirs.opener = no_viewer
     click(qtbot, theirs.open_button)
     qtbot.waitUntil(lambda: bool(opened), timeout=WAIT_MS)
     opened_copy = Path(opened[0].toLocalFile())
     assert opened_copy.read_bytes() == content
+    assert theirs.status.text().startswith("No program on this computer opens minutes.txt.")
+
+    def viewer(url: QUrl) -> bool:
+        opened.append(url)
+        return True
+
+    theirs.opener = viewer
+    click(qtbot, theirs.open_button)
+    qtbot.waitUntil(lambda: len(opened) == 2, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: theirs.status.text() == "Opened minutes.txt.", timeout=WAIT_MS)
 
     out = tmp_path / "exported"
     out.mkdir()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QDialogButtonBox
+from PySide6.QtGui import QColor, QImage
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLabel
 
 from app.qt.dialogs.settings import SettingsDialog
 from app.qt.keyring_store import TURNED_OFF
@@ -42,6 +43,18 @@ def test_lock_and_unlock(qtbot, relay, make_app) -> None:  # type: ignore[no-unt
     # reason, whether or not this machine has a `keyring` package and a working backend.
     assert not app.unlock_screen.remember.isEnabled()
     assert app.unlock_screen.remember.toolTip() == TURNED_OFF
+    assert app.unlock_screen.remember_note.isVisible()
+    assert app.unlock_screen.remember_note.text() == TURNED_OFF
+    # Greyed out, not only unclickable: no part of its label is in the text colour.
+    remember = app.unlock_screen.remember
+    qtbot.waitUntil(lambda: not remember.rect().isEmpty(), timeout=WAIT_MS)
+    assert _pixels_near(remember.grab().toImage(), colors().text) == 0
+    assert (
+        _pixels_near(
+            app.unlock_screen.findChild(QLabel, "screenTitle").grab().toImage(), colors().text
+        )
+        > 20
+    )  # fmt: skip  (the check sees text where it is)
 
     unlock_with(qtbot, app, "not the passphrase")
     qtbot.waitUntil(lambda: app.unlock_screen.error.isVisible(), timeout=WAIT_MS)
@@ -109,7 +122,33 @@ def test_settings_change_idle_delay_and_theme(qtbot, relay, make_app) -> None:  
         assert app.idle_timer.interval() == 5 * 60 * 1000
         assert colors().dark
         assert app.settings.idle_lock_minutes == 5 and app.settings.theme == "dark"
+        # The selected tab's label is painted in the new theme's text colour (it used to
+        # keep the light theme's dark text on the dark background until the next unlock).
+        bar = window.tabs.tabBar()
+        qtbot.waitUntil(
+            lambda: (
+                _pixels_near(bar.grab(bar.tabRect(bar.currentIndex())).toImage(), colors().text)
+                > 20
+            ),
+            timeout=WAIT_MS,
+        )
     finally:
         qapp = QApplication.instance()
         assert isinstance(qapp, QApplication)
         apply_theme(qapp, "light")
+
+
+def _pixels_near(image: QImage, hex_colour: str) -> int:
+    """Pixels of ``image`` close to ``hex_colour`` (a label's antialiased text)."""
+    want = QColor(hex_colour)
+    return sum(
+        1
+        for x in range(image.width())
+        for y in range(image.height())
+        if max(
+            abs(QColor(image.pixel(x, y)).red() - want.red()),
+            abs(QColor(image.pixel(x, y)).green() - want.green()),
+            abs(QColor(image.pixel(x, y)).blue() - want.blue()),
+        )
+        < 40
+    )

@@ -43,7 +43,7 @@ def test_link_opens_the_join_door_and_the_organizer_admits(qtbot, relay, make_ap
     screen = bob_app.first_run
     assert screen.pages.currentWidget() is screen.join_page
     assert screen.invite_code.toPlainText() == code
-    assert screen.invite_relay.text().startswith(f"Relay: {relay.url}")
+    assert screen.invite_relay.text().startswith(f"Server: {relay.url}")
     assert "works only on that computer" in screen.invite_relay.text()  # a loopback relay
     _fill_join_door(qtbot, screen, "Bob")
     click(qtbot, screen.join_button)

@@ -12,6 +12,9 @@ def test_approve_promote_and_remove(qtbot, relay, make_app) -> None:  # type: ig
     alice = create_profile(qtbot, alice_app, "Alice", relay.url)
     bob = create_profile(qtbot, bob_app, "Bob", relay.url)
     create_group(qtbot, alice, "Translators")
+    # The creator is told what happened, not that they "joined".
+    qtbot.waitUntil(lambda: alice.statusBar().currentMessage() != "", timeout=WAIT_MS)
+    assert alice.statusBar().currentMessage().startswith("Created Translators.")
 
     alice.invite_action.trigger()
     invite = alice.dialog
@@ -26,14 +29,32 @@ def test_approve_promote_and_remove(qtbot, relay, make_app) -> None:  # type: ig
     assert panel.requests.item(0).text().startswith("Bob\n")
     assert panel.approve.isVisible()
     assert bob.group_model.rowCount() == 0  # nobody let Bob in yet
+    qtbot.waitUntil(
+        lambda: alice.statusBar().currentMessage() == "Bob asks to join.", timeout=WAIT_MS
+    )
+    join_dialog = bob.dialog
+    assert join_dialog.join.text() == "Request sent"
     click(qtbot, panel.approve)
     qtbot.waitUntil(lambda: bob.group_model.rowCount() == 1, timeout=WAIT_MS)
+    # Bob's open dialog stops saying "Request sent" once he is in.
+    qtbot.waitUntil(lambda: join_dialog.join.text() == "Joined", timeout=WAIT_MS)
+    assert "You are in Translators" in join_dialog.status.text()
     qtbot.waitUntil(lambda: panel.requests.count() == 0, timeout=WAIT_MS)
+    # Decided: the prompt leaves the status bar instead of asking for 15 s more.
+    qtbot.waitUntil(lambda: alice.statusBar().currentMessage() == "", timeout=WAIT_MS)
     assert not panel.approve.isVisible()
 
     qtbot.waitUntil(lambda: panel.select_member("Bob"), timeout=WAIT_MS)
     assert panel.promote.text() == "Make organizer"
     click(qtbot, panel.promote)
+    # One click only asks: cancelling changes nothing.
+    asked: QMessageBox = panel.confirmation
+    assert "Organizers can invite" in asked.text()
+    click(qtbot, asked.button(QMessageBox.StandardButton.Cancel))
+    assert panel.select_member("Bob") and panel.list.currentItem().text() == "Bob\nmember"
+    click(qtbot, panel.promote)
+    confirm = next(b for b in panel.confirmation.buttons() if b.text() == "Make organizer")
+    click(qtbot, confirm)
     qtbot.waitUntil(
         lambda: panel.select_member("Bob") and panel.list.currentItem().text() == "Bob\norganizer",
         timeout=WAIT_MS,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
 
 from app.qt.group_list import GroupListModel
 from tests.qt.helpers import (
@@ -30,10 +31,23 @@ def test_create_invite_join_and_talk(qtbot, relay, make_app) -> None:  # type: i
 
     alice.invite_action.trigger()
     invite = alice.dialog
+    # The default invite serves a whole meeting and lets an organizer check each person.
+    assert invite.approval.isChecked() and invite.uses.value() == 25
+    assert not invite.copy_text.isEnabled()
+    invite.approval.setChecked(False)
     click(qtbot, invite.create_button)
     qtbot.waitUntil(lambda: invite.code.text().startswith("caucus://join#"), timeout=WAIT_MS)
     assert not invite.qr.pixmap().isNull()
+    # The dialog grew to hold the QR code: nothing is drawn over it.
+    assert invite.qr.geometry().bottom() < invite.hint.geometry().top()
+    assert invite.hint.geometry().bottom() <= invite.height()
     code = invite.code.text()
+    # A ready-to-send invitation: who, which group, the link, until when.
+    click(qtbot, invite.copy_text)
+    letter = QGuiApplication.clipboard().text()
+    assert "Alice invites you to join Freelancers on Caucus" in letter
+    assert code in letter.splitlines()
+    assert "valid until" in letter
 
     bob.join_action.trigger()
     join = bob.dialog
@@ -73,6 +87,7 @@ def test_channels_verification_search_and_switcher(qtbot, relay, make_app) -> No
     bob = create_profile(qtbot, bob_app, "Bob", relay.url)
     create_group(qtbot, alice, "Cleaners")
     alice.invite_action.trigger()
+    alice.dialog.approval.setChecked(False)
     click(qtbot, alice.dialog.create_button)
     qtbot.waitUntil(lambda: alice.dialog.code.text().startswith("caucus://"), timeout=WAIT_MS)
     bob.open_join_dialog(alice.dialog.code.text())

@@ -49,6 +49,7 @@ __all__ = [
     "save_sender_heads",
     "set_cursor",
     "set_last_sent",
+    "set_muted",
     "set_status",
 ]
 
@@ -67,6 +68,7 @@ class GroupRow:
     status: GroupStatus
     read_upto: int
     joined_at: int
+    muted: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def insert_group(
 
 def load_group(db: Database, group_id: bytes) -> GroupRow | None:
     row = db.one(
-        "SELECT relay_url, mailbox_id, cursor, status, read_upto, joined_at FROM groups"
+        "SELECT relay_url, mailbox_id, cursor, status, read_upto, joined_at, muted FROM groups"
         " WHERE group_id = ?",
         (group_id,),
     )
@@ -115,6 +117,7 @@ def load_group(db: Database, group_id: bytes) -> GroupRow | None:
         status=GroupStatus(row[3]),
         read_upto=int(row[4]),
         joined_at=int(row[5]),
+        muted=bool(row[6]),
     )
 
 
@@ -160,6 +163,11 @@ def last_sent(db: Database, group_id: bytes) -> bytes:
 
 def set_last_sent(db: Database, group_id: bytes, message_hash: bytes) -> None:
     db.execute("UPDATE groups SET last_sent = ? WHERE group_id = ?", (message_hash, group_id))
+
+
+def set_muted(db: Database, group_id: bytes, muted: bool) -> None:
+    """Whether the group raises notifications (0006_group_mute.sql)."""
+    db.execute("UPDATE groups SET muted = ? WHERE group_id = ?", (int(muted), group_id))
 
 
 def mark_read(db: Database, group_id: bytes) -> None:

@@ -166,7 +166,7 @@ class CreateBallotDialog(QDialog):
         self.bins = QSpinBox()
         self.bins.setRange(1, MAX_BINS)
         self.bins.setValue(10)
-        self.bins.setAccessibleName("Histogram bars")
+        self.bins.setAccessibleName("Groups in the results chart")
         self.numeric_box = QWidget()
         numeric_row = QHBoxLayout(self.numeric_box)
         numeric_row.setContentsMargins(0, 0, 0, 0)
@@ -174,7 +174,7 @@ class CreateBallotDialog(QDialog):
         numeric_row.addWidget(muted_label("to"))
         numeric_row.addWidget(self.numeric_max)
         numeric_row.addSpacing(12)
-        numeric_row.addWidget(muted_label("bars"))
+        numeric_row.addWidget(muted_label("groups in the chart"))
         numeric_row.addWidget(self.bins)
         numeric_row.addStretch(1)
 
@@ -208,11 +208,11 @@ class CreateBallotDialog(QDialog):
 
         self.eligible_note = muted_label(
             f"{eligible} member{'s' if eligible != 1 else ''} can vote: those whose Caucus "
-            "has registered a ballot key. Votes are anonymous; results appear only after "
-            "the ballot closes."
+            "has set up anonymous voting in this group. Votes are anonymous; results "
+            "appear only after the ballot closes."
             if eligible
-            else "Nobody can vote yet: members' apps register their ballot keys when they "
-            "next sync. Try again in a moment."
+            else "Nobody can vote yet: each member's Caucus sets up anonymous voting the "
+            "next time it connects. Try again in a moment."
         )
         self.eligible_note.setAccessibleName("Who can vote")
 

@@ -28,6 +28,7 @@ class JoinDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Join a group")
         self._bridge = bridge
+        self._waiting = False
         self.code = QPlainTextEdit(code)
         self.code.setAccessibleName("Invite code")
         self.code.setPlaceholderText("caucus://join#…")
@@ -60,7 +61,19 @@ class JoinDialog(QDialog):
         self.join.setText("Sending…")
         self._bridge.submit(JoinWithInvite(text), self._sent, self._failed)
 
+    @property
+    def waiting(self) -> bool:
+        """The request went out and no group has arrived yet."""
+        return self._waiting
+
+    def admitted(self, group_name: str) -> None:
+        """The welcome arrived: say so instead of "Request sent" (the window calls this)."""
+        self._waiting = False
+        self.join.setText("Joined")
+        self.status.setText(f"You are in {group_name}. It is open in your group list.")
+
     def _sent(self, _result: object) -> None:
+        self._waiting = True
         self.join.setText("Request sent")
         self.status.setText(
             "Request sent. The group appears in your list as soon as an organizer's "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -42,9 +43,17 @@ class SettingsDialog(QDialog):
         self.idle.setValue(settings.idle_lock_minutes)
         self.idle.setAccessibleName("Lock after idle minutes")
         self.idle.setToolTip("Lock Caucus after this many minutes without keyboard or mouse use.")
+        self.show_text = QCheckBox("Show message text in notifications")
+        self.show_text.setChecked(settings.show_message_text)
+        self.show_text.setAccessibleName("Show message text in notifications")
+        self.show_text.setToolTip(
+            "Off: a notification says only who wrote in which group. Notifications can show "
+            "on a locked screen."
+        )
         form = QFormLayout()
         form.addRow("Theme", self.theme)
         form.addRow("Lock when idle for", self.idle)
+        form.addRow("Notifications", self.show_text)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -57,6 +66,7 @@ class SettingsDialog(QDialog):
     def _apply(self) -> None:
         self._settings.theme = str(self.theme.currentData())
         self._settings.idle_lock_minutes = self.idle.value()
+        self._settings.show_message_text = self.show_text.isChecked()
         self._settings.save()
         self.applied.emit()
         self.accept()
