@@ -137,11 +137,8 @@ def read_invite_code(code: str) -> str:
     it never shows in the process list (``/proc/PID/cmdline``) or the shell history."""
     if code != "-":
         return code
-    if sys.stdin.isatty():
-        given = getpass.getpass("Invite code: ")
-    else:
-        given = sys.stdin.readline(65536)
-    given = given.strip()
+    tty = sys.stdin.isatty()
+    given = (getpass.getpass("Invite code: ") if tty else sys.stdin.readline(65536)).strip()
     if not given:
         raise ClientError("no invite code on standard input")
     return given

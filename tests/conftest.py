@@ -14,7 +14,6 @@ import shutil
 import pytest
 from hypothesis import settings
 
-
 # Tests make many throwaway profiles with short passphrases ("pw", "passphrase of bob"):
 # they say so explicitly, here, for the engine in this process and every CLI or daemon
 # subprocess (which inherits the environment). The strength floor itself is tested with
