@@ -21,7 +21,15 @@ from app.core.events import (
 from app.core.group_session import GroupSession, Outcome
 from app.core.ports import CommitMaker, Context
 from app.core.relay_health import RelayHealth
-from app.core.rewind import REWIND_KIND, Reread, detect, restart_point, restarted, seen
+from app.core.rewind import (
+    REWIND_KIND,
+    Reread,
+    detect,
+    rereading,
+    restart_point,
+    restarted,
+    seen,
+)
 from app.core.status import MessageStatus
 from app.core.store import groups, relay_marks
 from crypto.commit import seal_commit
@@ -169,8 +177,7 @@ class GroupSync:
             rewound = detect(mark, after, result)
             if rewound is not None and reread is None and session.keys is not None:
                 # Sequence numbers were handed out again: read the live epoch once more.
-                # The new mark is stored only once the re-read is done, so one cut short
-                # is noticed and done again by the next sync.
+                # Flagged until done, so a re-read cut short is started again next sync.
                 reread = Reread(restarted(mark, result))
                 self._ctx.events.warn(group_id, REWIND_KIND, rewound)
                 if warnings is not None:
@@ -178,6 +185,7 @@ class GroupSync:
                 with self._ctx.db.transaction():
                     session.cursor = restart_point(self._ctx.db, group_id, session.keys.epoch)
                     groups.set_cursor(self._ctx.db, group_id, session.cursor)
+                    relay_marks.save_mark(self._ctx.db, group_id, rereading(mark))
                 continue
             if reread is not None:
                 reread.saw(result)

@@ -28,6 +28,7 @@ __all__ = [
     "Reread",
     "detect",
     "item_digest",
+    "rereading",
     "restart_point",
     "restarted",
     "seen",
@@ -43,6 +44,11 @@ def detect(mark: RelayMark, after: int, result: FetchResult) -> str | None:
     ``after`` the cursor it asked from: a relay that only moves forward never answers
     with a last below either, however fetches overlap.
     """
+    if mark.reread:
+        return (
+            "a re-read of this group after the relay was restored from an older copy was "
+            "cut short: reading it again from the start of its epoch"
+        )
     if (
         mark.generation is not None
         and result.generation is not None
@@ -67,13 +73,19 @@ def detect(mark: RelayMark, after: int, result: FetchResult) -> str | None:
 def seen(mark: RelayMark, result: FetchResult) -> RelayMark:
     """The mark after an answer that showed no rewind."""
     generation = result.generation if result.generation is not None else mark.generation
-    return RelayMark(generation, max(mark.last, result.last))
+    return RelayMark(generation, max(mark.last, result.last), mark.reread)
+
+
+def rereading(mark: RelayMark) -> RelayMark:
+    """The mark stored while a re-read runs: as before, flagged, so one cut short (a relay
+    that stops answering, a crash) is started again by the next sync."""
+    return RelayMark(mark.generation, mark.last, reread=True)
 
 
 def restarted(mark: RelayMark, result: FetchResult) -> RelayMark:
     """The mark once a rewind is acknowledged: the relay's new generation and last."""
     generation = result.generation if result.generation is not None else mark.generation
-    return RelayMark(generation, result.last)
+    return RelayMark(generation, result.last, reread=False)
 
 
 def restart_point(db: Database, group_id: bytes, epoch: int) -> int:

@@ -37,10 +37,16 @@ class HostileTransport(httpx.AsyncBaseTransport):
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
         self.rewrite: Rewrite | None = None
+        self.fetches = 0
+        self.refuse_fetches: set[int] = set()  # answer these fetches (1, 2, ...) with 403
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self.inner.handle_async_request(request)
         content = await response.aread()
+        if is_fetch(request, response):
+            self.fetches += 1
+            if self.fetches in self.refuse_fetches:
+                return httpx.Response(403, json={"error": "forbidden", "detail": "refused"})
         headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
         if self.rewrite is not None:
             changed, content = self.rewrite(request, response, content)
@@ -308,3 +314,28 @@ def test_the_cli_says_what_the_relay_did_and_keeps_working(tmp_path: Path, forge
         assert [m["text"] for m in alice_texts] == ["one", "two"]
     finally:
         relay.stop()
+
+
+def test_a_reread_cut_short_is_done_again_by_the_next_sync(world: World) -> None:
+    """The relay refuses the fetch that starts the re-read: the group stays flagged, so
+    the next sync starts the re-read again and reads everything."""
+    w = world
+    with w.bob.db.transaction():
+        w.bob.db.execute("UPDATE groups SET cursor = ? WHERE group_id = ?", (2**62, w.group_id))
+    w.bob.session(w.group_id).cursor = 2**62
+    w.bob_relay.refuse_fetches = {w.bob_relay.fetches + 2}
+
+    async def go() -> tuple[tuple[str, ...], tuple[str, ...]]:
+        await w.alice.send_text(w.group_id, "still there?")
+        first = await w.bob.sync()
+        assert texts(w.bob, w.group_id) == []
+        second = await w.bob.sync()
+        return first.warnings, second.warnings
+
+    first, second = run(go())
+    assert any("misbehaving" in line for line in first) and any(
+        "forbidden" in line for line in first
+    )
+    assert any("cut short: reading it again" in line for line in second)
+    assert texts(w.bob, w.group_id) == ["still there?"]
+    assert w.bob.session(w.group_id).cursor < 2**62

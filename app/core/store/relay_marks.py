@@ -34,10 +34,12 @@ _RETIRED = move(MESSAGE_TRANSITIONS, _REQUEUE_TO, _REQUEUE_FROM)
 
 @dataclass(frozen=True)
 class RelayMark:
-    """What a group last saw of its relay: generation id (None: never told) and last seq."""
+    """What a group last saw of its relay: generation id (None: never told) and last seq;
+    ``reread`` while a re-read after a rewind has not reached the end."""
 
     generation: str | None
     last: int
+    reread: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,16 +51,20 @@ class SentItem:
 
 
 def load_mark(db: Database, group_id: bytes) -> RelayMark:
-    row = db.one("SELECT relay_generation, relay_last FROM groups WHERE group_id = ?", (group_id,))
+    row = db.one(
+        "SELECT relay_generation, relay_last, relay_reread FROM groups WHERE group_id = ?",
+        (group_id,),
+    )
     if row is None:
         return RelayMark(None, 0)
-    return RelayMark(str(row[0]) if row[0] is not None else None, int(row[1]))
+    return RelayMark(str(row[0]) if row[0] is not None else None, int(row[1]), bool(row[2]))
 
 
 def save_mark(db: Database, group_id: bytes, mark: RelayMark) -> None:
     db.execute(
-        "UPDATE groups SET relay_generation = ?, relay_last = ? WHERE group_id = ?",
-        (mark.generation, mark.last, group_id),
+        "UPDATE groups SET relay_generation = ?, relay_last = ?, relay_reread = ?"
+        " WHERE group_id = ?",
+        (mark.generation, mark.last, int(mark.reread), group_id),
     )
 
 
