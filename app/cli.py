@@ -27,10 +27,13 @@ from app.cli_ballots import add_ballot_commands
 from app.cli_docs import add_doc_commands
 from app.cli_json import group_json, iso, member_json, message_json, request_json
 from app.core.api import (
+    DEFAULT_CHANNEL,
     ClientError,
     Engine,
     RelayUnavailable,
+    SendHeld,
     create_profile,
+    parse_message_id,
     profile_exists,
     wall_clock_ms,
 )
@@ -111,6 +114,13 @@ async def cmd_group_list(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_group_rename(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
+    await engine.rename_group(group_id, args.name)
+    print(f"Renamed to {engine.group(group_id).name}.")
+    return 0
+
+
 async def cmd_group_mute(engine: Engine, args: argparse.Namespace) -> int:
     group_id = engine.resolve_group(args.group)
     engine.set_muted(group_id, args.muted)
@@ -161,14 +171,94 @@ async def cmd_join(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
-async def cmd_send(engine: Engine, args: argparse.Namespace) -> int:
-    group_id = engine.resolve_group(args.group)
+def _channel_id(engine: Engine, group_id: bytes, name: str | None) -> bytes | None:
+    """A channel of the group by its name; None (every channel) when no name is given."""
+    if name is None:
+        return None
+    for channel in engine.group(group_id).channels:
+        if channel.name == name:
+            return channel.channel_id
+    raise ClientError(f"no channel {name!r} in this group")
+
+
+async def _queued(action: Awaitable[object]) -> int:
+    """Run a send; an unreachable relay leaves it queued (exit status 3), as for send."""
     try:
-        await engine.send_text(group_id, args.text)
+        await action
     except RelayUnavailable as exc:
         print(
             f"caucus: {exc}; the message is queued and goes out with the next sync", file=sys.stderr
         )
+        return EXIT_QUEUED
+    return 0
+
+
+async def cmd_reply(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
+    target = parse_message_id(args.message_id)
+    return await _queued(engine.conversation.reply(group_id, target, args.text))
+
+
+async def cmd_edit(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
+    target = parse_message_id(args.message_id)
+    return await _queued(engine.conversation.edit(group_id, target, args.text))
+
+
+async def cmd_delete(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
+    target = parse_message_id(args.message_id)
+    return await _queued(engine.conversation.delete(group_id, target))
+
+
+async def cmd_react(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
+    target = parse_message_id(args.message_id)
+    return await _queued(engine.conversation.react(group_id, target, args.emoji, not args.remove))
+
+
+async def cmd_channel_create(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
+    channel_id = await engine.create_channel(group_id, args.name, announce_only=args.announcements)
+    print(channel_id.hex())
+    return 0
+
+
+async def cmd_channel_list(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
+    channels = engine.group(group_id).channels
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {"id": c.channel_id.hex(), "name": c.name, "announcements": c.announce_only}
+                    for c in channels
+                ],
+                ensure_ascii=False,
+            )
+        )
+    else:
+        for c in channels:
+            print(
+                f"{c.channel_id.hex()}  #{c.name}{'  (announcements)' if c.announce_only else ''}"
+            )
+    return 0
+
+
+async def cmd_send(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
+    channel_id = _channel_id(engine, group_id, args.channel) or DEFAULT_CHANNEL
+    if args.unconfirmed:
+        engine.freshness.send_anyway(group_id)  # docs/protocol.md 7.8: the user's override
+    try:
+        await engine.send_text(group_id, args.text, channel_id)
+    except RelayUnavailable as exc:
+        print(
+            f"caucus: {exc}; the message is queued and goes out with the next sync", file=sys.stderr
+        )
+        return EXIT_QUEUED
+    except SendHeld as exc:
+        print(f"caucus: {exc} (caucus send --unconfirmed)", file=sys.stderr)
         return EXIT_QUEUED
     return 0
 
@@ -188,7 +278,8 @@ async def cmd_sync(engine: Engine, args: argparse.Namespace) -> int:
 
 async def cmd_messages(engine: Engine, args: argparse.Namespace) -> int:
     group_id = engine.resolve_group(args.group)
-    messages = engine.messages(group_id, limit=args.limit)
+    channel_id = _channel_id(engine, group_id, args.channel)
+    messages = engine.messages(group_id, channel_id, limit=args.limit)
     if args.json:
         print(
             json.dumps(
@@ -305,6 +396,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = gsub.add_parser("list", help="list groups")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_group_list)
+    p = gsub.add_parser("rename", help="rename a group (organizers)")
+    p.add_argument("group")
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_group_rename)
     p = gsub.add_parser("mute", help="no notifications from a group (the desktop app)")
     p.add_argument("group")
     p.set_defaults(handler=cmd_group_mute, muted=True)
@@ -328,7 +423,51 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("send", help="send a message")
     p.add_argument("group")
     p.add_argument("text")
+    p.add_argument("--channel", default=None, help="a channel's name (default: general)")
+    p.add_argument(
+        "--unconfirmed",
+        action="store_true",
+        help="send even though no organizer confirmed the group is current in the last "
+        "10 minutes (releases the group's held queue for 10 minutes)",
+    )
     p.set_defaults(handler=cmd_send)
+
+    p = sub.add_parser("reply", help="answer a message (its id from 'messages --json')")
+    p.add_argument("group")
+    p.add_argument("message_id")
+    p.add_argument("text")
+    p.set_defaults(handler=cmd_reply)
+    p = sub.add_parser("edit", help="change the text of one of your messages")
+    p.add_argument("group")
+    p.add_argument("message_id")
+    p.add_argument("text")
+    p.set_defaults(handler=cmd_edit)
+    p = sub.add_parser("delete", help="delete one of your messages for everyone")
+    p.add_argument("group")
+    p.add_argument("message_id")
+    p.set_defaults(handler=cmd_delete)
+    p = sub.add_parser("react", help="react to a message with an emoji")
+    p.add_argument("group")
+    p.add_argument("message_id")
+    p.add_argument("emoji")
+    p.add_argument("--remove", action="store_true", help="take your reaction back")
+    p.set_defaults(handler=cmd_react)
+
+    channel = sub.add_parser("channel", help="a group's channels")
+    csub = channel.add_subparsers(dest="channel_command", required=True, metavar="ACTION")
+    p = csub.add_parser("create", help="create a channel (organizers); prints its id last")
+    p.add_argument("group")
+    p.add_argument("name")
+    p.add_argument(
+        "--announcements",
+        action="store_true",
+        help="only organizers post; every client enforces it",
+    )
+    p.set_defaults(handler=cmd_channel_create)
+    p = csub.add_parser("list", help="a group's channels")
+    p.add_argument("group")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_channel_list)
 
     p = sub.add_parser("sync", help="fetch and process everything pending, then exit")
     p.add_argument("--wait", type=float, default=0.0, help="long-poll up to this many seconds")
@@ -336,6 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("messages", help="show a group's messages")
     p.add_argument("group")
+    p.add_argument("--channel", default=None, help="only this channel (by name)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=None)
     p.set_defaults(handler=cmd_messages)

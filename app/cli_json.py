@@ -48,12 +48,18 @@ def group_json(g: GroupView) -> dict[str, Any]:
 
 def message_json(m: MessageView) -> dict[str, Any]:
     return {
+        "id": m.message_id.hex() if m.message_id is not None else None,
         "sender": m.sender_name,
         "text": m.text,
         "sent_at": iso(m.sent_at),
         "fingerprint": m.sender_fingerprint,
         "status": m.status,
         "warning": m.warning,
+        "reply_to": m.reply_to.hex() if m.reply_to is not None else None,
+        "edited": m.edited,
+        "deleted": m.deleted,
+        "reactions": {emoji: list(names) for emoji, names in m.reactions},
+        "attachments": [],
     }
 
 
@@ -83,6 +89,8 @@ def ballot_json(view: BallotView) -> dict[str, Any]:
         "i_am_eligible": view.i_am_eligible,
         "my_revision": view.my_revision,
         "my_vote_pending": view.my_vote_pending,
+        "eligibility_changed": view.eligibility_changed,
+        "integrity": view.integrity,
     }
     if view.kind == "numeric":
         data["range"] = [view.numeric_min, view.numeric_max]

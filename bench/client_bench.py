@@ -5,8 +5,13 @@ Run: ``.venv/bin/python bench/client_bench.py [--messages 10000]``
 Prints (a) client open + verify + store messages/s next to raw PyNaCl
 (XChaCha20-Poly1305 decrypt + Ed25519 verify) on the same payloads in the same process,
 and (c) the wall time of a catch-up sync of N messages (fetch over a real loopback socket,
-verify, decrypt, store in SQLCipher). Targets: catch-up of 10,000 in under 2 s; client at
-least half the raw rate.
+verify, decrypt, store in SQLCipher). Targets (issue #8): catch-up of 10,000 in under 1 s
+on 2 cores; client at least 0.6 of the raw rate.
+
+On a busy machine the raw rate itself moves by a factor of two within minutes, so it is
+measured right before and right after the catch-up and the ratio is taken against their
+mean; the catch-up is also given in units of that raw time ("x raw"), which compares
+runs made under different loads.
 """
 
 from __future__ import annotations
@@ -161,20 +166,15 @@ async def main(count: int) -> None:
             await fill(alice, group_id, count)
             fill_s = time.perf_counter() - t0
 
-            t0 = time.perf_counter()
-            report = await bob.sync()
-            catch_up = time.perf_counter() - t0
-            if report.messages != count:
-                raise SystemExit(f"expected {count} messages, got {report.messages}")
-
-            # Fetch the same items again to time the network part alone.
+            # Fetch the items once first, to time the network part alone and to give the
+            # raw baseline the same payloads.
             session = bob.session(group_id)
             keys = session.keys
             assert keys is not None
             relay_client = bob.relay(url)
             items: list[bytes] = []
             t0 = time.perf_counter()
-            cursor = session.cursor - count
+            cursor = session.cursor
             while True:
                 result = await relay_client.fetch(session.mailbox_id, keys.mailbox_cap, cursor)
                 if result.empty:
@@ -182,7 +182,15 @@ async def main(count: int) -> None:
                 items.extend(item for _, item in result.items)
                 cursor = result.items[-1][0]
             fetch_s = time.perf_counter() - t0
-            raw = raw_rate(items, count)
+            raw_before = raw_rate(items, count)
+
+            t0 = time.perf_counter()
+            report = await bob.sync()
+            catch_up = time.perf_counter() - t0
+            if report.messages != count:
+                raise SystemExit(f"expected {count} messages, got {report.messages}")
+            raw_after = raw_rate(items, count)
+            raw = (raw_before + raw_after) / 2
             client_rate = count / (catch_up - fetch_s)
             await alice.close()
             await bob.close()
@@ -194,12 +202,16 @@ async def main(count: int) -> None:
     print(f"setup: posted {count} messages in {fill_s:.2f} s ({count / fill_s:.0f}/s, sequential)")
     print(
         f"(c) catch-up sync (fetch + verify + decrypt + store): {catch_up:.2f} s "
-        f"({count / catch_up:.0f} msg/s); target < 2 s for 10,000"
+        f"({count / catch_up:.0f} msg/s); target < 1 s for 10,000"
     )
     print(f"    of which fetching the {count} items alone: {fetch_s:.2f} s")
+    print(f"    = {catch_up * raw / count:.2f} x the raw time for the same {count} messages")
     print(f"(a) client open + verify + store: {client_rate:.0f} msg/s")
-    print(f"    raw PyNaCl AEAD decrypt + Ed25519 verify: {raw:.0f} msg/s")
-    print(f"    ratio client/raw: {client_rate / raw:.2f} (target >= 0.5)")
+    print(
+        f"    raw PyNaCl AEAD decrypt + Ed25519 verify: {raw:.0f} msg/s"
+        f" (before {raw_before:.0f}, after {raw_after:.0f})"
+    )
+    print(f"    ratio client/raw: {client_rate / raw:.2f} (target >= 0.6)")
 
 
 if __name__ == "__main__":

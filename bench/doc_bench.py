@@ -63,8 +63,8 @@ def ours_encrypt(data: bytes, key: bytes) -> list[bytes]:
     return list(encrypt_stream(key, DOC_ID, 1, io.BytesIO(data)))
 
 
-def ours_decrypt(chunks: list[bytes], key: bytes) -> int:
-    decryptor = StreamDecryptor(key, DOC_ID, 1)
+def ours_decrypt(chunks: list[bytes], key: bytes, size: int) -> int:
+    decryptor = StreamDecryptor(key, DOC_ID, 1, size)
     total = sum(len(decryptor.feed(chunk)) for chunk in chunks)
     decryptor.finish()
     return total
@@ -114,7 +114,7 @@ def measure(
     raw_dec = best(rounds, raw_decrypt, raw_chunks, key)
     return [
         ("encrypt", raw_enc, best(rounds, ours_encrypt, data, key)),
-        ("decrypt", raw_dec, best(rounds, ours_decrypt, our_chunks, key)),
+        ("decrypt", raw_dec, best(rounds, ours_decrypt, our_chunks, key, size)),
         ("publish (hash + encrypt)", raw_enc, best(rounds, publish_path, data, key, signer)),
         ("open (decrypt + check)", raw_dec, best(rounds, open_path, ann, our_chunks)),
     ]

@@ -1,26 +1,33 @@
-"""Relay throughput and long-poll latency on loopback. Run: python bench/relay_bench.py (~2 min).
+"""Relay throughput and long-poll latency on loopback, SQLite and PostgreSQL side by side.
+
+Run: python bench/relay_bench.py (about 5 minutes; --quick for a short run).  Every figure
+of issue #10's targets is printed in one run:
 
 (a) Accepted POST /v1/mailboxes/{mid}/items per second (256-byte items, 16 mailboxes,
     every answer a durable commit) against a bare ASGI hello-world app served with the
-    same uvicorn settings, at 1, 10 and 100 concurrent connections.  Runs alternate
-    between the servers so background load affects them alike; the servers' CPU time
-    per accepted POST is printed too (steadier than rates on a shared machine).
-(b) The floor under (a): the latency of one durable SQLite commit (WAL, synchronous=FULL,
-    one thread, no HTTP) in the database's directory, before and after (a).  Every
-    acknowledged POST waits for one commit (shared by the writes of one group commit), so
-    at one connection the relay cannot exceed 1 / that latency.
-(c) Long-poll delivery latency: K clients (1, 10, 100) wait on one mailbox; a poster
-    appends an item; we time from the POST's acknowledgement (and from its sending) to
-    each waiting client having the item.
+    same uvicorn settings (``relay.server.server_config``: uvloop, httptools, the
+    relay's connection guard), at 1, 10 and 100 concurrent connections; the relay on
+    SQLite, on SQLite with Prometheus metrics, and on PostgreSQL with 1 and 2 worker
+    processes (``serve --workers N``).  Each cell is the median of ``--repeat`` runs that
+    alternate between the servers, so background load affects them alike; the ratio is
+    taken within each round.  The servers' CPU time per accepted POST is printed too.
+(b) The floor under (a) at one connection: the latency of one durable SQLite commit
+    (WAL, ``synchronous=FULL``, one thread, no HTTP) and of one bare 4 KiB write +
+    ``fdatasync`` in the database's directory, before and after (a), against the
+    hello-world app's time per request.  A POST is acknowledged after its commit's
+    fsync, so one connection cannot exceed 1 / (fsync + a request's handling).
+(c) Long-poll delivery: K clients (1, 10, 100, 1000) long-poll one mailbox; a poster
+    appends an item; we time from the first byte of the POST's acknowledgement (and from
+    the POST's sending) to the first byte of each waiting client's answer; p50 / p99.
+    On SQLite, on PostgreSQL with one relay process, and with two relay processes on one
+    database (as two hosts: the clients spread over both, the poster on the first, so half
+    of the answers are woken through LISTEN/NOTIFY).  Each round waits until the relays
+    report every poll registered (their ``caucus_relay_long_polls_waiting`` gauge).
 
-(d) With --postgres: (a) and (c) on PostgreSQL instead (a throwaway server from the Debian
-    ``postgresql`` package, as the tests start it, or --postgres-url), with 1 and 2 relay
-    worker processes (``serve --workers N``); with 2 workers the waiting clients and the
-    poster land on either process, so part of (c) is delivered through LISTEN/NOTIFY.
-
-The relay runs twice, without and with Prometheus metrics (``--metrics``), to show what
-metrics cost.  ``--db-dir /dev/shm`` puts the database on tmpfs (fsync free, NOT durable):
-the relay's software overhead alone, for profiling.
+PostgreSQL is a throwaway server from the Debian ``postgresql`` package (as the tests
+start it; ``fsync`` on), or --postgres-url; --no-postgres skips it.  ``--db-dir /dev/shm``
+puts the SQLite database on tmpfs (fsync free, NOT durable): the relay's software cost
+alone, for profiling.
 
 All servers run as separate processes (`python -m relay serve` and this file with
 `--serve-hello`); wrk (Debian package) generates load, or, without it, a multi-process
@@ -31,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import re
@@ -42,7 +50,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -53,7 +63,8 @@ from crypto.relay_auth import b64url_encode, bearer_header  # noqa: E402
 ITEM = b"x" * 256
 MAILBOXES = 16
 CONCURRENCY = (1, 10, 100)
-WAITERS = (1, 10, 100)
+WAITERS = (1, 10, 100, 1000)
+T = TypeVar("T")
 OPEN_LIMITS = [
     "--rate", "1e9", "--burst", "1e9", "--read-rate", "1e9", "--read-burst", "1e9",
     "--creations-per-minute", "1e9", "--creation-burst", "1e9",
@@ -91,10 +102,11 @@ def serve_hello() -> None:
     """Serve ``hello_app`` with exactly the relay's uvicorn settings."""
     import uvicorn
 
-    from relay.server import bind_socket, display_url, uvicorn_config
+    from relay.config import RelayConfig
+    from relay.server import bind_socket, display_url, server_config
 
     sock = bind_socket("127.0.0.1", 0)
-    config = uvicorn_config(hello_app)  # type: ignore[arg-type]
+    config = server_config(hello_app, RelayConfig(db_path=Path("unused.db")))
     server = uvicorn.Server(config)
     original_startup = server.startup
 
@@ -118,7 +130,10 @@ class Server:
             argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
         )
         assert self.proc.stdout is not None
+        self.metrics_url: str | None = None
         for line in self.proc.stdout:
+            if " metrics on " in line:
+                self.metrics_url = line.split()[-1]
             if marker in line:
                 self.url = line.split()[-1]
                 break
@@ -128,12 +143,18 @@ class Server:
         self.host, self.port = host, int(port)
 
     def cpu_s(self) -> float:
-        """CPU seconds (user + system) the process has used so far (Linux; 0.0 elsewhere)."""
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU seconds (user + system) the process and its children (``--workers``) have
+        used so far (Linux; 0.0 elsewhere)."""
+        total = 0.0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                pid, rest = stat.read_text().split(" ", 1)
+            except OSError:
+                continue
+            fields = rest.rsplit(")", 1)[1].split()
+            if int(pid) == self.proc.pid or int(fields[1]) == self.proc.pid:
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -296,63 +317,155 @@ def run_raw(
 # ---------------------------------------------------------------- (c) long-poll latency
 
 
+class _Waiter(asyncio.Protocol):
+    """One long-polling connection; records when each answer's first byte arrived."""
+
+    def __init__(self, answered: Callable[[_Waiter, int, bytes, float], None]) -> None:
+        self.answered = answered
+        self.buffer = bytearray()
+        self.first_byte = 0.0
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None  # the relay closed an idle keep-alive connection
+
+    def data_received(self, data: bytes) -> None:
+        if not self.buffer:
+            self.first_byte = time.perf_counter()
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        start = self.buffer.find(b"\r\ncontent-length: ", 0, end)  # our servers' spelling
+        size = (
+            int(self.buffer[start + 18 : self.buffer.find(b"\r", start + 18)]) if start > 0 else 0
+        )
+        if len(self.buffer) < end + 4 + size:
+            return
+        status = int(self.buffer[9:12])
+        body = bytes(self.buffer[end + 4 : end + 4 + size])
+        del self.buffer[: end + 4 + size]
+        self.answered(self, status, body, self.first_byte)
+
+
 async def long_poll_latency(
-    relay: Server, waiters: int, rounds: int
+    relays: list[Server], waiters: int, rounds: int
 ) -> tuple[list[float], list[float]]:
-    """(from ack, from send) latencies in ms, one per waiter per round."""
+    """(from ack, from send) latencies in ms, one per waiter per round.
+
+    ``waiters`` connections long-poll one mailbox, spread over ``relays`` (processes on
+    one database); each round they all ask for the next item, we wait until the relays
+    have registered every one of them (the sum of their ``caucus_relay_long_polls_waiting``
+    gauges when they all serve metrics; otherwise a settling pause), post one item
+    through the first relay and time each waiter's answer from the POST's
+    acknowledgement.  A waiter asks again only in the next round, so answers do not
+    compete with new requests.
+    """
+    relay = relays[0]
     ((path, auth),) = make_mailboxes_async_safe(relay)
-    headers = {"Authorization": auth}
-    received: list[dict[int, float]] = [{} for _ in range(waiters)]
-    armed = 0
-    done = asyncio.Event()
-    conns = [await Conn.open(relay.host, relay.port) for _ in range(waiters)]
+    loop = asyncio.get_running_loop()
+    request_head = f"Host: bench\r\nAuthorization: {auth}\r\n\r\n".encode()
+    answers: dict[_Waiter, tuple[int, bytes, float]] = {}
+    all_in = asyncio.Event()
 
-    async def waiter(index: int) -> None:
-        nonlocal armed
-        conn = conns[index]
-        after = 0
-        while True:
-            conn.send("GET", f"{path}?after={after}&wait=30", headers)
-            armed += 1
-            status, _, body = await conn.response()
-            now = time.perf_counter()
-            armed -= 1
-            if status != 200:
-                raise RuntimeError(f"fetch answered {status}")
-            pos = 0
-            while pos < len(body):
-                seq = int.from_bytes(body[pos : pos + 8], "big")
-                size = int.from_bytes(body[pos + 8 : pos + 12], "big")
-                received[index][seq] = now
-                pos += 12 + size
-                after = seq
-            if all(after in r for r in received) and len(received[index]) >= rounds:
-                done.set()
+    def answered(waiter: _Waiter, status: int, body: bytes, at: float) -> None:
+        answers[waiter] = (status, body, at)
+        if len(answers) == waiters:
+            all_in.set()
 
-    tasks = [asyncio.ensure_future(waiter(i)) for i in range(waiters)]
-    poster = await Conn.open(relay.host, relay.port)
+    conns: list[_Waiter] = []
+    for index in range(waiters):
+        home = relays[index % len(relays)]
+        _, protocol = await loop.create_connection(lambda: _Waiter(answered), home.host, home.port)
+        conns.append(protocol)
+    acks: list[tuple[int, float]] = []
+    ack_in = asyncio.Event()
+
+    def acknowledged(_: _Waiter, status: int, body: bytes, at: float) -> None:
+        acks.append((status, at))
+        ack_in.set()
+
+    _, poster = await loop.create_connection(lambda: _Waiter(acknowledged), relay.host, relay.port)
+    post = (
+        f"POST {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: {auth}\r\n"
+        f"Content-Length: {len(ITEM)}\r\n\r\n"
+    ).encode() + ITEM
     from_ack: list[float] = []
     from_send: list[float] = []
     for seq in range(1, rounds + 1):
-        while armed < waiters:
-            await asyncio.sleep(0.001)
-        await asyncio.sleep(0.02)  # let the relay register every waiter
+        answers.clear()
+        all_in.clear()
+        line = f"GET {path}?after={seq - 1}&wait=30 HTTP/1.1\r\n".encode()
+        for index, waiter in enumerate(conns):
+            if waiter.transport is None:  # idle past the keep-alive timeout (a slow round)
+                home = relays[index % len(relays)]
+                _, waiter = await loop.create_connection(
+                    lambda: _Waiter(answered), home.host, home.port
+                )
+                conns[index] = waiter
+            assert waiter.transport is not None
+            waiter.transport.write(line + request_head)
+        await _registered([r.metrics_url for r in relays], waiters)
+        if answers:
+            raise RuntimeError("a long-poll answered before the post")
+        acks.clear()
+        ack_in.clear()
         sent = time.perf_counter()
-        poster.send("POST", path, headers, ITEM)
-        status, _, _ = await poster.response()
-        acked = time.perf_counter()
+        if poster.transport is None:
+            _, poster = await loop.create_connection(
+                lambda: _Waiter(acknowledged), relay.host, relay.port
+            )
+        assert poster.transport is not None
+        poster.transport.write(post)
+        await asyncio.wait_for(ack_in.wait(), 60)
+        status, acked = acks[0]  # when the acknowledgement's first byte arrived
         if status != 200:
             raise RuntimeError(f"post answered {status}")
-        while not all(seq in r for r in received):
-            await asyncio.sleep(0.0005)
-        for r in received:
-            from_ack.append((r[seq] - acked) * 1000)
-            from_send.append((r[seq] - sent) * 1000)
-    for task in tasks:
-        task.cancel()
-    for conn in [*conns, poster]:
-        conn.close()
+        await asyncio.wait_for(all_in.wait(), 60)
+        for status, body, at in answers.values():
+            if status != 200 or int.from_bytes(body[:8], "big") != seq:
+                raise RuntimeError(f"a long-poll answered {status} without item {seq}")
+            from_ack.append((at - acked) * 1000)
+            from_send.append((at - sent) * 1000)
+    for waiter in [*conns, poster]:
+        if waiter.transport is not None:
+            waiter.transport.close()
     return from_ack, from_send
+
+
+async def _registered(metrics_urls: list[str | None], waiters: int) -> None:
+    """Until the relays have ``waiters`` long-polls registered (bounded), or a pause."""
+    if None in metrics_urls:
+        await asyncio.sleep(0.2 + waiters * 0.0005)
+        return
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        total = 0.0
+        for url in metrics_urls:
+            assert url is not None
+            host, port = url.removeprefix("http://").split("/")[0].split(":")
+            conn = await Conn.open(host, int(port))
+            conn.send("GET", "/metrics", {})
+            _, _, body = await conn.response()
+            conn.close()
+            match = re.search(rb"\ncaucus_relay_long_polls_waiting ([\d.]+)", body)
+            total += float(match.group(1)) if match else 0.0
+        if total >= waiters:
+            return
+        await asyncio.sleep(0.005)
+    raise RuntimeError("the long-polls were not all registered within 30 s")
+
+
+def run_loop(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on uvloop when installed: the client's own cost counts in (c)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def make_mailboxes_async_safe(relay: Server) -> list[tuple[str, str]]:
@@ -392,6 +505,24 @@ def commit_latency(folder: Path, rounds: int = 200) -> tuple[float, float, float
     return statistics.mean(times), pct(times, 0.5), pct(times, 0.9)
 
 
+def fsync_latency(folder: Path, rounds: int = 200) -> tuple[float, float, float]:
+    """(mean, p50, p90) seconds of one 4 KiB ``pwrite`` + ``fdatasync`` in ``folder``:
+    what the disk charges for durability, below SQLite."""
+    path = folder / "fsync.probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    times = []
+    try:
+        for _ in range(rounds):
+            start = time.perf_counter()
+            os.pwrite(fd, b"\0" * 4096, 0)
+            os.fdatasync(fd)
+            times.append(time.perf_counter() - start)
+    finally:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+    return statistics.mean(times), pct(times, 0.5), pct(times, 0.9)
+
+
 def _ms(times: tuple[float, ...]) -> str:
     return " / ".join(f"{t * 1e3:.2f}" for t in times)
 
@@ -404,146 +535,175 @@ def pct(values: list[float], q: float) -> float:
 # ---------------------------------------------------------------- main
 
 
+def relay_argv(db: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "relay", "serve", "--db", db, "--port", "0",
+            "--log-level", "warning", *OPEN_LIMITS, *extra]  # fmt: skip
+
+
+class Target:
+    """A server under load: its wrk script and mailboxes."""
+
+    def __init__(self, name: str, server: Server, folder: Path, hello: bool = False) -> None:
+        self.name = name
+        self.server = server
+        self.script = folder / f"{name.replace(' ', '_')}.lua"
+        if hello:
+            self.targets = [("/items", "Bearer x")] * MAILBOXES
+        else:
+            self.targets = make_mailboxes(server, MAILBOXES)
+        _lua(self.targets, self.script)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--serve-hello", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--seconds", type=float, default=5.0, help="per throughput run")
-    parser.add_argument("--rounds", type=int, default=40, help="long-poll rounds per size")
+    parser.add_argument("--seconds", type=float, default=3.0, help="per throughput run")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of throughput runs")
+    parser.add_argument("--rounds", type=int, default=10, help="long-poll rounds per K")
+    parser.add_argument("--quick", action="store_true", help="1 s runs, 1 round, 3 polls")
     parser.add_argument("--no-wrk", action="store_true", help="use the raw-socket generator")
-    parser.add_argument("--db-dir", help="directory for the relay database (default: a temp dir)")
+    parser.add_argument("--db-dir", help="directory for the SQLite databases (default: temp)")
     parser.add_argument("--no-latency", action="store_true", help="skip (c)")
-    parser.add_argument("--postgres", action="store_true", help="(d): PostgreSQL figures only")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--postgres-url", help="use this database instead of a throwaway one")
     args = parser.parse_args()
     if args.serve_hello:
         serve_hello()
         return 0
-    if args.postgres or args.postgres_url:
-        return postgres_figures(args)
+    if args.quick:
+        args.seconds, args.repeat, args.rounds = 1.0, 1, 3
+    from relay.connections import raise_open_files_limit
 
+    raise_open_files_limit()  # 1,000 long-polls and the load generator's sockets
     use_wrk = shutil.which("wrk") is not None and not args.no_wrk
-    with tempfile.TemporaryDirectory(dir=args.db_dir) as tmp:
-        relay = Server(
-            [sys.executable, "-m", "relay", "serve", "--db", f"{tmp}/bench.db", "--port", "0",
-             "--log-level", "warning", *OPEN_LIMITS],
-            "caucus-relay listening on",
-        )  # fmt: skip
-        metered = Server(
-            [sys.executable, "-m", "relay", "serve", "--db", f"{tmp}/metered.db", "--port", "0",
-             "--log-level", "warning", "--metrics", "--metrics-port", "0", *OPEN_LIMITS],
-            "caucus-relay listening on",
-        )  # fmt: skip
-        hello = Server([sys.executable, __file__, "--serve-hello"], "hello listening on")
-        try:
-            before = commit_latency(Path(tmp))
-            targets = make_mailboxes(relay, MAILBOXES)
-            script = Path(tmp) / "post.lua"
-            _lua(targets, script)
-            metered_script = Path(tmp) / "metered.lua"
-            metered_targets = make_mailboxes(metered, MAILBOXES)
-            _lua(metered_targets, metered_script)
-            hello_script = Path(tmp) / "hello.lua"
-            _lua([("/items", a) for _, a in targets], hello_script)
-            generator = "wrk -t1" if use_wrk else "raw-socket generator (lower bound)"
-            print(
-                f"(a) accepted POSTs/s, {len(ITEM)} B items, {args.seconds:g} s runs, {generator}"
-            )
-            print(
-                f"    {'connections':>11} {'hello-world':>12} {'relay':>10} {'relay/hello':>12}"
-                f" {'relay+metrics':>14} {'/hello':>7}   CPU us/request hello, relay"
-            )
-            bases: dict[int, float] = {}
-            for connections in CONCURRENCY:
-                base, base_cpu = throughput(
-                    hello, hello_script, [("/items", "x")], connections, args.seconds, use_wrk
-                )
-                ours, ours_cpu = throughput(
-                    relay, script, targets, connections, args.seconds, use_wrk
-                )
-                with_metrics, _ = throughput(
-                    metered, metered_script, metered_targets, connections, args.seconds, use_wrk
-                )
-                bases[connections] = base
-                print(
-                    f"    {connections:>11} {base:>12.0f} {ours:>10.0f} {ours / base:>11.0%}"
-                    f" {with_metrics:>14.0f} {with_metrics / base:>6.0%}"
-                    f"   {base_cpu:>5.0f}, {ours_cpu:>4.0f}"
-                )
-            after = commit_latency(Path(tmp))
-            print(
-                "(b) one durable SQLite commit in the database's directory, ms (mean / p50 / p90):"
-                f" before (a) {_ms(before)}, after (a) {_ms(after)}\n"
-                "    one connection waits for one commit per POST: at most "
-                f"{1 / before[0]:.0f} to {1 / after[0]:.0f} POSTs/s, {1 / before[0] / bases[1]:.0%}"
-                f" to {1 / after[0] / bases[1]:.0%} of hello-world at 1 connection"
-            )
-            if args.no_latency:
-                return 0
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=args.db_dir)))
+        pg_url = None if args.no_postgres else _postgres(args, stack)
 
-            print("(c) long-poll delivery latency, ms (p50 / p99), one mailbox, K waiting clients")
-            print(f"    {'K':>4} {'from POST ack':>18} {'from POST send':>18}")
-            for waiters in WAITERS:
-                rounds = max(10, args.rounds // (1 if waiters < 100 else 2))
-                from_ack, from_send = asyncio.run(long_poll_latency(relay, waiters, rounds))
-                print(
-                    f"    {waiters:>4} {pct(from_ack, 0.5):>8.2f} / {pct(from_ack, 0.99):>6.2f}"
-                    f" {pct(from_send, 0.5):>8.2f} / {pct(from_send, 0.99):>6.2f}"
-                    f"   (n={len(from_ack)}, mean from ack {statistics.mean(from_ack):.2f})"
-                )
-        finally:
-            relay.stop()
-            metered.stop()
-            hello.stop()
+        def start(name: str, argv: list[str], marker: str, hello: bool = False) -> Target:
+            server = Server(argv, marker)
+            stack.callback(server.stop)
+            return Target(name, server, tmp, hello)
+
+        listening = "caucus-relay listening on"
+        hello = start("hello", [sys.executable, __file__, "--serve-hello"], "hello listening on",
+                      hello=True)  # fmt: skip
+        metrics = ("--metrics", "--metrics-port", "0")  # (c) waits on the waiting gauge
+        relays = [
+            start("sqlite", relay_argv(f"{tmp}/bench.db"), listening),
+            start("sqlite+metrics", relay_argv(f"{tmp}/metered.db", *metrics), listening),
+        ]
+        if pg_url is not None:
+            relays.append(start("pg 1 worker", relay_argv(pg_url, *metrics), listening))
+            relays.append(start("pg 2 workers", relay_argv(pg_url, "--workers", "2"), listening))
+        floor_before = commit_latency(tmp), fsync_latency(tmp)
+        hello_rates = throughput_table(hello, relays, args, use_wrk)
+        floor_after = commit_latency(tmp), fsync_latency(tmp)
+        print_floor(floor_before, floor_after, hello_rates)
+        if not args.no_latency:
+            columns = [(r.name, [r.server]) for r in relays if r.server.metrics_url]
+            if pg_url is not None:  # two processes, as two hosts: each counts its waiters
+                second = start("pg 2nd process", relay_argv(pg_url, *metrics), listening)
+                first = next(r for r in relays if r.name == "pg 1 worker")
+                columns.append(("pg 2 processes", [first.server, second.server]))
+            latency_table(columns, args.rounds)
     return 0
 
 
-# ---------------------------------------------------------------- (d) PostgreSQL
-
-
-def postgres_figures(args: argparse.Namespace) -> int:
-    """(a) and (c) on PostgreSQL with 1 and 2 worker processes."""
-    import contextlib
-
+def _postgres(args: argparse.Namespace, stack: contextlib.ExitStack) -> str | None:
+    if args.postgres_url:
+        return str(args.postgres_url)
     from tests.relay.pg_server import find_bindir, start_server
 
-    with contextlib.ExitStack() as stack:
-        url = args.postgres_url
-        if url is None:
-            bindir = find_bindir()
-            if bindir is None:
-                print("PostgreSQL is not installed (apt-get install postgresql)")
-                return 1
-            url = stack.enter_context(start_server(bindir)).url()
-        use_wrk = shutil.which("wrk") is not None and not args.no_wrk
-        generator = "wrk -t1" if use_wrk else "raw-socket generator (lower bound)"
-        print(f"(d) PostgreSQL: accepted POSTs/s ({generator}) and long-poll latency (ms)")
-        head = f"    {'workers':>7} {'conns':>5} {'POSTs/s':>9}   {'K':>3}"
-        print(f"{head} {'p50 / p99 from ack':>20}")
-        for workers in (1, 2):
-            with tempfile.TemporaryDirectory() as tmp:
-                relay = Server(
-                    [sys.executable, "-m", "relay", "serve", "--db", url, "--port", "0",
-                     "--workers", str(workers), "--log-level", "warning", *OPEN_LIMITS],
-                    "caucus-relay listening on",
+    bindir = find_bindir()
+    if bindir is None:
+        print("PostgreSQL is not installed (apt-get install postgresql): SQLite only")
+        return None
+    return str(stack.enter_context(start_server(bindir)).url())
+
+
+def throughput_table(
+    hello: Target, relays: list[Target], args: argparse.Namespace, use_wrk: bool
+) -> dict[int, float]:
+    """Print (a); return hello-world's median rate per connection count."""
+    generator = "wrk -t1" if use_wrk else "raw-socket generator (lower bound)"
+    print(
+        f"(a) accepted POSTs/s, {len(ITEM)} B items, {args.seconds:g} s runs, {generator},"
+        f" median of {args.repeat} alternating rounds (range of the ratio in brackets);"
+        " CPU us per request"
+    )
+    print(f"    {'conns':>5} {'hello-world':>17}" + "".join(f" {r.name:>28}" for r in relays))
+    hello_rates: dict[int, float] = {}
+    for connections in CONCURRENCY:
+        runs: dict[str, list[tuple[float, float]]] = {t.name: [] for t in [hello, *relays]}
+        ratios: dict[str, list[float]] = {r.name: [] for r in relays}
+        for _ in range(args.repeat):
+            for target in [hello, *relays]:
+                runs[target.name].append(
+                    throughput(target.server, target.script, target.targets, connections,
+                               args.seconds, use_wrk)
                 )  # fmt: skip
-                try:
-                    targets = make_mailboxes(relay, MAILBOXES)
-                    script = Path(tmp) / "post.lua"
-                    _lua(targets, script)
-                    for connections, waiters in ((10, 10), (100, 100)):
-                        if use_wrk:
-                            rate = run_wrk(relay, script, connections, args.seconds)
-                        else:
-                            rate = run_raw(relay, targets, connections, args.seconds)
-                        rounds = max(10, args.rounds // 2)
-                        from_ack, _ = asyncio.run(long_poll_latency(relay, waiters, rounds))
-                        print(
-                            f"    {workers:>7} {connections:>5} {rate:>9.0f}   {waiters:>3}"
-                            f" {pct(from_ack, 0.5):>9.2f} / {pct(from_ack, 0.99):>7.2f}"
-                        )
-                finally:
-                    relay.stop()
-    return 0
+            for r in relays:
+                ratios[r.name].append(runs[r.name][-1][0] / runs["hello"][-1][0])
+        base = statistics.median(rate for rate, _ in runs["hello"])
+        base_cpu = statistics.median(cpu for _, cpu in runs["hello"])
+        hello_rates[connections] = base
+        line = f"    {connections:>5} {base:>8.0f} {base_cpu:>4.0f} us"
+        for r in relays:
+            rate = statistics.median(rate for rate, _ in runs[r.name])
+            cpu = statistics.median(cpu for _, cpu in runs[r.name])
+            ratio = ratios[r.name]
+            spread = f"({min(ratio):.0%}-{max(ratio):.0%})" if len(ratio) > 1 else ""
+            cell = f"{rate:.0f} {statistics.median(ratio):.0%}{spread} {cpu:.0f}us"
+            line += f" {cell:>28}"
+        print(line, flush=True)
+    return hello_rates
+
+
+def print_floor(
+    before: tuple[tuple[float, float, float], tuple[float, float, float]],
+    after: tuple[tuple[float, float, float], tuple[float, float, float]],
+    hello_rates: dict[int, float],
+) -> None:
+    """Print (b): the fsync floor, and what it allows at each connection count."""
+    (commit_b, fsync_b), (commit_a, fsync_a) = before, after
+    fsync_s = min(fsync_b[1], fsync_a[1])  # the kinder p50
+    hello_us = 1e6 / hello_rates[1]
+    print(
+        "(b) the floor, ms (mean / p50 / p90), before and after (a):\n"
+        f"    durable SQLite commit {_ms(commit_b)}, then {_ms(commit_a)}\n"
+        f"    bare 4 KiB write + fdatasync {_ms(fsync_b)}, then {_ms(fsync_a)}\n"
+        f"    hello-world takes {hello_us:.0f} us per request at 1 connection; 50 % of it"
+        f" leaves {2 * hello_us:.0f} us per POST, the fdatasync alone {fsync_s * 1e6:.0f} us.",
+        flush=True,
+    )
+    for connections, base in hello_rates.items():
+        # every POST waits for one fsync; at best all N connections share each one
+        rate = connections / (fsync_s + (hello_us * 1e-6 if connections == 1 else 0.0))
+        print(
+            f"    at most, with one fsync per acknowledgement (p50 fdatasync), at"
+            f" {connections} connection(s): {rate:.0f} POSTs/s = {rate / base:.0%} of hello-world",
+            flush=True,
+        )
+
+
+def latency_table(columns: list[tuple[str, list[Server]]], rounds: int) -> None:
+    print(
+        "(c) long-poll delivery, ms, p50 / p99 from the POST's acknowledgement"
+        " [from its sending]; K clients on one mailbox"
+    )
+    print(f"    {'K':>5}" + "".join(f" {name:>30}" for name, _ in columns))
+    for waiters in WAITERS:
+        line = f"    {waiters:>5}"
+        for _, servers in columns:
+            count = rounds if waiters < 1000 else max(3, rounds // 2)
+            from_ack, from_send = run_loop(long_poll_latency(servers, waiters, count))
+            cell = (
+                f"{pct(from_ack, 0.5):.1f} / {pct(from_ack, 0.99):.1f}"
+                f" [{pct(from_send, 0.5):.1f} / {pct(from_send, 0.99):.1f}]"
+            )
+            line += f" {cell:>30}"
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,10 @@ class ContentType(IntEnum):
     """The ``content_type`` byte of a message."""
 
     TEXT = 1
+    REPLY = 2  # crypto/conversation.py: replies, edits, deletes, reactions (4.1.1)
+    EDIT = 3
+    DELETE = 4
+    REACTION = 5
 
 
 class Content(Protocol):
@@ -101,6 +105,8 @@ class TextBody:
 PARSERS: dict[int, Callable[[bytes], Content]] = {
     ContentType.TEXT: TextBody.decode,
 }
+# Types 2-5 (replies, edits, deletions, reactions) are registered by crypto/conversation.py,
+# imported at the end of this module so that every importer of PARSERS sees them.
 """Decoder of each registered content type; extend it here when adding a type."""
 
 
@@ -110,3 +116,6 @@ def parse_content(content_type: int, body: bytes) -> Content:
     if parser is None:
         raise MalformedData(f"unknown content type {content_type}")
     return parser(body)
+
+
+from crypto import conversation as _conversation  # noqa: E402, F401  (registers types 2-5)

@@ -31,7 +31,8 @@ from crypto.identity import (
     Identity,
     verify_framed,
 )
-from crypto.items import ITEM_VERSION, ItemType
+from crypto.items import JOIN_REQUEST_VERSION as JOIN_ITEM_VERSION
+from crypto.items import ItemType
 from crypto.log_entry import MEMBER_NAME_MAX, MemberRecord, Role, name_problem
 from crypto.sealed import check_delivery_key
 from crypto.wire import Reader, Writer
@@ -236,7 +237,7 @@ class JoinRequest:
         """The join-request item (type 3) for the invite mailbox."""
         signed = cls._signed_bytes(secrets.invite_id, name, joiner.delivery_cert, inbox_id, now)
         inner = signed + joiner.sign("join-request", signed)
-        header = bytes((ITEM_VERSION, ItemType.JOIN_REQUEST))
+        header = bytes((JOIN_ITEM_VERSION, ItemType.JOIN_REQUEST))
         nonce = rng(_NONCE_SIZE)
         if len(nonce) != _NONCE_SIZE:
             raise UsageError("rng returned the wrong number of bytes")
@@ -257,7 +258,7 @@ class JoinRequest:
         """
         reader = Reader(item)
         version = reader.u8()
-        if version != ITEM_VERSION:
+        if version != JOIN_ITEM_VERSION:
             raise UnsupportedVersion(f"item version {version}")
         if reader.u8() != ItemType.JOIN_REQUEST:
             raise MalformedData("item is not a join request")

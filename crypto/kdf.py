@@ -67,7 +67,12 @@ LABELS: frozenset[str] = frozenset(
         "ballot-ring-challenge",
         "ballot-vote",
         "ballot-vote-hash",
+        "ballot-counted-set",
         "vote-key",
+        "vote-nonce",
+        # freshness heads (protocol section 4.4)
+        "freshness-head",
+        "head-key",
     }
 )
 

@@ -33,7 +33,13 @@ from crypto.errors import (
     UsageError,
 )
 from crypto.identity import Identity, Rng
-from crypto.items import ITEM_HEADER_SIZE, ITEM_VERSION, ItemType, item_header
+from crypto.items import (
+    ITEM_HEADER_SIZE,
+    ITEM_VERSION,
+    ItemType,
+    item_header,
+    unsupported_item_version,
+)
 from crypto.key_schedule import EpochKeys
 from crypto.padding import pad, unpadded_length
 from crypto.ratchet import MessageKeys, SendChain
@@ -209,7 +215,7 @@ def open_sender_data(keys: EpochKeys, item: bytes) -> MessageEnvelope:
         raise MalformedData("item shorter than its header")
     version, kind, epoch = _ITEM_HEAD.unpack_from(item)
     if version != ITEM_VERSION:
-        raise UnsupportedVersion(f"item version {version}")
+        raise unsupported_item_version(version)
     if kind != _MESSAGE:
         raise MalformedData("item is not an application message")
     if size < _CT_AT + _TAG_SIZE:

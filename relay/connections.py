@@ -35,6 +35,7 @@ from relay import codec
 
 __all__ = [
     "CONNECTION_SCOPE_KEY",
+    "DISCONNECT_SCOPE_KEY",
     "ConnectionLimits",
     "guarded_protocol",
     "have_httptools",
@@ -43,6 +44,15 @@ __all__ = [
 
 CONNECTION_SCOPE_KEY = "caucus.connection"
 """Scope key holding a per-connection number (8 bytes), for the per-connection buckets."""
+
+DISCONNECT_SCOPE_KEY = "caucus.on_disconnect"
+"""Scope key holding ``watch(callback) -> stop``: ``callback()`` runs once the client's
+connection is lost (a long-poll ends early without a task reading ``receive``)."""
+
+
+def _nothing() -> None:
+    return None
+
 
 log = logging.getLogger("caucus.relay")
 
@@ -99,6 +109,7 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
             self._busy = False
             self._got_bytes = False
             self._number = next(numbers).to_bytes(8, "big")
+            self._on_lost: list[Callable[[], None]] = []
 
         # -- uvicorn callbacks -------------------------------------------------------
 
@@ -119,6 +130,7 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self.scope[CONNECTION_SCOPE_KEY] = self._number  # type: ignore[literal-required]
+            self.scope[DISCONNECT_SCOPE_KEY] = self._watch_lost  # type: ignore[literal-required]
 
         def on_headers_complete(self) -> None:
             self._disarm()
@@ -139,12 +151,26 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
             self._disarm()
             self._disarm_body()
             super().connection_lost(exc)
+            callbacks, self._on_lost = self._on_lost, []
+            for callback in callbacks:
+                callback()
 
         def _unsupported_upgrade_warning(self) -> None:
             """uvicorn logs two warnings per WebSocket upgrade; the app answers 400 instead,
             and a client should not be able to fill the log."""
 
         # -- ours --------------------------------------------------------------------
+
+        def _watch_lost(self, callback: Callable[[], None]) -> Callable[[], None]:
+            if self.transport.is_closing():
+                self.loop.call_soon(callback)
+                return _nothing
+            self._on_lost.append(callback)
+            return lambda: self._unwatch_lost(callback)
+
+        def _unwatch_lost(self, callback: Callable[[], None]) -> None:
+            if callback in self._on_lost:
+                self._on_lost.remove(callback)
 
         def _arm(self, seconds: float) -> None:
             self._disarm()

@@ -8,6 +8,7 @@ they pass the endpoint's limit.  It never logs paths, ids, headers or bodies.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -19,7 +20,7 @@ from relay import codec, limits
 from relay.backend import open_backend
 from relay.capabilities import CapabilityHashes
 from relay.config import RelayConfig
-from relay.connections import CONNECTION_SCOPE_KEY
+from relay.connections import CONNECTION_SCOPE_KEY, DISCONNECT_SCOPE_KEY
 from relay.errors import RelayError
 from relay.logic import COMMIT_HEADER_SIZE, Clock, Relay
 from relay.metrics import RelayMetrics, stored_bytes
@@ -54,12 +55,14 @@ class _Request:
         "params",
         "query",
         "receive",
+        "scope",
         "websocket",
         "work",
     )
 
     def __init__(self, scope: Scope, receive: Receive, params: list[str]) -> None:
         self.receive = receive
+        self.scope = scope
         self.params = params
         self.query: bytes = scope.get("query_string", b"")
         self.auth: bytes | None = None
@@ -102,8 +105,23 @@ class _Request:
                 break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    async def disconnected(self) -> None:
-        """Completes when the client goes away (used to end long-polls early)."""
+    def on_disconnect(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback()`` once the client goes away (ends a long-poll early); returns
+        a function that stops watching.  Under our uvicorn protocol the connection reports
+        it (``relay.connections``); elsewhere a task reads ``receive`` until it says so."""
+        watch = self.scope.get(DISCONNECT_SCOPE_KEY)
+        if watch is not None:
+            stop_watching: Callable[[], None] = watch(callback)
+            return stop_watching
+        task = asyncio.ensure_future(self._disconnected())
+        task.add_done_callback(lambda done: None if done.cancelled() else callback())
+
+        def stop() -> None:
+            task.cancel()
+
+        return stop
+
+    async def _disconnected(self) -> None:
         while True:
             message = await self.receive()
             if message["type"] == "http.disconnect":
@@ -303,7 +321,7 @@ class RelayApp:
         mid = codec.parse_id(request.params[0])
         cap = self._caps.of_header(request.auth)
         fetch = codec.parse_fetch_query(request.query, self._max_wait)
-        fetched = await self.relay.fetch_mailbox(mid, cap, fetch, request.disconnected)
+        fetched = await self.relay.fetch_mailbox(mid, cap, fetch, request.on_disconnect)
         return _frames(fetched.rows, fetched.visible_last, self._generation())
 
     async def _delete_mailbox(self, request: _Request) -> _Response:
@@ -329,7 +347,9 @@ class RelayApp:
     async def _get_inbox_items(self, request: _Request) -> _Response:
         iid = codec.parse_id(request.params[0])
         fetch = codec.parse_fetch_query(request.query, self._max_wait)
-        fetched = await self.relay.fetch_inbox(iid, request.inbox_auth, fetch, request.disconnected)
+        fetched = await self.relay.fetch_inbox(
+            iid, request.inbox_auth, fetch, request.on_disconnect
+        )
         return _frames(fetched.rows, fetched.visible_last, self._generation())
 
     async def _delete_inbox_items(self, request: _Request) -> _Response:

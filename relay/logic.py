@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from crypto.errors import BadSignature, Expired, MalformedData
@@ -37,11 +37,22 @@ from relay.writer import GroupCommitWriter
 __all__ = ["COMMIT_HEADER_SIZE", "Clock", "Relay"]
 
 Clock = Callable[[], float]
+OnDisconnect = Callable[[Callable[[], None]], Callable[[], None]]
+"""``watch(callback) -> stop``: calls ``callback()`` once the client has gone away."""
 T = TypeVar("T")
 COMMIT_HEADER_SIZE = 96
 """``bytes32 prev_head | bytes32 new_head | bytes32 new_cap_hash`` before a commit item."""
 
 log = logging.getLogger("caucus.relay")
+
+_MAX_SHARED_READS = 4096
+"""Long-poll answers kept for sharing (``Relay._shared_read``); all are dropped when full."""
+
+
+def _settle(future: asyncio.Future[None], *_: object) -> None:
+    """Resolve a long-poll's waiter future (a timer or a done-callback calls this)."""
+    if not future.done():
+        future.set_result(None)
 
 
 def _hour(now: float) -> int:
@@ -103,6 +114,7 @@ class Relay:
             config.max_db_bytes, config.min_free_disk_bytes, self._measure_storage
         )
         self._local = threading.local()
+        self._shared_reads: dict[object, tuple[int, store.Fetched]] = {}
         self._readers: list[Connection] = []
         self._lock = threading.Lock()
         self._start_lock = threading.Lock()
@@ -309,7 +321,7 @@ class Relay:
         mid: bytes,
         presented: bytes,
         fetch: Fetch,
-        disconnected: Callable[[], Awaitable[Any]] | None = None,
+        on_disconnect: OnDisconnect | None = None,
     ) -> store.Fetched:
         self._limit(self._read_buckets, presented)
         read = functools.partial(
@@ -320,7 +332,7 @@ class Relay:
             limit=self._fetch_limit(fetch),
             max_bytes=self.config.max_fetch_bytes,
         )
-        return await self._long_poll((store.MAILBOX, mid), read, fetch.wait_s, disconnected)
+        return await self._long_poll((store.MAILBOX, mid), read, fetch.wait_s, on_disconnect)
 
     async def delete_mailbox(self, mid: bytes, presented: bytes) -> None:
         self._limit(self._buckets, presented)
@@ -382,7 +394,7 @@ class Relay:
         iid: bytes,
         auth_header: bytes | None,
         fetch: Fetch,
-        disconnected: Callable[[], Awaitable[Any]] | None = None,
+        on_disconnect: OnDisconnect | None = None,
     ) -> store.Fetched:
         self._check_inbox_auth(iid, auth_header)
         read = functools.partial(
@@ -392,7 +404,7 @@ class Relay:
             limit=self._fetch_limit(fetch),
             max_bytes=self.config.max_fetch_bytes,
         )
-        return await self._long_poll((store.INBOX, iid), read, fetch.wait_s, disconnected)
+        return await self._long_poll((store.INBOX, iid), read, fetch.wait_s, on_disconnect)
 
     async def delete_inbox_items(self, iid: bytes, auth_header: bytes | None, upto: int) -> int:
         self._check_inbox_auth(iid, auth_header)
@@ -481,37 +493,81 @@ class Relay:
 
     # ------------------------------------------------------------------ long-poll
 
+    def _shared_read(self, read: functools.partial[store.Fetched]) -> store.Fetched:
+        """``read``, or the answer of the same read made since the last commit notified.
+
+        When one commit wakes a thousand long-polls of one mailbox, they ask the database
+        the same question (same queue, capability and position): the first one reads, the
+        others take its answer.  An answer is reused only while ``Notifier.epoch`` is the
+        value it had before that read began, i.e. no commit was notified since; the
+        caller registered its waiter before calling, so a commit the answer misses wakes
+        it again (the rule of ``relay.notify``).  Only reads after a wake-up share: a
+        request's first read is its own, so a fetch sent after an acknowledgement from
+        another relay process sees that item even before its NOTIFY arrives here.
+        """
+        epoch = self._notifier.epoch
+        question = (read.func, *read.keywords.values())
+        known = self._shared_reads.get(question)
+        if known is not None and known[0] == epoch:
+            return known[1]
+        result = self._read(read)
+        shared = self._shared_reads
+        if len(shared) >= _MAX_SHARED_READS or (shared and next(iter(shared.values()))[0] != epoch):
+            shared.clear()  # answers from before the last commit are useless now
+        shared[question] = (epoch, result)
+        return result
+
     async def _long_poll(
         self,
         key: object,
-        read: Callable[..., store.Fetched],
+        read: functools.partial[store.Fetched],
         wait_s: float,
-        disconnected: Callable[[], Awaitable[Any]] | None,
+        on_disconnect: OnDisconnect | None,
     ) -> store.Fetched:
         """Read; if nothing is there, wait for a commit on ``key`` (at most ``wait_s``)."""
         if wait_s <= 0:
             return self._read(read)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
-        gone: asyncio.Future[Any] | None = None
+        current: list[asyncio.Future[None]] = []  # the waiter future now awaited
+        gone = False
+
+        def left() -> None:
+            nonlocal gone
+            gone = True
+            if current:
+                _settle(current[0])
+
+        stop_watching: Callable[[], None] | None = None
+        woken = False
         try:
             while True:
+                if woken:  # most woken polls find their item: answer without registering
+                    result = self._shared_read(read)
+                    if result.rows or self._notifier.closed or gone:
+                        return result
                 waiter = self._notifier.register(key)
                 try:
-                    result = self._read(read)
+                    result = self._shared_read(read) if woken else self._read(read)
                     remaining = deadline - loop.time()
-                    if result.rows or remaining <= 0 or self._notifier.closed:
+                    if result.rows or remaining <= 0 or self._notifier.closed or gone:
                         return result
-                    if gone is None and disconnected is not None:
-                        gone = asyncio.ensure_future(disconnected())
-                    watch: set[asyncio.Future[Any]] = {waiter} if gone is None else {waiter, gone}
-                    await asyncio.wait(
-                        watch, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    if gone is not None and gone.done():
+                    if stop_watching is None and on_disconnect is not None:
+                        stop_watching = on_disconnect(left)
+                    # one future is awaited: a commit, the deadline or the client leaving
+                    # resolves it (cheaper than asyncio.wait, and no task per poll watching
+                    # for the disconnect: it counts when one commit wakes a thousand polls)
+                    current[:] = [waiter]
+                    timer = loop.call_at(deadline, _settle, waiter)
+                    try:
+                        await waiter
+                    finally:
+                        timer.cancel()
+                    woken = True
+                    if gone:
                         return result
                 finally:
                     self._notifier.unregister(key, waiter)
         finally:
-            if gone is not None and not gone.done():
-                gone.cancel()
+            if stop_watching is not None:
+                stop_watching()

@@ -21,15 +21,23 @@ def _wake(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
+def _wake_many(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        _wake(future)
+
+
 class Notifier:
     """Futures waiting per key; a key is a queue kind and id, e.g. ``(1, mid)``."""
 
-    __slots__ = ("_closed", "_lock", "_waiters")
+    __slots__ = ("_closed", "_lock", "_waiters", "epoch")
 
     def __init__(self) -> None:
         self._waiters: dict[object, set[asyncio.Future[None]]] = {}
         self._closed = False
         self._lock = threading.Lock()
+        self.epoch = 0
+        """Counts ``notify`` and ``wake_everyone`` calls: a read made while it stayed the
+        same has seen every commit notified so far (``relay.logic`` shares such reads)."""
 
     @property
     def closed(self) -> bool:
@@ -61,6 +69,7 @@ class Notifier:
     def notify(self, key: object) -> None:
         """Wake every waiter of ``key``; call it after the write committed."""
         with self._lock:
+            self.epoch += 1
             group = self._waiters.pop(key, None)
         if group:
             self._wake_all(group)
@@ -68,6 +77,7 @@ class Notifier:
     def wake_everyone(self) -> None:
         """Wake every waiter (they read again); used when wake-ups may have been lost."""
         with self._lock:
+            self.epoch += 1
             groups, self._waiters = self._waiters, {}
         for group in groups.values():
             self._wake_all(group)
@@ -80,14 +90,19 @@ class Notifier:
 
     @staticmethod
     def _wake_all(group: set[asyncio.Future[None]]) -> None:
+        """Wake ``group``: directly on this thread's loop, and with one thread-safe call
+        per other loop (a thousand waiters woken from the LISTEN thread cost one)."""
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             running = None
+        elsewhere: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
         for future in group:
             loop = future.get_loop()
             if loop is running:
                 _wake(future)
             else:
-                with contextlib.suppress(RuntimeError):  # that loop is closed
-                    loop.call_soon_threadsafe(_wake, future)
+                elsewhere.setdefault(loop, []).append(future)
+        for loop, futures in elsewhere.items():
+            with contextlib.suppress(RuntimeError):  # that loop is closed
+                loop.call_soon_threadsafe(_wake_many, futures)

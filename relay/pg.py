@@ -20,13 +20,11 @@ from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
 
 from relay.backend import Connection, Cursor, Fanout, Wake
-from relay.schema import SchemaError, migrations
+from relay.migrate import POSTGRESQL
+from relay.migrate import migrate as _migrate
 
-__all__ = ["MIGRATIONS", "PgConnection", "PostgresBackend", "connect", "migrate"]
+__all__ = ["PgConnection", "PostgresBackend", "connect", "migrate"]
 
-MIGRATIONS = "postgresql"
-"""The folder of PostgreSQL's migration files below ``relay/migrations``."""
-_MIGRATION_LOCK = 0x63617563  # "cauc": serialises migrations of processes starting together
 
 _UNSEEN_DISK = 1 << 62
 """Free disk space reported for a database server whose disk the relay cannot see."""
@@ -90,32 +88,9 @@ def connect(url: str, *, readonly: bool = False) -> PgConnection:
 
 
 def migrate(conn: PgConnection) -> int:
-    """Apply pending migrations in one transaction; return the schema version in force.
-
-    An advisory lock makes processes that start together migrate one after the other.
-    """
-    steps = migrations(MIGRATIONS)
-    raw = conn.raw
-    try:
-        raw.execute("BEGIN")
-        raw.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-        raw.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        row = raw.execute("SELECT max(version) FROM schema_version").fetchone()
-        current = int(row[0]) if row and row[0] is not None else 0
-        if current > len(steps):
-            raise SchemaError(
-                f"database schema {current} is newer than this relay understands ({len(steps)})"
-            )
-        for version, sql in steps[current:]:
-            raw.execute(sql.encode("utf-8"))  # several statements: no parameters
-            raw.execute("INSERT INTO schema_version VALUES (%s)", (version,))
-            current = version
-        raw.execute("COMMIT")
-    except BaseException:
-        if not raw.closed and conn.in_transaction:
-            raw.execute("ROLLBACK")
-        raise
-    return current
+    """Apply pending migrations (``relay.migrate``, under an advisory lock so processes
+    that start together migrate once); return the schema version in force."""
+    return _migrate(conn, POSTGRESQL)
 
 
 @dataclass(frozen=True)

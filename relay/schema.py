@@ -1,55 +1,20 @@
-"""Opening the relay's SQLite database and bringing its schema up to date.
-
-Migrations are the numbered files in ``relay/migrations`` (``0001_init.sql``, ...); each is
-applied in its own transaction together with the new ``schema_version``, so a crash leaves
-the database at one version or the next, never between.  A database written by a newer
-relay is refused rather than guessed at.
+"""Opening the relay's SQLite database; its schema is brought up to date by
+``relay.migrate`` (the runner both backends share) with the files in ``relay/migrations``.
 """
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import ClassVar
 
 from relay.backend import Connection, Fanout, Wake
 from relay.limits import measure_sqlite
+from relay.migrate import SQLITE, SchemaError, latest_version, migrations
+from relay.migrate import migrate as _migrate
 
 __all__ = ["SchemaError", "SqliteBackend", "connect", "latest_version", "migrate", "migrations"]
-
-_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
-
-
-class SchemaError(RuntimeError):
-    """The database cannot be used by this relay version."""
-
-
-def migrations(dialect: str = "") -> list[tuple[int, str]]:
-    """(version, SQL) of every migration file, in order; versions must be 1, 2, 3, ...
-
-    SQLite's files are in ``relay/migrations``; another database's (``dialect``
-    ``"postgresql"``) in the folder of that name below it, with the same numbers and the
-    same meaning: each file ports the SQLite file of its number.
-    """
-    folder = resources.files("relay.migrations")
-    if dialect:
-        folder = folder.joinpath(dialect)
-    found: list[tuple[int, str]] = []
-    for entry in folder.iterdir():
-        match = _NAME.fullmatch(entry.name)
-        if match:
-            found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
-    found.sort()
-    if [version for version, _ in found] != list(range(1, len(found) + 1)):
-        raise SchemaError("migration files must be numbered 0001, 0002, ... without gaps")
-    return found
-
-
-def latest_version() -> int:
-    return len(migrations())
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -67,30 +32,9 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
-def _current_version(conn: sqlite3.Connection) -> int:
-    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
-
-
 def migrate(conn: sqlite3.Connection) -> int:
-    """Apply pending migrations; return the schema version now in force."""
-    steps = migrations()
-    current = _current_version(conn)
-    if current > len(steps):
-        raise SchemaError(
-            f"database schema {current} is newer than this relay understands ({len(steps)})"
-        )
-    for version, sql in steps[current:]:
-        script = f"BEGIN IMMEDIATE;\n{sql}\nINSERT INTO schema_version VALUES ({version});\nCOMMIT;"
-        try:
-            conn.executescript(script)
-        except sqlite3.Error:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        current = version
-    return current
+    """Apply pending migrations (``relay.migrate``); return the schema version in force."""
+    return _migrate(conn, SQLITE)
 
 
 @dataclass(frozen=True)

@@ -13,15 +13,26 @@ import importlib.util
 import signal
 import socket
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, MutableMapping
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
+from relay.config import RelayConfig
 from relay.connections import ConnectionLimits, guarded_protocol, have_httptools
 from relay.http import RelayApp
 
-__all__ = ["RelayServer", "bind_socket", "display_url", "uvicorn_config"]
+__all__ = ["RelayServer", "bind_socket", "display_url", "server_config", "uvicorn_config"]
+
+ASGIApp = Callable[
+    [
+        MutableMapping[str, Any],
+        Callable[[], Awaitable[MutableMapping[str, Any]]],
+        Callable[[MutableMapping[str, Any]], Awaitable[None]],
+    ],
+    Awaitable[None],
+]
 
 
 def _have(module: str) -> bool:
@@ -29,15 +40,20 @@ def _have(module: str) -> bool:
 
 
 def uvicorn_config(app: RelayApp, *, fast_loop: bool = True) -> uvicorn.Config:
+    """uvicorn settings for the relay app (``server_config`` with its own configuration)."""
+    return server_config(app, app.relay.config, fast_loop=fast_loop)
+
+
+def server_config(app: ASGIApp, config: RelayConfig, *, fast_loop: bool = True) -> uvicorn.Config:
     """uvicorn settings: uvloop + httptools when installed (6x faster), no access log.
 
     ``fast_loop=False`` keeps the stdlib asyncio loop, for embedding in a process whose
     own event loop must not be touched.  The connection limits of protocol 6.2 need
     httptools (a dependency of ``uvicorn[standard]``); on plain h11 only uvicorn's own
     keep-alive timeout and concurrency cap (plain-text 503) apply.  WebSocket is off:
-    an upgrade request reaches the app as HTTP and gets a 400.
+    an upgrade request reaches the app as HTTP and gets a 400.  Any ASGI ``app`` may be
+    served so (``bench/relay_bench.py`` serves its baseline app with these settings).
     """
-    config = app.relay.config
     guarded = have_httptools()
     limits = ConnectionLimits(
         config.head_timeout_s,

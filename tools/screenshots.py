@@ -311,6 +311,12 @@ def _documents_and_ballots(app: QApplication, root: Path, relay_url: str, out: P
         card.resize(640, height if height > 0 else card.sizeHint().height())
         _settle(app, 0.2)
         _save(card, out, f"ballot-results-{name}{suffix}")
+
+    # The chat after all that: ballots and documents as event lines, not bubbles.
+    tabs.show_chat()
+    window.chat.follow_latest()
+    _settle(app, 0.5)
+    _save(window, out, f"chat-events{suffix}")
     alice.shutdown()
 
 

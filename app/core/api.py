@@ -33,13 +33,19 @@ from app.core.commands import (
     CreateChannel,
     CreateGroup,
     CreateInvite,
+    DeleteMessage,
+    EditMessage,
     ExportDocument,
     JoinWithInvite,
+    LeaveGroup,
     ListDocuments,
     MarkRead,
     PublishDocument,
+    React,
     RejectJoin,
     RemoveMember,
+    RenameGroup,
+    ReplyTo,
     RetryMessage,
     SendText,
     SetMemberRole,
@@ -47,6 +53,7 @@ from app.core.commands import (
     SetVerified,
     SyncNow,
 )
+from app.core.conversation import parse_message_id
 from app.core.database import Database
 from app.core.document_views import DocumentVersionView, DocumentView, ExportedDocument
 from app.core.documents import verify_file
@@ -68,6 +75,7 @@ from app.core.profile import (
     unlock_with_key,
 )
 from app.core.queries import Queries
+from app.core.send_gate import SendHeld
 from app.core.views import (
     DEFAULT_CHANNEL,
     ChannelView,
@@ -126,8 +134,10 @@ __all__ = [
     "CreateGroup",
     "CreateInvite",
     "Database",
+    "DeleteMessage",
     "DocumentVersionView",
     "DocumentView",
+    "EditMessage",
     "Engine",
     "ExportDocument",
     "ExportedDocument",
@@ -135,6 +145,7 @@ __all__ = [
     "HistogramBar",
     "JoinRequestView",
     "JoinWithInvite",
+    "LeaveGroup",
     "ListDocuments",
     "MarkRead",
     "MemberRole",
@@ -149,12 +160,16 @@ __all__ = [
     "PublishDocument",
     "Queries",
     "RankedChoice",
+    "React",
     "RejectJoin",
     "RelayError",
     "RelayUnavailable",
     "RemoveMember",
+    "RenameGroup",
+    "ReplyTo",
     "RetryMessage",
     "RunoffRound",
+    "SendHeld",
     "SendText",
     "SetMemberRole",
     "SetMuted",
@@ -174,6 +189,7 @@ __all__ = [
     "is_invite_code",
     "kind_from_name",
     "open_with_key",
+    "parse_message_id",
     "profile_exists",
     "safety_number",
     "unlock_with_key",

@@ -2,15 +2,17 @@
 
 ``BallotService`` is a part of the engine (``app.core.ports``): it sees the context and
 the group, commit and sending interfaces, nothing else. Definitions, close markers,
-reveal keys and cancellations are signed group messages (``Sending.send_content``); votes
-are anonymous vote items posted with the group's mailbox capability only, over a fresh
-connection, after a random delay (docs/ballots.md section 10). Incoming items are
+reveal keys and cancellations are signed group messages (``Sending.send_content``). A
+vote is cast here and handed to the same outbox (``Sending.queue_vote``), which posts
+it as an anonymous vote item with the group's mailbox capability only, over a fresh
+connection, after a random delay (docs/ballots.md section 10, docs/protocol.md section
+7.3): this part decides what to queue, the outbox delivers it. Incoming items are
 handled in ``app.core.ballot_receive``; reads are ``app.core.ballot_views.BallotReader``.
 
 ``BallotService.maintain`` is the engine's ballot step after every group sync: it registers
-this member's ballot key (a BALLOT_KEY log entry), posts votes whose delay is over,
-releases the reveal key of our own ballots once their deadline passed, and closes
-ballots whose creator stays silent after the deadline.
+this member's ballot key (a BALLOT_KEY log entry), releases the reveal key of our own
+ballots once their deadline passed, and closes ballots whose creator stays silent after
+the deadline.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from app.core.ballot_receive import (
     load_ballot,
     reveal_text,
 )
+from app.core.ballot_repair import BallotRepair
+from app.core.ballot_settle import counted_hashes, note_eligibility
 from app.core.ballot_views import (
     KIND_NAMES,
     BallotReader,
@@ -38,11 +42,10 @@ from app.core.errors import (
     ClientError,
     NotFound,
     NotPermittedHere,
-    RelayRejected,
     RelayUnavailable,
 )
+from app.core.events import BallotChanged, Event
 from app.core.ports import Commits, Context, Groups, Sending
-from app.core.status import VoteStatus
 from app.core.store import ballots as store
 from app.core.store.ballots import BallotKeyRow, OutboxRow, RevealKeyRow
 from crypto import kdf
@@ -63,16 +66,16 @@ from crypto.ballot import (
     cast_vote,
 )
 from crypto.ballot.blsag import key_image
+from crypto.ballot.release import RevealRelease
 from crypto.ballot.transport import (
     CONTENT_TYPE_CANCEL,
     CONTENT_TYPE_CLOSE,
     CONTENT_TYPE_DEFINITION,
     CONTENT_TYPE_REVEAL,
     BallotNotice,
-    seal_vote_item,
 )
 from crypto.errors import RemoteError, UsageError
-from crypto.group_log import EntryKind, GroupState
+from crypto.group_log import EntryKind, GroupState, Role
 
 __all__ = [
     "CLOSE_GRACE_MS",
@@ -89,12 +92,11 @@ VOTE_DELAY_MS = (2_000, 10_000)
 """Range of the random delay before a vote goes out, unless the caller chooses one."""
 
 CLOSE_GRACE_MS = 5 * 60 * 1000
-"""Members other than the creator post a close marker this long after the deadline, so
-a ballot whose creator stays offline still stops taking votes."""
+"""Organizers other than the creator post a close marker this long after the deadline,
+so a ballot whose creator stays offline still stops taking votes (only the creator and
+organizers may close a ballot: docs/ballots.md 13.3)."""
 
-POST_ATTEMPTS = 6
 CREATE_ATTEMPTS = 3
-REPOST_LIMIT = 3
 
 _KINDS_BY_NAME = {name: kind for kind, name in KIND_NAMES.items()}
 
@@ -172,6 +174,7 @@ class BallotService(BallotReader):
         self._groups = groups
         self._commits = commits
         self._sending = sending
+        self._repair = BallotRepair(ctx, groups, sending)
 
     # -- lookup helpers -------------------------------------------------------------------
 
@@ -352,7 +355,8 @@ class BallotService(BallotReader):
 
         ``choice`` is a ``Choice`` or text for ``parse_choice``. The anonymous item goes
         out after ``delay_ms`` (default: random within ``VOTE_DELAY_MS``); a vote still
-        waiting is posted by the engine's maintenance, or ``flush_votes``. A new vote
+        waiting is posted by the outbox's next flush (``Engine.flush_outbox``, every sync).
+        A new vote
         replaces the previous one (a higher revision under the same key image).
         ``RelayUnavailable``: the vote is kept and goes out with a later sync.
         """
@@ -389,125 +393,107 @@ class BallotService(BallotReader):
         except UsageError as exc:
             raise ClientError(str(exc)) from None
         delay = self._delay(delay_ms, now, definition.closes_at)
-        with self.db.transaction():
-            # An older vote still waiting for its delay will never be needed.
-            store.supersede_pending(self.db, group_id, ballot_id)
-            row_id = store.insert_outbox(
-                self.db,
-                OutboxRow(
-                    group_id=group_id,
-                    ballot_id=ballot_id,
-                    revision=revision,
-                    vote=cast,
-                    vote_hash=kdf.digest("ballot-vote-hash", cast),
-                    not_before=now + delay,
-                    created_at=now,
-                ),
-            )
-        posted = False
-        if delay == 0:
-            posted = await self._post(row_id)
-            if posted:
-                await self._groups.sync_group(group_id)
+        queued = OutboxRow(
+            group_id=group_id,
+            ballot_id=ballot_id,
+            revision=revision,
+            vote=cast,
+            vote_hash=kdf.digest("ballot-vote-hash", cast),
+            not_before=now + delay,
+            created_at=now,
+        )
+        # The outbox delivers it: at once when there is no delay, else once it is due.
+        posted = await self._sending.queue_vote(queued)
+        if posted:
+            await self._groups.sync_group(group_id)
         return VoteReceipt(ballot_id, revision, posted, now + delay)
-
-    async def _post(self, row_id: int) -> bool:
-        """Seal a queued vote for the live epoch and post it anonymously; True once the
-        relay took it. ``RelayUnavailable`` leaves it queued."""
-        for _ in range(POST_ATTEMPTS):
-            row = store.load_outbox(self.db, row_id)
-            if row is None or row.status is not VoteStatus.PENDING:
-                return row is not None and row.status is VoteStatus.SENT
-            group_id, ballot_id, cast = row.group_id, row.ballot_id, row.vote
-            stored = load_ballot(self.db, group_id, ballot_id)
-            session = self._groups.session(group_id)
-            if stored is None or stored.state is not BallotState.OPEN or not session.active:
-                self._set_outbox(row_id, VoteStatus.PENDING, VoteStatus.FAILED)
-                return False
-            keys = session.keys
-            if keys is None or session.state.needs_rekey:
-                return False  # after a LEAVE, wait for the re-key like messages do
-            item = seal_vote_item(keys, cast, self._ctx.rng)
-            # A connection of its own, so the relay cannot tie the vote to the keep-alive
-            # connection this client syncs over (its IP address it still sees).
-            client = self._ctx.relays.fresh(session.relay_url)
-            try:
-                seq = await client.post_item(session.mailbox_id, keys.mailbox_cap, item)
-            except RelayRejected as exc:
-                if exc.code != "stale_epoch":
-                    self._set_outbox(row_id, VoteStatus.PENDING, VoteStatus.FAILED)
-                    raise
-                await self._groups.sync_group(group_id)  # a commit ended the epoch: seal again
-                continue
-            finally:
-                await client.aclose()
-            with self.db.transaction():
-                store.mark_outbox_sent(self.db, row_id, seq)
-            return True
-        return False
-
-    def _set_outbox(self, row_id: int, old: VoteStatus, new: VoteStatus) -> None:
-        with self.db.transaction():
-            store.set_outbox_status(self.db, row_id, old, new)
-
-    async def flush_votes(self, group_id: bytes | None = None) -> int:
-        """Post every queued vote whose delay is over; returns how many still wait.
-
-        A vote the relay acknowledged but never delivered (we read past its position and
-        it is not among the ballot's votes) is posted again, a few times at most.
-        """
-        self._requeue_lost(group_id)
-        for row_id in store.due_votes(self.db, self._ctx.now(), group_id):
-            await self._post(row_id)
-        return store.count_pending_votes(self.db, group_id)
-
-    def _requeue_lost(self, group_id: bytes | None) -> None:
-        lost = [
-            sent
-            for sent in store.sent_votes_missing(self.db, REPOST_LIMIT, group_id)
-            if sent.relay_seq is not None and sent.cursor >= sent.relay_seq
-        ]
-        for sent in lost:
-            self._set_outbox(sent.id, VoteStatus.SENT, VoteStatus.PENDING)
-            self._ctx.events.warn(
-                sent.group_id, "vote-lost", "the relay did not deliver our vote; it is posted again"
-            )
 
     # -- closing --------------------------------------------------------------------------
 
     async def _release(self, ballot: StoredBallot, reveal: RevealKey) -> None:
+        """Release the key, naming the votes counted: the latest per voter among those
+        before the close, as this client holds them (docs/ballots.md 13.1)."""
+        release = RevealRelease.create(ballot.ballot_id, reveal, counted_hashes(self.db, ballot))
         self._mark_released(ballot.group_id, ballot.ballot_id)
         await self._sending.send_content(
             ballot.group_id,
             CONTENT_TYPE_REVEAL,
-            reveal.encode_release(ballot.ballot_id),
+            release.encode(),
             reveal_text(ballot.definition),
         )
 
-    async def close(self, ballot: bytes | str) -> BallotView:
-        """The creator closes a ballot now (before its deadline too) and releases its key;
-        every client then tallies the votes that came before the close marker."""
-        group_id, ballot_id = self._locate(ballot)
-        await self._groups.sync_group(group_id)
-        stored = self._ballot(group_id, ballot_id)
-        if stored.creator_pk != self._ctx.identity.public_key:
-            raise NotPermittedHere("only the ballot's creator can close it")
-        if stored.state is BallotState.CANCELLED:
-            raise ClientError("this ballot was cancelled")
+    def _may_close(self, stored: StoredBallot) -> bool:
+        me = self._ctx.identity.public_key
+        if stored.creator_pk == me:
+            return True
+        state = self._groups.session(stored.group_id).state
+        return state.is_member(me) and state.role_of(me) == Role.ORGANIZER
+
+    async def _post_close(self, stored: StoredBallot) -> None:
+        with self.db.transaction():
+            store.mark_close_sent(self.db, stored.group_id, stored.ballot_id)
+        await self._sending.send_content(
+            stored.group_id,
+            CONTENT_TYPE_CLOSE,
+            BallotNotice(stored.ballot_id).encode(),
+            close_text(stored.definition),
+        )
+
+    async def _close_and_release(self, stored: StoredBallot) -> None:
+        """The creator: close (if open), read up to the close, then release the key
+        naming the votes before it."""
+        group_id, ballot_id = stored.group_id, stored.ballot_id
         if stored.state is BallotState.OPEN:
-            await self._sending.send_content(
-                group_id,
-                CONTENT_TYPE_CLOSE,
-                BallotNotice(ballot_id).encode(),
-                close_text(stored.definition),
-            )
+            await self._post_close(stored)
+            await self._groups.sync_group(group_id)
+            stored = self._ballot(group_id, ballot_id)
         reveal = self._reveal_key(group_id, ballot_id)
         if reveal is None:
             raise ClientError("this profile no longer holds the ballot's reveal key")
-        if not reveal[1]:
+        if stored.state is BallotState.CLOSED and not reveal[1]:
             await self._release(stored, reveal[0])
+
+    async def close(self, ballot: bytes | str) -> BallotView:
+        """Close a ballot now (before its deadline too): its creator or an organizer.
+        The creator's client then releases the key; every client tallies the votes it
+        names."""
+        group_id, ballot_id = self._locate(ballot)
+        await self._groups.sync_group(group_id)
+        stored = self._ballot(group_id, ballot_id)
+        if not self._may_close(stored):
+            raise NotPermittedHere("only the ballot's creator or an organizer can close it")
+        if stored.state is BallotState.CANCELLED:
+            raise ClientError("this ballot was cancelled")
+        if stored.creator_pk == self._ctx.identity.public_key:
+            await self._close_and_release(stored)
+        elif stored.state is BallotState.OPEN:
+            await self._post_close(stored)
         await self._groups.sync_group(group_id)
         return self.ballot(group_id, ballot_id)
+
+    async def rerun(self, ballot: bytes | str, *, closes_at: int | None = None) -> bytes:
+        """Run a ballot again with today's eligible members (docs/ballots.md 13.4): the
+        same question, kind, options and quorum, open for as long as the original was
+        (or until ``closes_at``). Its creator or an organizer; returns the new id."""
+        group_id, ballot_id = self._locate(ballot)
+        stored = self._ballot(group_id, ballot_id)
+        if not self._may_close(stored):
+            raise NotPermittedHere("only the ballot's creator or an organizer can run it again")
+        definition = stored.definition
+        if closes_at is None:
+            closes_at = self._ctx.now() + (definition.closes_at - definition.opens_at)
+        roster = self._groups.session(group_id).state.ballot_roster()
+        return await self.create(
+            group_id,
+            definition.question,
+            closes_at=closes_at,
+            kind=definition.kind,
+            options=definition.options,
+            quorum=min(definition.quorum, len(roster)),
+            numeric_min=definition.numeric_min,
+            numeric_max=definition.numeric_max,
+            histogram_bins=definition.histogram_bins or 10,
+        )
 
     async def cancel(self, ballot: bytes | str) -> BallotView:
         """The creator withdraws a ballot before its result is out; nothing is tallied."""
@@ -529,47 +515,60 @@ class BallotService(BallotReader):
         return self.ballot(group_id, ballot_id)
 
     async def _close_due(self, group_id: bytes) -> None:
-        """After the deadline the creator releases the key (which closes the ballot);
-        anyone else posts a close marker if the ballot is still open after a grace."""
+        """After the deadline the creator closes and releases the key; an organizer posts
+        a close marker if the ballot is still open after a grace. Other members never
+        close (their clock cannot be checked)."""
         now = self._ctx.now()
         me = self._ctx.identity.public_key
         posted = False
         for ballot_id in store.unfinished_ballots(self.db, group_id):
             stored = self._ballot(group_id, ballot_id)
             definition = stored.definition
-            reveal = self._reveal_key(group_id, ballot_id) if stored.creator_pk == me else None
-            if reveal is not None:
+            if stored.creator_pk == me and self._reveal_key(group_id, ballot_id) is not None:
+                reveal = self._reveal_key(group_id, ballot_id)
                 due = stored.state is BallotState.CLOSED or now >= definition.closes_at
-                if due and not reveal[1]:
+                if due and reveal is not None and not reveal[1]:
                     posted = True
-                    await self._release(stored, reveal[0])
+                    await self._close_and_release(stored)
                 continue
             if (
                 stored.state is BallotState.OPEN
                 and not stored.close_sent
                 and now >= definition.closes_at + CLOSE_GRACE_MS
+                and self._may_close(stored)
             ):
-                with self.db.transaction():
-                    store.mark_close_sent(self.db, group_id, ballot_id)
                 posted = True
-                await self._sending.send_content(
-                    group_id,
-                    CONTENT_TYPE_CLOSE,
-                    BallotNotice(ballot_id).encode(),
-                    close_text(definition),
-                )
+                await self._post_close(stored)
         if posted:
             await self._groups.sync_group(group_id)  # our own close or reveal, and the tally
 
     # -- maintenance ----------------------------------------------------------------------
 
+    def _mark_eligibility(self, group_id: bytes) -> None:
+        """Open ballots whose ring lost a member in the log we hold are marked now, so
+        voters see it before the close; the close applies the same rule (13.4)."""
+        state = self._groups.session(group_id).state
+        for ballot_id in store.unfinished_ballots(self.db, group_id):
+            stored = self._ballot(group_id, ballot_id)
+            if stored.state is not BallotState.OPEN:
+                continue
+            changed: list[Event] = []
+            with self.db.transaction():
+                note_eligibility(self.db, stored, state, self._ctx.now(), changed)
+            if changed:
+                changed.append(BallotChanged(group_id, ballot_id))
+            for event in changed:
+                self._ctx.events.emit(event)
+
     async def maintain(self, group_id: bytes) -> None:
-        """Key registration, due votes, due closes and reveals for one group."""
+        """Key registration, due closes and reveals for one group (the outbox posts the
+        votes)."""
         if not self._groups.session(group_id).active:
             return
+        self._mark_eligibility(group_id)
         await self.ensure_ballot_key(group_id)
-        await self.flush_votes(group_id)
         await self._close_due(group_id)
+        await self._repair.run(group_id)
 
     async def maintain_quietly(self, group_id: bytes) -> None:
         """The engine's ballot step after a group sync. Offline, it does nothing; other

@@ -33,13 +33,19 @@ __all__ = [
     "CreateChannel",
     "CreateGroup",
     "CreateInvite",
+    "DeleteMessage",
+    "EditMessage",
     "ExportDocument",
     "JoinWithInvite",
+    "LeaveGroup",
     "ListDocuments",
     "MarkRead",
     "PublishDocument",
+    "React",
     "RejectJoin",
     "RemoveMember",
+    "RenameGroup",
+    "ReplyTo",
     "RetryMessage",
     "SendText",
     "SetMemberRole",
@@ -104,6 +110,65 @@ class RemoveMember(Command[None]):
 
     async def run(self, engine: Engine) -> None:
         await engine.remove_member(self.group_id, self.fingerprint)
+
+
+@dataclass(frozen=True)
+class ReplyTo(Command[MessageView]):
+    group_id: bytes
+    message_id: bytes
+    text: str
+
+    async def run(self, engine: Engine) -> MessageView:
+        return await engine.conversation.reply(self.group_id, self.message_id, self.text)
+
+
+@dataclass(frozen=True)
+class EditMessage(Command[None]):
+    group_id: bytes
+    message_id: bytes
+    text: str
+
+    async def run(self, engine: Engine) -> None:
+        await engine.conversation.edit(self.group_id, self.message_id, self.text)
+
+
+@dataclass(frozen=True)
+class DeleteMessage(Command[None]):
+    """Delete one of our messages for everyone."""
+
+    group_id: bytes
+    message_id: bytes
+
+    async def run(self, engine: Engine) -> None:
+        await engine.conversation.delete(self.group_id, self.message_id)
+
+
+@dataclass(frozen=True)
+class React(Command[None]):
+    group_id: bytes
+    message_id: bytes
+    emoji: str
+    on: bool = True
+
+    async def run(self, engine: Engine) -> None:
+        await engine.conversation.react(self.group_id, self.message_id, self.emoji, self.on)
+
+
+@dataclass(frozen=True)
+class RenameGroup(Command[None]):
+    group_id: bytes
+    name: str
+
+    async def run(self, engine: Engine) -> None:
+        await engine.rename_group(self.group_id, self.name)
+
+
+@dataclass(frozen=True)
+class LeaveGroup(Command[None]):
+    group_id: bytes
+
+    async def run(self, engine: Engine) -> None:
+        await engine.leave(self.group_id)
 
 
 @dataclass(frozen=True)

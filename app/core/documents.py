@@ -404,7 +404,7 @@ class DocumentService:
         if self._is_downloaded(keys.blob_id):
             return
         blobs = BlobClient(self._ctx.relays.get(self._groups.session(stored.group_id).relay_url))
-        decryptor = StreamDecryptor(ann.content_key, ann.document_id, ann.version)
+        decryptor = StreamDecryptor(ann.content_key, ann.document_id, ann.version, ann.size)
         hasher = ContentHasher()
         try:
             with self.store.writer(keys.blob_id) as local:

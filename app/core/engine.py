@@ -6,7 +6,8 @@ calls and the narrow interfaces of ``app.core.ports``; none reaches into another
 
 - ``RelayHealth`` (relay_health.py): each relay's connection state, failed sync steps;
 - ``GroupSync`` (group_sync.py): live group sessions, mailbox sync, compare-and-set commits;
-- ``Outbox`` (outbox.py): the durable, ordered outbox of signed group messages;
+- ``Outbox`` (outbox.py): the one durable outbox, for signed messages (in order) and
+  anonymous votes (after their delay);
 - ``Admission`` (admission.py): invites, join requests, approvals and welcomes;
 - ``BallotService`` and ``DocumentService``: anonymous ballots and signed documents.
 
@@ -30,6 +31,7 @@ import httpx
 
 from app.core.admission import DEFAULT_INVITE_TTL_MS, Admission
 from app.core.ballots import BallotService
+from app.core.conversation import Conversation
 from app.core.database import Database
 from app.core.documents import DocumentService
 from app.core.errors import (
@@ -42,6 +44,7 @@ from app.core.events import (
     GroupJoined,
     Listener,
 )
+from app.core.freshness import Freshness
 from app.core.group_session import GroupSession
 from app.core.group_sync import GroupSync
 from app.core.outbox import Outbox
@@ -64,6 +67,7 @@ from crypto.group_log import (
     channel_body,
     create_group,
     remove_body,
+    rename_body,
     role_body,
 )
 from crypto.identity import Identity
@@ -124,10 +128,14 @@ class Engine(Queries):
         )
         self._health = RelayHealth(self.context.events)
         self._groups = GroupSync(self.context, self._health)
-        self._outbox = Outbox(self.context, self._groups, self._health, self, self.name)
+        self.freshness = Freshness(self.context, self._groups)
+        self._outbox = Outbox(
+            self.context, self._groups, self._health, self, self.name, gate=self.freshness
+        )
         self._admission = Admission(self.context, self._groups, self._health, self.name)
         self.ballots = BallotService(self.context, self._groups, self._groups, self._outbox)
         self.documents = DocumentService(self.context, self._groups, self._outbox)
+        self.conversation = Conversation(self.context, self._groups, self._outbox, self.name)
         self._name_old_join_requests()
 
     def _name_old_join_requests(self) -> None:
@@ -263,6 +271,8 @@ class Engine(Queries):
 
         await self._groups.commit(group_id, make)
         self.context.events.emit(GroupChanged(group_id))
+        with contextlib.suppress(RelayError):  # best effort: the next pass publishes too
+            await self.freshness.publish(group_id)
 
     async def set_role(self, group_id: bytes, member_fingerprint: str, role: Role) -> None:
         self._groups.require_active(group_id)
@@ -285,6 +295,21 @@ class Engine(Queries):
         await self._groups.commit(group_id, make)
         self.context.events.emit(GroupChanged(group_id))
         return channel_id
+
+    async def rename_group(self, group_id: bytes, name: str) -> None:
+        """Organizers rename the group (a RENAME entry: every member sees the new name)."""
+        self._groups.require_active(group_id)
+        name = validate_group_name(name)
+        body = rename_body(name)
+
+        def make(state: GroupState) -> tuple[EntryKind, bytes]:
+            self._groups.require_organizer(state)
+            if state.name == name:
+                raise ClientError(f"the group is already called {name}")
+            return EntryKind.RENAME, body
+
+        await self._groups.commit(group_id, make)
+        self.context.events.emit(GroupChanged(group_id))
 
     async def leave(self, group_id: bytes) -> None:
         await self._groups.commit(group_id, lambda state: (EntryKind.LEAVE, b""))
@@ -355,7 +380,7 @@ class Engine(Queries):
         """Re-key when someone left (their epoch secret must not stay in use) or when the
         epoch is old (the first organizer in roster order does the periodic one); pass our
         current documents on to members who joined since they were sent; keep our ballot
-        key registered and our votes posted."""
+        key registered (our votes go out with the outbox's flush)."""
         session = self.session(group_id)
         if not session.active:
             return
@@ -384,6 +409,11 @@ class Engine(Queries):
             except (RelayError, ClientError) as exc:
                 self.context.events.warn(group_id, "document-share-failed", str(exc))
         await self.ballots.maintain_quietly(group_id)
+        if self.session(group_id).active:
+            try:
+                await self.freshness.maintain(group_id)  # heads, holds, exposure reports
+            except RelayUnavailable:
+                self._health.down(session.relay_url)
 
     async def run(self, stop: asyncio.Event, *, poll: float = 25.0, tick: float = 2.0) -> None:
         """Stay in sync until ``stop`` is set: one long-poll loop per group (so a message

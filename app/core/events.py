@@ -24,6 +24,7 @@ __all__ = [
     "JoinRequested",
     "Listener",
     "MessageAdded",
+    "MessageChanged",
     "MessageStatusChanged",
     "RemovedFromGroup",
     "SyncProgress",
@@ -56,6 +57,15 @@ class BallotChanged:
 
     group_id: bytes
     ballot_id: bytes
+
+
+@dataclass(frozen=True)
+class MessageChanged:
+    """A stored message was edited or deleted by its author, or its reactions changed:
+    listeners read it again (``Queries.message(row_id)``)."""
+
+    group_id: bytes
+    row_id: int
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,7 @@ class SyncProgress:
 Event = (
     MessageAdded
     | MessageStatusChanged
+    | MessageChanged
     | GroupChanged
     | GroupJoined
     | RemovedFromGroup

@@ -15,12 +15,17 @@ from app.core.content_handlers import HANDLERS, ITEM_HANDLERS, AnonymousItem, Re
 from app.core.database import Database
 from app.core.errors import StaleSession
 from app.core.events import Event
+from app.core.message_kinds import classify
 from app.core.status import GroupStatus, MessageStatus
+from app.core.store import conversation as conversation_store
+from app.core.store import freshness as freshness_store
 from app.core.store import groups as store
 from app.core.store import messages as message_store
 from app.core.views import DEFAULT_CHANNEL, MessageView
+from crypto.ballot.transport import inner_item_type
 from crypto.commit import open_commit, open_epoch_delivery
 from crypto.content import ContentType, TextBody
+from crypto.conversation import ReplyBody
 from crypto.errors import (
     DecryptionFailed,
     ForkDetected,
@@ -28,7 +33,7 @@ from crypto.errors import (
     RemoteError,
     Replay,
 )
-from crypto.group_log import GroupState, LogEntry
+from crypto.group_log import GroupState, LogEntry, Role
 from crypto.identity import Identity, fingerprint
 from crypto.items import ItemType, peek_item
 from crypto.key_schedule import EpochKeys
@@ -74,6 +79,7 @@ class GroupSession:
     sender_heads: dict[bytes, bytes] = field(default_factory=dict)
     dirty_heads: set[bytes] = field(default_factory=set)
     fingerprints: dict[bytes, str] = field(default_factory=dict)
+    unindexed: list[tuple[int, str]] = field(default_factory=list)
 
     # -- loading ----------------------------------------------------------------------
 
@@ -152,7 +158,10 @@ class GroupSession:
         store.save_send_chain(db, self.group_id, chain)
 
     def flush(self, db: Database) -> None:
-        """Write the receive chains changed since the last flush, and the cursor."""
+        """Write the receive chains changed since the last flush, the texts of the
+        messages stored since into the full-text index, and the cursor."""
+        message_store.index_texts(db, self.unindexed)
+        self.unindexed.clear()
         store.save_recv_chains(
             db, self.group_id, {index: self.recv_chains[index] for index in self.dirty_chains}
         )
@@ -184,6 +193,8 @@ class GroupSession:
                 )
             if kind == ItemType.COMMIT:
                 return self._process_commit(db, me, seq, item)
+            if kind == ItemType.MESSAGE:  # a message or a vote: only decryption tells
+                kind = inner_item_type(self.keys, item)
             if kind == ItemType.MESSAGE:
                 return self._process_message(db, me, seq, item, now)
             handler = ITEM_HANDLERS.get(int(kind))
@@ -236,10 +247,16 @@ class GroupSession:
             )
         self.recv_chains[envelope.sender_index] = next_chain
         self.dirty_chains.add(envelope.sender_index)
+        if sender.role == Role.ORGANIZER:  # a signed time and log head: a freshness head
+            freshness_store.confirm(db, self.group_id, min(opened.sent_at, now), sender.identity_pk)
         changed: tuple[Event, ...] = ()
+        reply_to: bytes | None = None
         if opened.content_type == ContentType.TEXT:
             text = TextBody.decode(opened.body)
             channel_id, shown = text.channel_id, text.text
+        elif opened.content_type == ContentType.REPLY:
+            reply = ReplyBody.decode(opened.body)
+            channel_id, shown, reply_to = reply.channel_id, reply.text, reply.reply_to
         else:
             handler = HANDLERS.get(opened.content_type)
             if handler is None:
@@ -252,6 +269,9 @@ class GroupSession:
         result = self._store_message(
             db, me, seq, opened, sender.name, channel_id, shown, warning, now
         )
+        if reply_to is not None and result.message is not None:
+            conversation_store.set_reply_to(db, result.message.row_id, reply_to)
+            result = replace(result, message=replace(result.message, reply_to=reply_to))
         return replace(result, changed=changed) if changed else result
 
     def _check_sender_chain(self, opened: OpenedMessage) -> str | None:
@@ -297,6 +317,8 @@ class GroupSession:
         )
         if row_id is None:
             return ProcessResult(Outcome.DUPLICATE)
+        self.unindexed.append((row_id, shown))
+        kind, opens = classify(opened.content_type)
         view = MessageView(
             row_id=row_id,
             group_id=self.group_id,
@@ -309,5 +331,7 @@ class GroupSession:
             status=status,
             warning=warning,
             is_mine=is_mine,
+            kind=kind.value,
+            opens=opens.value if opens is not None else None,
         )
         return ProcessResult(Outcome.MESSAGE, message=view, warning=warning)

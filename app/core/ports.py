@@ -21,6 +21,7 @@ from app.core.events import Event, IntegrityWarning, Listener
 from app.core.group_session import GroupSession
 from app.core.relay_client import DEFAULT_TIMEOUTS, RelayClient, RelayTimeouts
 from app.core.store import groups
+from app.core.store.ballots import OutboxRow
 from app.core.views import DEFAULT_CHANNEL, MessageView
 from crypto.group_log import EntryKind, GroupState, LogEntry
 from crypto.identity import Identity
@@ -128,7 +129,7 @@ class Commits(Protocol):
 
 
 class Sending(Protocol):
-    """The durable outbox of signed group messages."""
+    """The one durable outbox: signed group messages and anonymous votes."""
 
     async def send_content(
         self,
@@ -140,3 +141,5 @@ class Sending(Protocol):
     ) -> MessageView: ...
 
     def message(self, row_id: int) -> MessageView: ...
+
+    async def queue_vote(self, vote: OutboxRow) -> bool: ...

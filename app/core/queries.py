@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from app.core.database import Database
 from app.core.errors import ClientError, NotFound, NotPermittedHere
+from app.core.message_kinds import classify
+from app.core.store import conversation as conversation_store
 from app.core.store import groups as group_store
 from app.core.store import invites as invite_store
 from app.core.store import messages as message_store
@@ -211,7 +213,16 @@ class Queries:
 
     # -- messages -------------------------------------------------------------------------
 
-    def _view(self, row: MessageRow) -> MessageView:
+    def _views(self, rows: list[MessageRow]) -> list[MessageView]:
+        """Views of rows of one group, with their reactions read in one query."""
+        if not rows:
+            return []
+        ids = [row.message_id for row in rows if row.message_id is not None]
+        reactions = conversation_store.reactions_for(self.db, rows[0].group_id, ids) if ids else {}
+        return [self._view(row, reactions.get(row.message_id or b"", {})) for row in rows]
+
+    def _view(self, row: MessageRow, reactions: dict[str, list[str]] | None = None) -> MessageView:
+        kind, opens = classify(row.content_type)
         return MessageView(
             row_id=row.row_id,
             group_id=row.group_id,
@@ -224,13 +235,26 @@ class Queries:
             status=row.status,
             warning=row.warning,
             is_mine=row.sender_pk == self.me,
+            kind=kind.value,
+            opens=opens.value if opens is not None else None,
+            reply_to=row.reply_to,
+            edited=row.edited_at is not None,
+            deleted=row.deleted,
+            reactions=tuple((emoji, tuple(names)) for emoji, names in (reactions or {}).items()),
         )
 
     def message(self, row_id: int) -> MessageView:
         row = message_store.load_message(self.db, row_id)
         if row is None:
             raise NotFound("no such message")
-        return self._view(row)
+        return self._views([row])[0]
+
+    def message_by_id(self, group_id: bytes, message_id: bytes) -> MessageView:
+        """A message by its id (the same at every member), or ``NotFound``."""
+        found = conversation_store.target(self.db, group_id, message_id)
+        if found is None:
+            raise NotFound("no such message in this group")
+        return self.message(found.row_id)
 
     def messages(
         self,
@@ -244,7 +268,7 @@ class Queries:
         rows = message_store.load_messages(
             self.db, group_id, channel_id, limit=limit, before=before
         )
-        return [self._view(row) for row in rows]
+        return self._views(rows)
 
     def message_count(self, group_id: bytes, channel_id: bytes | None = None) -> int:
         return message_store.count_messages(self.db, group_id, channel_id)

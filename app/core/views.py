@@ -78,6 +78,12 @@ class MessageView:
     status: str  # pending | sent | failed | received
     warning: str | None
     is_mine: bool
+    kind: str = "text"  # text | event | hidden (app/core/message_kinds.py)
+    opens: str | None = None  # for an event: "ballots" or "documents", the panel it opens
+    reply_to: bytes | None = None  # the message id this one answers
+    edited: bool = False  # its author changed the text
+    deleted: bool = False  # its author deleted it for everyone (text is empty)
+    reactions: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (emoji, who), first first
 
 
 @dataclass(frozen=True)

@@ -10,15 +10,21 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QToolButton, 
 from app.qt.message_delegate import MessageDelegate
 from app.qt.message_model import MessageModel
 
-__all__ = ["ChatView"]
+__all__ = ["QUICK_REACTIONS", "ChatView"]
 
 _NEAR_BOTTOM_PX = 24
+QUICK_REACTIONS = ("👍", "❤️", "😂", "😮", "✊", "🎉")
 
 
 class ChatView(QListView):
     """Shows a ``MessageModel`` with ``MessageDelegate`` bubbles."""
 
     retry_requested = Signal(int)
+    panel_requested = Signal(str)  # "ballots" or "documents": an event line was clicked
+    reply_requested = Signal(object)  # MessageView
+    edit_requested = Signal(object)  # MessageView (ours)
+    delete_requested = Signal(object)  # MessageView (ours)
+    react_requested = Signal(object, str)  # MessageView, emoji (a second time takes it back)
     frame_painted = Signal()  # after each paint of the viewport (the benchmark listens)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -33,10 +39,12 @@ class ChatView(QListView):
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._context_menu)
         self.verticalScrollBar().setSingleStep(24)
+        self.clicked.connect(self._clicked)
         self._delegate = MessageDelegate(self)
         self._delegate.retry_requested.connect(self.retry_requested)
         self.setItemDelegate(self._delegate)
         self._stick_to_bottom = True
+        self.context_menu: QMenu | None = None
         self._keep_from_bottom: int | None = None
         self.verticalScrollBar().valueChanged.connect(self._scrolled)
         self.verticalScrollBar().rangeChanged.connect(self._range_changed)
@@ -148,6 +156,12 @@ class ChatView(QListView):
         self.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
         return True
 
+    def _clicked(self, index: QModelIndex) -> None:
+        model = self.message_model()
+        message = model.message_at(index.row()) if model is not None else None
+        if message is not None and message.kind == "event" and message.opens:
+            self.panel_requested.emit(message.opens)
+
     # -- painting and menus -----------------------------------------------------------
 
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -175,6 +189,25 @@ class ChatView(QListView):
         if message is None:
             return
         menu = QMenu(self)
+        if message.kind == "text" and not message.deleted and message.message_id is not None:
+            reply = QAction("Reply", menu)
+            reply.triggered.connect(lambda: self.reply_requested.emit(message))
+            menu.addAction(reply)
+            react = menu.addMenu("React")
+            for emoji in QUICK_REACTIONS:
+                action = QAction(emoji, react)  # the window takes back one already given
+                action.triggered.connect(
+                    lambda _c=False, e=emoji: self.react_requested.emit(message, e)
+                )
+                react.addAction(action)
+            if message.is_mine:
+                edit = QAction("Edit", menu)
+                edit.triggered.connect(lambda: self.edit_requested.emit(message))
+                menu.addAction(edit)
+                delete = QAction("Delete for everyone…", menu)
+                delete.triggered.connect(lambda: self.delete_requested.emit(message))
+                menu.addAction(delete)
+            menu.addSeparator()
         copy = QAction("Copy text", menu)
         copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(message.text))
         menu.addAction(copy)
@@ -182,4 +215,5 @@ class ChatView(QListView):
             retry = QAction("Retry sending", menu)
             retry.triggered.connect(lambda: self.retry_requested.emit(message.row_id))
             menu.addAction(retry)
+        self.context_menu = menu  # the last one opened (tests look)
         menu.popup(self.viewport().mapToGlobal(pos))

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QHBoxLayout, QPlainTextEdit, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
+from app.core.api import MessageView
 from app.qt.widgets import primary_button
 
 __all__ = ["Composer", "MessageEdit"]
@@ -47,22 +55,76 @@ class MessageEdit(QPlainTextEdit):
 
 
 class Composer(QWidget):
-    """``send_requested(text)``; the window clears it once the engine has the message."""
+    """``send_requested(text)``; the window clears it once the engine has the message.
+
+    While replying to or editing a message, a bar above the text says which (with a
+    button to stop); the window reads ``replying_to`` / ``editing`` when it sends.
+    """
 
     send_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("composer")
+        self.replying_to: MessageView | None = None
+        self.editing: MessageView | None = None
+        self.context = QLabel()
+        self.context.setObjectName("composerContext")
+        self.context.setAccessibleName("Replying or editing")
+        self.context.setTextFormat(Qt.TextFormat.PlainText)
+        self.cancel_context = QToolButton()
+        self.cancel_context.setText("✕")
+        self.cancel_context.setAccessibleName("Stop replying or editing")
+        self.cancel_context.clicked.connect(self.clear_context)
         self.edit = MessageEdit()
         self.edit.submitted.connect(self._send)
         self.send = primary_button("Send")
         self.send.setDefault(False)
         self.send.clicked.connect(self._send)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(12, 8, 12, 10)
-        layout.addWidget(self.edit, 1)
-        layout.addWidget(self.send, 0, Qt.AlignmentFlag.AlignBottom)
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(self.context, 1)
+        bar.addWidget(self.cancel_context)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.edit, 1)
+        row.addWidget(self.send, 0, Qt.AlignmentFlag.AlignBottom)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 6, 12, 10)
+        layout.setSpacing(4)
+        layout.addLayout(bar)
+        layout.addLayout(row)
+        self._show_context()
+
+    def reply_to(self, message: MessageView) -> None:
+        self.editing, self.replying_to = None, message
+        self._show_context()
+        self.edit.setFocus()
+
+    def start_edit(self, message: MessageView) -> None:
+        self.replying_to, self.editing = None, message
+        self.edit.setPlainText(message.text)
+        self._show_context()
+        self.edit.setFocus()
+
+    def clear_context(self) -> None:
+        if self.editing is not None:
+            self.edit.clear()
+        self.replying_to = self.editing = None
+        self._show_context()
+
+    def _show_context(self) -> None:
+        if self.replying_to is not None:
+            text = (
+                f"Replying to {self.replying_to.sender_name}: {_first_line(self.replying_to.text)}"
+            )
+        elif self.editing is not None:
+            text = "Editing your message (Esc or ✕ to stop)"
+        else:
+            text = ""
+        self.context.setText(text)
+        self.context.setVisible(bool(text))
+        self.cancel_context.setVisible(bool(text))
 
     def _send(self) -> None:
         text = self.edit.toPlainText()
@@ -71,6 +133,14 @@ class Composer(QWidget):
 
     def clear(self) -> None:
         self.edit.clear()
+        self.replying_to = self.editing = None
+        self._show_context()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape and (self.replying_to or self.editing):
+            self.clear_context()
+            return
+        super().keyPressEvent(event)
 
     def set_writable(self, writable: bool, reason: str = "") -> None:
         """Announcement-only channels and groups we left cannot be written to."""
@@ -81,3 +151,8 @@ class Composer(QWidget):
         )
         if not writable:
             self.edit.clear()
+
+
+def _first_line(text: str, limit: int = 60) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"

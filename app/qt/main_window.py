@@ -14,11 +14,13 @@ from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QListView,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -29,13 +31,20 @@ from app.core.api import (
     DEFAULT_CHANNEL,
     ChannelView,
     ClientError,
+    DeleteMessage,
+    EditMessage,
     GroupView,
+    LeaveGroup,
     MarkRead,
     MemberView,
     MessageView,
     Queries,
+    React,
     RelayError,
+    RenameGroup,
+    ReplyTo,
     RetryMessage,
+    SendHeld,
     SendText,
     SetMuted,
 )
@@ -48,6 +57,7 @@ from app.core.events import (
     IntegrityWarning,
     JoinRequested,
     MessageAdded,
+    MessageChanged,
     MessageStatusChanged,
     RemovedFromGroup,
 )
@@ -230,8 +240,13 @@ class MainWindow(QMainWindow):
         self.chat = ChatView()
         self.chat.set_message_model(self.message_model)
         self.chat.retry_requested.connect(self.retry)
+        self.chat.panel_requested.connect(self._open_panel)
+        self.chat.delete_requested.connect(self.confirm_delete)
+        self.chat.react_requested.connect(self.react)
         self.composer = Composer()
         self.composer.send_requested.connect(self.send)
+        self.chat.reply_requested.connect(self.composer.reply_to)
+        self.chat.edit_requested.connect(self.composer.start_edit)
 
         center = QWidget()
         middle = QVBoxLayout(center)
@@ -315,10 +330,19 @@ class MainWindow(QMainWindow):
         self.members_action = self._action("Members", "Ctrl+M", self.members_toggle.toggle)
         self.mute_action = self._action("Mute notifications", None, self._toggle_mute)
         self.mute_action.setCheckable(True)
-        for action in (self.invite_action, self.channel_action, self.members_action):
+        self.rename_action = self._action("Rename group…", None, self.open_rename_dialog)
+        self.leave_action = self._action("Leave group…", None, self.confirm_leave)
+        for action in (
+            self.invite_action,
+            self.channel_action,
+            self.members_action,
+            self.rename_action,
+        ):
             group_menu.addAction(action)
         group_menu.addSeparator()
         group_menu.addAction(self.mute_action)
+        group_menu.addSeparator()
+        group_menu.addAction(self.leave_action)
 
     # -- groups and channels ----------------------------------------------------------
 
@@ -455,6 +479,56 @@ class MainWindow(QMainWindow):
         self.new_channel.setVisible(organizer)
         self.mute_action.setEnabled(group is not None)
         self.mute_action.setChecked(group is not None and group.muted)
+        self.rename_action.setEnabled(organizer)
+        self.leave_action.setEnabled(group is not None and group.status == "active")
+
+    def open_rename_dialog(self) -> None:
+        group = self._group
+        if group is None:
+            return
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle("Rename group")
+        dialog.setLabelText("New name for the group (every member sees it):")
+        dialog.setTextValue(group.name)
+        group_id = group.group_id
+
+        def chosen(name: str) -> None:
+            if name.strip() and name != group.name:
+                self.bridge.submit(
+                    RenameGroup(group_id, name.strip()),
+                    lambda _r: self._queue_refresh(group_id, changed=True),
+                    lambda error: self.show_banner(human_error(error)),
+                )
+
+        dialog.textValueSelected.connect(chosen)
+        self._open(dialog)
+
+    def confirm_leave(self) -> None:
+        group = self._group
+        if group is None:
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Leave group",
+            f"Leave {group.name}? You will not read anything sent there afterwards, and "
+            "only a new invite brings you back. The messages you have stay on this computer.",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        leave = box.addButton("Leave", QMessageBox.ButtonRole.DestructiveRole)
+        group_id = group.group_id
+        box.buttonClicked.connect(
+            lambda button: (
+                self.bridge.submit(
+                    LeaveGroup(group_id),
+                    lambda _r: self._queue_refresh(group_id, changed=True),
+                    lambda error: self.show_banner(human_error(error)),
+                )
+                if button is leave
+                else None
+            )
+        )
+        self._open(box)
 
     def _toggle_mute(self) -> None:
         group = self._group
@@ -501,6 +575,9 @@ class MainWindow(QMainWindow):
             return
         if isinstance(event, MessageAdded):
             self._message_added(event.message)
+        elif isinstance(event, MessageChanged):
+            self._flush_incoming()
+            self.message_model.refresh(event.row_id)
         elif isinstance(event, MessageStatusChanged):
             self._flush_incoming()  # the message itself may still wait in the burst
             self.message_model.set_status(event.row_id, event.status)
@@ -542,6 +619,8 @@ class MainWindow(QMainWindow):
             self._show_connection()
 
     def _message_added(self, message: MessageView) -> None:
+        if message.kind == "hidden":  # an edit, deletion or reaction: MessageChanged says
+            return
         if message.row_id > 0 and message.group_id == self.message_model.group_id:
             self._incoming.append(message)
         self._queue_refresh(message.group_id)
@@ -643,9 +722,18 @@ class MainWindow(QMainWindow):
         group = self._group
         if group is None:
             return
-        command = SendText(group.group_id, text, self._channel_id)
+        command: SendText | ReplyTo | EditMessage = SendText(group.group_id, text, self._channel_id)
+        replying, editing = self.composer.replying_to, self.composer.editing
+        if editing is not None and editing.message_id is not None:
+            command = EditMessage(group.group_id, editing.message_id, text)
+        elif replying is not None and replying.message_id is not None:
+            command = ReplyTo(group.group_id, replying.message_id, text)
 
         def failed(error: Exception) -> None:
+            if isinstance(error, SendHeld):
+                # Stored and queued, held until an organizer's client confirms the group.
+                self.show_banner(f"⚠ {human_error(error)}")
+                return
             if isinstance(error, RelayError):
                 # Stored and queued: it shows "Waiting to send" and goes out later.
                 self.statusBar().showMessage(
@@ -659,6 +747,47 @@ class MainWindow(QMainWindow):
         self.composer.clear()
         self.chat.follow_latest()  # your own message comes into view, as in any chat
         self.bridge.submit(command, None, failed)
+
+    def _report(self, error: Exception) -> None:
+        """A failed conversation action: queued ones go out later, others are shown."""
+        if not isinstance(error, RelayError):
+            self.show_banner(human_error(error))
+
+    def react(self, message: MessageView, emoji: str) -> None:
+        """A quick reaction from the menu; choosing one already given takes it back."""
+        group = self._group
+        if group is None or message.message_id is None:
+            return
+        mine = any(e == emoji and self.profile_name in names for e, names in message.reactions)
+        command = React(group.group_id, message.message_id, emoji, on=not mine)
+        self.bridge.submit(command, None, self._report)
+
+    def confirm_delete(self, message: MessageView) -> None:
+        group = self._group
+        if group is None or message.message_id is None:
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Delete for everyone",
+            "Delete this message for everyone? Every member's Caucus removes its text; "
+            "they will see that a message was deleted.",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
+        command = DeleteMessage(group.group_id, message.message_id)
+        box.buttonClicked.connect(
+            lambda button: (
+                self.bridge.submit(command, None, self._report) if button is delete else None
+            )
+        )
+        self._open(box)
+
+    def _open_panel(self, name: str) -> None:
+        """A ballot or document line in the chat was clicked: show its panel."""
+        panel = {"ballots": self.tabs.ballots, "documents": self.tabs.documents}.get(name)
+        if panel is not None:
+            self.tabs.setCurrentWidget(panel)
 
     def retry(self, row_id: int) -> None:
         self.bridge.submit(

@@ -16,7 +16,7 @@ from app.core.api import MessageView
 from app.qt.message_model import Roles
 from app.qt.theme import colors
 
-__all__ = ["MessageDelegate"]
+__all__ = ["MessageDelegate", "event_text", "reactions_line", "shown_text"]
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -42,6 +42,8 @@ class _Layout:
     warning: QRect | None
     footer: QRect
     status: QRect | None
+    quote: QRect | None = None  # a reply's line about what it answers
+    reactions: QRect | None = None  # under the bubble
 
 
 class SenderColours:
@@ -68,6 +70,34 @@ class SenderColours:
         return colour
 
 
+_EVENT_PAD_X = 12
+_EVENT_PAD_Y = 3
+_EVENT_WRAP = int(Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap)
+
+
+def event_text(message: MessageView, time_text: str) -> str:
+    """The line an event shows: what happened, who did it, when; clicking opens its
+    panel (ballots or documents)."""
+    if message.opens == "documents":
+        what = f"{message.sender_name} {message.text}"
+    else:
+        what = f"{message.text} · {message.sender_name}"
+    warning = f" · ⚠ {message.warning}" if message.warning else ""
+    return f"{what}{warning} · {time_text}" if time_text else f"{what}{warning}"
+
+
+def shown_text(message: MessageView) -> str:
+    """A message's text as the bubble shows it (a deleted one says so)."""
+    return "This message was deleted" if message.deleted else message.text
+
+
+def reactions_line(message: MessageView) -> str:
+    """ "👍 2  ✊ 1": each emoji with how many reacted (who: the tooltip, the menu)."""
+    return "  ".join(
+        f"{emoji} {len(names)}" if len(names) > 1 else emoji for emoji, names in message.reactions
+    )
+
+
 class MessageDelegate(QStyledItemDelegate):
     """Bubble painter for ``MessageModel`` rows in a ``ChatView``."""
 
@@ -77,7 +107,7 @@ class MessageDelegate(QStyledItemDelegate):
         super().__init__(view)
         self._view = view
         self._colours = SenderColours()
-        self._cache: dict[tuple[int, str, int, bool, bool, str, str], _Layout] = {}
+        self._cache: dict[tuple[object, ...], _Layout] = {}
 
     # -- fonts and geometry -----------------------------------------------------------
 
@@ -100,7 +130,20 @@ class MessageDelegate(QStyledItemDelegate):
         width = self._width()
         font_key = self._view.font().key()
         warning = message.warning or ""
-        key = (message.row_id, status, width, show_day, show_sender, warning, font_key)
+        key = (
+            message.row_id,
+            status,
+            width,
+            show_day,
+            show_sender,
+            warning,
+            font_key,
+            message.text,
+            message.edited,
+            message.deleted,
+            message.reactions,
+            str(index.data(Roles.QUOTE) or ""),
+        )
         cached = self._cache.get(key)
         if cached is not None:
             return cached
@@ -126,10 +169,19 @@ class MessageDelegate(QStyledItemDelegate):
         if show_day:
             day = QRect(0, y + 8, width, fm_small.height() + 4)
             y = day.bottom() + 8
+        if message.kind == "event":
+            return self._event_layout(message, day, y, width, fm_small, index)
         if show_sender:
             y += _RUN_GAP
         max_text = min(int(width * 0.72), _MAX_BUBBLE) - 2 * _PAD_X
-        text_box = fm.boundingRect(QRect(0, 0, max_text, 1_000_000), _WRAP, message.text)
+        text_box = fm.boundingRect(QRect(0, 0, max_text, 1_000_000), _WRAP, shown_text(message))
+        quote_text = str(index.data(Roles.QUOTE) or "")
+        quote_box = (
+            fm_small.boundingRect(QRect(0, 0, max_text, 1_000_000), _WRAP, quote_text)
+            if quote_text
+            else None
+        )
+        reactions_text = reactions_line(message)
         time_text = str(index.data(Roles.TIME_TEXT) or "")
         footer_w = fm_small.horizontalAdvance(time_text)
         if status:
@@ -139,7 +191,12 @@ class MessageDelegate(QStyledItemDelegate):
             warn_box = fm_small.boundingRect(
                 QRect(0, 0, max_text, 1_000_000), _WRAP, "⚠ " + message.warning
             )
-        inner_w = max(text_box.width(), footer_w, warn_box.width() if warn_box else 0)
+        inner_w = max(
+            text_box.width(),
+            footer_w,
+            warn_box.width() if warn_box else 0,
+            quote_box.width() + 8 if quote_box else 0,
+        )
         bubble_w = inner_w + 2 * _PAD_X
         if show_sender and not message.is_mine:
             name_w = min(fm_bold.horizontalAdvance(message.sender_name) + 4, width - 2 * _SIDE)
@@ -147,6 +204,10 @@ class MessageDelegate(QStyledItemDelegate):
             y = sender.bottom() + 3
         left = width - _SIDE - bubble_w if message.is_mine else _SIDE
         inner_top = y + _PAD_Y
+        quote = None
+        if quote_box is not None:
+            quote = QRect(left + _PAD_X, inner_top, inner_w, quote_box.height() + 4)
+            inner_top = quote.bottom() + 4
         text = QRect(left + _PAD_X, inner_top, inner_w, text_box.height())
         cursor = text.bottom() + 3
         if warn_box is not None:
@@ -158,7 +219,33 @@ class MessageDelegate(QStyledItemDelegate):
             status_rect = QRect(footer.right() - status_w, footer.top(), status_w, footer.height())
         bubble = QRect(left, y, bubble_w, footer.bottom() + _PAD_Y - y + 1)
         height = bubble.bottom() + 3
-        return _Layout(height, day, sender, bubble, text, warning, footer, status_rect)
+        reactions = None
+        if reactions_text:
+            chip_w = fm_small.horizontalAdvance(reactions_text) + 16
+            chip_left = left + bubble_w - chip_w if message.is_mine else left
+            reactions = QRect(chip_left, bubble.bottom() + 3, chip_w, fm_small.height() + 6)
+            height = reactions.bottom() + 3
+        return _Layout(
+            height, day, sender, bubble, text, warning, footer, status_rect, quote, reactions
+        )
+
+    def _event_layout(
+        self,
+        message: MessageView,
+        day: QRect | None,
+        y: int,
+        width: int,
+        fm_small: QFontMetrics,
+        index: Index,
+    ) -> _Layout:
+        """A ballot or document line: one centred, muted line in a thin pill, no bubble."""
+        line = event_text(message, str(index.data(Roles.TIME_TEXT) or ""))
+        room = max(width - 2 * _SIDE - 2 * _EVENT_PAD_X, 40)
+        box = fm_small.boundingRect(QRect(0, 0, room, 1_000_000), _EVENT_WRAP, line)
+        top = y + 6
+        text = QRect((width - box.width()) // 2, top + _EVENT_PAD_Y, box.width(), box.height())
+        pill = text.adjusted(-_EVENT_PAD_X, -_EVENT_PAD_Y, _EVENT_PAD_X, _EVENT_PAD_Y)
+        return _Layout(pill.bottom() + 6, day, None, pill, text, None, QRect(), None)
 
     # -- QStyledItemDelegate ----------------------------------------------------------
 
@@ -180,6 +267,10 @@ class MessageDelegate(QStyledItemDelegate):
         painter.translate(rect.left(), rect.top())
         if layout.day is not None:
             self._paint_day(painter, layout.day, str(index.data(Roles.DAY_TEXT)), small)
+        if message.kind == "event":
+            self._paint_event(painter, layout, message, index, small)
+            painter.restore()
+            return
         if layout.sender is not None:
             painter.setFont(bold)
             name_colour = QColor(self._colours(message.sender_fingerprint))
@@ -195,9 +286,30 @@ class MessageDelegate(QStyledItemDelegate):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(fill)
         painter.drawRoundedRect(layout.bubble, _RADIUS, _RADIUS)
-        painter.setFont(base)
-        painter.setPen(QColor(c.bubble_text_mine if message.is_mine else c.bubble_text_theirs))
-        painter.drawText(layout.text, _WRAP, message.text)
+        text_colour = QColor(c.bubble_text_mine if message.is_mine else c.bubble_text_theirs)
+        if layout.quote is not None:
+            painter.setPen(QPen(QColor(c.accent), 2))
+            painter.drawLine(layout.quote.topLeft(), layout.quote.bottomLeft())
+            painter.setFont(small)
+            painter.setPen(QColor(c.muted))
+            painter.drawText(
+                layout.quote.adjusted(8, 2, 0, 0), _WRAP, str(index.data(Roles.QUOTE) or "")
+            )
+        font = QFont(base)
+        font.setItalic(message.deleted)
+        painter.setFont(font)
+        painter.setPen(QColor(c.muted) if message.deleted else text_colour)
+        painter.drawText(layout.text, _WRAP, shown_text(message))
+        if layout.reactions is not None:
+            painter.setPen(QPen(QColor(c.separator), 1))
+            painter.setBrush(QColor(c.bubble_theirs))
+            radius = layout.reactions.height() / 2
+            painter.drawRoundedRect(layout.reactions, radius, radius)
+            painter.setFont(small)
+            painter.setPen(text_colour)
+            painter.drawText(
+                layout.reactions, int(Qt.AlignmentFlag.AlignCenter), reactions_line(message)
+            )
         painter.setFont(small)
         if layout.warning is not None and message.warning:
             painter.setPen(QColor(c.warn))
@@ -218,6 +330,20 @@ class MessageDelegate(QStyledItemDelegate):
         else:
             painter.drawText(layout.footer, int(Qt.AlignmentFlag.AlignRight), time_text)
         painter.restore()
+
+    @staticmethod
+    def _paint_event(
+        painter: QPainter, layout: _Layout, message: MessageView, index: Index, font: QFont
+    ) -> None:
+        c = colors()
+        painter.setPen(QPen(QColor(c.warn if message.warning else c.separator), 1))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        radius = layout.bubble.height() / 2 if layout.bubble.height() < 40 else _RADIUS
+        painter.drawRoundedRect(layout.bubble, radius, radius)
+        painter.setFont(font)
+        painter.setPen(QColor(c.muted))
+        line = event_text(message, str(index.data(Roles.TIME_TEXT) or ""))
+        painter.drawText(layout.text, _EVENT_WRAP, line)
 
     @staticmethod
     def _paint_day(painter: QPainter, area: QRect, text: str, font: QFont) -> None:

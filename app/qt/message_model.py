@@ -16,7 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
-from app.core.api import DEFAULT_CHANNEL, MessageView, Queries
+from app.core.api import DEFAULT_CHANNEL, ClientError, MessageView, Queries
 
 __all__ = ["MessageModel", "Roles", "day_label", "status_text"]
 
@@ -34,6 +34,7 @@ class Roles:
     STATUS_TEXT = Qt.ItemDataRole.UserRole + 4  # "Sent", "Not sent - retry", ...
     DAY_TEXT = Qt.ItemDataRole.UserRole + 5  # "Today", "Monday 2 March 2026", ...
     TIME_TEXT = Qt.ItemDataRole.UserRole + 6  # "14:05"
+    QUOTE = Qt.ItemDataRole.UserRole + 7  # a reply's line about what it answers, or ""
 
 
 _STATUS_TEXT = {
@@ -134,7 +135,10 @@ class MessageModel(QAbstractListModel):
         if role == Roles.DAY_TEXT:
             return day_label(message.sent_at)
         if role == Roles.TIME_TEXT:
-            return _local(message.sent_at).strftime("%H:%M")
+            time = _local(message.sent_at).strftime("%H:%M")
+            return f"edited · {time}" if message.edited and not message.deleted else time
+        if role == Roles.QUOTE:
+            return self._quote(message)
         if role == Qt.ItemDataRole.AccessibleTextRole:
             who = "You" if message.is_mine else message.sender_name
             state = status_text(message.status) if message.is_mine else ""
@@ -221,8 +225,16 @@ class MessageModel(QAbstractListModel):
 
     def set_status(self, row_id: int, status: str) -> None:
         pos = self._position(row_id)
-        if pos is not None:
-            self._replace(pos, dataclasses.replace(self._rows[pos], status=status))
+        if pos is None:
+            return
+        if self._rows[pos].message_id is None and self._reader is not None:
+            # Queued before it was sealed: read it again for its message id (replies,
+            # edits and reactions name it).
+            self.refresh(row_id)
+            pos = self._position(row_id)
+            if pos is None:
+                return
+        self._replace(pos, dataclasses.replace(self._rows[pos], status=status))
 
     def _replace(self, pos: int, message: MessageView) -> None:
         self._rows[pos] = message
@@ -241,6 +253,38 @@ class MessageModel(QAbstractListModel):
 
     def message_at(self, row: int) -> MessageView | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def refresh(self, row_id: int) -> None:
+        """Read one message again (edited, deleted, reacted to) if it is on screen, and
+        the replies to it whose quote may have changed."""
+        pos = self._position(row_id)
+        if pos is None or self._reader is None:
+            return
+        try:
+            view = self._reader.message(row_id)
+        except ClientError:
+            return
+        self._replace(pos, view)
+        if view.message_id is not None:
+            for row, message in enumerate(self._rows):
+                if message.reply_to == view.message_id:
+                    self.dataChanged.emit(self.index(row), self.index(row))
+
+    def _quote(self, message: MessageView) -> str:
+        if message.reply_to is None:
+            return ""
+        target = next((m for m in self._rows if m.message_id == message.reply_to), None)
+        if target is None and self._reader is not None and self._group_id is not None:
+            try:
+                target = self._reader.message_by_id(self._group_id, message.reply_to)
+            except ClientError:
+                target = None
+        if target is None:
+            return "↩ a message you do not have"
+        if target.deleted:
+            return f"↩ {target.sender_name}: message deleted"
+        line = " ".join(target.text.split())
+        return f"↩ {target.sender_name}: {line if len(line) <= 80 else line[:79] + '…'}"
 
     # -- grouping ---------------------------------------------------------------------
 

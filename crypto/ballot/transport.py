@@ -1,17 +1,22 @@
 """How ballots travel: the anonymous vote item and the ballot message bodies.
 
-**Vote item** (mailbox item type 4, ``docs/ballots.md`` section 10).  A vote must not
-travel as a group message: those carry the sender's index and identity signature.  It is
-encrypted under a key every member of the epoch derives, with a random nonce, and padded
-like a message, so the relay sees "some member posted something" and members see only
-the vote's ring signature::
+**Vote item** (protocol section 4.3, ``docs/ballots.md`` section 10).  A vote must not
+travel as a signed group message: those carry the sender's index and identity signature.
+It is encrypted under a key every member of the epoch derives, and it looks exactly like
+an application message to the relay -- same header (type 1), same layout, same size
+buckets -- so the relay cannot tell a vote from a chat line::
 
-    u8 version=1 | u8 type=4 | u64 epoch                       (10 bytes: the item header)
+    u8 version=2 | u8 type=1 | u64 epoch                       (10 bytes: the item header)
     | bytes24 nonce                                             (random, from rng)
-    | AEAD(KDF(E_epoch, "vote-key"), nonce, padded vote, ad = group_id | item header)
+    | bytes24 marker = AEAD(vote key, nonce, u8 4 | 7 zero bytes, ad = group_id | header)
+    | var(262082) AEAD(vote key, KDF(vote key, "vote-nonce", nonce, size=24),
+                       padded vote, ad = group_id | header)
 
-The padded vote is ``u32 len | vote | zeros`` such that the whole item is a bucket size
-(``crypto/padding.py``), so every vote of one ballot has the same size.
+A message has its sender data where a vote has the marker; a receiver tries the epoch's
+sender-data key first, then the vote key (``inner_item_type``).  The padded vote is
+``u32 len | vote | zeros`` such that the whole item is a bucket size
+(``crypto/padding.py``), exactly as for a message, so every vote of one ballot has one
+size and shares it with messages of similar length.
 
 **Ballot messages** (signed group messages, content types 16-19): the definition (16) is
 ``BallotDefinition.encode()``; the close marker (17) and the cancellation (19) are
@@ -39,8 +44,15 @@ from crypto.errors import (
     UnsupportedVersion,
     UsageError,
 )
-from crypto.items import ITEM_HEADER_SIZE, ITEM_VERSION, ItemType, item_header
+from crypto.items import (
+    ITEM_HEADER_SIZE,
+    ITEM_VERSION,
+    ItemType,
+    item_header,
+    unsupported_item_version,
+)
 from crypto.key_schedule import EpochKeys
+from crypto.message import MAX_CIPHERTEXT, PADDING_OVERHEAD
 from crypto.padding import pad, unpad
 from crypto.wire import Reader, Writer
 
@@ -53,6 +65,7 @@ __all__ = [
     "NOTICE_VERSION",
     "VOTE_PADDING_OVERHEAD",
     "BallotNotice",
+    "inner_item_type",
     "open_vote_item",
     "peek_ballot_id",
     "reveal_ballot_id",
@@ -72,11 +85,17 @@ MAX_VOTE_ITEM: Final = 262_144
 
 _NONCE_SIZE = 24
 _TAG_SIZE = 16
-VOTE_PADDING_OVERHEAD: Final = ITEM_HEADER_SIZE + _NONCE_SIZE + _TAG_SIZE
-"""Bytes of a vote item outside the padded vote: whole items are bucket sizes."""
+_MARKER_AT = ITEM_HEADER_SIZE + _NONCE_SIZE  # 34
+_LENGTH_AT = _MARKER_AT + 8 + _TAG_SIZE  # 58: where a message's ciphertext length sits
+_CIPHERTEXT_AT = _LENGTH_AT + 4  # 62
+VOTE_PADDING_OVERHEAD: Final = PADDING_OVERHEAD
+"""Bytes of a vote item outside the padded vote (78, as for a message): whole items are
+bucket sizes, the same buckets as messages."""
 
 _HEADER = struct.Struct(">BBQ")
-_VOTE = int(ItemType.VOTE)
+_U32 = struct.Struct(">I")
+_MARKER = bytes((int(ItemType.VOTE),)) + bytes(7)
+_MESSAGE = int(ItemType.MESSAGE)
 
 Rng = Callable[[int], bytes]
 
@@ -86,24 +105,87 @@ def vote_key(keys: EpochKeys) -> bytes:
     return kdf.derive(keys.secret, "vote-key")
 
 
+def _body_nonce(key: bytes, nonce: bytes) -> bytes:
+    return kdf.derive(key, "vote-nonce", nonce, size=_NONCE_SIZE)
+
+
 def seal_vote_item(keys: EpochKeys, vote: bytes, rng: Rng) -> bytes:
     """Encrypt and pad a vote (``cast_vote``'s output) for the group mailbox of ``keys``.
 
     Nothing of the voter goes in: the nonce is random and the key is shared by the epoch.
+    The item has a message's header, layout and size bucket.
     """
     if not vote:
         raise UsageError("a vote item needs a vote")
     nonce = rng(_NONCE_SIZE)
     if len(nonce) != _NONCE_SIZE:
         raise UsageError("rng returned the wrong number of bytes")
-    header = item_header(ItemType.VOTE, keys.epoch)
+    header = item_header(ItemType.MESSAGE, keys.epoch)
+    key = vote_key(keys)
+    ad = keys.group_id + header
+    marker = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(_MARKER, ad, nonce, key)
     ciphertext = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
-        pad(vote, VOTE_PADDING_OVERHEAD), keys.group_id + header, nonce, vote_key(keys)
+        pad(vote, VOTE_PADDING_OVERHEAD), ad, _body_nonce(key, nonce), key
     )
-    item = header + nonce + ciphertext
+    item = b"".join((header, nonce, marker, _U32.pack(len(ciphertext)), ciphertext))
     if len(item) > MAX_VOTE_ITEM:
         raise TooLarge(f"vote item of {len(item)} bytes exceeds {MAX_VOTE_ITEM}")
     return item
+
+
+def _check_frame(keys: EpochKeys, item: bytes) -> None:
+    size = len(item)
+    if size > MAX_VOTE_ITEM:
+        raise TooLarge(f"vote item of {size} bytes exceeds {MAX_VOTE_ITEM}")
+    if size < _CIPHERTEXT_AT + _TAG_SIZE:
+        raise MalformedData("vote item shorter than its fixed fields")
+    version, kind, epoch = _HEADER.unpack_from(item)
+    if version != ITEM_VERSION:
+        raise unsupported_item_version(version)
+    if kind != _MESSAGE:
+        raise MalformedData("item is not a message or vote")
+    if epoch != keys.epoch:
+        raise DecryptionFailed("vote item belongs to another epoch")
+    (length,) = _U32.unpack_from(item, _LENGTH_AT)
+    if length != size - _CIPHERTEXT_AT or length > MAX_CIPHERTEXT:
+        raise MalformedData("ciphertext length does not match the item")
+
+
+def _open_marker(keys: EpochKeys, key: bytes, item: bytes) -> None:
+    try:
+        marker = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+            item[_MARKER_AT:_LENGTH_AT],
+            keys.group_id + item[:ITEM_HEADER_SIZE],
+            item[ITEM_HEADER_SIZE:_MARKER_AT],
+            key,
+        )
+    except nacl.exceptions.CryptoError:
+        raise DecryptionFailed("item is not a vote of this epoch") from None
+    if marker != _MARKER:
+        raise MalformedData("vote marker names another inner type")
+
+
+def inner_item_type(keys: EpochKeys, item: bytes) -> ItemType:
+    """``MESSAGE`` or ``VOTE`` for a type-1 item of ``keys``'s epoch, told apart after
+    decryption: the sender-data field opens under the sender-data key (a message) or
+    under the vote key (a vote).
+
+    Raises ``DecryptionFailed`` when it opens under neither, and what ``open_vote_item``
+    raises for a bad frame.  A message's own checks run later, in ``open_sender_data``.
+    """
+    item = bytes(item)
+    _check_frame(keys, item)
+    ad = keys.group_id + item[:ITEM_HEADER_SIZE]
+    nonce = item[ITEM_HEADER_SIZE:_MARKER_AT]
+    field = item[_MARKER_AT:_LENGTH_AT]
+    try:
+        nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+            field, ad, nonce, keys.sender_data_key
+        )
+    except nacl.exceptions.CryptoError:
+        _open_marker(keys, vote_key(keys), item)
+        return ItemType.VOTE
+    return ItemType.MESSAGE
 
 
 def open_vote_item(keys: EpochKeys, item: bytes) -> bytes:
@@ -111,28 +193,19 @@ def open_vote_item(keys: EpochKeys, item: bytes) -> bytes:
 
     Raises ``TooLarge`` over ``MAX_VOTE_ITEM`` bytes, ``UnsupportedVersion`` or
     ``MalformedData`` for a bad header, size or padding, and ``DecryptionFailed`` for an
-    item of another epoch than ``keys`` or one that does not open (another group, tampered).
+    item of another epoch than ``keys`` or one that does not open (a message, another
+    group, tampered).
     """
     item = bytes(item)
-    size = len(item)
-    if size > MAX_VOTE_ITEM:
-        raise TooLarge(f"vote item of {size} bytes exceeds {MAX_VOTE_ITEM}")
-    if size < VOTE_PADDING_OVERHEAD:
-        raise MalformedData("vote item shorter than its fixed fields")
-    version, kind, epoch = _HEADER.unpack_from(item)
-    if version != ITEM_VERSION:
-        raise UnsupportedVersion(f"item version {version}")
-    if kind != _VOTE:
-        raise MalformedData("item is not a vote")
-    if epoch != keys.epoch:
-        raise DecryptionFailed("vote item belongs to another epoch")
-    nonce = item[ITEM_HEADER_SIZE : ITEM_HEADER_SIZE + _NONCE_SIZE]
+    _check_frame(keys, item)
+    key = vote_key(keys)
+    _open_marker(keys, key, item)
     try:
         padded = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-            item[ITEM_HEADER_SIZE + _NONCE_SIZE :],
+            item[_CIPHERTEXT_AT:],
             keys.group_id + item[:ITEM_HEADER_SIZE],
-            nonce,
-            vote_key(keys),
+            _body_nonce(key, item[ITEM_HEADER_SIZE:_MARKER_AT]),
+            key,
         )
     except nacl.exceptions.CryptoError:
         raise DecryptionFailed("vote item did not decrypt") from None

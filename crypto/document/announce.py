@@ -360,7 +360,7 @@ def open_document(ann: Announcement, chunks: Iterable[bytes]) -> Iterator[bytes]
     Raises at the end (after the last plaintext piece) on truncation or a hash mismatch,
     so the caller writes to a temporary file and keeps it only if iteration completes.
     """
-    decryptor = StreamDecryptor(ann.content_key, ann.document_id, ann.version)
+    decryptor = StreamDecryptor(ann.content_key, ann.document_id, ann.version, ann.size)
     return _open(ann, decryptor, chunks)
 
 

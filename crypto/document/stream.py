@@ -2,11 +2,15 @@
 
 Each document version has a fresh 32-byte content key.  From it come the secretstream key,
 the relay blob id and the blob capability, so an announcement that carries the content key
-gives a member everything needed to fetch and open the blob.  The plaintext is cut into
-pieces of exactly ``CHUNK_SIZE`` bytes (the last may be shorter); each piece becomes one
-relay chunk, the last one tagged FINAL.  The first chunk starts with the format version and
-the secretstream header.  Every chunk authenticates the document id and version as
-associated data, so a blob cannot be passed off as another document or version.
+gives a member everything needed to fetch and open the blob.  The plaintext, followed by
+zeros up to its padded size (``padded_size``: the Padme bucket, at least 4 KiB, so the
+relay learns only the bucket), is cut into pieces of exactly ``CHUNK_SIZE`` bytes (the
+last may be shorter); each piece becomes one relay chunk, the last one tagged FINAL.  The
+first chunk starts with the format version and the secretstream header.  Every chunk
+authenticates the document id and version as associated data, so a blob cannot be passed
+off as another document or version.  The decryptor is given the signed size from the
+announcement; it hands out only that many bytes and checks that the rest is zeros and
+exactly the padded size, so every document has one encoding.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from crypto import kdf
 from crypto.document.hashing import BinaryReader, read_exact, read_pieces
 from crypto.errors import DecryptionFailed, MalformedData, TooLarge, UnsupportedVersion, UsageError
 from crypto.identity import Rng
+from crypto.padding import padme
 
 __all__ = [
     "ABYTES",
@@ -43,6 +48,7 @@ __all__ = [
     "MAX_CHUNKS",
     "MAX_CHUNK_BYTES",
     "MAX_DOCUMENT_SIZE",
+    "MIN_PADDED_SIZE",
     "STREAM_VERSION",
     "DocumentKeys",
     "StreamDecryptor",
@@ -52,10 +58,11 @@ __all__ = [
     "encrypt_stream",
     "new_content_key",
     "new_document_id",
+    "padded_size",
     "split_ciphertext",
 ]
 
-STREAM_VERSION = 1
+STREAM_VERSION = 2
 CHUNK_SIZE = 1 << 20
 CONTENT_KEY_BYTES = 32
 DOCUMENT_ID_BYTES = 16
@@ -64,7 +71,9 @@ HEADER_BYTES: int = crypto_secretstream_xchacha20poly1305_HEADERBYTES
 ABYTES: int = crypto_secretstream_xchacha20poly1305_ABYTES
 FIRST_CHUNK_OVERHEAD = 1 + HEADER_BYTES + ABYTES
 MAX_CHUNK_BYTES = CHUNK_SIZE + 64
-MAX_DOCUMENT_SIZE = 128 * CHUNK_SIZE - 4096
+MIN_PADDED_SIZE = 4096
+MAX_DOCUMENT_SIZE = 126 * CHUNK_SIZE
+"""A Padme bucket (a multiple of 2 MiB) whose blob stays under the relay's 128 MiB."""
 MAX_CHUNKS = -(-MAX_DOCUMENT_SIZE // CHUNK_SIZE)
 
 _TAG_MESSAGE: int = crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
@@ -109,16 +118,22 @@ class DocumentKeys:
         )
 
 
-def chunk_count(size: int) -> int:
-    """Number of relay chunks for a plaintext of ``size`` bytes (an empty file has one)."""
+def padded_size(size: int) -> int:
+    """The padded plaintext of a ``size``-byte document: ``max(4 KiB, Padme(size))``."""
     if not 0 <= size <= MAX_DOCUMENT_SIZE:
         raise UsageError("document size out of range")
-    return max(1, -(-size // CHUNK_SIZE))
+    return max(MIN_PADDED_SIZE, padme(size))
+
+
+def chunk_count(size: int) -> int:
+    """Number of relay chunks for a plaintext of ``size`` bytes once padded."""
+    return -(-padded_size(size) // CHUNK_SIZE)
 
 
 def ciphertext_size(size: int) -> int:
-    """Total bytes of all chunks for a plaintext of ``size`` bytes (the blob's size)."""
-    return size + 1 + HEADER_BYTES + ABYTES * chunk_count(size)
+    """Total bytes of all chunks for a plaintext of ``size`` bytes (the blob's size): a
+    function of the padded size alone, so the relay learns only the bucket."""
+    return padded_size(size) + 1 + HEADER_BYTES + ABYTES * chunk_count(size)
 
 
 def _associated_data(document_id: bytes, version: int) -> bytes:
@@ -171,7 +186,22 @@ def encrypt_stream(
     """
     keys = DocumentKeys.from_content_key(content_key)
     ad = _associated_data(document_id, version)
-    return _encrypt(keys.stream_key, ad, _exact_pieces(source))
+    return _encrypt(keys.stream_key, ad, _exact_pieces(_padded(_exact_pieces(source))))
+
+
+def _padded(pieces: Iterator[bytes]) -> Iterator[bytes]:
+    """The pieces, then zeros (at most a chunk at a time) up to the padded size."""
+    total = 0
+    for piece in pieces:
+        total += len(piece)
+        if total > MAX_DOCUMENT_SIZE:
+            raise UsageError(f"document larger than {MAX_DOCUMENT_SIZE} bytes")
+        yield piece
+    remaining = padded_size(total) - total
+    while remaining:
+        fill = min(remaining, CHUNK_SIZE)
+        yield bytes(fill)
+        remaining -= fill
 
 
 def _encrypt(stream_key: bytes, ad: bytes, pieces: Iterator[bytes]) -> Iterator[bytes]:
@@ -193,23 +223,38 @@ def _encrypt(stream_key: bytes, ad: bytes, pieces: Iterator[bytes]) -> Iterator[
 
 
 class StreamDecryptor:
-    """Opens the chunks of one document version, strictly in order.
+    """Opens the chunks of one document version of ``size`` bytes, strictly in order.
 
-    ``feed`` returns each chunk's plaintext; ``finish`` raises unless the FINAL chunk was
-    seen.  Plaintext handed out before ``finish`` returns is not yet known to be complete:
+    ``size`` is the signed size from the announcement.  ``feed`` returns each chunk's
+    plaintext without the padding (checked to be zeros); ``finish`` raises unless the FINAL
+    chunk was seen.  Plaintext handed out before ``finish`` returns is not yet known to be complete:
     write it somewhere temporary and keep it only after ``finish`` (and the content hash
     check in ``announce.open_document``) succeed.  After any error the decryptor refuses
     further use.
     """
 
-    __slots__ = ("_ad", "_failed", "_finished", "_index", "_keys", "_size", "_state")
+    __slots__ = (
+        "_ad",
+        "_data_size",
+        "_failed",
+        "_finished",
+        "_index",
+        "_keys",
+        "_padded",
+        "_padded_size",
+        "_size",
+        "_state",
+    )
 
-    def __init__(self, content_key: bytes, document_id: bytes, version: int) -> None:
+    def __init__(self, content_key: bytes, document_id: bytes, version: int, size: int) -> None:
         self._keys = DocumentKeys.from_content_key(content_key)
         self._ad = _associated_data(document_id, version)
         self._state = crypto_secretstream_xchacha20poly1305_state()
+        self._data_size = size
+        self._padded_size = padded_size(size)
         self._index = 0
         self._size = 0
+        self._padded = 0
         self._finished = False
         self._failed = False
 
@@ -219,7 +264,7 @@ class StreamDecryptor:
 
     @property
     def size(self) -> int:
-        """Plaintext bytes returned so far."""
+        """Plaintext bytes returned so far (padding not counted)."""
         return self._size
 
     @property
@@ -273,10 +318,17 @@ class StreamDecryptor:
         elif len(plaintext) != CHUNK_SIZE:
             raise MalformedData(f"non-final chunk {self._index} is not {CHUNK_SIZE} bytes")
         self._index += 1
-        self._size += len(plaintext)
-        if self._size > MAX_DOCUMENT_SIZE:
-            raise TooLarge(f"document larger than {MAX_DOCUMENT_SIZE} bytes")
-        return plaintext
+        start = self._padded
+        self._padded += len(plaintext)
+        if self._padded > self._padded_size:
+            raise TooLarge(f"document stream longer than its padded size {self._padded_size}")
+        if self._finished and self._padded != self._padded_size:
+            raise MalformedData(f"document stream shorter than its padded size {self._padded_size}")
+        data_end = max(0, min(len(plaintext), self._data_size - start))
+        if plaintext.count(0, data_end) != len(plaintext) - data_end:
+            raise MalformedData("document padding bytes are not zero")
+        self._size += data_end
+        return plaintext[:data_end] if data_end < len(plaintext) else plaintext
 
     def finish(self) -> None:
         """Raise ``DecryptionFailed`` unless the stream ended with its FINAL chunk."""
@@ -288,10 +340,11 @@ class StreamDecryptor:
 
 
 def decrypt_stream(
-    content_key: bytes, document_id: bytes, version: int, chunks: Iterable[bytes]
+    content_key: bytes, document_id: bytes, version: int, size: int, chunks: Iterable[bytes]
 ) -> Iterator[bytes]:
-    """Yield plaintext chunk by chunk; raises at the end if the stream was truncated."""
-    return _decrypt(StreamDecryptor(content_key, document_id, version), chunks)
+    """Yield the ``size`` plaintext bytes chunk by chunk (padding checked and dropped);
+    raises at the end if the stream was truncated."""
+    return _decrypt(StreamDecryptor(content_key, document_id, version, size), chunks)
 
 
 def _decrypt(decryptor: StreamDecryptor, chunks: Iterable[bytes]) -> Iterator[bytes]:

@@ -1,1 +1,1 @@
-"""Numbered SQL migrations of the relay database, applied in order by ``relay.schema``."""
+"""Numbered SQL migrations of the relay database, applied in order by ``relay.migrate``."""

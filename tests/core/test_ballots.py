@@ -20,13 +20,15 @@ import pytest
 
 from app.core.ballots import CLOSE_GRACE_MS, BallotService
 from app.core.engine import Engine
-from app.core.errors import ClientError, NotPermittedHere, RelayUnavailable
+from app.core.errors import ClientError, NotPermittedHere, RelayError, RelayUnavailable
 from crypto.ballot import (
+    Answer,
     BallotDefinition,
     BallotKeyPair,
     BallotKind,
     RevealKey,
     SingleChoice,
+    YesNoChoice,
     cast_vote,
     verify_vote,
 )
@@ -35,11 +37,14 @@ from crypto.ballot.transport import (
     CONTENT_TYPE_CLOSE,
     CONTENT_TYPE_DEFINITION,
     BallotNotice,
+    inner_item_type,
     open_vote_item,
     seal_vote_item,
 )
+from crypto.errors import RemoteError
 from crypto.identity import fingerprint
-from crypto.items import ItemType, peek_type
+from crypto.items import ItemType, peek_item
+from crypto.key_schedule import EpochKeys
 from relay.http import RelayApp
 from tests.core.harness import Clock, befriend, make_engine, make_relay, run, sync_all
 
@@ -47,13 +52,17 @@ HOUR = 3_600_000
 
 
 class Switch(httpx.AsyncBaseTransport):
-    """The in-process relay, with a switch to make it unreachable, and a misbehaviour:
-    acknowledge a vote item without storing it."""
+    """The in-process relay, with a switch to make it unreachable, and misbehaviours:
+    acknowledge a vote item without storing it; answer every message item with
+    ``stale_epoch`` and deliver no commit (a withheld commit). A relay cannot tell a vote
+    from a message (protocol 4.3), so this one is handed the epoch's keys to find them."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
         self.down = False
         self.swallow_votes = 0
+        self.keys: EpochKeys | None = None
+        self.withhold_for_messages = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self.down:
@@ -63,10 +72,18 @@ class Switch(httpx.AsyncBaseTransport):
             self.swallow_votes
             and request.method == "POST"
             and request.url.path.endswith("/items")
-            and body[1:2] == bytes([ItemType.VOTE])
+            and self.keys is not None
+            and is_vote(self.keys, body)
         ):
             self.swallow_votes -= 1
             return httpx.Response(200, json={"seq": 1})
+        if (
+            self.withhold_for_messages
+            and request.method == "POST"
+            and request.url.path.endswith("/items")
+            and not (self.keys is not None and is_vote(self.keys, body))
+        ):
+            return httpx.Response(409, json={"error": "stale_epoch"})
         return await self.inner.handle_async_request(request)
 
 
@@ -159,9 +176,21 @@ def relay_items(app: RelayApp, mailbox_id: bytes) -> list[tuple[int, bytes]]:
         conn.close()
 
 
+def is_vote(keys: EpochKeys, item: bytes) -> bool:
+    """Only a member tells a vote from a message: after decryption (protocol 4.3)."""
+    try:
+        if peek_item(item)[1] is not ItemType.MESSAGE:
+            return False
+        return inner_item_type(keys, item) is ItemType.VOTE
+    except RemoteError:
+        return False
+
+
 def vote_items(w: World) -> list[tuple[int, bytes]]:
-    items = relay_items(w.app, w.alice.session(w.group_id).mailbox_id)
-    return [(seq, item) for seq, item in items if peek_type(item) is ItemType.VOTE]
+    session = w.alice.session(w.group_id)
+    assert session.keys is not None
+    items = relay_items(w.app, session.mailbox_id)
+    return [(seq, item) for seq, item in items if is_vote(session.keys, item)]
 
 
 async def post_raw(engine: Engine, group_id: bytes, item: bytes) -> int:
@@ -468,30 +497,67 @@ def test_cancelled_ballot_takes_no_votes_and_has_no_result(world: World) -> None
 # -- closing ---------------------------------------------------------------------------
 
 
-def test_only_the_creator_closes_early_and_anyone_closes_after_the_deadline(
-    world: World,
-) -> None:
+def test_a_member_with_a_lying_clock_cannot_close_a_ballot(world: World) -> None:
+    """Issue #9, item 5: a member sets her clock past the deadline and posts a close
+    marker; every client refuses it (only the creator or an organizer closes)."""
     w = world
     ballot_id = create(w)
     run(sync_all(*w.members))
-    notice = BallotNotice(ballot_id).encode()
-    run(w.bob.send_content(w.group_id, CONTENT_TYPE_CLOSE, notice, "close"))
     with pytest.raises(NotPermittedHere):
-        run(svc(w.bob).close(ballot_id))
+        run(svc(w.carol).close(ballot_id))
+    honest_now = w.clock.now
+    w.clock.now = definition_of(w.carol, ballot_id).closes_at + 1  # Carol's lying clock
+    notice = BallotNotice(ballot_id).encode()
+    run(w.carol.send_content(w.group_id, CONTENT_TYPE_CLOSE, notice, "close"))
+    w.clock.now = honest_now
     run(sync_all(*w.members))
     for engine in w.members:
         assert svc(engine).ballot(w.group_id, ballot_id).status == "open"
-        assert "before its deadline" in rejections(engine, w.group_id)[-1]
-    vote(w.carol, ballot_id, "Counter-offer")
+        assert "creator or an organizer" in rejections(engine, w.group_id)[-1]
+    vote(w.bob, ballot_id, "Reject")
+    run(svc(w.alice).close(ballot_id))
+    run(sync_all(*w.members))
+    for engine in w.members:
+        assert results(engine, w.group_id, ballot_id)["counts"] == {
+            "Accept": 0,
+            "Reject": 1,
+            "Counter-offer": 0,
+        }
 
-    # Alice is away. Past the deadline and the grace, Bob's client closes the ballot.
+
+def test_an_organizer_closes_a_members_ballot_early_and_after_the_deadline(
+    world: World,
+) -> None:
+    w = world  # Alice is the organizer; Bob creates the ballots
+    early_id = run(
+        svc(w.bob).create(w.group_id, "Strike?", kind=BallotKind.YES_NO_ABSTAIN,
+                          closes_at=w.clock.now + HOUR)
+    )  # fmt: skip
+    run(sync_all(*w.members))
+    vote(w.carol, early_id, "yes")
+    run(svc(w.alice).close(early_id))  # an organizer closes someone else's ballot early
+    run(sync_all(w.bob, w.alice, w.carol))  # Bob's client sees the close, releases the key
+    for engine in w.members:
+        got = results(engine, w.group_id, early_id)
+        assert got["closed_by"] == "early"
+        assert got["counts"] == {"yes": 1, "no": 0, "abstain": 0}
+
+    # Bob is away. Past the deadline and the grace, Alice's client (an organizer) closes.
+    late_id = run(
+        svc(w.bob).create(w.group_id, "Picket?", kind=BallotKind.YES_NO_ABSTAIN,
+                          closes_at=w.clock.now + HOUR)
+    )  # fmt: skip
+    run(sync_all(w.alice, w.carol))
+    vote(w.carol, late_id, "no")
     w.clock.advance(seconds=3600 + CLOSE_GRACE_MS / 1000 + 1)
-    run(sync_all(w.bob))
+    run(sync_all(w.carol))  # a member's client does not close
+    assert svc(w.carol).ballot(w.group_id, late_id).status == "open"
+    run(sync_all(w.alice))
     vote_after = cast_vote(
-        definition_of(w.carol, ballot_id),
+        definition_of(w.carol, late_id),
         keypair(w.carol, w.group_id),
-        definition_of(w.carol, ballot_id).roster.index(keypair(w.carol, w.group_id).public),
-        SingleChoice(0),
+        definition_of(w.carol, late_id).roster.index(keypair(w.carol, w.group_id).public),
+        YesNoChoice(Answer.YES),
         _rng,
         revision=1,
     )
@@ -499,18 +565,14 @@ def test_only_the_creator_closes_early_and_anyone_closes_after_the_deadline(
     carol_keys = w.carol.session(w.group_id).keys
     assert carol_keys is not None
     run(post_raw(w.carol, w.group_id, seal_vote_item(carol_keys, vote_after, _rng)))
-    run(sync_all(w.carol, w.bob))
-    for engine in (w.bob, w.carol):
-        view = svc(engine).ballot(w.group_id, ballot_id)
+    run(sync_all(w.carol, w.alice))
+    for engine in (w.alice, w.carol):
+        view = svc(engine).ballot(w.group_id, late_id)
         assert (view.status, view.closed_by) == ("closed", "deadline")
-        assert "counts" not in results(engine, w.group_id, ballot_id)
-    # Alice comes back: her client releases the key; her vote-less view agrees with all.
-    run(sync_all(w.alice, w.bob, w.carol))
+    run(sync_all(w.bob, w.alice, w.carol))  # Bob comes back and releases the key
     for engine in w.members:
-        got = results(engine, w.group_id, ballot_id)
-        assert got["counts"] == {"Accept": 0, "Reject": 0, "Counter-offer": 1}
-        assert got["closed_by"] == "deadline"
-    assert len({stored_result(e, ballot_id) for e in w.members}) == 1
+        assert results(engine, w.group_id, late_id)["counts"] == {"yes": 0, "no": 1, "abstain": 0}
+    assert len({stored_result(e, late_id) for e in w.members}) == 1
 
 
 def test_a_vote_waits_for_its_random_delay(world: World) -> None:
@@ -545,12 +607,58 @@ def test_a_vote_the_relay_acknowledged_but_dropped_is_posted_again(world: World)
     ballot_id = create(w)
     run(sync_all(*w.members))
     w.transport.swallow_votes = 1
+    w.transport.keys = w.bob.session(w.group_id).keys
     receipt = run(svc(w.bob).vote(ballot_id, "Accept", delay_ms=0))
     assert receipt.posted and vote_items(w) == []
     run(sync_all(w.bob, w.alice))  # Bob's client notices and posts the same vote again
     assert svc(w.alice).ballot(w.group_id, ballot_id).voted == 1
     (kind,) = w.bob.db.one("SELECT kind FROM warnings WHERE kind = 'vote-lost'")
     assert kind == "vote-lost"
+
+
+def test_a_vote_queued_before_a_commit_goes_out_in_the_new_epoch(world: World) -> None:
+    """The outbox's one stale-epoch handling, for a vote: Bob's client has not seen the
+    commit that ended its epoch, the relay answers stale_epoch, the client syncs, seals
+    the vote again in the new epoch and posts it; it is counted."""
+    w = world
+    ballot_id = create(w)
+    run(sync_all(*w.members))
+    receipt = run(svc(w.bob).vote(ballot_id, "Reject", delay_ms=5_000))
+    assert not receipt.posted
+    old_epoch = w.bob.session(w.group_id).state.epoch
+    run(w.alice.rekey(w.group_id))  # Bob has not seen it
+    w.clock.advance(seconds=6)
+    assert run(w.bob.flush_outbox()) == 0  # the one flush, not a sync
+    assert w.bob.session(w.group_id).state.epoch == old_epoch + 1
+    assert not svc(w.bob).ballot(w.group_id, ballot_id).my_vote_pending
+    run(w.alice.sync())
+    assert svc(w.alice).ballot(w.group_id, ballot_id).voted == 1
+    (epoch_of_vote,) = {peek_item(item)[2] for _, item in vote_items(w)}
+    assert epoch_of_vote == old_epoch + 1
+
+
+def test_a_due_vote_is_not_held_back_by_a_message_stuck_on_a_withheld_commit(
+    world: World,
+) -> None:
+    """Votes have no order with messages: a message of the group that stays queued (the
+    relay claims our epoch ended and delivers no commit) does not keep a due vote in."""
+    w = world
+    ballot_id = create(w)
+    run(sync_all(*w.members))
+    receipt = run(svc(w.bob).vote(ballot_id, "Accept", delay_ms=5_000))
+    w.transport.keys = w.bob.session(w.group_id).keys  # to let votes through: they look alike
+    w.transport.withhold_for_messages = True
+    with pytest.raises(RelayError, match="delivers no commit"):
+        run(w.bob.send_text(w.group_id, "held by the relay"))
+    w.clock.advance(seconds=6)
+    assert receipt.not_before <= w.clock.now
+    assert run(w.bob.flush_outbox()) == 1  # the message waits; the vote went out
+    assert [m.status for m in w.bob.messages(w.group_id)][-1] == "pending"
+    w.transport.withhold_for_messages = False
+    run(w.alice.sync())
+    assert svc(w.alice).ballot(w.group_id, ballot_id).voted == 1
+    run(w.bob.sync())
+    assert [m.status for m in w.bob.messages(w.group_id)][-1] == "sent"
 
 
 def test_a_queued_message_survives_another_members_ballot_key_commit(

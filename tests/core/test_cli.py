@@ -180,6 +180,45 @@ def test_three_people_on_one_machine(tmp_path: Path, relay: RelayProcess) -> Non
     assert len(json.loads(caucus(bob, "members", "Freelancers", "--json").stdout)) == 2
 
 
+def test_channels_rename_mute_and_leave(tmp_path: Path, relay: RelayProcess) -> None:
+    """Issue #12's group life on the command line: an announcements channel only
+    organizers post in, a rename every member sees, a mute, and leaving."""
+    alice, bob = tmp_path / "alice", tmp_path / "bob"
+    for home, name in ((alice, "Alice"), (bob, "Bob")):
+        caucus(home, "init", "--name", name, "--relay", relay.url)
+    caucus(alice, "group", "create", "Couriers")
+    caucus(bob, "join", last_line(caucus(alice, "invite", "Couriers")))
+    caucus(alice, "sync")
+    caucus(bob, "sync")
+
+    channel_id = last_line(
+        caucus(alice, "channel", "create", "Couriers", "news", "--announcements")
+    )
+    assert re.fullmatch(r"[0-9a-f]{32}", channel_id)
+    caucus(alice, "send", "Couriers", "Strike ballot on Friday", "--channel", "news")
+    caucus(bob, "sync")
+    channels = json.loads(caucus(bob, "channel", "list", "Couriers", "--json").stdout)
+    assert {"id": channel_id, "name": "news", "announcements": True} in channels
+    news = json.loads(caucus(bob, "messages", "Couriers", "--channel", "news", "--json").stdout)
+    assert [m["text"] for m in news] == ["Strike ballot on Friday"]
+    refused = caucus(bob, "send", "Couriers", "me too", "--channel", "news", check=False)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert refused.stderr.count("\n") == 1
+
+    caucus(alice, "group", "rename", "Couriers", "Couriers' Union")
+    caucus(bob, "sync")
+    groups = json.loads(caucus(bob, "group", "list", "--json").stdout)
+    assert [(g["name"], g["muted"]) for g in groups] == [("Couriers' Union", False)]
+    caucus(bob, "group", "mute", "Couriers' Union")
+    groups = json.loads(caucus(bob, "group", "list", "--json").stdout)
+    assert [g["muted"] for g in groups] == [True]
+
+    caucus(bob, "leave", "Couriers' Union")
+    caucus(alice, "sync")
+    members = json.loads(caucus(alice, "members", "Couriers' Union", "--json").stdout)
+    assert [m["name"] for m in members] == ["Alice"]
+
+
 def test_errors_are_one_line_without_traceback(tmp_path: Path, relay: RelayProcess) -> None:
     home = tmp_path / "dana"
     missing = caucus(home, "messages", "Nope", "--json", check=False)

@@ -14,7 +14,9 @@ import pytest
 from app.core.engine import Engine
 from app.core.errors import ClientError, NotFound, NotPermittedHere
 from crypto.errors import DecryptionFailed
+from crypto.freshness import open_head_item
 from crypto.group_log import Role
+from crypto.items import ItemType, peek_type
 from crypto.key_schedule import EpochKeys
 from crypto.message import open_sender_data
 from tests.core.harness import Clock, befriend, make_engine, make_relay, run, sync_all
@@ -103,8 +105,10 @@ def test_removed_member_reads_nothing_sent_afterwards(world, tmp_path: Path) -> 
     ]
     assert later, "the message after the removal must be on the relay"
     for item in later:
+        # Alice's client also publishes a freshness head after the removal (section 4.4).
+        opener = open_head_item if peek_type(item) is ItemType.HEAD else open_sender_data
         with pytest.raises(DecryptionFailed):
-            open_sender_data(carol_keys, item)
+            opener(carol_keys, item)
 
 
 def _relay_items(app, mailbox_id: bytes) -> list[tuple[int, bytes]]:
@@ -355,3 +359,24 @@ def test_a_muted_group_stays_muted_in_the_profile(world) -> None:
     assert alice.group(group_id).muted
     alice.set_muted(group_id, False)
     assert not alice.group(group_id).muted
+
+
+def test_organizers_rename_the_group_for_everyone_and_members_cannot(world) -> None:
+    _, _, (alice, bob, _carol) = world
+
+    async def scenario() -> bytes:
+        group_id = await alice.create_group("Night shift")
+        await befriend(alice, group_id, bob)
+        await alice.rename_group(group_id, "Night shift union")
+        await bob.sync()
+        with pytest.raises(NotPermittedHere):
+            await bob.rename_group(group_id, "Bob's group")
+        with pytest.raises(ClientError, match="already called"):
+            await alice.rename_group(group_id, "Night shift union")
+        with pytest.raises(ClientError):
+            await alice.rename_group(group_id, "bad\nname")
+        await sync_all(alice, bob)
+        return group_id
+
+    group_id = run(scenario())
+    assert alice.group(group_id).name == bob.group(group_id).name == "Night shift union"

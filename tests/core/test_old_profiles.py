@@ -15,6 +15,7 @@ from app.core.database import SCHEMA_VERSION
 from app.core.engine import Engine
 from app.core.profile import open_with_key, unlock_with_key
 from app.core.queries import Queries
+from app.core.store import ballots as ballot_store
 from tests.core.harness import run
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "profiles"
@@ -49,6 +50,8 @@ def test_an_old_profile_opens_upgraded_with_everything_kept(home: Path) -> None:
         texts = [m.text for m in engine.messages(group_id)]
         assert "Welcome, Bob. The rate card is attached below." in texts
         assert "Thanks! Reading it tonight." in texts
+        # Indexed by the old trigger, still found after migration 0016 dropped it.
+        assert [m.text for m in engine.search("Reading")] == ["Thanks! Reading it tonight."]
 
         (document,) = engine.documents.list(group_id)
         assert document.title == "Rate card 2026"
@@ -58,6 +61,12 @@ def test_an_old_profile_opens_upgraded_with_everything_kept(home: Path) -> None:
         assert ballot.question == "Strike on Friday?"
         results = engine.ballots.results(group_id, ballot.ballot_id)
         assert results["counts"] == {"yes": 1, "no": 1, "abstain": 0}
+        # Bob's own vote, as the old ballot outbox held it, is in the one outbox now.
+        (vote,) = engine.db.all("SELECT id FROM ballot_outbox")
+        row = ballot_store.load_outbox(engine.db, vote[0])
+        assert row is not None and (row.status, row.revision, row.relay_seq) == ("sent", 0, 11)
+        assert ballot_store.my_votes(engine.db, group_id, ballot.ballot_id).revision == 0
+        assert run(engine.flush_outbox()) == 0  # nothing queued, nothing posted again
 
         alice_pk = next(m.identity_pk for m in engine.members(group_id) if m.name == "Alice")
         assert engine.verified_keys() == {alice_pk: "Alice"}

@@ -6,9 +6,12 @@ import pytest
 
 from app.core.status import (
     MESSAGE_TRANSITIONS,
+    OUTBOX_KINDS,
+    OUTBOX_TRANSITIONS,
     TABLES,
     VOTE_TRANSITIONS,
     MessageStatus,
+    OutboxKind,
     VoteStatus,
     move,
     transition_table_markdown,
@@ -24,6 +27,27 @@ def test_allowed_moves_pass_and_others_are_refused() -> None:
         move(MESSAGE_TRANSITIONS, MessageStatus.SENT, MessageStatus.FAILED)
     with pytest.raises(UsageError):
         move(MESSAGE_TRANSITIONS, MessageStatus.RECEIVED, MessageStatus.SENT)
+
+
+def test_messages_and_votes_move_along_the_one_outbox_table() -> None:
+    assert set(OUTBOX_KINDS) == set(OUTBOX_TRANSITIONS)
+    for kind, table in (
+        (OutboxKind.MESSAGE, MESSAGE_TRANSITIONS),
+        (OutboxKind.VOTE, VOTE_TRANSITIONS),
+    ):
+        allowed = {pair for pair, kinds in OUTBOX_KINDS.items() if kind in kinds}
+        assert {(str(a), str(b)) for a, b in table} == {(str(a), str(b)) for a, b in allowed}
+        assert all(table[pair] == OUTBOX_TRANSITIONS[pair] for pair in allowed)  # type: ignore[index]
+    # Each kind keeps its own limits within the one table.
+    with pytest.raises(UsageError):  # sent is final but for a re-post
+        move(MESSAGE_TRANSITIONS, MessageStatus.SENT, MessageStatus.FAILED)
+    # Both may be posted again: a vote never delivered, a message a relay rewind lost.
+    assert move(MESSAGE_TRANSITIONS, MessageStatus.SENT, MessageStatus.PENDING) is (
+        MessageStatus.PENDING
+    )
+    with pytest.raises(UsageError):
+        move(VOTE_TRANSITIONS, VoteStatus.FAILED, VoteStatus.PENDING)
+    assert move(VOTE_TRANSITIONS, VoteStatus.SENT, VoteStatus.PENDING) is VoteStatus.PENDING
 
 
 def test_every_table_is_closed_over_its_own_statuses() -> None:

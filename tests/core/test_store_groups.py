@@ -97,17 +97,23 @@ def test_a_received_message_is_stored_once_and_found_by_its_words(db: Database) 
     with db.transaction():
         first = receive(b"c" * 16, 'say "hello" OR world')
         assert receive(b"c" * 16, "again") is None  # a duplicate is ignored
-        receive(b"d" * 16, "unrelated")
-    assert first is not None
+        second = receive(b"d" * 16, "unrelated")
+        assert first is not None and second is not None
+        # The sync indexes a batch's texts in one statement, in the same transaction.
+        assert messages.search(db, "unrelated") == []
+        messages.index_texts(db, [(first, 'say "hello" OR world'), (second, "unrelated")])
+        own = messages.queue_message(db, G, bytes(16), ME, "me", 5, 1, b"t", "queued words")
+    assert messages.search(db, "unrelated")[0].row_id == second
+    assert [m.row_id for m in messages.search(db, "queued")] == [own]  # indexed at once
     assert [m.row_id for m in messages.search(db, 'OR "hello')] == [first]  # words literally
     assert messages.search(db, "   ") == []
-    assert messages.count_unread(db, G, 0, ME) == 2
+    assert messages.count_unread(db, G, 0, ME) == 2  # ours is not unread
     with db.transaction():
         groups.mark_read(db, G)
     row = groups.load_group(db, G)
     assert row is not None and messages.count_unread(db, G, row.read_upto, ME) == 0
-    assert [m.text for m in messages.load_messages(db, G, limit=1)] == ["unrelated"]
-    assert messages.count_messages(db, G, bytes(16)) == 2
+    assert [m.text for m in messages.load_messages(db, G, limit=1)] == ["queued words"]
+    assert messages.count_messages(db, G, bytes(16)) == 3
 
 
 def test_profile_secrets_stay_out_of_their_repr(db: Database) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
+import nacl.bindings
 import nacl.public
 import nacl.signing
 import pytest
@@ -13,10 +14,14 @@ from hypothesis import strategies as st
 
 from crypto.commit import (
     EPOCH_DELIVERY_SIZE,
+    MAX_COMMIT_CIPHERTEXT,
+    MAX_SEALED_SLOTS,
     SEALED_DELIVERY_SIZE,
+    commit_size,
     open_commit,
     open_epoch_delivery,
     seal_commit,
+    sealed_slots,
 )
 from crypto.errors import (
     DecryptionFailed,
@@ -89,26 +94,86 @@ def test_every_member_of_the_new_roster_gets_the_new_secret() -> None:
 
 def test_commit_header_peeks_as_the_epoch_it_ends() -> None:
     group, prev_keys, _ = three_member_group()
-    assert peek_item(group.commits[-1]) == (1, ItemType.COMMIT, prev_keys.epoch)
+    assert peek_item(group.commits[-1]) == (2, ItemType.COMMIT, prev_keys.epoch)
     assert peek_type(group.commits[-1]) == ItemType.COMMIT
 
 
-def test_one_box_per_member_in_roster_order() -> None:
+def test_one_box_per_member_in_roster_order_then_dummies() -> None:
     group, _, _ = three_member_group()
     item = group.commits[-1]
     start = sealed_offset(item)
     count = int.from_bytes(item[start : start + 4], "big")
-    assert count == len(group.state.roster()) == 3
+    assert len(group.state.roster()) == 3 and count == sealed_slots(3) == 8
     assert len(item) == start + 4 + count * SEALED_DELIVERY_SIZE
-    # Box i opens with the delivery key of roster member i and no other.
+    # Box i opens with the delivery key of roster member i and no other; the dummies
+    # after the roster open with nobody's.
     people = {p.public_key: p for p in (ALICE, BOB, CAROL)}
-    for index, record in enumerate(group.state.roster()):
+    roster = group.state.roster()
+    for index in range(count):
         box = item[start + 4 + index * SEALED_DELIVERY_SIZE :][:SEALED_DELIVERY_SIZE]
-        assert len(open_sealed(people[record.identity_pk].delivery_key, box)) == EPOCH_DELIVERY_SIZE
+        owner = roster[index].identity_pk if index < len(roster) else None
+        if owner is not None:
+            assert len(open_sealed(people[owner].delivery_key, box)) == EPOCH_DELIVERY_SIZE
         for other in people.values():
-            if other.public_key != record.identity_pk:
+            if other.public_key != owner:
                 with pytest.raises(DecryptionFailed):
                     open_sealed(other.delivery_key, box)
+
+
+@pytest.mark.parametrize(
+    ("members", "slots"),
+    [(0, 8), (1, 8), (3, 8), (5, 8), (8, 8), (9, 16), (40, 64), (1000, 1024), (10_000, 16384)],
+)
+def test_sealed_slots_are_a_bucket_of_member_counts(members: int, slots: int) -> None:
+    assert sealed_slots(members) == slots
+
+
+def test_commits_for_three_and_five_members_have_one_size() -> None:
+    """The relay learns neither the roster size within a bucket nor the entry's kind."""
+    group = Group.create(ALICE)
+    sizes = set()
+    for person in (BOB, CAROL, DAVE):
+        group.add(ALICE, person)
+        sizes.add(len(group.commits[-1]))
+    group.author(ALICE, EntryKind.REMOVE, remove_body(DAVE.public_key))
+    sizes.add(len(group.commits[-1]))
+    group.author(BOB, EntryKind.REKEY)
+    sizes.add(len(group.commits[-1]))
+    assert sizes == {commit_size(8, 0)} == {2304}
+
+
+def test_the_commit_limits_hold_for_10000_members() -> None:
+    """The largest entry (a 65,536-byte body) with the largest sealed list stays within the
+    ciphertext bound and the relay's 4 MiB commit limit, for every slot bucket."""
+    largest_entry = 1 + 16 + 8 + 32 + 32 + 8 + 1 + 4 + 65_536 + 32 + 64
+    slots = 8
+    while slots <= MAX_SEALED_SLOTS:
+        size = commit_size(slots, largest_entry)
+        assert size - (10 + 24 + 4 + 4) - slots * SEALED_DELIVERY_SIZE <= MAX_COMMIT_CIPHERTEXT
+        slots *= 2
+    assert sealed_slots(10_000) == MAX_SEALED_SLOTS
+    assert commit_size(MAX_SEALED_SLOTS, largest_entry) == 2_359_296 <= 4 * 1024 * 1024
+
+
+def test_a_commit_padded_to_another_size_is_refused() -> None:
+    """One encoding per content: the entry's padding is checked, inside the AEAD."""
+    group, prev_keys, _ = three_member_group()
+    item = group.commits[-1]
+    entry = open_commit(prev_keys, item)
+    header = item[:HEADER]
+    nonce = item[HEADER : HEADER + 24]
+    boxes = item[sealed_offset(item) :]
+    for space, error in ((2000, "bucket"), (1024, "not zero")):
+        padded = len(entry.encode()).to_bytes(4, "big") + entry.encode()
+        padded += bytes(space - len(padded))
+        if error == "not zero":
+            padded = padded[:-1] + b"\x01"
+        ciphertext = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
+            padded, prev_keys.group_id + header, nonce, prev_keys.commit_key
+        )
+        forged = header + nonce + len(ciphertext).to_bytes(4, "big") + ciphertext + boxes
+        with pytest.raises(MalformedData, match=error):
+            open_commit(prev_keys, forged)
 
 
 def test_removed_member_reads_the_removal_but_gets_no_secret() -> None:
@@ -122,8 +187,8 @@ def test_removed_member_reads_the_removal_but_gets_no_secret() -> None:
         open_epoch_delivery(item, entry, new_state, BOB)
     # None of the boxes opens with Bob's delivery key.
     start = sealed_offset(item) + 4
-    boxes = [item[start + i * SEALED_DELIVERY_SIZE :][:SEALED_DELIVERY_SIZE] for i in range(2)]
-    assert len(item) == start + 2 * SEALED_DELIVERY_SIZE
+    boxes = [item[start + i * SEALED_DELIVERY_SIZE :][:SEALED_DELIVERY_SIZE] for i in range(8)]
+    assert len(item) == start + 8 * SEALED_DELIVERY_SIZE
     for box in boxes:
         with pytest.raises(DecryptionFailed):
             open_sealed(BOB.delivery_key, box)
@@ -186,7 +251,7 @@ def test_swapped_boxes_do_not_open() -> None:
     new_state = prev_state.apply(entry)
     start = sealed_offset(item) + 4
     boxes = [item[start + i * SEALED_DELIVERY_SIZE :][:SEALED_DELIVERY_SIZE] for i in range(3)]
-    swapped = item[:start] + boxes[1] + boxes[0] + boxes[2]
+    swapped = item[:start] + boxes[1] + boxes[0] + item[start + 2 * SEALED_DELIVERY_SIZE :]
     people = {p.public_key: p for p in (ALICE, BOB, CAROL)}
     first = people[new_state.member_at(0).identity_pk]
     with pytest.raises(DecryptionFailed):
@@ -199,11 +264,17 @@ def test_dropped_or_extra_boxes_are_rejected() -> None:
     entry = open_commit(prev_keys, item)
     new_state = prev_state.apply(entry)
     start = sealed_offset(item)
-    fewer = item[:start] + (2).to_bytes(4, "big") + item[start + 4 : -SEALED_DELIVERY_SIZE]
-    more = item[:start] + (4).to_bytes(4, "big") + item[start + 4 :] + item[-SEALED_DELIVERY_SIZE:]
+    fewer = item[:start] + (7).to_bytes(4, "big") + item[start + 4 : -SEALED_DELIVERY_SIZE]
+    more = item[:start] + (9).to_bytes(4, "big") + item[start + 4 :] + item[-SEALED_DELIVERY_SIZE:]
     for bad in (fewer, more):
-        with pytest.raises(MalformedData, match="one sealed secret per member"):
+        with pytest.raises(MalformedData, match="bucket of member counts"):
             open_epoch_delivery(bad, entry, new_state, ALICE)
+    # A whole bucket too many: the padding no longer matches, nor the roster size.
+    doubled = item[:start] + (16).to_bytes(4, "big") + item[start + 4 :] + item[start + 4 :]
+    with pytest.raises(MalformedData, match="padded"):
+        open_commit(prev_keys, doubled)
+    with pytest.raises(MalformedData, match="roster size"):
+        open_epoch_delivery(doubled, entry, new_state, ALICE)
 
 
 def test_commit_for_another_epoch_is_refused() -> None:
@@ -260,7 +331,8 @@ def test_tampering_with_a_box_is_detected(data: st.DataObject) -> None:
     for member in (ALICE, BOB, CAROL):
         with contextlib.suppress(RemoteError):
             opened.append(open_epoch_delivery(bytes(item), _ENTRY, _NEW_STATE, member))
-    assert len(opened) <= 2 and all(secret == _SECRET for secret in opened)
+    real = position < start + 4 + 3 * SEALED_DELIVERY_SIZE  # else a dummy: nobody's box
+    assert len(opened) == (2 if real else 3) and all(secret == _SECRET for secret in opened)
 
 
 @given(st.binary(max_size=600))
@@ -347,9 +419,26 @@ def test_commit_vector() -> None:
             T0,
         )
         assert open_epoch_delivery(item, entries[-1], new_state, me) == new_secret
-    # The AEAD nonce sits right after the header, the ephemeral keys open each box.
+    # The AEAD nonce sits right after the header, the ephemeral keys open each box, and
+    # each dummy is the X25519 public key of its secret and then its random bytes.
     assert item[HEADER : HEADER + 24] == randomness[0]
     start = sealed_offset(item) + 4
-    for index, ephemeral in enumerate(randomness[1:]):
+    assert int.from_bytes(item[start - 4 : start], "big") == 8
+    for index, ephemeral in enumerate(randomness[1:3]):
         box = item[start + index * SEALED_DELIVERY_SIZE :][:32]
         assert box == X25519PrivateKey.from_private_bytes(ephemeral).public_key().public_bytes_raw()
+    dummies = randomness[3:]
+    for index in range(2, 8):
+        box = item[start + index * SEALED_DELIVERY_SIZE :][:SEALED_DELIVERY_SIZE]
+        secret, rest = dummies[2 * (index - 2)], dummies[2 * (index - 2) + 1]
+        public = X25519PrivateKey.from_private_bytes(secret).public_key().public_bytes_raw()
+        assert box == public + rest
+    # The padded entry, read by hand from the protocol text: u32 len | entry | zeros,
+    # and the whole item is the Padme bucket of section 4.2.
+    plaintext = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+        item[HEADER + 28 : start - 4], group_id + item[:HEADER], randomness[0], prev_keys.commit_key
+    )
+    length = int.from_bytes(plaintext[:4], "big")
+    assert plaintext[4 : 4 + length] == entries[-1].encode()
+    assert plaintext[4 + length :] == bytes(len(plaintext) - 4 - length)
+    assert len(item) == 2304

@@ -148,7 +148,7 @@ def test_round_trip_carries_every_field() -> None:
 
 def test_item_header_is_what_peek_reports() -> None:
     item = seal(SendChain.start(KEYS, 1), BOB).item
-    assert peek_item(item) == (1, ItemType.MESSAGE, 12)
+    assert peek_item(item) == (2, ItemType.MESSAGE, 12)
     assert item[:10] == item_header(ItemType.MESSAGE, 12)
 
 
@@ -560,7 +560,7 @@ def test_message_vector_checked_by_independent_code() -> None:
         )
 
     version, kind, epoch = struct.unpack(">BBQ", item[:10])
-    assert (version, kind, epoch) == (1, 1, vector["epoch"])
+    assert (version, kind, epoch) == (2, 1, vector["epoch"])
     assert item[10:34].hex() == vector["sd_nonce"]
     sender_data = xchacha_decrypt_openssl(
         kdf(secret, "sender-data-key"), item[10:34], item[34:58], group_id + item[:10]

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crypto.errors import MalformedData, RemoteError, UsageError
-from crypto.padding import bucket_size, pad, unpad, unpadded_length
+from crypto.padding import bucket_size, pad, pad_to, padme, read_padded, unpad, unpadded_length
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "messages.json").read_text())
 
@@ -98,3 +98,65 @@ def test_known_answer_vectors(vector: dict[str, object]) -> None:
     overhead = int(str(vector["overhead"]))
     assert pad(data, overhead) == padded
     assert unpad(padded, overhead) == data
+
+
+# Padme (PETS 2019, Algorithm 1), worked by hand: E = floor(log2 L), S = floor(log2 E) + 1,
+# the low E - S bits rounded up.  E.g. 129: E = 7, S = 3, 4 bits -> 144; 1,000,000:
+# E = 19, S = 5, 14 bits -> 62 * 16384.
+@pytest.mark.parametrize(
+    ("length", "bucket"),
+    [
+        (0, 0),
+        (1, 1),
+        (2, 2),
+        (8, 8),
+        (9, 10),
+        (17, 18),
+        (100, 104),
+        (129, 144),
+        (1000, 1024),
+        (1024, 1024),
+        (1025, 1088),
+        (10_000, 10_240),
+        (65_537, 67_584),
+        (1_000_000, 1_015_808),
+        (1_048_577, 1_081_344),
+        (2_178, 2_304),
+        (9_850, 10_240),
+    ],
+)
+def test_padme_known_values(length: int, bucket: int) -> None:
+    assert padme(length) == bucket
+
+
+def test_padme_overhead_bounds() -> None:
+    worst = max((padme(n) - n) / n for n in range(1, 1 << 16))
+    assert worst == pytest.approx(15 / 129)
+    assert all(padme(n) - n < n / 16 for n in range(1024, 1 << 16, 7))
+    assert all(padme(n) - n <= n / 32 for n in range((1 << 20) + 1, (1 << 20) + 4096))
+    with pytest.raises(UsageError):
+        padme(-1)
+
+
+@given(length=st.integers(0, 1 << 40))
+def test_padme_is_idempotent_and_monotone(length: int) -> None:
+    bucket = padme(length)
+    assert bucket >= length
+    assert padme(bucket) == bucket
+    assert padme(length + 1) >= bucket
+
+
+@given(data=st.binary(max_size=300), slack=st.integers(0, 300))
+def test_pad_to_round_trip_and_strict_read(data: bytes, slack: int) -> None:
+    padded = pad_to(data, 4 + len(data) + slack)
+    assert len(padded) == 4 + len(data) + slack
+    assert read_padded(padded) == data
+    if slack:
+        damaged = bytearray(padded)
+        damaged[-1] = 1
+        with pytest.raises(MalformedData, match="not zero"):
+            read_padded(bytes(damaged))
+    with pytest.raises(UsageError):
+        pad_to(data, 3 + len(data))
+    with pytest.raises(MalformedData):
+        read_padded(padded[: 3 + len(data)])

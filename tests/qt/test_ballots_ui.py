@@ -172,3 +172,37 @@ def test_results_view_for_numeric_and_missed_quorum(qtbot) -> None:  # type: ign
     assert missed.outcome.text().startswith("Quorum not met: 1 voted, 3 were needed")
     assert _bars(missed, 0) == (Bar("Yes, strike", 1), Bar("Not yet", 0))
     assert missed.summary.text() == "1 of 5 voted · 1 valid · quorum 3, not met"
+
+
+def test_a_ballot_shows_in_the_chat_as_one_line_that_opens_the_ballots(
+    qtbot, relay, make_app
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue #12: automatic messages flooded the chat as bubbles and led nowhere."""
+    _, alice, _, bob = organizer_and_member(qtbot, relay, make_app, "Bakery")
+    tabs = _tabs(alice)
+    tabs.setCurrentWidget(tabs.ballots)
+    qtbot.waitUntil(lambda: tabs.ballots.eligible_count() == 2, timeout=WAIT_MS)
+    _create(qtbot, tabs.ballots, OFFER, BallotKind.SINGLE, ["Accept", "Reject"])
+
+    bob_tabs = _tabs(bob)
+    bob_tabs.show_chat()
+    model = bob.message_model
+
+    def event_row() -> int:
+        for row in range(model.rowCount()):
+            message = model.message_at(row)
+            if message is not None and message.kind == "event":
+                return row
+        return -1
+
+    qtbot.waitUntil(lambda: event_row() >= 0, timeout=WAIT_MS)
+    message = model.message_at(event_row())
+    assert message is not None and message.opens == "ballots"
+    assert message.text == f"Ballot: {OFFER}"
+    bob.resize(1000, 700)
+    bob.show()
+    index = model.index(event_row())
+    bob.chat.scrollTo(index)
+    rect = bob.chat.visualRect(index)
+    qtbot.mouseClick(bob.chat.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: bob_tabs.currentWidget() is bob_tabs.ballots, timeout=WAIT_MS)

@@ -73,3 +73,33 @@ def test_approve_promote_and_remove(qtbot, relay, make_app) -> None:  # type: ig
     assert panel.title.text() == "MEMBERS (1)"
     qtbot.waitUntil(lambda: bob.composer.edit.isReadOnly(), timeout=WAIT_MS)
     assert bob.composer.edit.placeholderText() == "You are no longer a member of this group."
+
+
+def test_rename_and_leave_from_the_group_menu(qtbot, relay, make_app) -> None:  # type: ignore[no-untyped-def]
+    from tests.qt.pair import organizer_and_member
+
+    _, alice, _, bob = organizer_and_member(qtbot, relay, make_app, "Bakery")
+    assert alice.rename_action.isEnabled() and not bob.rename_action.isEnabled()
+
+    alice.rename_action.trigger()
+    dialog = alice.dialog
+    dialog.setTextValue("Bakers' Union")
+    dialog.accept()
+    qtbot.waitUntil(lambda: bob.title.text().startswith("Bakers' Union"), timeout=WAIT_MS)
+    # Alice's list refreshes on its own schedule: wait for it too, do not race it.
+    qtbot.waitUntil(lambda: alice.group_model.groups()[0].name == "Bakers' Union", timeout=WAIT_MS)
+
+    # Leaving asks first; cancelling changes nothing.
+    bob.leave_action.trigger()
+    box = bob.dialog
+    assert isinstance(box, QMessageBox)
+    assert "Leave Bakers' Union?" in box.text()
+    click(qtbot, box.button(QMessageBox.StandardButton.Cancel))
+    assert bob.leave_action.isEnabled()
+    bob.leave_action.trigger()
+    box = bob.dialog
+    assert isinstance(box, QMessageBox)
+    click(qtbot, next(b for b in box.buttons() if b.text() == "Leave"))
+    qtbot.waitUntil(lambda: bob.composer.edit.isReadOnly(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not bob.leave_action.isEnabled(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: alice.members.title.text() == "MEMBERS (1)", timeout=WAIT_MS)

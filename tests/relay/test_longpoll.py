@@ -129,3 +129,68 @@ async def test_disconnect_during_wait_frees_the_waiter(client: Client) -> None:
     await asyncio.wait_for(call, 10)
     assert client.app.relay.waiting == 0
     assert (await client.post(box, b"still fine")).status_code == 200
+
+
+async def test_waiters_at_other_positions_are_not_answered_for_each_other(
+    client: Client,
+) -> None:
+    """Woken waiters share a read only when they asked the same question: one waiting
+    after item 1 gets item 2; one waiting after (not yet existing) item 5 keeps waiting."""
+    box = await client.new_mailbox()
+    await client.post(box, b"one")
+    current = asyncio.create_task(client.fetch(box, box.cap, after=1, wait=20))
+    ahead = asyncio.create_task(client.fetch(box, box.cap, after=5, wait=20))
+    await until(lambda: client.app.relay.waiting == 2)
+    await client.post(box, b"two")
+    _response, frames = await asyncio.wait_for(current, 10)
+    assert frames == [(2, b"two")]
+    await until(lambda: client.app.relay.waiting == 1)  # woken, read, waiting again
+    assert not ahead.done()
+    for seq in (3, 4, 5, 6):
+        await client.post(box, b"item %d" % seq)
+    _response, frames = await asyncio.wait_for(ahead, 10)
+    assert frames == [(6, b"item 6")]
+
+
+@pytest.mark.sqlite_only
+async def test_one_commit_wakes_many_waiters_with_one_read(client: Client) -> None:
+    """The waiters of one mailbox woken by one commit ask the database once between them
+    (``Relay._shared_read``), not once each: what keeps 1,000 waiters fast."""
+    box = await client.new_mailbox()
+    waiters = [asyncio.create_task(client.fetch(box, box.cap, wait=20)) for _ in range(30)]
+    await until(lambda: client.app.relay.waiting == 30)
+    reads: list[str] = []
+    reader = client.app.relay._reader()  # this event loop's read connection
+    reader.set_trace_callback(  # type: ignore[attr-defined]
+        lambda sql: reads.append(sql) if "epoch_first FROM queues" in sql else None
+    )
+    try:
+        await client.post(box, b"broadcast")
+        results = await asyncio.wait_for(asyncio.gather(*waiters), 10)
+    finally:
+        reader.set_trace_callback(None)  # type: ignore[attr-defined]
+    assert all(frames == [(1, b"broadcast")] for _, frames in results)
+    assert len(reads) == 1
+
+
+async def test_a_shared_answer_is_not_reused_after_the_next_commit(client: Client) -> None:
+    """An answer is shared only until the next commit is notified: a read after that
+    commit sees its item, however soon it comes."""
+    import functools
+
+    from relay import store
+
+    box = await client.new_mailbox()
+    relay = client.app.relay
+    read = functools.partial(
+        store.fetch_mailbox,
+        mid=bytes.fromhex(box.mid),
+        cap_hash=client.app._caps.of_header(auth(box.cap)["Authorization"].encode()),
+        after=0,
+        limit=100,
+        max_bytes=1 << 20,
+    )
+    assert relay._shared_read(read).rows == []
+    assert relay._shared_read(read).rows == []  # shared: no commit since
+    await client.post(box, b"new")
+    assert relay._shared_read(read).rows == [(1, b"new")]

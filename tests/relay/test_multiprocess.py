@@ -104,6 +104,14 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 30) -> None:
     assert condition()
 
 
+def long_polls_waiting(metrics_url: str) -> float:
+    """The ``caucus_relay_long_polls_waiting`` gauge of a relay started with --metrics."""
+    for line in httpx.get(metrics_url, timeout=10).text.splitlines():
+        if line.startswith("caucus_relay_long_polls_waiting "):
+            return float(line.split()[1])
+    raise AssertionError("no long-poll gauge in the metrics")
+
+
 def stop(process: RelayProcess) -> None:
     if process.proc.poll() is None:
         process.proc.kill()
@@ -111,9 +119,10 @@ def stop(process: RelayProcess) -> None:
 
 
 def test_long_poll_on_one_process_woken_by_a_post_on_the_other(pg_db: Db) -> None:
-    first = RelayProcess(_url(pg_db))
+    first = RelayProcess(_url(pg_db), "--metrics", "--metrics-port", "0")
     second = RelayProcess(_url(pg_db))
     try:
+        (metrics_url,) = [line.split()[-1] for line in first.lines if " metrics on " in line]
         with httpx.Client(base_url=first.url, timeout=40) as http:
             path, cap = new_mailbox(http)
             headers = {"Authorization": bearer_header(cap)}
@@ -121,7 +130,8 @@ def test_long_poll_on_one_process_woken_by_a_post_on_the_other(pg_db: Db) -> Non
                 waiting = pool.submit(
                     http.get, path + "/items", params={"wait": 30}, headers=headers
                 )
-                time.sleep(0.5)  # let the poll start waiting (the test holds either way)
+                # post only once the poll waits (registered for wake-ups), as its metrics say
+                wait_until(lambda: long_polls_waiting(metrics_url) == 1)
                 with httpx.Client(base_url=second.url, timeout=10) as other:
                     posted = other.post(path + "/items", content=b"via second", headers=headers)
                 assert posted.json() == {"seq": 1}

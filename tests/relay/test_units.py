@@ -1,4 +1,4 @@
-"""Pure parts of the relay: epoch rules, token buckets, inbox signatures, migrations."""
+"""Pure parts of the relay: epoch rules, token buckets, inbox signatures, the SQLite schema."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from crypto.relay_auth import (
 from relay import schema
 from relay.epochs import Epoch, after_commit, read_window
 from relay.ratelimit import TokenBuckets
-from relay.schema import SchemaError
 
 # ------------------------------------------------------------------ epochs
 
@@ -128,23 +127,10 @@ def test_bearer_header() -> None:
 # ------------------------------------------------------------------ schema
 
 
-def test_migrations_are_numbered_and_applied_once(tmp_path: Path) -> None:
+def test_sqlite_connections_are_durable(tmp_path: Path) -> None:
     conn = schema.connect(tmp_path / "r.db")
-    assert schema.migrate(conn) == schema.latest_version() >= 1
-    assert schema.migrate(conn) == schema.latest_version()
-    rows = conn.execute("SELECT version FROM schema_version").fetchall()
-    assert [r[0] for r in rows] == list(range(1, schema.latest_version() + 1))
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-    conn.close()
-
-
-def test_newer_database_is_refused(tmp_path: Path) -> None:
-    conn = schema.connect(tmp_path / "r.db")
-    schema.migrate(conn)
-    conn.execute("INSERT INTO schema_version VALUES (999)")
-    with pytest.raises(SchemaError):
-        schema.migrate(conn)
     conn.close()
 
 

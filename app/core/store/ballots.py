@@ -41,6 +41,7 @@ __all__ = [
     "delete_refused_ballot",
     "due_votes",
     "end_ballot",
+    "groups_with_due_votes",
     "has_vote",
     "insert_ballot",
     "insert_ballot_key",
@@ -580,6 +581,17 @@ def due_votes(db: Database, now: int, group_id: bytes | None = None) -> list[int
         (VoteStatus.PENDING, now, group_id, group_id),
     )
     return [int(row["id"]) for row in rows]
+
+
+def groups_with_due_votes(db: Database, now: int) -> list[bytes]:
+    """Groups with a pending vote whose delay is over."""
+    rows = _named(
+        db,
+        "SELECT DISTINCT group_id FROM ballot_outbox WHERE status = ? AND not_before <= ?"
+        " ORDER BY group_id",
+        (VoteStatus.PENDING, now),
+    )
+    return [bytes(row["group_id"]) for row in rows]
 
 
 def count_pending_votes(db: Database, group_id: bytes | None = None) -> int:

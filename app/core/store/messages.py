@@ -7,6 +7,11 @@ guarded by the old status ``MESSAGE_TRANSITIONS`` allows. ``MessageRow`` holds t
 columns a view shows (never ``item``, ``body`` or ``prev_sent``), so the desktop app's
 read-only connection may use every read here. Write functions join the caller's
 transaction.
+
+The full-text index ``messages_fts`` is written here, not by a trigger (migration 0016):
+``queue_message`` indexes its row at once; ``insert_message`` leaves the text to
+``index_texts``, which the sync calls once per fetched batch in the same transaction
+(``GroupSession.flush``), so a batch's texts go into FTS5 in one statement.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from typing import Any, Final
 
 from app.core.database import Database
 from app.core.status import MESSAGE_TRANSITIONS, MessageStatus, move
+from crypto.content import ContentType
+from crypto.document.announce import CONTENT_TYPE_ACKNOWLEDGEMENT
 
 __all__ = [
     "MessageRow",
@@ -23,6 +30,7 @@ __all__ = [
     "count_messages",
     "count_pending",
     "count_unread",
+    "index_texts",
     "insert_message",
     "load_message",
     "load_messages",
@@ -49,7 +57,22 @@ _COLUMNS: Final = (
     "sent_at",
     "status",
     "warning",
+    "content_type",
+    "reply_to",
+    "edited_at",
+    "deleted",
 )
+
+# Acknowledgements of a document are counted on the document ("read by 5 of 12"), not
+# shown as messages of their own (docs/documents.md).
+# Edits, deletions and reactions change the message they name and are not listed either.
+_NOT_LISTED: Final = (
+    CONTENT_TYPE_ACKNOWLEDGEMENT,
+    ContentType.EDIT,
+    ContentType.DELETE,
+    ContentType.REACTION,
+)
+_LISTED: Final = f"content_type NOT IN ({', '.join(str(int(t)) for t in _NOT_LISTED)})"
 _SELECT: Final = f"SELECT {', '.join(_COLUMNS)} FROM messages"  # noqa: S608
 _SELECT_FTS: Final = (
     f"SELECT {', '.join('m.' + c for c in _COLUMNS)}"  # noqa: S608
@@ -75,6 +98,10 @@ class MessageRow:
     sent_at: int
     status: MessageStatus
     warning: str | None
+    content_type: int = 1
+    reply_to: bytes | None = None
+    edited_at: int | None = None
+    deleted: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,6 +128,10 @@ def _row(row: Any) -> MessageRow:
         sent_at=row[7],
         status=MessageStatus(row[8]),
         warning=row[9],
+        content_type=int(row[10]),
+        reply_to=bytes(row[11]) if row[11] is not None else None,
+        edited_at=int(row[12]) if row[12] is not None else None,
+        deleted=bool(row[13]),
     )
 
 
@@ -124,7 +155,8 @@ def insert_message(
     warning: str | None,
 ) -> int | None:
     """A verified message from the group mailbox, in one statement; its row id, or None
-    when a message with this id is already stored (a duplicate)."""
+    when a message with this id is already stored (a duplicate). Its text is not in the
+    full-text index until ``index_texts`` (in the same transaction)."""
     cursor = db.execute(
         "INSERT OR IGNORE INTO messages (group_id, channel_id, message_id, sender_pk,"
         " sender_name, sent_at, received_at, content_type, body, text, status, relay_seq,"
@@ -149,6 +181,13 @@ def insert_message(
         return None
     row_id: int = cursor.lastrowid
     return row_id
+
+
+def index_texts(db: Database, rows: list[tuple[int, str]]) -> None:
+    """Put the texts of newly stored messages, as ``(row_id, text)``, into the full-text
+    index: one statement for a whole batch (each row exactly once)."""
+    if rows:
+        db.executemany("INSERT INTO messages_fts (rowid, text) VALUES (?, ?)", rows)
 
 
 def mark_echo_sent(db: Database, message_id: bytes, relay_seq: int) -> bool:
@@ -180,7 +219,7 @@ def load_messages(
     before: int | None = None,
 ) -> list[MessageRow]:
     """Messages oldest first; ``limit`` takes the newest ones, ``before`` a row id bound."""
-    sql = f"{_SELECT} WHERE group_id = ?"
+    sql = f"{_SELECT} WHERE group_id = ? AND {_LISTED}"
     params: list[Any] = [group_id]
     if channel_id is not None:
         sql += " AND channel_id = ?"
@@ -208,12 +247,15 @@ def count_messages(db: Database, group_id: bytes, channel_id: bytes | None = Non
     return int(row[0])
 
 
+_COUNT_UNREAD: Final = (
+    "SELECT count(*) FROM messages WHERE group_id = ? AND id > ? AND sender_pk != ?"
+)
+
+
 def count_unread(db: Database, group_id: bytes, after_row: int, me: bytes) -> int:
     """Messages of others in the group stored after row ``after_row``."""
-    row = db.one(
-        "SELECT count(*) FROM messages WHERE group_id = ? AND id > ? AND sender_pk != ?",
-        (group_id, after_row, me),
-    )
+    sql = f"{_COUNT_UNREAD} AND {_LISTED}"
+    row = db.one(sql, (group_id, after_row, me))
     return int(row[0])
 
 
@@ -227,7 +269,7 @@ def search(
         return []
     rows = db.all(
         f"{_SELECT_FTS} WHERE messages_fts MATCH ? AND (? IS NULL OR m.group_id = ?)"
-        " ORDER BY m.id DESC LIMIT ?",
+        f" AND m.{_LISTED} ORDER BY m.id DESC LIMIT ?",
         (terms, group_id, group_id, limit),
     )
     return [_row(row) for row in rows]
@@ -265,6 +307,7 @@ def queue_message(
         ),
     )
     row_id: int = cursor.lastrowid
+    index_texts(db, [(row_id, text)])
     return row_id
 
 
@@ -325,12 +368,19 @@ def set_status(db: Database, row_id: int, old: MessageStatus, new: MessageStatus
 
 
 def seal_message(
-    db: Database, row_id: int, item: bytes, message_id: bytes, prev_sent: bytes
+    db: Database,
+    row_id: int,
+    item: bytes,
+    message_id: bytes,
+    prev_sent: bytes,
+    epoch: int | None = None,
 ) -> None:
-    """The sealed item of a pending message, with our previous message hash at sealing."""
+    """The sealed item of a pending message, with our previous message hash at sealing
+    and the epoch it was sealed in (a removal learned late names what it exposed)."""
     db.execute(
-        "UPDATE messages SET item = ?, message_id = ?, prev_sent = ? WHERE id = ?",
-        (item, message_id, prev_sent, row_id),
+        "UPDATE messages SET item = ?, message_id = ?, prev_sent = ?, sealed_epoch = ?"
+        " WHERE id = ?",
+        (item, message_id, prev_sent, epoch, row_id),
     )
 
 
@@ -343,7 +393,8 @@ def unseal_message(db: Database, group_id: bytes, row_id: int) -> None:
         (row_id, group_id),
     )
     db.execute(
-        "UPDATE messages SET item = NULL, message_id = NULL, prev_sent = NULL WHERE id = ?",
+        "UPDATE messages SET item = NULL, message_id = NULL, prev_sent = NULL,"
+        " sealed_epoch = NULL WHERE id = ?",
         (row_id,),
     )
 

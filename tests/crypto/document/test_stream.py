@@ -1,5 +1,6 @@
-"""Chunked document encryption: round trips at chunk boundaries, and every way a relay or
-a member could cut, reorder, tamper with or extend a blob is refused."""
+"""Chunked document encryption: round trips at chunk boundaries, blobs padded to Padme
+buckets, and every way a relay or a member could cut, reorder, tamper with, extend or
+re-pad a blob is refused."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from crypto.document.stream import (
     ciphertext_size,
     decrypt_stream,
     encrypt_stream,
+    padded_size,
     split_ciphertext,
 )
 from crypto.errors import (
@@ -54,11 +56,20 @@ def encrypt(data: bytes, key: bytes = KEY, doc: bytes = DOCUMENT_ID, version: in
     return list(encrypt_stream(key, doc, version, io.BytesIO(data)))
 
 
-def decrypt(chunks, key: bytes = KEY, doc: bytes = DOCUMENT_ID, version: int = VERSION) -> bytes:
-    return b"".join(decrypt_stream(key, doc, version, chunks))
+FOUR_SIZE = 3 * CHUNK_SIZE + 5
 
 
-FOUR = pattern(3 * CHUNK_SIZE + 5)
+def decrypt(
+    chunks,
+    key: bytes = KEY,
+    doc: bytes = DOCUMENT_ID,
+    version: int = VERSION,
+    size: int = FOUR_SIZE,
+) -> bytes:
+    return b"".join(decrypt_stream(key, doc, version, size, chunks))
+
+
+FOUR = pattern(FOUR_SIZE)
 FOUR_CHUNKS = encrypt(FOUR)
 
 
@@ -72,15 +83,16 @@ def test_round_trip_at_chunk_boundaries(size: int) -> None:
     assert len(chunks) == chunk_count(size)
     assert sum(map(len, chunks)) == ciphertext_size(size)
     assert all(len(chunk) <= MAX_CHUNK_BYTES for chunk in chunks)
-    assert chunks[0][0] == stream.STREAM_VERSION
-    assert decrypt(chunks) == data
+    assert chunks[0][0] == stream.STREAM_VERSION == 2
+    assert decrypt(chunks, size=size) == data
 
 
 def test_chunk_count_and_sizes() -> None:
     assert chunk_count(0) == 1
     assert chunk_count(CHUNK_SIZE) == 1
     assert chunk_count(CHUNK_SIZE + 1) == 2
-    assert chunk_count(stream.MAX_DOCUMENT_SIZE) == stream.MAX_CHUNKS == 128
+    assert chunk_count(stream.MAX_DOCUMENT_SIZE) == stream.MAX_CHUNKS == 126
+    assert padded_size(stream.MAX_DOCUMENT_SIZE) == stream.MAX_DOCUMENT_SIZE
     assert ciphertext_size(stream.MAX_DOCUMENT_SIZE) <= 128 * 2**20  # relay blob limit
     assert FIRST_CHUNK_OVERHEAD + CHUNK_SIZE <= MAX_CHUNK_BYTES == CHUNK_SIZE + 64
     for bad in (-1, stream.MAX_DOCUMENT_SIZE + 1):
@@ -91,7 +103,7 @@ def test_chunk_count_and_sizes() -> None:
 def test_iterable_source_of_any_piece_sizes_gives_the_same_chunking() -> None:
     pieces = [FOUR[i : i + 333_333] for i in range(0, len(FOUR), 333_333)]
     chunks = list(encrypt_stream(KEY, DOCUMENT_ID, VERSION, pieces))
-    decryptor = StreamDecryptor(KEY, DOCUMENT_ID, VERSION)
+    decryptor = StreamDecryptor(KEY, DOCUMENT_ID, VERSION, FOUR_SIZE)
     sizes = [len(decryptor.feed(chunk)) for chunk in chunks]
     decryptor.finish()
     assert sizes == [CHUNK_SIZE, CHUNK_SIZE, CHUNK_SIZE, 5]
@@ -105,7 +117,7 @@ def test_round_trip_any_split(data: bytes, cuts: list[int]) -> None:
     pieces = [data[a:b] for a, b in itertools.pairwise(bounds)]
     chunks = list(encrypt_stream(KEY, DOCUMENT_ID, VERSION, pieces))
     assert len(chunks) == 1
-    assert decrypt(chunks) == data
+    assert decrypt(chunks, size=len(data)) == data
 
 
 def test_split_ciphertext_recovers_relay_chunks() -> None:
@@ -151,9 +163,9 @@ def test_bad_parameters_are_usage_errors_at_call_time(key: bytes, doc: bytes, ve
     with pytest.raises(UsageError):
         encrypt_stream(key, doc, version, [b"x"])
     with pytest.raises(UsageError):
-        decrypt_stream(key, doc, version, [])
+        decrypt_stream(key, doc, version, 1, [])
     with pytest.raises(UsageError):
-        StreamDecryptor(key, doc, version)
+        StreamDecryptor(key, doc, version, 1)
 
 
 def test_non_bytes_pieces_are_usage_errors() -> None:
@@ -187,7 +199,7 @@ def test_tampered_version_byte_is_unsupported() -> None:
 
 
 def test_truncated_stream_fails_at_the_end() -> None:
-    decryptor = StreamDecryptor(KEY, DOCUMENT_ID, VERSION)
+    decryptor = StreamDecryptor(KEY, DOCUMENT_ID, VERSION, FOUR_SIZE)
     for chunk in FOUR_CHUNKS[:-1]:
         decryptor.feed(chunk)
     with pytest.raises(DecryptionFailed, match="truncated"):
@@ -261,7 +273,7 @@ def test_oversized_chunk_is_too_large() -> None:
 
 
 def test_decryptor_refuses_use_after_failure() -> None:
-    decryptor = StreamDecryptor(KEY, DOCUMENT_ID, VERSION)
+    decryptor = StreamDecryptor(KEY, DOCUMENT_ID, VERSION, FOUR_SIZE)
     with pytest.raises(DecryptionFailed):
         decryptor.feed(flipped(FOUR_CHUNKS[0], 40))
     with pytest.raises(UsageError):
@@ -273,44 +285,83 @@ def test_decryptor_refuses_use_after_failure() -> None:
 # --- streams our encryptor never makes: the format has one encoding ------------------------
 
 
-def raw_stream(pieces: list[tuple[bytes, int]]) -> list[bytes]:
+def raw_stream(pieces: list[tuple[bytes, int]], version: bytes = b"\x02") -> list[bytes]:
     """Chunks made with libsodium directly, with our key, AD and framing."""
     keys = DocumentKeys.from_content_key(KEY)
-    ad = kdf.frame("document-chunk", (DOCUMENT_ID, struct.pack(">I", VERSION), b"\x01"))
+    ad = kdf.frame("document-chunk", (DOCUMENT_ID, struct.pack(">I", VERSION), version))
     state = crypto_secretstream_xchacha20poly1305_state()
     header = crypto_secretstream_xchacha20poly1305_init_push(state, keys.stream_key)
     chunks = [crypto_secretstream_xchacha20poly1305_push(state, m, ad, t) for m, t in pieces]
-    chunks[0] = b"\x01" + header + chunks[0]
+    chunks[0] = version + header + chunks[0]
     return chunks
 
 
 MESSAGE = crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
 FINAL = crypto_secretstream_xchacha20poly1305_TAG_FINAL
+# A document of 1 MiB + 1 bytes pads to Padme(1,048,577) = 1,081,344 = 1 MiB + 32 KiB.
+PAD = bytes(32 * 1024 - 1)
 
 
 def test_raw_stream_with_our_framing_decrypts() -> None:
-    assert decrypt(raw_stream([(b"a" * CHUNK_SIZE, MESSAGE), (b"b", FINAL)])) == (
-        b"a" * CHUNK_SIZE + b"b"
-    )
+    chunks = raw_stream([(b"a" * CHUNK_SIZE, MESSAGE), (b"b" + PAD, FINAL)])
+    assert padded_size(CHUNK_SIZE + 1) == CHUNK_SIZE + 32 * 1024
+    assert decrypt(chunks, size=CHUNK_SIZE + 1) == b"a" * CHUNK_SIZE + b"b"
 
 
 @pytest.mark.parametrize(
     ("pieces", "error"),
     [
-        ([(b"short", MESSAGE), (b"b", FINAL)], MalformedData),
+        ([(b"short", MESSAGE), (b"b" + PAD, FINAL)], MalformedData),
         ([(b"a" * CHUNK_SIZE, MESSAGE), (b"", FINAL)], MalformedData),
         ([(b"a", crypto_secretstream_xchacha20poly1305_TAG_PUSH), (b"b", FINAL)], DecryptionFailed),
+        ([(b"a" * CHUNK_SIZE, MESSAGE), (b"b" + PAD[:-1], FINAL)], MalformedData),  # short pad
+        ([(b"a" * CHUNK_SIZE, MESSAGE), (b"b" + PAD + b"\x00", FINAL)], TooLarge),  # long pad
+        ([(b"a" * CHUNK_SIZE, MESSAGE), (b"b" + PAD[:-1] + b"\x01", FINAL)], MalformedData),
+        ([(b"a" * CHUNK_SIZE, MESSAGE), (b"b" + PAD, MESSAGE), (b"", FINAL)], MalformedData),
     ],
 )
 def test_non_canonical_streams_are_refused(pieces, error) -> None:
+    """Padding is inside the encryption and checked: zeros, exactly to the bucket."""
     with pytest.raises(error):
-        decrypt(raw_stream(pieces))
+        decrypt(raw_stream(pieces), size=CHUNK_SIZE + 1)
+
+
+def test_a_version_1_stream_is_refused_as_a_version_we_do_not_speak() -> None:
+    chunks = raw_stream([(b"a" * CHUNK_SIZE, MESSAGE), (b"b" + PAD, FINAL)], version=b"\x01")
+    with pytest.raises(UnsupportedVersion, match="version 1"):
+        decrypt(chunks, size=CHUNK_SIZE + 1)
+
+
+@pytest.mark.parametrize(
+    ("size", "padded"),
+    [
+        (0, 4096),
+        (1, 4096),
+        (4096, 4096),
+        (4097, 4352),
+        (10_000, 10_240),
+        (1_000_000, 1_015_808),
+        (CHUNK_SIZE, CHUNK_SIZE),
+        (126 * CHUNK_SIZE, 126 * CHUNK_SIZE),
+        (124 * CHUNK_SIZE + 1, 126 * CHUNK_SIZE),
+    ],
+)
+def test_documents_are_padded_to_padme_buckets(size: int, padded: int) -> None:
+    assert padded_size(size) == padded
+    assert ciphertext_size(size) == padded + 25 + 17 * -(-padded // CHUNK_SIZE)
+
+
+def test_documents_in_one_bucket_make_blobs_of_one_size() -> None:
+    """The relay sees the blob's declared size, chunk count and chunk sizes: all equal."""
+    small, large = encrypt(pattern(9_985)), encrypt(pattern(10_240))
+    assert [len(c) for c in small] == [len(c) for c in large] == [10_240 + 25 + 17]
+    assert decrypt(small, size=9_985) == pattern(9_985)
 
 
 def test_chunks_open_with_raw_libsodium() -> None:
     """Independent check of the framing: version byte, header, then secretstream output."""
     keys = DocumentKeys.from_content_key(KEY)
-    ad = kdf.frame("document-chunk", (DOCUMENT_ID, struct.pack(">I", VERSION), b"\x01"))
+    ad = kdf.frame("document-chunk", (DOCUMENT_ID, struct.pack(">I", VERSION), b"\x02"))
     state = crypto_secretstream_xchacha20poly1305_state()
     crypto_secretstream_xchacha20poly1305_init_pull(state, FOUR_CHUNKS[0][1:25], keys.stream_key)
     out, tags = b"", []
@@ -320,7 +371,8 @@ def test_chunks_open_with_raw_libsodium() -> None:
         )
         out += m
         tags.append(tag)
-    assert out == FOUR and tags == [MESSAGE, MESSAGE, MESSAGE, FINAL]
+    assert out == FOUR + bytes(padded_size(FOUR_SIZE) - FOUR_SIZE)
+    assert tags == [MESSAGE, MESSAGE, MESSAGE, FINAL]
 
 
 @settings(max_examples=150, deadline=None)
@@ -338,4 +390,4 @@ def test_random_byte_changes_raise_only_remote_errors(position: int, value: int)
     position %= len(chunk)
     changed = chunk[:position] + bytes([chunk[position] ^ value]) + chunk[position + 1 :]
     with pytest.raises(RemoteError):
-        decrypt([changed])
+        decrypt([changed], size=1400)

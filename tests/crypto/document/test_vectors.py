@@ -93,13 +93,16 @@ def test_stream_vectors_open_with_raw_libsodium_and_with_ours() -> None:
         stream_key = nacl.hash.blake2b(
             frame("document-stream-key"), key=key, digest_size=32, encoder=RAW
         )
-        ad = frame("document-chunk", doc, struct.pack(">I", v["version"]), b"\x01")
+        ad = frame("document-chunk", doc, struct.pack(">I", v["version"]), b"\x02")
         state = crypto_secretstream_xchacha20poly1305_state()
-        assert chunks[0][0] == 1
+        assert chunks[0][0] == 2
         crypto_secretstream_xchacha20poly1305_init_pull(state, chunks[0][1:25], stream_key)
         m, tag = crypto_secretstream_xchacha20poly1305_pull(state, chunks[0][25:], ad)
-        assert (m, tag) == (plaintext, crypto_secretstream_xchacha20poly1305_TAG_FINAL)
-        assert b"".join(stream.decrypt_stream(key, doc, v["version"], chunks)) == plaintext
+        # Both documents are under 4 KiB: padded with zeros to 4,096 bytes (section 3).
+        padded = plaintext + bytes(4096 - len(plaintext))
+        assert (m, tag) == (padded, crypto_secretstream_xchacha20poly1305_TAG_FINAL)
+        size = len(plaintext)
+        assert b"".join(stream.decrypt_stream(key, doc, v["version"], size, chunks)) == plaintext
 
 
 def test_announcement_vector_independently() -> None:

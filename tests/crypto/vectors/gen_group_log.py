@@ -129,8 +129,14 @@ def log_vectors() -> dict[str, object]:
     )
     secrets.append(rekey_secret)
     state = GroupState.replay(entries)
-    # The commit carrying the REKEY: AEAD nonce, then one ephemeral key per member box.
+    # The commit carrying the REKEY: AEAD nonce, one ephemeral key per member box, then
+    # for each of the 6 dummy boxes (8 slots) a secret and 105 bytes (SHAKE-256 of a name).
     randomness = [fixed("commit nonce", 24), fixed("box 0 ephemeral"), fixed("box 1 ephemeral")]
+    for index in range(2, 8):
+        randomness.append(fixed(f"dummy box {index} secret"))
+        randomness.append(
+            hashlib.shake_256(f"caucus vector dummy box {index}".encode()).digest(105)
+        )
     prev_keys = EpochKeys.derive(group_id, 1, add_secret)
     commit = seal_commit(prev_keys, entries[2], state, rekey_secret, ListRng(randomness))
     return {
