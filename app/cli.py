@@ -142,8 +142,20 @@ async def cmd_invite(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
+def read_invite_code(code: str) -> str:
+    """The code as given, or with "-" read from standard input (hidden at a terminal), so
+    it never shows in the process list (``/proc/PID/cmdline``) or the shell history."""
+    if code != "-":
+        return code
+    tty = sys.stdin.isatty()
+    given = (getpass.getpass("Invite code: ") if tty else sys.stdin.readline(65536)).strip()
+    if not given:
+        raise ClientError("no invite code on standard input")
+    return given
+
+
 async def cmd_join(engine: Engine, args: argparse.Namespace) -> int:
-    await engine.join(args.code)
+    await engine.join(read_invite_code(args.code))
     print("Join request sent; you are added when an organizer's client processes it.")
     if args.wait:
         deadline = asyncio.get_running_loop().time() + args.wait
@@ -410,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_invite)
 
     p = sub.add_parser("join", help="ask to join a group with an invite code")
-    p.add_argument("code")
+    p.add_argument("code", help='the invite code, or "-" to read it from standard input')
     p.add_argument("--wait", type=float, default=0.0, help="seconds to wait for the welcome")
     p.set_defaults(handler=cmd_join)
 

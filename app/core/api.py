@@ -65,6 +65,7 @@ from app.core.errors import (
     RelayUnavailable,
     WrongPassphrase,
 )
+from app.core.passphrase_policy import WeakPassphrase, check_new_passphrase
 from app.core.profile import (
     change_passphrase,
     create_profile,
@@ -177,9 +178,11 @@ __all__ = [
     "SyncNow",
     "SyncReport",
     "VoteReceipt",
+    "WeakPassphrase",
     "WrongPassphrase",
     "YesNoChoice",
     "change_passphrase",
+    "check_new_passphrase",
     "create_profile",
     "create_profile_with_key",
     "invite_relay_url",

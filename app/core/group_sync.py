@@ -10,11 +10,28 @@ from __future__ import annotations
 import asyncio
 
 from app.core.errors import NotFound, NotPermittedHere, RelayError, RelayRejected, RelayUnavailable
-from app.core.events import Event, GroupChanged, MessageAdded, RemovedFromGroup, SyncProgress
+from app.core.events import (
+    Event,
+    GroupChanged,
+    MessageAdded,
+    MessageStatusChanged,
+    RemovedFromGroup,
+    SyncProgress,
+)
 from app.core.group_session import GroupSession, Outcome
 from app.core.ports import CommitMaker, Context
 from app.core.relay_health import RelayHealth
-from app.core.store import groups
+from app.core.rewind import (
+    REWIND_KIND,
+    Reread,
+    detect,
+    rereading,
+    restart_point,
+    restarted,
+    seen,
+)
+from app.core.status import MessageStatus
+from app.core.store import groups, relay_marks
 from app.core.store import recovery as recovery_store
 from crypto.commit import seal_commit
 from crypto.group_log import GroupState, LogEntry, Role, author_entry
@@ -129,16 +146,18 @@ class GroupSync:
         """Process the group mailbox up to its end; returns (messages, commits)."""
         messages = commits = 0
         first = True
+        reread: Reread | None = None
         while True:
             session = self.session(group_id)
             if not session.active or session.keys is None or self._paused(group_id):
                 break
             relay = self._ctx.relays.get(session.relay_url)
+            mark, after = relay_marks.load_mark(self._ctx.db, group_id), session.cursor
             try:
                 result = await relay.fetch(
                     session.mailbox_id,
                     session.keys.mailbox_cap,
-                    session.cursor,
+                    after,
                     wait=wait if first else 0,
                 )
             except RelayUnavailable:
@@ -156,6 +175,24 @@ class GroupSync:
             first = False
             # Another task may have processed some of these while we waited on the relay.
             session = self.session(group_id)
+            rewound = detect(mark, after, result)
+            if rewound is not None and reread is None and session.keys is not None:
+                # Sequence numbers were handed out again: read the live epoch once more.
+                # Flagged until done, so a re-read cut short is started again next sync.
+                reread = Reread(restarted(mark, result))
+                self._ctx.events.warn(group_id, REWIND_KIND, rewound)
+                if warnings is not None:
+                    warnings.append(rewound)
+                with self._ctx.db.transaction():
+                    session.cursor = restart_point(self._ctx.db, group_id, session.keys.epoch)
+                    groups.set_cursor(self._ctx.db, group_id, session.cursor)
+                    relay_marks.save_mark(self._ctx.db, group_id, rereading(mark))
+                continue
+            if reread is not None:
+                reread.saw(result)
+            elif seen(mark, result) != mark:
+                with self._ctx.db.transaction():
+                    relay_marks.save_mark(self._ctx.db, group_id, seen(mark, result))
             fresh = [(seq, item) for seq, item in result.items if seq > session.cursor]
             if not fresh:
                 if result.empty and result.last > session.cursor:
@@ -186,6 +223,7 @@ class GroupSync:
                             messages += 1
                             events.append(MessageAdded(outcome.message))
                         if outcome.outcome is Outcome.COMMIT:
+                            relay_marks.forget_sent_items(self._ctx.db, group_id)
                             commits += 1
                             events.append(GroupChanged(group_id))
                         elif outcome.outcome is Outcome.REMOVED:
@@ -206,6 +244,9 @@ class GroupSync:
             self._ctx.events.emit(SyncProgress(group_id, messages))
             if stuck:
                 break
+        if reread is not None and not self._paused(group_id):
+            # Read to the end (a stuck commit stops short: the re-read resumes later).
+            self._requeue_lost(group_id, reread)
         return messages, commits
 
     def _paused(self, group_id: bytes) -> bool:
@@ -216,6 +257,19 @@ class GroupSync:
             recovery_store.load_stuck(db, group_id) is not None
             or recovery_store.load_wedged(db, group_id) is not None
         )
+
+    def _requeue_lost(self, group_id: bytes, reread: Reread) -> None:
+        """After re-reading a rewound mailbox to its end: our sent messages of the live
+        epoch it no longer holds go back to the outbox (the same sealed bytes), and the
+        relay's new generation and last are stored."""
+        session = self.session(group_id)
+        lost: list[int] = []
+        with self._ctx.db.transaction():
+            if session.keys is not None:
+                lost = reread.requeue_lost(self._ctx.db, group_id, session.keys.epoch)
+            relay_marks.save_mark(self._ctx.db, group_id, reread.mark)
+        for row_id in lost:
+            self._ctx.events.emit(MessageStatusChanged(group_id, row_id, MessageStatus.PENDING))
 
     def active_group_ids(self) -> list[bytes]:
         return groups.active_group_ids(self._ctx.db)

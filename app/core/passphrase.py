@@ -20,10 +20,12 @@ from pathlib import Path
 import nacl.pwhash
 
 from app.core.errors import ClientError, CorruptProfile, InvalidKeyParams
+from crypto.errors import UsageError
 
 __all__ = [
     "COSTS",
     "MEMLIMIT_RANGE",
+    "MIN_COST",
     "OPSLIMIT_RANGE",
     "KdfParams",
     "derive_key",
@@ -40,15 +42,21 @@ _CHECK_LABEL = b"caucus profile database key check v1"
 FILE_MODE = 0o600
 
 _argon = nacl.pwhash.argon2id
-# The floor is libsodium's INTERACTIVE cost (2 passes, 64 MiB); the ceiling its
-# SENSITIVE memory (1 GiB) with up to 8 passes: a few seconds on a laptop at worst.
-OPSLIMIT_RANGE = (_argon.OPSLIMIT_INTERACTIVE, 8)
-MEMLIMIT_RANGE = (_argon.MEMLIMIT_INTERACTIVE, _argon.MEMLIMIT_SENSITIVE)
-# CAUCUS_KDF_COST picks one of these; nothing lowers the cost below the floor.
+_MIB = 1024 * 1024
+# Every key this version makes costs at least MIN_COST: 3 passes over 64 MiB, RFC 9106's
+# second recommended Argon2id setting (one lane: libsodium's). CAUCUS_KDF_COST picks one
+# of COSTS, each at or above it ("interactive", for tests and CI, is the minimum itself).
+MIN_COST = (3, 64 * _MIB)
 COSTS = {
     "moderate": (_argon.OPSLIMIT_MODERATE, _argon.MEMLIMIT_MODERATE),
-    "interactive": (_argon.OPSLIMIT_INTERACTIVE, _argon.MEMLIMIT_INTERACTIVE),
+    "interactive": MIN_COST,
 }
+# What a key-params.json may ask for when read: from libsodium's INTERACTIVE cost (2
+# passes, 64 MiB, what "interactive" was before version 2; such a profile is re-keyed at
+# MIN_COST when it is unlocked) to its SENSITIVE memory (1 GiB) with up to 8 passes: a
+# few seconds on a laptop at worst.
+OPSLIMIT_RANGE = (_argon.OPSLIMIT_INTERACTIVE, 8)
+MEMLIMIT_RANGE = (_argon.MEMLIMIT_INTERACTIVE, _argon.MEMLIMIT_SENSITIVE)
 
 
 @dataclass(frozen=True)
@@ -62,11 +70,19 @@ class KdfParams:
 
     @classmethod
     def new(cls, rng: Callable[[int], bytes], cost: str = "moderate") -> KdfParams:
-        """Fresh salt. ``cost`` is "moderate" (default, ~0.5-1 s) or "interactive"."""
+        """Fresh salt. ``cost`` is "moderate" (default, ~0.5-1 s) or "interactive" (the
+        minimum, ``MIN_COST``); no cost goes below ``MIN_COST``."""
         if cost not in COSTS:
             raise ClientError(f"unknown key-derivation cost {cost!r} (moderate or interactive)")
         ops, mem = COSTS[cost]
+        if ops < MIN_COST[0] or mem < MIN_COST[1]:
+            raise UsageError(f"key-derivation cost {cost!r} is below the minimum")
         return cls(rng(_argon.SALTBYTES), ops, mem)
+
+    @property
+    def below_minimum(self) -> bool:
+        """Made before version 2 with less than ``MIN_COST`` (re-keyed on unlock)."""
+        return self.opslimit < MIN_COST[0] or self.memlimit < MIN_COST[1]
 
     def with_check(self, key: bytes) -> KdfParams:
         """These parameters carrying the check of ``key`` (the key they derive)."""

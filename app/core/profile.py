@@ -22,7 +22,8 @@ from app.core.errors import (
     ReadOnlyProfile,
     WrongPassphrase,
 )
-from app.core.passphrase import KdfParams, derive_key, load_params, save_params
+from app.core.passphrase import COSTS, KdfParams, derive_key, load_params, save_params
+from app.core.passphrase_policy import check_new_passphrase
 from app.core.store import profile as profile_store
 from crypto.identity import Identity
 
@@ -86,10 +87,19 @@ def create_profile(
     rng: Callable[[int], bytes],
     now: int,
     cost: str = "moderate",
+    allow_weak: bool | None = None,
 ) -> Database:
-    """Create a new profile; refuses to touch an existing one."""
+    """Create a new profile; refuses to touch an existing one, and a passphrase below the
+    strength floor unless ``allow_weak`` (None: ``CAUCUS_ALLOW_WEAK_PASSPHRASE`` decides)."""
     return create_profile_with_key(
-        home, name=name, relay_url=relay_url, passphrase=passphrase, rng=rng, now=now, cost=cost
+        home,
+        name=name,
+        relay_url=relay_url,
+        passphrase=passphrase,
+        rng=rng,
+        now=now,
+        cost=cost,
+        allow_weak=allow_weak,
     )[0]
 
 
@@ -102,12 +112,12 @@ def create_profile_with_key(
     rng: Callable[[int], bytes],
     now: int,
     cost: str = "moderate",
+    allow_weak: bool | None = None,
 ) -> tuple[Database, bytes]:
     """``create_profile`` that also returns the raw database key, so the desktop app can
     open its reader connection without running Argon2id a second time."""
     name = validate_name(name)
-    if not passphrase:
-        raise ClientError("the passphrase must not be empty")
+    check_new_passphrase(passphrase, (name,), allow_weak=allow_weak)
     if profile_exists(home):
         raise AlreadyExists(f"a profile already exists in {home}")
     params = KdfParams.new(rng, cost)
@@ -217,9 +227,22 @@ def _unlock(home: Path, passphrase: str, lock: profile_lock.ProfileLock) -> tupl
         raise
     if pending_path.exists():
         pending_path.unlink()  # the database opened with the current parameters
-    if confirmed is None:
+    if params.below_minimum:
+        # A key made with less than the documented minimum cost (version 1's
+        # "interactive"): re-key now, with the same passphrase, at the minimum or more.
+        try:
+            key = _rekey(home, db, passphrase, os.urandom, _upgrade_cost(params))
+        except BaseException:
+            db.close()
+            raise
+    elif confirmed is None:
         save_params(params_path, params.with_check(key))  # upgrade a version 1 file
     return db, key
+
+
+def _upgrade_cost(params: KdfParams) -> str:
+    """The cost a below-minimum key is re-made at: the minimum, unless it used more memory."""
+    return "moderate" if params.memlimit >= COSTS["moderate"][1] else "interactive"
 
 
 def _check_writable(home: Path) -> None:
@@ -250,12 +273,23 @@ def change_passphrase(
     new_passphrase: str,
     rng: Callable[[int], bytes],
     cost: str = "moderate",
+    *,
+    allow_weak: bool | None = None,
 ) -> None:
-    """Re-encrypt the open database under a key from ``new_passphrase``."""
-    if not new_passphrase:
-        raise ClientError("the passphrase must not be empty")
+    """Re-encrypt the open database under a key from ``new_passphrase`` (which must pass
+    the strength floor, ``passphrase_policy``)."""
+    check_new_passphrase(new_passphrase, allow_weak=allow_weak)
+    _rekey(home, db, new_passphrase, rng, cost)
+
+
+def _rekey(
+    home: Path, db: Database, passphrase: str, rng: Callable[[int], bytes], cost: str
+) -> bytes:
+    """Re-encrypt under a fresh key from ``passphrase`` at ``cost``; returns the key. The
+    new parameters are saved as pending first, so a crash leaves one that opens it."""
     params = KdfParams.new(rng, cost)
-    key = derive_key(new_passphrase, params)
+    key = derive_key(passphrase, params)
     save_params(home / _PENDING_PARAMS, params.with_check(key))
     db.rekey(key)
     os.replace(home / _PENDING_PARAMS, home / PARAMS_NAME)
+    return key

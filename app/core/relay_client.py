@@ -38,9 +38,26 @@ from crypto.relay_work import (
     work_header,
 )
 
-__all__ = ["DEFAULT_TIMEOUTS", "FetchResult", "RelayClient", "RelayTimeouts", "b64"]
+__all__ = [
+    "DEFAULT_TIMEOUTS",
+    "MAX_SEQ",
+    "FetchResult",
+    "RelayClient",
+    "RelayTimeouts",
+    "b64",
+    "parse_frames",
+]
 
 _FRAME = struct.Struct(">QI")
+# Every number the client takes from the relay is bounded where it is parsed (protocol
+# 7.2, "Numbers from the relay"): sequence numbers (frame seqs, ``X-Caucus-Last``, a
+# POST's ``seq``) and proof-of-work buckets lie in 0..2**53-1, so they fit SQLite's
+# integer and a float exactly. A relay numbering one item per microsecond reaches it
+# after 285 years; anything above is a lie, refused as ``MalformedData`` before it can
+# move a cursor or overflow a column.
+MAX_SEQ = 2**53 - 1
+_DECIMAL = re.compile(r"(?:0|[1-9][0-9]{0,15})")
+_RETRY_AFTER = re.compile(r"[0-9]{1,6}")
 _GENERATION = re.compile(r"[0-9a-f]{32}")
 MAX_WAIT = 30
 # A fetch answers at most 8 MiB of items (protocol 6.2) plus frame headers; nothing
@@ -121,12 +138,16 @@ class FetchResult:
         return not self.items
 
 
-def parse_frames(body: bytes) -> tuple[tuple[int, bytes], ...]:
-    """Split a fetch body into frames; anything malformed raises ``MalformedData``."""
+def parse_frames(body: bytes, after: int = -1) -> tuple[tuple[int, bytes], ...]:
+    """Split a fetch body into frames; anything malformed raises ``MalformedData``.
+
+    Sequence numbers must rise strictly, start above ``after`` (the fetch asked for the
+    items after it) and stay within ``MAX_SEQ``.
+    """
     items = []
     view = memoryview(body)
     pos = 0
-    previous = -1
+    previous = after
     while pos < len(body):
         if len(body) - pos < _FRAME.size:
             raise MalformedData("truncated frame header from the relay")
@@ -135,7 +156,11 @@ def parse_frames(body: bytes) -> tuple[tuple[int, bytes], ...]:
         if size > len(body) - pos:
             raise MalformedData("truncated frame from the relay")
         if seq <= previous:
+            if previous == after:
+                raise MalformedData(f"relay sent item {seq}, not after {after} as asked")
             raise MalformedData("relay frames are not in increasing order")
+        if seq > MAX_SEQ:
+            raise MalformedData(f"relay sent sequence number {seq}, above 2**53-1")
         items.append((seq, bytes(view[pos : pos + size])))
         previous = seq
         pos += size
@@ -347,7 +372,7 @@ class RelayClient:
             params={"after": after, "limit": limit, "wait": int(min(wait, MAX_WAIT))},
             limit=self.timeouts.poll(wait),
         )
-        return _fetch_result(response)
+        return _fetch_result(response, after)
 
     async def delete_mailbox(self, mailbox_id: bytes, cap: bytes) -> None:
         await self._request(
@@ -422,7 +447,7 @@ class RelayClient:
             params={"after": after, "limit": 1000, "wait": int(min(wait, MAX_WAIT))},
             limit=self.timeouts.poll(wait),
         )
-        return _fetch_result(response)
+        return _fetch_result(response, after)
 
     async def delete_inbox_items(
         self, inbox_id: bytes, auth: nacl.signing.SigningKey, now_ms: int, upto: int
@@ -460,17 +485,17 @@ def _seq(response: httpx.Response) -> int:
         seq = response.json()["seq"]
     except (ValueError, KeyError, TypeError):
         raise MalformedData("relay answer has no sequence number") from None
-    if not isinstance(seq, int) or seq < 0:
+    if type(seq) is not int or not 0 < seq <= MAX_SEQ:
         raise MalformedData("relay answer has an invalid sequence number")
     return seq
 
 
-def _fetch_result(response: httpx.Response) -> FetchResult:
-    items = parse_frames(response.content)
-    try:
-        last = int(response.headers.get("x-caucus-last", "0"))
-    except ValueError:
-        raise MalformedData("relay sent an invalid X-Caucus-Last header") from None
+def _fetch_result(response: httpx.Response, after: int) -> FetchResult:
+    items = parse_frames(response.content, after)
+    raw_last = response.headers.get("x-caucus-last", "0")
+    if _DECIMAL.fullmatch(raw_last) is None or int(raw_last) > MAX_SEQ:
+        raise MalformedData("relay sent an invalid X-Caucus-Last header")
+    last = int(raw_last)
     generation = response.headers.get("x-caucus-generation")
     if generation is not None and _GENERATION.fullmatch(generation) is None:
         raise MalformedData("relay sent an invalid X-Caucus-Generation header")
@@ -500,7 +525,7 @@ class _Attempts:
 def _retry_after(response: httpx.Response, cap: float) -> float | None:
     """The relay's ``Retry-After`` in seconds (whole seconds only), capped; else None."""
     value = response.headers.get("retry-after", "")
-    if not value.isdigit() or len(value) > 6:
+    if _RETRY_AFTER.fullmatch(value) is None:  # ASCII digits only ("²".isdigit() is True)
         return None
     return min(float(value), cap)
 
@@ -514,8 +539,10 @@ def _work_challenge(response: httpx.Response) -> WorkChallenge | None:
         if doc.get("error") != "work_required":
             return None
         bits, bucket, seed = doc["work_bits"], doc["work_bucket"], doc["work_seed"]
-        if not isinstance(bits, int) or not isinstance(bucket, int) or not isinstance(seed, str):
+        if type(bits) is not int or type(bucket) is not int or not isinstance(seed, str):
             raise MalformedData("malformed proof-of-work challenge from the relay")
+        if not 0 <= bucket <= MAX_SEQ:
+            raise MalformedData("proof-of-work bucket from the relay out of range")
         return WorkChallenge(bits, bucket, b64url_decode(seed))
     except (ValueError, KeyError, TypeError, AttributeError):
         raise MalformedData("malformed proof-of-work challenge from the relay") from None

@@ -101,14 +101,17 @@ OUTBOX_TRANSITIONS: Final[dict[tuple[OutboxStatus, OutboxStatus], str]] = {
     ),
     (Q.PENDING, Q.SUPERSEDED): "a vote: a newer vote on its ballot replaced it before it went out",
     (Q.FAILED, Q.PENDING): "a message: the person asks to send it again",
-    (Q.SENT, Q.PENDING): "a vote: the relay acknowledged it but never delivered it; post it again",
+    (Q.SENT, Q.PENDING): (
+        "a vote: the relay acknowledged it but never delivered it; a message: the relay was"
+        " restored from an older copy that lacks it (section 7.2); post it again"
+    ),
 }
 OUTBOX_KINDS: Final[dict[tuple[OutboxStatus, OutboxStatus], frozenset[OutboxKind]]] = {
     (Q.PENDING, Q.SENT): frozenset(OutboxKind),
     (Q.PENDING, Q.FAILED): frozenset(OutboxKind),
     (Q.PENDING, Q.SUPERSEDED): frozenset({OutboxKind.VOTE}),
     (Q.FAILED, Q.PENDING): frozenset({OutboxKind.MESSAGE}),
-    (Q.SENT, Q.PENDING): frozenset({OutboxKind.VOTE}),
+    (Q.SENT, Q.PENDING): frozenset(OutboxKind),
 }
 
 

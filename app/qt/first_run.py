@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.api import invite_relay_url
+from app.core.api import WeakPassphrase, check_new_passphrase, invite_relay_url
 from app.qt.passphrase_hint import estimate
 from app.qt.relay_reach import RelayReach, lan_address, reach_of
 from app.qt.theme import app_icon
@@ -70,6 +70,9 @@ class _ProfileFields(QWidget):
         self.strength_bar.setObjectName("strength")
         self.strength = muted_label("")
         self.strength.setAccessibleName("Passphrase strength hint")
+        # The strength floor's refusal, under the field it is about.
+        self.floor = error_label()
+        self.floor.setAccessibleName("Passphrase too weak")
         self.remember = QCheckBox("Remember the key in the system keyring")
         self.remember.setAccessibleName("Remember the database key in the system keyring")
         if keyring_available:
@@ -90,10 +93,12 @@ class _ProfileFields(QWidget):
         strength_box.setSpacing(2)
         strength_box.addWidget(self.strength_bar)
         strength_box.addWidget(self.strength)
+        strength_box.addWidget(self.floor)
         form.addRow("", strength_box)
         form.addRow("Repeat", self.repeat)
 
     def _update_strength(self, text: str) -> None:
+        show_error(self.floor, None)
         strength = estimate(text)
         self.strength_bar.setValue(strength.score if text else 0)
         self.strength_bar.setProperty("score", str(strength.score))
@@ -103,19 +108,30 @@ class _ProfileFields(QWidget):
             f"{strength.label}. {strength.advice}" if text else "Use four or more unrelated words."
         )
 
-    def problem(self) -> tuple[str, QWidget] | None:
-        """What is missing, and where to put the cursor; ``None`` when complete."""
+    def problem(self) -> tuple[str | None, QWidget] | None:
+        """What is missing, and where to put the cursor; ``None`` when complete. A message
+        of ``None`` is already shown under its field (a passphrase below the floor)."""
         if not self.name.text().strip():
             return "Enter the name other members will see.", self.name
         if not self.passphrase.text():
             return "Choose a passphrase.", self.passphrase
         if self.passphrase.text() != self.repeat.text():
             return "The two passphrases are not the same.", self.repeat
+        try:
+            check_new_passphrase(self.passphrase.text(), (self.name.text().strip(),))
+        except WeakPassphrase as exc:
+            show_error(self.floor, _sentence(str(exc)))
+            return None, self.passphrase
         return None
 
     def set_enabled(self, on: bool) -> None:
         for field in (self.name, self.passphrase, self.repeat):
             field.setEnabled(on)
+
+
+def _sentence(message: str) -> str:
+    """An engine message ("the passphrase is too weak …") as a sentence for a form."""
+    return message[:1].upper() + message[1:] + "."
 
 
 def _back_button() -> QPushButton:

@@ -2,7 +2,8 @@
 
 Argon2id makes each guess slow, but a short or common passphrase still falls to a
 dictionary attack on a stolen disk; the hint nudges towards several unrelated words.
-It is a hint, not a gate: only an empty passphrase is refused.
+It is a hint, not the gate: the gate is the engine's strength floor
+(``app.core.passphrase_policy``, zxcvbn), checked when the form is submitted.
 """
 
 from __future__ import annotations

@@ -84,7 +84,9 @@ def relay(tmp_path: Path) -> Iterator[RelayProcess]:
     process.stop()
 
 
-def caucus(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def caucus(
+    home: Path, *args: str, check: bool = True, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.update(
         CAUCUS_HOME=str(home),
@@ -95,6 +97,7 @@ def caucus(home: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
     result = subprocess.run(
         [sys.executable, "-m", "app", *args],
         env=env,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=120,
@@ -132,7 +135,10 @@ def test_three_people_on_one_machine(tmp_path: Path, relay: RelayProcess) -> Non
     for home in (bob, carol):
         code = last_line(caucus(alice, "invite", "Freelancers"))
         assert code.startswith("caucus://join#")
-        caucus(home, "join", code)
+        if home == bob:
+            caucus(home, "join", code)
+        else:  # the code from standard input: not in /proc/PID/cmdline
+            caucus(home, "join", "-", stdin=code + "\n")
         caucus(alice, "sync")
         caucus(home, "sync")
 
@@ -237,6 +243,10 @@ def test_errors_are_one_line_without_traceback(tmp_path: Path, relay: RelayProce
 
     unknown = caucus(home, "send", "No such group", "hi", check=False)
     assert unknown.returncode != 0 and "no group" in unknown.stderr
+    no_code = caucus(home, "join", "-", stdin="\n", check=False)
+    assert no_code.returncode == 1
+    assert no_code.stderr == "caucus: no invite code on standard input\n"
+
     bad_code = caucus(home, "join", "caucus://join#not-a-code", check=False)
     assert bad_code.returncode != 0 and "Traceback" not in bad_code.stderr
     assert bad_code.stderr.count("\n") == 1

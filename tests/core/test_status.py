@@ -24,7 +24,7 @@ def test_allowed_moves_pass_and_others_are_refused() -> None:
     with pytest.raises(UsageError, match="sent cannot become superseded"):
         move(VOTE_TRANSITIONS, VoteStatus.SENT, VoteStatus.SUPERSEDED)
     with pytest.raises(UsageError):
-        move(MESSAGE_TRANSITIONS, MessageStatus.SENT, MessageStatus.PENDING)
+        move(MESSAGE_TRANSITIONS, MessageStatus.SENT, MessageStatus.FAILED)
     with pytest.raises(UsageError):
         move(MESSAGE_TRANSITIONS, MessageStatus.RECEIVED, MessageStatus.SENT)
 
@@ -39,8 +39,12 @@ def test_messages_and_votes_move_along_the_one_outbox_table() -> None:
         assert {(str(a), str(b)) for a, b in table} == {(str(a), str(b)) for a, b in allowed}
         assert all(table[pair] == OUTBOX_TRANSITIONS[pair] for pair in allowed)  # type: ignore[index]
     # Each kind keeps its own limits within the one table.
-    with pytest.raises(UsageError):  # a vote may be posted again, a sent message never
-        move(MESSAGE_TRANSITIONS, MessageStatus.SENT, MessageStatus.PENDING)
+    with pytest.raises(UsageError):  # sent is final but for a re-post
+        move(MESSAGE_TRANSITIONS, MessageStatus.SENT, MessageStatus.FAILED)
+    # Both may be posted again: a vote never delivered, a message a relay rewind lost.
+    assert move(MESSAGE_TRANSITIONS, MessageStatus.SENT, MessageStatus.PENDING) is (
+        MessageStatus.PENDING
+    )
     with pytest.raises(UsageError):
         move(VOTE_TRANSITIONS, VoteStatus.FAILED, VoteStatus.PENDING)
     assert move(VOTE_TRANSITIONS, VoteStatus.SENT, VoteStatus.PENDING) is VoteStatus.PENDING

@@ -191,10 +191,11 @@ def index_texts(db: Database, rows: list[tuple[int, str]]) -> None:
 
 
 def mark_echo_sent(db: Database, message_id: bytes, relay_seq: int) -> bool:
-    """One of our own messages came back in a sync: a pending row becomes sent and drops
-    its sealed item. True when we hold the message (pending, or already sent)."""
+    """One of our own messages came back in a sync: a pending row becomes sent (its sealed
+    item is kept while its epoch is live, for a re-post after a relay rewind: see
+    ``relay_marks``). True when we hold the message (pending, or already sent)."""
     cursor = db.execute(
-        "UPDATE messages SET status = ?, relay_seq = ?, item = NULL, prev_sent = NULL"
+        "UPDATE messages SET status = ?, relay_seq = ?, prev_sent = NULL"
         " WHERE message_id = ? AND status IN (?, ?)",
         (_ECHO_TO.value, relay_seq, message_id, _ECHO_FROM.value, _ECHO_TO.value),
     )
@@ -399,9 +400,10 @@ def unseal_message(db: Database, group_id: bytes, row_id: int) -> None:
 
 
 def mark_acked(db: Database, row_id: int, relay_seq: int) -> bool:
-    """The relay acknowledged our pending message: sent, its sealed item dropped."""
+    """The relay acknowledged our pending message: sent (its sealed item is kept while its
+    epoch is live, for a re-post after a relay rewind: see ``relay_marks``)."""
     cursor = db.execute(
-        "UPDATE messages SET status = ?, relay_seq = ?, item = NULL, prev_sent = NULL"
+        "UPDATE messages SET status = ?, relay_seq = ?, prev_sent = NULL"
         " WHERE id = ? AND status = ?",
         (_ECHO_TO.value, relay_seq, row_id, _ECHO_FROM.value),
     )

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.api import WeakPassphrase, check_new_passphrase
 from app.qt.passphrase_hint import estimate
 from app.qt.widgets import error_label, muted_label, primary_button, show_error
 
@@ -33,6 +34,9 @@ class ChangePassphraseDialog(QDialog):
         self.strength = muted_label("")
         self.strength.setAccessibleName("Passphrase strength hint")
         self.new.textChanged.connect(self._hint)
+        # The strength floor's refusal, under the new passphrase.
+        self.floor = error_label()
+        self.floor.setAccessibleName("Passphrase too weak")
         self.error = error_label()
         self.change = primary_button("Change passphrase")
         self.change.clicked.connect(self._submit)
@@ -40,6 +44,7 @@ class ChangePassphraseDialog(QDialog):
         form.addRow("Current", self.old)
         form.addRow("New", self.new)
         form.addRow("", self.strength)
+        form.addRow("", self.floor)
         form.addRow("Repeat", self.repeat)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         buttons.addButton(self.change, QDialogButtonBox.ButtonRole.AcceptRole)
@@ -58,6 +63,7 @@ class ChangePassphraseDialog(QDialog):
         return field
 
     def _hint(self, text: str) -> None:
+        show_error(self.floor, None)
         strength = estimate(text)
         self.strength.setText(f"{strength.label}. {strength.advice}" if text else "")
 
@@ -67,6 +73,14 @@ class ChangePassphraseDialog(QDialog):
             return
         if self.new.text() != self.repeat.text():
             show_error(self.error, "The two new passphrases are not the same.")
+            return
+        try:
+            check_new_passphrase(self.new.text())
+        except WeakPassphrase as exc:
+            message = str(exc)
+            show_error(self.floor, message[:1].upper() + message[1:] + ".")
+            show_error(self.error, None)
+            self.new.setFocus()
             return
         show_error(self.error, None)
         self.change.setEnabled(False)
