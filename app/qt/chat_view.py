@@ -3,9 +3,18 @@ pages when its top comes into sight, keeping the reader's place while rows are a
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QModelIndex, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QPaintEvent
-from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QToolButton, QWidget
+from collections.abc import Callable
+
+from PySide6.QtCore import QEvent, QModelIndex, QPoint, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QPaintEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QListView,
+    QMenu,
+    QMessageBox,
+    QToolButton,
+    QWidget,
+)
 
 from app.qt.message_delegate import MessageDelegate
 from app.qt.message_model import MessageModel
@@ -42,6 +51,9 @@ class ChatView(QListView):
         self.clicked.connect(self._clicked)
         self._delegate = MessageDelegate(self)
         self._delegate.retry_requested.connect(self.retry_requested)
+        self._delegate.link_clicked.connect(self.confirm_open)
+        self.opener: Callable[[QUrl], bool] = QDesktopServices.openUrl  # tests record it
+        self.link_dialog: QMessageBox | None = None  # the last one opened (tests look)
         self.setItemDelegate(self._delegate)
         self._stick_to_bottom = True
         self.context_menu: QMenu | None = None
@@ -161,6 +173,27 @@ class ChatView(QListView):
         message = model.message_at(index.row()) if model is not None else None
         if message is not None and message.kind == "event" and message.opens:
             self.panel_requested.emit(message.opens)
+
+    def confirm_open(self, url: str) -> None:
+        """A link in a message was clicked: show the whole address first, since the text
+        around it may claim to be something else; only "Open" hands it to the browser."""
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Open link",
+            f"Open this address?\n\n{url}",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        open_button = box.addButton("Open", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.buttonClicked.connect(
+            lambda button: self.opener(QUrl(url)) if button is open_button else None
+        )
+        self.link_dialog = box
+        box.open()
 
     # -- painting and menus -----------------------------------------------------------
 
