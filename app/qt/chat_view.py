@@ -129,10 +129,23 @@ class ChatView(QListView):
         )
 
     def _after_reset(self) -> None:
-        self._stick_to_bottom = True
+        """A channel was opened: at its "New messages" line if it has one (the reader
+        starts where they left off), else at the newest message."""
+        model = self.message_model()
+        divider = model.first_unread() if model is not None else QModelIndex()
+        self._stick_to_bottom = not divider.isValid()
         self._keep_from_bottom = None
         self._unseen = 0
-        QTimer.singleShot(0, self.scrollToBottom)
+        QTimer.singleShot(0, self._show_start)
+
+    def _show_start(self) -> None:
+        model = self.message_model()
+        divider = model.first_unread() if model is not None else QModelIndex()
+        if divider.isValid() and not self._stick_to_bottom:
+            self.scrollTo(divider, QAbstractItemView.ScrollHint.PositionAtTop)
+            self._update_jump_button()
+        else:
+            self.scrollToBottom()
 
     def _range_changed(self, _low: int, high: int) -> None:
         bar = self.verticalScrollBar()

@@ -436,7 +436,10 @@ class MainWindow(QMainWindow):
             self._channel_by_group[group.group_id] = channel_id
         if not same:
             self.message_model.set_source(
-                self.reader, group.group_id if group else None, channel_id
+                self.reader,
+                group.group_id if group else None,
+                channel_id,
+                read_upto=group.read_upto if group and group.unread else None,
             )
         self._update_header()
         self._mark_read()

@@ -6,6 +6,7 @@ long channels only paints; a click on a failed message's "Retry" mark asks to re
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from PySide6.QtCore import (
@@ -27,7 +28,7 @@ from app.qt.message_model import Roles
 from app.qt.rich_text import Span, SpanKind
 from app.qt.theme import colors
 
-__all__ = ["MessageDelegate", "event_text", "reactions_line", "shown_text"]
+__all__ = ["NEW_MESSAGES", "MessageDelegate", "event_text", "reactions_line", "shown_text"]
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -41,6 +42,7 @@ _SENDER_COLOURS = (
     "#2b7a8c", "#7a5c12", "#5b4fc4", "#b03a48", "#3d7d3d", "#8a4f7d",
 )  # fmt: skip
 _WRAP = int(Qt.TextFlag.TextWordWrap)
+NEW_MESSAGES = "New messages"
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class _Layout:
     status: QRect | None
     quote: QRect | None = None  # a reply's line about what it answers
     reactions: QRect | None = None  # under the bubble
+    divider: QRect | None = None  # the "New messages" line
     rich: QTextLayout | None = None  # the text, laid out, when it has links or mentions
     spans: tuple[Span, ...] = ()
 
@@ -157,6 +160,7 @@ class MessageDelegate(QStyledItemDelegate):
             message.deleted,
             message.reactions,
             str(index.data(Roles.QUOTE) or ""),
+            bool(index.data(Roles.NEW_DIVIDER)),
         )
         cached = self._cache.get(key)
         if cached is not None:
@@ -183,8 +187,14 @@ class MessageDelegate(QStyledItemDelegate):
         if show_day:
             day = QRect(0, y + 8, width, fm_small.height() + 4)
             y = day.bottom() + 8
+        divider = None
+        if index.data(Roles.NEW_DIVIDER):
+            divider = QRect(0, y + 6, width, fm_small.height() + 4)
+            y = divider.bottom() + 6
         if message.kind == "event":
-            return self._event_layout(message, day, y, width, fm_small, index)
+            return dataclasses.replace(
+                self._event_layout(message, day, y, width, fm_small, index), divider=divider
+            )
         if show_sender:
             y += _RUN_GAP
         max_text = min(int(width * 0.72), _MAX_BUBBLE) - 2 * _PAD_X
@@ -255,6 +265,7 @@ class MessageDelegate(QStyledItemDelegate):
             status_rect,
             quote,
             reactions,
+            divider,
             rich,
             spans,
         )
@@ -297,6 +308,8 @@ class MessageDelegate(QStyledItemDelegate):
         painter.translate(rect.left(), rect.top())
         if layout.day is not None:
             self._paint_day(painter, layout.day, str(index.data(Roles.DAY_TEXT)), small)
+        if layout.divider is not None:
+            self._paint_day(painter, layout.divider, NEW_MESSAGES, small, c.accent)
         if message.kind == "event":
             self._paint_event(painter, layout, message, index, small)
             painter.restore()
@@ -386,18 +399,21 @@ class MessageDelegate(QStyledItemDelegate):
         painter.drawText(layout.text, _EVENT_WRAP, line)
 
     @staticmethod
-    def _paint_day(painter: QPainter, area: QRect, text: str, font: QFont) -> None:
+    def _paint_day(
+        painter: QPainter, area: QRect, text: str, font: QFont, colour: str = ""
+    ) -> None:
+        """A centred label between two rules (a day, or "New messages" in ``colour``)."""
         c = colors()
         fm = QFontMetrics(font)
         label_w = fm.horizontalAdvance(text) + 24
         mid_y = area.center().y()
         left_end = area.center().x() - label_w // 2
         right_start = area.center().x() + label_w // 2
-        painter.setPen(QPen(QColor(c.separator), 1))
+        painter.setPen(QPen(QColor(colour or c.separator), 1))
         painter.drawLine(_SIDE, mid_y, left_end, mid_y)
         painter.drawLine(right_start, mid_y, area.width() - _SIDE, mid_y)
         painter.setFont(font)
-        painter.setPen(QColor(c.muted))
+        painter.setPen(QColor(colour or c.muted))
         painter.drawText(area, int(Qt.AlignmentFlag.AlignCenter), text)
 
     def span_at(self, index: Index, point: QPointF) -> Span | None:
