@@ -187,6 +187,12 @@ class ChatView(QListView):
         if message is not None and message.kind == "event" and message.opens:
             self.panel_requested.emit(message.opens)
 
+    def set_member_names(self, names: list[str]) -> None:
+        """Highlight "@Name" for these members."""
+        self._delegate.set_names(tuple(names))
+        self.viewport().update()
+        self.scheduleDelayedItemsLayout()
+
     def confirm_open(self, url: str) -> None:
         """A link in a message was clicked: show the whole address first, since the text
         around it may claim to be something else; only "Open" hands it to the browser."""

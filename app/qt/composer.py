@@ -14,11 +14,19 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.api import MessageView
+from app.qt.mention_completer import MentionCompleter
 from app.qt.widgets import primary_button
 
 __all__ = ["Composer", "MessageEdit"]
 
 _MAX_LINES = 6
+_POPUP_KEYS = (
+    Qt.Key.Key_Return,
+    Qt.Key.Key_Enter,
+    Qt.Key.Key_Tab,
+    Qt.Key.Key_Backtab,
+    Qt.Key.Key_Escape,
+)
 
 
 class MessageEdit(QPlainTextEdit):
@@ -31,9 +39,13 @@ class MessageEdit(QPlainTextEdit):
         self.setAccessibleName("Message")
         self.setTabChangesFocus(True)
         self.document().contentsChanged.connect(self._fit)
+        self.mentions = MentionCompleter(self)
         self._fit()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
+        if self.mentions.popup_open() and event.key() in _POPUP_KEYS:
+            event.ignore()  # the popup of names takes it (Enter picks a name, not send)
+            return
         enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
         if enter and not event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
             self.submitted.emit()
@@ -95,6 +107,10 @@ class Composer(QWidget):
         layout.addLayout(bar)
         layout.addLayout(row)
         self._show_context()
+
+    def set_member_names(self, names: list[str]) -> None:
+        """Who "@" offers (the open group's other members)."""
+        self.edit.mentions.set_names(names)
 
     def reply_to(self, message: MessageView) -> None:
         self.editing, self.replying_to = None, message

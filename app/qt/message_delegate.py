@@ -125,6 +125,7 @@ class MessageDelegate(QStyledItemDelegate):
         self._view = view
         self._colours = SenderColours()
         self._cache: dict[tuple[object, ...], _Layout] = {}
+        self._names: tuple[str, ...] = ()  # members' display names: "@Name" is a mention
 
     # -- fonts and geometry -----------------------------------------------------------
 
@@ -198,7 +199,7 @@ class MessageDelegate(QStyledItemDelegate):
         if show_sender:
             y += _RUN_GAP
         max_text = min(int(width * 0.72), _MAX_BUBBLE) - 2 * _PAD_X
-        spans = () if message.deleted else rich_text.spans_of(message.text)
+        spans = () if message.deleted else rich_text.spans_of(message.text, self._names)
         rich = rich_text.lay_out(message.text, base, max_text) if spans else None
         if rich is not None:
             text_box = QRect(0, 0, *rich_text.natural_size(rich))
@@ -450,6 +451,12 @@ class MessageDelegate(QStyledItemDelegate):
                         self.retry_requested.emit(message.row_id)
                         return True
         return super().editorEvent(event, model, option, index)
+
+    def set_names(self, names: tuple[str, ...]) -> None:
+        """The members whose "@Name" is highlighted (the open group's roster)."""
+        if names != self._names:
+            self._names = names
+            self._cache.clear()
 
     def forget_layouts(self) -> None:
         """Drop cached geometry (after a font or theme change)."""
