@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.api import MessageView
+from app.qt.emoji_picker import EmojiPicker
 from app.qt.mention_completer import MentionCompleter
 from app.qt.widgets import primary_button
 
@@ -90,6 +91,14 @@ class Composer(QWidget):
         self.cancel_context.clicked.connect(self.clear_context)
         self.edit = MessageEdit()
         self.edit.submitted.connect(self._send)
+        self.emoji_button = QToolButton()
+        self.emoji_button.setObjectName("emojiButton")
+        self.emoji_button.setText("🙂")
+        self.emoji_button.setToolTip("Insert an emoji")
+        self.emoji_button.setAccessibleName("Insert an emoji")
+        self.emoji_picker = EmojiPicker(self)
+        self.emoji_picker.chosen.connect(self._insert_emoji)
+        self.emoji_button.clicked.connect(lambda: self.emoji_picker.show_above(self.emoji_button))
         self.send = primary_button("Send")
         self.send.setDefault(False)
         self.send.clicked.connect(self._send)
@@ -100,6 +109,7 @@ class Composer(QWidget):
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.edit, 1)
+        row.addWidget(self.emoji_button, 0, Qt.AlignmentFlag.AlignBottom)
         row.addWidget(self.send, 0, Qt.AlignmentFlag.AlignBottom)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 6, 12, 10)
@@ -142,6 +152,11 @@ class Composer(QWidget):
         self.context.setVisible(bool(text))
         self.cancel_context.setVisible(bool(text))
 
+    def _insert_emoji(self, emoji: str) -> None:
+        """At the cursor (replacing a selection), and back to typing."""
+        self.edit.insertPlainText(emoji)
+        self.edit.setFocus()
+
     def _send(self) -> None:
         text = self.edit.toPlainText()
         if text.strip():
@@ -162,6 +177,7 @@ class Composer(QWidget):
         """Announcement-only channels and groups we left cannot be written to."""
         self.edit.setReadOnly(not writable)
         self.send.setEnabled(writable)
+        self.emoji_button.setEnabled(writable)
         self.edit.setPlaceholderText(
             "Write a message — Enter sends, Shift+Enter adds a line" if writable else reason
         )
