@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QModelIndex, QPoint, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QPaintEvent
+from PySide6.QtCore import QEvent, QModelIndex, QPoint, QPointF, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QMouseEvent, QPaintEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QListView,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from app.qt.message_delegate import MessageDelegate
 from app.qt.message_model import MessageModel
+from app.qt.rich_text import SpanKind
 
 __all__ = ["QUICK_REACTIONS", "ChatView"]
 
@@ -53,6 +54,7 @@ class ChatView(QListView):
         self._delegate.retry_requested.connect(self.retry_requested)
         self._delegate.link_clicked.connect(self.confirm_open)
         self.opener: Callable[[QUrl], bool] = QDesktopServices.openUrl  # tests record it
+        self.viewport().setMouseTracking(True)  # a pointing hand over links
         self.link_dialog: QMessageBox | None = None  # the last one opened (tests look)
         self.setItemDelegate(self._delegate)
         self._stick_to_bottom = True
@@ -192,6 +194,20 @@ class ChatView(QListView):
         self._delegate.set_names(tuple(names))
         self.viewport().update()
         self.scheduleDelayedItemsLayout()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        super().mouseMoveEvent(event)
+        pos = event.position().toPoint()
+        index = self.indexAt(pos)
+        span = (
+            self._delegate.span_at(index, QPointF(pos - self.visualRect(index).topLeft()))
+            if index.isValid()
+            else None
+        )
+        if span is not None and span.kind is SpanKind.LINK:
+            self.viewport().setCursor(Qt.CursorShape.PointingHandCursor)
+        else:
+            self.viewport().unsetCursor()
 
     def confirm_open(self, url: str) -> None:
         """A link in a message was clicked: show the whole address first, since the text

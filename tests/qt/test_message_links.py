@@ -23,7 +23,7 @@ def test_only_plain_web_addresses_are_links() -> None:
     assert (emoji.start, emoji.end) == (3, 16)
 
 
-def _click_link(qtbot, window: MainWindow, url: str, *, beside: bool = False) -> None:  # type: ignore[no-untyped-def]
+def _link_point(window: MainWindow, url: str, *, beside: bool = False) -> QPoint:
     model = window.message_model
     row = next(r for r in range(model.rowCount()) if model.index(r).data() == TEXT)
     index = model.index(row)
@@ -35,6 +35,11 @@ def _click_link(qtbot, window: MainWindow, url: str, *, beside: bool = False) ->
     point = place.center() + window.chat.visualRect(index).topLeft()
     if beside:  # on "at ", just before the address
         point -= QPoint(place.width() // 2 + 8, 0)
+    return point
+
+
+def _click_link(qtbot, window: MainWindow, url: str, *, beside: bool = False) -> None:  # type: ignore[no-untyped-def]
+    point = _link_point(window, url, beside=beside)
     qtbot.mouseClick(window.chat.viewport(), Qt.MouseButton.LeftButton, pos=point)
 
 
@@ -53,6 +58,17 @@ def test_a_link_opens_only_after_the_address_is_shown_and_confirmed(qtbot, relay
     send(qtbot, window, TEXT)
     qtbot.waitUntil(lambda: TEXT in shown_texts(window), timeout=WAIT_MS)
     url = "https://example.org/rota?week=12"
+
+    # A pointing hand over the address, the ordinary arrow beside it.
+    viewport = window.chat.viewport()
+    qtbot.mouseMove(viewport, _link_point(window, url))
+    qtbot.waitUntil(
+        lambda: viewport.cursor().shape() == Qt.CursorShape.PointingHandCursor, timeout=WAIT_MS
+    )
+    qtbot.mouseMove(viewport, _link_point(window, url, beside=True))
+    qtbot.waitUntil(
+        lambda: viewport.cursor().shape() == Qt.CursorShape.ArrowCursor, timeout=WAIT_MS
+    )
 
     # Text beside the link is not a link.
     _click_link(qtbot, window, url, beside=True)
