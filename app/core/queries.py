@@ -117,6 +117,7 @@ class Queries:
             unread=unread,
             channels=tuple(channels),
             muted=row.muted,
+            read_upto=row.read_upto,
         )
 
     def groups(self) -> list[GroupView]:

@@ -59,6 +59,7 @@ class GroupView:
     unread: int
     channels: tuple[ChannelView, ...]
     muted: bool = False  # no notifications, not counted in the window title
+    read_upto: int = 0  # row id of the last message read ("New messages" goes after it)
 
     @property
     def id_hex(self) -> str:

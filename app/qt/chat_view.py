@@ -3,12 +3,22 @@ pages when its top comes into sight, keeping the reader's place while rows are a
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QModelIndex, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QPaintEvent
-from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QToolButton, QWidget
+from collections.abc import Callable
+
+from PySide6.QtCore import QEvent, QModelIndex, QPoint, QPointF, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QMouseEvent, QPaintEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QListView,
+    QMenu,
+    QMessageBox,
+    QToolButton,
+    QWidget,
+)
 
 from app.qt.message_delegate import MessageDelegate
 from app.qt.message_model import MessageModel
+from app.qt.rich_text import SpanKind
 
 __all__ = ["QUICK_REACTIONS", "ChatView"]
 
@@ -42,6 +52,10 @@ class ChatView(QListView):
         self.clicked.connect(self._clicked)
         self._delegate = MessageDelegate(self)
         self._delegate.retry_requested.connect(self.retry_requested)
+        self._delegate.link_clicked.connect(self.confirm_open)
+        self.opener: Callable[[QUrl], bool] = QDesktopServices.openUrl  # tests record it
+        self.viewport().setMouseTracking(True)  # a pointing hand over links
+        self.link_dialog: QMessageBox | None = None  # the last one opened (tests look)
         self.setItemDelegate(self._delegate)
         self._stick_to_bottom = True
         self.context_menu: QMenu | None = None
@@ -117,10 +131,23 @@ class ChatView(QListView):
         )
 
     def _after_reset(self) -> None:
-        self._stick_to_bottom = True
+        """A channel was opened: at its "New messages" line if it has one (the reader
+        starts where they left off), else at the newest message."""
+        model = self.message_model()
+        divider = model.first_unread() if model is not None else QModelIndex()
+        self._stick_to_bottom = not divider.isValid()
         self._keep_from_bottom = None
         self._unseen = 0
-        QTimer.singleShot(0, self.scrollToBottom)
+        QTimer.singleShot(0, self._show_start)
+
+    def _show_start(self) -> None:
+        model = self.message_model()
+        divider = model.first_unread() if model is not None else QModelIndex()
+        if divider.isValid() and not self._stick_to_bottom:
+            self.scrollTo(divider, QAbstractItemView.ScrollHint.PositionAtTop)
+            self._update_jump_button()
+        else:
+            self.scrollToBottom()
 
     def _range_changed(self, _low: int, high: int) -> None:
         bar = self.verticalScrollBar()
@@ -161,6 +188,47 @@ class ChatView(QListView):
         message = model.message_at(index.row()) if model is not None else None
         if message is not None and message.kind == "event" and message.opens:
             self.panel_requested.emit(message.opens)
+
+    def set_member_names(self, names: list[str]) -> None:
+        """Highlight "@Name" for these members."""
+        self._delegate.set_names(tuple(names))
+        self.viewport().update()
+        self.scheduleDelayedItemsLayout()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        super().mouseMoveEvent(event)
+        pos = event.position().toPoint()
+        index = self.indexAt(pos)
+        span = (
+            self._delegate.span_at(index, QPointF(pos - self.visualRect(index).topLeft()))
+            if index.isValid()
+            else None
+        )
+        if span is not None and span.kind is SpanKind.LINK:
+            self.viewport().setCursor(Qt.CursorShape.PointingHandCursor)
+        else:
+            self.viewport().unsetCursor()
+
+    def confirm_open(self, url: str) -> None:
+        """A link in a message was clicked: show the whole address first, since the text
+        around it may claim to be something else; only "Open" hands it to the browser."""
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Open link",
+            f"Open this address?\n\n{url}",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        open_button = box.addButton("Open", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.buttonClicked.connect(
+            lambda button: self.opener(QUrl(url)) if button is open_button else None
+        )
+        self.link_dialog = box
+        box.open()
 
     # -- painting and menus -----------------------------------------------------------
 

@@ -14,11 +14,20 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.api import MessageView
+from app.qt.emoji_picker import EmojiPicker
+from app.qt.mention_completer import MentionCompleter
 from app.qt.widgets import primary_button
 
 __all__ = ["Composer", "MessageEdit"]
 
 _MAX_LINES = 6
+_POPUP_KEYS = (
+    Qt.Key.Key_Return,
+    Qt.Key.Key_Enter,
+    Qt.Key.Key_Tab,
+    Qt.Key.Key_Backtab,
+    Qt.Key.Key_Escape,
+)
 
 
 class MessageEdit(QPlainTextEdit):
@@ -31,9 +40,13 @@ class MessageEdit(QPlainTextEdit):
         self.setAccessibleName("Message")
         self.setTabChangesFocus(True)
         self.document().contentsChanged.connect(self._fit)
+        self.mentions = MentionCompleter(self)
         self._fit()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
+        if self.mentions.popup_open() and event.key() in _POPUP_KEYS:
+            event.ignore()  # the popup of names takes it (Enter picks a name, not send)
+            return
         enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
         if enter and not event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
             self.submitted.emit()
@@ -78,6 +91,14 @@ class Composer(QWidget):
         self.cancel_context.clicked.connect(self.clear_context)
         self.edit = MessageEdit()
         self.edit.submitted.connect(self._send)
+        self.emoji_button = QToolButton()
+        self.emoji_button.setObjectName("emojiButton")
+        self.emoji_button.setText("🙂")
+        self.emoji_button.setToolTip("Insert an emoji")
+        self.emoji_button.setAccessibleName("Insert an emoji")
+        self.emoji_picker = EmojiPicker(self)
+        self.emoji_picker.chosen.connect(self._insert_emoji)
+        self.emoji_button.clicked.connect(lambda: self.emoji_picker.show_above(self.emoji_button))
         self.send = primary_button("Send")
         self.send.setDefault(False)
         self.send.clicked.connect(self._send)
@@ -88,6 +109,7 @@ class Composer(QWidget):
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.edit, 1)
+        row.addWidget(self.emoji_button, 0, Qt.AlignmentFlag.AlignBottom)
         row.addWidget(self.send, 0, Qt.AlignmentFlag.AlignBottom)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 6, 12, 10)
@@ -95,6 +117,10 @@ class Composer(QWidget):
         layout.addLayout(bar)
         layout.addLayout(row)
         self._show_context()
+
+    def set_member_names(self, names: list[str]) -> None:
+        """Who "@" offers (the open group's other members)."""
+        self.edit.mentions.set_names(names)
 
     def reply_to(self, message: MessageView) -> None:
         self.editing, self.replying_to = None, message
@@ -126,6 +152,11 @@ class Composer(QWidget):
         self.context.setVisible(bool(text))
         self.cancel_context.setVisible(bool(text))
 
+    def _insert_emoji(self, emoji: str) -> None:
+        """At the cursor (replacing a selection), and back to typing."""
+        self.edit.insertPlainText(emoji)
+        self.edit.setFocus()
+
     def _send(self) -> None:
         text = self.edit.toPlainText()
         if text.strip():
@@ -146,6 +177,7 @@ class Composer(QWidget):
         """Announcement-only channels and groups we left cannot be written to."""
         self.edit.setReadOnly(not writable)
         self.send.setEnabled(writable)
+        self.emoji_button.setEnabled(writable)
         self.edit.setPlaceholderText(
             "Write a message — Enter sends, Shift+Enter adds a line" if writable else reason
         )

@@ -75,6 +75,7 @@ from app.qt.group_tabs import GroupTabs
 from app.qt.members import MembersPanel
 from app.qt.message_model import MessageModel
 from app.qt.responsive import NarrowLayout
+from app.qt.rich_text import find_mentions
 from app.qt.theme import app_icon
 from app.qt.verification import VerificationStore
 from app.qt.widgets import human_error, muted_label, section_title
@@ -136,6 +137,7 @@ class MainWindow(QMainWindow):
         self._unnotified = 0
         self._last_notify = 0.0
         self._last_sender: tuple[str, bytes] = ("", b"")
+        self._mentioned_by: tuple[str, bytes] | None = None  # since the last notification
         self.dialog: QWidget | None = None  # the dialog most recently opened (tests look)
         self._discarded = False
         self._asking_to_join: dict[bytes, bool] = {}  # groups whose request is in the bar
@@ -381,10 +383,22 @@ class MainWindow(QMainWindow):
     def _set_group(self, group: GroupView | None) -> None:
         self._group = group
         self.banner.hide()
+        self._share_member_names()
         self.members.set_group(group)
         self.tabs.set_group(group)
         self._fill_channels()
         self._update_group_actions()
+
+    def _share_member_names(self) -> None:
+        """Mentions: the chat highlights "@Name" of members, the composer offers them."""
+        group = self._group
+        members = (
+            self.reader.members(group.group_id)
+            if group is not None and group.status == "active"
+            else []
+        )
+        self.chat.set_member_names([m.name for m in members])
+        self.composer.set_member_names([m.name for m in members if not m.is_me])
 
     def _fill_channels(self) -> None:
         group = self._group
@@ -437,7 +451,10 @@ class MainWindow(QMainWindow):
             self._channel_by_group[group.group_id] = channel_id
         if not same:
             self.message_model.set_source(
-                self.reader, group.group_id if group else None, channel_id
+                self.reader,
+                group.group_id if group else None,
+                channel_id,
+                read_upto=group.read_upto if group and group.unread else None,
             )
         self._update_header()
         self._mark_read()
@@ -624,33 +641,47 @@ class MainWindow(QMainWindow):
         if message.row_id > 0 and message.group_id == self.message_model.group_id:
             self._incoming.append(message)
         self._queue_refresh(message.group_id)
-        if message.is_mine or self._is_muted(message.group_id):
+        if message.is_mine:
+            return
+        # A mention of us gets through a mute: someone asks this person in particular.
+        mentioned = message.kind == "text" and bool(
+            find_mentions(message.text, [self.profile_name])
+        )
+        if self._is_muted(message.group_id) and not mentioned:
             return
         if not self.isActiveWindow():
             self._unnotified += 1
+            if mentioned:
+                self._mentioned_by = (message.sender_name, message.group_id)
             if not self._notify_timer.isActive():
                 wait = max(0.0, _NOTIFY_EVERY_S - (time.monotonic() - self._last_notify))
                 self._notify_timer.start(int(wait * 1000))
             self._last_sender = (message.sender_name, message.group_id)
             self._last_text = message.text
 
+    def _group_name(self, group_id: bytes) -> str:
+        group = self.group_model.group_at(self.group_model.row_of(group_id))
+        return group.name if group else "a group"
+
     def _flush_notification(self) -> None:
         if not self._unnotified:
             return
         name, group_id = self._last_sender
-        row = self.group_model.row_of(group_id)
-        group = self.group_model.group_at(row)
-        where = group.name if group else "a group"
+        where = self._group_name(group_id)
+        mentioned, self._mentioned_by = self._mentioned_by, None
         # Who and where; the text only if the person asked for it (Settings), since
         # notifications show on lock screens.
         if self._unnotified == 1:
             text = _shortened(self._last_text) if self.show_message_text else "New message"
-            self.notify.emit(f"{name} in {where}", text)
+            title = f"{name} mentioned you in {where}" if mentioned else f"{name} in {where}"
+            self.notify.emit(title, text)
         else:
-            self.notify.emit(
-                f"Caucus: {self._unnotified} new messages",
-                f"Latest from {name} in {where}",
+            body = (
+                f"{mentioned[0]} mentioned you in {self._group_name(mentioned[1])}"
+                if mentioned
+                else f"Latest from {name} in {where}"
             )
+            self.notify.emit(f"Caucus: {self._unnotified} new messages", body)
         self._unnotified = 0
         self._last_notify = time.monotonic()
 
@@ -685,6 +716,7 @@ class MainWindow(QMainWindow):
                 self._group = group
                 if group_id in changed:
                     self._fill_channels()
+                    self._share_member_names()
                     self.members.set_group(group)
                     self.tabs.set_group(group)
                     self._update_group_actions()

@@ -6,17 +6,29 @@ long channels only paints; a click on a failed message's "Retry" mark asks to re
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
-from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPen
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPointF,
+    QRect,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPen, QTextLayout
 from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from app.core.api import MessageView
+from app.qt import rich_text
 from app.qt.message_model import Roles
+from app.qt.rich_text import Span, SpanKind
 from app.qt.theme import colors
 
-__all__ = ["MessageDelegate", "event_text", "reactions_line", "shown_text"]
+__all__ = ["NEW_MESSAGES", "MessageDelegate", "event_text", "reactions_line", "shown_text"]
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -30,6 +42,7 @@ _SENDER_COLOURS = (
     "#2b7a8c", "#7a5c12", "#5b4fc4", "#b03a48", "#3d7d3d", "#8a4f7d",
 )  # fmt: skip
 _WRAP = int(Qt.TextFlag.TextWordWrap)
+NEW_MESSAGES = "New messages"
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,9 @@ class _Layout:
     status: QRect | None
     quote: QRect | None = None  # a reply's line about what it answers
     reactions: QRect | None = None  # under the bubble
+    divider: QRect | None = None  # the "New messages" line
+    rich: QTextLayout | None = None  # the text, laid out, when it has links or mentions
+    spans: tuple[Span, ...] = ()
 
 
 class SenderColours:
@@ -102,12 +118,14 @@ class MessageDelegate(QStyledItemDelegate):
     """Bubble painter for ``MessageModel`` rows in a ``ChatView``."""
 
     retry_requested = Signal(int)  # row_id of a failed message
+    link_clicked = Signal(str)  # an http(s) address in a message's text
 
     def __init__(self, view: QAbstractItemView) -> None:
         super().__init__(view)
         self._view = view
         self._colours = SenderColours()
         self._cache: dict[tuple[object, ...], _Layout] = {}
+        self._names: tuple[str, ...] = ()  # members' display names: "@Name" is a mention
 
     # -- fonts and geometry -----------------------------------------------------------
 
@@ -143,6 +161,7 @@ class MessageDelegate(QStyledItemDelegate):
             message.deleted,
             message.reactions,
             str(index.data(Roles.QUOTE) or ""),
+            bool(index.data(Roles.NEW_DIVIDER)),
         )
         cached = self._cache.get(key)
         if cached is not None:
@@ -169,12 +188,23 @@ class MessageDelegate(QStyledItemDelegate):
         if show_day:
             day = QRect(0, y + 8, width, fm_small.height() + 4)
             y = day.bottom() + 8
+        divider = None
+        if index.data(Roles.NEW_DIVIDER):
+            divider = QRect(0, y + 6, width, fm_small.height() + 4)
+            y = divider.bottom() + 6
         if message.kind == "event":
-            return self._event_layout(message, day, y, width, fm_small, index)
+            return dataclasses.replace(
+                self._event_layout(message, day, y, width, fm_small, index), divider=divider
+            )
         if show_sender:
             y += _RUN_GAP
         max_text = min(int(width * 0.72), _MAX_BUBBLE) - 2 * _PAD_X
-        text_box = fm.boundingRect(QRect(0, 0, max_text, 1_000_000), _WRAP, shown_text(message))
+        spans = () if message.deleted else rich_text.spans_of(message.text, self._names)
+        rich = rich_text.lay_out(message.text, base, max_text) if spans else None
+        if rich is not None:
+            text_box = QRect(0, 0, *rich_text.natural_size(rich))
+        else:
+            text_box = fm.boundingRect(QRect(0, 0, max_text, 1_000_000), _WRAP, shown_text(message))
         quote_text = str(index.data(Roles.QUOTE) or "")
         quote_box = (
             fm_small.boundingRect(QRect(0, 0, max_text, 1_000_000), _WRAP, quote_text)
@@ -226,7 +256,19 @@ class MessageDelegate(QStyledItemDelegate):
             reactions = QRect(chip_left, bubble.bottom() + 3, chip_w, fm_small.height() + 6)
             height = reactions.bottom() + 3
         return _Layout(
-            height, day, sender, bubble, text, warning, footer, status_rect, quote, reactions
+            height,
+            day,
+            sender,
+            bubble,
+            text,
+            warning,
+            footer,
+            status_rect,
+            quote,
+            reactions,
+            divider,
+            rich,
+            spans,
         )
 
     def _event_layout(
@@ -267,6 +309,8 @@ class MessageDelegate(QStyledItemDelegate):
         painter.translate(rect.left(), rect.top())
         if layout.day is not None:
             self._paint_day(painter, layout.day, str(index.data(Roles.DAY_TEXT)), small)
+        if layout.divider is not None:
+            self._paint_day(painter, layout.divider, NEW_MESSAGES, small, c.accent)
         if message.kind == "event":
             self._paint_event(painter, layout, message, index, small)
             painter.restore()
@@ -299,7 +343,17 @@ class MessageDelegate(QStyledItemDelegate):
         font.setItalic(message.deleted)
         painter.setFont(font)
         painter.setPen(QColor(c.muted) if message.deleted else text_colour)
-        painter.drawText(layout.text, _WRAP, shown_text(message))
+        if layout.rich is not None:
+            rich_text.draw(
+                painter,
+                layout.rich,
+                QPointF(layout.text.topLeft()),
+                layout.spans,
+                QColor(c.accent),
+                QColor(c.accent).lighter(175) if not c.dark else QColor(c.accent).darker(220),
+            )
+        else:
+            painter.drawText(layout.text, _WRAP, shown_text(message))
         if layout.reactions is not None:
             painter.setPen(QPen(QColor(c.separator), 1))
             painter.setBrush(QColor(c.bubble_theirs))
@@ -346,23 +400,48 @@ class MessageDelegate(QStyledItemDelegate):
         painter.drawText(layout.text, _EVENT_WRAP, line)
 
     @staticmethod
-    def _paint_day(painter: QPainter, area: QRect, text: str, font: QFont) -> None:
+    def _paint_day(
+        painter: QPainter, area: QRect, text: str, font: QFont, colour: str = ""
+    ) -> None:
+        """A centred label between two rules (a day, or "New messages" in ``colour``)."""
         c = colors()
         fm = QFontMetrics(font)
         label_w = fm.horizontalAdvance(text) + 24
         mid_y = area.center().y()
         left_end = area.center().x() - label_w // 2
         right_start = area.center().x() + label_w // 2
-        painter.setPen(QPen(QColor(c.separator), 1))
+        painter.setPen(QPen(QColor(colour or c.separator), 1))
         painter.drawLine(_SIDE, mid_y, left_end, mid_y)
         painter.drawLine(right_start, mid_y, area.width() - _SIDE, mid_y)
         painter.setFont(font)
-        painter.setPen(QColor(c.muted))
+        painter.setPen(QColor(colour or c.muted))
         painter.drawText(area, int(Qt.AlignmentFlag.AlignCenter), text)
 
+    def span_at(self, index: Index, point: QPointF) -> Span | None:
+        """The link or mention under ``point`` (relative to the row's top left)."""
+        layout = self._layout(index)
+        if layout.rich is None:
+            return None
+        return rich_text.span_at(layout.rich, layout.spans, point - QPointF(layout.text.topLeft()))
+
+    def span_rect(self, index: Index, target: str) -> QRect:
+        """Where the link or mention ``target`` is drawn, relative to the row (for tests
+        and accessibility); an empty rect when the row has none."""
+        layout = self._layout(index)
+        span = next((s for s in layout.spans if s.target == target), None)
+        if layout.rich is None or span is None:
+            return QRect()
+        return rich_text.span_rect(layout.rich, span).toRect().translated(layout.text.topLeft())
+
     def editorEvent(self, event: QEvent, model, option, index) -> bool:  # type: ignore[no-untyped-def]
-        """A click on "Retry" of a failed message of ours asks to send it again."""
+        """A click on a link asks to open it; a click on "Retry" of a failed message of
+        ours asks to send it again."""
         if event.type() == QEvent.Type.MouseButtonRelease and isinstance(event, QMouseEvent):
+            if event.button() == Qt.MouseButton.LeftButton and index.data(Roles.MESSAGE):
+                span = self.span_at(index, event.position() - QPointF(option.rect.topLeft()))
+                if span is not None and span.kind is SpanKind.LINK:
+                    self.link_clicked.emit(span.target)
+                    return True
             message: MessageView | None = index.data(Roles.MESSAGE)
             if message is not None and message.is_mine and message.status == "failed":
                 layout = self._layout(index)
@@ -372,6 +451,12 @@ class MessageDelegate(QStyledItemDelegate):
                         self.retry_requested.emit(message.row_id)
                         return True
         return super().editorEvent(event, model, option, index)
+
+    def set_names(self, names: tuple[str, ...]) -> None:
+        """The members whose "@Name" is highlighted (the open group's roster)."""
+        if names != self._names:
+            self._names = names
+            self._cache.clear()
 
     def forget_layouts(self) -> None:
         """Drop cached geometry (after a font or theme change)."""

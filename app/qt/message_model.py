@@ -35,6 +35,7 @@ class Roles:
     DAY_TEXT = Qt.ItemDataRole.UserRole + 5  # "Today", "Monday 2 March 2026", ...
     TIME_TEXT = Qt.ItemDataRole.UserRole + 6  # "14:05"
     QUOTE = Qt.ItemDataRole.UserRole + 7  # a reply's line about what it answers, or ""
+    NEW_DIVIDER = Qt.ItemDataRole.UserRole + 8  # 1: "New messages" goes above this row
 
 
 _STATUS_TEXT = {
@@ -77,13 +78,20 @@ class MessageModel(QAbstractListModel):
         self._ids: list[int] = []
         self._has_older = False
         self._wants_older: Callable[[], bool] = lambda: True
+        self._first_unread: int | None = None  # row id under the "New messages" line
 
     # -- source -----------------------------------------------------------------------
 
     def set_source(
-        self, reader: Queries | None, group_id: bytes | None, channel_id: bytes = DEFAULT_CHANNEL
+        self,
+        reader: Queries | None,
+        group_id: bytes | None,
+        channel_id: bytes = DEFAULT_CHANNEL,
+        read_upto: int | None = None,
     ) -> None:
-        """Show another channel: read its newest page only."""
+        """Show another channel: read its newest page only. With ``read_upto`` (the last
+        message read), a "New messages" line goes above the first one after it from
+        someone else; it stays where it is while the channel is open."""
         self.beginResetModel()
         self._reader, self._group_id, self._channel_id = reader, group_id, channel_id
         if reader is not None and group_id is not None:
@@ -92,6 +100,11 @@ class MessageModel(QAbstractListModel):
             self._rows = []
         self._ids = [m.row_id for m in self._rows]
         self._has_older = len(self._rows) == PAGE
+        self._first_unread = (
+            next((m.row_id for m in self._rows if m.row_id > read_upto and not m.is_mine), None)
+            if read_upto is not None
+            else None
+        )
         self.endResetModel()
 
     def set_fetch_gate(self, wants_older: Callable[[], bool]) -> None:
@@ -101,6 +114,12 @@ class MessageModel(QAbstractListModel):
         chat (newest at the bottom) would otherwise read the whole history page by page.
         """
         self._wants_older = wants_older
+
+    def first_unread(self) -> QModelIndex:
+        """The row under the "New messages" line (invalid when there is none)."""
+        return (
+            self.index_of(self._first_unread) if self._first_unread is not None else QModelIndex()
+        )
 
     @property
     def group_id(self) -> bytes | None:
@@ -139,6 +158,8 @@ class MessageModel(QAbstractListModel):
             return f"edited · {time}" if message.edited and not message.deleted else time
         if role == Roles.QUOTE:
             return self._quote(message)
+        if role == Roles.NEW_DIVIDER:
+            return int(message.row_id == self._first_unread)
         if role == Qt.ItemDataRole.AccessibleTextRole:
             who = "You" if message.is_mine else message.sender_name
             state = status_text(message.status) if message.is_mine else ""
