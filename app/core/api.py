@@ -76,6 +76,7 @@ from app.core.profile import (
 from app.core.queries import Queries
 from app.core.views import (
     DEFAULT_CHANNEL,
+    AttachmentView,
     ChannelView,
     GroupView,
     JoinRequestView,
@@ -84,6 +85,7 @@ from app.core.views import (
     MessageView,
     ProfileView,
 )
+from crypto.attachment import MAX_ATTACHMENT_SIZE
 from crypto.ballot import (
     Answer,
     ApprovalChoice,
@@ -103,6 +105,7 @@ from crypto.invite import InviteCode
 
 __all__ = [
     "DEFAULT_CHANNEL",
+    "MAX_ATTACHMENT_SIZE",
     "MAX_BINS",
     "MAX_DOCUMENT_SIZE",
     "MAX_NOTE_BYTES",
@@ -114,6 +117,7 @@ __all__ = [
     "Answer",
     "ApprovalChoice",
     "ApproveJoin",
+    "AttachmentView",
     "BallotKind",
     "BallotReader",
     "BallotResultView",
