@@ -220,3 +220,23 @@ def test_over_the_limit_is_refused_before_any_upload(world: World, tmp_path: Pat
         run(world.alice.attachments.send(group_id, [huge], "too big"))
     assert len(world.traffic.chunks) == before  # not one request
     assert not any(m.attachments for m in world.alice.messages(group_id))
+
+
+def test_a_deleted_message_keeps_no_file_key(world: World, tmp_path: Path) -> None:
+    source = _file(tmp_path, "old.bin", 2000)
+
+    async def scenario() -> tuple[bytes, bytes]:
+        group_id = await _group(world)
+        await world.alice.attachments.send(group_id, [source], "wrong file")
+        await sync_all(world.bob)
+        message_id = _only_id(world.bob, group_id)
+        await world.alice.conversation.delete(group_id, message_id)
+        await sync_all(world.bob)
+        return group_id, message_id
+
+    group_id, message_id = run(scenario())
+    for engine in (world.alice, world.bob):
+        assert engine.db.all("SELECT count(*) FROM attachments")[0][0] == 0
+        assert not any(m.attachments for m in engine.messages(group_id))
+        with pytest.raises(ClientError, match="deleted"):
+            run(engine.attachments.get(group_id, message_id, tmp_path / "x.bin"))

@@ -1,4 +1,4 @@
-"""Every SQL statement of message attachments (migrations/0008_attachments.sql). Write
+"""Every SQL statement of message attachments (migrations/0017_attachments.sql). Write
 functions join the caller's transaction; ``summaries`` reads no key (views use it)."""
 
 from __future__ import annotations

@@ -11,3 +11,13 @@ CREATE TABLE attachments (
     sha256       BLOB    NOT NULL,
     PRIMARY KEY (message_row, position)
 );
+-- A message its author deleted for everyone keeps no trace of its files, keys included;
+-- a message row that goes away takes its files with it.
+CREATE TRIGGER attachments_deleted AFTER UPDATE OF deleted ON messages WHEN new.deleted = 1
+BEGIN
+    DELETE FROM attachments WHERE message_row = new.id;
+END;
+CREATE TRIGGER attachments_row_gone AFTER DELETE ON messages
+BEGIN
+    DELETE FROM attachments WHERE message_row = old.id;
+END;
