@@ -276,7 +276,8 @@ async def cmd_messages(engine: Engine, args: argparse.Namespace) -> int:
     else:
         for m in messages:
             flag = f"  [{m.warning}]" if m.warning else ""
-            print(f"{iso(m.sent_at)}  {m.sender_name}: {m.text}{flag}")
+            files = "".join(f"  [file {a.name}, {a.size} bytes]" for a in m.attachments)
+            print(f"{iso(m.sent_at)}  {m.sender_name}: {m.text}{files}{flag}")
     return 0
 
 

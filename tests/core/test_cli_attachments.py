@@ -45,6 +45,9 @@ def test_send_attach_and_get(tmp_path: Path, server: RelayProcess) -> None:
         {"name": "rota.csv", "size": 70_000, "media_type": "text/csv"}
     ]
 
+    plain = caucus(bob, "messages", group_id).stdout
+    assert "next week's rota  [file rota.csv, 70000 bytes]" in plain
+
     out = tmp_path / "copy.csv"
     written = caucus(bob, "attachment", "get", "Couriers", message["id"], "--out", str(out))
     assert last_line(written) == str(out) and out.read_bytes() == rota.read_bytes()
