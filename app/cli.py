@@ -32,6 +32,7 @@ from app.core.api import (
     ClientError,
     Engine,
     RelayUnavailable,
+    SendHeld,
     create_profile,
     parse_message_id,
     profile_exists,
@@ -236,6 +237,8 @@ async def cmd_channel_list(engine: Engine, args: argparse.Namespace) -> int:
 async def cmd_send(engine: Engine, args: argparse.Namespace) -> int:
     group_id = engine.resolve_group(args.group)
     channel_id = _channel_id(engine, group_id, args.channel) or DEFAULT_CHANNEL
+    if args.unconfirmed:
+        engine.freshness.send_anyway(group_id)  # docs/protocol.md 7.8: the user's override
     try:
         if args.attach:
             await engine.attachments.send(group_id, args.attach, args.text, channel_id)
@@ -245,6 +248,9 @@ async def cmd_send(engine: Engine, args: argparse.Namespace) -> int:
         print(
             f"caucus: {exc}; the message is queued and goes out with the next sync", file=sys.stderr
         )
+        return EXIT_QUEUED
+    except SendHeld as exc:
+        print(f"caucus: {exc} (caucus send --unconfirmed)", file=sys.stderr)
         return EXIT_QUEUED
     return 0
 
@@ -342,6 +348,12 @@ async def cmd_leave(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_recover(engine: Engine, args: argparse.Namespace) -> int:
+    await engine.recover_group(engine.resolve_group(args.group), args.remove)
+    print("The group moved to a new mailbox; members follow at their next sync.")
+    return 0
+
+
 def cmd_daemon(args: argparse.Namespace) -> int:
     path: Path = args.socket or args.home / SOCKET_NAME
     prepare_socket(path)  # before the passphrase: a second daemon is refused at once
@@ -419,6 +431,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="attach a file (at most 100 MiB; repeat for up to 8)",
     )
     p.add_argument("--channel", default=None, help="a channel's name (default: general)")
+    p.add_argument(
+        "--unconfirmed",
+        action="store_true",
+        help="send even though no organizer confirmed the group is current in the last "
+        "10 minutes (releases the group's held queue for 10 minutes)",
+    )
     p.set_defaults(handler=cmd_send)
 
     p = sub.add_parser("reply", help="answer a message (its id from 'messages --json')")
@@ -498,6 +516,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("leave", help="leave a group")
     p.add_argument("group")
     p.set_defaults(handler=cmd_leave)
+
+    p = sub.add_parser(
+        "recover", help="move a group a rule-breaking commit wedged to a new mailbox (organizers)"
+    )
+    p.add_argument("group")
+    p.add_argument("--remove", metavar="FINGERPRINT", help="remove this member in the same move")
+    p.set_defaults(handler=cmd_recover)
 
     p = sub.add_parser("fingerprint", help="print this profile's fingerprint")
     p.set_defaults(handler=cmd_fingerprint)

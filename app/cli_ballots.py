@@ -2,10 +2,13 @@
 
 ``create`` prints the ballot id as its last line; ``vote`` casts (or replaces) this
 profile's vote, posted anonymously (``--delay`` adds a random wait, as the desktop app
-does); ``close`` (the creator) ends the ballot now and releases its key; ``list --json``
+does); ``close`` (the creator, or an organizer) ends the ballot now and the creator's
+client releases its key; ``list --json``
 and ``results --json`` read what this client has synced (run ``caucus sync`` first).
 Results carry counts only once the creator's key was released; before that, "N of M have
-voted".
+voted". Both say in plain words when this client's votes differ from the set the
+creator's reveal counts ("results differ between members: ...") and when a member of the
+ballot left or was removed before the close ("eligibility changed"), docs/ballots.md 13.
 """
 
 from __future__ import annotations
@@ -103,6 +106,15 @@ async def cmd_ballot_close(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_ballot_rerun(engine: Engine, args: argparse.Namespace) -> int:
+    closes_at = None
+    if args.closes or args.closes_in:
+        closes_at = parse_deadline(args.closes, args.closes_in, engine.context.now())
+    ballot_id = await engine.ballots.rerun(args.ballot, closes_at=closes_at)
+    print(ballot_id.hex())
+    return 0
+
+
 async def cmd_ballot_cancel(engine: Engine, args: argparse.Namespace) -> int:
     view = await engine.ballots.cancel(args.ballot)
     print(f"Ballot {view.status}")
@@ -117,6 +129,8 @@ async def cmd_ballot_list(engine: Engine, args: argparse.Namespace) -> int:
     for v in views:
         print(f"{v.id_hex}  {v.status:<14}  {v.progress:<22}  closes {iso_seconds(v.closes_at)}")
         print(f"    {v.question}  ({v.kind}, by {v.creator_name})")
+        for note in _notes(v.eligibility_changed, v.integrity):
+            print(f"    {note}")
         for number, option in enumerate(v.options, start=1):
             print(f"    {number}. {option}")
     return 0
@@ -132,6 +146,8 @@ async def cmd_ballot_results(engine: Engine, args: argparse.Namespace) -> int:
         return 0
     print(data["question"])
     print(f"{data['status']}; {data['voted']}")
+    for note in _notes(bool(data.get("eligibility_changed")), data.get("integrity")):
+        print(note)
     counts = data.get("counts")
     if counts is None:
         print("Results are hidden until the ballot closes and its creator releases the key.")
@@ -146,7 +162,23 @@ async def cmd_ballot_results(engine: Engine, args: argparse.Namespace) -> int:
     mine = data.get("mine")
     if mine is not None:
         print("Your vote was counted." if mine["counted"] else "Your vote is NOT in the count!")
+    counted = data.get("counted")
+    if counted is not None:
+        print(f"Counted votes: {counted['count']}, set digest {counted['digest'][:16]}")
     return 0
+
+
+def _notes(eligibility_changed: bool, integrity: str | None) -> list[str]:
+    """Plain-word warnings on a ballot (docs/ballots.md 13.1, 13.4)."""
+    notes = []
+    if integrity:
+        notes.append(f"Warning: {integrity}.")
+    if eligibility_changed:
+        notes.append(
+            "Warning: eligibility changed: a member of this ballot left or was removed"
+            " before it closed; organizers may run it again (caucus ballot rerun)."
+        )
+    return notes
 
 
 def add_ballot_commands(sub: Any) -> None:
@@ -167,6 +199,15 @@ def add_ballot_commands(sub: Any) -> None:
     deadline.add_argument("--closes", help="deadline, ISO 8601 (e.g. 2026-12-01T18:00Z)")
     deadline.add_argument("--closes-in", help="deadline from now, e.g. 10m, 2h, 3d")
     p.set_defaults(handler=cmd_ballot_create)
+
+    p = bsub.add_parser(
+        "rerun", help="run a ballot again with today's members (creator or organizer)"
+    )
+    p.add_argument("ballot", help="ballot id (or its first 8+ hex digits)")
+    deadline = p.add_mutually_exclusive_group()
+    deadline.add_argument("--closes", help="deadline, ISO 8601; default: as long as before")
+    deadline.add_argument("--closes-in", help="deadline from now, e.g. 10m, 2h, 3d")
+    p.set_defaults(handler=cmd_ballot_rerun)
 
     p = bsub.add_parser("vote", help="cast or change your vote")
     p.add_argument("ballot", help="ballot id (or its first 8+ hex digits)")

@@ -91,6 +91,8 @@ def ballot_json(view: BallotView) -> dict[str, Any]:
         "i_am_eligible": view.i_am_eligible,
         "my_revision": view.my_revision,
         "my_vote_pending": view.my_vote_pending,
+        "eligibility_changed": view.eligibility_changed,
+        "integrity": view.integrity,
     }
     if view.kind == "numeric":
         data["range"] = [view.numeric_min, view.numeric_max]

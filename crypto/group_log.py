@@ -33,6 +33,7 @@ from crypto.log_entry import (
     Body,
     Channel,
     CreateBody,
+    DeliveryKeyBody,
     EmptyBody,
     EntryKind,
     InviteBody,
@@ -46,6 +47,7 @@ from crypto.log_entry import (
     channel_body,
     create_body,
     decode_body,
+    delivery_key_body,
     invite_body,
     remove_body,
     rename_body,
@@ -62,6 +64,7 @@ __all__ = [
     "Body",
     "Channel",
     "CreateBody",
+    "DeliveryKeyBody",
     "EmptyBody",
     "EntryKind",
     "GroupState",
@@ -80,6 +83,7 @@ __all__ = [
     "channel_body",
     "create_body",
     "create_group",
+    "delivery_key_body",
     "invite_body",
     "remove_body",
     "rename_body",
@@ -219,6 +223,7 @@ AUTHOR_ROLE: Mapping[EntryKind, Role] = {
     EntryKind.INVITE: Role.ORGANIZER,
     EntryKind.CHANNEL: Role.ORGANIZER,
     EntryKind.BALLOT_KEY: Role.MEMBER,
+    EntryKind.DELIVERY_KEY: Role.MEMBER,
 }
 
 
@@ -455,6 +460,18 @@ class GroupState:
             self, ballot_keys=self.ballot_keys.set(entry.author, body.public)
         )
 
+    def _delivery_key(self, entry: LogEntry, body: _AnyBody) -> GroupState:
+        """Replace the author's own delivery certificate (a rotation, protocol 3.2)."""
+        if not isinstance(body, DeliveryKeyBody):
+            raise UsageError("DELIVERY_KEY decoded to another body type")
+        if body.cert.identity_pk != entry.author:
+            raise InvalidLogEntry("DELIVERY_KEY certifies another identity")
+        record = self.members[entry.author]
+        if record.delivery_cert.delivery_pk == body.cert.delivery_pk:
+            raise InvalidLogEntry("DELIVERY_KEY does not change the delivery key")
+        replaced = dataclasses.replace(record, delivery_cert=body.cert)
+        return dataclasses.replace(self, members=self.members.set(entry.author, replaced))
+
 
 _Effect = Callable[[GroupState, LogEntry, _AnyBody], GroupState]
 
@@ -469,6 +486,7 @@ _EFFECTS: Mapping[EntryKind, _Effect] = {
     EntryKind.INVITE: GroupState._invite,
     EntryKind.CHANNEL: GroupState._channel,
     EntryKind.BALLOT_KEY: GroupState._ballot_key,
+    EntryKind.DELIVERY_KEY: GroupState._delivery_key,
 }
 
 

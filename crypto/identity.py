@@ -142,6 +142,21 @@ class Identity:
         cert = DeliveryCert(unsigned.identity_pk, unsigned.delivery_pk, now, signature)
         return cls(signing_key, delivery_key, cert)
 
+    def with_new_delivery_key(self, rng: Rng, now: int) -> Identity:
+        """This identity with a fresh delivery key and its certificate (a rotation)."""
+        return Identity.from_keys(self.signing_key, nacl.public.PrivateKey(rng(32)), now)
+
+    def with_delivery_key(
+        self, delivery_key: nacl.public.PrivateKey, cert: DeliveryCert
+    ) -> Identity:
+        """This identity holding another of its delivery keys; ``UsageError`` unless
+        ``cert`` certifies that key for this identity."""
+        if cert.identity_pk != self.public_key or cert.delivery_pk != bytes(
+            delivery_key.public_key
+        ):
+            raise UsageError("the certificate does not certify this delivery key for this identity")
+        return Identity(self.signing_key, delivery_key, cert)
+
     @property
     def public_key(self) -> bytes:
         return bytes(self.signing_key.verify_key)

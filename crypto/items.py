@@ -41,12 +41,14 @@ class ItemType(IntEnum):
     VOTE = 4
     """An anonymous ballot vote.  Since version 2 never on the wire: a vote travels as a
     type-1 item and only a member tells it apart, after decryption (section 4.3)."""
+    HEAD = 5  # organizer-signed freshness head (protocol section 4.4, crypto/freshness.py)
 
 
-_EPOCH_ITEMS = frozenset({ItemType.MESSAGE, ItemType.COMMIT})
+_EPOCH_ITEMS = frozenset({ItemType.MESSAGE, ItemType.COMMIT, ItemType.HEAD})
 _VERSIONS = {
     ItemType.MESSAGE: ITEM_VERSION,
     ItemType.COMMIT: ITEM_VERSION,
+    ItemType.HEAD: ITEM_VERSION,
     ItemType.JOIN_REQUEST: JOIN_REQUEST_VERSION,
 }
 

@@ -67,8 +67,19 @@ LABELS: frozenset[str] = frozenset(
         "ballot-ring-challenge",
         "ballot-vote",
         "ballot-vote-hash",
+        "ballot-counted-set",
         "vote-key",
         "vote-nonce",
+        # freshness heads (protocol section 4.4)
+        "freshness-head",
+        "head-key",
+        # key recovery and group moves (protocol 4.5)
+        "help-mailbox",
+        "help-cap",
+        "help-key",
+        "key-request",
+        "key-answer",
+        "group-move",
     }
 )
 

@@ -34,6 +34,7 @@ __all__ = [
     "Body",
     "Channel",
     "CreateBody",
+    "DeliveryKeyBody",
     "EmptyBody",
     "EntryKind",
     "InviteBody",
@@ -47,6 +48,7 @@ __all__ = [
     "channel_body",
     "create_body",
     "decode_body",
+    "delivery_key_body",
     "invite_body",
     "name_problem",
     "remove_body",
@@ -84,6 +86,7 @@ class EntryKind(IntEnum):
     INVITE = 8
     CHANNEL = 9
     BALLOT_KEY = 10
+    DELIVERY_KEY = 11
 
 
 # Characters refused in names.  The set is written out rather than taken from
@@ -360,7 +363,36 @@ class EmptyBody:
         return cls()
 
 
-Body = CreateBody | AddBody | RemoveBody | RoleBody | RenameBody | InviteBody | Channel | EmptyBody
+@dataclass(frozen=True)
+class DeliveryKeyBody:
+    """Body of DELIVERY_KEY: the author's new delivery certificate (protocol 2.2).
+
+    Decoding verifies the certificate (``BadSignature``) and refuses a low-order key
+    (``MalformedData``); that it certifies the author is a rule of the group log."""
+
+    cert: DeliveryCert
+
+    def encode(self) -> bytes:
+        return self.cert.encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> DeliveryKeyBody:
+        cert = DeliveryCert.decode(data)
+        check_delivery_key(cert.delivery_pk)
+        return cls(cert)
+
+
+Body = (
+    CreateBody
+    | AddBody
+    | RemoveBody
+    | RoleBody
+    | RenameBody
+    | InviteBody
+    | Channel
+    | EmptyBody
+    | DeliveryKeyBody
+)
 
 _BODY_TYPES: dict[EntryKind, type[Body]] = {
     EntryKind.CREATE: CreateBody,
@@ -372,6 +404,7 @@ _BODY_TYPES: dict[EntryKind, type[Body]] = {
     EntryKind.RENAME: RenameBody,
     EntryKind.INVITE: InviteBody,
     EntryKind.CHANNEL: Channel,
+    EntryKind.DELIVERY_KEY: DeliveryKeyBody,
 }
 
 
@@ -556,3 +589,7 @@ class LogEntry:
         entry.__dict__["encoded"] = bytes(data)
         entry.__dict__["signed_part"] = bytes(data[:-64])
         return entry
+
+
+def delivery_key_body(cert: DeliveryCert) -> bytes:
+    return DeliveryKeyBody(cert).encode()

@@ -7,6 +7,8 @@ import contextlib
 
 import nacl.signing
 
+from app.core import delivery_keys
+from app.core.epoch_entry import enter_epoch
 from app.core.errors import (
     AlreadyExists,
     ClientError,
@@ -26,6 +28,7 @@ from app.core.relay_health import RelayHealth
 from app.core.status import InviteStatus, JoinStatus
 from app.core.store import groups as group_store
 from app.core.store import invites as invite_store
+from app.core.store.delivery_keys import KeyOrigin
 from app.core.store.invites import InviteRow
 from app.core.sync_pass import STEP_ERRORS, SyncPass
 from crypto.errors import RemoteError
@@ -121,13 +124,15 @@ class Admission:
                 # The invite belongs to a group we are in: say that, not "no longer valid".
                 raise ClientError(f"you are already a member of {state.name}")
         inbox_id, _ = await self.ensure_inbox(code.relay_url)
-        item = JoinRequest.seal(
-            secrets, self._ctx.identity, self._name, inbox_id, self._ctx.now(), self._ctx.rng
-        )
-        with self._ctx.db.transaction():
-            invite_store.save_pending_join(
-                self._ctx.db, code.encode(), code.relay_url, self._ctx.now()
+        # Each join asks with its own delivery key, kept until the welcome arrives
+        # (docs/protocol.md 3.2); the group's roster then lists it until we rotate.
+        db, now = self._ctx.db, self._ctx.now()
+        with db.transaction():
+            joiner = delivery_keys.new_key(
+                db, self._ctx.identity, self._ctx.rng, now, KeyOrigin.JOIN, join_code=code.encode()
             )
+            invite_store.save_pending_join(db, code.encode(), code.relay_url, now)
+        item = JoinRequest.seal(secrets, joiner, self._name, inbox_id, now, self._ctx.rng)
         try:
             await self._ctx.relays.get(code.relay_url).post_item(
                 secrets.mailbox_id, secrets.capability, item
@@ -136,6 +141,7 @@ class Admission:
             if exc.code in ("forbidden", "not_found", "stale_epoch"):
                 with self._ctx.db.transaction():
                     invite_store.delete_pending_join(self._ctx.db, code.encode())
+                    delivery_keys.forget_join(self._ctx.db, code.encode())
                 raise ClientError("this invite is no longer valid") from None
             raise
 
@@ -185,14 +191,19 @@ class Admission:
         self, item: bytes, codes: list[InviteCode], warnings: list[str]
     ) -> bytes | None:
         errors = []
+        db = self._ctx.db
+        me = self._ctx.identity
         for code in codes:
-            try:
-                welcome = Welcome.open(item, self._ctx.identity, code)
-            except RemoteError as exc:
-                errors.append(str(exc))
+            welcome = None
+            for joiner in delivery_keys.join_identities(db, me, code.encode()):
+                try:
+                    welcome = Welcome.open(item, joiner, code)
+                    break
+                except RemoteError as exc:
+                    errors.append(str(exc))
+            if welcome is None:
                 continue
             group_id = welcome.state.group_id
-            db = self._ctx.db
             if group_store.load_group(db, group_id) is not None:
                 return None
             with db.transaction():
@@ -206,7 +217,8 @@ class Admission:
                 )
                 for entry in welcome.entries:
                     group_store.insert_log_entry(db, group_id, entry, None)
-                group_store.save_epoch(db, group_id, welcome.state.seq, welcome.epoch_secret)
+                enter_epoch(db, welcome.state, welcome.epoch_secret, me.public_key)
+                delivery_keys.settle(db, welcome.state, me.public_key)
                 invite_store.delete_pending_join(db, code.encode())
             self._groups.forget(group_id)
             self._ctx.events.emit(GroupJoined(group_id, welcome.state.name))

@@ -76,6 +76,7 @@ from app.core.profile import (
     unlock_with_key,
 )
 from app.core.queries import Queries
+from app.core.send_gate import SendHeld
 from app.core.views import (
     DEFAULT_CHANNEL,
     AttachmentView,
@@ -175,6 +176,7 @@ __all__ = [
     "RunoffRound",
     "SaveAttachment",
     "SendFiles",
+    "SendHeld",
     "SendText",
     "SetMemberRole",
     "SetMuted",

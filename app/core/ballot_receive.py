@@ -21,26 +21,29 @@ and records a warning, never stopping the sync. Registered when imported.
 
 from __future__ import annotations
 
-import functools
-import json
-from dataclasses import dataclass
-
+from app.core.ballot_records import StoredBallot, all_ballots, load_ballot, stored_votes
+from app.core.ballot_settle import ballot_name, note_eligibility, settle
 from app.core.content_handlers import AnonymousItem, Received, register, register_item
 from app.core.database import Database
 from app.core.events import BallotChanged
+from app.core.store import ballot_tally as tally_store
 from app.core.store import ballots as store
+from app.core.store.ballot_tally import Repost
 from app.core.store.ballots import BallotRow, ClosedBy, VoteRow
 from crypto import kdf
 from crypto.ballot import (
     BallotDefinition,
     BallotEvent,
     BallotState,
-    RevealKey,
-    VerifiedVote,
     WrongBallotState,
     advance,
-    tally,
     verify_vote,
+)
+from crypto.ballot.release import (
+    CONTENT_TYPE_MISSING_VOTES,
+    MissingVotes,
+    RevealRelease,
+    release_ballot_id,
 )
 from crypto.ballot.transport import (
     CONTENT_TYPE_CANCEL,
@@ -50,12 +53,13 @@ from crypto.ballot.transport import (
     BallotNotice,
     open_vote_item,
     peek_ballot_id,
-    reveal_ballot_id,
 )
-from crypto.errors import RemoteError, Replay
+from crypto.errors import Expired, RemoteError, Replay
+from crypto.group_log import Role
 from crypto.items import ItemType
 
 __all__ = [
+    "REPOST_ANSWERS",
     "BallotRejected",
     "StoredBallot",
     "all_ballots",
@@ -63,77 +67,18 @@ __all__ = [
     "close_text",
     "definition_text",
     "load_ballot",
+    "missing_text",
     "reveal_text",
     "stored_votes",
 ]
 
 
+REPOST_ANSWERS = 3
+"""This client posts one vote again at most this many times, whoever keeps asking."""
+
+
 class BallotRejected(RemoteError):
     """A ballot message or vote breaks a rule every member's client applies."""
-
-
-@dataclass(frozen=True)
-class StoredBallot:
-    """One ``ballots`` row with its definition decoded."""
-
-    group_id: bytes
-    ballot_id: bytes
-    definition: BallotDefinition
-    creator_name: str
-    state: BallotState
-    defined_seq: int
-    close_seq: int | None
-    closed_by: ClosedBy | None
-    reveal_secret: bytes | None
-    result: str | None
-    close_sent: bool
-
-    @property
-    def creator_pk(self) -> bytes:
-        return self.definition.creator_pk
-
-
-@functools.lru_cache(maxsize=64)
-def _decode(raw: bytes) -> BallotDefinition:
-    """Stored definitions were verified on arrival; decoding again re-checks them, so
-    the (frozen) result is cached for the votes that follow."""
-    return BallotDefinition.decode(raw)
-
-
-def _stored(row: BallotRow) -> StoredBallot:
-    return StoredBallot(
-        group_id=row.group_id,
-        ballot_id=row.ballot_id,
-        definition=_decode(row.definition),
-        creator_name=row.creator_name,
-        state=row.state,
-        defined_seq=row.defined_seq,
-        close_seq=row.close_seq,
-        closed_by=row.closed_by,
-        reveal_secret=row.reveal_secret,
-        result=row.result,
-        close_sent=row.close_sent,
-    )
-
-
-def load_ballot(db: Database, group_id: bytes, ballot_id: bytes) -> StoredBallot | None:
-    row = store.load_ballot(db, group_id, ballot_id)
-    return None if row is None else _stored(row)
-
-
-def all_ballots(db: Database, group_id: bytes | None = None) -> list[StoredBallot]:
-    """Ballots in the order their definitions arrived (of one group, or of all)."""
-    return [_stored(row) for row in store.load_ballots(db, group_id)]
-
-
-def stored_votes(
-    db: Database, group_id: bytes, ballot_id: bytes, before: int | None = None
-) -> list[VerifiedVote]:
-    """The verified votes of a ballot in relay order (only those before ``before``)."""
-    return [
-        VerifiedVote(ballot_id, row.key_image, row.revision, row.encrypted_choice, row.vote_hash)
-        for row in store.load_votes(db, group_id, ballot_id, before)
-    ]
 
 
 # -- what the message list shows ----------------------------------------------------------
@@ -153,6 +98,10 @@ def reveal_text(definition: BallotDefinition) -> str:
 
 def cancel_text(definition: BallotDefinition) -> str:
     return f"Ballot cancelled: {definition.question}"
+
+
+def missing_text(definition: BallotDefinition, count: int) -> str:
+    return f"Asked the group for {count} counted vote(s) of the ballot: {definition.question}"
 
 
 # -- handlers ---------------------------------------------------------------------------
@@ -206,9 +155,13 @@ def on_close(received: Received) -> str:
     definition = ballot.definition
     if ballot.state is not BallotState.OPEN:
         return close_text(definition)  # closed already (several members may post one)
+    # Version 2: a close marker's sent_at is the sender's own claim, so it cannot tell
+    # "after the deadline" from a lying clock; only the creator and organizers (as of the
+    # epoch the marker arrived in) close a ballot, at any time (docs/ballots.md 13.3).
+    sender = received.sender
+    if sender.identity_pk != ballot.creator_pk and sender.role != Role.ORGANIZER:
+        raise BallotRejected("only the ballot's creator or an organizer can close it")
     early = received.message.sent_at < definition.closes_at
-    if early:
-        _from_creator(received, ballot, "close it before its deadline")
     state = advance(ballot.state, BallotEvent.CLOSE)
     store.end_ballot(
         received.db,
@@ -219,31 +172,27 @@ def on_close(received: Received) -> str:
         close_seq=received.relay_seq,
         closed_by=ClosedBy.EARLY if early else ClosedBy.DEADLINE,
     )
+    note_eligibility(received.db, ballot, received.state, received.now, received.changed)
     received.changed.append(BallotChanged(received.group_id, ballot.ballot_id))
     return close_text(definition)
 
 
 def on_reveal(received: Received) -> str:
     body = received.message.body
-    ballot = _require(received.db, received.group_id, reveal_ballot_id(body))
+    ballot = _require(received.db, received.group_id, release_ballot_id(body))
     _from_creator(received, ballot, "release its key")
     definition = ballot.definition
-    key = RevealKey.decode_release(body, ballot.ballot_id, definition.reveal_pk)
+    release = RevealRelease.decode(body, ballot.ballot_id, definition.reveal_pk)
     if ballot.state in (BallotState.REVEALED, BallotState.TALLIED, BallotState.CANCELLED):
         return reveal_text(definition)  # a repeated release changes nothing
     close_seq, closed_by = ballot.close_seq, ballot.closed_by
     if ballot.state is BallotState.OPEN:
-        if received.message.sent_at < definition.closes_at:
-            raise BallotRejected("the reveal key came before the deadline without a close")
+        # The creator may close at any time; its reveal then closes the ballot too.
         close_seq, closed_by = received.relay_seq, ClosedBy.REVEAL
+        note_eligibility(received.db, ballot, received.state, received.now, received.changed)
     if close_seq is None:
         raise BallotRejected("a closed ballot without its closing position")
-    state = advance(advance(ballot.state, BallotEvent.REVEAL), BallotEvent.TALLY)
-    result = tally(
-        definition,
-        stored_votes(received.db, ballot.group_id, ballot.ballot_id, close_seq),
-        key,
-    )
+    state = advance(ballot.state, BallotEvent.REVEAL)
     store.end_ballot(
         received.db,
         ballot.group_id,
@@ -252,13 +201,37 @@ def on_reveal(received: Received) -> str:
         state,
         close_seq=close_seq,
         closed_by=closed_by,
-        reveal_secret=key.secret,
-        # to_json's order is fixed by the definition (options in their order), so every
-        # member stores the same bytes; no key sorting, which would lose the option order.
-        result=json.dumps(result.to_json(), ensure_ascii=False, separators=(",", ":")),
+        reveal_secret=release.key.secret,
     )
+    tally_store.set_counted(received.db, ballot.group_id, ballot.ballot_id, release.counted)
+    settle(received.db, ballot.group_id, ballot.ballot_id, received.now, received.changed)
     received.changed.append(BallotChanged(received.group_id, ballot.ballot_id))
     return reveal_text(definition)
+
+
+def on_missing(received: Received) -> str:
+    """A member lacks votes the reveal names. The creator's client (which named them) and
+    each voter's client (for its own vote) queue them to be posted again; nobody else,
+    so a request costs the group at most two posts per vote, and each of them posts a
+    vote again at most ``REPOST_ANSWERS`` times in all."""
+    request = MissingVotes.decode(received.message.body)
+    db = received.db
+    ballot = _require(db, received.group_id, request.ballot_id)
+    row = tally_store.load_tally(db, ballot.group_id, ballot.ballot_id)
+    named = set(() if row is None or row.counted is None else row.counted)
+    creator_here = store.load_reveal_key(db, ballot.group_id, ballot.ballot_id) is not None
+    own = tally_store.own_vote_hashes(db, ballot.group_id, ballot.ballot_id)
+    for vote_hash in request.hashes:
+        if vote_hash not in named or not (creator_here or vote_hash in own):
+            continue
+        if tally_store.raw_vote(db, ballot.group_id, ballot.ballot_id, vote_hash) is not None:
+            tally_store.ask_repost(
+                db,
+                Repost(ballot.group_id, ballot.ballot_id, vote_hash),
+                received.now,
+                REPOST_ANSWERS,
+            )
+    return missing_text(ballot.definition, len(request.hashes))
 
 
 def on_cancel(received: Received) -> str:
@@ -290,6 +263,12 @@ def on_vote(item: AnonymousItem) -> str | None:
     vote_hash = kdf.digest("ballot-vote-hash", vote)
     if store.has_vote(item.db, item.group_id, ballot.ballot_id, vote_hash):
         raise Replay("this vote was received before")
+    if ballot.state is BallotState.REVEALED:
+        # Version 2: after the reveal only the votes it names come in (re-posted for a
+        # member that missed them), never a new one.
+        row = tally_store.load_tally(item.db, item.group_id, ballot.ballot_id)
+        if row is None or row.counted is None or vote_hash not in row.counted:
+            raise Expired(f"a vote for {ballot_name(ballot)} arrived after its close")
     try:
         advance(ballot.state, BallotEvent.VOTE)  # Expired once the ballot has closed
     except WrongBallotState:
@@ -307,6 +286,9 @@ def on_vote(item: AnonymousItem) -> str | None:
             relay_seq=item.relay_seq,
         ),
     )
+    tally_store.set_vote_bytes(item.db, item.group_id, verified.ballot_id, verified.vote_hash, vote)
+    if ballot.state is BallotState.REVEALED:
+        settle(item.db, item.group_id, ballot.ballot_id, item.now, item.changed)
     item.changed.append(BallotChanged(item.group_id, verified.ballot_id))
     return None
 
@@ -315,4 +297,5 @@ register(CONTENT_TYPE_DEFINITION, on_definition)
 register(CONTENT_TYPE_CLOSE, on_close)
 register(CONTENT_TYPE_REVEAL, on_reveal)
 register(CONTENT_TYPE_CANCEL, on_cancel)
+register(CONTENT_TYPE_MISSING_VOTES, on_missing)
 register_item(int(ItemType.VOTE), on_vote)

@@ -16,9 +16,11 @@ from app.core.ballot_receive import StoredBallot, all_ballots, load_ballot
 from app.core.ballot_results import BallotResultView, MyVoteCheck, choice_text
 from app.core.database import Database
 from app.core.errors import ClientError, NotFound
+from app.core.store import ballot_tally as tally_store
 from app.core.store import ballots as store
 from crypto.ballot import BallotKind, BallotState
 from crypto.ballot.blsag import key_image
+from crypto.ballot.release import counted_digest
 from crypto.identity import fingerprint
 
 __all__ = [
@@ -47,6 +49,10 @@ class BallotView:
     ``status`` is ``open``, ``closed`` (waiting for the creator's key), ``tallied``,
     ``quorum_not_met`` or ``cancelled``. ``voted`` counts distinct voters (key images)
     among the votes accepted so far; ``result`` is the tally's JSON once it exists.
+    ``integrity`` is ``None`` or, in plain words, why this client's votes differ from the
+    set the creator's reveal counts ("results differ between members: ...").
+    ``eligibility_changed``: a member of the ballot's ring left or was removed before the
+    close. ``counted_digest``: hex digest of the counted set, for members to compare.
     """
 
     group_id: bytes
@@ -71,6 +77,10 @@ class BallotView:
     my_vote_pending: bool
     closed_by: str | None
     result: dict[str, Any] | None
+    integrity: str | None = None
+    eligibility_changed: bool = False
+    counted_count: int | None = None
+    counted_digest: str | None = None
 
     @property
     def id_hex(self) -> str:
@@ -150,6 +160,8 @@ class BallotReader:
         voted = store.count_voters(self.db, ballot.group_id, ballot.ballot_id)
         mine = store.my_votes(self.db, ballot.group_id, ballot.ballot_id)
         my_key = self.my_key_public(ballot.group_id)
+        checked = tally_store.load_tally(self.db, ballot.group_id, ballot.ballot_id)
+        counted = None if checked is None else checked.counted
         return BallotView(
             group_id=ballot.group_id,
             ballot_id=ballot.ballot_id,
@@ -173,6 +185,12 @@ class BallotReader:
             my_vote_pending=mine.pending,
             closed_by=None if ballot.closed_by is None else str(ballot.closed_by),
             result=result,
+            integrity=None if checked is None else checked.integrity_detail,
+            eligibility_changed=checked is not None and checked.eligibility_changed,
+            counted_count=None if counted is None else len(counted),
+            counted_digest=(
+                None if counted is None else counted_digest(ballot.ballot_id, counted).hex()
+            ),
         )
 
     def results(self, group_id: bytes, ballot_id: bytes) -> dict[str, Any]:
@@ -201,7 +219,11 @@ class BallotReader:
             voted=view.progress,
             closes_at=view.closes_at,
             closed_by=view.closed_by,
+            eligibility_changed=view.eligibility_changed,
+            integrity=view.integrity,
         )
+        if view.counted_digest is not None:
+            data["counted"] = {"count": view.counted_count, "digest": view.counted_digest}
         return data
 
     def result_view(self, group_id: bytes, ballot_id: bytes) -> BallotResultView | None:
@@ -235,5 +257,11 @@ class BallotReader:
             return None
         tag = self._ballot(group_id, ballot_id).definition.tag
         image = key_image(secret, tag).hex()
-        counted = [b for b in view.result.get("ballots", []) if b.get("key_image") == image]
+        # Counted means: my latest revision is the one the tally counted, so never
+        # "counted" for a vote the reveal left out, nor for an older vote of mine.
+        counted = [
+            b
+            for b in view.result.get("ballots", [])
+            if b.get("key_image") == image and b.get("revision") == view.my_revision
+        ]
         return [b["choice"] for b in counted]

@@ -29,6 +29,8 @@ from app.core.ballot_receive import (
     load_ballot,
     reveal_text,
 )
+from app.core.ballot_repair import BallotRepair
+from app.core.ballot_settle import counted_hashes, note_eligibility
 from app.core.ballot_views import (
     KIND_NAMES,
     BallotReader,
@@ -42,6 +44,7 @@ from app.core.errors import (
     NotPermittedHere,
     RelayUnavailable,
 )
+from app.core.events import BallotChanged, Event
 from app.core.ports import Commits, Context, Groups, Sending
 from app.core.store import ballots as store
 from app.core.store.ballots import BallotKeyRow, OutboxRow, RevealKeyRow
@@ -63,6 +66,7 @@ from crypto.ballot import (
     cast_vote,
 )
 from crypto.ballot.blsag import key_image
+from crypto.ballot.release import RevealRelease
 from crypto.ballot.transport import (
     CONTENT_TYPE_CANCEL,
     CONTENT_TYPE_CLOSE,
@@ -71,7 +75,7 @@ from crypto.ballot.transport import (
     BallotNotice,
 )
 from crypto.errors import RemoteError, UsageError
-from crypto.group_log import EntryKind, GroupState
+from crypto.group_log import EntryKind, GroupState, Role
 
 __all__ = [
     "CLOSE_GRACE_MS",
@@ -88,8 +92,9 @@ VOTE_DELAY_MS = (2_000, 10_000)
 """Range of the random delay before a vote goes out, unless the caller chooses one."""
 
 CLOSE_GRACE_MS = 5 * 60 * 1000
-"""Members other than the creator post a close marker this long after the deadline, so
-a ballot whose creator stays offline still stops taking votes."""
+"""Organizers other than the creator post a close marker this long after the deadline,
+so a ballot whose creator stays offline still stops taking votes (only the creator and
+organizers may close a ballot: docs/ballots.md 13.3)."""
 
 CREATE_ATTEMPTS = 3
 
@@ -169,6 +174,7 @@ class BallotService(BallotReader):
         self._groups = groups
         self._commits = commits
         self._sending = sending
+        self._repair = BallotRepair(ctx, groups, sending)
 
     # -- lookup helpers -------------------------------------------------------------------
 
@@ -405,38 +411,89 @@ class BallotService(BallotReader):
     # -- closing --------------------------------------------------------------------------
 
     async def _release(self, ballot: StoredBallot, reveal: RevealKey) -> None:
+        """Release the key, naming the votes counted: the latest per voter among those
+        before the close, as this client holds them (docs/ballots.md 13.1)."""
+        release = RevealRelease.create(ballot.ballot_id, reveal, counted_hashes(self.db, ballot))
         self._mark_released(ballot.group_id, ballot.ballot_id)
         await self._sending.send_content(
             ballot.group_id,
             CONTENT_TYPE_REVEAL,
-            reveal.encode_release(ballot.ballot_id),
+            release.encode(),
             reveal_text(ballot.definition),
         )
 
-    async def close(self, ballot: bytes | str) -> BallotView:
-        """The creator closes a ballot now (before its deadline too) and releases its key;
-        every client then tallies the votes that came before the close marker."""
-        group_id, ballot_id = self._locate(ballot)
-        await self._groups.sync_group(group_id)
-        stored = self._ballot(group_id, ballot_id)
-        if stored.creator_pk != self._ctx.identity.public_key:
-            raise NotPermittedHere("only the ballot's creator can close it")
-        if stored.state is BallotState.CANCELLED:
-            raise ClientError("this ballot was cancelled")
+    def _may_close(self, stored: StoredBallot) -> bool:
+        me = self._ctx.identity.public_key
+        if stored.creator_pk == me:
+            return True
+        state = self._groups.session(stored.group_id).state
+        return state.is_member(me) and state.role_of(me) == Role.ORGANIZER
+
+    async def _post_close(self, stored: StoredBallot) -> None:
+        with self.db.transaction():
+            store.mark_close_sent(self.db, stored.group_id, stored.ballot_id)
+        await self._sending.send_content(
+            stored.group_id,
+            CONTENT_TYPE_CLOSE,
+            BallotNotice(stored.ballot_id).encode(),
+            close_text(stored.definition),
+        )
+
+    async def _close_and_release(self, stored: StoredBallot) -> None:
+        """The creator: close (if open), read up to the close, then release the key
+        naming the votes before it."""
+        group_id, ballot_id = stored.group_id, stored.ballot_id
         if stored.state is BallotState.OPEN:
-            await self._sending.send_content(
-                group_id,
-                CONTENT_TYPE_CLOSE,
-                BallotNotice(ballot_id).encode(),
-                close_text(stored.definition),
-            )
+            await self._post_close(stored)
+            await self._groups.sync_group(group_id)
+            stored = self._ballot(group_id, ballot_id)
         reveal = self._reveal_key(group_id, ballot_id)
         if reveal is None:
             raise ClientError("this profile no longer holds the ballot's reveal key")
-        if not reveal[1]:
+        if stored.state is BallotState.CLOSED and not reveal[1]:
             await self._release(stored, reveal[0])
+
+    async def close(self, ballot: bytes | str) -> BallotView:
+        """Close a ballot now (before its deadline too): its creator or an organizer.
+        The creator's client then releases the key; every client tallies the votes it
+        names."""
+        group_id, ballot_id = self._locate(ballot)
+        await self._groups.sync_group(group_id)
+        stored = self._ballot(group_id, ballot_id)
+        if not self._may_close(stored):
+            raise NotPermittedHere("only the ballot's creator or an organizer can close it")
+        if stored.state is BallotState.CANCELLED:
+            raise ClientError("this ballot was cancelled")
+        if stored.creator_pk == self._ctx.identity.public_key:
+            await self._close_and_release(stored)
+        elif stored.state is BallotState.OPEN:
+            await self._post_close(stored)
         await self._groups.sync_group(group_id)
         return self.ballot(group_id, ballot_id)
+
+    async def rerun(self, ballot: bytes | str, *, closes_at: int | None = None) -> bytes:
+        """Run a ballot again with today's eligible members (docs/ballots.md 13.4): the
+        same question, kind, options and quorum, open for as long as the original was
+        (or until ``closes_at``). Its creator or an organizer; returns the new id."""
+        group_id, ballot_id = self._locate(ballot)
+        stored = self._ballot(group_id, ballot_id)
+        if not self._may_close(stored):
+            raise NotPermittedHere("only the ballot's creator or an organizer can run it again")
+        definition = stored.definition
+        if closes_at is None:
+            closes_at = self._ctx.now() + (definition.closes_at - definition.opens_at)
+        roster = self._groups.session(group_id).state.ballot_roster()
+        return await self.create(
+            group_id,
+            definition.question,
+            closes_at=closes_at,
+            kind=definition.kind,
+            options=definition.options,
+            quorum=min(definition.quorum, len(roster)),
+            numeric_min=definition.numeric_min,
+            numeric_max=definition.numeric_max,
+            histogram_bins=definition.histogram_bins or 10,
+        )
 
     async def cancel(self, ballot: bytes | str) -> BallotView:
         """The creator withdraws a ballot before its result is out; nothing is tallied."""
@@ -458,47 +515,60 @@ class BallotService(BallotReader):
         return self.ballot(group_id, ballot_id)
 
     async def _close_due(self, group_id: bytes) -> None:
-        """After the deadline the creator releases the key (which closes the ballot);
-        anyone else posts a close marker if the ballot is still open after a grace."""
+        """After the deadline the creator closes and releases the key; an organizer posts
+        a close marker if the ballot is still open after a grace. Other members never
+        close (their clock cannot be checked)."""
         now = self._ctx.now()
         me = self._ctx.identity.public_key
         posted = False
         for ballot_id in store.unfinished_ballots(self.db, group_id):
             stored = self._ballot(group_id, ballot_id)
             definition = stored.definition
-            reveal = self._reveal_key(group_id, ballot_id) if stored.creator_pk == me else None
-            if reveal is not None:
+            if stored.creator_pk == me and self._reveal_key(group_id, ballot_id) is not None:
+                reveal = self._reveal_key(group_id, ballot_id)
                 due = stored.state is BallotState.CLOSED or now >= definition.closes_at
-                if due and not reveal[1]:
+                if due and reveal is not None and not reveal[1]:
                     posted = True
-                    await self._release(stored, reveal[0])
+                    await self._close_and_release(stored)
                 continue
             if (
                 stored.state is BallotState.OPEN
                 and not stored.close_sent
                 and now >= definition.closes_at + CLOSE_GRACE_MS
+                and self._may_close(stored)
             ):
-                with self.db.transaction():
-                    store.mark_close_sent(self.db, group_id, ballot_id)
                 posted = True
-                await self._sending.send_content(
-                    group_id,
-                    CONTENT_TYPE_CLOSE,
-                    BallotNotice(ballot_id).encode(),
-                    close_text(definition),
-                )
+                await self._post_close(stored)
         if posted:
             await self._groups.sync_group(group_id)  # our own close or reveal, and the tally
 
     # -- maintenance ----------------------------------------------------------------------
+
+    def _mark_eligibility(self, group_id: bytes) -> None:
+        """Open ballots whose ring lost a member in the log we hold are marked now, so
+        voters see it before the close; the close applies the same rule (13.4)."""
+        state = self._groups.session(group_id).state
+        for ballot_id in store.unfinished_ballots(self.db, group_id):
+            stored = self._ballot(group_id, ballot_id)
+            if stored.state is not BallotState.OPEN:
+                continue
+            changed: list[Event] = []
+            with self.db.transaction():
+                note_eligibility(self.db, stored, state, self._ctx.now(), changed)
+            if changed:
+                changed.append(BallotChanged(group_id, ballot_id))
+            for event in changed:
+                self._ctx.events.emit(event)
 
     async def maintain(self, group_id: bytes) -> None:
         """Key registration, due closes and reveals for one group (the outbox posts the
         votes)."""
         if not self._groups.session(group_id).active:
             return
+        self._mark_eligibility(group_id)
         await self.ensure_ballot_key(group_id)
         await self._close_due(group_id)
+        await self._repair.run(group_id)
 
     async def maintain_quietly(self, group_id: bytes) -> None:
         """The engine's ballot step after a group sync. Offline, it does nothing; other

@@ -47,6 +47,7 @@ class Database:
     def __init__(self, connection: Any, lock: ProfileLock | None = None) -> None:
         self._conn = connection
         self._depth = 0
+        self._scrub_due = False
         self.lock = lock
         self._finalizer = weakref.finalize(self, lock.release) if lock is not None else None
 
@@ -133,6 +134,22 @@ class Database:
     def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         rows: list[Any] = self._conn.execute(sql, params).fetchall()
         return rows
+
+    def secret_deleted(self) -> None:
+        """A key was deleted or replaced for forward secrecy: ``scrub`` should run."""
+        self._scrub_due = True
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database file and truncate it, so a row
+        deleted for forward secrecy (overwritten there: secure_delete) does not linger
+        in an old log frame. Outside a transaction only."""
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        self._scrub_due = False
+
+    def scrub(self) -> None:
+        """``checkpoint`` if a key was deleted since the last one."""
+        if self._scrub_due:
+            self.checkpoint()
 
     def refuse_writes(self) -> None:
         """From now on this connection refuses every write (``PRAGMA query_only``)."""

@@ -34,7 +34,9 @@ from app.core.attachments import Attachments
 from app.core.ballots import BallotService
 from app.core.conversation import Conversation
 from app.core.database import Database
+from app.core.delivery_keys import KeyPolicy, keep_key
 from app.core.documents import DocumentService
+from app.core.epoch_entry import enter_epoch
 from app.core.errors import (
     ClientError,
     RelayError,
@@ -45,8 +47,12 @@ from app.core.events import (
     GroupJoined,
     Listener,
 )
+from app.core.freshness import Freshness
 from app.core.group_session import GroupSession
 from app.core.group_sync import GroupSync
+from app.core.key_recovery import HELP_IDLE_MS, KeyRecovery
+from app.core.key_rotation import KeyRotation
+from app.core.key_upgrade import upgrade_key_storage
 from app.core.outbox import Outbox
 from app.core.ports import Clock, CommitMaker, Context, EventSink, RelayPool, Rng
 from app.core.profile import unlock, validate_group_name
@@ -56,6 +62,7 @@ from app.core.relay_health import RelayHealth
 from app.core.store import groups
 from app.core.store import invites as invite_store
 from app.core.store import profile as profile_store
+from app.core.store.delivery_keys import KeyOrigin
 from app.core.sync_pass import STEP_ERRORS, SyncPass
 from app.core.views import DEFAULT_CHANNEL, MessageView
 from crypto.errors import RemoteError
@@ -106,6 +113,7 @@ class Engine(Queries):
         clock_ms: Clock = wall_clock_ms,
         transport: httpx.AsyncBaseTransport | None = None,
         timeouts: RelayTimeouts = DEFAULT_TIMEOUTS,
+        key_policy: KeyPolicy | None = None,
     ) -> None:
         row = profile_store.profile_secrets(db)
         if row is None:
@@ -114,6 +122,7 @@ class Engine(Queries):
         identity = Identity.from_secret_bytes(
             row.signing_seed, row.delivery_secret, row.delivery_cert
         )
+        identity = upgrade_key_storage(db, identity, rng, clock_ms())
         super().__init__(db, identity.public_key)
         self.identity = identity
         self.name: str = row.name
@@ -128,12 +137,19 @@ class Engine(Queries):
         )
         self._health = RelayHealth(self.context.events)
         self._groups = GroupSync(self.context, self._health)
-        self._outbox = Outbox(self.context, self._groups, self._health, self, self.name)
+        self.freshness = Freshness(self.context, self._groups)
+        self._outbox = Outbox(
+            self.context, self._groups, self._health, self, self.name, gate=self.freshness
+        )
         self._admission = Admission(self.context, self._groups, self._health, self.name)
+        self._recovery = KeyRecovery(self.context, self._groups)
         self.ballots = BallotService(self.context, self._groups, self._groups, self._outbox)
         self.documents = DocumentService(self.context, self._groups, self._outbox)
         self.conversation = Conversation(self.context, self._groups, self._outbox, self.name)
         self.attachments = Attachments(self.context, self._groups, self._outbox)
+        self.delivery_keys = KeyRotation(
+            self.context, self._groups, self._groups, key_policy or KeyPolicy()
+        )
         self._name_old_join_requests()
 
     def _name_old_join_requests(self) -> None:
@@ -242,8 +258,10 @@ class Engine(Queries):
         """Create a group with us as its only organizer; returns its id."""
         name = validate_group_name(name)
         group_id, mailbox_id = self.context.rng(16), self.context.rng(16)
+        # The group gets its own delivery key (docs/protocol.md 3.2).
+        creator = self.identity.with_new_delivery_key(self.context.rng, self.context.now())
         state, entry, secret = create_group(
-            self.identity, self.name, name, group_id, self.context.now(), self.context.rng
+            creator, self.name, name, group_id, self.context.now(), self.context.rng
         )
         keys = EpochKeys.derive(group_id, 0, secret)
         await self.relay(self.relay_url).create_mailbox(
@@ -254,7 +272,15 @@ class Engine(Queries):
                 self.db, group_id, self.relay_url, mailbox_id, 0, self.context.now()
             )
             groups.insert_log_entry(self.db, group_id, entry, 0)
-            groups.save_epoch(self.db, group_id, 0, secret)
+            keep_key(
+                self.db,
+                creator,
+                KeyOrigin.CREATE,
+                self.context.now(),
+                group_id=group_id,
+                live_since=0,
+            )
+            enter_epoch(self.db, state, secret, self.identity.public_key)
         self._groups.forget(group_id)
         self.context.events.emit(GroupJoined(group_id, state.name, created=True))
         return group_id
@@ -269,6 +295,8 @@ class Engine(Queries):
 
         await self._groups.commit(group_id, make)
         self.context.events.emit(GroupChanged(group_id))
+        with contextlib.suppress(RelayError):  # best effort: the next pass publishes too
+            await self.freshness.publish(group_id)
 
     async def set_role(self, group_id: bytes, member_fingerprint: str, role: Role) -> None:
         self._groups.require_active(group_id)
@@ -311,8 +339,23 @@ class Engine(Queries):
         await self._groups.commit(group_id, lambda state: (EntryKind.LEAVE, b""))
         self.context.events.emit(GroupChanged(group_id))
 
+    async def rotate_delivery_key(self, group_id: bytes) -> None:
+        """Replace our delivery key in the group now (docs/protocol.md 3.2)."""
+        await self.delivery_keys.rotate(group_id)
+
     async def rekey(self, group_id: bytes) -> None:
         await self._groups.commit(group_id, lambda state: (EntryKind.REKEY, b""))
+
+    async def recover_group(self, group_id: bytes, remove_fingerprint: str | None = None) -> None:
+        """Move a group whose mailbox a rule-breaking commit wedged to a new mailbox, as an
+        organizer, optionally removing a member (docs/protocol.md 7.4.1)."""
+        session = self._groups.require_active(group_id)
+        remove = None
+        if remove_fingerprint is not None:
+            remove = self.member_by_fingerprint(session.state, remove_fingerprint)
+        await self._recovery.recover(group_id, remove)
+        await self.sync_group(group_id)
+        self.context.events.emit(GroupChanged(group_id))
 
     async def sync(self, *, wait: float = 0) -> SyncReport:
         """Fetch and process everything pending on every relay, then send the outbox.
@@ -334,6 +377,7 @@ class Engine(Queries):
             commits += counts[1]
             await self._maintain_step(group_id, sync)
         unsent = await self._outbox.flush_outbox(sync)
+        self.db.scrub()  # deleted keys leave the write-ahead log (docs/protocol.md 3.2)
         return SyncReport(messages, commits, tuple(joined), admitted, tuple(sync.warnings), unsent)
 
     async def _sync_group_step(
@@ -353,14 +397,18 @@ class Engine(Queries):
         self._health.step_done(scope)
         return counts
 
-    async def _maintain_step(self, group_id: bytes, sync: SyncPass) -> None:
-        """``_maintain`` as one isolated step, skipped while the group's relay is down."""
+    async def _maintain_step(self, group_id: bytes, sync: SyncPass, *, idle_ms: int = 0) -> None:
+        """``_maintain`` as one isolated step, skipped while the group's relay is down;
+        the group's help mailbox first (key requests, answers, moves: a quiet one at most
+        every ``idle_ms``), and the mailbox again if that changed the group."""
         session = self.session(group_id)
         if not session.active or sync.is_down(session.relay_url):
             return
         scope = f"maintain:{group_id.hex()}"
         was_down = self._health.is_down(session.relay_url)
         try:
+            if await self._recovery.sync(group_id, sync.warnings, idle_ms=idle_ms):
+                await self.sync_group(group_id, warnings=sync.warnings)
             await self._maintain(group_id)
         except STEP_ERRORS as exc:
             what = f"upkeep of {session.state.name!r}"
@@ -398,6 +446,14 @@ class Engine(Queries):
                 self.context.events.warn(group_id, "rekey-failed", str(exc))
         if self.session(group_id).active:
             try:
+                await self.delivery_keys.maintain(group_id)
+            except RelayUnavailable:
+                self._health.down(session.relay_url)
+                return
+            except (RelayError, ClientError) as exc:
+                self.context.events.warn(group_id, "delivery-key-rotation-failed", str(exc))
+        if self.session(group_id).active:
+            try:
                 await self.documents.share_current(group_id, catch_up=False)
             except RelayUnavailable:
                 self._health.down(session.relay_url)
@@ -405,6 +461,11 @@ class Engine(Queries):
             except (RelayError, ClientError) as exc:
                 self.context.events.warn(group_id, "document-share-failed", str(exc))
         await self.ballots.maintain_quietly(group_id)
+        if self.session(group_id).active:
+            try:
+                await self.freshness.maintain(group_id)  # heads, holds, exposure reports
+            except RelayUnavailable:
+                self._health.down(session.relay_url)
 
     async def run(self, stop: asyncio.Event, *, poll: float = 25.0, tick: float = 2.0) -> None:
         """Stay in sync until ``stop`` is set: one long-poll loop per group (so a message
@@ -426,8 +487,9 @@ class Engine(Queries):
                 await self._admission.sync_inboxes(sync)
                 await self._admission.sync_invites(sync)
                 for group_id in self.active_group_ids():
-                    await self._maintain_step(group_id, sync)
+                    await self._maintain_step(group_id, sync, idle_ms=HELP_IDLE_MS)
                 await self._outbox.flush_outbox(sync)
+                self.db.scrub()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=tick)
         finally:
@@ -454,6 +516,12 @@ class Engine(Queries):
         backoff = 0.5
         scope = f"group:{group_id.hex()}"
         while not stop.is_set() and self.session(group_id).active:
+            if self._recovery.paused(group_id):
+                # Nothing to read until the help mailbox brings a key or a move (the
+                # slower loop reads it); do not spin on an answer we already have.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=2.0)
+                continue
             try:
                 await self.sync_group(group_id, wait=poll)
                 self._health.step_done(scope)

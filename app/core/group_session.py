@@ -11,16 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
-from app.core import attachment_receive
+from app.core import attachment_receive, delivery_keys
 from app.core.content_handlers import HANDLERS, ITEM_HANDLERS, AnonymousItem, Received
 from app.core.database import Database
+from app.core.epoch_entry import enter_epoch
 from app.core.errors import StaleSession
 from app.core.events import Event
 from app.core.message_kinds import classify
 from app.core.status import GroupStatus, MessageStatus
 from app.core.store import conversation as conversation_store
+from app.core.store import freshness as freshness_store
 from app.core.store import groups as store
 from app.core.store import messages as message_store
+from app.core.store import recovery as recovery_store
 from app.core.views import DEFAULT_CHANNEL, MessageView
 from crypto.attachment import AttachmentBody
 from crypto.ballot.transport import inner_item_type
@@ -34,9 +37,10 @@ from crypto.errors import (
     RemoteError,
     Replay,
 )
-from crypto.group_log import GroupState, LogEntry
+from crypto.group_log import GroupState, LogEntry, Role
 from crypto.identity import Identity, fingerprint
 from crypto.items import ItemType, peek_item
+from crypto.key_request import RequestReason
 from crypto.key_schedule import EpochKeys
 from crypto.message import OpenedMessage, open_message, open_sender_data
 from crypto.ratchet import ReceiveChain, SendChain
@@ -52,6 +56,7 @@ class Outcome(Enum):
     DUPLICATE = "duplicate"
     ANONYMOUS = "anonymous"
     REJECTED = "rejected"
+    STUCK = "stuck"  # a valid commit whose key box for us was bad (protocol 7.2)
 
 
 @dataclass(frozen=True)
@@ -90,8 +95,7 @@ class GroupSession:
         if row is None:
             raise KeyError(group_id)
         state = GroupState.replay(store.load_log(db, group_id))
-        epoch = store.load_epoch(db, group_id)
-        keys = EpochKeys.derive(group_id, epoch.epoch, epoch.secret) if epoch is not None else None
+        keys = store.load_epoch_keys(db, group_id)
         return cls(
             group_id,
             row.relay_url,
@@ -111,14 +115,16 @@ class GroupSession:
 
     # -- epochs -----------------------------------------------------------------------
 
-    def enter_epoch(self, db: Database, secret: bytes) -> None:
-        """Switch to the epoch of the state's last entry; delete all older key material."""
-        self.keys = EpochKeys.derive(self.group_id, self.state.seq, secret)
-        self.send_chain = None
-        self.recv_chains.clear()
+    def enter_epoch(self, db: Database, secret: bytes, me_pk: bytes) -> None:
+        """Switch to the epoch of the state's last entry; delete all older key material,
+        keep the new epoch's keys and chains but not ``secret`` (protocol 3.1), and
+        delete the delivery keys nothing can be sealed to any more (protocol 3.2)."""
+        entered = enter_epoch(db, self.state, secret, me_pk)
+        self.keys = entered.keys
+        self.send_chain = entered.send_chain
+        self.recv_chains = dict(entered.recv_chains)
         self.dirty_chains.clear()
-        store.save_epoch(db, self.group_id, self.state.seq, secret)
-        store.clear_chains(db, self.group_id)
+        delivery_keys.settle(db, self.state, me_pk)
 
     def store_entry(self, db: Database, entry: LogEntry, relay_seq: int | None) -> None:
         store.insert_log_entry(db, self.group_id, entry, relay_seq)
@@ -134,6 +140,7 @@ class GroupSession:
         self.recv_chains.clear()
         self.dirty_chains.clear()
         store.delete_key_material(db, self.group_id)
+        delivery_keys.forget_group(db, self.group_id)
 
     def stored_send_chain(self, db: Database, me: Identity) -> SendChain:
         """Our send chain as the database holds it now, for the live epoch.
@@ -150,7 +157,7 @@ class GroupSession:
             )
         chain = store.load_send_chain(db, self.group_id)
         if chain is None or chain.epoch != self.keys.epoch:
-            chain = SendChain.start(self.keys, self.state.sender_index(me.public_key))
+            raise StaleSession("the group's send chain is not of its live epoch; open it again")
         self.send_chain = chain
         return chain
 
@@ -182,7 +189,9 @@ class GroupSession:
     # -- processing -------------------------------------------------------------------
 
     def process(self, db: Database, me: Identity, seq: int, item: bytes, now: int) -> ProcessResult:
-        """Apply one item; bad items become warnings and never stop the sync."""
+        """Apply one item; bad items become warnings and never stop the sync. A commit we
+        validated but could not apply (``Outcome.STUCK``) leaves the cursor before it."""
+        previous = self.cursor
         self.cursor = max(self.cursor, seq)
         if not self.active:
             return ProcessResult(Outcome.REJECTED, warning="item after leaving the group")
@@ -193,7 +202,10 @@ class GroupSession:
                     f"item for epoch {epoch} while the group is in epoch {self.state.seq}"
                 )
             if kind == ItemType.COMMIT:
-                return self._process_commit(db, me, seq, item)
+                result = self._process_commit(db, me, seq, item)
+                if result.outcome is Outcome.STUCK:
+                    self.cursor = previous
+                return result
             if kind == ItemType.MESSAGE:  # a message or a vote: only decryption tells
                 kind = inner_item_type(self.keys, item)
             if kind == ItemType.MESSAGE:
@@ -215,17 +227,50 @@ class GroupSession:
         if self.keys is None:
             raise DecryptionFailed("no live epoch")
         entry = open_commit(self.keys, item)
-        new_state = self.state.apply(entry)
+        try:
+            new_state = self.state.apply(entry)
+        except RemoteError as exc:
+            # The relay accepted it, so its mailbox is now in an epoch no honest member
+            # holds: wedged until an organizer moves the group (protocol 7.4.1).
+            reason = f"{type(exc).__name__}: {exc}"
+            recovery_store.mark_wedged(db, self.group_id, entry.seq, entry.author, reason, seq)
+            return ProcessResult(
+                Outcome.REJECTED,
+                warning=f"{reason}; this rejected commit wedged the group's mailbox: "
+                "an organizer can move the group to a new one (caucus recover)",
+            )
         if not new_state.is_member(me.public_key):
             self.state = new_state
             self.store_entry(db, entry, seq)
             self.mark(db, GroupStatus.REMOVED)
             return ProcessResult(Outcome.REMOVED, entry=entry)
-        secret = open_epoch_delivery(item, entry, new_state, me)
+        mine = delivery_keys.identity_for(db, me, new_state.member(me.public_key).delivery_cert)
+        try:
+            secret = open_epoch_delivery(item, entry, new_state, mine)
+        except RemoteError as exc:
+            return self._stuck(db, entry, seq, exc)
         self.state = new_state
         self.store_entry(db, entry, seq)
-        self.enter_epoch(db, secret)
+        self.enter_epoch(db, secret, me.public_key)
         return ProcessResult(Outcome.COMMIT, entry=entry)
+
+    def _stuck(self, db: Database, entry: LogEntry, seq: int, exc: RemoteError) -> ProcessResult:
+        """Record the commit we cannot apply (the key request goes out from
+        ``app.core.key_recovery``); warn once per commit."""
+        if isinstance(exc, DecryptionFailed):
+            reason = RequestReason.BOX_DID_NOT_OPEN
+        else:
+            reason = RequestReason.NOT_THE_SIGNED_SECRET
+        if not recovery_store.mark_stuck(db, self.group_id, entry.seq, entry.hash, seq, reason):
+            return ProcessResult(Outcome.STUCK, entry=entry)
+        author = self.state.member(entry.author).name
+        warning = (
+            f"could not open our key for epoch {entry.seq} in {author}'s commit "
+            f"({type(exc).__name__}: {exc}): "
+            f"a bad key box, from {author}'s commit or substituted by the relay; "
+            "nothing after it is read until another member sends the key"
+        )
+        return ProcessResult(Outcome.STUCK, entry=entry, warning=warning)
 
     def _process_message(
         self, db: Database, me: Identity, seq: int, item: bytes, now: int
@@ -238,7 +283,7 @@ class GroupSession:
         sender = self.state.member_at(envelope.sender_index)
         chain = self.recv_chains.get(envelope.sender_index)
         if chain is None:
-            chain = ReceiveChain.start(self.keys, envelope.sender_index)
+            raise DecryptionFailed("no chain for this sender in the live epoch")
         message_keys, next_chain = chain.key_for(envelope.counter)
         opened = open_message(self.keys, envelope, message_keys, sender.identity_pk)
         if opened.log_head != self.state.head:
@@ -248,6 +293,8 @@ class GroupSession:
             )
         self.recv_chains[envelope.sender_index] = next_chain
         self.dirty_chains.add(envelope.sender_index)
+        if sender.role == Role.ORGANIZER:  # a signed time and log head: a freshness head
+            freshness_store.confirm(db, self.group_id, min(opened.sent_at, now), sender.identity_pk)
         changed: tuple[Event, ...] = ()
         reply_to: bytes | None = None
         files: AttachmentBody | None = None

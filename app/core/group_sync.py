@@ -15,6 +15,7 @@ from app.core.group_session import GroupSession, Outcome
 from app.core.ports import CommitMaker, Context
 from app.core.relay_health import RelayHealth
 from app.core.store import groups
+from app.core.store import recovery as recovery_store
 from crypto.commit import seal_commit
 from crypto.group_log import GroupState, LogEntry, Role, author_entry
 from crypto.key_schedule import EpochKeys, cap_hash
@@ -130,7 +131,7 @@ class GroupSync:
         first = True
         while True:
             session = self.session(group_id)
-            if not session.active or session.keys is None:
+            if not session.active or session.keys is None or self._paused(group_id):
                 break
             relay = self._ctx.relays.get(session.relay_url)
             try:
@@ -169,6 +170,7 @@ class GroupSync:
                     break
                 continue
             events: list[Event] = []
+            stuck = False
             try:
                 with self._ctx.db.transaction():
                     for seq, item in fresh:
@@ -189,6 +191,11 @@ class GroupSync:
                         elif outcome.outcome is Outcome.REMOVED:
                             commits += 1
                             events.append(RemovedFromGroup(group_id))
+                        elif outcome.outcome is Outcome.STUCK:
+                            # The cursor stays before it; nothing after it is read until
+                            # the key arrives (docs/protocol.md 7.2, app/core/key_recovery).
+                            stuck = True
+                            break
                     session.flush(self._ctx.db)
             except BaseException:
                 # The transaction rolled back: drop the in-memory copy, reload from disk.
@@ -197,7 +204,18 @@ class GroupSync:
             for event in events:
                 self._ctx.events.emit(event)
             self._ctx.events.emit(SyncProgress(group_id, messages))
+            if stuck:
+                break
         return messages, commits
+
+    def _paused(self, group_id: bytes) -> bool:
+        """Stuck before a commit we could not apply, or wedged: the mailbox has nothing
+        more for us until the help mailbox brings a key or a move (app/core/key_recovery)."""
+        db = self._ctx.db
+        return (
+            recovery_store.load_stuck(db, group_id) is not None
+            or recovery_store.load_wedged(db, group_id) is not None
+        )
 
     def active_group_ids(self) -> list[bytes]:
         return groups.active_group_ids(self._ctx.db)

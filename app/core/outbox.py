@@ -24,8 +24,10 @@ from app.core.outbox_items import MessageRows, RowKind, VoteRows
 from app.core.ports import Context
 from app.core.queries import Queries
 from app.core.relay_health import RelayHealth
+from app.core.send_gate import SendGate
 from app.core.status import MessageStatus, VoteStatus
 from app.core.store import ballots as ballot_store
+from app.core.store import freshness as freshness_store
 from app.core.store import messages
 from app.core.store.ballots import OutboxRow
 from app.core.sync_pass import STEP_ERRORS, SyncPass
@@ -45,7 +47,13 @@ class Outbox:
     """Sending messages, any other content type and votes (the ``Sending`` interface)."""
 
     def __init__(
-        self, ctx: Context, groups: GroupSync, health: RelayHealth, reads: Queries, name: str
+        self,
+        ctx: Context,
+        groups: GroupSync,
+        health: RelayHealth,
+        reads: Queries,
+        name: str,
+        gate: SendGate | None = None,
     ) -> None:
         self._ctx = ctx
         self._groups = groups
@@ -54,6 +62,7 @@ class Outbox:
         self._name = name
         self._messages = MessageRows(ctx, groups)
         self._votes = VoteRows(ctx, groups)
+        self._gate = gate  # freshness: holds a group's queue while it is not confirmed
 
     def message(self, row_id: int) -> MessageView:
         return self._reads.message(row_id)
@@ -182,8 +191,12 @@ class Outbox:
         that we may no longer send, becomes ``failed`` and the next one goes on (only
         ``upto``'s own refusal is raised, to its sender). Anything else (relay
         unreachable, a withheld commit) raises at once: that message and every later one
-        stay pending, in order.
+        stay pending, in order. So does a hold of the gate (``SendHeld``).
         """
+        if self._gate is not None:
+            types = freshness_store.pending_content_types(self._ctx.db, group_id, upto)
+            if types:
+                await self._gate.check(group_id, types)
         for row_id in messages.pending_ids(self._ctx.db, group_id, upto):
             try:
                 await self._deliver(self._messages, group_id, row_id)

@@ -151,7 +151,12 @@ class MessageRows:
             )
             session.save_send_chain(self._ctx.db, sealed.chain)
             messages.seal_message(
-                self._ctx.db, row_id, sealed.item, sealed.message_hash[:16], last_sent
+                self._ctx.db,
+                row_id,
+                sealed.item,
+                sealed.message_hash[:16],
+                last_sent,
+                epoch=keys.epoch,  # the exposure report (docs/protocol.md 7.8)
             )
             groups.set_last_sent(self._ctx.db, session.group_id, sealed.message_hash)
         return sealed.item

@@ -23,6 +23,7 @@ from app.core.api import (
     MemberRole,
     NotFound,
     RelayUnavailable,
+    SendHeld,
     SendText,
     SyncNow,
 )
@@ -122,6 +123,8 @@ async def _send(engine: Engine, p: Params) -> Any:
         raise RpcError(
             ErrorCode.QUEUED, f"{exc}; the message is queued and goes out with the next sync"
         ) from None
+    except SendHeld as exc:  # docs/protocol.md 7.8: queued until an organizer's head
+        raise RpcError(ErrorCode.QUEUED, str(exc)) from None
 
 
 async def _sync(engine: Engine, p: Params) -> Any:

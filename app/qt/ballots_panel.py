@@ -85,11 +85,25 @@ _STATUS_TEXT = {
 }
 _FINISHED = ("tallied", "quorum_not_met")
 _CLOSED_TEXT = {  # BallotView.closed_by: what ended the voting
-    "early": "closed early by its creator",
+    "early": "closed early",
     "deadline": "closed at the deadline",
     "reveal": "closed at the deadline",
     "cancel": "cancelled",
 }
+
+
+def ballot_warnings(view: BallotView) -> list[str]:
+    """What the ballot's card warns about, in plain words (docs/ballots.md 13.1, 13.4)."""
+    warnings = []
+    if view.integrity:
+        text = view.integrity
+        warnings.append("⚠ " + text[0].upper() + text[1:] + ".")
+    if view.eligibility_changed:
+        warnings.append(
+            "⚠ Eligibility changed: a member of this ballot left or was removed before it"
+            " closed. Their vote, if any, still counts; organizers may run the ballot again."
+        )
+    return warnings
 
 
 def _now_ms() -> int:
@@ -244,6 +258,9 @@ class BallotCard(QFrame):
         self.progress.setAccessibleName("Turnout")
         self.note = muted_label("")
         self.note.setAccessibleName("Ballot notice")
+        self.warning = error_label()
+        self.warning.setAccessibleName("Ballot warning")
+        self.warning.setWordWrap(True)
 
         self.controls = QWidget()
         self.controls.setAccessibleName("Your vote")
@@ -277,6 +294,7 @@ class BallotCard(QFrame):
         layout.setSpacing(6)
         layout.addLayout(header)
         layout.addWidget(self.meta)
+        layout.addWidget(self.warning)
         layout.addWidget(self.progress)
         layout.addWidget(self.controls)
         layout.addLayout(actions)
@@ -433,6 +451,9 @@ class BallotCard(QFrame):
         self.close_button.setText("Close now" if open_ else "Release the results")
         self.cancel_button.setVisible(mine and status in ("open", "closed"))
 
+        warnings = ballot_warnings(view)
+        self.warning.setText("\n".join(warnings))
+        self.warning.setVisible(bool(warnings))
         self.note.setText(self._notice(view, before_deadline))
         self.note.setVisible(bool(self.note.text()))
         if status in _FINISHED and self.results is None and not self._asked_result:

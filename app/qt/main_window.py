@@ -49,6 +49,7 @@ from app.core.api import (
     RetryMessage,
     SaveAttachment,
     SendFiles,
+    SendHeld,
     SendText,
     SetMuted,
 )
@@ -738,6 +739,10 @@ class MainWindow(QMainWindow):
             command = ReplyTo(group.group_id, replying.message_id, text)
 
         def failed(error: Exception) -> None:
+            if isinstance(error, SendHeld):
+                # Stored and queued, held until an organizer's client confirms the group.
+                self.show_banner(f"⚠ {human_error(error)}")
+                return
             if isinstance(error, RelayError):
                 # Stored and queued: it shows "Waiting to send" and goes out later.
                 self.statusBar().showMessage(

@@ -41,25 +41,37 @@ TRANSITIONS: Final[dict[tuple[BallotState, BallotEvent], tuple[BallotState, str]
     (S.OPEN, E.VOTE): (S.OPEN, "a verified vote arrives; kept for the tally"),
     (S.OPEN, E.CLOSE): (
         S.CLOSED,
-        "first close marker (any member, signed sent_at >= closes_at); later votes are ignored",
+        "first close marker from the creator or an organizer (roster of that epoch);"
+        " later votes are ignored unless the reveal names them",
     ),
     (S.OPEN, E.REVEAL): (
         S.REVEALED,
-        "the creator's reveal (sent_at >= closes_at) also closes the ballot",
+        "the creator's reveal also closes the ballot (the creator may close at any time)",
     ),
     (S.OPEN, E.CANCEL): (S.CANCELLED, "the creator withdraws the ballot; nothing is tallied"),
-    (S.CLOSED, E.REVEAL): (S.REVEALED, "the creator releases the reveal key and it matches"),
+    (S.CLOSED, E.REVEAL): (
+        S.REVEALED,
+        "the creator releases the reveal key (it matches) and names the counted votes",
+    ),
     (S.CLOSED, E.CANCEL): (S.CANCELLED, "the creator withdraws the ballot; nothing is tallied"),
-    (S.REVEALED, E.TALLY): (S.TALLIED, "the member's client computes the result"),
+    (S.REVEALED, E.VOTE): (
+        S.REVEALED,
+        "a vote the reveal names arrives late (re-posted on request); kept for the tally",
+    ),
+    (S.REVEALED, E.TALLY): (
+        S.TALLIED,
+        "every named vote is here: the client tallies exactly the named set",
+    ),
     (S.TALLIED, E.TALLY): (S.TALLIED, "recomputing gives the identical result"),
 }
 
-_LATE_VOTE_STATES = frozenset({S.CLOSED, S.REVEALED, S.TALLIED})
+_LATE_VOTE_STATES = frozenset({S.CLOSED, S.TALLIED})
 
 
 def advance(state: BallotState, event: BallotEvent) -> BallotState:
     """The next state; ``Expired`` for a vote after the close (drop it), ``WrongBallotState``
-    for any other event the table does not allow."""
+    for any other event the table does not allow.  A vote in ``revealed`` is allowed by
+    the table; the engine first checks that the reveal names it (``Expired`` otherwise)."""
     try:
         return TRANSITIONS[(state, event)][0]
     except KeyError:

@@ -102,7 +102,7 @@ Rng = Callable[[int], bytes]
 
 def vote_key(keys: EpochKeys) -> bytes:
     """``KDF(E_epoch, "vote-key")``: every member of the epoch can open every vote item."""
-    return kdf.derive(keys.secret, "vote-key")
+    return keys.vote_key
 
 
 def _body_nonce(key: bytes, nonce: bytes) -> bytes:

@@ -22,11 +22,13 @@ from app.core.ballots import CLOSE_GRACE_MS, BallotService
 from app.core.engine import Engine
 from app.core.errors import ClientError, NotPermittedHere, RelayError, RelayUnavailable
 from crypto.ballot import (
+    Answer,
     BallotDefinition,
     BallotKeyPair,
     BallotKind,
     RevealKey,
     SingleChoice,
+    YesNoChoice,
     cast_vote,
     verify_vote,
 )
@@ -495,30 +497,67 @@ def test_cancelled_ballot_takes_no_votes_and_has_no_result(world: World) -> None
 # -- closing ---------------------------------------------------------------------------
 
 
-def test_only_the_creator_closes_early_and_anyone_closes_after_the_deadline(
-    world: World,
-) -> None:
+def test_a_member_with_a_lying_clock_cannot_close_a_ballot(world: World) -> None:
+    """Issue #9, item 5: a member sets her clock past the deadline and posts a close
+    marker; every client refuses it (only the creator or an organizer closes)."""
     w = world
     ballot_id = create(w)
     run(sync_all(*w.members))
-    notice = BallotNotice(ballot_id).encode()
-    run(w.bob.send_content(w.group_id, CONTENT_TYPE_CLOSE, notice, "close"))
     with pytest.raises(NotPermittedHere):
-        run(svc(w.bob).close(ballot_id))
+        run(svc(w.carol).close(ballot_id))
+    honest_now = w.clock.now
+    w.clock.now = definition_of(w.carol, ballot_id).closes_at + 1  # Carol's lying clock
+    notice = BallotNotice(ballot_id).encode()
+    run(w.carol.send_content(w.group_id, CONTENT_TYPE_CLOSE, notice, "close"))
+    w.clock.now = honest_now
     run(sync_all(*w.members))
     for engine in w.members:
         assert svc(engine).ballot(w.group_id, ballot_id).status == "open"
-        assert "before its deadline" in rejections(engine, w.group_id)[-1]
-    vote(w.carol, ballot_id, "Counter-offer")
+        assert "creator or an organizer" in rejections(engine, w.group_id)[-1]
+    vote(w.bob, ballot_id, "Reject")
+    run(svc(w.alice).close(ballot_id))
+    run(sync_all(*w.members))
+    for engine in w.members:
+        assert results(engine, w.group_id, ballot_id)["counts"] == {
+            "Accept": 0,
+            "Reject": 1,
+            "Counter-offer": 0,
+        }
 
-    # Alice is away. Past the deadline and the grace, Bob's client closes the ballot.
+
+def test_an_organizer_closes_a_members_ballot_early_and_after_the_deadline(
+    world: World,
+) -> None:
+    w = world  # Alice is the organizer; Bob creates the ballots
+    early_id = run(
+        svc(w.bob).create(w.group_id, "Strike?", kind=BallotKind.YES_NO_ABSTAIN,
+                          closes_at=w.clock.now + HOUR)
+    )  # fmt: skip
+    run(sync_all(*w.members))
+    vote(w.carol, early_id, "yes")
+    run(svc(w.alice).close(early_id))  # an organizer closes someone else's ballot early
+    run(sync_all(w.bob, w.alice, w.carol))  # Bob's client sees the close, releases the key
+    for engine in w.members:
+        got = results(engine, w.group_id, early_id)
+        assert got["closed_by"] == "early"
+        assert got["counts"] == {"yes": 1, "no": 0, "abstain": 0}
+
+    # Bob is away. Past the deadline and the grace, Alice's client (an organizer) closes.
+    late_id = run(
+        svc(w.bob).create(w.group_id, "Picket?", kind=BallotKind.YES_NO_ABSTAIN,
+                          closes_at=w.clock.now + HOUR)
+    )  # fmt: skip
+    run(sync_all(w.alice, w.carol))
+    vote(w.carol, late_id, "no")
     w.clock.advance(seconds=3600 + CLOSE_GRACE_MS / 1000 + 1)
-    run(sync_all(w.bob))
+    run(sync_all(w.carol))  # a member's client does not close
+    assert svc(w.carol).ballot(w.group_id, late_id).status == "open"
+    run(sync_all(w.alice))
     vote_after = cast_vote(
-        definition_of(w.carol, ballot_id),
+        definition_of(w.carol, late_id),
         keypair(w.carol, w.group_id),
-        definition_of(w.carol, ballot_id).roster.index(keypair(w.carol, w.group_id).public),
-        SingleChoice(0),
+        definition_of(w.carol, late_id).roster.index(keypair(w.carol, w.group_id).public),
+        YesNoChoice(Answer.YES),
         _rng,
         revision=1,
     )
@@ -526,18 +565,14 @@ def test_only_the_creator_closes_early_and_anyone_closes_after_the_deadline(
     carol_keys = w.carol.session(w.group_id).keys
     assert carol_keys is not None
     run(post_raw(w.carol, w.group_id, seal_vote_item(carol_keys, vote_after, _rng)))
-    run(sync_all(w.carol, w.bob))
-    for engine in (w.bob, w.carol):
-        view = svc(engine).ballot(w.group_id, ballot_id)
+    run(sync_all(w.carol, w.alice))
+    for engine in (w.alice, w.carol):
+        view = svc(engine).ballot(w.group_id, late_id)
         assert (view.status, view.closed_by) == ("closed", "deadline")
-        assert "counts" not in results(engine, w.group_id, ballot_id)
-    # Alice comes back: her client releases the key; her vote-less view agrees with all.
-    run(sync_all(w.alice, w.bob, w.carol))
+    run(sync_all(w.bob, w.alice, w.carol))  # Bob comes back and releases the key
     for engine in w.members:
-        got = results(engine, w.group_id, ballot_id)
-        assert got["counts"] == {"Accept": 0, "Reject": 0, "Counter-offer": 1}
-        assert got["closed_by"] == "deadline"
-    assert len({stored_result(e, ballot_id) for e in w.members}) == 1
+        assert results(engine, w.group_id, late_id)["counts"] == {"yes": 0, "no": 1, "abstain": 0}
+    assert len({stored_result(e, late_id) for e in w.members}) == 1
 
 
 def test_a_vote_waits_for_its_random_delay(world: World) -> None:

@@ -67,7 +67,7 @@ def test_create_vote_close_results(tmp_path: Path, server: RelayProcess) -> None
 
     refused = caucus(bob, "ballot", "close", ballot_id, check=False)
     assert refused.returncode == 1
-    assert refused.stderr == "caucus: only the ballot's creator can close it\n"
+    assert refused.stderr == "caucus: only the ballot's creator or an organizer can close it\n"
     closed = caucus(alice, "ballot", "close", ballot_id)
     assert last_line(closed) == "Ballot tallied; 3 of 3 have voted"
     caucus(bob, "sync")
@@ -90,3 +90,50 @@ def test_create_vote_close_results(tmp_path: Path, server: RelayProcess) -> None
     relay_bytes = b"".join(p.read_bytes() for p in tmp_path.glob("relay.db*"))
     for secret in (b"Alice", b"Bob", b"Carol", b"Counter-offer", b"rate card"):
         assert secret not in relay_bytes
+
+
+def test_results_say_eligibility_changed_in_plain_words(
+    tmp_path: Path, server: RelayProcess
+) -> None:
+    alice, bob, carol = (tmp_path / n for n in ("alice", "bob", "carol"))
+    for home, name in ((alice, "Alice"), (bob, "Bob"), (carol, "Carol")):
+        caucus(home, "init", "--name", name, "--relay", server.url)
+    caucus(alice, "group", "create", "Couriers")
+    for home in (bob, carol):
+        caucus(home, "join", last_line(caucus(alice, "invite", "Couriers")))
+        caucus(alice, "sync")
+        caucus(home, "sync")
+    caucus(bob, "sync")
+    ballot_id = last_line(
+        caucus(alice, "ballot", "create", "Couriers", "--question", "Strike?",
+               "--kind", "yes-no", "--closes-in", "10m")
+    )  # fmt: skip
+    caucus(carol, "ballot", "vote", ballot_id, "yes")
+    carol_fingerprint = last_line(caucus(carol, "fingerprint"))
+    caucus(alice, "remove", "Couriers", carol_fingerprint)
+    caucus(alice, "ballot", "close", ballot_id)
+    caucus(bob, "sync")
+
+    data = results(bob, ballot_id)
+    assert data["eligibility_changed"] is True
+    assert data["integrity"] is None
+    assert data["counts"] == {"yes": 1, "no": 0, "abstain": 0}
+    assert data["counted"]["count"] == 1  # type: ignore[index]
+    assert data["counted"] == results(alice, ballot_id)["counted"]
+    text = caucus(bob, "ballot", "results", ballot_id).stdout
+    assert "Warning: eligibility changed: a member of this ballot left or was removed" in text
+    (listed,) = json.loads(caucus(bob, "ballot", "list", "Couriers", "--json").stdout)
+    assert listed["eligibility_changed"] is True
+
+    refused = caucus(bob, "ballot", "rerun", ballot_id, check=False)
+    assert refused.stderr == "caucus: only the ballot's creator or an organizer can run it again\n"
+    again = last_line(caucus(alice, "ballot", "rerun", ballot_id[:12]))
+    assert re.fullmatch(r"[0-9a-f]{32}", again) and again != ballot_id
+    caucus(bob, "sync")
+    rerun = next(
+        b
+        for b in json.loads(caucus(bob, "ballot", "list", "Couriers", "--json").stdout)
+        if b["id"] == again
+    )
+    assert (rerun["question"], rerun["kind"], rerun["eligible"]) == ("Strike?", "yes-no", 2)
+    assert rerun["status"] == "open" and rerun["eligibility_changed"] is False

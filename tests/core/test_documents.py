@@ -365,6 +365,8 @@ def test_removed_or_demoted_organizer_later_documents_are_not_trusted(
         await alice.remove_member(group_id, bob.fingerprint)
         await sync_all(bob, carol, dave)
         clock.advance(days=1)
+        # Alice's client is online: its head confirms the group (docs/protocol.md 7.8).
+        await sync_all(alice, dave)
         later = await member_publishes(
             dave,
             group_id,

@@ -11,10 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.core.delivery_keys import KeyPolicy
 from app.core.engine import Engine
 from app.core.errors import ClientError, NotFound, NotPermittedHere
 from crypto.errors import DecryptionFailed
+from crypto.freshness import open_head_item
 from crypto.group_log import Role
+from crypto.items import ItemType, peek_type
 from crypto.key_schedule import EpochKeys
 from crypto.message import open_sender_data
 from tests.core.harness import Clock, befriend, make_engine, make_relay, run, sync_all
@@ -76,7 +79,9 @@ def test_removed_member_reads_nothing_sent_afterwards(world, tmp_path: Path) -> 
         await alice.send_text(group_id, "before removal")
         await sync_all(carol)
         # Carol keeps a copy of every key she holds before she is removed.
-        (stolen_secret,) = carol.db.one("SELECT secret FROM epochs WHERE group_id = ?", (group_id,))
+        (stolen_secret,) = carol.db.one(
+            "SELECT keys FROM epoch_keys WHERE group_id = ?", (group_id,)
+        )
         await alice.remove_member(group_id, carol.fingerprint)
         await alice.send_text(group_id, "after removal: the new rate card")
         await sync_all(bob, carol)
@@ -86,12 +91,12 @@ def test_removed_member_reads_nothing_sent_afterwards(world, tmp_path: Path) -> 
     assert ("alice", "after removal: the new rate card") in texts(bob, group_id)
     assert texts(carol, group_id) == [("alice", "before removal")]
     assert carol.group(group_id).status == "removed"
-    assert carol.db.one("SELECT count(*) FROM epochs WHERE group_id = ?", (group_id,))[0] == 0
+    assert carol.db.one("SELECT count(*) FROM epoch_keys WHERE group_id = ?", (group_id,))[0] == 0
     assert [m.name for m in bob.members(group_id)] == ["alice", "bob"]
 
     # Even with the relay's whole database, Carol's last epoch key opens nothing newer.
     mailbox_id = alice.session(group_id).mailbox_id
-    carol_keys = EpochKeys.derive(group_id, carol.session(group_id).state.seq - 1, stolen)
+    carol_keys = EpochKeys.decode(stolen)
     later = [
         item
         for seq, item in _relay_items(app, mailbox_id)
@@ -103,8 +108,10 @@ def test_removed_member_reads_nothing_sent_afterwards(world, tmp_path: Path) -> 
     ]
     assert later, "the message after the removal must be on the relay"
     for item in later:
+        # Alice's client also publishes a freshness head after the removal (section 4.4).
+        opener = open_head_item if peek_type(item) is ItemType.HEAD else open_sender_data
         with pytest.raises(DecryptionFailed):
-            open_sender_data(carol_keys, item)
+            opener(carol_keys, item)
 
 
 def _relay_items(app, mailbox_id: bytes) -> list[tuple[int, bytes]]:
@@ -304,6 +311,9 @@ def test_member_who_leaves_cannot_read_on_and_the_group_rekeys(world) -> None:
 
 def test_first_organizer_rekeys_a_week_old_epoch(world) -> None:
     _, clock, (alice, bob, _) = world
+    # Delivery key rotation starts epochs of its own (tests/core/test_delivery_rotation.py).
+    for engine in (alice, bob):
+        engine.delivery_keys.policy = KeyPolicy(max_age_ms=365 * 86_400_000)
 
     async def scenario() -> tuple[bytes, int, int]:
         group_id = await alice.create_group("Freelancers")

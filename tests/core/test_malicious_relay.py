@@ -232,9 +232,11 @@ def test_member_cannot_post_as_another_member(world: World) -> None:
     keys = session.keys
     assert keys is not None
     alice_index = session.state.sender_index(world.alice.identity.public_key)
+    # Carol keeps Alice's chain where she last read it (the epoch secret is not kept).
+    alice_chain = session.recv_chains[alice_index]
     forged = seal_message(
         keys,
-        SendChain.start(keys, alice_index),
+        SendChain(keys.epoch, alice_index, alice_chain.next_counter, alice_chain.chain_key),
         world.carol.identity,
         ContentType.TEXT,
         TextBody(bytes(16), "alice: I withdraw the strike").encode(),
@@ -277,7 +279,8 @@ def test_substituted_epoch_key_is_refused(world: World) -> None:
     group_id = setup_group(world)
     relay_secret = os.urandom(32)
     bob_pk = world.bob.identity.public_key
-    bob_delivery = world.bob.identity.delivery_cert.delivery_pk
+    # Bob's delivery key in this group, as the roster lists it.
+    bob_delivery = world.alice.session(group_id).state.member(bob_pk).delivery_cert.delivery_pk
 
     def substitute(frames: Frames) -> Frames:
         out = []
@@ -305,8 +308,9 @@ def test_substituted_epoch_key_is_refused(world: World) -> None:
         await world.bob.sync()
 
     run(go())
-    bob_secret = world.bob.db.one("SELECT secret FROM epochs WHERE group_id = ?", (group_id,))[0]
-    assert bob_secret != relay_secret
+    (bob_keys,) = world.bob.db.one("SELECT keys FROM epoch_keys WHERE group_id = ?", (group_id,))
+    relay_keys = EpochKeys.derive(group_id, EpochKeys.decode(bob_keys).epoch, relay_secret)
+    assert EpochKeys.decode(bob_keys).mailbox_cap != relay_keys.mailbox_cap
     assert any("EpochKeyMismatch" in w for w in warnings_of(world.bob, group_id))
 
 

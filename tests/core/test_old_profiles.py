@@ -16,6 +16,7 @@ from app.core.engine import Engine
 from app.core.profile import open_with_key, unlock_with_key
 from app.core.queries import Queries
 from app.core.store import ballots as ballot_store
+from crypto.key_schedule import EpochKeys
 from tests.core.harness import run
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "profiles"
@@ -83,3 +84,42 @@ def test_an_upgraded_profile_opens_again_and_in_the_reader(home: Path) -> None:
         assert [g.name for g in reader.groups()] == ["Couriers' Union"]
     finally:
         reader.db.close()
+
+
+def test_an_old_profile_keeps_no_epoch_secret_and_its_single_key_only_in_its_own_row(
+    home: Path,
+) -> None:
+    """Protocol 3.1-3.2: the bare epoch secret becomes keys and chains; the profile's one
+    delivery key, which every group of an older profile lists, moves to its own row (to
+    be deleted once the groups rotate) and the profile row gets a fresh, unpublished key."""
+    db, _ = unlock_with_key(home, PASSPHRASE)
+    try:
+        (old_secret,) = db.one("SELECT delivery_secret FROM profile")
+        ((legacy_epoch, legacy_secret),) = db.all("SELECT epoch, secret FROM epochs")
+    finally:
+        db.close()
+    engine = Engine.open(home, PASSPHRASE)
+    try:
+        group_id = engine.resolve_group("Couriers' Union")
+        assert engine.db.all("SELECT * FROM epochs") == []
+        (stored,) = engine.db.one("SELECT keys FROM epoch_keys WHERE group_id = ?", (group_id,))
+        keys = EpochKeys.decode(bytes(stored))
+        assert (
+            keys == EpochKeys.derive(group_id, legacy_epoch, bytes(legacy_secret)).without_secret()
+        )
+        chains = engine.db.one("SELECT count(*) FROM recv_chains WHERE group_id = ?", (group_id,))[
+            0
+        ]
+        assert chains == len(engine.members(group_id))
+        (profile_secret,) = engine.db.one("SELECT delivery_secret FROM profile")
+        assert bytes(profile_secret) != bytes(old_secret)
+        kept = engine.db.all("SELECT secret, origin FROM delivery_keys")
+        assert [(bytes(s), o) for s, o in kept] == [(bytes(old_secret), "profile")]
+        state = engine.session(group_id).state
+        listed = state.member(engine.identity.public_key).delivery_cert.delivery_pk
+        assert (
+            engine.db.one("SELECT count(*) FROM delivery_keys WHERE public_key = ?", (listed,))[0]
+            == 1
+        )
+    finally:
+        run(engine.close())

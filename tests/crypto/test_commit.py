@@ -295,7 +295,7 @@ def test_wrong_epoch_keys_do_not_decrypt() -> None:
     wrong = EpochKeys.derive(prev_keys.group_id, prev_keys.epoch, b"\x01" * 32)
     with pytest.raises(DecryptionFailed):
         open_commit(wrong, group.commits[-1])
-    other_group = EpochKeys.derive(b"\x09" * 16, prev_keys.epoch, prev_keys.secret)
+    other_group = EpochKeys.derive(b"\x09" * 16, prev_keys.epoch, group.secrets[-2])
     with pytest.raises(DecryptionFailed):
         open_commit(other_group, group.commits[-1])
 

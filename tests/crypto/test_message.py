@@ -48,7 +48,8 @@ from crypto.ratchet import ReceiveChain, SendChain
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "messages.json").read_text())
 
 GROUP_ID = bytes.fromhex("00112233445566778899aabbccddeeff")
-KEYS = EpochKeys.derive(GROUP_ID, 12, hashlib.sha256(b"epoch 12").digest())
+SECRET = hashlib.sha256(b"epoch 12").digest()
+KEYS = EpochKeys.derive(GROUP_ID, 12, SECRET)
 LOG_HEAD = hashlib.sha256(b"entry 12").digest()
 ZERO = bytes(32)
 
@@ -210,7 +211,7 @@ def test_opening_preconditions_are_usage_errors() -> None:
     sealed = seal(SendChain.start(KEYS, 1), BOB)
     envelope = open_sender_data(KEYS, sealed.item)
     message_keys, _ = ReceiveChain.start(KEYS, 1).key_for(0)
-    other_epoch = EpochKeys.derive(GROUP_ID, 13, KEYS.secret)
+    other_epoch = EpochKeys.derive(GROUP_ID, 13, SECRET)
     with pytest.raises(UsageError):
         open_message(other_epoch, envelope, message_keys, BOB.public_key)
     with pytest.raises(UsageError):
@@ -262,7 +263,7 @@ def test_epoch_in_the_header_is_authenticated() -> None:
     """A relay that relabels an item into another epoch cannot get it opened there."""
     item = seal(SendChain.start(KEYS, 1), BOB).item
     relabelled = item[:2] + struct.pack(">Q", 13) + item[10:]
-    same_secret_next_epoch = EpochKeys.derive(GROUP_ID, 13, KEYS.secret)
+    same_secret_next_epoch = EpochKeys.derive(GROUP_ID, 13, SECRET)
     with pytest.raises(DecryptionFailed):
         open_sender_data(same_secret_next_epoch, relabelled)
     with pytest.raises(DecryptionFailed):
@@ -271,7 +272,7 @@ def test_epoch_in_the_header_is_authenticated() -> None:
 
 def test_item_of_another_group_does_not_open() -> None:
     item = seal(SendChain.start(KEYS, 1), BOB).item
-    other_group = EpochKeys.derive(bytes(16), 12, KEYS.secret)  # same secret, other group
+    other_group = EpochKeys.derive(bytes(16), 12, SECRET)  # same secret, other group
     with pytest.raises(DecryptionFailed):
         open_sender_data(other_group, item)
     other_secret = EpochKeys.derive(GROUP_ID, 12, bytes(32))
@@ -326,7 +327,7 @@ def test_member_cannot_post_as_another_member() -> None:
 
 def test_signature_binds_epoch_and_group() -> None:
     """A signed inner plaintext moved to another epoch fails the signature, not just AEAD."""
-    other = EpochKeys.derive(GROUP_ID, 13, KEYS.secret)
+    other = EpochKeys.derive(GROUP_ID, 13, SECRET)
     sealed = seal(SendChain.start(other, 1), BOB, keys=other)
     envelope = open_sender_data(other, sealed.item)
     message_keys, _ = ReceiveChain.start(other, 1).key_for(0)

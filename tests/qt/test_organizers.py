@@ -86,7 +86,8 @@ def test_rename_and_leave_from_the_group_menu(qtbot, relay, make_app) -> None:  
     dialog.setTextValue("Bakers' Union")
     dialog.accept()
     qtbot.waitUntil(lambda: bob.title.text().startswith("Bakers' Union"), timeout=WAIT_MS)
-    assert alice.group_model.groups()[0].name == "Bakers' Union"
+    # Alice's list refreshes on its own schedule: wait for it too, do not race it.
+    qtbot.waitUntil(lambda: alice.group_model.groups()[0].name == "Bakers' Union", timeout=WAIT_MS)
 
     # Leaving asks first; cancelling changes nothing.
     bob.leave_action.trigger()

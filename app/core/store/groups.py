@@ -1,14 +1,16 @@
 """Every SQL statement on a group's tables (migrations/0001_init.sql).
 
 ``groups`` (one row per group we are or were in), ``log_entries`` (the signed group log),
-``epochs`` (the live epoch secret only: older ones are deleted for forward secrecy),
+``epoch_keys`` (the keys of the live epoch, never its secret: 0012_delivery_keys.sql),
+``epochs`` (the bare live epoch secret of profiles before 0012, converted on open),
 ``send_chains`` / ``recv_chains`` (the ratchet chains of the live epoch), ``sender_heads``
 (the last message hash seen from each sender) and ``warnings`` (integrity findings).
 
 A group's ``status`` is a ``GroupStatus`` and changes only along ``GROUP_TRANSITIONS``, by
-an ``UPDATE`` guarded by the old status. Functions that read key material (``load_epoch``,
-``load_send_chain``, ``load_recv_chains``) are never called by the
-desktop app's read-only connection; the others select no secret column.
+an ``UPDATE`` guarded by the old status. Functions that read key material
+(``load_epoch_keys``, ``load_legacy_epoch``, ``load_send_chain``, ``load_recv_chains``)
+are never called by the desktop app's read-only connection; the others select no secret
+column.
 Write functions join the caller's transaction.
 """
 
@@ -20,11 +22,12 @@ from app.core.database import Database
 from app.core.status import GROUP_TRANSITIONS, GroupStatus, move
 from crypto.errors import UsageError
 from crypto.group_log import LogEntry
+from crypto.key_schedule import EpochKeys
 from crypto.ratchet import ReceiveChain, SendChain
 
 __all__ = [
-    "EpochRow",
     "GroupRow",
+    "LegacyEpochRow",
     "LoggedEntry",
     "active_group_ids",
     "clear_chains",
@@ -34,16 +37,18 @@ __all__ = [
     "insert_log_entry",
     "insert_warning",
     "last_sent",
+    "legacy_epoch_groups",
     "live_epoch",
-    "load_epoch",
+    "load_epoch_keys",
     "load_group",
+    "load_legacy_epoch",
     "load_log",
     "load_recv_chains",
     "load_send_chain",
     "load_sender_heads",
     "logged_entry",
     "mark_read",
-    "save_epoch",
+    "save_epoch_keys",
     "save_recv_chains",
     "save_send_chain",
     "save_sender_heads",
@@ -72,8 +77,8 @@ class GroupRow:
 
 
 @dataclass(frozen=True)
-class EpochRow:
-    """The group's live epoch and its secret."""
+class LegacyEpochRow:
+    """A live epoch stored as its bare secret by a profile before migration 0012."""
 
     epoch: int
     secret: bytes
@@ -216,22 +221,38 @@ def logged_entry(db: Database, group_id: bytes, seq: int) -> LoggedEntry | None:
 
 
 def live_epoch(db: Database, group_id: bytes) -> int | None:
-    """The number of the group's live epoch (its secret not read), or None."""
-    row = db.one("SELECT epoch FROM epochs WHERE group_id = ?", (group_id,))
+    """The number of the group's live epoch (its keys not read), or None."""
+    row = db.one("SELECT epoch FROM epoch_keys WHERE group_id = ?", (group_id,))
     return int(row[0]) if row is not None else None
 
 
-def load_epoch(db: Database, group_id: bytes) -> EpochRow | None:
-    row = db.one("SELECT epoch, secret FROM epochs WHERE group_id = ?", (group_id,))
-    return EpochRow(int(row[0]), bytes(row[1])) if row is not None else None
+def load_epoch_keys(db: Database, group_id: bytes) -> EpochKeys | None:
+    """The live epoch's keys (without its secret), or None."""
+    row = db.one("SELECT keys FROM epoch_keys WHERE group_id = ?", (group_id,))
+    return EpochKeys.decode(bytes(row[0])) if row is not None else None
 
 
-def save_epoch(db: Database, group_id: bytes, epoch: int, secret: bytes) -> None:
-    """The live epoch's secret, replacing the previous one."""
+def save_epoch_keys(db: Database, keys: EpochKeys) -> None:
+    """The live epoch's keys, replacing the previous epoch's; ``UsageError`` if they
+    still carry the epoch secret (it is never stored)."""
+    if keys.secret is not None:
+        raise UsageError("forget the epoch secret before storing the epoch's keys")
     db.execute(
-        "INSERT OR REPLACE INTO epochs (group_id, epoch, secret) VALUES (?, ?, ?)",
-        (group_id, epoch, secret),
+        "INSERT OR REPLACE INTO epoch_keys (group_id, epoch, keys) VALUES (?, ?, ?)",
+        (keys.group_id, keys.epoch, keys.encode()),
     )
+    db.execute("DELETE FROM epochs WHERE group_id = ?", (keys.group_id,))
+    db.secret_deleted()  # the previous epoch's keys
+
+
+def legacy_epoch_groups(db: Database) -> list[bytes]:
+    """Groups whose live epoch is still stored as a bare secret (before 0012)."""
+    return [bytes(row[0]) for row in db.all("SELECT group_id FROM epochs")]
+
+
+def load_legacy_epoch(db: Database, group_id: bytes) -> LegacyEpochRow | None:
+    row = db.one("SELECT epoch, secret FROM epochs WHERE group_id = ?", (group_id,))
+    return LegacyEpochRow(int(row[0]), bytes(row[1])) if row is not None else None
 
 
 def clear_chains(db: Database, group_id: bytes) -> None:
@@ -241,8 +262,10 @@ def clear_chains(db: Database, group_id: bytes) -> None:
 
 
 def delete_key_material(db: Database, group_id: bytes) -> None:
-    """Delete the epoch secret and every chain (we are no longer a member)."""
+    """Delete the epoch's keys and every chain (we are no longer a member)."""
     db.execute("DELETE FROM epochs WHERE group_id = ?", (group_id,))
+    db.execute("DELETE FROM epoch_keys WHERE group_id = ?", (group_id,))
+    db.secret_deleted()
     clear_chains(db, group_id)
 
 

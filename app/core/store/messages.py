@@ -367,12 +367,19 @@ def set_status(db: Database, row_id: int, old: MessageStatus, new: MessageStatus
 
 
 def seal_message(
-    db: Database, row_id: int, item: bytes, message_id: bytes, prev_sent: bytes
+    db: Database,
+    row_id: int,
+    item: bytes,
+    message_id: bytes,
+    prev_sent: bytes,
+    epoch: int | None = None,
 ) -> None:
-    """The sealed item of a pending message, with our previous message hash at sealing."""
+    """The sealed item of a pending message, with our previous message hash at sealing
+    and the epoch it was sealed in (a removal learned late names what it exposed)."""
     db.execute(
-        "UPDATE messages SET item = ?, message_id = ?, prev_sent = ? WHERE id = ?",
-        (item, message_id, prev_sent, row_id),
+        "UPDATE messages SET item = ?, message_id = ?, prev_sent = ?, sealed_epoch = ?"
+        " WHERE id = ?",
+        (item, message_id, prev_sent, epoch, row_id),
     )
 
 
@@ -385,7 +392,8 @@ def unseal_message(db: Database, group_id: bytes, row_id: int) -> None:
         (row_id, group_id),
     )
     db.execute(
-        "UPDATE messages SET item = NULL, message_id = NULL, prev_sent = NULL WHERE id = ?",
+        "UPDATE messages SET item = NULL, message_id = NULL, prev_sent = NULL,"
+        " sealed_epoch = NULL WHERE id = ?",
         (row_id,),
     )
 

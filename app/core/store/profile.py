@@ -21,6 +21,7 @@ __all__ = [
     "insert_profile",
     "profile_secrets",
     "public_profile",
+    "replace_delivery_key",
     "save_verified",
     "verified_keys",
 ]
@@ -86,6 +87,15 @@ def profile_secrets(db: Database) -> ProfileSecrets | None:
     if row is None:
         return None
     return ProfileSecrets(str(row[0]), str(row[1]), bytes(row[2]), bytes(row[3]), bytes(row[4]))
+
+
+def replace_delivery_key(db: Database, delivery_secret: bytes, delivery_cert: bytes) -> None:
+    """The profile's own delivery key, replaced (its older copy is overwritten: secure_delete)."""
+    db.execute(
+        "UPDATE profile SET delivery_secret = ?, delivery_cert = ? WHERE id = 1",
+        (delivery_secret, delivery_cert),
+    )
+    db.secret_deleted()
 
 
 def verified_keys(db: Database) -> list[VerifiedKeyRow]:

@@ -24,10 +24,15 @@ def test_reveal_closes_an_open_ballot() -> None:
     assert advance(BallotState.OPEN, BallotEvent.REVEAL) is BallotState.REVEALED
 
 
-@pytest.mark.parametrize("state", [BallotState.CLOSED, BallotState.REVEALED, BallotState.TALLIED])
+@pytest.mark.parametrize("state", [BallotState.CLOSED, BallotState.TALLIED])
 def test_votes_after_the_close_expire(state: BallotState) -> None:
     with pytest.raises(Expired):
         advance(state, BallotEvent.VOTE)
+
+
+def test_a_named_vote_may_still_arrive_after_the_reveal() -> None:
+    # Version 2: the engine lets in only votes the reveal names (docs/ballots.md 13).
+    assert advance(BallotState.REVEALED, BallotEvent.VOTE) is BallotState.REVEALED
 
 
 def test_everything_else_is_refused() -> None:

@@ -46,7 +46,8 @@ from tests.crypto.group_support import libsodium_hash
 RNG = seeded_rng("vote-item")
 KEYS = members(4, RNG)
 DEFINITION, REVEAL = make_ballot(BallotKind.YES_NO_ABSTAIN, KEYS, RNG)
-EPOCH = EpochKeys.derive(GROUP_ID, 7, bytes(range(32)))
+SECRET = bytes(range(32))
+EPOCH = EpochKeys.derive(GROUP_ID, 7, SECRET)
 
 
 def vote(index: int, answer: Answer = Answer.YES) -> bytes:
@@ -79,16 +80,16 @@ def test_two_items_of_one_vote_share_no_bytes_beyond_the_header() -> None:
 
 def test_vote_key_is_the_protocol_kdf_and_separate_from_other_epoch_keys() -> None:
     """Recomputed through libsodium from the protocol text, not through crypto/kdf.py."""
-    assert vote_key(EPOCH) == libsodium_hash("vote-key", key=EPOCH.secret)
+    assert vote_key(EPOCH) == libsodium_hash("vote-key", key=SECRET)
     assert vote_key(EPOCH) not in {EPOCH.mailbox_cap, EPOCH.commit_key, EPOCH.sender_data_key}
 
 
 def test_an_item_of_another_epoch_or_group_does_not_open() -> None:
     item = seal_vote_item(EPOCH, vote(2), os.urandom)
     with pytest.raises(DecryptionFailed, match="another epoch"):
-        open_vote_item(EpochKeys.derive(GROUP_ID, 8, EPOCH.secret), item)
+        open_vote_item(EpochKeys.derive(GROUP_ID, 8, SECRET), item)
     with pytest.raises(DecryptionFailed):
-        open_vote_item(EpochKeys.derive(bytes(16), 7, EPOCH.secret), item)
+        open_vote_item(EpochKeys.derive(bytes(16), 7, SECRET), item)
     with pytest.raises(DecryptionFailed):
         open_vote_item(EpochKeys.derive(GROUP_ID, 7, bytes(32)), item)
 
