@@ -23,6 +23,7 @@ from typing import Any
 import platformdirs
 from sqlcipher3 import dbapi2 as sqlcipher
 
+from app.cli_attachments import add_attachment_commands
 from app.cli_ballots import add_ballot_commands
 from app.cli_docs import add_doc_commands
 from app.cli_json import group_json, iso, member_json, message_json, request_json
@@ -251,7 +252,10 @@ async def cmd_send(engine: Engine, args: argparse.Namespace) -> int:
     if args.unconfirmed:
         engine.freshness.send_anyway(group_id)  # docs/protocol.md 7.8: the user's override
     try:
-        await engine.send_text(group_id, args.text, channel_id)
+        if args.attach:
+            await engine.attachments.send(group_id, args.attach, args.text, channel_id)
+        else:
+            await engine.send_text(group_id, args.text, channel_id)
     except RelayUnavailable as exc:
         print(
             f"caucus: {exc}; the message is queued and goes out with the next sync", file=sys.stderr
@@ -290,7 +294,8 @@ async def cmd_messages(engine: Engine, args: argparse.Namespace) -> int:
     else:
         for m in messages:
             flag = f"  [{m.warning}]" if m.warning else ""
-            print(f"{iso(m.sent_at)}  {m.sender_name}: {m.text}{flag}")
+            files = "".join(f"  [file {a.name}, {a.size} bytes]" for a in m.attachments)
+            print(f"{iso(m.sent_at)}  {m.sender_name}: {m.text}{files}{flag}")
     return 0
 
 
@@ -428,7 +433,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("send", help="send a message")
     p.add_argument("group")
-    p.add_argument("text")
+    p.add_argument("text", nargs="?", default="", help="may be left out with --attach")
+    p.add_argument(
+        "--attach",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="attach a file (at most 100 MiB; repeat for up to 8)",
+    )
     p.add_argument("--channel", default=None, help="a channel's name (default: general)")
     p.add_argument(
         "--unconfirmed",
@@ -458,6 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("emoji")
     p.add_argument("--remove", action="store_true", help="take your reaction back")
     p.set_defaults(handler=cmd_react)
+    add_attachment_commands(sub)
 
     channel = sub.add_parser("channel", help="a group's channels")
     csub = channel.add_subparsers(dest="channel_command", required=True, metavar="ACTION")

@@ -59,7 +59,9 @@ def message_json(m: MessageView) -> dict[str, Any]:
         "edited": m.edited,
         "deleted": m.deleted,
         "reactions": {emoji: list(names) for emoji, names in m.reactions},
-        "attachments": [],
+        "attachments": [
+            {"name": a.name, "size": a.size, "media_type": a.media_type} for a in m.attachments
+        ],
     }
 
 

@@ -50,6 +50,7 @@ class ContentType(IntEnum):
     EDIT = 3
     DELETE = 4
     REACTION = 5
+    ATTACHMENT = 6  # crypto/attachment.py: files attached to a message (4.1.2)
 
 
 class Content(Protocol):
@@ -118,4 +119,5 @@ def parse_content(content_type: int, body: bytes) -> Content:
     return parser(body)
 
 
+from crypto import attachment as _attachment  # noqa: E402, F401  (registers type 6)
 from crypto import conversation as _conversation  # noqa: E402, F401  (registers types 2-5)

@@ -47,6 +47,8 @@ from app.core.commands import (
     RenameGroup,
     ReplyTo,
     RetryMessage,
+    SaveAttachment,
+    SendFiles,
     SendText,
     SetMemberRole,
     SetMuted,
@@ -78,6 +80,7 @@ from app.core.queries import Queries
 from app.core.send_gate import SendHeld
 from app.core.views import (
     DEFAULT_CHANNEL,
+    AttachmentView,
     ChannelView,
     GroupView,
     JoinRequestView,
@@ -86,6 +89,7 @@ from app.core.views import (
     MessageView,
     ProfileView,
 )
+from crypto.attachment import MAX_ATTACHMENT_SIZE
 from crypto.ballot import (
     Answer,
     ApprovalChoice,
@@ -105,6 +109,7 @@ from crypto.invite import InviteCode
 
 __all__ = [
     "DEFAULT_CHANNEL",
+    "MAX_ATTACHMENT_SIZE",
     "MAX_BINS",
     "MAX_DOCUMENT_SIZE",
     "MAX_NOTE_BYTES",
@@ -116,6 +121,7 @@ __all__ = [
     "Answer",
     "ApprovalChoice",
     "ApproveJoin",
+    "AttachmentView",
     "BallotKind",
     "BallotReader",
     "BallotResultView",
@@ -169,6 +175,8 @@ __all__ = [
     "ReplyTo",
     "RetryMessage",
     "RunoffRound",
+    "SaveAttachment",
+    "SendFiles",
     "SendHeld",
     "SendText",
     "SetMemberRole",

@@ -47,6 +47,8 @@ __all__ = [
     "RenameGroup",
     "ReplyTo",
     "RetryMessage",
+    "SaveAttachment",
+    "SendFiles",
     "SendText",
     "SetMemberRole",
     "SetMuted",
@@ -120,6 +122,38 @@ class ReplyTo(Command[MessageView]):
 
     async def run(self, engine: Engine) -> MessageView:
         return await engine.conversation.reply(self.group_id, self.message_id, self.text)
+
+
+@dataclass(frozen=True)
+class SendFiles(Command[MessageView]):
+    """Attach files (at most 8, each at most 100 MiB) to a message, with optional text."""
+
+    group_id: bytes
+    paths: tuple[Path, ...]
+    text: str = ""
+    channel_id: bytes = DEFAULT_CHANNEL
+
+    async def run(self, engine: Engine) -> MessageView:
+        return await engine.attachments.send(
+            self.group_id, list(self.paths), self.text, self.channel_id
+        )
+
+
+@dataclass(frozen=True)
+class SaveAttachment(Command[Path]):
+    """Download, check and write file ``index`` of a message (the save dialog already
+    asked before replacing a file, hence ``force``)."""
+
+    group_id: bytes
+    message_id: bytes
+    out: Path
+    index: int = 0
+    force: bool = True
+
+    async def run(self, engine: Engine) -> Path:
+        return await engine.attachments.get(
+            self.group_id, self.message_id, self.out, index=self.index, force=self.force
+        )
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from pathlib import Path
 import httpx
 
 from app.core.admission import DEFAULT_INVITE_TTL_MS, Admission
+from app.core.attachments import Attachments
 from app.core.ballots import BallotService
 from app.core.conversation import Conversation
 from app.core.database import Database
@@ -145,6 +146,7 @@ class Engine(Queries):
         self.ballots = BallotService(self.context, self._groups, self._groups, self._outbox)
         self.documents = DocumentService(self.context, self._groups, self._outbox)
         self.conversation = Conversation(self.context, self._groups, self._outbox, self.name)
+        self.attachments = Attachments(self.context, self._groups, self._outbox)
         self.delivery_keys = KeyRotation(
             self.context, self._groups, self._groups, key_policy or KeyPolicy()
         )

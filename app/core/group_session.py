@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
-from app.core import delivery_keys
+from app.core import attachment_receive, delivery_keys
 from app.core.content_handlers import HANDLERS, ITEM_HANDLERS, AnonymousItem, Received
 from app.core.database import Database
 from app.core.epoch_entry import enter_epoch
@@ -25,6 +25,7 @@ from app.core.store import groups as store
 from app.core.store import messages as message_store
 from app.core.store import recovery as recovery_store
 from app.core.views import DEFAULT_CHANNEL, MessageView
+from crypto.attachment import AttachmentBody
 from crypto.ballot.transport import inner_item_type
 from crypto.commit import open_commit, open_epoch_delivery
 from crypto.content import ContentType, TextBody
@@ -296,12 +297,16 @@ class GroupSession:
             freshness_store.confirm(db, self.group_id, min(opened.sent_at, now), sender.identity_pk)
         changed: tuple[Event, ...] = ()
         reply_to: bytes | None = None
+        files: AttachmentBody | None = None
         if opened.content_type == ContentType.TEXT:
             text = TextBody.decode(opened.body)
             channel_id, shown = text.channel_id, text.text
         elif opened.content_type == ContentType.REPLY:
             reply = ReplyBody.decode(opened.body)
             channel_id, shown, reply_to = reply.channel_id, reply.text, reply.reply_to
+        elif opened.content_type == ContentType.ATTACHMENT:
+            files = AttachmentBody.decode(opened.body)
+            channel_id, shown = files.channel_id, attachment_receive.shown_text(files)
         else:
             handler = HANDLERS.get(opened.content_type)
             if handler is None:
@@ -317,6 +322,9 @@ class GroupSession:
         if reply_to is not None and result.message is not None:
             conversation_store.set_reply_to(db, result.message.row_id, reply_to)
             result = replace(result, message=replace(result.message, reply_to=reply_to))
+        if files is not None and result.message is not None:
+            shown_files = attachment_receive.record(db, result.message.row_id, files)
+            result = replace(result, message=replace(result.message, attachments=shown_files))
         return replace(result, changed=changed) if changed else result
 
     def _check_sender_chain(self, opened: OpenedMessage) -> str | None:

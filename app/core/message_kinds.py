@@ -37,7 +37,7 @@ class Opens(Enum):
 
 
 def classify(content_type: int) -> tuple[MessageKind, Opens | None]:
-    if content_type in (ContentType.TEXT, ContentType.REPLY):
+    if content_type in (ContentType.TEXT, ContentType.REPLY, ContentType.ATTACHMENT):
         return MessageKind.TEXT, None
     if content_type in _HIDDEN:
         return MessageKind.HIDDEN, None

@@ -8,9 +8,12 @@ and group states replayed from the signed log. Every write goes through the engi
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from app.core.database import Database
 from app.core.errors import ClientError, NotFound, NotPermittedHere
 from app.core.message_kinds import classify
+from app.core.store import attachments as attachment_store
 from app.core.store import conversation as conversation_store
 from app.core.store import groups as group_store
 from app.core.store import invites as invite_store
@@ -20,6 +23,7 @@ from app.core.store.messages import MessageRow
 from app.core.verified_keys import verified_keys
 from app.core.views import (
     DEFAULT_CHANNEL,
+    AttachmentView,
     ChannelView,
     GroupView,
     JoinRequestView,
@@ -220,7 +224,14 @@ class Queries:
             return []
         ids = [row.message_id for row in rows if row.message_id is not None]
         reactions = conversation_store.reactions_for(self.db, rows[0].group_id, ids) if ids else {}
-        return [self._view(row, reactions.get(row.message_id or b"", {})) for row in rows]
+        files = attachment_store.summaries(self.db, [row.row_id for row in rows])
+        views = [self._view(row, reactions.get(row.message_id or b"", {})) for row in rows]
+        return [
+            replace(view, attachments=tuple(AttachmentView(*f) for f in files[view.row_id]))
+            if view.row_id in files and not view.deleted
+            else view
+            for view in views
+        ]
 
     def _view(self, row: MessageRow, reactions: dict[str, list[str]] | None = None) -> MessageView:
         kind, opens = classify(row.content_type)

@@ -9,6 +9,7 @@ from crypto.group_log import Role
 
 __all__ = [
     "DEFAULT_CHANNEL",
+    "AttachmentView",
     "ChannelView",
     "GroupView",
     "JoinRequestView",
@@ -67,6 +68,15 @@ class GroupView:
 
 
 @dataclass(frozen=True)
+class AttachmentView:
+    """A file attached to a message (fetched only on request: ``attachments.get``)."""
+
+    name: str
+    size: int
+    media_type: str
+
+
+@dataclass(frozen=True)
 class MessageView:
     row_id: int
     group_id: bytes
@@ -85,6 +95,7 @@ class MessageView:
     edited: bool = False  # its author changed the text
     deleted: bool = False  # its author deleted it for everyone (text is empty)
     reactions: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (emoji, who), first first
+    attachments: tuple[AttachmentView, ...] = ()  # files, in the order they were attached
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ class ChatView(QListView):
     reply_requested = Signal(object)  # MessageView
     edit_requested = Signal(object)  # MessageView (ours)
     delete_requested = Signal(object)  # MessageView (ours)
+    save_requested = Signal(object, int)  # MessageView, which attached file
     react_requested = Signal(object, str)  # MessageView, emoji (a second time takes it back)
     frame_painted = Signal()  # after each paint of the viewport (the benchmark listens)
 
@@ -276,6 +277,13 @@ class ChatView(QListView):
                 delete.triggered.connect(lambda: self.delete_requested.emit(message))
                 menu.addAction(delete)
             menu.addSeparator()
+        if not message.deleted and message.message_id is not None:
+            for position, attachment in enumerate(message.attachments):
+                save = QAction(f"Save “{attachment.name}”…", menu)
+                save.triggered.connect(
+                    lambda _c=False, i=position: self.save_requested.emit(message, i)
+                )
+                menu.addAction(save)
         copy = QAction("Copy text", menu)
         copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(message.text))
         menu.addAction(copy)

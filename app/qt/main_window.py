@@ -9,10 +9,12 @@ costs a few refreshes, not thousands).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -41,9 +43,12 @@ from app.core.api import (
     Queries,
     React,
     RelayError,
+    RelayUnavailable,
     RenameGroup,
     ReplyTo,
     RetryMessage,
+    SaveAttachment,
+    SendFiles,
     SendHeld,
     SendText,
     SetMuted,
@@ -139,6 +144,7 @@ class MainWindow(QMainWindow):
         self._last_sender: tuple[str, bytes] = ("", b"")
         self._mentioned_by: tuple[str, bytes] | None = None  # since the last notification
         self.dialog: QWidget | None = None  # the dialog most recently opened (tests look)
+        self.last_saved: Path | None = None  # the attached file saved last (tests look)
         self._discarded = False
         self._asking_to_join: dict[bytes, bool] = {}  # groups whose request is in the bar
         self._last_text = ""
@@ -245,6 +251,7 @@ class MainWindow(QMainWindow):
         self.chat.panel_requested.connect(self._open_panel)
         self.chat.delete_requested.connect(self.confirm_delete)
         self.chat.react_requested.connect(self.react)
+        self.chat.save_requested.connect(self.choose_save_path)
         self.composer = Composer()
         self.composer.send_requested.connect(self.send)
         self.chat.reply_requested.connect(self.composer.reply_to)
@@ -334,7 +341,9 @@ class MainWindow(QMainWindow):
         self.mute_action.setCheckable(True)
         self.rename_action = self._action("Rename group…", None, self.open_rename_dialog)
         self.leave_action = self._action("Leave group…", None, self.confirm_leave)
+        self.attach_action = self._action("Send files…", None, self.choose_files)
         for action in (
+            self.attach_action,
             self.invite_action,
             self.channel_action,
             self.members_action,
@@ -814,6 +823,60 @@ class MainWindow(QMainWindow):
             )
         )
         self._open(box)
+
+    def choose_files(self) -> None:
+        """Ask for up to 8 files; they go out with the composer's text as one message."""
+        if self._group is None:
+            return
+        dialog = QFileDialog(self, "Send files")
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFiles)
+        dialog.filesSelected.connect(lambda paths: self.send_files([Path(p) for p in paths]))
+        self._open(dialog)
+
+    def send_files(self, paths: list[Path]) -> None:
+        group = self._group
+        if group is None or not paths:
+            return
+        text = self.composer.edit.toPlainText()
+        command = SendFiles(group.group_id, tuple(paths), text, self._channel_id)
+
+        def failed(error: Exception) -> None:
+            if isinstance(error, RelayUnavailable):  # uploaded; the message is queued
+                self.statusBar().showMessage(
+                    "The server cannot be reached; the message goes out as soon as it can.", 10000
+                )
+                return
+            self.show_banner(human_error(error))
+
+        def sent(_view: object) -> None:
+            if self.composer.edit.toPlainText() == text:
+                self.composer.clear()
+            self.chat.follow_latest()
+
+        self.statusBar().showMessage(f"Sending {len(paths)} file(s)…", 10000)
+        self.bridge.submit(command, sent, failed)
+
+    def choose_save_path(self, message: MessageView, index: int) -> None:
+        if message.message_id is None or not 0 <= index < len(message.attachments):
+            return
+        dialog = QFileDialog(self, "Save file")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)  # asks before replacing
+        dialog.selectFile(message.attachments[index].name)
+        dialog.fileSelected.connect(lambda path: self.save_attachment(message, index, Path(path)))
+        self._open(dialog)
+
+    def save_attachment(self, message: MessageView, index: int, out: Path) -> None:
+        group = self._group
+        if group is None or message.message_id is None:
+            return
+        command = SaveAttachment(group.group_id, message.message_id, out, index)
+
+        def done(path: Path) -> None:
+            self.last_saved = path
+            self.statusBar().showMessage(f"Saved {path.name} in {path.parent}", 10000)
+
+        self.statusBar().showMessage(f"Downloading {message.attachments[index].name}…", 10000)
+        self.bridge.submit(command, done, lambda error: self.show_banner(human_error(error)))
 
     def _open_panel(self, name: str) -> None:
         """A ballot or document line in the chat was clicked: show its panel."""

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QS
 
 from app.core.api import MessageView
 from app.qt import rich_text
+from app.qt.dialogs.publish import human_size
 from app.qt.message_model import Roles
 from app.qt.rich_text import Span, SpanKind
 from app.qt.theme import colors
@@ -103,8 +104,17 @@ def event_text(message: MessageView, time_text: str) -> str:
 
 
 def shown_text(message: MessageView) -> str:
-    """A message's text as the bubble shows it (a deleted one says so)."""
-    return "This message was deleted" if message.deleted else message.text
+    """A message's text as the bubble shows it (a deleted one says so), then one line per
+    attached file (saved from the message's menu)."""
+    if message.deleted:
+        return "This message was deleted"
+    if not message.attachments:
+        return message.text
+    names = ", ".join(a.name for a in message.attachments)
+    files = "\n".join(f"📎 {a.name} · {human_size(a.size)}" for a in message.attachments)
+    if message.text == f"sent {names}":  # no text of its own (app/core/attachment_receive.py)
+        return files
+    return f"{message.text}\n{files}"
 
 
 def reactions_line(message: MessageView) -> str:

@@ -59,6 +59,7 @@ __all__ = [
     "acknowledge",
     "check_acknowledgement",
     "check_content",
+    "check_file_fields",
     "export",
     "open_document",
     "publish",
@@ -100,11 +101,8 @@ def _utf8_len(text: str) -> int:
         return -1
 
 
-def _check_text_fields(
-    title: str, filename: str, media_type: str, note: str, error: type[CaucusError]
-) -> None:
-    _check(1 <= _utf8_len(title) <= MAX_TITLE_BYTES, error, "title must be 1 to 256 bytes")
-    _check(not _BAD_NAME_CHARS.search(title), error, "title holds a control character")
+def check_file_fields(filename: str, media_type: str, error: type[CaucusError]) -> None:
+    """A file name and media type as documents and attachments (4.1.2) carry them."""
     _check(
         1 <= _utf8_len(filename) <= MAX_FILENAME_BYTES, error, "file name must be 1 to 255 bytes"
     )
@@ -121,6 +119,14 @@ def _check_text_fields(
         error,
         "media type must be type/subtype",
     )
+
+
+def _check_text_fields(
+    title: str, filename: str, media_type: str, note: str, error: type[CaucusError]
+) -> None:
+    _check(1 <= _utf8_len(title) <= MAX_TITLE_BYTES, error, "title must be 1 to 256 bytes")
+    _check(not _BAD_NAME_CHARS.search(title), error, "title holds a control character")
+    check_file_fields(filename, media_type, error)
     _check(0 <= _utf8_len(note) <= MAX_NOTE_BYTES, error, "note must be at most 8192 bytes")
     _check(not _BAD_NOTE_CHARS.search(note), error, "note holds a control character")
 
