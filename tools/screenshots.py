@@ -350,7 +350,7 @@ def main() -> int:
             screen.name.setText("Dana")
             screen.passphrase.setText("tram lantern orbit velvet")
             screen.repeat.setText("tram lantern orbit velvet")
-            screen.resize(560, 520)
+            screen.resize(560, max(520, screen.minimumSizeHint().height()))
             _settle(app)
             _save(screen, out, f"first-run{suffix}")
             first.shutdown()

@@ -361,7 +361,7 @@ class FirstRunScreen(QWidget):
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         fields.add_rows(form)
-        form.addRow("Relay", self.relay_url)
+        form.addRow("Server", self.relay_url)
         form.addRow("", self.embedded)
         form.addRow("", self.embedded_lan)
         form.addRow("", self.embedded_note)
@@ -404,7 +404,7 @@ class FirstRunScreen(QWidget):
             return
         if self.embedded_lan.isChecked():
             address = lan_address()
-            self.relay_url.setPlaceholderText("A relay will listen on this network")
+            self.relay_url.setPlaceholderText("The server will listen on this network")
             self.embedded_note.setText(
                 f"People on this network reach it at http://{address}:… (the port is "
                 "chosen when it starts; every invite carries the whole address). Nobody "
@@ -413,7 +413,7 @@ class FirstRunScreen(QWidget):
                 else "This computer has no local network address right now."
             )
         else:
-            self.relay_url.setPlaceholderText("A relay will listen on 127.0.0.1")
+            self.relay_url.setPlaceholderText("The server will listen on 127.0.0.1")
             self.embedded_note.setText(
                 "Only this computer can reach this server: invites will not work on other "
                 "computers. Good for trying Caucus out."
