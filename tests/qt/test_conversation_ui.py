@@ -27,10 +27,13 @@ def _menu_action(qtbot, window: MainWindow, text: str, label: str, submenu: str 
     index = window.message_model.index(_row(window, text))
     window.chat.scrollTo(index)
     window.chat.customContextMenuRequested.emit(window.chat.visualRect(index).center())
-    menu = window.chat.context_menu
-    assert isinstance(menu, QMenu)
+    top = window.chat.context_menu
+    assert isinstance(top, QMenu)
+    menu: QMenu = top
     if submenu:
-        menu = next(a.menu() for a in menu.actions() if a.text() == submenu)
+        sub = next(a.menu() for a in top.actions() if a.text() == submenu)
+        assert isinstance(sub, QMenu)
+        menu = sub
     action = next(a for a in menu.actions() if a.text() == label)
     action.trigger()
 
