@@ -101,7 +101,11 @@ def check_relay_and_client(bundle: Path, work: Path) -> None:
 
 
 def check_client(bundle: Path, work: Path, url: str) -> None:
-    env = {**os.environ, "CAUCUS_PASSPHRASE": "smoke test", "CAUCUS_KDF_COST": "interactive"}
+    env = {
+        **os.environ,
+        "CAUCUS_PASSPHRASE": "lantern orbit tractor meadow",
+        "CAUCUS_KDF_COST": "interactive",
+    }
     home = str(work / "alice")
     caucus = str(bundle / "caucus")
     _run([caucus, "--home", home, "init", "--name", "Smoke", "--relay", url], env)
