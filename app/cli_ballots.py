@@ -3,7 +3,8 @@
 ``create`` prints the ballot id as its last line; ``vote`` casts (or replaces) this
 profile's vote, posted anonymously (``--delay`` adds a random wait, as the desktop app
 does); ``close`` (the creator, or an organizer) ends the ballot now and the creator's
-client releases its key; ``list --json``
+client releases its key; ``verify`` re-checks every stored vote's ring signature and
+recomputes the result (votes are checked as they arrive; this is the full audit); ``list --json``
 and ``results --json`` read what this client has synced (run ``caucus sync`` first).
 Results carry counts only once the creator's key was released; before that, "N of M have
 voted". Both say in plain words when this client's votes differ from the set the
@@ -121,6 +122,24 @@ async def cmd_ballot_cancel(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_ballot_verify(engine: Engine, args: argparse.Namespace) -> int:
+    """Exit 0 when every stored vote verifies again and the stored result (if any) is
+    what a fresh tally gives; 1 otherwise, naming what failed."""
+    audit = await engine.ballots.verify(args.ballot)
+    print(f"Checked {audit.checked} stored vote(s): {len(audit.failed)} failed")
+    for failure in audit.failed:
+        print(f"  {failure}")
+    if audit.unchecked:
+        print(f"{audit.unchecked} vote(s) were stored without their bytes and not checked")
+    if audit.result_matches is not None:
+        print(
+            "The stored result is what a fresh tally gives"
+            if audit.result_matches
+            else "The stored result differs from a fresh tally of the counted votes"
+        )
+    return 0 if audit.ok else 1
+
+
 async def cmd_ballot_list(engine: Engine, args: argparse.Namespace) -> int:
     views = engine.ballots.ballots(engine.resolve_group(args.group))
     if args.json:
@@ -226,6 +245,12 @@ def add_ballot_commands(sub: Any) -> None:
     p = bsub.add_parser("cancel", help="withdraw your ballot; nothing is counted")
     p.add_argument("ballot")
     p.set_defaults(handler=cmd_ballot_cancel)
+
+    p = bsub.add_parser(
+        "verify", help="check every stored vote again and recompute the result (slow)"
+    )
+    p.add_argument("ballot", help="ballot id (or its first 8+ hex digits)")
+    p.set_defaults(handler=cmd_ballot_verify)
 
     p = bsub.add_parser("list", help="a group's ballots")
     p.add_argument("group")

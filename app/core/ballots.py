@@ -21,6 +21,7 @@ import contextlib
 from collections.abc import Sequence
 
 import app.core.ballot_receive  # noqa: F401  (registers the content and item handlers)
+from app.core.ballot_audit import BallotAudit, audit_ballot
 from app.core.ballot_receive import (
     StoredBallot,
     cancel_text,
@@ -494,6 +495,15 @@ class BallotService(BallotReader):
             numeric_max=definition.numeric_max,
             histogram_bins=definition.histogram_bins or 10,
         )
+
+    async def verify(self, ballot: bytes | str) -> BallotAudit:
+        """Re-check every stored vote of a ballot and its stored result from scratch
+        (``caucus ballot verify``; ``app.core.ballot_audit``)."""
+        group_id, ballot_id = self._locate(ballot)
+        stored = load_ballot(self.db, group_id, ballot_id)
+        if stored is None:
+            raise NotFound("no such ballot")
+        return await audit_ballot(self.db, stored)
 
     async def cancel(self, ballot: bytes | str) -> BallotView:
         """The creator withdraws a ballot before its result is out; nothing is tallied."""
