@@ -82,6 +82,10 @@ def test_create_vote_close_results(tmp_path: Path, server: RelayProcess) -> None
         # Each voter finds their own ballot in the published list, counted as cast.
         assert data.pop("mine") == {"counted": True, "choice": own_choice}
     assert every[0] == every[1] == every[2]
+    checked = caucus(bob, "ballot", "verify", ballot_id[:12])
+    assert checked.stdout == (
+        "Checked 3 stored vote(s): 0 failed\nThe stored result is what a fresh tally gives\n"
+    )
 
     late = caucus(carol, "ballot", "vote", ballot_id, "Accept", check=False)
     assert late.returncode == 1
