@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -135,7 +136,10 @@ class VotePool:
 def check_ballot_votes(definition: BallotDefinition, items: Sequence[bytes]) -> list[Verdict]:
     """Verify ``items``: in a pool when the work is big enough to pay for one, else here."""
     workers = worker_count()
-    if workers < 2 or len(items) * len(definition.roster) < POOL_THRESHOLD:
+    # A frozen desktop build would start itself again as each worker (its entry point
+    # does not call multiprocessing.freeze_support): check in this process there.
+    frozen = bool(getattr(sys, "frozen", False))
+    if frozen or workers < 2 or len(items) * len(definition.roster) < POOL_THRESHOLD:
         return check_votes(definition, items)
     with VotePool(definition.encode(), min(workers, len(items))) as pool:
         return pool.check(items)
