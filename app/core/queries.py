@@ -117,7 +117,7 @@ class Queries:
             name=state.name,
             status=status,
             my_role=_role_name(role) if role is not None else None,
-            member_count=len(state.roster()),
+            member_count=len(state.people()),
             unread=unread,
             channels=tuple(channels),
             muted=row.muted,
@@ -169,7 +169,7 @@ class Queries:
                 identity_pk=record.identity_pk,
                 is_me=record.identity_pk == me,
             )
-            for record in state.roster()
+            for record in state.people()  # one row per member, not per device
         ]
         views.sort(key=lambda m: (m.role != "organizer", m.name.casefold(), m.fingerprint))
         return views
@@ -180,7 +180,7 @@ class Queries:
             raise ClientError("give at least 16 hex digits of the fingerprint")
         found = [
             record.identity_pk
-            for record in state.roster()
+            for record in state.people()
             if fingerprint(record.identity_pk).hex().startswith(wanted)
         ]
         if len(found) != 1:

@@ -1,0 +1,185 @@
+"""Linked devices end to end (docs/protocol.md section 8): real engines over the real relay
+app in-process. Alice links a laptop; both of her devices read everything, her history
+moves to the laptop, and a removed laptop reads nothing sent afterwards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.core.engine import Engine
+from app.core.errors import NotPermittedHere
+from crypto.errors import DecryptionFailed
+from crypto.freshness import open_head_item
+from crypto.items import ItemType, peek_type
+from crypto.key_schedule import EpochKeys
+from crypto.message import open_sender_data
+from tests.core.harness import Clock, befriend, make_engine, make_relay, run, sync_all
+from tests.core.test_group_flow import _relay_items
+
+
+class World:
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.clock = Clock()
+        self.app = make_relay(tmp_path, self.clock)
+        self.transport = httpx.ASGITransport(app=self.app)
+        self.engines = [
+            make_engine(tmp_path, name, self.transport, self.clock)
+            for name in ("alice", "bob", "laptop")
+        ]
+
+    async def link(self, first: Engine, index: int) -> Engine:
+        """Link engine ``index`` as a device of ``first``; the new device's profile is
+        opened again afterwards, as the next command or app start would."""
+        new = self.engines[index]
+        code = await first.link_device()
+        assert code.startswith("caucus://link#")
+        await new.devices.add(code)
+        await first.sync()  # reads the request, adds the device to every group
+        report = await new.sync()  # installs the bundle
+        assert report.joined == tuple(first.active_group_ids())
+        await new.close()
+        home = self.tmp_path / ("alice", "bob", "laptop")[index]
+        reopened = Engine.open(
+            home,
+            f"passphrase of {home.name}",
+            transport=self.transport,
+            clock_ms=self.clock,
+        )
+        self.engines[index] = reopened
+        return reopened
+
+
+@pytest.fixture
+def world(tmp_path: Path):
+    world = World(tmp_path)
+    yield world
+    for engine in world.engines:
+        run(engine.close())
+    world.app.close()
+
+
+def texts(engine: Engine, group_id: bytes) -> list[tuple[str, str]]:
+    return [(m.sender_name, m.text) for m in engine.messages(group_id)]
+
+
+def test_a_linked_device_gets_history_and_every_message_and_both_devices_are_one_member(
+    world,
+) -> None:
+    alice, bob, _ = world.engines
+
+    async def scenario() -> bytes:
+        group_id = await alice.create_group("Riders")
+        await befriend(alice, group_id, bob)
+        await alice.send_text(group_id, "before the laptop")
+        await sync_all(bob)
+        await bob.send_text(group_id, "hi alice")
+        await sync_all(alice)
+        laptop = await world.link(alice, 2)
+        await sync_all(bob, alice, laptop)
+        await bob.send_text(group_id, "to both of you")
+        await laptop.send_text(group_id, "from the laptop")
+        await sync_all(alice, bob, laptop)
+        await alice.send_text(group_id, "from the desktop")
+        await sync_all(alice, bob, laptop)
+        return group_id
+
+    group_id = run(scenario())
+    laptop = world.engines[2]
+    everything = {
+        ("alice", "before the laptop"),
+        ("bob", "hi alice"),
+        ("bob", "to both of you"),
+        ("alice", "from the laptop"),
+        ("alice", "from the desktop"),
+    }
+    for engine in (alice, bob, laptop):
+        assert set(texts(engine, group_id)) == everything, engine.name
+        bad = [(m.text, m.warning) for m in engine.messages(group_id) if m.warning]
+        assert not bad, (engine.name, bad)
+    # The history came with the link (end to end encrypted in the bundle).
+    assert ("alice", "before the laptop") in texts(laptop, group_id)
+    # One member with one fingerprint everywhere; her messages are "mine" on both devices.
+    for engine in (alice, bob, laptop):
+        members = engine.members(group_id)
+        assert sorted(m.name for m in members) == ["alice", "bob"]
+    assert laptop.fingerprint == alice.fingerprint
+    for engine in (alice, laptop):
+        mine = {m.text for m in engine.messages(group_id) if m.is_mine}
+        assert mine == {"before the laptop", "from the laptop", "from the desktop"}
+    assert {m.sender_fingerprint for m in bob.messages(group_id) if m.sender_name == "alice"} == {
+        alice.fingerprint
+    }
+    # Both devices list the same two devices.
+    for engine in (alice, laptop):
+        listed = engine.devices.list()
+        assert len(listed) == 2
+        assert sum(v.is_identity for v in listed) == 1
+        assert sum(v.is_this_device for v in listed) == 1
+    assert [v.name for v in alice.devices.list() if not v.is_identity] == ["laptop"]
+
+
+def test_a_removed_device_reads_nothing_sent_after_its_removal(world) -> None:
+    alice, bob, _ = world.engines
+    canary = "CANARY after the laptop was removed"
+
+    async def scenario() -> tuple[bytes, bytes]:
+        group_id = await alice.create_group("Riders")
+        await befriend(alice, group_id, bob)
+        laptop = await world.link(alice, 2)
+        await sync_all(bob, laptop)
+        await bob.send_text(group_id, "while linked")
+        await sync_all(laptop)
+        # The laptop keeps a copy of every epoch key it holds before it is removed.
+        (stolen,) = laptop.db.one("SELECT keys FROM epoch_keys WHERE group_id = ?", (group_id,))
+        laptop_id = next(v.device_id for v in alice.devices.list() if not v.is_identity)
+        assert await alice.devices.remove(laptop_id) == 1
+        await bob.sync()
+        await bob.send_text(group_id, canary)
+        await alice.send_text(group_id, canary + " (alice)")
+        await sync_all(alice, bob, laptop)
+        return group_id, stolen
+
+    group_id, stolen = run(scenario())
+    laptop = world.engines[2]
+    assert ("bob", "while linked") in texts(laptop, group_id)
+    assert all(canary not in text for _, text in texts(laptop, group_id))
+    assert ("bob", canary) in texts(alice, group_id)
+    assert laptop.group(group_id).status == "removed"
+    assert [v.is_identity for v in alice.devices.list()] == [True]
+    # Even with the relay's whole database, the laptop's last epoch keys open nothing
+    # sent after its removal.
+    removal_seq = alice.db.one(
+        "SELECT relay_seq FROM log_entries WHERE group_id = ? ORDER BY seq DESC LIMIT 1",
+        (group_id,),
+    )[0]
+    later = [
+        item
+        for seq, item in _relay_items(world.app, alice.session(group_id).mailbox_id)
+        if seq > removal_seq
+    ]
+    assert len(later) >= 2, "the canaries must be on the relay"
+    laptop_keys = EpochKeys.decode(stolen)
+    for item in later:
+        opener = open_head_item if peek_type(item) is ItemType.HEAD else open_sender_data
+        with pytest.raises(DecryptionFailed):
+            opener(laptop_keys, item)
+
+
+def test_only_a_new_profile_can_be_linked_and_only_the_first_device_links(world) -> None:
+    alice, bob, _ = world.engines
+
+    async def scenario() -> None:
+        group_id = await alice.create_group("Riders")
+        await befriend(alice, group_id, bob)
+        code = await alice.link_device()
+        with pytest.raises(NotPermittedHere):
+            await bob.devices.add(code)  # bob is in a group already
+        laptop = await world.link(alice, 2)
+        with pytest.raises(NotPermittedHere):
+            await laptop.link_device()
+
+    run(scenario())
