@@ -9,6 +9,7 @@ bundle: it enters every group as a slot of its member.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import nacl.public
@@ -87,10 +88,17 @@ def _join_code(link_id: bytes, index: int) -> str:
 class Devices:
     """``engine.devices``: linking, listing and removing this member's devices."""
 
-    def __init__(self, ctx: Context, groups: GroupSync, name: str) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        groups: GroupSync,
+        name: str,
+        ensure_ballot_key: Callable[[bytes], Awaitable[bool]],
+    ) -> None:
         self._ctx = ctx
         self._groups = groups
         self._name = name
+        self._ensure_ballot_key = ensure_ballot_key  # the member's key travels at linking
 
     # -- who we are ---------------------------------------------------------------------
 
@@ -155,6 +163,7 @@ class Devices:
         group_ids = self._groups.active_group_ids()[:MAX_LINK_GROUPS]
         for index, group_id in enumerate(group_ids, start=1):
             key = request.keys[index]
+            await self._ensure_ballot_key(group_id)
 
             body = device_add_body(cert, key)
 

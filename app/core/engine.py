@@ -148,7 +148,9 @@ class Engine(Queries):
         self.documents = DocumentService(self.context, self._groups, self._outbox)
         self.conversation = Conversation(self.context, self._groups, self._outbox, self.name)
         self.attachments = Attachments(self.context, self._groups, self._outbox)
-        self.devices = Devices(self.context, self._groups, self.name)
+        self.devices = Devices(
+            self.context, self._groups, self.name, self.ballots.ensure_ballot_key
+        )
         self.delivery_keys = KeyRotation(
             self.context, self._groups, self._groups, key_policy or KeyPolicy()
         )

@@ -31,6 +31,7 @@ from app.core.views import (
     MessageView,
     ProfileView,
 )
+from crypto.device import member_safety_number
 from crypto.group_log import GroupState, LogEntry, Role
 from crypto.identity import DeliveryCert, fingerprint
 
@@ -173,6 +174,15 @@ class Queries:
         ]
         views.sort(key=lambda m: (m.role != "organizer", m.name.casefold(), m.fingerprint))
         return views
+
+    def member_safety_number(self, group_id: bytes, member_fingerprint: str) -> str:
+        """Our safety number with a member of the group, over both identity keys and both
+        members' linked devices (docs/protocol.md 8.3): it changes when a device is added."""
+        state = self.group_state(group_id)[0]
+        other = self.member_by_fingerprint(state, member_fingerprint)
+        return member_safety_number(
+            (self.me, state.devices_of(self.me)), (other, state.devices_of(other))
+        )
 
     def member_by_fingerprint(self, state: GroupState, text: str) -> bytes:
         wanted = text.strip().lower()

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.core.ballots import BallotKind
 from app.core.engine import Engine
 from app.core.errors import NotPermittedHere
 from crypto.errors import DecryptionFailed
@@ -183,3 +184,56 @@ def test_only_a_new_profile_can_be_linked_and_only_the_first_device_links(world)
             await laptop.link_device()
 
     run(scenario())
+
+
+def test_a_member_votes_once_whichever_device_it_uses(world) -> None:
+    alice, bob, _ = world.engines
+
+    async def scenario() -> tuple[bytes, bytes]:
+        group_id = await alice.create_group("Riders")
+        await befriend(alice, group_id, bob)
+        await sync_all(alice, bob)
+        await sync_all(alice, bob)  # both ballot keys registered and seen
+        laptop = await world.link(alice, 2)
+        await sync_all(alice, bob, laptop)
+        ballot_id = await bob.ballots.create(
+            group_id,
+            "Do we take the offer?",
+            kind=BallotKind.SINGLE,
+            options=("Accept", "Reject"),
+            closes_at=world.clock.now + 3_600_000,
+        )
+        await sync_all(alice, laptop)
+        await alice.ballots.vote(ballot_id, "Accept", delay_ms=0)
+        await sync_all(bob, laptop)
+        with pytest.raises(NotPermittedHere):
+            await laptop.ballots.vote(ballot_id, "Reject", delay_ms=0)
+        return group_id, ballot_id
+
+    group_id, ballot_id = run(scenario())
+    laptop = world.engines[2]
+    on_laptop = laptop.ballots.ballot(group_id, ballot_id)
+    assert on_laptop.voted_on_another_device and on_laptop.my_revision == 0
+    assert on_laptop.i_am_eligible  # the member's key came with the link
+    on_desktop = alice.ballots.ballot(group_id, ballot_id)
+    assert on_desktop.my_revision == 0 and not on_desktop.voted_on_another_device
+    assert bob.ballots.ballot(group_id, ballot_id).voted == 1  # one member, one vote
+    assert not laptop.ballots.ballot(group_id, ballot_id).my_vote_pending
+
+
+def test_the_safety_number_changes_for_a_verified_member_when_a_device_is_added(world) -> None:
+    alice, bob, _ = world.engines
+
+    async def scenario() -> tuple[bytes, str]:
+        group_id = await alice.create_group("Riders")
+        await befriend(alice, group_id, bob)
+        before = bob.member_safety_number(group_id, alice.fingerprint)
+        await world.link(alice, 2)
+        await bob.sync()
+        return group_id, before
+
+    group_id, before = run(scenario())
+    after = bob.member_safety_number(group_id, alice.fingerprint)
+    assert after != before and len(after) == 60
+    assert after == alice.member_safety_number(group_id, bob.fingerprint)
+    assert after == world.engines[2].member_safety_number(group_id, bob.fingerprint)

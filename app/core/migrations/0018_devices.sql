@@ -23,3 +23,12 @@ CREATE TABLE device_self (
     cert        BLOB    NOT NULL,
     member_name TEXT    NOT NULL
 );
+-- Ballots voted on another device of this member (docs/protocol.md 8.5): a vote under
+-- our key image that is not in our own ballot outbox. Shown as "you voted"; a second
+-- vote from this device is refused before anything is sent.
+CREATE TABLE ballot_voted_elsewhere (
+    group_id  BLOB    NOT NULL,
+    ballot_id BLOB    NOT NULL,
+    revision  INTEGER NOT NULL,
+    PRIMARY KEY (group_id, ballot_id)
+);
