@@ -182,6 +182,9 @@ def test_only_a_new_profile_can_be_linked_and_only_the_first_device_links(world)
         laptop = await world.link(alice, 2)
         with pytest.raises(NotPermittedHere):
             await laptop.link_device()
+        other = await alice.create_group("Other")
+        with pytest.raises(NotPermittedHere):  # it would join as a member of its own
+            await laptop.join(await alice.create_invite(other))
 
     run(scenario())
 
