@@ -20,8 +20,14 @@ import sys
 import time
 from typing import Any
 
-from app.core.api import ClientError, Engine, create_profile, profile_exists, wall_clock_ms
-from crypto.device_link import LinkCode
+from app.core.api import (
+    ClientError,
+    Engine,
+    create_profile,
+    link_code_relay_url,
+    profile_exists,
+    wall_clock_ms,
+)
 
 __all__ = ["add_device_commands"]
 
@@ -47,7 +53,7 @@ def cmd_device_add(args: argparse.Namespace) -> int:
     from app.cli import _kdf_cost, read_passphrase  # app.cli registers this module
 
     code_text = _read_code(args.code)
-    code = LinkCode.parse(code_text)
+    relay_url = link_code_relay_url(code_text)
     home = args.home
     if profile_exists(home):
         passphrase = read_passphrase()
@@ -57,7 +63,7 @@ def cmd_device_add(args: argparse.Namespace) -> int:
         db = create_profile(
             home,
             name=args.name or socket.gethostname()[:64] or "device",
-            relay_url=code.relay_url,
+            relay_url=relay_url,
             passphrase=passphrase,
             rng=os.urandom,
             now=wall_clock_ms(),
