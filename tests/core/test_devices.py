@@ -4,6 +4,8 @@ moves to the laptop, and a removed laptop reads nothing sent afterwards."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from pathlib import Path
 
 import httpx
@@ -12,10 +14,12 @@ import pytest
 from app.core.ballots import BallotKind
 from app.core.engine import Engine
 from app.core.errors import NotPermittedHere
-from crypto.errors import DecryptionFailed
+from crypto.commit import seal_commit
+from crypto.errors import DecryptionFailed, NotPermitted
 from crypto.freshness import open_head_item
+from crypto.group_log import EntryKind, LogEntry
 from crypto.items import ItemType, peek_type
-from crypto.key_schedule import EpochKeys
+from crypto.key_schedule import EpochKeys, cap_hash, epoch_commitment
 from crypto.message import open_sender_data
 from tests.core.harness import Clock, befriend, make_engine, make_relay, run, sync_all
 from tests.core.test_group_flow import _relay_items
@@ -240,3 +244,54 @@ def test_the_safety_number_changes_for_a_verified_member_when_a_device_is_added(
     assert after != before and len(after) == 60
     assert after == alice.member_safety_number(group_id, bob.fingerprint)
     assert after == world.engines[2].member_safety_number(group_id, bob.fingerprint)
+
+
+def test_a_member_cannot_put_someone_elses_device_into_a_group(world) -> None:
+    """A modified client (Bob's) copies Alice's genuine DEVICE_ADD body from one group's
+    log into a commit of its own in another group: every honest client refuses it."""
+    alice, bob, _ = world.engines
+
+    async def scenario() -> tuple[bytes, bytes]:
+        first = await alice.create_group("Riders")
+        await befriend(alice, first, bob)
+        laptop = await world.link(alice, 2)
+        await sync_all(bob, laptop)
+        second = await alice.create_group("Couriers")
+        await befriend(alice, second, bob)
+        copied = next(
+            e for e in bob.log(first) if e.kind == EntryKind.DEVICE_ADD
+        ).body  # Alice's certificate of the laptop and the laptop's delivery key
+        session = bob.session(second)
+        keys, state = session.keys, session.state
+        assert keys is not None
+        secret = os.urandom(32)
+        entry = LogEntry.sign(
+            bob.identity,
+            group_id=second,
+            seq=state.seq + 1,
+            prev_hash=state.head,
+            timestamp=world.clock(),
+            kind=EntryKind.DEVICE_ADD,
+            body=copied,
+            epoch_commitment=epoch_commitment(second, state.seq + 1, secret),
+        )
+        with pytest.raises(NotPermitted):  # Bob's honest client would not even sign it
+            state.apply(entry)
+        fake_state = dataclasses.replace(state, seq=entry.seq, head=entry.hash)
+        item = seal_commit(keys, entry, fake_state, secret, os.urandom)
+        new_cap = EpochKeys.derive(second, entry.seq, secret).mailbox_cap
+        await bob.relay(session.relay_url).post_commit(
+            session.mailbox_id, keys.mailbox_cap, state.head, entry.hash, cap_hash(new_cap), item
+        )
+        await alice.sync()
+        return second, laptop.identity.public_key
+
+    second, laptop_pk = run(scenario())
+    state = alice.group_state(second)[0]
+    assert not state.is_member(laptop_pk)
+    assert state.devices_of(alice.identity.public_key) == ()
+    warnings = [
+        row[0] + ": " + row[1]
+        for row in alice.db.all("SELECT kind, detail FROM warnings WHERE group_id = ?", (second,))
+    ]
+    assert any("NotPermitted" in w for w in warnings), warnings
