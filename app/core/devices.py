@@ -396,7 +396,7 @@ class Devices:
             names.setdefault(cert.device_pk, cert.device_name)
             if row.removed_at is None and not self._groups.active_group_ids():
                 present.add(cert.device_pk)
-        views = [DeviceView(device_id(member), "first device", True, member == mine)]
+        views = [DeviceView(device_id(member), "First device", True, member == mine)]
         for device_pk in sorted(present):
             views.append(
                 DeviceView(

@@ -15,6 +15,7 @@ from app.core.errors import ClientError, NotFound, NotPermittedHere
 from app.core.message_kinds import classify
 from app.core.store import attachments as attachment_store
 from app.core.store import conversation as conversation_store
+from app.core.store import devices as device_store
 from app.core.store import groups as group_store
 from app.core.store import invites as invite_store
 from app.core.store import messages as message_store
@@ -31,7 +32,7 @@ from app.core.views import (
     MessageView,
     ProfileView,
 )
-from crypto.device import member_safety_number
+from crypto.device import DeviceCert, member_safety_number
 from crypto.group_log import GroupState, LogEntry, Role
 from crypto.identity import DeliveryCert, fingerprint
 
@@ -54,6 +55,9 @@ class Queries:
         if row is None:
             raise NotFound("the profile database holds no profile")
         db.refuse_writes()
+        linked = device_store.device_self(db)  # a linked device reads as its member
+        if linked is not None:
+            return cls(db, DeviceCert.decode(linked[0]).owner_pk)
         return cls(db, DeliveryCert.decode(row.delivery_cert).identity_pk)
 
     def group_state(self, group_id: bytes) -> tuple[GroupState, str]:

@@ -30,14 +30,13 @@ _QR = 196
 
 
 def device_label(view: DeviceView) -> str:
-    """One line of the list: name, id and what it is."""
-    notes = []
+    """Two lines of the list: the name, then the id and what it is."""
+    notes = [view.device_id]
     if view.is_identity:
         notes.append("holds your identity key")
     if view.is_this_device:
         notes.append("this computer")
-    suffix = f"  ({', '.join(notes)})" if notes else ""
-    return f"{view.name} · {view.device_id}{suffix}"
+    return f"{view.name}\n{' · '.join(notes)}"
 
 
 class DevicesDialog(QDialog):
@@ -51,6 +50,8 @@ class DevicesDialog(QDialog):
 
         self.list = QListWidget()
         self.list.setAccessibleName("Your devices")
+        self.list.setWordWrap(True)
+        self.list.setMaximumHeight(150)
         self.list.currentRowChanged.connect(self._selection_changed)
         self.remove_button = QPushButton("Remove device")
         self.remove_button.setAccessibleName("Remove the selected device")
@@ -118,6 +119,10 @@ class DevicesDialog(QDialog):
             item.setData(Qt.ItemDataRole.UserRole, view.device_id)
             self.list.addItem(item)
         self._selection_changed(self.list.currentRow())
+
+    def devices(self) -> list[DeviceView]:
+        """The devices listed, in list order."""
+        return list(self._views)
 
     def _selection_changed(self, row: int) -> None:
         view = self._views[row] if 0 <= row < len(self._views) else None

@@ -933,7 +933,12 @@ class MainWindow(QMainWindow):
             )
 
     def open_verify_dialog(self, member: MemberView) -> None:
-        dialog = VerifyDialog(member, self.reader.me, self.reader.fingerprint, self.store, self)
+        digits = None
+        if self._group is not None:  # the number covers both members' devices
+            digits = self.reader.member_safety_number(self._group.group_id, member.fingerprint)
+        dialog = VerifyDialog(
+            member, self.reader.me, self.reader.fingerprint, self.store, self, digits=digits
+        )
         dialog.changed.connect(self.members.refresh)
         self._open(dialog)
 

@@ -48,7 +48,7 @@ def test_link_list_and_remove_a_device(tmp_path: Path, relay: RelayProcess) -> N
 
     for home in (alice, laptop):
         devices = json.loads(caucus(home, "device", "list", "--json").stdout)
-        assert sorted(d["name"] for d in devices) == ["Laptop", "first device"]
+        assert sorted(d["name"] for d in devices) == ["First device", "Laptop"]
         assert sum(d["this_device"] for d in devices) == 1
     assert last_line(caucus(laptop, "fingerprint")) == last_line(caucus(alice, "fingerprint"))
 

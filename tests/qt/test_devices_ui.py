@@ -34,6 +34,7 @@ def test_link_list_and_remove_a_device(qtbot, relay, make_app, tmp_path: Path) -
     alice.devices_action.trigger()
     dialog = alice.dialog
     qtbot.waitUntil(lambda: dialog.list.count() == 1, timeout=WAIT_MS)
+    assert dialog.list.item(0).text().startswith("First device\n")
     assert "holds your identity key" in dialog.list.item(0).text()
     assert "this computer" in dialog.list.item(0).text()
     dialog.list.setCurrentRow(0)
