@@ -312,6 +312,11 @@ class GroupSession:
             if handler is None:
                 raise MalformedData(f"unsupported content type {opened.content_type}")
             channel_id = DEFAULT_CHANNEL
+            # An edit or deletion may name a message of this same batch, whose text is not
+            # in the full-text index yet: index what is pending first, or removing the old
+            # text from the index would corrupt it.
+            message_store.index_texts(db, self.unindexed)
+            self.unindexed.clear()
             received = Received(db, self.group_id, self.state, opened, sender, seq, now)
             shown = handler(received)
             changed = tuple(received.changed)

@@ -295,3 +295,27 @@ def test_a_member_cannot_put_someone_elses_device_into_a_group(world) -> None:
         for row in alice.db.all("SELECT kind, detail FROM warnings WHERE group_id = ?", (second,))
     ]
     assert any("NotPermitted" in w for w in warnings), warnings
+
+
+def test_any_device_of_a_member_edits_and_reacts_as_the_member(world) -> None:
+    alice, bob, _ = world.engines
+
+    async def scenario() -> bytes:
+        group_id = await alice.create_group("Riders")
+        await befriend(alice, group_id, bob)
+        laptop = await world.link(alice, 2)
+        await sync_all(bob, laptop)
+        await alice.send_text(group_id, "typed on the desktop")
+        await sync_all(laptop)
+        sent = next(m for m in laptop.messages(group_id) if m.text == "typed on the desktop")
+        assert sent.is_mine and sent.message_id is not None
+        await laptop.conversation.edit(group_id, sent.message_id, "fixed on the laptop")
+        await laptop.conversation.react(group_id, sent.message_id, "👍")
+        await sync_all(alice, bob, laptop)  # bob gets the message and its edit in one batch
+        return group_id
+
+    group_id = run(scenario())
+    for engine in world.engines:
+        shown = [m.text for m in engine.messages(group_id)]
+        assert "fixed on the laptop" in shown and "typed on the desktop" not in shown
+        assert all(m.warning is None for m in engine.messages(group_id))
