@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.core.ballots import BallotKind
 from app.core.engine import Engine
 from app.core.errors import NotPermittedHere
+from crypto.ballot import BallotKind
 from crypto.commit import seal_commit
 from crypto.errors import DecryptionFailed, NotPermitted
 from crypto.freshness import open_head_item
