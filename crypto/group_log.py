@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from crypto.ballot.keys import BallotKeyRecord
+from crypto.device import MAX_LINKED_DEVICES, DeviceAddBody, DeviceRemoveBody
 from crypto.errors import (
     Expired,
     InvalidLogEntry,
@@ -96,7 +97,7 @@ MAX_MEMBERS = 10_000
 V = TypeVar("V")
 
 # What an entry's body parses to: the wire bodies, or a verified ballot key registration.
-_AnyBody = Body | BallotKeyRecord
+_AnyBody = Body | BallotKeyRecord | DeviceAddBody | DeviceRemoveBody
 
 
 class NotAMember(RemoteError):
@@ -224,6 +225,8 @@ AUTHOR_ROLE: Mapping[EntryKind, Role] = {
     EntryKind.CHANNEL: Role.ORGANIZER,
     EntryKind.BALLOT_KEY: Role.MEMBER,
     EntryKind.DELIVERY_KEY: Role.MEMBER,
+    EntryKind.DEVICE_ADD: Role.MEMBER,
+    EntryKind.DEVICE_REMOVE: Role.MEMBER,
 }
 
 
@@ -235,6 +238,11 @@ class GroupState:
     ``needs_rekey`` is set when the last entry was a LEAVE, whose epoch secret was chosen
     by someone no longer in the group (protocol 2.4).  ``ballot_keys`` maps each member
     who registered one (BALLOT_KEY) to their ballot public key (docs/ballots.md section 2).
+
+    ``members`` holds one record per *slot*: each member's own (keyed by its identity
+    key) and one per linked device (keyed by the device key, with its member's name and
+    role).  ``owners`` maps each linked device to its member (protocol section 8); sealed
+    boxes and sender indexes are per slot, roles, names and ballot keys per member.
     """
 
     group_id: bytes
@@ -246,6 +254,7 @@ class GroupState:
     channels: SortedMap[Channel]
     needs_rekey: bool = False
     ballot_keys: SortedMap[bytes] = field(default_factory=SortedMap)
+    owners: SortedMap[bytes] = field(default_factory=SortedMap)
 
     # --- queries -----------------------------------------------------------------------
 
@@ -276,11 +285,34 @@ class GroupState:
             raise NotAMember("sender index is outside this epoch's roster")
         return self.members.at(index)
 
+    def owner_of(self, slot_pk: bytes) -> bytes:
+        """The member (identity key) a slot belongs to: itself unless it is a linked
+        device.  ``NotAMember`` if the slot is not in the roster."""
+        self.sender_index(slot_pk)
+        return self.owners.get(slot_pk, slot_pk)
+
+    def is_device(self, slot_pk: bytes) -> bool:
+        """Whether ``slot_pk`` is a linked device (not a member's own identity slot)."""
+        return slot_pk in self.owners
+
+    def devices_of(self, identity_pk: bytes) -> tuple[bytes, ...]:
+        """The linked device keys of a member, in key order (its own slot not included)."""
+        return tuple(
+            device
+            for device, owner in zip(self.owners, self.owners.sorted_values, strict=True)
+            if owner == identity_pk
+        )
+
+    def people(self) -> tuple[MemberRecord, ...]:
+        """One record per member (its identity slot), in identity-key order: the roster
+        as people see it, without the linked devices."""
+        return tuple(m for m in self.members.sorted_values if m.identity_pk not in self.owners)
+
     def role_of(self, identity_pk: bytes) -> Role:
         return self.member(identity_pk).role
 
     def organizers(self) -> tuple[MemberRecord, ...]:
-        return tuple(m for m in self.members.sorted_values if m.role == Role.ORGANIZER)
+        return tuple(m for m in self.people() if m.role == Role.ORGANIZER)
 
     def ballot_roster(self) -> tuple[bytes, ...]:
         """The registered ballot keys in roster order: who is eligible in a ballot defined
@@ -391,33 +423,44 @@ class GroupState:
     def _remove(self, entry: LogEntry, body: _AnyBody) -> GroupState:
         if not isinstance(body, RemoveBody):
             raise UsageError("REMOVE decoded to another body type")
-        if body.identity_pk == entry.author:
+        if body.identity_pk in self.owners:
+            raise InvalidLogEntry("REMOVE names a linked device; its member's DEVICE_REMOVE does")
+        if body.identity_pk == self.owner_of(entry.author):
             raise InvalidLogEntry("an organizer leaves with LEAVE, not REMOVE")
         if body.identity_pk not in self.members:
             raise InvalidLogEntry("REMOVE names someone who is not a member")
-        members = self.members.remove(body.identity_pk)
-        _require_organizer(members)
-        return dataclasses.replace(
-            self, members=members, ballot_keys=_without(self.ballot_keys, body.identity_pk)
-        )
+        return self._without_member(body.identity_pk)
 
     def _role(self, entry: LogEntry, body: _AnyBody) -> GroupState:
         if not isinstance(body, RoleBody):
             raise UsageError("ROLE decoded to another body type")
+        if body.identity_pk in self.owners:
+            raise InvalidLogEntry("ROLE names a linked device; roles belong to members")
         if body.identity_pk not in self.members:
             raise InvalidLogEntry("ROLE names someone who is not a member")
         record = self.members[body.identity_pk]
         if record.role == body.role:
             raise InvalidLogEntry("ROLE does not change the role")
-        members = self.members.set(record.identity_pk, dataclasses.replace(record, role=body.role))
+        members = self.members
+        for slot in (body.identity_pk, *self.devices_of(body.identity_pk)):
+            members = members.set(slot, dataclasses.replace(members[slot], role=body.role))
         _require_organizer(members)
         return dataclasses.replace(self, members=members)
 
     def _leave(self, entry: LogEntry, body: _AnyBody) -> GroupState:
-        members = self.members.remove(entry.author)
+        return self._without_member(self.owner_of(entry.author))
+
+    def _without_member(self, identity_pk: bytes) -> GroupState:
+        """The state without a member, all its linked devices and its ballot key."""
+        members, owners = self.members.remove(identity_pk), self.owners
+        for device in self.devices_of(identity_pk):
+            members, owners = members.remove(device), owners.remove(device)
         _require_organizer(members)
         return dataclasses.replace(
-            self, members=members, ballot_keys=_without(self.ballot_keys, entry.author)
+            self,
+            members=members,
+            owners=owners,
+            ballot_keys=_without(self.ballot_keys, identity_pk),
         )
 
     def _rekey(self, entry: LogEntry, body: _AnyBody) -> GroupState:
@@ -452,13 +495,12 @@ class GroupState:
         checked against the author and group when the body was parsed."""
         if not isinstance(body, BallotKeyRecord):
             raise UsageError("BALLOT_KEY decoded to another body type")
-        if self.ballot_keys.get(entry.author) == body.public:
+        member = self.owner_of(entry.author)  # the key is the member's, not the device's
+        if self.ballot_keys.get(member) == body.public:
             raise InvalidLogEntry("this ballot key is already registered")
         if body.public in self.ballot_keys.sorted_values:
             raise InvalidLogEntry("another member registered this ballot key")
-        return dataclasses.replace(
-            self, ballot_keys=self.ballot_keys.set(entry.author, body.public)
-        )
+        return dataclasses.replace(self, ballot_keys=self.ballot_keys.set(member, body.public))
 
     def _delivery_key(self, entry: LogEntry, body: _AnyBody) -> GroupState:
         """Replace the author's own delivery certificate (a rotation, protocol 3.2)."""
@@ -471,6 +513,41 @@ class GroupState:
             raise InvalidLogEntry("DELIVERY_KEY does not change the delivery key")
         replaced = dataclasses.replace(record, delivery_cert=body.cert)
         return dataclasses.replace(self, members=self.members.set(entry.author, replaced))
+
+    def _device_add(self, entry: LogEntry, body: _AnyBody) -> GroupState:
+        """Add a linked device of the author's own member (protocol section 8.2)."""
+        if not isinstance(body, DeviceAddBody):
+            raise UsageError("DEVICE_ADD decoded to another body type")
+        owner = self.owner_of(entry.author)
+        if body.cert.owner_pk != owner:
+            raise NotPermitted("a member adds devices only to itself")
+        device = body.cert.device_pk
+        if device in self.members:
+            raise InvalidLogEntry("DEVICE_ADD names a key already in the roster")
+        if len(self.devices_of(owner)) >= MAX_LINKED_DEVICES:
+            raise InvalidLogEntry(f"a member has at most {MAX_LINKED_DEVICES} linked devices")
+        if len(self.members) >= MAX_MEMBERS:
+            raise InvalidLogEntry(f"a group has at most {MAX_MEMBERS} members and devices")
+        person = self.members[owner]
+        record = MemberRecord(device, person.name, body.delivery_cert, person.role)
+        return dataclasses.replace(
+            self, members=self.members.set(device, record), owners=self.owners.set(device, owner)
+        )
+
+    def _device_remove(self, entry: LogEntry, body: _AnyBody) -> GroupState:
+        """Remove a linked device of the author's own member (protocol section 8.2)."""
+        if not isinstance(body, DeviceRemoveBody):
+            raise UsageError("DEVICE_REMOVE decoded to another body type")
+        device = body.device_pk
+        if device not in self.owners:
+            raise InvalidLogEntry("DEVICE_REMOVE names no linked device")
+        if self.owners[device] != self.owner_of(entry.author):
+            raise NotPermitted("a member removes devices only from itself")
+        if device == entry.author:
+            raise InvalidLogEntry("a device is removed by another device of its member")
+        return dataclasses.replace(
+            self, members=self.members.remove(device), owners=self.owners.remove(device)
+        )
 
 
 _Effect = Callable[[GroupState, LogEntry, _AnyBody], GroupState]
@@ -487,6 +564,8 @@ _EFFECTS: Mapping[EntryKind, _Effect] = {
     EntryKind.CHANNEL: GroupState._channel,
     EntryKind.BALLOT_KEY: GroupState._ballot_key,
     EntryKind.DELIVERY_KEY: GroupState._delivery_key,
+    EntryKind.DEVICE_ADD: GroupState._device_add,
+    EntryKind.DEVICE_REMOVE: GroupState._device_remove,
 }
 
 

@@ -42,6 +42,7 @@ class ItemType(IntEnum):
     """An anonymous ballot vote.  Since version 2 never on the wire: a vote travels as a
     type-1 item and only a member tells it apart, after decryption (section 4.3)."""
     HEAD = 5  # organizer-signed freshness head (protocol section 4.4, crypto/freshness.py)
+    LINK = 7  # link request or bundle in a link mailbox (protocol 8.4, crypto/device_link.py)
 
 
 _EPOCH_ITEMS = frozenset({ItemType.MESSAGE, ItemType.COMMIT, ItemType.HEAD})
@@ -50,6 +51,7 @@ _VERSIONS = {
     ItemType.COMMIT: ITEM_VERSION,
     ItemType.HEAD: ITEM_VERSION,
     ItemType.JOIN_REQUEST: JOIN_REQUEST_VERSION,
+    ItemType.LINK: ITEM_VERSION,
 }
 
 

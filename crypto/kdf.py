@@ -23,6 +23,14 @@ LABELS: frozenset[str] = frozenset(
         "safety-number",
         "delivery-cert",
         "inbox-read",
+        # linked devices (protocol section 8)
+        "device-cert",
+        "link-id",
+        "link-mailbox",
+        "link-cap",
+        "link-key",
+        "link-request",
+        "link-bundle",
         # group log
         "log-entry",
         "log-entry-hash",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from crypto import kdf
 from crypto.errors import (
@@ -21,6 +22,9 @@ from crypto.errors import (
 from crypto.identity import DELIVERY_CERT_SIZE, DeliveryCert, Identity, verify_framed
 from crypto.sealed import check_delivery_key
 from crypto.wire import Reader, Writer
+
+if TYPE_CHECKING:
+    from crypto.device import DeviceAddBody, DeviceRemoveBody
 
 __all__ = [
     "EMPTY_BODY",
@@ -87,6 +91,8 @@ class EntryKind(IntEnum):
     CHANNEL = 9
     BALLOT_KEY = 10
     DELIVERY_KEY = 11
+    DEVICE_ADD = 13
+    DEVICE_REMOVE = 14
 
 
 # Characters refused in names.  The set is written out rather than taken from
@@ -408,17 +414,25 @@ _BODY_TYPES: dict[EntryKind, type[Body]] = {
 }
 
 
-def decode_body(kind: EntryKind, data: bytes) -> Body:
+def decode_body(kind: EntryKind, data: bytes) -> Body | DeviceAddBody | DeviceRemoveBody:
     """Parse the body of an entry of ``kind``.
 
     Raises ``MalformedData`` (or a subclass, or ``BadSignature`` for a member record's
-    certificate) on bad bytes.  A BALLOT_KEY body is verified against its author and group,
-    which this function does not have: the group log decodes it with
+    certificate or a device certificate) on bad bytes.  A BALLOT_KEY body is verified
+    against its author and group, which this function does not have: the group log
+    decodes it with
     ``crypto.ballot.BallotKeyRecord.decode`` and asking here is a ``UsageError``.
     """
+    if kind in (EntryKind.DEVICE_ADD, EntryKind.DEVICE_REMOVE):
+        # crypto/device.py builds on this module's names, so it is imported here.
+        from crypto.device import DeviceAddBody, DeviceRemoveBody
+
+        if kind == EntryKind.DEVICE_ADD:
+            return DeviceAddBody.decode(data)
+        return DeviceRemoveBody.decode(data)
     body_type = _BODY_TYPES.get(kind)
     if body_type is None:
-        raise UsageError("decode BALLOT_KEY bodies with BallotKeyRecord.decode")
+        raise UsageError(f"decode {kind.name} bodies with their own decoder")
     return body_type.decode(data)
 
 

@@ -27,7 +27,7 @@ from crypto.log_entry import AddBody, EntryKind, LogEntry
 from crypto.sealed import check_delivery_key, open_sealed, seal
 from crypto.wire import Reader, Writer
 
-__all__ = ["MAX_WELCOME_ENTRIES", "VerifiedWelcome", "Welcome"]
+__all__ = ["MAX_WELCOME_ENTRIES", "VerifiedWelcome", "Welcome", "open_device_welcome"]
 
 WELCOME_VERSION = 1
 MAX_WELCOME_ENTRIES = 100_000
@@ -200,3 +200,39 @@ class Welcome:
             epoch_secret=welcome.epoch_secret,
             inviter_identity=welcome.inviter_identity,
         )
+
+
+def open_device_welcome(item: bytes, me: Identity, owner_pk: bytes) -> VerifiedWelcome:
+    """Open a welcome sealed to a newly linked device (protocol 8.4): signed by its
+    member's identity key ``owner_pk``, whose log ends with the DEVICE_ADD of this device
+    key (``me``) listing this delivery key.  Raises as ``Welcome.open``."""
+    from crypto.device import DeviceAddBody  # crypto/device.py imports the log formats
+
+    plaintext = open_sealed(me.delivery_key, item)
+    welcome = Welcome._decode(plaintext)
+    if welcome.inviter_identity != owner_pk:
+        raise BadSignature("welcome is not from this device's member")
+    verify_framed(owner_pk, welcome.signature, "welcome", plaintext[:-64])
+    if welcome.joiner_identity != me.public_key:
+        raise NotAMember("welcome is addressed to another device")
+    last = welcome.entries[-1] if welcome.entries else None
+    if last is None or last.kind != EntryKind.DEVICE_ADD:
+        raise InvalidLogEntry("welcome's log does not end with a DEVICE_ADD")
+    state = GroupState.replay(welcome.entries)
+    body = DeviceAddBody.decode(last.body)  # valid: replay accepted it
+    if body.cert.device_pk != me.public_key or body.cert.owner_pk != owner_pk:
+        raise NotAMember("welcome's DEVICE_ADD adds another device")
+    if body.delivery_cert.delivery_pk != me.delivery_cert.delivery_pk:
+        raise InvalidLogEntry("welcome's DEVICE_ADD lists another delivery key for me")
+    commitment = epoch_commitment(state.group_id, state.seq, welcome.epoch_secret)
+    if commitment != last.epoch_commitment:
+        raise EpochKeyMismatch("welcome's epoch secret does not match the entry's commitment")
+    return VerifiedWelcome(
+        state=state,
+        entries=welcome.entries,
+        mailbox_id=welcome.mailbox_id,
+        relay_url=welcome.relay_url,
+        start_after=welcome.start_after,
+        epoch_secret=welcome.epoch_secret,
+        inviter_identity=welcome.inviter_identity,
+    )

@@ -27,9 +27,11 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QWidget
 
+from app.core.devices import DeviceView
 from app.core.engine import Engine
 from app.core.profile import create_profile
 from app.qt.controller import AppController, LaunchOptions
+from app.qt.devices import DevicesDialog
 from app.qt.dialogs.invite import InviteDialog
 from app.qt.settings import DesktopSettings
 from app.qt.theme import apply_theme
@@ -404,6 +406,22 @@ def main() -> int:
             _settle(app)
             _save(invite, out, f"invite{suffix}")
             invite.close()
+
+            window.open_devices_dialog()
+            devices = window.dialog
+            if not isinstance(devices, DevicesDialog):
+                raise SystemExit("no devices dialog")
+            _pump(app, lambda: devices.list.count() == 1)
+            first_device = devices.devices()[0]
+            # A linked laptop beside the real first device, as the list shows one.
+            laptop = DeviceView("3f9c2a71d04e8b65", "Laptop", False, False)
+            devices.show_devices([first_device, laptop])
+            devices.list.setCurrentRow(1)
+            devices.link_button.click()
+            _pump(app, lambda: devices.code.text().startswith("caucus://link#"))
+            _settle(app)
+            _save(devices, out, f"devices{suffix}")
+            devices.close()
             alice.shutdown()
             _documents_and_ballots(app, root, relay.url, out, suffix, args.width)
         finally:

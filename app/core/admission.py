@@ -13,6 +13,7 @@ from app.core.errors import (
     AlreadyExists,
     ClientError,
     NotFound,
+    NotPermittedHere,
     RelayError,
     RelayRejected,
 )
@@ -26,6 +27,7 @@ from app.core.ports import Context
 from app.core.queries import Queries
 from app.core.relay_health import RelayHealth
 from app.core.status import InviteStatus, JoinStatus
+from app.core.store import devices as device_store
 from app.core.store import groups as group_store
 from app.core.store import invites as invite_store
 from app.core.store.delivery_keys import KeyOrigin
@@ -117,6 +119,11 @@ class Admission:
     async def join(self, code_text: str) -> None:
         """Ask to join with an invite code; the welcome arrives through ``sync``."""
         code = InviteCode.parse(code_text)
+        if device_store.device_self(self._ctx.db) is not None:
+            # A join asks with this profile's key, which is a device's (protocol 8).
+            raise NotPermittedHere(
+                "a linked device joins no group itself: join from your first device"
+            )
         secrets = InviteSecrets.derive(code.secret)
         for group_id in self._groups.active_group_ids():
             state = self._groups.session(group_id).state

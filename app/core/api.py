@@ -55,8 +55,12 @@ from app.core.commands import (
     SetVerified,
     SyncNow,
 )
+
+# linked devices (docs/protocol.md 8)
+from app.core.commands_devices import LinkDevice, ListDevices, RemoveDevice, link_code_relay_url
 from app.core.conversation import parse_message_id
 from app.core.database import Database
+from app.core.devices import DeviceView
 from app.core.document_views import DocumentVersionView, DocumentView, ExportedDocument
 from app.core.documents import verify_file
 from app.core.engine import Engine, SyncReport, wall_clock_ms
@@ -141,6 +145,7 @@ __all__ = [
     "CreateInvite",
     "Database",
     "DeleteMessage",
+    "DeviceView",
     "DocumentVersionView",
     "DocumentView",
     "EditMessage",
@@ -152,6 +157,8 @@ __all__ = [
     "JoinRequestView",
     "JoinWithInvite",
     "LeaveGroup",
+    "LinkDevice",
+    "ListDevices",
     "ListDocuments",
     "MarkRead",
     "MemberRole",
@@ -170,6 +177,7 @@ __all__ = [
     "RejectJoin",
     "RelayError",
     "RelayUnavailable",
+    "RemoveDevice",
     "RemoveMember",
     "RenameGroup",
     "ReplyTo",
@@ -196,6 +204,7 @@ __all__ = [
     "invite_relay_url",
     "is_invite_code",
     "kind_from_name",
+    "link_code_relay_url",
     "open_with_key",
     "parse_message_id",
     "profile_exists",

@@ -25,6 +25,7 @@ from app.core.ballot_records import StoredBallot, all_ballots, load_ballot, stor
 from app.core.ballot_settle import ballot_name, note_eligibility, settle
 from app.core.content_handlers import AnonymousItem, Received, register, register_item
 from app.core.database import Database
+from app.core.device_ballots import note_vote
 from app.core.events import BallotChanged
 from app.core.store import ballot_tally as tally_store
 from app.core.store import ballots as store
@@ -287,6 +288,15 @@ def on_vote(item: AnonymousItem) -> str | None:
         ),
     )
     tally_store.set_vote_bytes(item.db, item.group_id, verified.ballot_id, verified.vote_hash, vote)
+    note_vote(  # cast on another of our devices? (docs/protocol.md 8.5)
+        item.db,
+        item.group_id,
+        verified.ballot_id,
+        ballot.definition.tag,
+        verified.key_image,
+        verified.vote_hash,
+        verified.revision,
+    )
     if ballot.state is BallotState.REVEALED:
         settle(item.db, item.group_id, ballot.ballot_id, item.now, item.changed)
     item.changed.append(BallotChanged(item.group_id, verified.ballot_id))

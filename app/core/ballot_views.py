@@ -15,6 +15,7 @@ from typing import Any
 from app.core.ballot_receive import StoredBallot, all_ballots, load_ballot
 from app.core.ballot_results import BallotResultView, MyVoteCheck, choice_text
 from app.core.database import Database
+from app.core.device_ballots import voted_elsewhere
 from app.core.errors import ClientError, NotFound
 from app.core.store import ballot_tally as tally_store
 from app.core.store import ballots as store
@@ -81,6 +82,7 @@ class BallotView:
     eligibility_changed: bool = False
     counted_count: int | None = None
     counted_digest: str | None = None
+    voted_on_another_device: bool = False
 
     @property
     def id_hex(self) -> str:
@@ -159,6 +161,10 @@ class BallotReader:
         result = None if ballot.result is None else json.loads(ballot.result)
         voted = store.count_voters(self.db, ballot.group_id, ballot.ballot_id)
         mine = store.my_votes(self.db, ballot.group_id, ballot.ballot_id)
+        elsewhere = voted_elsewhere(self.db, ballot.group_id, ballot.ballot_id)
+        my_revision = mine.revision
+        if elsewhere is not None and (my_revision is None or elsewhere > my_revision):
+            my_revision = elsewhere  # voted on another of our devices (protocol 8.5)
         my_key = self.my_key_public(ballot.group_id)
         checked = tally_store.load_tally(self.db, ballot.group_id, ballot.ballot_id)
         counted = None if checked is None else checked.counted
@@ -181,7 +187,8 @@ class BallotReader:
             eligible=definition.eligible,
             voted=voted,
             i_am_eligible=my_key is not None and my_key in definition.roster,
-            my_revision=mine.revision,
+            my_revision=my_revision,
+            voted_on_another_device=elsewhere is not None,
             my_vote_pending=mine.pending,
             closed_by=None if ballot.closed_by is None else str(ballot.closed_by),
             result=result,

@@ -38,6 +38,7 @@ from app.core.ballot_views import (
     BallotView,
     VoteReceipt,
 )
+from app.core.device_ballots import voted_elsewhere
 from app.core.errors import (
     AlreadyExists,
     ClientError,
@@ -207,6 +208,9 @@ class BallotService(BallotReader):
         registered key when a ballot is created are eligible in it."""
         session = self._groups.session(group_id)
         if not session.active:
+            return False
+        if session.state.is_device(self._ctx.identity.public_key):
+            # A linked device uses its member's key, given at linking (protocol 8.5).
             return False
         me = self._ctx.identity.public_key
         pair = self._keypair(group_id)
@@ -378,6 +382,10 @@ class BallotService(BallotReader):
             raise NotPermittedHere(
                 "you are not eligible in this ballot: you had no registered ballot key"
                 " when it was created"
+            )
+        if voted_elsewhere(self.db, group_id, ballot_id) is not None:
+            raise NotPermittedHere(
+                "you voted in this ballot on another of your devices; a member votes once"
             )
         if isinstance(choice, str):
             choice = parse_choice(definition, choice)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import app.core.conversation_receive  # noqa: F401  (registers the content handlers)
+from app.core.devices import member_of
 from app.core.errors import ClientError, NotFound, NotPermittedHere, RelayUnavailable
 from app.core.events import MessageChanged
 from app.core.ports import Context, Groups, Sending
@@ -58,9 +59,13 @@ class Conversation:
             raise NotFound("no such message in this group")
         return found
 
+    def _me(self) -> bytes:
+        """The member we act for (a linked device acts for its member, protocol 8.2)."""
+        return member_of(self._ctx.db, self._ctx.identity)
+
     def _own(self, group_id: bytes, message_id: bytes, verb: str) -> store.Target:
         found = self._target(group_id, message_id)
-        if found.sender_pk != self._ctx.identity.public_key:
+        if found.sender_pk != self._me():
             raise NotPermittedHere(f"only its author can {verb} a message")
         if found.deleted:
             raise ClientError("that message was deleted")
@@ -85,7 +90,7 @@ class Conversation:
 
     def _link_latest_reply(self, group_id: bytes, message_id: bytes) -> None:
         """The reply was queued but not sent: link our newest reply row to its target."""
-        me = self._ctx.identity.public_key
+        me = self._me()
         with self._ctx.db.transaction():
             store.link_queued_reply(self._ctx.db, group_id, me, message_id)
 
@@ -119,7 +124,7 @@ class Conversation:
         except UsageError as exc:
             raise ClientError(str(exc)) from None
         body = self._encode(ReactionBody(message_id, emoji, on))
-        me, name = self._ctx.identity.public_key, self._name
+        me, name = self._me(), self._name
 
         def apply() -> None:
             store.set_reaction(self._ctx.db, group_id, message_id, me, name, emoji, on, None)

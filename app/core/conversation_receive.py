@@ -35,10 +35,16 @@ def _target(received: Received, message_id: bytes, what: str) -> store.Target:
     return found
 
 
+def _author(received: Received) -> bytes:
+    """The member who sent the message: a linked device's messages are its member's
+    (docs/protocol.md 8.2), so any of a member's devices edits what another sent."""
+    return received.state.owner_of(received.message.sender_pk)
+
+
 def apply_edit(received: Received) -> str:
     edit = EditBody.decode(received.message.body)
     found = _target(received, edit.target, "an edit")
-    if found.sender_pk != received.message.sender_pk:
+    if found.sender_pk != _author(received):
         raise NotPermitted("only the author of a message can edit it")
     if found.deleted:
         raise NotPermitted("an edit of a deleted message")
@@ -50,7 +56,7 @@ def apply_edit(received: Received) -> str:
 def apply_delete(received: Received) -> str:
     delete = DeleteBody.decode(received.message.body)
     found = _target(received, delete.target, "a deletion")
-    if found.sender_pk != received.message.sender_pk:
+    if found.sender_pk != _author(received):
         raise NotPermitted("only the author of a message can delete it")
     if not found.deleted:
         store.apply_delete(received.db, found)
@@ -67,7 +73,7 @@ def apply_reaction(received: Received) -> str:
         received.db,
         received.group_id,
         reaction.target,
-        received.message.sender_pk,
+        _author(received),
         received.sender.name,
         reaction.emoji,
         reaction.on,

@@ -35,6 +35,7 @@ from app.core.ballots import BallotService
 from app.core.conversation import Conversation
 from app.core.database import Database
 from app.core.delivery_keys import KeyPolicy, keep_key
+from app.core.devices import Devices, member_of
 from app.core.documents import DocumentService
 from app.core.epoch_entry import enter_epoch
 from app.core.errors import (
@@ -123,7 +124,7 @@ class Engine(Queries):
             row.signing_seed, row.delivery_secret, row.delivery_cert
         )
         identity = upgrade_key_storage(db, identity, rng, clock_ms())
-        super().__init__(db, identity.public_key)
+        super().__init__(db, member_of(db, identity))
         self.identity = identity
         self.name: str = row.name
         self.relay_url: str = row.relay_url
@@ -147,6 +148,9 @@ class Engine(Queries):
         self.documents = DocumentService(self.context, self._groups, self._outbox)
         self.conversation = Conversation(self.context, self._groups, self._outbox, self.name)
         self.attachments = Attachments(self.context, self._groups, self._outbox)
+        self.devices = Devices(
+            self.context, self._groups, self.name, self.ballots.ensure_ballot_key
+        )
         self.delivery_keys = KeyRotation(
             self.context, self._groups, self._groups, key_policy or KeyPolicy()
         )
@@ -339,6 +343,10 @@ class Engine(Queries):
         await self._groups.commit(group_id, lambda state: (EntryKind.LEAVE, b""))
         self.context.events.emit(GroupChanged(group_id))
 
+    async def link_device(self) -> str:
+        """Show a link code for a new device of ours (docs/protocol.md 8.4)."""
+        return await self.devices.start_link(self.relay_url)
+
     async def rotate_delivery_key(self, group_id: bytes) -> None:
         """Replace our delivery key in the group now (docs/protocol.md 3.2)."""
         await self.delivery_keys.rotate(group_id)
@@ -367,6 +375,7 @@ class Engine(Queries):
         """
         sync = SyncPass()
         joined = await self._admission.sync_inboxes(sync)
+        joined += await self.devices.sync(sync)
         admitted = await self._admission.sync_invites(sync)
         messages = commits = 0
         for group_id in self.active_group_ids():

@@ -312,6 +312,11 @@ class GroupSession:
             if handler is None:
                 raise MalformedData(f"unsupported content type {opened.content_type}")
             channel_id = DEFAULT_CHANNEL
+            # An edit or deletion may name a message of this same batch, whose text is not
+            # in the full-text index yet: index what is pending first, or removing the old
+            # text from the index would corrupt it.
+            message_store.index_texts(db, self.unindexed)
+            self.unindexed.clear()
             received = Received(db, self.group_id, self.state, opened, sender, seq, now)
             shown = handler(received)
             changed = tuple(received.changed)
@@ -347,7 +352,10 @@ class GroupSession:
         warning: str | None,
         now: int,
     ) -> ProcessResult:
-        is_mine = opened.sender_pk == me.public_key
+        # A linked device's message is its member's (docs/protocol.md 8.2): stored and
+        # shown under the member's identity, and "mine" on every device of the member.
+        sender_pk = self.state.owner_of(opened.sender_pk)
+        is_mine = sender_pk == self.state.owner_of(me.public_key)
         if is_mine and message_store.mark_echo_sent(db, opened.message_id, seq):
             return ProcessResult(Outcome.OWN_MESSAGE)
         # Ours without a pending row here (no longer held, or never) is stored as sent.
@@ -357,7 +365,7 @@ class GroupSession:
             self.group_id,
             channel_id,
             opened.message_id,
-            opened.sender_pk,
+            sender_pk,
             sender_name,
             opened.sent_at,
             now,
@@ -378,7 +386,7 @@ class GroupSession:
             channel_id=channel_id,
             message_id=opened.message_id,
             sender_name=sender_name,
-            sender_fingerprint=self._fingerprint(opened.sender_pk),
+            sender_fingerprint=self._fingerprint(sender_pk),
             text=shown,
             sent_at=opened.sent_at,
             status=status,

@@ -104,7 +104,7 @@ class Outbox:
                 self._ctx.db,
                 group_id,
                 channel_id,
-                self._ctx.identity.public_key,
+                self._reads.me,  # the member, also on a linked device (protocol 8.2)
                 self._name,
                 now,
                 int(content_type),

@@ -15,6 +15,7 @@ from app.core.errors import ClientError, NotFound, NotPermittedHere
 from app.core.message_kinds import classify
 from app.core.store import attachments as attachment_store
 from app.core.store import conversation as conversation_store
+from app.core.store import devices as device_store
 from app.core.store import groups as group_store
 from app.core.store import invites as invite_store
 from app.core.store import messages as message_store
@@ -31,6 +32,7 @@ from app.core.views import (
     MessageView,
     ProfileView,
 )
+from crypto.device import DeviceCert, member_safety_number
 from crypto.group_log import GroupState, LogEntry, Role
 from crypto.identity import DeliveryCert, fingerprint
 
@@ -53,6 +55,9 @@ class Queries:
         if row is None:
             raise NotFound("the profile database holds no profile")
         db.refuse_writes()
+        linked = device_store.device_self(db)  # a linked device reads as its member
+        if linked is not None:
+            return cls(db, DeviceCert.decode(linked[0]).owner_pk)
         return cls(db, DeliveryCert.decode(row.delivery_cert).identity_pk)
 
     def group_state(self, group_id: bytes) -> tuple[GroupState, str]:
@@ -117,7 +122,7 @@ class Queries:
             name=state.name,
             status=status,
             my_role=_role_name(role) if role is not None else None,
-            member_count=len(state.roster()),
+            member_count=len(state.people()),
             unread=unread,
             channels=tuple(channels),
             muted=row.muted,
@@ -169,10 +174,19 @@ class Queries:
                 identity_pk=record.identity_pk,
                 is_me=record.identity_pk == me,
             )
-            for record in state.roster()
+            for record in state.people()  # one row per member, not per device
         ]
         views.sort(key=lambda m: (m.role != "organizer", m.name.casefold(), m.fingerprint))
         return views
+
+    def member_safety_number(self, group_id: bytes, member_fingerprint: str) -> str:
+        """Our safety number with a member of the group, over both identity keys and both
+        members' linked devices (docs/protocol.md 8.3): it changes when a device is added."""
+        state = self.group_state(group_id)[0]
+        other = self.member_by_fingerprint(state, member_fingerprint)
+        return member_safety_number(
+            (self.me, state.devices_of(self.me)), (other, state.devices_of(other))
+        )
 
     def member_by_fingerprint(self, state: GroupState, text: str) -> bytes:
         wanted = text.strip().lower()
@@ -180,7 +194,7 @@ class Queries:
             raise ClientError("give at least 16 hex digits of the fingerprint")
         found = [
             record.identity_pk
-            for record in state.roster()
+            for record in state.people()
             if fingerprint(record.identity_pk).hex().startswith(wanted)
         ]
         if len(found) != 1:

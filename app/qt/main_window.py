@@ -68,6 +68,7 @@ from app.core.events import (
 )
 from app.qt.chat_view import ChatView
 from app.qt.composer import Composer
+from app.qt.devices import DevicesDialog
 from app.qt.dialogs.create import NewChannelDialog, NewGroupDialog
 from app.qt.dialogs.invite import InviteDialog
 from app.qt.dialogs.join import JoinDialog
@@ -318,6 +319,7 @@ class MainWindow(QMainWindow):
         self.passphrase_action = self._action(
             "Change passphrase…", None, self.change_passphrase_requested
         )
+        self.devices_action = self._action("Your devices…", None, self.open_devices_dialog)
         self.lock_action = self._action("Lock", "Ctrl+L", self.lock_requested)
         self.quit_action = self._action("Quit", "Ctrl+Q", self.quit_requested)
         for action in (
@@ -328,7 +330,12 @@ class MainWindow(QMainWindow):
         ):
             menu.addAction(action)
         menu.addSeparator()
-        for action in (self.settings_action, self.passphrase_action, self.lock_action):
+        for action in (
+            self.settings_action,
+            self.devices_action,
+            self.passphrase_action,
+            self.lock_action,
+        ):
             menu.addAction(action)
         menu.addSeparator()
         menu.addAction(self.quit_action)
@@ -898,6 +905,9 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()  # type: ignore[attr-defined]
 
+    def open_devices_dialog(self) -> None:
+        self._open(DevicesDialog(self.bridge, self))
+
     def open_new_group_dialog(self) -> None:
         dialog = NewGroupDialog(self.bridge, self)
         self._open(dialog)
@@ -923,7 +933,12 @@ class MainWindow(QMainWindow):
             )
 
     def open_verify_dialog(self, member: MemberView) -> None:
-        dialog = VerifyDialog(member, self.reader.me, self.reader.fingerprint, self.store, self)
+        digits = None
+        if self._group is not None:  # the number covers both members' devices
+            digits = self.reader.member_safety_number(self._group.group_id, member.fingerprint)
+        dialog = VerifyDialog(
+            member, self.reader.me, self.reader.fingerprint, self.store, self, digits=digits
+        )
         dialog.changed.connect(self.members.refresh)
         self._open(dialog)
 

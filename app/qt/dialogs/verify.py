@@ -41,12 +41,16 @@ class VerifyDialog(QDialog):
         my_fingerprint: str,
         store: VerificationStore,
         parent: QWidget | None = None,
+        *,
+        digits: str | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Verify {member.name}")
         self._member = member
         self._store = store
-        digits = safety_number(my_identity_pk, member.identity_pk)
+        # Given: over both members' devices too (docs/protocol.md 8.3).
+        if digits is None:
+            digits = safety_number(my_identity_pk, member.identity_pk)
         self.digits = digits
 
         intro = muted_label(
