@@ -55,6 +55,7 @@ from crypto.items import (
 from crypto.key_schedule import EpochKeys
 from crypto.message import MAX_CIPHERTEXT, PADDING_OVERHEAD, MessageEnvelope
 from crypto.padding import pad, unpad
+from crypto.sodium import aead_decrypt
 from crypto.wire import Reader, Writer
 
 __all__ = [
@@ -180,14 +181,13 @@ def open_inner(keys: EpochKeys, item: bytes) -> MessageEnvelope | None:
     if type(item) is not bytes:
         item = bytes(item)
     _check_frame(keys, item)
-    try:
-        sender_data = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-            item[_MARKER_AT:_LENGTH_AT],
-            keys.group_id + item[:ITEM_HEADER_SIZE],
-            item[ITEM_HEADER_SIZE:_MARKER_AT],
-            keys.sender_data_key,
-        )
-    except nacl.exceptions.CryptoError:
+    sender_data = aead_decrypt(
+        item[_MARKER_AT:_LENGTH_AT],
+        keys.group_id + item[:ITEM_HEADER_SIZE],
+        item[ITEM_HEADER_SIZE:_MARKER_AT],
+        keys.sender_data_key,
+    )
+    if sender_data is None:
         _open_marker(keys, vote_key(keys), item)
         return None
     sender_index, counter = _SENDER_DATA.unpack(sender_data)
