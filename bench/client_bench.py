@@ -85,6 +85,7 @@ def make(home: Path, name: str, url: str) -> Engine:
         rng=os.urandom,
         now=int(time.time() * 1000),
         cost="interactive",
+        allow_weak=True,
     )
     return Engine(db)
 

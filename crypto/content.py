@@ -9,13 +9,14 @@ list of everything a message can carry stays in this one file.  Unknown types ra
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar, Protocol
 
-from crypto.errors import MalformedData, UsageError
-from crypto.wire import Reader, Writer
+from crypto.errors import MalformedData, TooLarge, UsageError
+from crypto.wire import Writer
 
 __all__ = [
     "BALLOT_TYPES",
@@ -39,6 +40,8 @@ DEFAULT_CHANNEL = bytes(16)
 """The channel every group has without a CHANNEL log entry."""
 
 MAX_TEXT = 65_536
+_TEXT_AT = 16 + 4  # channel id, text length
+_U32 = struct.Struct(">I")
 """Largest text of a text message, in UTF-8 bytes."""
 
 
@@ -93,14 +96,29 @@ class TextBody:
 
     @classmethod
     def decode(cls, data: bytes) -> TextBody:
-        """Strict inverse of ``encode``; raises ``MalformedData`` (or ``TooLarge``)."""
-        reader = Reader(data)
-        channel_id = reader.fixed(16)
-        text = reader.text(MAX_TEXT)
-        reader.finish()
+        """Strict inverse of ``encode``; raises ``MalformedData`` (or ``TooLarge``).
+
+        Parsed with one ``struct`` call rather than a ``Reader`` (every message of a
+        catch-up is one), with ``Reader``'s checks, errors and order."""
+        data = bytes(data)
+        size = len(data)
+        if size < _TEXT_AT:
+            raise MalformedData("truncated input")
+        (length,) = _U32.unpack_from(data, 16)
+        if length > MAX_TEXT:
+            raise TooLarge(f"field of {length} bytes exceeds the limit of {MAX_TEXT}")
+        end = _TEXT_AT + length
+        if end > size:
+            raise MalformedData("truncated input")
+        try:
+            text = data[_TEXT_AT:end].decode("utf-8")
+        except UnicodeDecodeError:
+            raise MalformedData("text field is not valid UTF-8") from None
+        if end < size:
+            raise MalformedData(f"{size - end} unexpected trailing bytes")
         if not text:
             raise MalformedData("text message is empty")
-        return cls(channel_id, text)
+        return cls(data[:16], text)
 
 
 PARSERS: dict[int, Callable[[bytes], Content]] = {

@@ -45,6 +45,7 @@ class ItemType(IntEnum):
     LINK = 7  # link request or bundle in a link mailbox (protocol 8.4, crypto/device_link.py)
 
 
+_KINDS = {int(kind): kind for kind in ItemType}  # a dict lookup: cheaper than ItemType(n)
 _EPOCH_ITEMS = frozenset({ItemType.MESSAGE, ItemType.COMMIT, ItemType.HEAD})
 _VERSIONS = {
     ItemType.MESSAGE: ITEM_VERSION,
@@ -69,10 +70,7 @@ def peek_type(item: bytes) -> ItemType:
     """
     if len(item) < 2:
         raise MalformedData("item shorter than its header")
-    try:
-        kind = ItemType(item[1])
-    except ValueError:
-        kind = None
+    kind = _KINDS.get(item[1])
     expected = _VERSIONS.get(kind, ITEM_VERSION) if kind is not None else ITEM_VERSION
     if item[0] != expected:
         raise unsupported_item_version(item[0], expected)

@@ -21,7 +21,6 @@ import struct
 from dataclasses import dataclass, field
 
 import nacl.bindings
-import nacl.exceptions
 
 from crypto import kdf
 from crypto.errors import (
@@ -43,6 +42,7 @@ from crypto.items import (
 from crypto.key_schedule import EpochKeys
 from crypto.padding import pad, unpadded_length
 from crypto.ratchet import MessageKeys, SendChain
+from crypto.sodium import aead_decrypt, verify_signed
 
 __all__ = [
     "MAX_BODY",
@@ -225,15 +225,14 @@ def open_sender_data(keys: EpochKeys, item: bytes) -> MessageEnvelope:
     (ct_length,) = _U32.unpack_from(item, _CT_LENGTH_AT)
     if ct_length != size - _CT_AT:
         raise MalformedData("ciphertext length does not match the item")
-    try:
-        sender_data = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-            item[ITEM_HEADER_SIZE + _SD_NONCE_SIZE : _CT_LENGTH_AT],
-            keys.group_id + item[:ITEM_HEADER_SIZE],
-            item[ITEM_HEADER_SIZE : ITEM_HEADER_SIZE + _SD_NONCE_SIZE],
-            keys.sender_data_key,
-        )
-    except nacl.exceptions.CryptoError:
-        raise DecryptionFailed("sender data did not decrypt") from None
+    sender_data = aead_decrypt(
+        item[ITEM_HEADER_SIZE + _SD_NONCE_SIZE : _CT_LENGTH_AT],
+        keys.group_id + item[:ITEM_HEADER_SIZE],
+        item[ITEM_HEADER_SIZE : ITEM_HEADER_SIZE + _SD_NONCE_SIZE],
+        keys.sender_data_key,
+    )
+    if sender_data is None:
+        raise DecryptionFailed("sender data did not decrypt")
     sender_index, counter = _SENDER_DATA.unpack(sender_data)
     return MessageEnvelope(epoch, sender_index, counter, item[_CT_AT:])
 
@@ -259,15 +258,14 @@ def open_message(
     group_id = keys.group_id
     index = envelope.sender_index
     counter = envelope.counter
-    try:
-        padded = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-            envelope.ciphertext,
-            _CIPHERTEXT_AD.pack(group_id, ITEM_VERSION, _MESSAGE, epoch, index, counter),
-            message_keys.nonce,
-            message_keys.key,
-        )
-    except nacl.exceptions.CryptoError:
-        raise DecryptionFailed("message did not decrypt") from None
+    padded = aead_decrypt(
+        envelope.ciphertext,
+        _CIPHERTEXT_AD.pack(group_id, ITEM_VERSION, _MESSAGE, epoch, index, counter),
+        message_keys.nonce,
+        message_keys.key,
+    )
+    if padded is None:
+        raise DecryptionFailed("message did not decrypt")
 
     # Parse the inner plaintext in place, at offset 4 of the padded buffer.
     inner_length = unpadded_length(padded, PADDING_OVERHEAD)
@@ -294,10 +292,8 @@ def open_message(
             memoryview(padded)[4:signature_at],
         )
     )
-    try:
-        nacl.bindings.crypto_sign_open(signed, sender_pk)
-    except nacl.exceptions.BadSignatureError:
-        raise BadSignature("message signature does not verify") from None
+    if not verify_signed(signed, sender_pk):
+        raise BadSignature("message signature does not verify")
 
     message_hash = _message_hash(group_id, signature)
     return OpenedMessage(

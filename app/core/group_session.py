@@ -26,7 +26,7 @@ from app.core.store import messages as message_store
 from app.core.store import recovery as recovery_store
 from app.core.views import DEFAULT_CHANNEL, MessageView
 from crypto.attachment import AttachmentBody
-from crypto.ballot.transport import inner_item_type
+from crypto.ballot.transport import open_inner
 from crypto.commit import open_commit, open_epoch_delivery
 from crypto.content import ContentType, TextBody
 from crypto.conversation import ReplyBody
@@ -42,7 +42,7 @@ from crypto.identity import Identity, fingerprint
 from crypto.items import ItemType, peek_item
 from crypto.key_request import RequestReason
 from crypto.key_schedule import EpochKeys
-from crypto.message import OpenedMessage, open_message, open_sender_data
+from crypto.message import MessageEnvelope, OpenedMessage, open_message
 from crypto.ratchet import ReceiveChain, SendChain
 
 __all__ = ["GroupSession", "Outcome", "ProcessResult"]
@@ -86,6 +86,9 @@ class GroupSession:
     dirty_heads: set[bytes] = field(default_factory=set)
     fingerprints: dict[bytes, str] = field(default_factory=dict)
     unindexed: list[tuple[int, str]] = field(default_factory=list)
+    confirmation: tuple[int, bytes] | None = None
+    """The newest organizer-signed time seen since the last flush, and its organizer:
+    written once per batch (``flush``): the end state of writing each one in order."""
 
     # -- loading ----------------------------------------------------------------------
 
@@ -170,6 +173,7 @@ class GroupSession:
         messages stored since into the full-text index, and the cursor."""
         message_store.index_texts(db, self.unindexed)
         self.unindexed.clear()
+        self._write_confirmation(db)
         store.save_recv_chains(
             db, self.group_id, {index: self.recv_chains[index] for index in self.dirty_chains}
         )
@@ -179,6 +183,17 @@ class GroupSession:
         )
         self.dirty_heads.clear()
         store.set_cursor(db, self.group_id, self.cursor)
+
+    def _confirm(self, at: int, organizer: bytes) -> None:
+        """An organizer's message signed at ``at``: kept if newer than the batch's best
+        (the first of equal times wins, as ``freshness.confirm`` in order would)."""
+        if self.confirmation is None or at > self.confirmation[0]:
+            self.confirmation = (at, organizer)
+
+    def _write_confirmation(self, db: Database) -> None:
+        if self.confirmation is not None:
+            freshness_store.confirm(db, self.group_id, *self.confirmation)
+            self.confirmation = None
 
     def _fingerprint(self, identity_pk: bytes) -> str:
         cached = self.fingerprints.get(identity_pk)
@@ -202,17 +217,20 @@ class GroupSession:
                     f"item for epoch {epoch} while the group is in epoch {self.state.seq}"
                 )
             if kind == ItemType.COMMIT:
+                self._write_confirmation(db)  # the epoch's confirmations come first
                 result = self._process_commit(db, me, seq, item)
                 if result.outcome is Outcome.STUCK:
                     self.cursor = previous
                 return result
             if kind == ItemType.MESSAGE:  # a message or a vote: only decryption tells
-                kind = inner_item_type(self.keys, item)
-            if kind == ItemType.MESSAGE:
-                return self._process_message(db, me, seq, item, now)
+                envelope = open_inner(self.keys, item)
+                if envelope is not None:  # its sender data, opened once
+                    return self._process_message(db, me, seq, envelope, now)
+                kind = ItemType.VOTE
             handler = ITEM_HANDLERS.get(int(kind))
             if handler is None:
                 raise MalformedData(f"unsupported item type {int(kind)}")
+            self._write_confirmation(db)  # a head confirms too: keep them in order
             anonymous = AnonymousItem(db, self.group_id, self.state, self.keys, item, seq, now)
             warning = handler(anonymous)
             return ProcessResult(
@@ -273,11 +291,10 @@ class GroupSession:
         return ProcessResult(Outcome.STUCK, entry=entry, warning=warning)
 
     def _process_message(
-        self, db: Database, me: Identity, seq: int, item: bytes, now: int
+        self, db: Database, me: Identity, seq: int, envelope: MessageEnvelope, now: int
     ) -> ProcessResult:
         if self.keys is None:
             raise DecryptionFailed("no live epoch")
-        envelope = open_sender_data(self.keys, item)
         if envelope.sender_index >= len(self.state.roster()):
             raise DecryptionFailed("sender index outside the roster")
         sender = self.state.member_at(envelope.sender_index)
@@ -294,7 +311,7 @@ class GroupSession:
         self.recv_chains[envelope.sender_index] = next_chain
         self.dirty_chains.add(envelope.sender_index)
         if sender.role == Role.ORGANIZER:  # a signed time and log head: a freshness head
-            freshness_store.confirm(db, self.group_id, min(opened.sent_at, now), sender.identity_pk)
+            self._confirm(min(opened.sent_at, now), sender.identity_pk)
         changed: tuple[Event, ...] = ()
         reply_to: bytes | None = None
         files: AttachmentBody | None = None

@@ -13,7 +13,8 @@ buckets -- so the relay cannot tell a vote from a chat line::
                        padded vote, ad = group_id | header)
 
 A message has its sender data where a vote has the marker; a receiver tries the epoch's
-sender-data key first, then the vote key (``inner_item_type``).  The padded vote is
+sender-data key first, then the vote key (``open_inner``, which hands a message's opened
+sender data on so it is decrypted once; ``inner_item_type`` for the type alone).  The padded vote is
 ``u32 len | vote | zeros`` such that the whole item is a bucket size
 (``crypto/padding.py``), exactly as for a message, so every vote of one ballot has one
 size and shares it with messages of similar length.
@@ -52,8 +53,9 @@ from crypto.items import (
     unsupported_item_version,
 )
 from crypto.key_schedule import EpochKeys
-from crypto.message import MAX_CIPHERTEXT, PADDING_OVERHEAD
+from crypto.message import MAX_CIPHERTEXT, PADDING_OVERHEAD, MessageEnvelope
 from crypto.padding import pad, unpad
+from crypto.sodium import aead_decrypt
 from crypto.wire import Reader, Writer
 
 __all__ = [
@@ -66,6 +68,7 @@ __all__ = [
     "VOTE_PADDING_OVERHEAD",
     "BallotNotice",
     "inner_item_type",
+    "open_inner",
     "open_vote_item",
     "peek_ballot_id",
     "reveal_ballot_id",
@@ -94,6 +97,7 @@ bucket sizes, the same buckets as messages."""
 
 _HEADER = struct.Struct(">BBQ")
 _U32 = struct.Struct(">I")
+_SENDER_DATA = struct.Struct(">II")
 _MARKER = bytes((int(ItemType.VOTE),)) + bytes(7)
 _MESSAGE = int(ItemType.MESSAGE)
 
@@ -165,27 +169,40 @@ def _open_marker(keys: EpochKeys, key: bytes, item: bytes) -> None:
         raise MalformedData("vote marker names another inner type")
 
 
-def inner_item_type(keys: EpochKeys, item: bytes) -> ItemType:
-    """``MESSAGE`` or ``VOTE`` for a type-1 item of ``keys``'s epoch, told apart after
-    decryption: the sender-data field opens under the sender-data key (a message) or
-    under the vote key (a vote).
+def open_inner(keys: EpochKeys, item: bytes) -> MessageEnvelope | None:
+    """A type-1 item of ``keys``'s epoch told apart after decryption: the message's
+    envelope when its sender-data field opens under the sender-data key (what
+    ``open_sender_data`` returns, decrypted once), or None for a vote, whose marker opened
+    under the vote key.
 
     Raises ``DecryptionFailed`` when it opens under neither, and what ``open_vote_item``
-    raises for a bad frame.  A message's own checks run later, in ``open_sender_data``.
+    raises for a bad frame (every check of ``open_sender_data`` is among them).
     """
-    item = bytes(item)
+    if type(item) is not bytes:
+        item = bytes(item)
     _check_frame(keys, item)
-    ad = keys.group_id + item[:ITEM_HEADER_SIZE]
-    nonce = item[ITEM_HEADER_SIZE:_MARKER_AT]
-    field = item[_MARKER_AT:_LENGTH_AT]
-    try:
-        nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-            field, ad, nonce, keys.sender_data_key
-        )
-    except nacl.exceptions.CryptoError:
+    sender_data = aead_decrypt(
+        item[_MARKER_AT:_LENGTH_AT],
+        keys.group_id + item[:ITEM_HEADER_SIZE],
+        item[ITEM_HEADER_SIZE:_MARKER_AT],
+        keys.sender_data_key,
+    )
+    if sender_data is None:
         _open_marker(keys, vote_key(keys), item)
-        return ItemType.VOTE
-    return ItemType.MESSAGE
+        return None
+    sender_index, counter = _SENDER_DATA.unpack(sender_data)
+    return MessageEnvelope(keys.epoch, sender_index, counter, item[_CIPHERTEXT_AT:])
+
+
+def inner_item_type(keys: EpochKeys, item: bytes) -> ItemType:
+    """``MESSAGE`` or ``VOTE`` for a type-1 item of ``keys``'s epoch, told apart after
+    decryption (``open_inner``): the sender-data field opens under the sender-data key
+    (a message) or under the vote key (a vote).
+
+    Raises ``DecryptionFailed`` when it opens under neither, and what ``open_vote_item``
+    raises for a bad frame.
+    """
+    return ItemType.VOTE if open_inner(keys, item) is None else ItemType.MESSAGE
 
 
 def open_vote_item(keys: EpochKeys, item: bytes) -> bytes:
