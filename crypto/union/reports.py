@@ -8,7 +8,7 @@ reports by one member in one scope carry the same key image; across scopes they 
 unlinkable (docs/union-tools.md section 3)::
 
     u8 content_type (48 rate | 52 client) | u8 version = 1
-    | bytes1024 body = u16 len | fields | zeros       (every report: the same size)
+    | bytes1280 body = u16 len | fields | zeros       (every report: the same size)
     | var(131141) ring signature
 
     fields = bytes16 group_id | u64 log_seq | u32 revision | str(128) scope
@@ -80,7 +80,7 @@ CONTENT_TYPE_CLIENT_REPORT: Final = 52
 """An anonymous client report (inside an anonymous item)."""
 
 REPORT_VERSION: Final = 1
-BODY_SIZE: Final = 1024
+BODY_SIZE: Final = 1280
 MAX_SCOPE: Final = 128
 DEFAULT_K: Final = 5
 MIN_K: Final = 3
