@@ -273,3 +273,50 @@ def test_bad_input_is_one_line_error(world: World, field: str, value: str, messa
     with pytest.raises(ClientError, match=message) as caught:
         world.alice.rates.make_report(**args)
     assert "\n" not in str(caught.value) and len(str(caught.value)) < 120
+
+
+def report_client(w: World, engine: Engine, name: str, late: int, comment: str = "") -> None:
+    service = engine.client_reports
+    report = service.make_report(
+        name, paid_late_days=late, scope_creep=late > 10, again=late == 0, comment=comment
+    )
+    assert run(service.report(w.group_id, report)).posted
+
+
+def test_client_reports_one_per_member_and_client_comments_only_from_k(world: World) -> None:
+    w = world
+    run(w.alice.rates.set_threshold(w.group_id, 3))
+    report_client(w, w.members[0], "ACME GmbH", 0, "pays like clockwork")
+    report_client(w, w.members[1], "acme  gmbh", 45, "two reminders")
+    report_client(w, w.members[1], "Acme GmbH", 60, "three reminders")  # replaces Bob's
+    report_client(w, w.members[1], "Globex", 0)  # another client: not linked, not replaced
+    run(sync_all(*w.members))
+    lines = w.alice.client_reports.clients(w.group_id)
+    assert [(line.client, line.figures, line.note) for line in lines] == [
+        ("acme gmbh", None, "fewer than 3 reports"),
+        ("globex", None, "fewer than 3 reports"),
+    ]
+    report_client(w, w.members[2], "ACME GMBH", 5)
+    run(sync_all(*w.members))
+    every = {
+        repr([(x.client, x.figures) for x in e.client_reports.clients(w.group_id)])
+        for e in w.members
+    }
+    assert len(every) == 1  # the same figures at every member
+    (line,) = w.members[3].client_reports.clients(w.group_id, "Acme GmbH")
+    assert line.figures is not None and not line.mine
+    assert (line.figures.count, line.figures.paid_on_time, line.figures.paid_late) == (3, 1, 2)
+    assert (line.figures.median_days_late, line.figures.max_days_late) == ("5", 60)
+    assert line.figures.comments == ("pays like clockwork", "three reminders")
+    (bobs,) = w.members[1].client_reports.clients(w.group_id, "acme gmbh")
+    assert bobs.mine  # only Bob's client can tell
+    images = dict(
+        (row[0], bytes(row[1]))
+        for row in w.alice.db.all("SELECT client, key_image FROM client_reports WHERE revision = 0")
+        if row[0] == "globex"
+    )
+    acme = {
+        bytes(r[0])
+        for r in w.alice.db.all("SELECT key_image FROM client_reports WHERE client = 'acme gmbh'")
+    }
+    assert images["globex"] not in acme and len(acme) == 3
