@@ -71,20 +71,24 @@ from app.qt.lazy_refresh import LazyRefresh
 from app.qt.theme import colors
 from app.qt.widgets import error_label, muted_label, primary_button, section_title, show_error
 
-__all__ = ["RateChart", "RatesPanel", "concerns_reports"]
+__all__ = ["MINE", "RateChart", "RatesPanel", "concerns_reports"]
 
 _REFRESH_MS = 150
 _CURRENCIES = ("EUR", "USD", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "CAD", "AUD")
 _RATE_COLUMNS = ("Role", "Currency", "Per", "Quarter", "Reports", "Q1", "Median", "Q3", "Change")
-_CLIENT_COLUMNS = (
-    "Client",
-    "Reports",
-    "On time",
-    "Late",
-    "Median days late",
-    "Scope creep",
-    "Again",
+_CLIENT_COLUMNS = ("Client", "Reports", "On time", "Late", "Days late", "Scope crept", "Again")
+_CLIENT_TIPS = (
+    "",
+    "",
+    "Reports of payment on time",
+    "Reports of late payment",
+    "Median days late over all reports (on time counts 0)",
+    "Reports saying the scope crept",
+    "Reports saying they would work for the client again",
 )
+MINE = " ★"
+"""Marks a line holding this member's own report; only their client can tell."""
+_MINE_TIP = "Your own report is among these (only you can see this)"
 
 
 def concerns_reports(event: Event, group_id: bytes) -> bool:
@@ -107,7 +111,7 @@ class RateChart(QWidget):
         super().__init__(parent)
         self.setObjectName("rateChart")
         self.setAccessibleName("Rate chart")
-        self.setMinimumHeight(180)
+        self.setMinimumHeight(140)
         self.cells: tuple[RateCell, ...] = ()
         self.title = ""
         self.k = 5
@@ -143,7 +147,12 @@ class RateChart(QWidget):
             low, high = low * 0.9, high * 1.1 + 1e-9
         span = high - low
         low, high = low - span * 0.1, high + span * 0.1
-        label_w = max(fm.horizontalAdvance(f"{high:,.0f}"), fm.horizontalAdvance("0000")) + 8
+        places = 0 if high - low >= 20 else 1 if high - low >= 2 else 2
+
+        def label(value: float) -> str:
+            return f"{value:,.{places}f}"
+
+        label_w = max(fm.horizontalAdvance(label(high)), fm.horizontalAdvance("0000")) + 8
         plot = QRectF(
             rect.left() + label_w,
             rect.top() + fm.height() + 8,
@@ -164,7 +173,7 @@ class RateChart(QWidget):
             painter.drawText(
                 QRectF(rect.left(), y - fm.height() / 2, label_w - 6, fm.height()),
                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                f"{value:,.0f}",
+                label(value),
             )
         slot = plot.width() / len(self.cells)
         accent = QColor(c.accent)
@@ -220,9 +229,10 @@ def _table(columns: tuple[str, ...], name: str) -> QTableWidget:
     table.verticalHeader().hide()
     table.setAlternatingRowColors(True)
     header = table.horizontalHeader()
-    header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-    for column in range(1, len(columns)):
-        header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+    # Every column as wide as its contents (names stay readable in a narrow window, which
+    # then scrolls sideways); the last takes what is left.
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setStretchLastSection(True)
     return table
 
 
@@ -337,6 +347,7 @@ class RatesPanel(QWidget):
         self.late_days.setSuffix(" days late")
         self.late_days.setSpecialValueText("paid on time")
         self.late_days.setAccessibleName("Days late")
+        self.late_days.setMaximumWidth(220)
         self.scope_creep = QCheckBox("The scope crept")
         self.again = QCheckBox("I would work for them again")
         self.comment = QLineEdit()
@@ -353,10 +364,17 @@ class RatesPanel(QWidget):
         checks.addStretch(1)
         form.addRow("", checks)
         form.addRow("Comment", self.comment)
-        form.addRow("", self.report_button)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.report_button)
+        buttons.addStretch(1)
+        form.addRow("", buttons)
         self.clients_error = error_label()
         self.clients_status = muted_label("")
         self.client_table = _table(_CLIENT_COLUMNS, "Client reports")
+        for column, tip in enumerate(_CLIENT_TIPS):
+            header = self.client_table.horizontalHeaderItem(column)
+            if tip and header is not None:
+                header.setToolTip(tip)
         self.client_table.itemSelectionChanged.connect(self._show_comments)
         self.comments = muted_label("")
         self.comments.setTextFormat(Qt.TextFormat.PlainText)
@@ -436,14 +454,14 @@ class RatesPanel(QWidget):
                     self._rows.append((line, cell))
         k = board.k if board else 5
         self.threshold.setText(
-            f"Figures show where at least {k} members reported; below that, nothing but"
-            " “fewer than k reports”."
+            f"Figures show where at least {k} members reported; below that, only"
+            f" “fewer than {k} reports”. ★ marks your own."
             if board is None or board.lines
             else f"No rates yet. Figures show once {k} members report for a role and quarter."
         )
         self.table.setRowCount(len(self._rows))
         for row, (line, cell) in enumerate(self._rows):
-            role = f"{line.role}  (yours among them)" if line.mine else line.role
+            role = line.role + MINE if line.mine else line.role
             values: list[QTableWidgetItem] = [
                 _item(role),
                 _item(line.currency),
@@ -463,6 +481,8 @@ class RatesPanel(QWidget):
             if cell.count is None:
                 for value in values[4:]:
                     value.setForeground(QColor(colors().muted))
+            if line.mine:
+                values[0].setToolTip(_MINE_TIP)
             for column, value in enumerate(values):
                 self.table.setItem(row, column, value)
         self.export_button.setEnabled(bool(self._rows))
@@ -494,7 +514,7 @@ class RatesPanel(QWidget):
         self.client_table.setRowCount(len(lines))
         for row, line in enumerate(lines):
             f = line.figures
-            name = f"{line.client}  (yours among them)" if line.mine else line.client
+            name = line.client + MINE if line.mine else line.client
             values = [
                 _item(name),
                 _item(f.count if f else line.note),
@@ -504,6 +524,8 @@ class RatesPanel(QWidget):
                 _item(f.scope_creep if f else None, align_right=True),
                 _item(f.would_work_again if f else None, align_right=True),
             ]
+            if line.mine:
+                values[0].setToolTip(_MINE_TIP)
             for column, value in enumerate(values):
                 self.client_table.setItem(row, column, value)
         if lines and not self.client_table.selectionModel().selectedRows():

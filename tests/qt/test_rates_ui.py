@@ -71,7 +71,7 @@ def test_members_post_through_the_forms_and_see_the_same_board(  # type: ignore[
             timeout=WAIT_MS,
         )
         assert panel.table.rowCount() == 1
-        assert panel.table.item(0, 0).text() == "translator  (yours among them)"
+        assert panel.table.item(0, 0).text() == "translator ★"
         assert panel.table.item(0, 4).text() == "fewer than 5 reports"
         assert [panel.table.item(0, c).text() for c in (5, 6, 7)] == ["", "", ""]
     assert mine.board is not None and theirs.board is not None
