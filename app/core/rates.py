@@ -10,6 +10,7 @@ reports exist (docs/union-tools.md). The figures come from the stored reports al
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from dataclasses import dataclass
 from decimal import Decimal
@@ -30,14 +31,27 @@ from crypto.union.fields import (
     normalise_name,
     parse_amount,
     parse_period,
-    quarter_of,
 )
 from crypto.union.reports import CONTENT_TYPE_RATE_REPORT, RateReport, RateUnit
 
-__all__ = ["UNITS", "RateCell", "RateLine", "RatesBoard", "RatesService", "board_csv"]
+__all__ = [
+    "UNITS",
+    "RateCell",
+    "RateLine",
+    "RatesBoard",
+    "RatesService",
+    "board_csv",
+    "quarter_of",
+]
 
 UNITS = {"hour": RateUnit.HOUR, "day": RateUnit.DAY, "project": RateUnit.PROJECT}
 _UNIT_NAMES = {unit: name for name, unit in UNITS.items()}
+
+
+def quarter_of(ms: int) -> str:
+    """The UTC calendar quarter (``2026-Q4``) of a moment in milliseconds since the epoch."""
+    day = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
+    return f"{day.year:04d}-Q{(day.month - 1) // 3 + 1}"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ digits.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import unicodedata
 from decimal import Decimal
@@ -30,7 +29,6 @@ __all__ = [
     "normalise_name",
     "parse_amount",
     "parse_period",
-    "quarter_of",
 ]
 
 MAX_ROLE: Final = 64
@@ -109,9 +107,3 @@ def parse_period(text: str) -> str:
     if _PERIOD.fullmatch(text) is None:
         raise MalformedData("a period is a calendar quarter such as 2026-Q4")
     return text
-
-
-def quarter_of(ms: int) -> str:
-    """The UTC calendar quarter of a moment in milliseconds since the epoch."""
-    day = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
-    return f"{day.year:04d}-Q{(day.month - 1) // 3 + 1}"

@@ -11,11 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.core.rates import quarter_of
 from app.core.union_stats import quartiles
 from crypto.ballot.blsag import Ring
 from crypto.ballot.keys import BallotKeyPair
 from crypto.errors import BadSignature, CaucusError, MalformedData
-from crypto.union.fields import check_currency, normalise_name, parse_amount, quarter_of
+from crypto.union.fields import check_currency, normalise_name, parse_amount
 from crypto.union.reports import (
     ClientReport,
     RateReport,
