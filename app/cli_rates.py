@@ -12,6 +12,7 @@ docs/union-tools.md describes the formats and what each party learns.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -89,6 +90,24 @@ def clients_json(group_id: bytes, k: int, lines: tuple[ClientLine, ...]) -> dict
     return {"group": group_id.hex(), "k": k, "clients": out}
 
 
+def _delay_ms(engine: Engine, seconds: float) -> int:
+    """A random wait of 0 to ``seconds`` (``--delay``), as ``ballot vote`` does."""
+    if seconds <= 0:
+        return 0
+    return int.from_bytes(engine.context.rng(4), "big") % (int(seconds * 1000) + 1)
+
+
+async def _post(engine: Engine, group_id: bytes, receipt: ReportReceipt) -> ReportReceipt:
+    """Wait out the report's delay, then post it with the outbox of reports."""
+    if receipt.posted:
+        return receipt
+    await asyncio.sleep(max(0, receipt.not_before - engine.context.now()) / 1000)
+    left = await engine.rates.sender.flush(group_id)
+    if left == 0:
+        await engine.sync_group(group_id)
+    return ReportReceipt(receipt.revision, left == 0, receipt.not_before)
+
+
 def _receipt(receipt: ReportReceipt, what: str) -> int:
     if not receipt.posted:
         print(
@@ -103,8 +122,9 @@ def _receipt(receipt: ReportReceipt, what: str) -> int:
 
 
 async def cmd_rates_submit(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
     command = SubmitRate(
-        engine.resolve_group(args.group),
+        group_id,
         role=args.role,
         rate=args.rate,
         currency=args.currency,
@@ -112,8 +132,9 @@ async def cmd_rates_submit(engine: Engine, args: argparse.Namespace) -> int:
         seniority=args.seniority or "",
         region=args.region or "",
         period=args.period,
+        delay_ms=_delay_ms(engine, args.delay),
     )
-    return _receipt(await command.run(engine), "rate report")
+    return _receipt(await _post(engine, group_id, await command.run(engine)), "rate report")
 
 
 async def cmd_rates_show(engine: Engine, args: argparse.Namespace) -> int:
@@ -164,15 +185,17 @@ def _yes_no(text: str) -> bool:
 
 
 async def cmd_clients_report(engine: Engine, args: argparse.Namespace) -> int:
+    group_id = engine.resolve_group(args.group)
     command = ReportClient(
-        engine.resolve_group(args.group),
+        group_id,
         client=args.client,
         paid_late_days=args.paid_late_days,
         scope_creep=args.scope_creep,
         again=args.again,
         comment=args.comment or "",
+        delay_ms=_delay_ms(engine, args.delay),
     )
-    return _receipt(await command.run(engine), "client report")
+    return _receipt(await _post(engine, group_id, await command.run(engine)), "client report")
 
 
 async def cmd_clients_show(engine: Engine, args: argparse.Namespace) -> int:
@@ -216,6 +239,7 @@ def add_rates_commands(sub: Any) -> None:
     p.add_argument("--seniority", help="e.g. junior, senior")
     p.add_argument("--region", help="optional region")
     p.add_argument("--period", help="calendar quarter, e.g. 2026-Q4 (default: this one)")
+    p.add_argument("--delay", type=float, default=0.0, help="post after a random 0..N s wait")
     p.set_defaults(handler=cmd_rates_submit)
 
     p = rsub.add_parser("show", help="the board: count and quartiles per role and quarter")
@@ -243,6 +267,7 @@ def add_rates_commands(sub: Any) -> None:
     p.add_argument("--scope-creep", type=_yes_no, required=True, metavar="yes|no")
     p.add_argument("--again", type=_yes_no, required=True, metavar="yes|no")
     p.add_argument("--comment")
+    p.add_argument("--delay", type=float, default=0.0, help="post after a random 0..N s wait")
     p.set_defaults(handler=cmd_clients_report)
 
     p = csub.add_parser("show", help="what the reports on each client add up to")

@@ -341,13 +341,13 @@ async def _seed_reports(root: Path) -> None:
                 report = rates.make_report(
                     role="Courier", rate=amount, currency="EUR", unit="hour", period=period
                 )
-                await rates.submit(group, report)
+                await rates.submit(group, report, delay_ms=0)
         for name, amount in (("alice", "150"), ("bob", "165")):  # one report a quarter each
             rates = engines[name].rates
             report = rates.make_report(
                 role="Dispatcher", rate=amount, currency="EUR", unit="day", period="2026-Q1"
             )
-            await rates.submit(group, report)
+            await rates.submit(group, report, delay_ms=0)
         clients = (
             ("alice", "QuickBite", 0, False, True, "Paid within the week."),
             ("bob", "QuickBite", 21, True, False, "Three reminders before they paid."),
@@ -359,7 +359,7 @@ async def _seed_reports(root: Path) -> None:
             filed = service.make_report(
                 client, paid_late_days=late, scope_creep=creep, again=again, comment=comment
             )
-            await service.report(group, filed)
+            await service.report(group, filed, delay_ms=0)
         for engine in engines.values():
             await engine.sync()
     finally:

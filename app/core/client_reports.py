@@ -110,9 +110,12 @@ class ClientReports:
         except MalformedData as exc:
             raise ClientError(str(exc)) from None
 
-    async def report(self, group_id: bytes, report: ClientReport) -> ReportReceipt:
-        """Post (or replace) this member's report about the client, anonymously."""
-        return await self.sender.submit(group_id, report)
+    async def report(
+        self, group_id: bytes, report: ClientReport, *, delay_ms: int | None = None
+    ) -> ReportReceipt:
+        """Post (or replace) this member's report about the client, anonymously, after
+        ``delay_ms`` (default: a random few seconds, ``REPORT_DELAY_MS``)."""
+        return await self.sender.submit(group_id, report, delay_ms=delay_ms)
 
     def clients(self, group_id: bytes, client: str | None = None) -> tuple[ClientLine, ...]:
         db = self._ctx.db

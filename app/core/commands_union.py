@@ -35,6 +35,8 @@ class SubmitRate(Command[ReportReceipt]):
     seniority: str = ""
     region: str = ""
     period: str | None = None
+    delay_ms: int | None = None
+    """None: a random few seconds (the desktop app); 0: now."""
 
     async def run(self, engine: Engine) -> ReportReceipt:
         report = engine.rates.make_report(
@@ -46,7 +48,7 @@ class SubmitRate(Command[ReportReceipt]):
             region=self.region,
             period=self.period,
         )
-        return await engine.rates.submit(self.group_id, report)
+        return await engine.rates.submit(self.group_id, report, delay_ms=self.delay_ms)
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ class ReportClient(Command[ReportReceipt]):
     scope_creep: bool
     again: bool
     comment: str = ""
+    delay_ms: int | None = None
+    """None: a random few seconds (the desktop app); 0: now."""
 
     async def run(self, engine: Engine) -> ReportReceipt:
         report = engine.client_reports.make_report(
@@ -97,7 +101,7 @@ class ReportClient(Command[ReportReceipt]):
             again=self.again,
             comment=self.comment,
         )
-        return await engine.client_reports.report(self.group_id, report)
+        return await engine.client_reports.report(self.group_id, report, delay_ms=self.delay_ms)
 
 
 @dataclass(frozen=True)

@@ -183,9 +183,12 @@ class RatesService:
         except MalformedData as exc:
             raise ClientError(str(exc)) from None
 
-    async def submit(self, group_id: bytes, report: RateReport) -> ReportReceipt:
-        """Post (or replace) this member's report for its period, anonymously."""
-        return await self.sender.submit(group_id, report)
+    async def submit(
+        self, group_id: bytes, report: RateReport, *, delay_ms: int | None = None
+    ) -> ReportReceipt:
+        """Post (or replace) this member's report for its period, anonymously, after
+        ``delay_ms`` (default: a random few seconds, ``REPORT_DELAY_MS``)."""
+        return await self.sender.submit(group_id, report, delay_ms=delay_ms)
 
     def board(self, group_id: bytes) -> RatesBoard:
         db = self._ctx.db

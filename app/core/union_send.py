@@ -33,10 +33,14 @@ from crypto.union.reports import (
 )
 from crypto.wire import Reader
 
-__all__ = ["ATTEMPTS", "ReportReceipt", "ReportSender"]
+__all__ = ["ATTEMPTS", "REPORT_DELAY_MS", "ReportReceipt", "ReportSender"]
 
 ATTEMPTS = 3
 """A report is signed and posted again at most this often when the epoch moves on."""
+
+REPORT_DELAY_MS = (2_000, 10_000)
+"""Range of the random delay before a report goes out, unless the caller chooses one
+(as for votes): the post's moment says less about the member's other activity."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,9 @@ class ReportReceipt:
 
     revision: int
     posted: bool
+    not_before: int
+    """When it goes out (ms) if not posted yet: after its delay, with the engine's
+    next upkeep step (``flush``)."""
 
 
 def _decode(content_type: int, scope: str, fields: bytes) -> Report:
@@ -95,8 +102,18 @@ class ReportSender:
         revisions = [r for r in known if r is not None]
         return max(revisions) + 1 if revisions else 0
 
-    async def submit(self, group_id: bytes, report: Report) -> ReportReceipt:
-        """Queue ``report`` (replacing one of ours in the same scope) and post it now."""
+    def _delay(self, delay_ms: int | None) -> int:
+        if delay_ms is None:
+            low, high = REPORT_DELAY_MS
+            delay_ms = low + int.from_bytes(self._ctx.rng(4), "big") % (high - low + 1)
+        return max(0, delay_ms)
+
+    async def submit(
+        self, group_id: bytes, report: Report, *, delay_ms: int | None = None
+    ) -> ReportReceipt:
+        """Queue ``report`` (replacing one of ours in the same scope) and post it after
+        ``delay_ms`` (default: random within ``REPORT_DELAY_MS``; 0: now). A report still
+        waiting goes out with ``flush`` (the engine's upkeep after each sync)."""
         with contextlib.suppress(RelayError):
             await self._groups.sync_group(group_id)  # offline: it waits in the queue
         session = self._groups.require_active(group_id)
@@ -106,6 +123,8 @@ class ReportSender:
                 "your ballot key is not registered in this group yet; sync and try again"
             )
         db = self._ctx.db
+        now = self._ctx.now()
+        not_before = now + self._delay(delay_ms)
         with db.transaction():
             revision = self._next_revision(group_id, report)
             row_id = store.insert_pending(
@@ -115,17 +134,21 @@ class ReportSender:
                 report.scope,
                 revision,
                 report.encode_fields(),
-                self._ctx.now(),
+                now,
+                not_before,
             )
+        if not_before > now:
+            return ReportReceipt(revision, False, not_before)
         posted = await self._deliver(row_id)
         if posted:
             with contextlib.suppress(RelayError):
                 await self._groups.sync_group(group_id)
-        return ReportReceipt(revision, posted)
+        return ReportReceipt(revision, posted, not_before)
 
     async def flush(self, group_id: bytes) -> int:
-        """Post every queued report of the group; how many stay queued."""
-        for row_id in store.pending_ids(self._ctx.db, group_id):
+        """Post every queued report of the group whose delay is over; how many stay
+        queued (waiting for their delay or for the relay)."""
+        for row_id in store.pending_ids(self._ctx.db, group_id, self._ctx.now()):
             await self._deliver(row_id)
         return len(store.pending_ids(self._ctx.db, group_id))
 

@@ -64,6 +64,7 @@ from app.core.api import (
     ShowClients,
     ShowRates,
     SubmitRate,
+    wall_clock_ms,
 )
 from app.core.events import Event, GroupChanged, ReportsChanged
 from app.qt.engine_bridge import EngineBridge
@@ -555,9 +556,12 @@ class RatesPanel(QWidget):
         def done(receipt: ReportReceipt) -> None:
             if not shiboken6.isValid(self):
                 return
+            replaced = " It replaces your earlier one." if receipt.revision else ""
             if receipt.posted:
-                replaced = " It replaces your earlier one." if receipt.revision else ""
-                status.setText(done_text + replaced)
+                status.setText(done_text.format(when="was posted") + replaced)
+            elif receipt.not_before > wall_clock_ms():
+                # A random few seconds first, so its moment says less (docs/union-tools.md).
+                status.setText(done_text.format(when="goes out in a few seconds") + replaced)
             else:
                 status.setText("The server did not take it yet; it goes out with the next sync.")
             self._lazy.schedule()
@@ -581,7 +585,7 @@ class RatesPanel(QWidget):
             unit=self.unit.currentText(),
             seniority=self.seniority.text(),
         )
-        self._run(command, self.rates_error, self.rates_status, "Your rate was posted anonymously.")
+        self._run(command, self.rates_error, self.rates_status, "Your rate {when}, anonymously.")
 
     def report_client(self) -> None:
         group = self._group
@@ -596,7 +600,7 @@ class RatesPanel(QWidget):
             comment=self.comment.text(),
         )
         self._run(
-            command, self.clients_error, self.clients_status, "Your report was posted anonymously."
+            command, self.clients_error, self.clients_status, "Your report {when}, anonymously."
         )
 
     def export_csv(self) -> None:

@@ -50,11 +50,11 @@ def test_the_relay_cannot_tell_whose_report_it_holds(attack_world: AttackWorld) 
         rate = engine.rates.make_report(
             role="Interpreter", rate=amount, currency="CHF", unit="hour", period="2026-Q4"
         )
-        assert run(engine.rates.submit(group_id, rate)).posted
+        assert run(engine.rates.submit(group_id, rate, delay_ms=0)).posted
         client = engine.client_reports.make_report(
             "Initech", paid_late_days=int(amount[0]), scope_creep=True, again=False
         )
-        assert run(engine.client_reports.report(group_id, client)).posted
+        assert run(engine.client_reports.report(group_id, client, delay_ms=0)).posted
         posted = world.adversary.items(member=name, direction="up")[before:]
         assert len(posted) == 2
         reports.extend(posted)

@@ -77,7 +77,7 @@ def submit(w: World, engine: Engine, rate: str, *, role: str = "Translator", **k
         seniority=kw.get("seniority", ""),
         period=kw.get("period", PERIOD),
     )
-    receipt = run(engine.rates.submit(w.group_id, report))
+    receipt = run(engine.rates.submit(w.group_id, report, delay_ms=0))
     assert receipt.posted
 
 
@@ -280,7 +280,7 @@ def report_client(w: World, engine: Engine, name: str, late: int, comment: str =
     report = service.make_report(
         name, paid_late_days=late, scope_creep=late > 10, again=late == 0, comment=comment
     )
-    assert run(service.report(w.group_id, report)).posted
+    assert run(service.report(w.group_id, report, delay_ms=0)).posted
 
 
 def test_client_reports_one_per_member_and_client_comments_only_from_k(world: World) -> None:
@@ -320,3 +320,22 @@ def test_client_reports_one_per_member_and_client_comments_only_from_k(world: Wo
         for r in w.alice.db.all("SELECT key_image FROM client_reports WHERE client = 'acme gmbh'")
     }
     assert images["globex"] not in acme and len(acme) == 3
+
+
+def test_a_report_waits_for_its_delay_then_goes_out(world: World) -> None:
+    w = world
+    bob = w.members[1]
+    report = bob.rates.make_report(
+        role="translator", rate="300", currency="EUR", unit="day", period=PERIOD
+    )
+    before = len(relay_items(w.app))
+    receipt = run(bob.rates.submit(w.group_id, report, delay_ms=8_000))
+    assert not receipt.posted and receipt.not_before == w.clock.now + 8_000
+    assert run(bob.rates.sender.flush(w.group_id)) == 1  # not due: still queued
+    assert len(relay_items(w.app)) == before
+    w.clock.advance(seconds=8)
+    run(bob.sync())  # the engine's upkeep posts what is due
+    assert run(bob.rates.sender.flush(w.group_id)) == 0
+    assert len(anonymous_payloads(w)) == 1
+    run(sync_all(w.alice))
+    assert len(w.alice.db.all("SELECT * FROM rate_reports")) == 1

@@ -54,6 +54,7 @@ CREATE TABLE union_outbox (
     scope         TEXT    NOT NULL,
     revision      INTEGER NOT NULL,
     fields        BLOB    NOT NULL,
+    not_before    INTEGER NOT NULL,          -- posted after this time (random delay)
     status        TEXT    NOT NULL,          -- pending | sent | failed
     relay_seq     INTEGER,
     created_at    INTEGER NOT NULL

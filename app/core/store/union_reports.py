@@ -236,18 +236,19 @@ def insert_pending(
     revision: int,
     fields: bytes,
     now: int,
+    not_before: int,
 ) -> int:
-    """Queue one of our reports; an older one of the same scope still waiting is dropped
-    (it would only be replaced)."""
+    """Queue one of our reports, to be posted from ``not_before`` on; an older one of the
+    same scope still waiting is dropped (it would only be replaced)."""
     db.execute(
         "UPDATE union_outbox SET status = ? WHERE group_id = ? AND content_type = ?"
         " AND scope = ? AND status = ?",
         (ReportStatus.FAILED, group_id, content_type, scope, ReportStatus.PENDING),
     )
     cursor = db.execute(
-        "INSERT INTO union_outbox (group_id, content_type, scope, revision, fields, status,"
-        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (group_id, content_type, scope, revision, fields, ReportStatus.PENDING, now),
+        "INSERT INTO union_outbox (group_id, content_type, scope, revision, fields,"
+        " not_before, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (group_id, content_type, scope, revision, fields, not_before, ReportStatus.PENDING, now),
     )
     return int(cursor.lastrowid)
 
@@ -265,10 +266,12 @@ def load_pending(db: Database, row_id: int) -> PendingReport | None:
     )
 
 
-def pending_ids(db: Database, group_id: bytes) -> list[int]:
+def pending_ids(db: Database, group_id: bytes, due_at: int | None = None) -> list[int]:
+    """Our queued reports in the group; with ``due_at``, only those whose delay is over."""
     rows = db.all(
-        "SELECT id FROM union_outbox WHERE group_id = ? AND status = ? ORDER BY id",
-        (group_id, ReportStatus.PENDING),
+        "SELECT id FROM union_outbox WHERE group_id = ? AND status = ?"
+        " AND (? IS NULL OR not_before <= ?) ORDER BY id",
+        (group_id, ReportStatus.PENDING, due_at, due_at),
     )
     return [int(r[0]) for r in rows]
 
