@@ -28,6 +28,7 @@ from app.cli_ballots import add_ballot_commands
 from app.cli_devices import add_device_commands
 from app.cli_docs import add_doc_commands
 from app.cli_json import group_json, iso, member_json, message_json, request_json
+from app.cli_rates import add_rates_commands
 from app.core.api import (
     DEFAULT_CHANNEL,
     ClientError,
@@ -542,6 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_doc_commands(sub)
     add_ballot_commands(sub)
     add_device_commands(sub)
+    add_rates_commands(sub)
 
     p = sub.add_parser("daemon", help="unlock once and serve JSON-RPC on a Unix socket")
     p.add_argument("--socket", type=Path, default=None, help="default: <home>/daemon.sock")

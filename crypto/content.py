@@ -24,6 +24,7 @@ __all__ = [
     "DOCUMENT_TYPES",
     "MAX_TEXT",
     "PARSERS",
+    "UNION_TYPES",
     "Content",
     "ContentType",
     "TextBody",
@@ -35,6 +36,10 @@ BALLOT_TYPES = range(16, 32)
 
 DOCUMENT_TYPES = range(32, 48)
 """Content types reserved for documents."""
+
+UNION_TYPES = range(48, 64)
+"""Content types reserved for union tools: rate reports and the k threshold (48-51),
+client reports (52-55), dispute cases (56-63); docs/union-tools.md."""
 
 DEFAULT_CHANNEL = bytes(16)
 """The channel every group has without a CHANNEL log entry."""

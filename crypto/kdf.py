@@ -78,6 +78,11 @@ LABELS: frozenset[str] = frozenset(
         "ballot-counted-set",
         "vote-key",
         "vote-nonce",
+        # union tools: rate and client reports (docs/union-tools.md)
+        "union-report",
+        "union-report-hash",
+        "union-rate-scope",
+        "union-client-scope",
         # freshness heads (protocol section 4.4)
         "freshness-head",
         "head-key",

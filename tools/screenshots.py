@@ -322,6 +322,82 @@ def _documents_and_ballots(app: QApplication, root: Path, relay_url: str, out: P
     alice.shutdown()
 
 
+async def _seed_reports(root: Path) -> None:
+    """Rates over three quarters (one role reaches k = 3 each quarter, another does not)
+    and client reports, from Alice, Bob and Chidi (docs/union-tools.md)."""
+    names = ("alice", "bob", "chidi")
+    engines = {name: Engine.open(root / name, PASSPHRASE) for name in names}
+    try:
+        group = engines["alice"].active_group_ids()[0]
+        for engine in engines.values():
+            await engine.sync()
+        await engines["alice"].rates.set_threshold(group, 3)
+        courier = {
+            "2026-Q2": ("11.50", "12", "13.20"),
+            "2026-Q3": ("11.80", "12.40", "13"),
+            "2026-Q4": ("12.10", "12.90", "14"),
+        }
+        for period, amounts in courier.items():
+            for name, amount in zip(names, amounts, strict=True):
+                rates = engines[name].rates
+                report = rates.make_report(
+                    role="Courier", rate=amount, currency="EUR", unit="hour", period=period
+                )
+                await rates.submit(group, report, delay_ms=0)
+        for name, amount in (("alice", "150"), ("bob", "165")):  # one report a quarter each
+            rates = engines[name].rates
+            report = rates.make_report(
+                role="Dispatcher", rate=amount, currency="EUR", unit="day", period="2026-Q1"
+            )
+            await rates.submit(group, report, delay_ms=0)
+        clients = (
+            ("alice", "QuickBite", 0, False, True, "Paid within the week."),
+            ("bob", "QuickBite", 21, True, False, "Three reminders before they paid."),
+            ("chidi", "QuickBite", 9, True, True, ""),
+            ("bob", "RoadRunner Foods", 45, True, False, "Never again."),
+        )
+        for name, client, late, creep, again, comment in clients:
+            service = engines[name].client_reports
+            filed = service.make_report(
+                client, paid_late_days=late, scope_creep=creep, again=again, comment=comment
+            )
+            await service.report(group, filed, delay_ms=0)
+        for engine in engines.values():
+            await engine.sync()
+    finally:
+        for engine in engines.values():
+            await engine.close()
+
+
+def _rates(app: QApplication, root: Path, out: Path, suffix: str, width: int) -> None:
+    """The Rates tab: the board with its chart, and the client reports."""
+    asyncio.run(_seed_reports(root))
+    alice = _controller(root / "alice", root)
+    unlock = alice.unlock_screen
+    if unlock is None:
+        raise SystemExit("expected the unlock screen")
+    unlock.passphrase.setText(PASSPHRASE)
+    unlock.unlock.click()
+    _pump(app, lambda: alice.main_window is not None)
+    window = alice.main_window
+    if window is None:
+        raise SystemExit("no main window")
+    window.resize(width, 720)
+    tabs = window.tabs
+    tabs.setCurrentWidget(tabs.rates)
+    panel = tabs.rates
+    _pump(app, lambda: panel.board is not None and len(panel.board.lines) == 2)
+    panel.table.selectRow(0)
+    _settle(app, 0.5)
+    _save(window, out, f"rates{suffix}")
+    panel.pages.setCurrentIndex(1)
+    _pump(app, lambda: len(panel.clients) == 2)
+    panel.client_table.selectRow(0)
+    _settle(app, 0.5)
+    _save(window, out, f"client-reports{suffix}")
+    alice.shutdown()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
@@ -424,6 +500,7 @@ def main() -> int:
             devices.close()
             alice.shutdown()
             _documents_and_ballots(app, root, relay.url, out, suffix, args.width)
+            _rates(app, root, out, suffix, args.width)
         finally:
             relay.stop()
     return 0

@@ -111,6 +111,19 @@ from crypto.errors import CaucusError
 from crypto.identity import safety_number
 from crypto.invite import InviteCode
 
+from app.core.client_reports import ClientFigures, ClientLine  # isort: skip
+from app.core.commands_union import (  # isort: skip
+    ExportRatesCsv,
+    ReportClient,
+    SetReportsThreshold,
+    ShowClients,
+    ShowRates,
+    SubmitRate,
+)
+from app.core.rates import UNITS, RateCell, RateLine, RatesBoard  # isort: skip
+from app.core.union_send import ReportReceipt  # isort: skip
+from crypto.union.fields import MAX_CLIENT_NAME, MAX_COMMENT, MAX_ROLE  # isort: skip
+
 __all__ = [
     "DEFAULT_CHANNEL",
     "MAX_ATTACHMENT_SIZE",
@@ -212,6 +225,24 @@ __all__ = [
     "unlock_with_key",
     "verify_file",
     "wall_clock_ms",
+]
+__all__ += [  # union tools (docs/union-tools.md)
+    "MAX_CLIENT_NAME",
+    "MAX_COMMENT",
+    "MAX_ROLE",
+    "UNITS",
+    "ClientFigures",
+    "ClientLine",
+    "ExportRatesCsv",
+    "RateCell",
+    "RateLine",
+    "RatesBoard",
+    "ReportClient",
+    "ReportReceipt",
+    "SetReportsThreshold",
+    "ShowClients",
+    "ShowRates",
+    "SubmitRate",
 ]
 
 

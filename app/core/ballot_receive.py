@@ -23,7 +23,13 @@ from __future__ import annotations
 
 from app.core.ballot_records import StoredBallot, all_ballots, load_ballot, stored_votes
 from app.core.ballot_settle import ballot_name, note_eligibility, settle
-from app.core.content_handlers import AnonymousItem, Received, register, register_item
+from app.core.content_handlers import (
+    PAYLOAD_HANDLERS,
+    AnonymousItem,
+    Received,
+    register,
+    register_item,
+)
 from app.core.database import Database
 from app.core.device_ballots import note_vote
 from app.core.events import BallotChanged
@@ -260,6 +266,9 @@ def on_cancel(received: Received) -> str:
 
 def on_vote(item: AnonymousItem) -> str | None:
     vote = open_vote_item(item.keys, item.item)
+    other = PAYLOAD_HANDLERS.get(vote[0]) if vote else None
+    if other is not None:  # an anonymous report travels as a vote does (union tools)
+        return other(item, vote)
     ballot = _require(item.db, item.group_id, peek_ballot_id(vote))
     vote_hash = kdf.digest("ballot-vote-hash", vote)
     if store.has_vote(item.db, item.group_id, ballot.ballot_id, vote_hash):

@@ -20,12 +20,15 @@ from crypto.message import OpenedMessage
 __all__ = [
     "HANDLERS",
     "ITEM_HANDLERS",
+    "PAYLOAD_HANDLERS",
     "AnonymousItem",
     "Handler",
     "ItemHandler",
+    "PayloadHandler",
     "Received",
     "register",
     "register_item",
+    "register_payload",
 ]
 
 
@@ -83,3 +86,18 @@ def register_item(item_type: int, handler: ItemHandler) -> None:
     if item_type in ITEM_HANDLERS:
         raise ValueError(f"item type {item_type} already has a handler")
     ITEM_HANDLERS[item_type] = handler
+
+
+PayloadHandler = Callable[[AnonymousItem, bytes], str | None]
+"""Handles the opened payload of an anonymous item whose first byte it claimed."""
+
+PAYLOAD_HANDLERS: dict[int, PayloadHandler] = {}
+
+
+def register_payload(first_byte: int, handler: PayloadHandler) -> None:
+    """Claim anonymous payloads starting with ``first_byte`` (a content type of
+    ``crypto.content.UNION_TYPES``); ballot votes start with their version and keep the
+    rest (docs/union-tools.md section 4)."""
+    if first_byte in PAYLOAD_HANDLERS:
+        raise ValueError(f"anonymous payload {first_byte} already has a handler")
+    PAYLOAD_HANDLERS[first_byte] = handler

@@ -32,6 +32,7 @@ import httpx
 from app.core.admission import DEFAULT_INVITE_TTL_MS, Admission
 from app.core.attachments import Attachments
 from app.core.ballots import BallotService
+from app.core.client_reports import ClientReports
 from app.core.conversation import Conversation
 from app.core.database import Database
 from app.core.delivery_keys import KeyPolicy, keep_key
@@ -58,6 +59,7 @@ from app.core.outbox import Outbox
 from app.core.ports import Clock, CommitMaker, Context, EventSink, RelayPool, Rng
 from app.core.profile import unlock, validate_group_name
 from app.core.queries import Queries
+from app.core.rates import RatesService
 from app.core.relay_client import DEFAULT_TIMEOUTS, RelayClient, RelayTimeouts
 from app.core.relay_health import RelayHealth
 from app.core.store import groups
@@ -151,6 +153,8 @@ class Engine(Queries):
         self.devices = Devices(
             self.context, self._groups, self.name, self.ballots.ensure_ballot_key
         )
+        self.rates = RatesService(self.context, self._groups, self._outbox)
+        self.client_reports = ClientReports(self.context, self._groups)
         self.delivery_keys = KeyRotation(
             self.context, self._groups, self._groups, key_policy or KeyPolicy()
         )
@@ -470,6 +474,7 @@ class Engine(Queries):
             except (RelayError, ClientError) as exc:
                 self.context.events.warn(group_id, "document-share-failed", str(exc))
         await self.ballots.maintain_quietly(group_id)
+        await self.rates.flush_quietly(group_id)  # our queued rate and client reports
         if self.session(group_id).active:
             try:
                 await self.freshness.maintain(group_id)  # heads, holds, exposure reports

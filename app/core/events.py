@@ -27,6 +27,7 @@ __all__ = [
     "MessageChanged",
     "MessageStatusChanged",
     "RemovedFromGroup",
+    "ReportsChanged",
     "SyncProgress",
 ]
 
@@ -128,6 +129,13 @@ class SyncProgress:
     processed: int
 
 
+@dataclass(frozen=True)
+class ReportsChanged:
+    """A rate or client report, or the reports threshold, arrived (docs/union-tools.md)."""
+
+    group_id: bytes
+
+
 Event = (
     MessageAdded
     | MessageStatusChanged
@@ -141,5 +149,6 @@ Event = (
     | SyncProgress
     | BallotChanged
     | DocumentChanged
+    | ReportsChanged
 )
 Listener = Callable[[Event], None]

@@ -15,6 +15,7 @@ from app.core.api import GroupView, Queries
 from app.qt.ballots_panel import BallotsPanel
 from app.qt.documents_panel import DocumentsPanel
 from app.qt.engine_bridge import EngineBridge
+from app.qt.rates_panel import RatesPanel
 
 __all__ = ["GroupTabs"]
 
@@ -60,6 +61,7 @@ class GroupTabs(QTabWidget):
             shortcut = QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self)
             shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
             shortcut.activated.connect(lambda i=index: self.setCurrentIndex(i))
+        self.rates = RatesPanel.add_to(self, bridge)  # union tools (docs/union-tools.md)
 
     def show_chat(self) -> None:
         """Back to the conversation (a channel was chosen, or a search result opened)."""
@@ -69,3 +71,4 @@ class GroupTabs(QTabWidget):
         """Show ``group`` in both panels (also after its roster or our role changed)."""
         self.documents.set_group(group)
         self.ballots.set_group(group)
+        self.rates.set_group(group)
