@@ -136,6 +136,9 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
             self._disarm()
             self._body_deadline = self.loop.time() + limits.body_timeout_s
             super().on_headers_complete()
+            cycle = self.cycle
+            if cycle is not None and self.scope["method"] != "HEAD":  # HEAD writes no body
+                cycle.transport = _HeadWithBody(self.transport, cycle)  # type: ignore[assignment]
 
         def on_message_complete(self) -> None:
             self._disarm_body()
@@ -227,6 +230,44 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
             await self._relay_app(scope, receive, send)
 
     return GuardedHttpToolsProtocol
+
+
+class _HeadWithBody:
+    """The transport as one response cycle sees it: the response head is held until the
+    body's first write, so head and body leave in one ``send`` (uvicorn writes them with
+    two calls; on uvloop each is a system call and often a TCP segment of its own).  The
+    ``100 Continue`` line, written before the response starts, passes straight through."""
+
+    __slots__ = ("_cycle", "_head", "_held", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, cycle: Any) -> None:
+        self._transport = transport
+        self._cycle = cycle
+        self._head: bytes | None = None
+        self._held = False
+
+    def write(self, data: bytes) -> None:
+        head = self._head
+        if head is not None:
+            self._head = None
+            self._transport.write(head + data)
+        elif not self._held and self._cycle.response_started:
+            self._held = True
+            self._head = data
+        else:
+            self._transport.write(data)
+
+    def close(self) -> None:
+        head, self._head = self._head, None
+        if head is not None and not self._transport.is_closing():
+            self._transport.write(head)
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 def raise_open_files_limit() -> int | None:

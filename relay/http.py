@@ -24,6 +24,7 @@ from relay.connections import CONNECTION_SCOPE_KEY, DISCONNECT_SCOPE_KEY
 from relay.errors import RelayError
 from relay.logic import COMMIT_HEADER_SIZE, Clock, Relay
 from relay.metrics import RelayMetrics, stored_bytes
+from relay.store import Fetched
 
 __all__ = ["RelayApp", "create_app"]
 
@@ -181,6 +182,7 @@ class RelayApp:
         self._limits = config
         self._caps = CapabilityHashes()
         self._per_address = config.create_per_address_per_s > 0
+        self._last_frames: tuple[Fetched, _Response] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -291,6 +293,16 @@ class RelayApp:
     def _generation(self) -> bytes:
         return self.relay.generation.encode()
 
+    def _frames(self, fetched: Fetched) -> _Response:
+        """The answer to a fetch; long-polls woken by one commit share one ``Fetched``
+        (``Relay._shared_read``) and so one encoded answer, not one encoding each."""
+        last = self._last_frames
+        if last is not None and last[0] is fetched:
+            return last[1]
+        response = _frames(fetched.rows, fetched.visible_last, self._generation())
+        self._last_frames = (fetched, response)
+        return response
+
     async def _openapi_json(self, request: _Request) -> _Response:
         return _Response(200, self._openapi)
 
@@ -322,7 +334,7 @@ class RelayApp:
         cap = self._caps.of_header(request.auth)
         fetch = codec.parse_fetch_query(request.query, self._max_wait)
         fetched = await self.relay.fetch_mailbox(mid, cap, fetch, request.on_disconnect)
-        return _frames(fetched.rows, fetched.visible_last, self._generation())
+        return self._frames(fetched)
 
     async def _delete_mailbox(self, request: _Request) -> _Response:
         mid = codec.parse_id(request.params[0])
@@ -350,7 +362,7 @@ class RelayApp:
         fetched = await self.relay.fetch_inbox(
             iid, request.inbox_auth, fetch, request.on_disconnect
         )
-        return _frames(fetched.rows, fetched.visible_last, self._generation())
+        return self._frames(fetched)
 
     async def _delete_inbox_items(self, request: _Request) -> _Response:
         iid = codec.parse_id(request.params[0])
