@@ -53,6 +53,14 @@ class RecordingTransport(asyncio.Transport):
 async def exchange(tmp_path: Path, request: bytes, answers: int = 1) -> list[bytes]:
     """Feed ``request`` to the relay's protocol; the writes once ``answers`` responses
     were complete (bounded)."""
+    writes, _closed = await exchange_closing(tmp_path, request, answers)
+    return writes
+
+
+async def exchange_closing(
+    tmp_path: Path, request: bytes, answers: int = 1
+) -> tuple[list[bytes], bool]:
+    """``exchange``, and whether the protocol closed the connection after answering."""
     config = RelayConfig(db_path=tmp_path / "relay.db")
     app = create_app(config)
     uvicorn_config = server_config(app, config)
@@ -77,10 +85,11 @@ async def exchange(tmp_path: Path, request: bytes, answers: int = 1) -> list[byt
     try:
         protocol.data_received(request)
         await asyncio.wait_for(completed.wait(), 20)
+        closed = transport.closed
     finally:
         protocol.connection_lost(None)
         app.close()
-    return transport.writes
+    return transport.writes, closed
 
 
 async def test_head_and_body_are_one_write(tmp_path: Path) -> None:
@@ -114,3 +123,13 @@ async def test_an_answer_to_head_is_written(tmp_path: Path) -> None:
     writes = await exchange(tmp_path, b"HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n")
     assert len(writes) == 1
     assert writes[0].startswith(b"HTTP/1.1 405")
+
+
+async def test_an_answer_before_closing_says_so_and_closes(tmp_path: Path) -> None:
+    writes, closed = await exchange_closing(
+        tmp_path, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    assert len(writes) == 1
+    assert writes[0].startswith(b"HTTP/1.1 200")
+    assert b"\r\nconnection: close\r\n" in writes[0].lower()
+    assert closed
