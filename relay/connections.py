@@ -37,6 +37,7 @@ from relay import codec
 __all__ = [
     "CONNECTION_SCOPE_KEY",
     "DISCONNECT_SCOPE_KEY",
+    "ONE_WRITE_MAX",
     "SEND_WHOLE_SCOPE_KEY",
     "ConnectionLimits",
     "guarded_protocol",
@@ -58,6 +59,10 @@ completes the request as the two ASGI sends would, without uvicorn re-parsing th
 headers; False, having done nothing, when the connection is to close after the answer,
 its write buffer is full or the response has begun: then answer with the ASGI sends.  Not
 offered for HEAD requests."""
+
+ONE_WRITE_MAX = 65536
+"""Bodies up to this size are sent in one write with their head (copied behind it); a
+larger body is written on its own after the head."""
 
 
 def _nothing() -> None:
@@ -279,7 +284,11 @@ class _HeadWithBody:
         head = self._head
         if head is not None:
             self._head = None
-            self._transport.write(head + data)
+            if len(data) > ONE_WRITE_MAX:  # not worth copying a large body
+                self._transport.write(head)
+                self._transport.write(data)
+            else:
+                self._transport.write(head + data)
         elif not self._held and self._cycle.response_started:
             self._held = True
             self._head = data

@@ -21,7 +21,12 @@ from relay import codec, limits
 from relay.backend import open_backend
 from relay.capabilities import CapabilityHashes
 from relay.config import RelayConfig
-from relay.connections import CONNECTION_SCOPE_KEY, DISCONNECT_SCOPE_KEY, SEND_WHOLE_SCOPE_KEY
+from relay.connections import (
+    CONNECTION_SCOPE_KEY,
+    DISCONNECT_SCOPE_KEY,
+    ONE_WRITE_MAX,
+    SEND_WHOLE_SCOPE_KEY,
+)
 from relay.errors import RelayError
 from relay.logic import COMMIT_HEADER_SIZE, Clock, Relay
 from relay.metrics import RelayMetrics, stored_bytes
@@ -290,6 +295,7 @@ class RelayApp:
         if (
             send_whole is not None
             and response.status in _STATUS_LINES
+            and len(response.body) <= ONE_WRITE_MAX
             and send_whole(response.wire())
         ):
             if metrics is not None:

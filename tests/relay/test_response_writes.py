@@ -7,15 +7,19 @@ recording one, since what is checked is how many writes reach it."""
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from crypto.key_schedule import cap_hash
+from crypto.relay_auth import b64url_encode, bearer_header
 from relay.config import RelayConfig
-from relay.connections import ConnectionLimits, guarded_protocol
+from relay.connections import ONE_WRITE_MAX, ConnectionLimits, guarded_protocol
 from relay.http import create_app
 from relay.server import server_config
+from tests.relay.conftest import OPEN_LIMITS
 
 pytestmark = pytest.mark.anyio
 
@@ -61,7 +65,7 @@ async def exchange_closing(
     tmp_path: Path, request: bytes, answers: int = 1
 ) -> tuple[list[bytes], bool]:
     """``exchange``, and whether the protocol closed the connection after answering."""
-    config = RelayConfig(db_path=tmp_path / "relay.db")
+    config = RelayConfig(db_path=tmp_path / "relay.db", **OPEN_LIMITS)  # type: ignore[arg-type]
     app = create_app(config)
     uvicorn_config = server_config(app, config)
     uvicorn_config.load()
@@ -133,3 +137,25 @@ async def test_an_answer_before_closing_says_so_and_closes(tmp_path: Path) -> No
     assert writes[0].startswith(b"HTTP/1.1 200")
     assert b"\r\nconnection: close\r\n" in writes[0].lower()
     assert closed
+
+
+async def test_a_large_body_is_written_after_its_head_not_copied(tmp_path: Path) -> None:
+    cap, data = os.urandom(32), os.urandom(ONE_WRITE_MAX + 1)
+    blob = b"/v1/blobs/" + b"cd" * 16
+    meta = b'{"cap_hash":"%s","size":%d,"chunks":1}' % (
+        b64url_encode(cap_hash(cap)).encode(),
+        len(data),
+    )
+    auth = b"Authorization: " + bearer_header(cap).encode() + b"\r\n"
+    request = (
+        b"PUT " + blob + b" HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(meta)
+        + meta
+        + b"PUT " + blob + b"/chunks/0 HTTP/1.1\r\nHost: x\r\n" + auth
+        + b"Content-Length: %d\r\n\r\n" % len(data)
+        + data
+        + b"GET " + blob + b"/chunks/0 HTTP/1.1\r\nHost: x\r\n" + auth + b"\r\n"
+    )  # fmt: skip
+    writes = await exchange(tmp_path, request, 3)
+    assert [w[:12] for w in writes[:2]] == [b"HTTP/1.1 201", b"HTTP/1.1 204"]
+    assert writes[2].startswith(b"HTTP/1.1 200") and writes[2].endswith(b"\r\n\r\n")
+    assert writes[3:] == [data]
