@@ -19,6 +19,8 @@ of issue #10's targets is printed in one run:
 (c) Long-poll delivery: K clients (1, 10, 100, 1000) long-poll one mailbox; a poster
     appends an item; we time from the first byte of the POST's acknowledgement (and from
     the POST's sending) to the first byte of each waiting client's answer; p50 / p99.
+    Arrival times are the kernel's receive timestamps of each socket (``SO_TIMESTAMPNS``),
+    so this process reading a thousand answers one after another is not counted.
     On SQLite, on PostgreSQL with one relay process, and with two relay processes on one
     database (as two hosts: the clients spread over both, the poster on the first, so half
     of the answers are woken through LISTEN/NOTIFY).  Each round waits until the relays
@@ -42,17 +44,19 @@ import contextlib
 import multiprocessing
 import os
 import re
+import select
 import shutil
 import signal
+import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Coroutine
+import urllib.request
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -317,41 +321,76 @@ def run_raw(
 # ---------------------------------------------------------------- (c) long-poll latency
 
 
-class _Waiter(asyncio.Protocol):
-    """One long-polling connection; records when each answer's first byte arrived."""
-
-    def __init__(self, answered: Callable[[_Waiter, int, bytes, float], None]) -> None:
-        self.answered = answered
-        self.buffer = bytearray()
-        self.first_byte = 0.0
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None  # the relay closed an idle keep-alive connection
-
-    def data_received(self, data: bytes) -> None:
-        if not self.buffer:
-            self.first_byte = time.perf_counter()
-        self.buffer += data
-        end = self.buffer.find(b"\r\n\r\n")
-        if end < 0:
-            return
-        start = self.buffer.find(b"\r\ncontent-length: ", 0, end)  # our servers' spelling
-        size = (
-            int(self.buffer[start + 18 : self.buffer.find(b"\r", start + 18)]) if start > 0 else 0
-        )
-        if len(self.buffer) < end + 4 + size:
-            return
-        status = int(self.buffer[9:12])
-        body = bytes(self.buffer[end + 4 : end + 4 + size])
-        del self.buffer[: end + 4 + size]
-        self.answered(self, status, body, self.first_byte)
+_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; not exported by 3.11
+_STAMP = struct.Struct("qq")  # struct timespec
 
 
-async def long_poll_latency(
+class _Poller:
+    """One blocking HTTP/1.1 connection that reports when each answer reached this host.
+
+    The time is the kernel's receive timestamp of the answer's first segment
+    (``SO_TIMESTAMPNS``, the wall clock), not when this process got round to reading it:
+    a thousand answers are read one after another here, and their reading must not count
+    as the relay's delay.  On loopback the stamp is taken as the relay's ``send`` passes
+    the packet to the receiving socket.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.address = (host, port)
+        self.sock = self._connect()
+
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection(self.address, timeout=60)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+        return sock
+
+    def send(self, data: bytes) -> None:
+        """Send a request, first reconnecting if the relay closed the idle connection."""
+        ready = _readable([self.sock])
+        if ready and not self.sock.recv(1, socket.MSG_PEEK):
+            self.sock.close()
+            self.sock = self._connect()
+        elif ready:
+            raise RuntimeError("an answer arrived before its request")
+        self.sock.sendall(data)
+
+    def answer(self) -> tuple[int, bytes, float]:
+        """(status, body, wall-clock seconds its first byte arrived) of the next answer."""
+        buffer = bytearray()
+        stamp = 0.0
+        while True:
+            data, ancillary, _, _ = self.sock.recvmsg(65536, socket.CMSG_SPACE(_STAMP.size))
+            if not data:
+                raise RuntimeError("the relay closed a long-poll connection")
+            if not buffer:
+                stamp = time.time()  # only if the kernel gave no timestamp
+                for level, kind, value in ancillary:
+                    if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS:
+                        seconds, nanoseconds = _STAMP.unpack(value[: _STAMP.size])
+                        stamp = seconds + nanoseconds * 1e-9
+            buffer += data
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                continue
+            start = buffer.find(b"\r\ncontent-length: ", 0, end)  # our servers' spelling
+            size = int(buffer[start + 18 : buffer.find(b"\r", start + 18)]) if start > 0 else 0
+            if len(buffer) >= end + 4 + size:
+                return int(buffer[9:12]), bytes(buffer[end + 4 : end + 4 + size]), stamp
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _readable(socks: list[socket.socket]) -> bool:
+    """Whether any of ``socks`` has something to read (or was closed) right now."""
+    poller = select.poll()
+    for sock in socks:
+        poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def long_poll_latency(
     relays: list[Server], waiters: int, rounds: int
 ) -> tuple[list[float], list[float]]:
     """(from ack, from send) latencies in ms, one per waiter per round.
@@ -359,122 +398,64 @@ async def long_poll_latency(
     ``waiters`` connections long-poll one mailbox, spread over ``relays`` (processes on
     one database); each round they all ask for the next item, we wait until the relays
     have registered every one of them (the sum of their ``caucus_relay_long_polls_waiting``
-    gauges when they all serve metrics; otherwise a settling pause), post one item
-    through the first relay and time each waiter's answer from the POST's
-    acknowledgement.  A waiter asks again only in the next round, so answers do not
-    compete with new requests.
+    gauges), post one item through the first relay and time each waiter's answer from the
+    POST's acknowledgement, both by the kernel's receive timestamps (``_Poller``), so this
+    process's own pace does not count.  A waiter asks again only in the next round, so
+    answers do not compete with new requests.
     """
     relay = relays[0]
-    ((path, auth),) = make_mailboxes_async_safe(relay)
-    loop = asyncio.get_running_loop()
+    ((path, auth),) = make_mailboxes(relay, 1)
     request_head = f"Host: bench\r\nAuthorization: {auth}\r\n\r\n".encode()
-    answers: dict[_Waiter, tuple[int, bytes, float]] = {}
-    all_in = asyncio.Event()
-
-    def answered(waiter: _Waiter, status: int, body: bytes, at: float) -> None:
-        answers[waiter] = (status, body, at)
-        if len(answers) == waiters:
-            all_in.set()
-
-    conns: list[_Waiter] = []
-    for index in range(waiters):
-        home = relays[index % len(relays)]
-        _, protocol = await loop.create_connection(lambda: _Waiter(answered), home.host, home.port)
-        conns.append(protocol)
-    acks: list[tuple[int, float]] = []
-    ack_in = asyncio.Event()
-
-    def acknowledged(_: _Waiter, status: int, body: bytes, at: float) -> None:
-        acks.append((status, at))
-        ack_in.set()
-
-    _, poster = await loop.create_connection(lambda: _Waiter(acknowledged), relay.host, relay.port)
+    conns = [_Poller(relays[i % len(relays)].host, relays[i % len(relays)].port)
+             for i in range(waiters)]  # fmt: skip
+    poster = _Poller(relay.host, relay.port)
     post = (
         f"POST {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: {auth}\r\n"
         f"Content-Length: {len(ITEM)}\r\n\r\n"
     ).encode() + ITEM
     from_ack: list[float] = []
     from_send: list[float] = []
-    for seq in range(1, rounds + 1):
-        answers.clear()
-        all_in.clear()
-        line = f"GET {path}?after={seq - 1}&wait=30 HTTP/1.1\r\n".encode()
-        for index, waiter in enumerate(conns):
-            if waiter.transport is None:  # idle past the keep-alive timeout (a slow round)
-                home = relays[index % len(relays)]
-                _, waiter = await loop.create_connection(
-                    lambda: _Waiter(answered), home.host, home.port
-                )
-                conns[index] = waiter
-            assert waiter.transport is not None
-            waiter.transport.write(line + request_head)
-        await _registered([r.metrics_url for r in relays], waiters)
-        if answers:
-            raise RuntimeError("a long-poll answered before the post")
-        acks.clear()
-        ack_in.clear()
-        sent = time.perf_counter()
-        if poster.transport is None:
-            _, poster = await loop.create_connection(
-                lambda: _Waiter(acknowledged), relay.host, relay.port
-            )
-        assert poster.transport is not None
-        poster.transport.write(post)
-        await asyncio.wait_for(ack_in.wait(), 60)
-        status, acked = acks[0]  # when the acknowledgement's first byte arrived
-        if status != 200:
-            raise RuntimeError(f"post answered {status}")
-        await asyncio.wait_for(all_in.wait(), 60)
-        for status, body, at in answers.values():
-            if status != 200 or int.from_bytes(body[:8], "big") != seq:
-                raise RuntimeError(f"a long-poll answered {status} without item {seq}")
-            from_ack.append((at - acked) * 1000)
-            from_send.append((at - sent) * 1000)
-    for waiter in [*conns, poster]:
-        if waiter.transport is not None:
-            waiter.transport.close()
+    try:
+        for seq in range(1, rounds + 1):
+            line = f"GET {path}?after={seq - 1}&wait=30 HTTP/1.1\r\n".encode()
+            for waiter in conns:
+                waiter.send(line + request_head)
+            _registered([r.metrics_url for r in relays], waiters)
+            if _readable([c.sock for c in conns]):
+                raise RuntimeError("a long-poll answered before the post")
+            sent = time.time()
+            poster.send(post)
+            status, _, acked = poster.answer()
+            if status != 200:
+                raise RuntimeError(f"post answered {status}")
+            for waiter in conns:
+                status, body, at = waiter.answer()
+                if status != 200 or int.from_bytes(body[:8], "big") != seq:
+                    raise RuntimeError(f"a long-poll answered {status} without item {seq}")
+                from_ack.append((at - acked) * 1000)
+                from_send.append((at - sent) * 1000)
+    finally:
+        for waiter in [*conns, poster]:
+            waiter.close()
     return from_ack, from_send
 
 
-async def _registered(metrics_urls: list[str | None], waiters: int) -> None:
-    """Until the relays have ``waiters`` long-polls registered (bounded), or a pause."""
-    if None in metrics_urls:
-        await asyncio.sleep(0.2 + waiters * 0.0005)
-        return
+def _registered(metrics_urls: list[str | None], waiters: int) -> None:
+    """Until the relays have ``waiters`` long-polls registered (bounded)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         total = 0.0
         for url in metrics_urls:
-            assert url is not None
-            host, port = url.removeprefix("http://").split("/")[0].split(":")
-            conn = await Conn.open(host, int(port))
-            conn.send("GET", "/metrics", {})
-            _, _, body = await conn.response()
-            conn.close()
+            if url is None:
+                raise RuntimeError("long-poll runs need relays serving metrics")
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                body = answer.read()
             match = re.search(rb"\ncaucus_relay_long_polls_waiting ([\d.]+)", body)
             total += float(match.group(1)) if match else 0.0
         if total >= waiters:
             return
-        await asyncio.sleep(0.005)
+        time.sleep(0.005)
     raise RuntimeError("the long-polls were not all registered within 30 s")
-
-
-def run_loop(main: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run`` on uvloop when installed: the client's own cost counts in (c)."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(main)
-    return uvloop.run(main)
-
-
-def make_mailboxes_async_safe(relay: Server) -> list[tuple[str, str]]:
-    """Mailbox creation from inside a running loop (it uses its own loop in a thread)."""
-    out: list[list[tuple[str, str]]] = []
-    thread = threading.Thread(target=lambda: out.append(make_mailboxes(relay, 1)))
-    thread.start()
-    thread.join()
-    return out[0]
 
 
 def commit_latency(folder: Path, rounds: int = 200) -> tuple[float, float, float]:
@@ -668,21 +649,26 @@ def print_floor(
     """Print (b): the fsync floor, and what it allows at each connection count."""
     (commit_b, fsync_b), (commit_a, fsync_a) = before, after
     fsync_s = min(fsync_b[1], fsync_a[1])  # the kinder p50
+    commit_s = min(commit_b[1], commit_a[1])
     hello_us = 1e6 / hello_rates[1]
     print(
         "(b) the floor, ms (mean / p50 / p90), before and after (a):\n"
         f"    durable SQLite commit {_ms(commit_b)}, then {_ms(commit_a)}\n"
         f"    bare 4 KiB write + fdatasync {_ms(fsync_b)}, then {_ms(fsync_a)}\n"
         f"    hello-world takes {hello_us:.0f} us per request at 1 connection; 50 % of it"
-        f" leaves {2 * hello_us:.0f} us per POST, the fdatasync alone {fsync_s * 1e6:.0f} us.",
+        f" leaves {2 * hello_us:.0f} us per POST, the fdatasync alone {fsync_s * 1e6:.0f} us,"
+        f" one durable SQLite commit {commit_s * 1e6:.0f} us (p50s, the kinder of the two).",
         flush=True,
     )
     for connections, base in hello_rates.items():
-        # every POST waits for one fsync; at best all N connections share each one
-        rate = connections / (fsync_s + (hello_us * 1e-6 if connections == 1 else 0.0))
+        # every POST waits for one commit; at best all N connections share each one
+        extra = hello_us * 1e-6 if connections == 1 else 0.0
+        by_fsync = connections / (fsync_s + extra)
+        by_commit = connections / (commit_s + extra)
         print(
-            f"    at most, with one fsync per acknowledgement (p50 fdatasync), at"
-            f" {connections} connection(s): {rate:.0f} POSTs/s = {rate / base:.0%} of hello-world",
+            f"    at most, at {connections} connection(s), with one flush per acknowledgement:"
+            f" {by_commit:.0f} POSTs/s = {by_commit / base:.0%} of hello-world by the durable"
+            f" SQLite commit, {by_fsync:.0f} = {by_fsync / base:.0%} by the bare fdatasync",
             flush=True,
         )
 
@@ -697,7 +683,7 @@ def latency_table(columns: list[tuple[str, list[Server]]], rounds: int) -> None:
         line = f"    {waiters:>5}"
         for _, servers in columns:
             count = rounds if waiters < 1000 else max(3, rounds // 2)
-            from_ack, from_send = run_loop(long_poll_latency(servers, waiters, count))
+            from_ack, from_send = long_poll_latency(servers, waiters, count)
             cell = (
                 f"{pct(from_ack, 0.5):.1f} / {pct(from_ack, 0.99):.1f}"
                 f" [{pct(from_send, 0.5):.1f} / {pct(from_send, 0.99):.1f}]"

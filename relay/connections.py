@@ -24,6 +24,7 @@ timer is built on.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.util
 import itertools
 import logging
@@ -36,6 +37,8 @@ from relay import codec
 __all__ = [
     "CONNECTION_SCOPE_KEY",
     "DISCONNECT_SCOPE_KEY",
+    "ONE_WRITE_MAX",
+    "SEND_WHOLE_SCOPE_KEY",
     "ConnectionLimits",
     "guarded_protocol",
     "have_httptools",
@@ -48,6 +51,18 @@ CONNECTION_SCOPE_KEY = "caucus.connection"
 DISCONNECT_SCOPE_KEY = "caucus.on_disconnect"
 """Scope key holding ``watch(callback) -> stop``: ``callback()`` runs once the client's
 connection is lost (a long-poll ends early without a task reading ``receive``)."""
+
+SEND_WHOLE_SCOPE_KEY = "caucus.send_whole"
+"""Scope key holding ``send_whole(response) -> bool``: writes a complete HTTP/1.1
+response (status line, headers and body, already encoded and valid) in one write and
+completes the request as the two ASGI sends would, without uvicorn re-parsing the
+headers; False, having done nothing, when the connection is to close after the answer,
+its write buffer is full or the response has begun: then answer with the ASGI sends.  Not
+offered for HEAD requests."""
+
+ONE_WRITE_MAX = 65536
+"""Bodies up to this size are sent in one write with their head (copied behind it); a
+larger body is written on its own after the head."""
 
 
 def _nothing() -> None:
@@ -136,6 +151,13 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
             self._disarm()
             self._body_deadline = self.loop.time() + limits.body_timeout_s
             super().on_headers_complete()
+            cycle = self.cycle
+            if cycle is not None and self.scope["method"] != "HEAD":  # HEAD writes no body
+                cycle.transport = _HeadWithBody(self.transport, cycle)  # type: ignore[assignment]
+                if not self.server_state.default_headers:  # the relay sets none
+                    self.scope[SEND_WHOLE_SCOPE_KEY] = functools.partial(  # type: ignore[literal-required]
+                        self._send_whole, cycle
+                    )
 
         def on_message_complete(self) -> None:
             self._disarm_body()
@@ -160,6 +182,21 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
             and a client should not be able to fill the log."""
 
         # -- ours --------------------------------------------------------------------
+
+        def _send_whole(self, cycle: Any, response: bytes) -> bool:
+            if (
+                cycle.response_started
+                or cycle.disconnected
+                or not cycle.keep_alive
+                or cycle.flow.write_paused
+            ):
+                return False
+            cycle.response_started = cycle.response_complete = True
+            cycle.waiting_for_100_continue = False
+            self.transport.write(response)
+            cycle.message_event.set()
+            cycle.on_response()
+            return True
 
         def _watch_lost(self, callback: Callable[[], None]) -> Callable[[], None]:
             if self.transport.is_closing():
@@ -227,6 +264,48 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
             await self._relay_app(scope, receive, send)
 
     return GuardedHttpToolsProtocol
+
+
+class _HeadWithBody:
+    """The transport as one response cycle sees it: the response head is held until the
+    body's first write, so head and body leave in one ``send`` (uvicorn writes them with
+    two calls; on uvloop each is a system call and often a TCP segment of its own).  The
+    ``100 Continue`` line, written before the response starts, passes straight through."""
+
+    __slots__ = ("_cycle", "_head", "_held", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, cycle: Any) -> None:
+        self._transport = transport
+        self._cycle = cycle
+        self._head: bytes | None = None
+        self._held = False
+
+    def write(self, data: bytes) -> None:
+        head = self._head
+        if head is not None:
+            self._head = None
+            if len(data) > ONE_WRITE_MAX:  # not worth copying a large body
+                self._transport.write(head)
+                self._transport.write(data)
+            else:
+                self._transport.write(head + data)
+        elif not self._held and self._cycle.response_started:
+            self._held = True
+            self._head = data
+        else:
+            self._transport.write(data)
+
+    def close(self) -> None:
+        head, self._head = self._head, None
+        if head is not None and not self._transport.is_closing():
+            self._transport.write(head)
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 def raise_open_files_limit() -> int | None:
