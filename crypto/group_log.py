@@ -34,6 +34,7 @@ from crypto.log_entry import (
     Channel,
     CreateBody,
     DeliveryKeyBody,
+    DescribeBody,
     EmptyBody,
     EntryKind,
     InviteBody,
@@ -48,6 +49,7 @@ from crypto.log_entry import (
     create_body,
     decode_body,
     delivery_key_body,
+    describe_body,
     invite_body,
     remove_body,
     rename_body,
@@ -65,6 +67,7 @@ __all__ = [
     "Channel",
     "CreateBody",
     "DeliveryKeyBody",
+    "DescribeBody",
     "EmptyBody",
     "EntryKind",
     "GroupState",
@@ -84,6 +87,7 @@ __all__ = [
     "create_body",
     "create_group",
     "delivery_key_body",
+    "describe_body",
     "invite_body",
     "remove_body",
     "rename_body",
@@ -224,6 +228,7 @@ AUTHOR_ROLE: Mapping[EntryKind, Role] = {
     EntryKind.CHANNEL: Role.ORGANIZER,
     EntryKind.BALLOT_KEY: Role.MEMBER,
     EntryKind.DELIVERY_KEY: Role.MEMBER,
+    EntryKind.DESCRIBE: Role.ORGANIZER,
 }
 
 
@@ -246,6 +251,7 @@ class GroupState:
     channels: SortedMap[Channel]
     needs_rekey: bool = False
     ballot_keys: SortedMap[bytes] = field(default_factory=SortedMap)
+    description: str = field(default="", repr=False)  # DESCRIBE (protocol 4.1.3)
 
     # --- queries -----------------------------------------------------------------------
 
@@ -428,6 +434,13 @@ class GroupState:
             raise UsageError("RENAME decoded to another body type")
         return dataclasses.replace(self, name=body.group_name)
 
+    def _describe(self, entry: LogEntry, body: _AnyBody) -> GroupState:
+        if not isinstance(body, DescribeBody):
+            raise UsageError("DESCRIBE decoded to another body type")
+        if body.description == self.description:
+            raise InvalidLogEntry("DESCRIBE does not change the description")
+        return dataclasses.replace(self, description=body.description)
+
     def _invite(self, entry: LogEntry, body: _AnyBody) -> GroupState:
         if not isinstance(body, InviteBody):
             raise UsageError("INVITE decoded to another body type")
@@ -487,6 +500,7 @@ _EFFECTS: Mapping[EntryKind, _Effect] = {
     EntryKind.CHANNEL: GroupState._channel,
     EntryKind.BALLOT_KEY: GroupState._ballot_key,
     EntryKind.DELIVERY_KEY: GroupState._delivery_key,
+    EntryKind.DESCRIBE: GroupState._describe,
 }
 
 

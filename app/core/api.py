@@ -55,6 +55,9 @@ from app.core.commands import (
     SetVerified,
     SyncNow,
 )
+
+# Issue #12, second part: pins, the group description, "send anyway" (conv2).
+from app.core.commands_conv2 import DescribeGroup, ListPins, PinMessage, SendAnyway
 from app.core.conversation import parse_message_id
 from app.core.database import Database
 from app.core.document_views import DocumentVersionView, DocumentView, ExportedDocument
@@ -68,6 +71,7 @@ from app.core.errors import (
     WrongPassphrase,
 )
 from app.core.passphrase_policy import WeakPassphrase, check_new_passphrase
+from app.core.pins import PinView
 from app.core.profile import (
     change_passphrase,
     create_profile,
@@ -141,6 +145,7 @@ __all__ = [
     "CreateInvite",
     "Database",
     "DeleteMessage",
+    "DescribeGroup",
     "DocumentVersionView",
     "DocumentView",
     "EditMessage",
@@ -153,6 +158,7 @@ __all__ = [
     "JoinWithInvite",
     "LeaveGroup",
     "ListDocuments",
+    "ListPins",
     "MarkRead",
     "MemberRole",
     "MemberView",
@@ -162,6 +168,8 @@ __all__ = [
     "NumericChoice",
     "NumericResult",
     "OptionCount",
+    "PinMessage",
+    "PinView",
     "ProfileView",
     "PublishDocument",
     "Queries",
@@ -176,6 +184,7 @@ __all__ = [
     "RetryMessage",
     "RunoffRound",
     "SaveAttachment",
+    "SendAnyway",
     "SendFiles",
     "SendHeld",
     "SendText",

@@ -48,12 +48,14 @@ from app.core.events import (
     Listener,
 )
 from app.core.freshness import Freshness
+from app.core.group_description import Description
 from app.core.group_session import GroupSession
 from app.core.group_sync import GroupSync
 from app.core.key_recovery import HELP_IDLE_MS, KeyRecovery
 from app.core.key_rotation import KeyRotation
 from app.core.key_upgrade import upgrade_key_storage
 from app.core.outbox import Outbox
+from app.core.pins import Pins
 from app.core.ports import Clock, CommitMaker, Context, EventSink, RelayPool, Rng
 from app.core.profile import unlock, validate_group_name
 from app.core.queries import Queries
@@ -147,6 +149,8 @@ class Engine(Queries):
         self.documents = DocumentService(self.context, self._groups, self._outbox)
         self.conversation = Conversation(self.context, self._groups, self._outbox, self.name)
         self.attachments = Attachments(self.context, self._groups, self._outbox)
+        self.pins = Pins(self.context, self._groups, self._outbox, self.name)
+        self.description = Description(self.context, self._groups, self._groups)
         self.delivery_keys = KeyRotation(
             self.context, self._groups, self._groups, key_policy or KeyPolicy()
         )

@@ -122,6 +122,7 @@ class Queries:
             channels=tuple(channels),
             muted=row.muted,
             read_upto=row.read_upto,
+            description=state.description,
         )
 
     def groups(self) -> list[GroupView]:
