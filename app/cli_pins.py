@@ -13,7 +13,7 @@ from typing import Any
 
 from app.cli_json import iso
 from app.core.api import Engine, parse_message_id
-from app.core.pins import PinView
+from app.core.pin_views import PinView
 
 __all__ = ["add_describe_command", "add_pin_commands", "pin_json"]
 

@@ -71,7 +71,7 @@ from app.core.errors import (
     WrongPassphrase,
 )
 from app.core.passphrase_policy import WeakPassphrase, check_new_passphrase
-from app.core.pins import PinView
+from app.core.pin_views import PinView
 from app.core.profile import (
     change_passphrase,
     create_profile,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from app.core.commands import Command
 from app.core.engine import Engine
-from app.core.pins import PinView
+from app.core.pin_views import PinView
 
 __all__ = ["DescribeGroup", "ListPins", "PinMessage", "SendAnyway"]
 

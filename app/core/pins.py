@@ -9,11 +9,10 @@ here at once; it applies again, idempotently, when it comes back from the relay.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import app.core.pins_receive  # noqa: F401  (registers the content handler)
 from app.core.errors import ClientError, NotFound, NotPermittedHere, RelayUnavailable
 from app.core.events import MessageChanged
+from app.core.pin_views import PinView, load_pins
 from app.core.pins_receive import shown
 from app.core.ports import Context, Groups, Sending
 from app.core.store import conversation as conversation_store
@@ -23,18 +22,6 @@ from crypto.group_log import Role
 from crypto.pins import MAX_PINS, PinBody
 
 __all__ = ["PinView", "Pins"]
-
-
-@dataclass(frozen=True)
-class PinView:
-    """A pinned message as the pins bar and ``caucus pins`` show it."""
-
-    message_id: bytes
-    row_id: int
-    sender_name: str
-    text: str  # empty for a message with files only
-    pinned_by: str
-    pinned_at: int
 
 
 class Pins:
@@ -48,10 +35,7 @@ class Pins:
 
     def pins(self, group_id: bytes) -> list[PinView]:
         self._groups.session(group_id)  # NotFound for a group we do not have
-        return [
-            PinView(p.message_id, p.row_id, p.sender_name, p.text, p.pinned_by, p.pinned_at)
-            for p in store.load_pins(self._ctx.db, group_id)
-        ]
+        return load_pins(self._ctx.db, group_id)
 
     async def pin(self, group_id: bytes, message_id: bytes) -> None:
         await self._set(group_id, message_id, True)
