@@ -40,6 +40,7 @@ from app.core.api import (
     MarkRead,
     MemberView,
     MessageView,
+    NotFound,
     Queries,
     React,
     RelayError,
@@ -66,9 +67,11 @@ from app.core.events import (
     MessageStatusChanged,
     RemovedFromGroup,
 )
+from app.qt.chat_extras import ChatExtras
 from app.qt.chat_view import ChatView
 from app.qt.composer import Composer
 from app.qt.dialogs.create import NewChannelDialog, NewGroupDialog
+from app.qt.dialogs.group_info import GroupInfoDialog
 from app.qt.dialogs.invite import InviteDialog
 from app.qt.dialogs.join import JoinDialog
 from app.qt.dialogs.quick_switcher import QuickSwitcher
@@ -235,6 +238,11 @@ class MainWindow(QMainWindow):
         titles.setSpacing(0)
         titles.addWidget(self.title)
         titles.addWidget(self.subtitle)
+        self.description = muted_label("")  # the group's description (organizers set it)
+        self.description.setAccessibleName("Group description")
+        self.description.setWordWrap(False)
+        self.description.hide()
+        titles.addWidget(self.description)
         header_row.addLayout(titles, 1)
         header_row.addWidget(self.members_toggle)
 
@@ -265,6 +273,11 @@ class MainWindow(QMainWindow):
         banner_box = QVBoxLayout()
         banner_box.setContentsMargins(10, 6, 10, 0)
         banner_box.addWidget(self.banner)
+        self.extras = ChatExtras(
+            self.reader, self.bridge, self.chat, self.show_row, self._status_note, self
+        )
+        banner_box.addWidget(self.extras.held_banner)
+        banner_box.addWidget(self.extras.pins_bar)
         middle.addLayout(banner_box)
         self.tabs = GroupTabs(self.reader, self.bridge, self.chat, self.composer)
         self.channel_list.itemClicked.connect(lambda _item: self.tabs.show_chat())
@@ -340,6 +353,7 @@ class MainWindow(QMainWindow):
         self.mute_action = self._action("Mute notifications", None, self._toggle_mute)
         self.mute_action.setCheckable(True)
         self.rename_action = self._action("Rename group…", None, self.open_rename_dialog)
+        self.info_action = self._action("Group info…", None, self.open_group_info)
         self.leave_action = self._action("Leave group…", None, self.confirm_leave)
         self.attach_action = self._action("Send files…", None, self.choose_files)
         for action in (
@@ -348,6 +362,7 @@ class MainWindow(QMainWindow):
             self.channel_action,
             self.members_action,
             self.rename_action,
+            self.info_action,
         ):
             group_menu.addAction(action)
         group_menu.addSeparator()
@@ -397,6 +412,7 @@ class MainWindow(QMainWindow):
         self.tabs.set_group(group)
         self._fill_channels()
         self._update_group_actions()
+        self.extras.set_group(group)
 
     def _share_member_names(self) -> None:
         """Mentions: the chat highlights "@Name" of members, the composer offers them."""
@@ -481,6 +497,7 @@ class MainWindow(QMainWindow):
         if group is None:
             self.title.setText("Caucus")
             self.subtitle.setText("")
+            self.description.hide()
             self.composer.set_writable(False, "Create or join a group to start talking.")
             return
         name = channel.name if channel else "general"
@@ -490,6 +507,10 @@ class MainWindow(QMainWindow):
             details.append("announcements: only organizers post")
         details.append("end-to-end encrypted")
         self.subtitle.setText(" · ".join(details))
+        first_line = group.description.split("\n", 1)[0]
+        self.description.setText(first_line)
+        self.description.setToolTip(group.description)
+        self.description.setVisible(bool(group.description))
         if group.status != "active":
             self.composer.set_writable(False, "You are no longer a member of this group.")
         elif channel is not None and channel.announce_only and group.my_role != "organizer":
@@ -506,6 +527,7 @@ class MainWindow(QMainWindow):
         self.mute_action.setEnabled(group is not None)
         self.mute_action.setChecked(group is not None and group.muted)
         self.rename_action.setEnabled(organizer)
+        self.info_action.setEnabled(group is not None)
         self.leave_action.setEnabled(group is not None and group.status == "active")
 
     def open_rename_dialog(self) -> None:
@@ -599,6 +621,7 @@ class MainWindow(QMainWindow):
         """Apply one engine event (already on the GUI thread)."""
         if self._discarded:
             return
+        self.extras.on_event(event)
         if isinstance(event, MessageAdded):
             self._message_added(event.message)
         elif isinstance(event, MessageChanged):
@@ -729,6 +752,7 @@ class MainWindow(QMainWindow):
                     self.members.set_group(group)
                     self.tabs.set_group(group)
                     self._update_group_actions()
+                    self.extras.set_group(group)
         self.no_groups.setVisible(self.group_model.rowCount() == 0)
         if current is None and self.group_model.rowCount():
             first = self.group_model.group_at(0)
@@ -772,8 +796,9 @@ class MainWindow(QMainWindow):
 
         def failed(error: Exception) -> None:
             if isinstance(error, SendHeld):
-                # Stored and queued, held until an organizer's client confirms the group.
-                self.show_banner(f"⚠ {human_error(error)}")
+                # Stored and queued, held until an organizer's client confirms the group
+                # or the person says "Send anyway" (app/qt/chat_extras.py).
+                self.extras.held(error)
                 return
             if isinstance(error, RelayError):
                 # Stored and queued: it shows "Waiting to send" and goes out later.
@@ -902,6 +927,10 @@ class MainWindow(QMainWindow):
         dialog = NewGroupDialog(self.bridge, self)
         self._open(dialog)
 
+    def open_group_info(self) -> None:
+        if self._group is not None:
+            self._open(GroupInfoDialog(self.bridge, self._group, self))
+
     def open_new_channel_dialog(self) -> None:
         if self._group is not None:
             self._open(NewChannelDialog(self.bridge, self._group.group_id, self))
@@ -941,6 +970,17 @@ class MainWindow(QMainWindow):
         dialog = SearchDialog(self.reader, names, self)
         dialog.chosen.connect(self.show_message)
         self._open(dialog)
+
+    def show_row(self, row_id: int) -> None:
+        """Bring a message of the open group into view (a pinned one, from the bar)."""
+        try:
+            message = self.reader.message(row_id)
+        except NotFound:
+            return
+        self.show_message(message)
+
+    def _status_note(self, text: str) -> None:
+        self.statusBar().showMessage(text, 10000)
 
     def show_message(self, message: MessageView) -> None:
         self.select_group(message.group_id)
