@@ -121,6 +121,13 @@ async def _seed(root: Path, relay_url: str) -> None:
             await engine.send_text(group, text)
         for clock in clocks.values():
             clock.offset_ms = 0
+        # Issue #12: the group's description and a pinned message (the letter).
+        await alice.description.describe(
+            group, "Delivery riders organising for fair rates. Meetings Thursdays, 7 pm."
+        )
+        letter = next(m for m in alice.messages(group) if m.text.startswith("Morning all"))
+        if letter.message_id is not None:
+            await alice.pins.pin(group, letter.message_id)
         for engine in engines.values():
             await engine.sync()
         await alice.sync()  # queues Dana's request for approval
@@ -385,6 +392,19 @@ def main() -> int:
             _save(window, out, f"chat-scrolled-up{suffix}")
             window.chat.follow_latest()
             _save(window.members, out, f"members{suffix}")
+
+            # Issue #12: the pins bar, the held banner (shown as a held send shows it)
+            # and the group info dialog.
+            window.extras.held_banner.show()
+            _settle(app, 0.5)
+            _save(window, out, f"chat-pins-held{suffix}")
+            window.extras.held_banner.hide()
+            window.open_group_info()
+            _settle(app)
+            if window.dialog is None:
+                raise SystemExit("no group info dialog")
+            _save(window.dialog, out, f"group-info{suffix}")
+            window.dialog.close()
 
             bob = next(m for m in members if m.name == "Bob")
             window.open_verify_dialog(bob)

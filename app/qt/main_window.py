@@ -904,7 +904,14 @@ class MainWindow(QMainWindow):
         self.bridge.submit(command, done, lambda error: self.show_banner(human_error(error)))
 
     def _open_panel(self, name: str) -> None:
-        """A ballot or document line in the chat was clicked: show its panel."""
+        """A ballot or document line in the chat was clicked: show its panel (a line about
+        the group shows the members, a pin line the pinned messages)."""
+        if name == "members":
+            self.members_toggle.setChecked(True)
+            return
+        if name == "pins":
+            self.extras.pins_bar.show_current()
+            return
         panel = {"ballots": self.tabs.ballots, "documents": self.tabs.documents}.get(name)
         if panel is not None:
             self.tabs.setCurrentWidget(panel)

@@ -94,9 +94,11 @@ _EVENT_WRAP = int(Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap)
 
 def event_text(message: MessageView, time_text: str) -> str:
     """The line an event shows: what happened, who did it, when; clicking opens its
-    panel (ballots or documents)."""
-    if message.opens == "documents":
+    panel (ballots or documents), the members (a join, a removal) or the pinned message."""
+    if message.opens in ("documents", "pins"):
         what = f"{message.sender_name} {message.text}"
+    elif message.opens == "members":  # a line about the group names who did it already
+        what = message.text
     else:
         what = f"{message.text} · {message.sender_name}"
     warning = f" · ⚠ {message.warning}" if message.warning else ""
