@@ -56,8 +56,15 @@ from app.core.commands import (
     SyncNow,
 )
 
-# Issue #12, second part: pins, the group description, "send anyway" (conv2).
-from app.core.commands_conv2 import DescribeGroup, ListPins, PinMessage, SendAnyway
+# Issue #12, second part: pins, the group description, "send anyway", transfers (conv2).
+from app.core.commands_conv2 import (
+    DescribeGroup,
+    ListPins,
+    PinMessage,
+    SaveAttachmentTracked,
+    SendAnyway,
+    SendFilesTracked,
+)
 from app.core.conversation import parse_message_id
 from app.core.database import Database
 from app.core.document_views import DocumentVersionView, DocumentView, ExportedDocument
@@ -82,6 +89,7 @@ from app.core.profile import (
 )
 from app.core.queries import Queries
 from app.core.send_gate import SendHeld
+from app.core.transfer import Transfer, TransferCancelled, TransferProgress
 from app.core.views import (
     DEFAULT_CHANNEL,
     AttachmentView,
@@ -184,8 +192,10 @@ __all__ = [
     "RetryMessage",
     "RunoffRound",
     "SaveAttachment",
+    "SaveAttachmentTracked",
     "SendAnyway",
     "SendFiles",
+    "SendFilesTracked",
     "SendHeld",
     "SendText",
     "SetMemberRole",
@@ -194,6 +204,9 @@ __all__ = [
     "SingleChoice",
     "SyncNow",
     "SyncReport",
+    "Transfer",
+    "TransferCancelled",
+    "TransferProgress",
     "VoteReceipt",
     "WeakPassphrase",
     "WrongPassphrase",

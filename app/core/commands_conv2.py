@@ -1,15 +1,26 @@
-"""Typed commands for pins, the group description and "send anyway" (issue #12): what
+"""Typed commands for pins, the group description, "send anyway" and file transfers
+with progress and cancel (issue #12): what
 the desktop app submits through its bridge (``app.core.api`` re-exports them)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from app.core.commands import Command
 from app.core.engine import Engine
 from app.core.pin_views import PinView
+from app.core.transfer import Transfer
+from app.core.views import DEFAULT_CHANNEL, MessageView
 
-__all__ = ["DescribeGroup", "ListPins", "PinMessage", "SendAnyway"]
+__all__ = [
+    "DescribeGroup",
+    "ListPins",
+    "PinMessage",
+    "SaveAttachmentTracked",
+    "SendAnyway",
+    "SendFilesTracked",
+]
 
 
 @dataclass(frozen=True)
@@ -57,3 +68,42 @@ class SendAnyway(Command[int]):
     async def run(self, engine: Engine) -> int:
         engine.freshness.send_anyway(self.group_id)
         return await engine.flush_outbox()
+
+
+@dataclass(frozen=True)
+class SendFilesTracked(Command[MessageView]):
+    """``SendFiles`` with progress and cancel (``transfer``): cancelled while files
+    upload, nothing is sent and the uploaded parts are deleted."""
+
+    group_id: bytes
+    paths: tuple[Path, ...]
+    text: str = ""
+    channel_id: bytes = DEFAULT_CHANNEL
+    transfer: Transfer = field(default_factory=Transfer, compare=False)
+
+    async def run(self, engine: Engine) -> MessageView:
+        return await engine.attachments.send(
+            self.group_id, list(self.paths), self.text, self.channel_id, self.transfer
+        )
+
+
+@dataclass(frozen=True)
+class SaveAttachmentTracked(Command[Path]):
+    """``SaveAttachment`` with progress and cancel: cancelled, nothing is written."""
+
+    group_id: bytes
+    message_id: bytes
+    out: Path
+    index: int = 0
+    force: bool = True
+    transfer: Transfer = field(default_factory=Transfer, compare=False)
+
+    async def run(self, engine: Engine) -> Path:
+        return await engine.attachments.get(
+            self.group_id,
+            self.message_id,
+            self.out,
+            index=self.index,
+            force=self.force,
+            transfer=self.transfer,
+        )

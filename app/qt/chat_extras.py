@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QPushButton,
+    QSizePolicy,
     QToolButton,
     QWidget,
 )
@@ -33,7 +34,7 @@ from app.qt.chat_view import ChatView
 from app.qt.engine_bridge import EngineBridge
 from app.qt.widgets import human_error
 
-__all__ = ["ChatExtras", "HeldBanner", "PinsBar", "pin_line"]
+__all__ = ["ChatExtras", "ElidedLabel", "HeldBanner", "PinsBar", "pin_line"]
 
 _PIN_TEXT_CHARS = 90
 
@@ -44,6 +45,34 @@ def pin_line(pin: PinView) -> str:
     if len(text) > _PIN_TEXT_CHARS:
         text = text[: _PIN_TEXT_CHARS - 1].rstrip() + "…"
     return f"{pin.sender_name}: {text}"
+
+
+class ElidedLabel(QLabel):
+    """One line of plain text that ends in "…" when it does not fit (``text()`` stays
+    the full text)."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = text
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setMinimumWidth(40)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:
+        self._full = text
+        self._elide()
+
+    def text(self) -> str:
+        return self._full
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, self.width())
+        super().setText(shown)
+
+    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().resizeEvent(event)
+        self._elide()
 
 
 class PinsBar(QFrame):
@@ -62,10 +91,8 @@ class PinsBar(QFrame):
         row.setSpacing(8)
         self.title = QLabel("")
         self.title.setObjectName("pinsTitle")
-        self.text = QLabel("")
+        self.text = ElidedLabel("")
         self.text.setObjectName("pinsText")
-        self.text.setTextFormat(Qt.TextFormat.PlainText)
-        self.text.setMinimumWidth(60)
         self.next_button = QToolButton()
         self.next_button.setText("Show")
         self.next_button.setAccessibleName("Show the pinned message")

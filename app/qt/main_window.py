@@ -67,7 +67,7 @@ from app.core.events import (
     MessageStatusChanged,
     RemovedFromGroup,
 )
-from app.qt.chat_extras import ChatExtras
+from app.qt.chat_extras import ChatExtras, ElidedLabel
 from app.qt.chat_view import ChatView
 from app.qt.composer import Composer
 from app.qt.dialogs.create import NewChannelDialog, NewGroupDialog
@@ -238,9 +238,9 @@ class MainWindow(QMainWindow):
         titles.setSpacing(0)
         titles.addWidget(self.title)
         titles.addWidget(self.subtitle)
-        self.description = muted_label("")  # the group's description (organizers set it)
+        self.description = ElidedLabel("")  # the group's description (organizers set it)
+        self.description.setObjectName("muted")
         self.description.setAccessibleName("Group description")
-        self.description.setWordWrap(False)
         self.description.hide()
         titles.addWidget(self.description)
         header_row.addLayout(titles, 1)
