@@ -48,11 +48,12 @@ from app.core.api import (
     RenameGroup,
     ReplyTo,
     RetryMessage,
-    SaveAttachment,
-    SendFiles,
+    SaveAttachmentTracked,
+    SendFilesTracked,
     SendHeld,
     SendText,
     SetMuted,
+    TransferCancelled,
 )
 from app.core.events import (
     ConnectionChanged,
@@ -85,6 +86,7 @@ from app.qt.message_model import MessageModel
 from app.qt.responsive import NarrowLayout
 from app.qt.rich_text import find_mentions
 from app.qt.theme import app_icon
+from app.qt.transfer_bar import TransferBar
 from app.qt.verification import VerificationStore
 from app.qt.widgets import human_error, muted_label, section_title
 
@@ -278,6 +280,8 @@ class MainWindow(QMainWindow):
         )
         banner_box.addWidget(self.extras.held_banner)
         banner_box.addWidget(self.extras.pins_bar)
+        self.transfer_bar = TransferBar()  # sending or saving files: progress and Cancel
+        banner_box.addWidget(self.transfer_bar)
         middle.addLayout(banner_box)
         self.tabs = GroupTabs(self.reader, self.bridge, self.chat, self.composer)
         self.channel_list.itemClicked.connect(lambda _item: self.tabs.show_chat())
@@ -863,9 +867,17 @@ class MainWindow(QMainWindow):
         if group is None or not paths:
             return
         text = self.composer.edit.toPlainText()
-        command = SendFiles(group.group_id, tuple(paths), text, self._channel_id)
+        what = paths[0].name if len(paths) == 1 else f"{len(paths)} files"
+        transfer = self.transfer_bar.start("Sending", what)
+        command = SendFilesTracked(
+            group.group_id, tuple(paths), text, self._channel_id, transfer=transfer
+        )
 
         def failed(error: Exception) -> None:
+            self.transfer_bar.finish(transfer)
+            if isinstance(error, TransferCancelled):
+                self.statusBar().showMessage("Cancelled; nothing was sent.", 10000)
+                return
             if isinstance(error, RelayUnavailable):  # uploaded; the message is queued
                 self.statusBar().showMessage(
                     "The server cannot be reached; the message goes out as soon as it can.", 10000
@@ -874,11 +886,11 @@ class MainWindow(QMainWindow):
             self.show_banner(human_error(error))
 
         def sent(_view: object) -> None:
+            self.transfer_bar.finish(transfer)
             if self.composer.edit.toPlainText() == text:
                 self.composer.clear()
             self.chat.follow_latest()
 
-        self.statusBar().showMessage(f"Sending {len(paths)} file(s)…", 10000)
         self.bridge.submit(command, sent, failed)
 
     def choose_save_path(self, message: MessageView, index: int) -> None:
@@ -894,14 +906,24 @@ class MainWindow(QMainWindow):
         group = self._group
         if group is None or message.message_id is None:
             return
-        command = SaveAttachment(group.group_id, message.message_id, out, index)
+        transfer = self.transfer_bar.start("Saving", message.attachments[index].name)
+        command = SaveAttachmentTracked(
+            group.group_id, message.message_id, out, index, transfer=transfer
+        )
 
         def done(path: Path) -> None:
+            self.transfer_bar.finish(transfer)
             self.last_saved = path
             self.statusBar().showMessage(f"Saved {path.name} in {path.parent}", 10000)
 
-        self.statusBar().showMessage(f"Downloading {message.attachments[index].name}…", 10000)
-        self.bridge.submit(command, done, lambda error: self.show_banner(human_error(error)))
+        def failed(error: Exception) -> None:
+            self.transfer_bar.finish(transfer)
+            if isinstance(error, TransferCancelled):
+                self.statusBar().showMessage("Cancelled; nothing was saved.", 10000)
+                return
+            self.show_banner(human_error(error))
+
+        self.bridge.submit(command, done, failed)
 
     def _open_panel(self, name: str) -> None:
         """A ballot or document line in the chat was clicked: show its panel (a line about
