@@ -59,6 +59,7 @@ from app.core.commands import (
 # Issue #12, second part: pins, the group description, "send anyway", transfers (conv2).
 from app.core.commands_conv2 import (
     DescribeGroup,
+    FetchPreview,
     ListPins,
     PinMessage,
     SaveAttachmentTracked,
@@ -79,6 +80,7 @@ from app.core.errors import (
 )
 from app.core.passphrase_policy import WeakPassphrase, check_new_passphrase
 from app.core.pin_views import PinView
+from app.core.previews import PREVIEW_MAX, image_kind, previewable
 from app.core.profile import (
     change_passphrase,
     create_profile,
@@ -129,6 +131,7 @@ __all__ = [
     "MAX_OPTIONS",
     "MAX_QUESTION",
     "MAX_TITLE_BYTES",
+    "PREVIEW_MAX",
     "AcknowledgeDocument",
     "Answer",
     "ApprovalChoice",
@@ -160,6 +163,7 @@ __all__ = [
     "Engine",
     "ExportDocument",
     "ExportedDocument",
+    "FetchPreview",
     "GroupView",
     "HistogramBar",
     "JoinRequestView",
@@ -215,11 +219,13 @@ __all__ = [
     "check_new_passphrase",
     "create_profile",
     "create_profile_with_key",
+    "image_kind",
     "invite_relay_url",
     "is_invite_code",
     "kind_from_name",
     "open_with_key",
     "parse_message_id",
+    "previewable",
     "profile_exists",
     "safety_number",
     "unlock_with_key",

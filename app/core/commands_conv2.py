@@ -15,6 +15,7 @@ from app.core.views import DEFAULT_CHANNEL, MessageView
 
 __all__ = [
     "DescribeGroup",
+    "FetchPreview",
     "ListPins",
     "PinMessage",
     "SaveAttachmentTracked",
@@ -107,3 +108,15 @@ class SaveAttachmentTracked(Command[Path]):
             force=self.force,
             transfer=self.transfer,
         )
+
+
+@dataclass(frozen=True)
+class FetchPreview(Command[bytes]):
+    """The verified bytes of a small attached image, in memory (``app/core/previews``)."""
+
+    group_id: bytes
+    message_id: bytes
+    index: int = 0
+
+    async def run(self, engine: Engine) -> bytes:
+        return await engine.previews.fetch(self.group_id, self.message_id, self.index)

@@ -57,6 +57,7 @@ from app.core.key_upgrade import upgrade_key_storage
 from app.core.outbox import Outbox
 from app.core.pins import Pins
 from app.core.ports import Clock, CommitMaker, Context, EventSink, RelayPool, Rng
+from app.core.previews import Previews
 from app.core.profile import unlock, validate_group_name
 from app.core.queries import Queries
 from app.core.relay_client import DEFAULT_TIMEOUTS, RelayClient, RelayTimeouts
@@ -151,6 +152,7 @@ class Engine(Queries):
         self.attachments = Attachments(self.context, self._groups, self._outbox)
         self.pins = Pins(self.context, self._groups, self._outbox, self.name)
         self.description = Description(self.context, self._groups, self._groups)
+        self.previews = Previews(self.context, self._groups)
         self.delivery_keys = KeyRotation(
             self.context, self._groups, self._groups, key_policy or KeyPolicy()
         )

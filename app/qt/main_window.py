@@ -81,6 +81,7 @@ from app.qt.dialogs.verify import VerifyDialog
 from app.qt.engine_bridge import EngineBridge
 from app.qt.group_list import GroupDelegate, GroupListModel
 from app.qt.group_tabs import GroupTabs
+from app.qt.image_preview import Thumbnails
 from app.qt.members import MembersPanel
 from app.qt.message_model import MessageModel
 from app.qt.responsive import NarrowLayout
@@ -255,6 +256,9 @@ class MainWindow(QMainWindow):
         self.banner.hide()
 
         self.message_model = MessageModel(self)
+        self.thumbnails = Thumbnails(self.bridge, self)  # attached pictures, in memory
+        self.message_model.thumbnail = self.thumbnails.image_for
+        self.thumbnails.ready.connect(self.message_model.thumbnail_ready)
         self.chat = ChatView()
         self.chat.set_message_model(self.message_model)
         self.chat.retry_requested.connect(self.retry)
