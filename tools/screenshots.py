@@ -14,7 +14,9 @@ import asyncio
 import os
 import sys
 import tempfile
+import struct
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +51,26 @@ class MovableClock:
 
     def __call__(self) -> int:
         return int(time.time() * 1000) + self.offset_ms
+
+
+def _picture(width: int, height: int) -> bytes:
+    """A PNG with a simple gradient, built by hand (an attached photo in the chat)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    rows = b"".join(
+        b"\x00" + b"".join(bytes((40 + x // 4, 90 + y // 3, 160)) for x in range(width))
+        for y in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _profile(home: Path, name: str, relay_url: str) -> None:
@@ -125,6 +147,9 @@ async def _seed(root: Path, relay_url: str) -> None:
         await alice.description.describe(
             group, "Delivery riders organising for fair rates. Meetings Thursdays, 7 pm."
         )
+        picture = root / "picket-line.png"
+        picture.write_bytes(_picture(480, 300))
+        await bob.attachments.send(group, [picture], "Photo from this morning's picket")
         letter = next(m for m in alice.messages(group) if m.text.startswith("Morning all"))
         if letter.message_id is not None:
             await alice.pins.pin(group, letter.message_id)
