@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import struct
 import sys
 import tempfile
-import struct
 import time
 import zlib
 from collections import Counter
