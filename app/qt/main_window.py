@@ -681,7 +681,7 @@ class MainWindow(QMainWindow):
         if message.row_id > 0 and message.group_id == self.message_model.group_id:
             self._incoming.append(message)
         self._queue_refresh(message.group_id)
-        if message.is_mine:
+        if message.is_mine or message.opens == "members":  # a line about the group: no news
             return
         # A mention of us gets through a mute: someone asks this person in particular.
         mentioned = message.kind == "text" and bool(
