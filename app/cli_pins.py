@@ -12,8 +12,7 @@ import sys
 from typing import Any
 
 from app.cli_json import iso
-from app.core.api import Engine, parse_message_id
-from app.core.pin_views import PinView
+from app.core.api import Engine, PinView, parse_message_id
 
 __all__ = ["add_describe_command", "add_pin_commands", "pin_json"]
 
