@@ -28,6 +28,7 @@ from app.cli_ballots import add_ballot_commands
 from app.cli_devices import add_device_commands
 from app.cli_docs import add_doc_commands
 from app.cli_json import group_json, iso, member_json, message_json, request_json
+from app.cli_pins import add_describe_command, add_pin_commands
 from app.cli_rates import add_rates_commands
 from app.core.api import (
     DEFAULT_CHANNEL,
@@ -297,7 +298,8 @@ async def cmd_messages(engine: Engine, args: argparse.Namespace) -> int:
         for m in messages:
             flag = f"  [{m.warning}]" if m.warning else ""
             files = "".join(f"  [file {a.name}, {a.size} bytes]" for a in m.attachments)
-            print(f"{iso(m.sent_at)}  {m.sender_name}: {m.text}{files}{flag}")
+            who = "--" if m.opens == "members" else f"{m.sender_name}:"  # a line about the group
+            print(f"{iso(m.sent_at)}  {who} {m.text}{files}{flag}")
     return 0
 
 
@@ -419,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = gsub.add_parser("unmute", help="notifications from a group again")
     p.add_argument("group")
     p.set_defaults(handler=cmd_group_mute, muted=False)
+    add_describe_command(gsub)
 
     p = sub.add_parser("invite", help="create an invite code; prints it last")
     p.add_argument("group")
@@ -474,6 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--remove", action="store_true", help="take your reaction back")
     p.set_defaults(handler=cmd_react)
     add_attachment_commands(sub)
+    add_pin_commands(sub)
 
     channel = sub.add_parser("channel", help="a group's channels")
     csub = channel.add_subparsers(dest="channel_command", required=True, metavar="ACTION")

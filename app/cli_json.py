@@ -43,12 +43,14 @@ def group_json(g: GroupView) -> dict[str, Any]:
         "members": g.member_count,
         "unread": g.unread,
         "muted": g.muted,
+        "description": g.description,
     }
 
 
 def message_json(m: MessageView) -> dict[str, Any]:
     return {
         "id": m.message_id.hex() if m.message_id is not None else None,
+        "kind": m.kind,
         "sender": m.sender_name,
         "text": m.text,
         "sent_at": iso(m.sent_at),

@@ -59,6 +59,7 @@ class ContentType(IntEnum):
     DELETE = 4
     REACTION = 5
     ATTACHMENT = 6  # crypto/attachment.py: files attached to a message (4.1.2)
+    PIN = 7  # crypto/pins.py: pin or unpin a message (4.1.3)
 
 
 class Content(Protocol):
@@ -144,3 +145,4 @@ def parse_content(content_type: int, body: bytes) -> Content:
 
 from crypto import attachment as _attachment  # noqa: E402, F401  (registers type 6)
 from crypto import conversation as _conversation  # noqa: E402, F401  (registers types 2-5)
+from crypto import pins as _pins  # noqa: E402, F401  (registers type 7)

@@ -35,6 +35,7 @@ from crypto.log_entry import (
     Channel,
     CreateBody,
     DeliveryKeyBody,
+    DescribeBody,
     EmptyBody,
     EntryKind,
     InviteBody,
@@ -49,6 +50,7 @@ from crypto.log_entry import (
     create_body,
     decode_body,
     delivery_key_body,
+    describe_body,
     invite_body,
     remove_body,
     rename_body,
@@ -66,6 +68,7 @@ __all__ = [
     "Channel",
     "CreateBody",
     "DeliveryKeyBody",
+    "DescribeBody",
     "EmptyBody",
     "EntryKind",
     "GroupState",
@@ -85,6 +88,7 @@ __all__ = [
     "create_body",
     "create_group",
     "delivery_key_body",
+    "describe_body",
     "invite_body",
     "remove_body",
     "rename_body",
@@ -227,6 +231,7 @@ AUTHOR_ROLE: Mapping[EntryKind, Role] = {
     EntryKind.DELIVERY_KEY: Role.MEMBER,
     EntryKind.DEVICE_ADD: Role.MEMBER,
     EntryKind.DEVICE_REMOVE: Role.MEMBER,
+    EntryKind.DESCRIBE: Role.ORGANIZER,
 }
 
 
@@ -255,6 +260,7 @@ class GroupState:
     needs_rekey: bool = False
     ballot_keys: SortedMap[bytes] = field(default_factory=SortedMap)
     owners: SortedMap[bytes] = field(default_factory=SortedMap)
+    description: str = field(default="", repr=False)  # DESCRIBE (protocol 4.1.3)
 
     # --- queries -----------------------------------------------------------------------
 
@@ -471,6 +477,13 @@ class GroupState:
             raise UsageError("RENAME decoded to another body type")
         return dataclasses.replace(self, name=body.group_name)
 
+    def _describe(self, entry: LogEntry, body: _AnyBody) -> GroupState:
+        if not isinstance(body, DescribeBody):
+            raise UsageError("DESCRIBE decoded to another body type")
+        if body.description == self.description:
+            raise InvalidLogEntry("DESCRIBE does not change the description")
+        return dataclasses.replace(self, description=body.description)
+
     def _invite(self, entry: LogEntry, body: _AnyBody) -> GroupState:
         if not isinstance(body, InviteBody):
             raise UsageError("INVITE decoded to another body type")
@@ -566,6 +579,7 @@ _EFFECTS: Mapping[EntryKind, _Effect] = {
     EntryKind.DELIVERY_KEY: GroupState._delivery_key,
     EntryKind.DEVICE_ADD: GroupState._device_add,
     EntryKind.DEVICE_REMOVE: GroupState._device_remove,
+    EntryKind.DESCRIBE: GroupState._describe,
 }
 
 

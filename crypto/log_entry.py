@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from crypto.device import DeviceAddBody, DeviceRemoveBody
 
 __all__ = [
+    "DESCRIPTION_MAX",
     "EMPTY_BODY",
     "ENTRY_VERSION",
     "GROUP_NAME_MAX",
@@ -39,6 +40,7 @@ __all__ = [
     "Channel",
     "CreateBody",
     "DeliveryKeyBody",
+    "DescribeBody",
     "EmptyBody",
     "EntryKind",
     "InviteBody",
@@ -53,6 +55,8 @@ __all__ = [
     "create_body",
     "decode_body",
     "delivery_key_body",
+    "describe_body",
+    "description_problem",
     "invite_body",
     "name_problem",
     "remove_body",
@@ -64,6 +68,8 @@ ENTRY_VERSION = 1
 MAX_BODY = 65536
 MEMBER_NAME_MAX = 64
 GROUP_NAME_MAX = 128
+DESCRIPTION_MAX = 1024
+"""Largest group description, in UTF-8 bytes."""
 CHANNEL_NAME_MAX = 64
 ZERO_ID = bytes(16)
 ZERO_HASH = bytes(32)
@@ -91,6 +97,7 @@ class EntryKind(IntEnum):
     CHANNEL = 9
     BALLOT_KEY = 10
     DELIVERY_KEY = 11
+    DESCRIBE = 12  # the group's description (protocol 4.1.3)
     DEVICE_ADD = 13
     DEVICE_REMOVE = 14
 
@@ -321,6 +328,44 @@ class RenameBody:
         return body
 
 
+def description_problem(text: str) -> str | None:
+    """Why ``text`` is not an acceptable group description, or ``None`` if it is: at most
+    ``DESCRIPTION_MAX`` bytes of UTF-8 (empty clears it), line breaks allowed, no other
+    control, separator or bidirectional formatting character."""
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "description is not encodable as UTF-8"
+    if size > DESCRIPTION_MAX:
+        return f"description must be at most {DESCRIPTION_MAX} bytes of UTF-8"
+    if any(ch != "\n" and _refused_char(ch) for ch in text):
+        return "description contains a control or formatting character"
+    return None
+
+
+@dataclass(frozen=True)
+class DescribeBody:
+    """Body of DESCRIBE: the group's new description (empty: none)."""
+
+    description: str
+
+    def encode(self) -> bytes:
+        problem = description_problem(self.description)
+        if problem is not None:
+            raise UsageError(problem)
+        return bytes(Writer().text(self.description, DESCRIPTION_MAX))
+
+    @classmethod
+    def decode(cls, data: bytes) -> DescribeBody:
+        reader = Reader(data)
+        text = reader.text(DESCRIPTION_MAX)
+        reader.finish()
+        problem = description_problem(text)
+        if problem is not None:
+            raise MalformedData(problem)
+        return cls(text)
+
+
 @dataclass(frozen=True)
 class InviteBody:
     """Body of INVITE: the public half of an invite (its secret stays in the code)."""
@@ -394,6 +439,7 @@ Body = (
     | RemoveBody
     | RoleBody
     | RenameBody
+    | DescribeBody
     | InviteBody
     | Channel
     | EmptyBody
@@ -411,6 +457,7 @@ _BODY_TYPES: dict[EntryKind, type[Body]] = {
     EntryKind.INVITE: InviteBody,
     EntryKind.CHANNEL: Channel,
     EntryKind.DELIVERY_KEY: DeliveryKeyBody,
+    EntryKind.DESCRIBE: DescribeBody,
 }
 
 
@@ -454,6 +501,10 @@ def role_body(identity_pk: bytes, role: Role) -> bytes:
 
 def rename_body(group_name: str) -> bytes:
     return RenameBody(group_name).encode()
+
+
+def describe_body(description: str) -> bytes:
+    return DescribeBody(description).encode()
 
 
 def invite_body(

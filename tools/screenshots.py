@@ -12,9 +12,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import struct
 import sys
 import tempfile
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -51,6 +53,26 @@ class MovableClock:
 
     def __call__(self) -> int:
         return int(time.time() * 1000) + self.offset_ms
+
+
+def _picture(width: int, height: int) -> bytes:
+    """A PNG of three coloured bands, built by hand (an attached picture in the chat)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    stripes = ((196, 52, 44), (244, 240, 232), (38, 84, 150))  # a poster's three bands
+    rows = b"".join(
+        b"\x00" + bytes(stripes[min(2, 3 * y // height)]) * width for y in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _profile(home: Path, name: str, relay_url: str) -> None:
@@ -123,6 +145,16 @@ async def _seed(root: Path, relay_url: str) -> None:
             await engine.send_text(group, text)
         for clock in clocks.values():
             clock.offset_ms = 0
+        # Issue #12: the group's description and a pinned message (the letter).
+        await alice.description.describe(
+            group, "Delivery riders organising for fair rates. Meetings Thursdays, 7 pm."
+        )
+        picture = root / "picket-line.png"
+        picture.write_bytes(_picture(480, 300))
+        await bob.attachments.send(group, [picture], "Photo from this morning's picket")
+        letter = next(m for m in alice.messages(group) if m.text.startswith("Morning all"))
+        if letter.message_id is not None:
+            await alice.pins.pin(group, letter.message_id)
         for engine in engines.values():
             await engine.sync()
         await alice.sync()  # queues Dana's request for approval
@@ -463,6 +495,19 @@ def main() -> int:
             _save(window, out, f"chat-scrolled-up{suffix}")
             window.chat.follow_latest()
             _save(window.members, out, f"members{suffix}")
+
+            # Issue #12: the pins bar, the held banner (shown as a held send shows it)
+            # and the group info dialog.
+            window.extras.held_banner.show()
+            _settle(app, 0.5)
+            _save(window, out, f"chat-pins-held{suffix}")
+            window.extras.held_banner.hide()
+            window.open_group_info()
+            _settle(app)
+            if window.dialog is None:
+                raise SystemExit("no group info dialog")
+            _save(window.dialog, out, f"group-info{suffix}")
+            window.dialog.close()
 
             bob = next(m for m in members if m.name == "Bob")
             window.open_verify_dialog(bob)

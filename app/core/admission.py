@@ -7,7 +7,7 @@ import contextlib
 
 import nacl.signing
 
-from app.core import delivery_keys
+from app.core import delivery_keys, log_lines
 from app.core.epoch_entry import enter_epoch
 from app.core.errors import (
     AlreadyExists,
@@ -224,6 +224,9 @@ class Admission:
                 )
                 for entry in welcome.entries:
                     group_store.insert_log_entry(db, group_id, entry, None)
+                log_lines.record_join(
+                    db, welcome.entries, welcome.state, me.public_key, self._ctx.now()
+                )
                 enter_epoch(db, welcome.state, welcome.epoch_secret, me.public_key)
                 delivery_keys.settle(db, welcome.state, me.public_key)
                 invite_store.delete_pending_join(db, code.encode())

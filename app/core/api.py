@@ -56,6 +56,17 @@ from app.core.commands import (
     SyncNow,
 )
 
+# Issue #12, second part: pins, the group description, "send anyway", transfers (conv2).
+from app.core.commands_conv2 import (
+    DescribeGroup,
+    FetchPreview,
+    ListPins,
+    PinMessage,
+    SaveAttachmentTracked,
+    SendAnyway,
+    SendFilesTracked,
+)
+
 # linked devices (docs/protocol.md 8)
 from app.core.commands_devices import LinkDevice, ListDevices, RemoveDevice, link_code_relay_url
 from app.core.conversation import parse_message_id
@@ -72,6 +83,8 @@ from app.core.errors import (
     WrongPassphrase,
 )
 from app.core.passphrase_policy import WeakPassphrase, check_new_passphrase
+from app.core.pin_views import PinView
+from app.core.previews import PREVIEW_MAX, image_kind, previewable
 from app.core.profile import (
     change_passphrase,
     create_profile,
@@ -82,6 +95,7 @@ from app.core.profile import (
 )
 from app.core.queries import Queries
 from app.core.send_gate import SendHeld
+from app.core.transfer import Transfer, TransferCancelled, TransferProgress
 from app.core.views import (
     DEFAULT_CHANNEL,
     AttachmentView,
@@ -134,6 +148,7 @@ __all__ = [
     "MAX_OPTIONS",
     "MAX_QUESTION",
     "MAX_TITLE_BYTES",
+    "PREVIEW_MAX",
     "AcknowledgeDocument",
     "Answer",
     "ApprovalChoice",
@@ -158,6 +173,7 @@ __all__ = [
     "CreateInvite",
     "Database",
     "DeleteMessage",
+    "DescribeGroup",
     "DeviceView",
     "DocumentVersionView",
     "DocumentView",
@@ -165,6 +181,7 @@ __all__ = [
     "Engine",
     "ExportDocument",
     "ExportedDocument",
+    "FetchPreview",
     "GroupView",
     "HistogramBar",
     "JoinRequestView",
@@ -173,6 +190,7 @@ __all__ = [
     "LinkDevice",
     "ListDevices",
     "ListDocuments",
+    "ListPins",
     "MarkRead",
     "MemberRole",
     "MemberView",
@@ -182,6 +200,8 @@ __all__ = [
     "NumericChoice",
     "NumericResult",
     "OptionCount",
+    "PinMessage",
+    "PinView",
     "ProfileView",
     "PublishDocument",
     "Queries",
@@ -197,7 +217,10 @@ __all__ = [
     "RetryMessage",
     "RunoffRound",
     "SaveAttachment",
+    "SaveAttachmentTracked",
+    "SendAnyway",
     "SendFiles",
+    "SendFilesTracked",
     "SendHeld",
     "SendText",
     "SetMemberRole",
@@ -206,6 +229,9 @@ __all__ = [
     "SingleChoice",
     "SyncNow",
     "SyncReport",
+    "Transfer",
+    "TransferCancelled",
+    "TransferProgress",
     "VoteReceipt",
     "WeakPassphrase",
     "WrongPassphrase",
@@ -214,12 +240,14 @@ __all__ = [
     "check_new_passphrase",
     "create_profile",
     "create_profile_with_key",
+    "image_kind",
     "invite_relay_url",
     "is_invite_code",
     "kind_from_name",
     "link_code_relay_url",
     "open_with_key",
     "parse_message_id",
+    "previewable",
     "profile_exists",
     "safety_number",
     "unlock_with_key",

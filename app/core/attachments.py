@@ -32,6 +32,7 @@ from app.core.errors import (
 from app.core.ports import Context, Groups, Sending
 from app.core.store import attachments as store
 from app.core.store import conversation as conversation_store
+from app.core.transfer import Transfer
 from app.core.views import DEFAULT_CHANNEL, MessageView
 from crypto.attachment import (
     MAX_ATTACHMENT_SIZE,
@@ -107,9 +108,12 @@ class Attachments:
         paths: list[Path | str],
         text: str = "",
         channel_id: bytes = DEFAULT_CHANNEL,
+        transfer: Transfer | None = None,
     ) -> MessageView:
         """Upload the files, then send the message naming them (``RelayUnavailable`` from
-        the send: the files are uploaded and the message stays queued)."""
+        the send: the files are uploaded and the message stays queued). ``transfer``
+        reports progress and may cancel while files upload (``TransferCancelled``: every
+        file uploaded so far is deleted again and no message is sent)."""
         session = self._groups.require_active(group_id)
         if channel_id != DEFAULT_CHANNEL:
             channel = session.state.channels.get(channel_id)
@@ -121,7 +125,18 @@ class Attachments:
         sources = [Path(path) for path in paths]
         _check_sources(sources)
         blobs = BlobClient(self._ctx.relays.get(session.relay_url))
-        uploaded = tuple([await self._upload(blobs, source) for source in sources])
+        transfer = transfer or Transfer()
+        transfer.start(sum(source.stat().st_size for source in sources))
+        done: list[Attachment] = []
+        try:
+            for source in sources:
+                done.append(await self._upload(blobs, source, transfer))
+            transfer.check()  # the last moment to cancel: after this the message goes out
+        except BaseException:
+            for attachment in done:
+                await _discard(blobs, attachment)
+            raise
+        uploaded = tuple(done)
         try:
             files = AttachmentBody(channel_id, text, uploaded)
             body = files.encode()
@@ -140,7 +155,7 @@ class Attachments:
             store.index_message(self._ctx.db, view.row_id, uploaded)
         return self._sending.message(view.row_id)
 
-    async def _upload(self, blobs: BlobClient, source: Path) -> Attachment:
+    async def _upload(self, blobs: BlobClient, source: Path, transfer: Transfer) -> Attachment:
         """Encrypt and upload one file in one pass, hashing it on the way."""
         size = source.stat().st_size
         content_key = new_content_key(self._ctx.rng)
@@ -159,8 +174,12 @@ class Attachments:
         try:
             with source.open("rb") as handle:
                 chunks = encrypt_attachment(content_key, hasher.tee(read_pieces(handle)))
+                sent = 0
                 for index, chunk in enumerate(chunks):
+                    transfer.check()
                     await blobs.put_chunk(keys.blob_id, keys.blob_capability, index, chunk)
+                    transfer.advance(source.name, hasher.size - sent)
+                    sent = hasher.size
             if hasher.size != size:
                 raise ClientError(f"{source.name} changed while it was being sent; try again")
         except RelayUnavailable as exc:
@@ -179,9 +198,12 @@ class Attachments:
         *,
         index: int = 0,
         force: bool = False,
+        transfer: Transfer | None = None,
     ) -> Path:
         """Write attached file ``index`` of a message to ``out_path`` (a file, or a folder
-        to use the file's own name); refuses to replace a file unless ``force``."""
+        to use the file's own name); refuses to replace a file unless ``force``.
+        ``transfer`` reports progress and may cancel (``TransferCancelled``: the
+        temporary file is removed, ``out_path`` is left as it was)."""
         found = conversation_store.target(self._ctx.db, group_id, message_id)
         if found is None:
             raise NotFound("no such message in this group")
@@ -201,17 +223,23 @@ class Attachments:
         if out.exists() and not force:
             raise AlreadyExists(f"{str(out)!r} exists; use --force to replace it")
         session = self._groups.session(group_id)
-        await _download(BlobClient(self._ctx.relays.get(session.relay_url)), attachment, out)
+        transfer = transfer or Transfer()
+        transfer.start(attachment.size)
+        blobs = BlobClient(self._ctx.relays.get(session.relay_url))
+        await _download(blobs, attachment, out, transfer)
         return out
 
 
-async def _download(blobs: BlobClient, attachment: Attachment, out: Path) -> None:
+async def _download(
+    blobs: BlobClient, attachment: Attachment, out: Path, transfer: Transfer
+) -> None:
     keys = attachment.keys
     opener = AttachmentOpener(attachment)
     handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
     try:
         with os.fdopen(handle, "wb") as target:
             for index in range(attachment.chunk_count):
+                transfer.check()
                 try:
                     chunk = await blobs.get_chunk(keys.blob_id, keys.blob_capability, index)
                 except DocumentUnavailable:
@@ -219,7 +247,9 @@ async def _download(blobs: BlobClient, attachment: Attachment, out: Path) -> Non
                         f"the relay no longer holds all of {attachment.name} "
                         "(deleted, expired or never fully uploaded)"
                     ) from None
-                target.write(opener.feed(chunk))
+                plain = opener.feed(chunk)
+                target.write(plain)
+                transfer.advance(attachment.name, len(plain))
             opener.finish()
             target.flush()
             os.fsync(target.fileno())

@@ -50,13 +50,16 @@ from app.core.events import (
     Listener,
 )
 from app.core.freshness import Freshness
+from app.core.group_description import Description
 from app.core.group_session import GroupSession
 from app.core.group_sync import GroupSync
 from app.core.key_recovery import HELP_IDLE_MS, KeyRecovery
 from app.core.key_rotation import KeyRotation
 from app.core.key_upgrade import upgrade_key_storage
 from app.core.outbox import Outbox
+from app.core.pins import Pins
 from app.core.ports import Clock, CommitMaker, Context, EventSink, RelayPool, Rng
+from app.core.previews import Previews
 from app.core.profile import unlock, validate_group_name
 from app.core.queries import Queries
 from app.core.rates import RatesService
@@ -155,6 +158,9 @@ class Engine(Queries):
         )
         self.rates = RatesService(self.context, self._groups, self._outbox)
         self.client_reports = ClientReports(self.context, self._groups)
+        self.pins = Pins(self.context, self._groups, self._outbox, self.name)
+        self.description = Description(self.context, self._groups, self._groups)
+        self.previews = Previews(self.context, self._groups)
         self.delivery_keys = KeyRotation(
             self.context, self._groups, self._groups, key_policy or KeyPolicy()
         )

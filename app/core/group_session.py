@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
-from app.core import attachment_receive, delivery_keys
+from app.core import attachment_receive, delivery_keys, log_lines
 from app.core.content_handlers import HANDLERS, ITEM_HANDLERS, AnonymousItem, Received
 from app.core.database import Database
 from app.core.epoch_entry import enter_epoch
@@ -218,7 +218,7 @@ class GroupSession:
                 )
             if kind == ItemType.COMMIT:
                 self._write_confirmation(db)  # the epoch's confirmations come first
-                result = self._process_commit(db, me, seq, item)
+                result = self._process_commit(db, me, seq, item, now)
                 if result.outcome is Outcome.STUCK:
                     self.cursor = previous
                 return result
@@ -241,7 +241,9 @@ class GroupSession:
         except RemoteError as exc:
             return ProcessResult(Outcome.REJECTED, warning=f"{type(exc).__name__}: {exc}")
 
-    def _process_commit(self, db: Database, me: Identity, seq: int, item: bytes) -> ProcessResult:
+    def _process_commit(
+        self, db: Database, me: Identity, seq: int, item: bytes, now: int
+    ) -> ProcessResult:
         if self.keys is None:
             raise DecryptionFailed("no live epoch")
         entry = open_commit(self.keys, item)
@@ -257,11 +259,15 @@ class GroupSession:
                 warning=f"{reason}; this rejected commit wedged the group's mailbox: "
                 "an organizer can move the group to a new one (caucus recover)",
             )
+        before = self.state
         if not new_state.is_member(me.public_key):
             self.state = new_state
             self.store_entry(db, entry, seq)
             self.mark(db, GroupStatus.REMOVED)
-            return ProcessResult(Outcome.REMOVED, entry=entry)
+            line = log_lines.record(
+                db, self.group_id, before, entry, new_state, me.public_key, seq, now
+            )
+            return ProcessResult(Outcome.REMOVED, entry=entry, message=line)
         mine = delivery_keys.identity_for(db, me, new_state.member(me.public_key).delivery_cert)
         try:
             secret = open_epoch_delivery(item, entry, new_state, mine)
@@ -270,7 +276,10 @@ class GroupSession:
         self.state = new_state
         self.store_entry(db, entry, seq)
         self.enter_epoch(db, secret, me.public_key)
-        return ProcessResult(Outcome.COMMIT, entry=entry)
+        line = log_lines.record(
+            db, self.group_id, before, entry, new_state, me.public_key, seq, now
+        )
+        return ProcessResult(Outcome.COMMIT, entry=entry, message=line)
 
     def _stuck(self, db: Database, entry: LogEntry, seq: int, exc: RemoteError) -> ProcessResult:
         """Record the commit we cannot apply (the key request goes out from

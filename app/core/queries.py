@@ -13,6 +13,7 @@ from dataclasses import replace
 from app.core.database import Database
 from app.core.errors import ClientError, NotFound, NotPermittedHere
 from app.core.message_kinds import classify
+from app.core.pin_views import PinView, load_pins
 from app.core.store import attachments as attachment_store
 from app.core.store import conversation as conversation_store
 from app.core.store import devices as device_store
@@ -127,6 +128,7 @@ class Queries:
             channels=tuple(channels),
             muted=row.muted,
             read_upto=row.read_upto,
+            description=state.description,
         )
 
     def groups(self) -> list[GroupView]:
@@ -298,6 +300,10 @@ class Queries:
 
     def message_count(self, group_id: bytes, channel_id: bytes | None = None) -> int:
         return message_store.count_messages(self.db, group_id, channel_id)
+
+    def pinned(self, group_id: bytes) -> list[PinView]:
+        """The group's pinned messages, first pinned first (protocol 4.1.3)."""
+        return load_pins(self.db, group_id)
 
     def search(
         self, query: str, group_id: bytes | None = None, limit: int = 200

@@ -61,6 +61,7 @@ class GroupView:
     channels: tuple[ChannelView, ...]
     muted: bool = False  # no notifications, not counted in the window title
     read_upto: int = 0  # row id of the last message read ("New messages" goes after it)
+    description: str = ""  # set by organizers (a DESCRIBE log entry, protocol 4.1.3)
 
     @property
     def id_hex(self) -> str:

@@ -36,6 +36,7 @@ class ChatView(QListView):
     delete_requested = Signal(object)  # MessageView (ours)
     save_requested = Signal(object, int)  # MessageView, which attached file
     react_requested = Signal(object, str)  # MessageView, emoji (a second time takes it back)
+    pin_requested = Signal(object, bool)  # MessageView, pin (True) or unpin (organizers)
     frame_painted = Signal()  # after each paint of the viewport (the benchmark listens)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -60,6 +61,8 @@ class ChatView(QListView):
         self.setItemDelegate(self._delegate)
         self._stick_to_bottom = True
         self.context_menu: QMenu | None = None
+        self.can_pin = False  # organizers pin (app/qt/chat_extras.py keeps these current)
+        self.pinned_ids: frozenset[bytes] = frozenset()
         self._keep_from_bottom: int | None = None
         self.verticalScrollBar().valueChanged.connect(self._scrolled)
         self.verticalScrollBar().rangeChanged.connect(self._range_changed)
@@ -269,6 +272,11 @@ class ChatView(QListView):
                     lambda _c=False, e=emoji: self.react_requested.emit(message, e)
                 )
                 react.addAction(action)
+            if self.can_pin:
+                pinned = message.message_id in self.pinned_ids
+                pin = QAction("Unpin" if pinned else "Pin", menu)
+                pin.triggered.connect(lambda: self.pin_requested.emit(message, not pinned))
+                menu.addAction(pin)
             if message.is_mine:
                 edit = QAction("Edit", menu)
                 edit.triggered.connect(lambda: self.edit_requested.emit(message))

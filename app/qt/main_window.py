@@ -40,6 +40,7 @@ from app.core.api import (
     MarkRead,
     MemberView,
     MessageView,
+    NotFound,
     Queries,
     React,
     RelayError,
@@ -47,11 +48,12 @@ from app.core.api import (
     RenameGroup,
     ReplyTo,
     RetryMessage,
-    SaveAttachment,
-    SendFiles,
+    SaveAttachmentTracked,
+    SendFilesTracked,
     SendHeld,
     SendText,
     SetMuted,
+    TransferCancelled,
 )
 from app.core.events import (
     ConnectionChanged,
@@ -66,10 +68,12 @@ from app.core.events import (
     MessageStatusChanged,
     RemovedFromGroup,
 )
+from app.qt.chat_extras import ChatExtras, ElidedLabel
 from app.qt.chat_view import ChatView
 from app.qt.composer import Composer
 from app.qt.devices import DevicesDialog
 from app.qt.dialogs.create import NewChannelDialog, NewGroupDialog
+from app.qt.dialogs.group_info import GroupInfoDialog
 from app.qt.dialogs.invite import InviteDialog
 from app.qt.dialogs.join import JoinDialog
 from app.qt.dialogs.quick_switcher import QuickSwitcher
@@ -78,11 +82,13 @@ from app.qt.dialogs.verify import VerifyDialog
 from app.qt.engine_bridge import EngineBridge
 from app.qt.group_list import GroupDelegate, GroupListModel
 from app.qt.group_tabs import GroupTabs
+from app.qt.image_preview import Thumbnails
 from app.qt.members import MembersPanel
 from app.qt.message_model import MessageModel
 from app.qt.responsive import NarrowLayout
 from app.qt.rich_text import find_mentions
 from app.qt.theme import app_icon
+from app.qt.transfer_bar import TransferBar
 from app.qt.verification import VerificationStore
 from app.qt.widgets import human_error, muted_label, section_title
 
@@ -236,6 +242,11 @@ class MainWindow(QMainWindow):
         titles.setSpacing(0)
         titles.addWidget(self.title)
         titles.addWidget(self.subtitle)
+        self.description = ElidedLabel("")  # the group's description (organizers set it)
+        self.description.setObjectName("muted")
+        self.description.setAccessibleName("Group description")
+        self.description.hide()
+        titles.addWidget(self.description)
         header_row.addLayout(titles, 1)
         header_row.addWidget(self.members_toggle)
 
@@ -246,6 +257,9 @@ class MainWindow(QMainWindow):
         self.banner.hide()
 
         self.message_model = MessageModel(self)
+        self.thumbnails = Thumbnails(self.bridge, self)  # attached pictures, in memory
+        self.message_model.thumbnail = self.thumbnails.image_for
+        self.thumbnails.ready.connect(self.message_model.thumbnail_ready)
         self.chat = ChatView()
         self.chat.set_message_model(self.message_model)
         self.chat.retry_requested.connect(self.retry)
@@ -266,6 +280,13 @@ class MainWindow(QMainWindow):
         banner_box = QVBoxLayout()
         banner_box.setContentsMargins(10, 6, 10, 0)
         banner_box.addWidget(self.banner)
+        self.extras = ChatExtras(
+            self.reader, self.bridge, self.chat, self.show_row, self._status_note, self
+        )
+        banner_box.addWidget(self.extras.held_banner)
+        banner_box.addWidget(self.extras.pins_bar)
+        self.transfer_bar = TransferBar()  # sending or saving files: progress and Cancel
+        banner_box.addWidget(self.transfer_bar)
         middle.addLayout(banner_box)
         self.tabs = GroupTabs(self.reader, self.bridge, self.chat, self.composer)
         self.channel_list.itemClicked.connect(lambda _item: self.tabs.show_chat())
@@ -347,6 +368,7 @@ class MainWindow(QMainWindow):
         self.mute_action = self._action("Mute notifications", None, self._toggle_mute)
         self.mute_action.setCheckable(True)
         self.rename_action = self._action("Rename group…", None, self.open_rename_dialog)
+        self.info_action = self._action("Group info…", None, self.open_group_info)
         self.leave_action = self._action("Leave group…", None, self.confirm_leave)
         self.attach_action = self._action("Send files…", None, self.choose_files)
         for action in (
@@ -355,6 +377,7 @@ class MainWindow(QMainWindow):
             self.channel_action,
             self.members_action,
             self.rename_action,
+            self.info_action,
         ):
             group_menu.addAction(action)
         group_menu.addSeparator()
@@ -404,6 +427,7 @@ class MainWindow(QMainWindow):
         self.tabs.set_group(group)
         self._fill_channels()
         self._update_group_actions()
+        self.extras.set_group(group)
 
     def _share_member_names(self) -> None:
         """Mentions: the chat highlights "@Name" of members, the composer offers them."""
@@ -488,6 +512,7 @@ class MainWindow(QMainWindow):
         if group is None:
             self.title.setText("Caucus")
             self.subtitle.setText("")
+            self.description.hide()
             self.composer.set_writable(False, "Create or join a group to start talking.")
             return
         name = channel.name if channel else "general"
@@ -497,6 +522,10 @@ class MainWindow(QMainWindow):
             details.append("announcements: only organizers post")
         details.append("end-to-end encrypted")
         self.subtitle.setText(" · ".join(details))
+        first_line = group.description.split("\n", 1)[0]
+        self.description.setText(first_line)
+        self.description.setToolTip(group.description)
+        self.description.setVisible(bool(group.description))
         if group.status != "active":
             self.composer.set_writable(False, "You are no longer a member of this group.")
         elif channel is not None and channel.announce_only and group.my_role != "organizer":
@@ -513,6 +542,7 @@ class MainWindow(QMainWindow):
         self.mute_action.setEnabled(group is not None)
         self.mute_action.setChecked(group is not None and group.muted)
         self.rename_action.setEnabled(organizer)
+        self.info_action.setEnabled(group is not None)
         self.leave_action.setEnabled(group is not None and group.status == "active")
 
     def open_rename_dialog(self) -> None:
@@ -606,6 +636,7 @@ class MainWindow(QMainWindow):
         """Apply one engine event (already on the GUI thread)."""
         if self._discarded:
             return
+        self.extras.on_event(event)
         if isinstance(event, MessageAdded):
             self._message_added(event.message)
         elif isinstance(event, MessageChanged):
@@ -657,7 +688,7 @@ class MainWindow(QMainWindow):
         if message.row_id > 0 and message.group_id == self.message_model.group_id:
             self._incoming.append(message)
         self._queue_refresh(message.group_id)
-        if message.is_mine:
+        if message.is_mine or message.opens == "members":  # a line about the group: no news
             return
         # A mention of us gets through a mute: someone asks this person in particular.
         mentioned = message.kind == "text" and bool(
@@ -736,6 +767,7 @@ class MainWindow(QMainWindow):
                     self.members.set_group(group)
                     self.tabs.set_group(group)
                     self._update_group_actions()
+                    self.extras.set_group(group)
         self.no_groups.setVisible(self.group_model.rowCount() == 0)
         if current is None and self.group_model.rowCount():
             first = self.group_model.group_at(0)
@@ -779,8 +811,9 @@ class MainWindow(QMainWindow):
 
         def failed(error: Exception) -> None:
             if isinstance(error, SendHeld):
-                # Stored and queued, held until an organizer's client confirms the group.
-                self.show_banner(f"⚠ {human_error(error)}")
+                # Stored and queued, held until an organizer's client confirms the group
+                # or the person says "Send anyway" (app/qt/chat_extras.py).
+                self.extras.held(error)
                 return
             if isinstance(error, RelayError):
                 # Stored and queued: it shows "Waiting to send" and goes out later.
@@ -845,9 +878,17 @@ class MainWindow(QMainWindow):
         if group is None or not paths:
             return
         text = self.composer.edit.toPlainText()
-        command = SendFiles(group.group_id, tuple(paths), text, self._channel_id)
+        what = paths[0].name if len(paths) == 1 else f"{len(paths)} files"
+        transfer = self.transfer_bar.start("Sending", what)
+        command = SendFilesTracked(
+            group.group_id, tuple(paths), text, self._channel_id, transfer=transfer
+        )
 
         def failed(error: Exception) -> None:
+            self.transfer_bar.finish(transfer)
+            if isinstance(error, TransferCancelled):
+                self.statusBar().showMessage("Cancelled; nothing was sent.", 10000)
+                return
             if isinstance(error, RelayUnavailable):  # uploaded; the message is queued
                 self.statusBar().showMessage(
                     "The server cannot be reached; the message goes out as soon as it can.", 10000
@@ -856,11 +897,11 @@ class MainWindow(QMainWindow):
             self.show_banner(human_error(error))
 
         def sent(_view: object) -> None:
+            self.transfer_bar.finish(transfer)
             if self.composer.edit.toPlainText() == text:
                 self.composer.clear()
             self.chat.follow_latest()
 
-        self.statusBar().showMessage(f"Sending {len(paths)} file(s)…", 10000)
         self.bridge.submit(command, sent, failed)
 
     def choose_save_path(self, message: MessageView, index: int) -> None:
@@ -876,17 +917,34 @@ class MainWindow(QMainWindow):
         group = self._group
         if group is None or message.message_id is None:
             return
-        command = SaveAttachment(group.group_id, message.message_id, out, index)
+        transfer = self.transfer_bar.start("Saving", message.attachments[index].name)
+        command = SaveAttachmentTracked(
+            group.group_id, message.message_id, out, index, transfer=transfer
+        )
 
         def done(path: Path) -> None:
+            self.transfer_bar.finish(transfer)
             self.last_saved = path
             self.statusBar().showMessage(f"Saved {path.name} in {path.parent}", 10000)
 
-        self.statusBar().showMessage(f"Downloading {message.attachments[index].name}…", 10000)
-        self.bridge.submit(command, done, lambda error: self.show_banner(human_error(error)))
+        def failed(error: Exception) -> None:
+            self.transfer_bar.finish(transfer)
+            if isinstance(error, TransferCancelled):
+                self.statusBar().showMessage("Cancelled; nothing was saved.", 10000)
+                return
+            self.show_banner(human_error(error))
+
+        self.bridge.submit(command, done, failed)
 
     def _open_panel(self, name: str) -> None:
-        """A ballot or document line in the chat was clicked: show its panel."""
+        """A ballot or document line in the chat was clicked: show its panel (a line about
+        the group shows the members, a pin line the pinned messages)."""
+        if name == "members":
+            self.members_toggle.setChecked(True)
+            return
+        if name == "pins":
+            self.extras.pins_bar.show_current()
+            return
         panel = {"ballots": self.tabs.ballots, "documents": self.tabs.documents}.get(name)
         if panel is not None:
             self.tabs.setCurrentWidget(panel)
@@ -911,6 +969,10 @@ class MainWindow(QMainWindow):
     def open_new_group_dialog(self) -> None:
         dialog = NewGroupDialog(self.bridge, self)
         self._open(dialog)
+
+    def open_group_info(self) -> None:
+        if self._group is not None:
+            self._open(GroupInfoDialog(self.bridge, self._group, self))
 
     def open_new_channel_dialog(self) -> None:
         if self._group is not None:
@@ -956,6 +1018,17 @@ class MainWindow(QMainWindow):
         dialog = SearchDialog(self.reader, names, self)
         dialog.chosen.connect(self.show_message)
         self._open(dialog)
+
+    def show_row(self, row_id: int) -> None:
+        """Bring a message of the open group into view (a pinned one, from the bar)."""
+        try:
+            message = self.reader.message(row_id)
+        except NotFound:
+            return
+        self.show_message(message)
+
+    def _status_note(self, text: str) -> None:
+        self.statusBar().showMessage(text, 10000)
 
     def show_message(self, message: MessageView) -> None:
         self.select_group(message.group_id)

@@ -19,7 +19,16 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPen, QTextLayout
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QImage,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QTextLayout,
+)
 from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from app.core.api import MessageView
@@ -61,6 +70,7 @@ class _Layout:
     divider: QRect | None = None  # the "New messages" line
     rich: QTextLayout | None = None  # the text, laid out, when it has links or mentions
     spans: tuple[Span, ...] = ()
+    thumb: QRect | None = None  # an attached picture's thumbnail, under the text
 
 
 class SenderColours:
@@ -94,9 +104,11 @@ _EVENT_WRAP = int(Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap)
 
 def event_text(message: MessageView, time_text: str) -> str:
     """The line an event shows: what happened, who did it, when; clicking opens its
-    panel (ballots or documents)."""
-    if message.opens == "documents":
+    panel (ballots or documents), the members (a join, a removal) or the pinned message."""
+    if message.opens in ("documents", "pins"):
         what = f"{message.sender_name} {message.text}"
+    elif message.opens == "members":  # a line about the group names who did it already
+        what = message.text
     else:
         what = f"{message.text} · {message.sender_name}"
     warning = f" · ⚠ {message.warning}" if message.warning else ""
@@ -115,6 +127,14 @@ def shown_text(message: MessageView) -> str:
     if message.text == f"sent {names}":  # no text of its own (app/core/attachment_receive.py)
         return files
     return f"{message.text}\n{files}"
+
+
+def _thumb_size(index: Index) -> tuple[int, int] | None:
+    """The size of the row's picture thumbnail, if it has one ready."""
+    image = index.data(Roles.THUMBNAIL)
+    if isinstance(image, QImage) and not image.isNull():
+        return image.width(), image.height()
+    return None
 
 
 def reactions_line(message: MessageView) -> str:
@@ -172,6 +192,7 @@ class MessageDelegate(QStyledItemDelegate):
             message.reactions,
             str(index.data(Roles.QUOTE) or ""),
             bool(index.data(Roles.NEW_DIVIDER)),
+            _thumb_size(index),
         )
         cached = self._cache.get(key)
         if cached is not None:
@@ -231,7 +252,11 @@ class MessageDelegate(QStyledItemDelegate):
             warn_box = fm_small.boundingRect(
                 QRect(0, 0, max_text, 1_000_000), _WRAP, "⚠ " + message.warning
             )
+        thumb_size = _thumb_size(index) if not message.deleted else None
+        if thumb_size is not None and thumb_size[0] > max_text:
+            thumb_size = (max_text, max(1, thumb_size[1] * max_text // thumb_size[0]))
         inner_w = max(
+            thumb_size[0] if thumb_size else 0,
             text_box.width(),
             footer_w,
             warn_box.width() if warn_box else 0,
@@ -248,6 +273,10 @@ class MessageDelegate(QStyledItemDelegate):
         if quote_box is not None:
             quote = QRect(left + _PAD_X, inner_top, inner_w, quote_box.height() + 4)
             inner_top = quote.bottom() + 4
+        thumb = None
+        if thumb_size is not None:
+            thumb = QRect(left + _PAD_X, inner_top, thumb_size[0], thumb_size[1])
+            inner_top = thumb.bottom() + 6
         text = QRect(left + _PAD_X, inner_top, inner_w, text_box.height())
         cursor = text.bottom() + 3
         if warn_box is not None:
@@ -279,6 +308,7 @@ class MessageDelegate(QStyledItemDelegate):
             divider,
             rich,
             spans,
+            thumb,
         )
 
     def _event_layout(
@@ -349,6 +379,9 @@ class MessageDelegate(QStyledItemDelegate):
             painter.drawText(
                 layout.quote.adjusted(8, 2, 0, 0), _WRAP, str(index.data(Roles.QUOTE) or "")
             )
+        thumbnail = index.data(Roles.THUMBNAIL)
+        if layout.thumb is not None and isinstance(thumbnail, QImage):
+            painter.drawImage(layout.thumb, thumbnail)
         font = QFont(base)
         font.setItalic(message.deleted)
         painter.setFont(font)

@@ -36,6 +36,7 @@ class Roles:
     TIME_TEXT = Qt.ItemDataRole.UserRole + 6  # "14:05"
     QUOTE = Qt.ItemDataRole.UserRole + 7  # a reply's line about what it answers, or ""
     NEW_DIVIDER = Qt.ItemDataRole.UserRole + 8  # 1: "New messages" goes above this row
+    THUMBNAIL = Qt.ItemDataRole.UserRole + 9  # a QImage of an attached picture, or None
 
 
 _STATUS_TEXT = {
@@ -79,6 +80,8 @@ class MessageModel(QAbstractListModel):
         self._has_older = False
         self._wants_older: Callable[[], bool] = lambda: True
         self._first_unread: int | None = None  # row id under the "New messages" line
+        # Thumbnails of attached pictures (app/qt/image_preview.py), when the window has them.
+        self.thumbnail: Callable[[MessageView], Any] | None = None
 
     # -- source -----------------------------------------------------------------------
 
@@ -143,6 +146,8 @@ class MessageModel(QAbstractListModel):
             return message.text
         if role == Roles.MESSAGE:
             return message
+        if role == Roles.THUMBNAIL:
+            return self.thumbnail(message) if self.thumbnail is not None else None
         # 0/1 rather than bool: PySide6 6.12 loses a reference to True/False on each
         # bool it converts back out of a QVariant, which ends in a crash at exit.
         if role == Roles.SHOW_DAY:
@@ -271,6 +276,12 @@ class MessageModel(QAbstractListModel):
     def index_of(self, row_id: int) -> QModelIndex:
         pos = self._position(row_id)
         return self.index(pos) if pos is not None else QModelIndex()
+
+    def thumbnail_ready(self, row_id: int) -> None:
+        """An attached picture's thumbnail arrived: the row is laid out again."""
+        pos = self._position(row_id)
+        if pos is not None:
+            self.dataChanged.emit(self.index(pos), self.index(pos))
 
     def message_at(self, row: int) -> MessageView | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None

@@ -116,13 +116,20 @@ def peek_message_count(home: Path, key: bytes) -> int:
     conn = sqlcipher.connect(str(home / "profile.db"))
     try:
         conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
-        return int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
+        # Messages received, not the line about our own join (content type 0).
+        row = conn.execute("SELECT count(*) FROM messages WHERE content_type != 0").fetchone()
+        return int(row[0])
     finally:
         conn.close()
 
 
 def last_line(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout.strip().splitlines()[-1]
+
+
+def _said(stdout: str) -> list[dict[str, object]]:
+    """The messages members wrote, from ``messages --json`` (not the lines about joins)."""
+    return [m for m in json.loads(stdout) if m["kind"] == "text"]
 
 
 def test_three_people_on_one_machine(tmp_path: Path, relay: RelayProcess) -> None:
@@ -148,6 +155,7 @@ def test_three_people_on_one_machine(tmp_path: Path, relay: RelayProcess) -> Non
         caucus(home, "sync")
 
     messages = json.loads(caucus(alice, "messages", "Freelancers", "--json").stdout)
+    messages = [m for m in messages if m["kind"] == "text"]  # the join lines are events
     assert [(m["sender"], m["text"]) for m in messages] == [
         ("Bob", "Day rate survey tomorrow?"),
         ("Carol", "Yes, 10am"),
@@ -267,16 +275,16 @@ def test_message_sent_while_relay_is_down_goes_out_later(
     queued = caucus(alice, "send", "Freelancers", "sent while offline", check=False)
     assert queued.returncode == 3
     assert "queued" in queued.stderr and "Traceback" not in queued.stderr
-    pending = json.loads(caucus(alice, "messages", "Freelancers", "--json").stdout)
+    pending = _said(caucus(alice, "messages", "Freelancers", "--json").stdout)
     assert [(m["text"], m["status"]) for m in pending] == [("sent while offline", "pending")]
 
     relay.start()
     caucus(alice, "sync")
     caucus(bob, "sync")
     caucus(bob, "sync")
-    received = json.loads(caucus(bob, "messages", "Freelancers", "--json").stdout)
+    received = _said(caucus(bob, "messages", "Freelancers", "--json").stdout)
     assert [m["text"] for m in received] == ["sent while offline"]
-    sent = json.loads(caucus(alice, "messages", "Freelancers", "--json").stdout)
+    sent = _said(caucus(alice, "messages", "Freelancers", "--json").stdout)
     assert [m["status"] for m in sent] == ["sent"]
 
 
@@ -335,6 +343,6 @@ def test_client_killed_mid_sync_loses_and_duplicates_nothing(
     assert proc.returncode == -signal.SIGKILL, "the sync finished before it could be killed"
     assert 0 < seen < total
     caucus(bob, "sync")
-    texts = [m["text"] for m in json.loads(caucus(bob, "messages", "Freelancers", "--json").stdout)]
+    texts = [m["text"] for m in _said(caucus(bob, "messages", "Freelancers", "--json").stdout)]
     assert texts == [f"message {i}" for i in range(total)]
     assert httpx.get(relay.url + "/health").status_code == 200

@@ -68,7 +68,8 @@ def world(tmp_path: Path):
 
 
 def texts(engine: Engine, group_id: bytes) -> list[tuple[str, str]]:
-    return [(m.sender_name, m.text) for m in engine.messages(group_id)]
+    """What members said (the lines about joins and devices are events)."""
+    return [(m.sender_name, m.text) for m in engine.messages(group_id) if m.kind == "text"]
 
 
 def test_a_linked_device_gets_history_and_every_message_and_both_devices_are_one_member(
@@ -113,7 +114,7 @@ def test_a_linked_device_gets_history_and_every_message_and_both_devices_are_one
         assert sorted(m.name for m in members) == ["alice", "bob"]
     assert laptop.fingerprint == alice.fingerprint
     for engine in (alice, laptop):
-        mine = {m.text for m in engine.messages(group_id) if m.is_mine}
+        mine = {m.text for m in engine.messages(group_id) if m.is_mine and m.kind == "text"}
         assert mine == {"before the laptop", "from the laptop", "from the desktop"}
     assert {m.sender_fingerprint for m in bob.messages(group_id) if m.sender_name == "alice"} == {
         alice.fingerprint
@@ -244,6 +245,9 @@ def test_the_safety_number_changes_for_a_verified_member_when_a_device_is_added(
     assert after != before and len(after) == 60
     assert after == alice.member_safety_number(group_id, bob.fingerprint)
     assert after == world.engines[2].member_safety_number(group_id, bob.fingerprint)
+    # The change is visible where Bob reads: a line in the chat names whose number changed.
+    lines = [m.text for m in bob.messages(group_id) if m.kind == "event"]
+    assert "alice linked a new device; alice's safety number changed" in lines
 
 
 def test_a_member_cannot_put_someone_elses_device_into_a_group(world) -> None:

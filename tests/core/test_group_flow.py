@@ -36,7 +36,8 @@ def world(tmp_path: Path):
 
 
 def texts(engine: Engine, group_id: bytes) -> list[tuple[str, str]]:
-    return [(m.sender_name, m.text) for m in engine.messages(group_id)]
+    """What members said (the lines about joins are events, tests/core/test_group_lines)."""
+    return [(m.sender_name, m.text) for m in engine.messages(group_id) if m.kind == "text"]
 
 
 def test_three_members_talk_and_see_the_same_roster(world) -> None:
@@ -66,8 +67,10 @@ def test_three_members_talk_and_see_the_same_roster(world) -> None:
     for engine in (alice, bob, carol):
         assert set(texts(engine, group_id)) == expected
         assert all(m.warning is None for m in engine.messages(group_id))
-    assert alice.messages(group_id)[0].status == "sent"
-    assert carol.messages(group_id)[0].sender_fingerprint == alice.fingerprint
+    said = [m for m in alice.messages(group_id) if m.kind == "text"]  # not the join lines
+    assert said[0].status == "sent"
+    first = next(m for m in carol.messages(group_id) if m.kind == "text")
+    assert first.sender_fingerprint == alice.fingerprint
 
 
 def test_removed_member_reads_nothing_sent_afterwards(world, tmp_path: Path) -> None:
@@ -348,7 +351,9 @@ def test_removal_in_the_same_batch_as_messages_is_processed(world) -> None:
         return group_id
 
     group_id = run(scenario())
-    assert [m.text for m in bob.messages(group_id)] == ["last message Bob may read"]
+    assert [m.text for m in bob.messages(group_id) if m.kind == "text"] == [
+        "last message Bob may read"
+    ]
     assert bob.group(group_id).status == "removed"
 
 

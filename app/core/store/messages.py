@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from app.core.database import Database
+from app.core.message_kinds import LOG_LINE
 from app.core.status import MESSAGE_TRANSITIONS, MessageStatus, move
 from crypto.content import ContentType
 from crypto.document.announce import CONTENT_TYPE_ACKNOWLEDGEMENT
@@ -142,7 +143,7 @@ def insert_message(
     db: Database,
     group_id: bytes,
     channel_id: bytes,
-    message_id: bytes,
+    message_id: bytes | None,
     sender_pk: bytes,
     sender_name: str,
     sent_at: int,
@@ -253,8 +254,9 @@ _COUNT_UNREAD: Final = (
 
 
 def count_unread(db: Database, group_id: bytes, after_row: int, me: bytes) -> int:
-    """Messages of others in the group stored after row ``after_row``."""
-    sql = f"{_COUNT_UNREAD} AND {_LISTED}"
+    """Messages of others in the group stored after row ``after_row`` (lines about the
+    group itself, a join or a rename, are not news to count)."""
+    sql = f"{_COUNT_UNREAD} AND {_LISTED} AND content_type != {LOG_LINE}"
     row = db.one(sql, (group_id, after_row, me))
     return int(row[0])
 

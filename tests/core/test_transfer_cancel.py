@@ -1,0 +1,118 @@
+"""Progress and cancel for attached files, with three real engines on the real relay:
+progress runs up to the file's size; a cancel while uploading leaves no blob on the
+relay and no message anywhere; a cancel while downloading leaves no file, not even a
+temporary one, and an existing file untouched."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.core.engine import Engine
+from app.core.transfer import Transfer, TransferCancelled, TransferProgress
+from tests.core.harness import Clock, befriend, make_engine, make_relay, run, sync_all
+
+World = tuple[Engine, Engine, Engine, Path]
+SIZE = 5 * (1 << 20) + 123  # several chunks
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    clock = Clock()
+    app = make_relay(tmp_path, clock)
+    transport = httpx.ASGITransport(app=app)
+    alice, bob, carol = (
+        make_engine(tmp_path, name, transport, clock, display_name=name.capitalize())
+        for name in ("alice", "bob", "carol")
+    )
+    yield alice, bob, carol, tmp_path / "relay.db"
+    for engine in (alice, bob, carol):
+        run(engine.close())
+    app.close()
+
+
+def _blobs(relay_db: Path) -> int:
+    with sqlite3.connect(relay_db) as conn:
+        return int(conn.execute("SELECT count(*) FROM blobs").fetchone()[0])
+
+
+def _cancel_after(chunks: int, seen: list[TransferProgress]) -> Transfer:
+    """A transfer that a person cancels once ``chunks`` chunks went through."""
+    transfer: Transfer
+
+    def progress(step: TransferProgress) -> None:
+        seen.append(step)
+        if len(seen) == chunks:
+            transfer.cancel()
+
+    transfer = Transfer(progress)
+    return transfer
+
+
+def test_a_cancelled_upload_sends_nothing_and_leaves_no_blob(world: World, tmp_path: Path) -> None:
+    alice, bob, carol, relay_db = world
+    big = tmp_path / "rota.bin"
+    big.write_bytes(os.urandom(SIZE))
+    seen: list[TransferProgress] = []
+
+    async def scenario() -> bytes:
+        group_id = await alice.create_group("Couriers")
+        await befriend(alice, group_id, bob, carol)
+        small = tmp_path / "note.txt"
+        small.write_bytes(b"the small one goes first")
+        with pytest.raises(TransferCancelled):
+            await alice.attachments.send(
+                group_id, [small, big], "two files", transfer=_cancel_after(3, seen)
+            )
+        await sync_all(bob, carol)
+        return group_id
+
+    group_id = run(scenario())
+    assert len(seen) == 3 and seen[-1].done < seen[-1].total == SIZE + len(
+        b"the small one goes first"
+    )
+    assert _blobs(relay_db) == 0  # the finished small file and the partial big one are gone
+    for engine in (alice, bob, carol):
+        assert not [m for m in engine.messages(group_id) if m.attachments or m.text == "two files"]
+
+
+def test_progress_to_the_end_then_a_cancelled_download_writes_nothing(
+    world: World, tmp_path: Path
+) -> None:
+    alice, bob, _, _ = world
+    big = tmp_path / "rota.bin"
+    big.write_bytes(os.urandom(SIZE))
+    sent: list[TransferProgress] = []
+    out = tmp_path / "copy.bin"
+    out.write_bytes(b"an older copy")
+
+    async def scenario() -> None:
+        group_id = await alice.create_group("Couriers")
+        await befriend(alice, group_id, bob)
+        await alice.attachments.send(group_id, [big], transfer=Transfer(sent.append))
+        await bob.sync()
+        (message,) = [m for m in bob.messages(group_id) if m.attachments]
+        assert message.message_id is not None
+        received: list[TransferProgress] = []
+        with pytest.raises(TransferCancelled):
+            await bob.attachments.get(
+                group_id, message.message_id, out, force=True, transfer=_cancel_after(2, received)
+            )
+        assert len(received) == 2
+        full: list[TransferProgress] = []
+        await bob.attachments.get(
+            group_id, message.message_id, tmp_path / "second.bin", transfer=Transfer(full.append)
+        )
+        assert full[-1].done == full[-1].total == SIZE
+
+    run(scenario())
+    assert sent[-1].done == sent[-1].total == SIZE
+    assert [p.done for p in sent] == sorted(p.done for p in sent)
+    assert out.read_bytes() == b"an older copy"  # untouched by the cancelled download
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".copy.bin")) == []
+    assert (tmp_path / "second.bin").read_bytes() == big.read_bytes()
