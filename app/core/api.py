@@ -11,6 +11,14 @@ or the relay.
 
 from __future__ import annotations
 
+from app.core.backup import (
+    BackupMade,
+    RestoreResult,
+    create_backup,
+    read_recovery_words,
+    restore_backup,
+)
+from app.core.backup_schedule import BackupSchedule, Schedule
 from app.core.ballot_results import (
     BallotResultView,
     HistogramBar,
@@ -203,6 +211,15 @@ __all__ = [
     "unlock_with_key",
     "verify_file",
     "wall_clock_ms",
+]
+__all__ += [
+    "BackupMade",
+    "BackupSchedule",
+    "RestoreResult",
+    "Schedule",
+    "create_backup",
+    "read_recovery_words",
+    "restore_backup",
 ]
 
 
