@@ -63,6 +63,7 @@ from app.core.commands import (
     SetVerified,
     SyncNow,
 )
+from app.core.commands_backup import BackUpIfDue, BackUpNow, BackupStatus, ConfigureBackups
 from app.core.conversation import parse_message_id
 from app.core.database import Database
 from app.core.document_views import DocumentVersionView, DocumentView, ExportedDocument
@@ -86,6 +87,7 @@ from app.core.profile import (
 )
 from app.core.queries import Queries
 from app.core.send_gate import SendHeld
+from app.core.store.backups import BackupSettings
 from app.core.views import (
     DEFAULT_CHANNEL,
     AttachmentView,
@@ -213,8 +215,13 @@ __all__ = [
     "wall_clock_ms",
 ]
 __all__ += [
+    "BackUpIfDue",
+    "BackUpNow",
     "BackupMade",
     "BackupSchedule",
+    "BackupSettings",
+    "BackupStatus",
+    "ConfigureBackups",
     "RestoreResult",
     "Schedule",
     "create_backup",
