@@ -55,6 +55,17 @@ Submit = Callable[[Any, Callable[[Any], None] | None, Callable[[BaseException], 
 _SCHEDULES = (("Off", Schedule.OFF), ("Daily", Schedule.DAILY), ("Weekly", Schedule.WEEKLY))
 
 
+def _fit(dialog: QDialog, width: int) -> None:
+    """Open at ``width`` and the height every field asks for: the minimum the layout
+    would give (``resize(width, 0)``) squeezes the themed fields and clips their text."""
+    dialog.setMinimumWidth(width)
+    layout = dialog.layout()
+    wrapped = layout.heightForWidth(width) if layout is not None else -1
+    height = max(dialog.sizeHint().height(), wrapped)
+    dialog.setMinimumHeight(height)
+    dialog.resize(width, height)
+
+
 class RecoveryKeyDialog(QDialog):
     """The recovery key, shown once: it closes only after the person confirms they wrote
     it down (Escape and the close button do nothing until then)."""
@@ -69,6 +80,8 @@ class RecoveryKeyDialog(QDialog):
             " passphrase. Caucus does not keep them and will not show them again."
         )
         grid = QGridLayout()
+        grid.setVerticalSpacing(8)
+        grid.setHorizontalSpacing(18)
         mono = QFont("monospace")
         mono.setStyleHint(QFont.StyleHint.Monospace)
         self.word_labels: list[QLabel] = []
@@ -89,7 +102,7 @@ class RecoveryKeyDialog(QDialog):
         layout.addLayout(grid)
         layout.addWidget(self.confirm)
         layout.addWidget(self.done_button, 0, Qt.AlignmentFlag.AlignRight)
-        self.resize(560, 0)
+        _fit(self, 560)
 
     def reject(self) -> None:
         if self.confirm.isChecked():
@@ -147,7 +160,7 @@ class BackupsDialog(QDialog):
         layout.addWidget(self.status)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
-        self.resize(520, 0)
+        _fit(self, 520)
         self._has_key = False
         submit(BackupStatus(), self._show_settings, self._fail)
 
@@ -274,7 +287,7 @@ class RestoreDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
-        self.resize(520, 0)
+        _fit(self, 520)
 
     def _choose_file(self) -> None:
         chosen, _ = QFileDialog.getOpenFileName(
