@@ -348,3 +348,32 @@ def test_a_member_restored_from_before_its_key_rotation_sends_nothing(world: Wor
     row = restored.db.one("SELECT item FROM messages WHERE text = 'never sealed'")
     assert row is not None and row[0] is None  # queued, never sealed
     assert not any(i[1] == ItemType.MESSAGE for i in w.log.items[posted:])
+
+
+def test_periodic_backups_run_when_due_and_keep_the_last_n(world: World) -> None:
+    from app.core.backup_schedule import BackupSchedule, Schedule
+
+    w = world
+    schedule = BackupSchedule(w.alice.db, w.tmp / "alice")
+    folder = w.tmp / "periodic"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not a backup: never pruned")
+    with pytest.raises(ClientError, match="first backup"):
+        schedule.configure(folder, Schedule.DAILY, 2)
+    first = schedule.back_up_now(folder, rng=os.urandom, now=w.clock())
+    assert first.recovery_words is not None
+    schedule.configure(folder, Schedule.DAILY, 2)
+    assert not schedule.due(w.clock())  # the first backup was just made
+    made = []
+    for _ in range(3):
+        w.clock.advance(days=1)
+        assert schedule.due(w.clock())
+        backup = schedule.run_if_due(rng=os.urandom, now=w.clock())
+        assert backup is not None and backup.recovery_words is None
+        assert schedule.run_if_due(rng=os.urandom, now=w.clock()) is None  # not due again
+        made.append(backup.path.name)
+    kept = sorted(p.name for p in folder.iterdir())
+    assert kept == sorted([*made[-2:], "notes.txt"])
+    schedule.configure(folder, Schedule.OFF, 2)
+    w.clock.advance(days=30)
+    assert schedule.run_if_due(rng=os.urandom, now=w.clock()) is None
