@@ -212,8 +212,17 @@ def test_a_stolen_backup_reveals_nothing_without_its_recovery_key(world: World) 
     canary = "canary-7f3a9e1c-in-the-history"
     run(w.alice.send_text(w.group_id, canary))
     run(w.bob.sync())
-    path, _ = _backup(w)
+    path, key = _backup(w)
     raw = path.read_bytes()
+    # The profile keeps only the public half: no column of any table holds the recovery
+    # key or the private key it derives, so a seized unlocked profile opens no backup.
+    secrets = (key.secret, bytes(key.private_key()))
+    for (table,) in w.alice.db.all("SELECT name FROM sqlite_master WHERE type = 'table'"):
+        for row in w.alice.db.all(f'SELECT * FROM "{table}"'):
+            for value in row:
+                if isinstance(value, bytes):
+                    assert not any(secret in value for secret in secrets), table
+    assert w.alice.db.one("SELECT public_key FROM backup_settings")[0] == key.public_key()
     for needle in (canary.encode(), canary.encode("utf-16-le"), b"alice", b"Night Shift"):
         assert needle not in raw
     assert b"SQLite format" not in raw
