@@ -4,6 +4,7 @@ message key already used, and that every bad file changes nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from app.core.errors import AlreadyExists, ClientError, WrongPassphrase
 from app.core.profile import unlock
 from app.core.send_gate import SendHeld
 from crypto.backup import RecoveryKey
-from crypto.errors import DecryptionFailed, MalformedData, UnsupportedVersion
+from crypto.errors import CaucusError, DecryptionFailed, MalformedData, UnsupportedVersion
 from crypto.group_log import Role
 from crypto.items import ItemType, peek_item
 from crypto.key_schedule import EpochKeys
@@ -157,6 +158,15 @@ def test_a_restored_member_never_seals_with_a_used_message_key(world: World) -> 
         assert [m.warning for m in engine.messages(gid)] == [None] * 5
         assert _warnings(engine, gid) == []
     assert len(epoch_keys) == 2  # the restored copy entered an epoch of its own
+
+    # The old computer is still running and sends again: it cannot open the restored
+    # copy's epoch (its box went to a key only the restored copy holds), so nothing it
+    # seals reaches anyone, and it seals nothing in that epoch.
+    with contextlib.suppress(CaucusError):
+        send(w.alice, "from the old computer")
+    run(w.bob.sync())
+    assert "from the old computer" not in [m.text for m in w.bob.messages(gid)]
+    assert w.alice.session(gid).keys.epoch not in (None, max(epoch_keys))  # type: ignore[union-attr]
 
     used: list[tuple[int, int, int]] = []
     for item in dict.fromkeys(w.log.items):  # the same bytes posted twice are one item
