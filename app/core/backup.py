@@ -46,7 +46,6 @@ __all__ = [
     "BackupMade",
     "RestoreResult",
     "create_backup",
-    "ensure_backup_key",
     "read_recovery_words",
     "restore_backup",
 ]
@@ -78,33 +77,47 @@ class RestoreResult:
     replaced: Path | None  # where the old profile was moved (``replace=True``)
 
 
-def ensure_backup_key(db: Database, rng: Callable[[int], bytes]) -> RecoveryKey | None:
-    """The profile's backup public key, made now (with a new recovery key, returned once)
-    if it has none yet."""
-    if store.load_settings(db) is not None:
-        return None
-    recovery = RecoveryKey.generate(rng)
-    with db.transaction():
-        store.set_public_key(db, recovery.public_key())
-    return recovery
-
-
 def create_backup(
     db: Database, home: Path, out: Path, *, rng: Callable[[int], bytes], now: int
 ) -> BackupMade:
-    """Write an encrypted backup of the open profile to ``out`` (replaced atomically)."""
-    recovery = ensure_backup_key(db, rng)
+    """Write an encrypted backup of the open profile to ``out`` (replaced atomically).
+
+    The first backup makes the recovery key; its public half is stored only once the file
+    is complete, so a failed first backup never leaves a key nobody was shown."""
     settings = store.load_settings(db)
+    recovery: RecoveryKey | None = None
     if settings is None:
-        raise ClientError("the profile has no backup key")
+        recovery = RecoveryKey.generate(rng)
+        public_key = recovery.public_key()
+    else:
+        public_key = settings.public_key
     out = out.expanduser()
     if out.is_dir():
         raise ClientError(f"{out} is a folder: name the backup file")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _write_backup(db, home, out, public_key, rng, now)
+    except OSError as exc:
+        raise ClientError(f"cannot write the backup {out}: {exc.strerror or exc}") from None
+    with db.transaction():
+        if recovery is not None:
+            store.set_public_key(db, public_key)
+        store.set_last_at(db, now)
+    return BackupMade(out, out.stat().st_size, recovery.words() if recovery else None)
+
+
+def _write_backup(
+    db: Database,
+    home: Path,
+    out: Path,
+    public_key: bytes,
+    rng: Callable[[int], bytes],
+    now: int,
+) -> None:
     export_key = rng(32)
     with _private_temp(out.parent, ".caucus-backup-") as partial:
         with _exported(db, out.parent, export_key) as exported, open(partial, "wb") as handle:
-            writer = StreamWriter(handle, settings.public_key, rng)
+            writer = StreamWriter(handle, public_key, rng)
             files = [(DB_NAME, exported), *_blob_files(home)]
             writer.write(_PAYLOAD_HEAD.pack(PAYLOAD_VERSION, now, export_key, len(files)))
             for name, path in files:
@@ -113,9 +126,6 @@ def create_backup(
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(partial, out)
-    with db.transaction():
-        store.set_last_at(db, now)
-    return BackupMade(out, out.stat().st_size, recovery.words() if recovery else None)
 
 
 def restore_backup(
@@ -146,13 +156,20 @@ def restore_backup(
     except OSError as exc:
         raise ClientError(f"cannot read {source}: {exc.strerror}") from None
     parent = home.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{home.name}.restoring-", dir=parent))
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{home.name}.restoring-", dir=parent))
+    except OSError as exc:
+        handle.close()
+        raise ClientError(f"cannot create a profile in {home}: {exc.strerror or exc}") from None
     try:
         with handle:
             created_at, export_key = _unpack(StreamReader(handle, recovery), staging)
         groups = _finish_profile(staging, export_key, passphrase, rng, cost, now)
         replaced = _move_into_place(staging, home, replace, now)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ClientError(f"the restore failed: {exc.strerror or exc}") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -396,3 +396,19 @@ def test_periodic_backups_run_when_due_and_keep_the_last_n(world: World) -> None
     schedule.configure(folder, Schedule.OFF, 2)
     w.clock.advance(days=30)
     assert schedule.run_if_due(rng=os.urandom, now=w.clock()) is None
+
+
+def test_a_failed_first_backup_keeps_no_key_nobody_was_shown(world: World) -> None:
+    w = world
+    blocker = w.tmp / "not-a-folder"
+    blocker.write_text("a file where the backup's folder should be")
+    with pytest.raises(ClientError, match="cannot write the backup") as caught:
+        create_backup(
+            w.alice.db, w.tmp / "alice", blocker / "x.caucus-backup", rng=os.urandom, now=1
+        )
+    assert "\n" not in str(caught.value)
+    assert w.alice.db.one("SELECT count(*) FROM backup_settings")[0] == 0
+    path, key = _backup(w)  # the next one makes the key and shows it
+    assert path.exists() and key.public_key() == bytes(
+        w.alice.db.one("SELECT public_key FROM backup_settings")[0]
+    )
