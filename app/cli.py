@@ -24,6 +24,7 @@ import platformdirs
 from sqlcipher3 import dbapi2 as sqlcipher
 
 from app.cli_attachments import add_attachment_commands
+from app.cli_backup import add_backup_commands
 from app.cli_ballots import add_ballot_commands
 from app.cli_devices import add_device_commands
 from app.cli_docs import add_doc_commands
@@ -548,6 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_ballot_commands(sub)
     add_device_commands(sub)
     add_rates_commands(sub)
+    add_backup_commands(sub, read_passphrase, _kdf_cost)
 
     p = sub.add_parser("daemon", help="unlock once and serve JSON-RPC on a Unix socket")
     p.add_argument("--socket", type=Path, default=None, help="default: <home>/daemon.sock")

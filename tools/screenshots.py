@@ -32,6 +32,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from app.core.devices import DeviceView
 from app.core.engine import Engine
 from app.core.profile import create_profile
+from app.qt.backups import RestoreDialog
 from app.qt.controller import AppController, LaunchOptions
 from app.qt.devices import DevicesDialog
 from app.qt.dialogs.invite import InviteDialog
@@ -430,6 +431,43 @@ def _rates(app: QApplication, root: Path, out: Path, suffix: str, width: int) ->
     alice.shutdown()
 
 
+def _backups(app: QApplication, alice: AppController, root: Path, out: Path, suffix: str) -> None:
+    """Caucus → Backups…, the one-time recovery key, and the restore form."""
+    window = alice.main_window
+    if window is None:
+        raise SystemExit("no main window")
+    folder = root / "backups"
+    folder.mkdir(exist_ok=True)
+    window.backups_action.trigger()
+    dialog = alice.backups_dialog
+    if dialog is None:
+        raise SystemExit("no backups dialog")
+    dialog.folder.setText(str(folder))
+    dialog.schedule.setCurrentIndex(2)  # weekly
+    dialog.back_up.click()
+    _pump(app, lambda: dialog.recovery_dialog is not None and dialog.recovery_dialog.isVisible())
+    shown = dialog.recovery_dialog
+    if shown is None:
+        raise SystemExit("no recovery key dialog")
+    _settle(app)
+    _save(shown, out, f"recovery-key{suffix}")
+    shown.confirm.setChecked(True)
+    shown.done_button.click()
+    _settle(app)
+    _save(dialog, out, f"backups{suffix}")
+    dialog.close()
+    restore = RestoreDialog(replace=True)
+    restore.file.setText(str(next(folder.glob("*.caucus-backup"))))
+    restore.words.setPlainText("abandon ability able about above absent absorb abstract")
+    restore.passphrase.setText("violet harbour cinnamon glacier")
+    restore.repeat.setText("violet harbour cinnamon glacier")
+    restore.show()
+    _settle(app)
+    _save(restore, out, f"forgot-passphrase{suffix}")
+    restore.close()
+    restore.deleteLater()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
@@ -543,6 +581,7 @@ def main() -> int:
             _settle(app)
             _save(devices, out, f"devices{suffix}")
             devices.close()
+            _backups(app, alice, root, out, suffix)
             alice.shutdown()
             _documents_and_ballots(app, root, relay.url, out, suffix, args.width)
             _rates(app, root, out, suffix, args.width)

@@ -11,6 +11,14 @@ or the relay.
 
 from __future__ import annotations
 
+from app.core.backup import (
+    BackupMade,
+    RestoreResult,
+    create_backup,
+    read_recovery_words,
+    restore_backup,
+)
+from app.core.backup_schedule import BackupSchedule, Schedule
 from app.core.ballot_results import (
     BallotResultView,
     HistogramBar,
@@ -55,6 +63,7 @@ from app.core.commands import (
     SetVerified,
     SyncNow,
 )
+from app.core.commands_backup import BackUpIfDue, BackUpNow, BackupStatus, ConfigureBackups
 
 # Issue #12, second part: pins, the group description, "send anyway", transfers (conv2).
 from app.core.commands_conv2 import (
@@ -95,6 +104,7 @@ from app.core.profile import (
 )
 from app.core.queries import Queries
 from app.core.send_gate import SendHeld
+from app.core.store.backups import BackupSettings
 from app.core.transfer import Transfer, TransferCancelled, TransferProgress
 from app.core.views import (
     DEFAULT_CHANNEL,
@@ -271,6 +281,20 @@ __all__ += [  # union tools (docs/union-tools.md)
     "ShowClients",
     "ShowRates",
     "SubmitRate",
+]
+__all__ += [
+    "BackUpIfDue",
+    "BackUpNow",
+    "BackupMade",
+    "BackupSchedule",
+    "BackupSettings",
+    "BackupStatus",
+    "ConfigureBackups",
+    "RestoreResult",
+    "Schedule",
+    "create_backup",
+    "read_recovery_words",
+    "restore_backup",
 ]
 
 

@@ -65,6 +65,7 @@ from app.core.queries import Queries
 from app.core.rates import RatesService
 from app.core.relay_client import DEFAULT_TIMEOUTS, RelayClient, RelayTimeouts
 from app.core.relay_health import RelayHealth
+from app.core.restored import RestoredGate
 from app.core.store import groups
 from app.core.store import invites as invite_store
 from app.core.store import profile as profile_store
@@ -144,8 +145,13 @@ class Engine(Queries):
         self._health = RelayHealth(self.context.events)
         self._groups = GroupSync(self.context, self._health)
         self.freshness = Freshness(self.context, self._groups)
+        self.delivery_keys = KeyRotation(
+            self.context, self._groups, self._groups, key_policy or KeyPolicy()
+        )
+        # a restored profile enters an epoch of its own before sealing (app/core/restored.py)
+        self.restored = RestoredGate(self.context, self._groups, self.delivery_keys, self.freshness)
         self._outbox = Outbox(
-            self.context, self._groups, self._health, self, self.name, gate=self.freshness
+            self.context, self._groups, self._health, self, self.name, gate=self.restored
         )
         self._admission = Admission(self.context, self._groups, self._health, self.name)
         self._recovery = KeyRecovery(self.context, self._groups)
@@ -161,9 +167,6 @@ class Engine(Queries):
         self.pins = Pins(self.context, self._groups, self._outbox, self.name)
         self.description = Description(self.context, self._groups, self._groups)
         self.previews = Previews(self.context, self._groups)
-        self.delivery_keys = KeyRotation(
-            self.context, self._groups, self._groups, key_policy or KeyPolicy()
-        )
         self._name_old_join_requests()
 
     def _name_old_join_requests(self) -> None:

@@ -21,14 +21,19 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
 
 from app.core.api import (
+    BackUpIfDue,
     SyncNow,
     WrongPassphrase,
     change_passphrase,
     open_with_key,
     profile_exists,
+    read_recovery_words,
+    restore_backup,
     unlock_with_key,
+    wall_clock_ms,
 )
 from app.core.events import Event
+from app.qt.backups import BackupsDialog, RestoreDialog, RestoreRequest
 from app.qt.dialogs.join import JoinDialog
 from app.qt.dialogs.passphrase import ChangePassphraseDialog
 from app.qt.dialogs.settings import SettingsDialog
@@ -54,6 +59,8 @@ from app.qt.widgets import human_error
 __all__ = ["AppController", "LaunchOptions"]
 
 log = logging.getLogger("caucus.qt")
+
+BACKUP_CHECK_MS = 15 * 60 * 1000  # how often the desktop asks whether a backup is due
 
 _IDLE_EVENTS = frozenset(
     {
@@ -123,6 +130,11 @@ class AppController(QObject):
         self._buffered: list[Event] = []
         self._passphrase_dialog: ChangePassphraseDialog | None = None
         self._graveyard: list[QWidget] = []
+        self.restore_dialog: RestoreDialog | None = None
+        self.backups_dialog: BackupsDialog | None = None
+        self.backup_timer = QTimer(self)  # periodic backups (docs/protocol.md 9.5)
+        self.backup_timer.setInterval(BACKUP_CHECK_MS)
+        self.backup_timer.timeout.connect(self._back_up_if_due)
         self.idle_timer = QTimer(self)
         self.idle_timer.setSingleShot(True)
         self.idle_timer.timeout.connect(self._idle)
@@ -169,6 +181,7 @@ class AppController(QObject):
         )
         self._pending_join = None  # the join door has it now
         screen.create_requested.connect(self._create_profile)
+        screen.restore_requested.connect(lambda: self.open_restore(replace=False))
         self.first_run = screen
         screen.show()
 
@@ -180,6 +193,7 @@ class AppController(QObject):
             locked_message=message,
         )
         screen.unlock_requested.connect(self._unlock)
+        screen.forgot_requested.connect(lambda: self.open_restore(replace=True))
         if self.unlock_screen is not None:
             self._dispose(self.unlock_screen)
         self.unlock_screen = screen
@@ -287,6 +301,7 @@ class AppController(QObject):
         window.quit_requested.connect(self.quit)
         window.change_passphrase_requested.connect(self.open_change_passphrase)
         window.settings_requested.connect(self.open_settings)
+        window.backups_requested.connect(self.open_backups)
         window.notify.connect(self._notify)
         window.show_message_text = self.settings.show_message_text
         self.main_window = window
@@ -295,6 +310,8 @@ class AppController(QObject):
         # bar whether the relay answers (Engine.run's long-polls report only when they
         # return, up to 25 s later). A failure here is already a ConnectionChanged.
         bridge.submit(SyncNow(), None, lambda _error: None)
+        self._back_up_if_due()
+        self.backup_timer.start()
         for event in self._buffered:
             window.on_event(event)
         self._buffered.clear()
@@ -339,6 +356,7 @@ class AppController(QObject):
 
     def _teardown(self) -> None:
         """Drop the session: window, engine, reader connection, key."""
+        self.backup_timer.stop()
         self.idle_timer.stop()
         window, self.main_window = self.main_window, None
         if window is not None:
@@ -394,6 +412,63 @@ class AppController(QObject):
             self.main_window.chat._delegate.forget_layouts()
             self.main_window.chat.viewport().update()
         self._restart_idle_timer()
+
+    # -- backups (app/qt/backups.py) ---------------------------------------------------
+
+    def open_backups(self) -> None:
+        if self.bridge is None:
+            return
+        dialog = BackupsDialog(self.bridge.submit, self.main_window)
+        self.backups_dialog = dialog
+        dialog.open()
+
+    def _back_up_if_due(self) -> None:
+        if self.bridge is not None:
+            self.bridge.submit(BackUpIfDue(), None, self._backup_failed)
+
+    def _backup_failed(self, error: BaseException) -> None:
+        log.warning("periodic backup failed: %s", type(error).__name__)
+        if self.main_window is not None:
+            self.main_window.statusBar().showMessage(
+                f"Periodic backup failed: {human_error(error)}", 15_000
+            )
+
+    def open_restore(self, *, replace: bool) -> None:
+        """The restore form: from the first run, or "Forgot passphrase?" when unlocking."""
+        parent = self.first_run or self.unlock_screen
+        dialog = RestoreDialog(replace=replace, parent=parent)
+        dialog.restore_requested.connect(self._restore)
+        self.restore_dialog = dialog
+        dialog.open()
+
+    def _restore(self, request: RestoreRequest) -> None:
+        home, dialog = self.home, self.restore_dialog
+        start_relay = self.relay is None
+
+        def work() -> OpenedProfile:
+            restore_backup(
+                request.file,
+                read_recovery_words(request.words),
+                home,
+                request.passphrase,
+                rng=os.urandom,
+                now=wall_clock_ms(),
+                cost=kdf_cost(),
+                replace=request.replace,
+            )
+            return unlock_profile(home, request.passphrase, start_relay=start_relay)
+
+        def done(opened: OpenedProfile) -> None:
+            if dialog is not None:
+                dialog.accept()
+            self.restore_dialog = None
+            self._opened(opened)
+
+        def failed(error: BaseException) -> None:
+            if dialog is not None:
+                dialog.fail(error)
+
+        self._run_job(work, done, failed)
 
     def open_change_passphrase(self) -> None:
         dialog = ChangePassphraseDialog(self.main_window)

@@ -145,6 +145,7 @@ class FirstRunScreen(QWidget):
     """The window shown when no profile exists yet."""
 
     create_requested = Signal(object)  # NewProfile
+    restore_requested = Signal()  # "Restore from a backup" (app/qt/backups.py)
 
     def __init__(
         self,
@@ -230,6 +231,12 @@ class FirstRunScreen(QWidget):
                 "this computer."
             )
         )
+        self.restore_door = QPushButton("Restore from a backup")
+        self.restore_door.setAccessibleName("Restore your profile from a backup")
+        self.restore_door.setFlat(True)
+        self.restore_door.clicked.connect(self.restore_requested)
+        layout.addSpacing(14)
+        layout.addWidget(self.restore_door, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addStretch(1)
         return page
 

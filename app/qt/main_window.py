@@ -120,6 +120,7 @@ class MainWindow(QMainWindow):
     lock_requested = Signal()
     change_passphrase_requested = Signal()
     settings_requested = Signal()
+    backups_requested = Signal()
     quit_requested = Signal()
     notify = Signal(str, str)  # title, body: the controller shows it in the tray
 
@@ -337,6 +338,7 @@ class MainWindow(QMainWindow):
         self.switch_action = self._action("Go to…", "Ctrl+K", self.open_quick_switcher)
         self.search_action = self._action("Search messages…", "Ctrl+F", self.open_search)
         self.settings_action = self._action("Settings…", None, self.settings_requested)
+        self.backups_action = self._action("Backups…", None, self.backups_requested)
         self.passphrase_action = self._action(
             "Change passphrase…", None, self.change_passphrase_requested
         )
@@ -354,6 +356,7 @@ class MainWindow(QMainWindow):
         for action in (
             self.settings_action,
             self.devices_action,
+            self.backups_action,
             self.passphrase_action,
             self.lock_action,
         ):

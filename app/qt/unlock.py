@@ -5,7 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.qt.theme import app_icon
 from app.qt.widgets import error_label, muted_label, primary_button, show_error
@@ -17,6 +25,7 @@ class UnlockScreen(QWidget):
     """Asks for the passphrase; ``unlock_requested(passphrase, remember)``."""
 
     unlock_requested = Signal(str, bool)
+    forgot_requested = Signal()  # "Forgot passphrase?": restore from a backup (backups.py)
 
     def __init__(
         self,
@@ -67,6 +76,10 @@ class UnlockScreen(QWidget):
         self.error.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.unlock = primary_button("Unlock")
         self.unlock.clicked.connect(self._submit)
+        self.forgot = QPushButton("Forgot passphrase?")
+        self.forgot.setFlat(True)
+        self.forgot.setAccessibleName("Forgot passphrase: restore from a backup")
+        self.forgot.clicked.connect(self.forgot_requested)
 
         row = QHBoxLayout()
         row.addWidget(self.passphrase, 1)
@@ -82,6 +95,7 @@ class UnlockScreen(QWidget):
         column.addWidget(self.remember, 0, Qt.AlignmentFlag.AlignHCenter)
         column.addWidget(self.remember_note)
         column.addWidget(self.error)
+        column.addWidget(self.forgot, 0, Qt.AlignmentFlag.AlignHCenter)
 
         outer = QHBoxLayout(self)
         outer.addStretch(1)
