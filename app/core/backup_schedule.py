@@ -59,10 +59,15 @@ class BackupSchedule:
     def back_up_now(self, folder: Path, *, rng: Callable[[int], bytes], now: int) -> BackupMade:
         """A backup named after ``now`` in ``folder``; then only the newest ``keep``
         backups of that folder stay (files this schedule named, nothing else)."""
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now / 1000))
-        made = create_backup(
-            self.db, self.home, folder / f"{_PREFIX}{stamp}{SUFFIX}", rng=rng, now=now
-        )
+        # Milliseconds and a counter: two backups in one second (a second "Back up now")
+        # get two files, and the names still sort by time for pruning.
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now / 1000)) + f"-{now % 1000:03d}"
+        out = folder / f"{_PREFIX}{stamp}{SUFFIX}"
+        counter = 1
+        while out.exists():
+            counter += 1
+            out = folder / f"{_PREFIX}{stamp}-{counter}{SUFFIX}"
+        made = create_backup(self.db, self.home, out, rng=rng, now=now)
         current = self.settings()
         if current is not None:
             self._prune(folder, current.keep)

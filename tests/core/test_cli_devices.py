@@ -25,7 +25,7 @@ def relay(tmp_path: Path) -> Iterator[RelayProcess]:
 
 def texts(home: Path, group: str) -> list[tuple[str, str]]:
     rows = json.loads(caucus(home, "messages", group, "--json").stdout)
-    return [(m["sender"], m["text"]) for m in rows]
+    return [(m["sender"], m["text"]) for m in rows if m["kind"] == "text"]  # not event lines
 
 
 def test_link_list_and_remove_a_device(tmp_path: Path, relay: RelayProcess) -> None:
