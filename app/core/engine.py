@@ -32,6 +32,7 @@ import httpx
 from app.core.admission import DEFAULT_INVITE_TTL_MS, Admission
 from app.core.attachments import Attachments
 from app.core.ballots import BallotService
+from app.core.cases import CaseService
 from app.core.conversation import Conversation
 from app.core.database import Database
 from app.core.delivery_keys import KeyPolicy, keep_key
@@ -150,6 +151,7 @@ class Engine(Queries):
         self.delivery_keys = KeyRotation(
             self.context, self._groups, self._groups, key_policy or KeyPolicy()
         )
+        self.cases = CaseService(self.context, self._groups, self._outbox, self, self)
         self._name_old_join_requests()
 
     def _name_old_join_requests(self) -> None:
@@ -466,6 +468,13 @@ class Engine(Queries):
                 await self.freshness.maintain(group_id)  # heads, holds, exposure reports
             except RelayUnavailable:
                 self._health.down(session.relay_url)
+        if self.session(group_id).active:
+            try:
+                await self.cases.maintain(group_id)  # case inboxes, invitations, lines
+            except RelayUnavailable:
+                self._health.down(session.relay_url)
+            except (RelayError, ClientError) as exc:
+                self.context.events.warn(group_id, "case-upkeep-failed", str(exc))
 
     async def run(self, stop: asyncio.Event, *, poll: float = 25.0, tick: float = 2.0) -> None:
         """Stay in sync until ``stop`` is set: one long-poll loop per group (so a message
