@@ -144,8 +144,8 @@ def test_a_shared_case_posts_a_status_line_without_names(world: World) -> None:
 
         await world.opener.cases.set_status(case_id, CaseStatus.RESOLVED, "paid")
         await sync_all(world.organizer, world.other)
-        lines = [m.text for m in world.other.messages(group_id) if "case is now" in m.text]
-        assert lines == ["A case is now open", "A case is now resolved"]
+        texts = [m.text for m in world.other.messages(group_id) if "case is now" in m.text]
+        assert texts == ["A case is now open", "A case is now resolved"]
 
         await world.opener.cases.share(case_id, Sharing.STATUS_AND_TITLE)
         await world.opener.cases.set_status(case_id, CaseStatus.OPEN, "reopened")
