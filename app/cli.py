@@ -25,6 +25,7 @@ from sqlcipher3 import dbapi2 as sqlcipher
 
 from app.cli_attachments import add_attachment_commands
 from app.cli_ballots import add_ballot_commands
+from app.cli_cases import add_case_commands
 from app.cli_docs import add_doc_commands
 from app.cli_json import group_json, iso, member_json, message_json, request_json
 from app.core.api import (
@@ -540,6 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_fingerprint)
     add_doc_commands(sub)
     add_ballot_commands(sub)
+    add_case_commands(sub)
 
     p = sub.add_parser("daemon", help="unlock once and serve JSON-RPC on a Unix socket")
     p.add_argument("--socket", type=Path, default=None, help="default: <home>/daemon.sock")

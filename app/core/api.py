@@ -21,6 +21,7 @@ from app.core.ballot_results import (
 )
 from app.core.ballot_views import BallotReader, BallotView, VoteReceipt
 from app.core.ballots import kind_from_name
+from app.core.case_views import CaseDetail, CaseView
 from app.core.commands import (
     AcknowledgeDocument,
     ApproveJoin,
@@ -54,6 +55,13 @@ from app.core.commands import (
     SetMuted,
     SetVerified,
     SyncNow,
+)
+from app.core.commands_cases import (
+    CaseTimeline,
+    ListCases,
+    OpenCase,
+    SetCaseStatus,
+    ShareCase,
 )
 from app.core.conversation import parse_message_id
 from app.core.database import Database
@@ -101,6 +109,9 @@ from crypto.ballot import (
     YesNoChoice,
 )
 from crypto.ballot.definition import MAX_BINS, MAX_OPTION, MAX_OPTIONS, MAX_QUESTION
+from crypto.case import MAX_NOTE as MAX_CASE_NOTE
+from crypto.case import MAX_TITLE as MAX_CASE_TITLE
+from crypto.case import CaseStatus, Sharing
 from crypto.document.announce import MAX_NOTE_BYTES, MAX_TITLE_BYTES
 from crypto.document.stream import MAX_DOCUMENT_SIZE
 from crypto.errors import CaucusError
@@ -111,6 +122,8 @@ __all__ = [
     "DEFAULT_CHANNEL",
     "MAX_ATTACHMENT_SIZE",
     "MAX_BINS",
+    "MAX_CASE_NOTE",
+    "MAX_CASE_TITLE",
     "MAX_DOCUMENT_SIZE",
     "MAX_NOTE_BYTES",
     "MAX_OPTION",
@@ -128,6 +141,10 @@ __all__ = [
     "BallotResults",
     "BallotView",
     "CancelBallot",
+    "CaseDetail",
+    "CaseStatus",
+    "CaseTimeline",
+    "CaseView",
     "CastVote",
     "CaucusError",
     "ChannelView",
@@ -152,6 +169,7 @@ __all__ = [
     "JoinRequestView",
     "JoinWithInvite",
     "LeaveGroup",
+    "ListCases",
     "ListDocuments",
     "MarkRead",
     "MemberRole",
@@ -161,6 +179,7 @@ __all__ = [
     "NotFound",
     "NumericChoice",
     "NumericResult",
+    "OpenCase",
     "OptionCount",
     "ProfileView",
     "PublishDocument",
@@ -179,9 +198,12 @@ __all__ = [
     "SendFiles",
     "SendHeld",
     "SendText",
+    "SetCaseStatus",
     "SetMemberRole",
     "SetMuted",
     "SetVerified",
+    "ShareCase",
+    "Sharing",
     "SingleChoice",
     "SyncNow",
     "SyncReport",
