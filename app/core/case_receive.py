@@ -3,8 +3,9 @@ the rules every client applies in mailbox order, so every member of a case holds
 same status.
 
 - 56 case inbox (parent group): counts only from an organizer of that epoch.
-- 57 case record (case group): only from the case group's creator (its opener); the
-  first one a client sees sets the status, later ones only the title and sharing.
+- 57 case record (case group): only from the case group's creator (its opener), in a
+  group this client already holds as a case (it opened it, or accepted the opener's
+  invitation); until a status change has come through, it sets the status too.
 - 58 status change (case group): only from an organizer of the case group (the opener
   created it, so is one), only when ``previous`` is the status held here and the pair is
   in ``CASE_TRANSITIONS``; otherwise refused, with a warning.
@@ -73,25 +74,13 @@ def on_record(received: Received) -> str:
     opener = creator_of(received)
     if received.message.sender_pk != opener:
         raise NotPermitted("only the opener of a case sends its record")
-    row = store.load_case(received.db, received.group_id)
-    if row is None:
-        store.insert_case(
-            received.db,
-            received.group_id,
-            record.parent_group_id,
-            record.title,
-            opener,
-            int(record.status),
-            int(record.sharing),
-            received.message.sent_at,
-        )
-    else:
-        if row.opener_pk != opener or row.parent_group_id != record.parent_group_id:
-            raise NotPermitted("a case record that names another opener or parent group")
-        store.set_title(received.db, received.group_id, record.title)
-        store.set_sharing(received.db, received.group_id, int(record.sharing))
-        if not row.status_applied:
-            store.set_status(received.db, received.group_id, int(record.status), applied=False)
+    row = _case(received)  # known from our own open or from the opener's invitation
+    if row.parent_group_id != record.parent_group_id:
+        raise NotPermitted("a case record that names another parent group")
+    store.set_title(received.db, received.group_id, record.title)
+    store.set_sharing(received.db, received.group_id, int(record.sharing))
+    if not row.status_applied:
+        store.set_status(received.db, received.group_id, int(record.status), applied=False)
     return f"case: {record.title} ({record.status.label})"
 
 
