@@ -28,7 +28,7 @@ NOW = 1_700_000_000_000
 
 
 def test_every_body_round_trips_and_decodes_strictly() -> None:
-    bodies = [
+    bodies: list[CaseInbox | CaseRecord | CaseStatusChange | CaseSharing | CaseLine] = [
         CaseInbox(bytes(range(16))),
         CaseRecord(bytes(16), "Late fees at Acme", CaseStatus.NEGOTIATING, Sharing.STATUS),
         CaseStatusChange(CaseStatus.OPEN, CaseStatus.RESOLVED, "paid"),
@@ -37,11 +37,12 @@ def test_every_body_round_trips_and_decodes_strictly() -> None:
     ]
     for body in bodies:
         encoded = body.encode()
-        assert type(body).decode(encoded) == body
+        decode = type(body).decode
+        assert decode(encoded) == body
         with pytest.raises(MalformedData):
-            type(body).decode(encoded + b"\x00")
+            decode(encoded + b"\x00")
         with pytest.raises(UnsupportedVersion):
-            type(body).decode(b"\x02" + encoded[1:])
+            decode(b"\x02" + encoded[1:])
     with pytest.raises(MalformedData, match="unknown case status"):
         CaseStatusChange.decode(b"\x01\x01\x07\x00\x00")
     with pytest.raises(MalformedData, match="unknown case sharing"):
