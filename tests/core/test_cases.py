@@ -14,6 +14,7 @@ from app.core.errors import ClientError, NotPermittedHere
 from app.core.store import groups as group_store
 from crypto.case import (
     CaseLine,
+    CaseRecord,
     CaseStatus,
     CaseStatusChange,
     Sharing,
@@ -192,6 +193,13 @@ def test_only_the_opener_shares_and_a_line_from_a_member_is_refused(world: World
         await sync_all(world.opener, world.organizer)
         for engine in (world.opener, world.organizer):
             assert not [m for m in engine.messages(group_id) if "case is now" in m.text]
+        # A case record in a group that is no case (here by the parent's own creator)
+        # makes no case of it anywhere.
+        record = CaseRecord(case_id, "not a case", CaseStatus.OPEN, Sharing.STATUS)
+        await world.organizer.send_content(group_id, record.content_type, record.encode(), "x")
+        await sync_all(world.opener, world.other, world.organizer)
+        for engine in world.engines[:3]:
+            assert group_id not in [c.case_id for c in engine.cases.list_cases()]
 
     run(scenario())
 
