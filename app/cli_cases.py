@@ -30,6 +30,7 @@ def case_json(view: CaseView) -> dict[str, Any]:
         "opener": view.opener_fingerprint,
         "mine": view.opened_by_me,
         "can_change_status": view.can_change_status,
+        "next_statuses": list(view.next_statuses),
         "joined": view.joined,
         "members": view.members,
         "opened_at": iso(view.opened_at),

@@ -21,6 +21,7 @@ class CaseView:
     opener_fingerprint: str
     opened_by_me: bool
     can_change_status: bool
+    next_statuses: tuple[str, ...]  # where the status may go from here (the table)
     joined: bool  # False while an organizer's join of the case group is under way
     members: int
     opened_at: int

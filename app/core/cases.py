@@ -19,6 +19,7 @@ does not name them.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from typing import Protocol
 
 import nacl.signing
@@ -227,6 +228,9 @@ class CaseService:
             opener_fingerprint=Queries.identity_fingerprint_hex(row.opener_pk),
             opened_by_me=row.opener_pk == self._me,
             can_change_status=can_change,
+            next_statuses=tuple(
+                s.label for s in CaseStatus if transition_allowed(CaseStatus(row.status), s)
+            ),
             joined=joined,
             members=members,
             opened_at=row.opened_at,
@@ -255,16 +259,21 @@ class CaseService:
         await self._post_line(group_id)
 
     async def _announce_inbox(self, group_id: bytes) -> None:
-        relay_url = self._groups.session(group_id).relay_url
-        inbox_id, _ = await self._ensure_inbox(relay_url)
-        if store.directory(self._ctx.db, group_id).get(self._me) == inbox_id:
+        """Tell the group where we receive case invitations, again whenever the roster
+        changed (a member who joined since did not see the last announcement)."""
+        session = self._groups.session(group_id)
+        inbox_id, _ = await self._ensure_inbox(session.relay_url)
+        members = b"".join(m.identity_pk for m in session.state.roster())
+        roster = hashlib.blake2b(members, digest_size=16).digest()
+        if store.announced(self._ctx.db, group_id) == (inbox_id, roster):
             return
         body = CaseInbox(inbox_id)
         await self._outbox.send_content(
             group_id, body.content_type, body.encode(), "can receive dispute cases"
         )
-        # Recorded when our own message comes back, like everyone else's copy of it.
-        await self._groups.sync_group(group_id)
+        with self._ctx.db.transaction():
+            store.record_inbox(self._ctx.db, group_id, self._me, inbox_id)
+            store.set_announced(self._ctx.db, group_id, inbox_id, roster)
 
     async def _ensure_inbox(self, relay_url: str) -> tuple[bytes, nacl.signing.SigningKey]:
         db = self._ctx.db

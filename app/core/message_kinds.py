@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from enum import Enum
 
+from crypto.case import CONTENT_TYPE_CASE_INBOX
 from crypto.content import ContentType
 from crypto.document.announce import CONTENT_TYPE_ACKNOWLEDGEMENT
 
@@ -25,7 +26,13 @@ class MessageKind(Enum):
 
 
 _HIDDEN = frozenset(
-    (CONTENT_TYPE_ACKNOWLEDGEMENT, ContentType.EDIT, ContentType.DELETE, ContentType.REACTION)
+    (
+        CONTENT_TYPE_ACKNOWLEDGEMENT,
+        ContentType.EDIT,
+        ContentType.DELETE,
+        ContentType.REACTION,
+        CONTENT_TYPE_CASE_INBOX,  # an organizer's case inbox: upkeep, not conversation
+    )
 )
 
 

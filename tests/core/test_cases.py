@@ -218,3 +218,20 @@ def test_an_organizer_promoted_later_is_invited_by_the_openers_client(world: Wor
         assert (view.title, view.status, view.members) == (TITLE, "open", 3)
 
     run(scenario())
+
+
+def test_a_member_who_joined_after_the_announcement_still_reaches_the_organizer(
+    world: World,
+) -> None:
+    async def scenario() -> None:
+        group_id = await world.organizer.create_group("Freelancers")
+        await world.organizer.sync()  # announced while the organizer is alone
+        await befriend(world.organizer, group_id, world.opener)
+        await sync_all(world.organizer, world.opener)  # announced again to the new roster
+        case_id = await _open_case(world, group_id)
+        assert world.organizer.cases.view(case_id).joined
+        # The announcement is upkeep, not conversation: nobody's chat lists it.
+        for engine in (world.organizer, world.opener):
+            assert not [m for m in engine.messages(group_id) if "dispute" in m.text]
+
+    run(scenario())

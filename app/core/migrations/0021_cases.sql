@@ -30,6 +30,13 @@ CREATE TABLE case_inbox_directory (
     inbox_id     BLOB NOT NULL,
     PRIMARY KEY (group_id, organizer_pk)
 );
+-- As an organizer: our last case inbox announcement in each group, and the roster it
+-- went to (a member who joined later did not see it, so it is sent again).
+CREATE TABLE case_announcements (
+    group_id      BLOB PRIMARY KEY,
+    inbox_id      BLOB NOT NULL,
+    roster_digest BLOB NOT NULL
+);
 -- The opener: which organizers it has sent an invitation to, per case.
 CREATE TABLE case_invitations_sent (
     case_group_id BLOB NOT NULL,

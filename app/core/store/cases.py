@@ -15,6 +15,7 @@ from app.core.database import Database
 __all__ = [
     "CaseInboxRow",
     "CaseRow",
+    "announced",
     "directory",
     "insert_case",
     "insert_case_inbox",
@@ -25,6 +26,7 @@ __all__ = [
     "mark_case_inbox_registered",
     "parent_cases",
     "record_inbox",
+    "set_announced",
     "set_case_inbox_cursor",
     "set_line_status",
     "set_record_members",
@@ -182,6 +184,24 @@ def directory(db: Database, group_id: bytes) -> dict[bytes, bytes]:
         (group_id,),
     )
     return {bytes(row[0]): bytes(row[1]) for row in rows}
+
+
+def announced(db: Database, group_id: bytes) -> tuple[bytes, bytes] | None:
+    """(inbox id, roster digest) of our last announcement in ``group_id``."""
+    row = db.one(
+        "SELECT inbox_id, roster_digest FROM case_announcements WHERE group_id = ?",
+        (group_id,),
+    )
+    return None if row is None else (bytes(row[0]), bytes(row[1]))
+
+
+def set_announced(db: Database, group_id: bytes, inbox_id: bytes, roster_digest: bytes) -> None:
+    db.execute(
+        "INSERT INTO case_announcements (group_id, inbox_id, roster_digest) VALUES (?, ?, ?)"
+        " ON CONFLICT (group_id) DO UPDATE SET inbox_id = excluded.inbox_id,"
+        " roster_digest = excluded.roster_digest",
+        (group_id, inbox_id, roster_digest),
+    )
 
 
 # -- invitations an opener sent ------------------------------------------------------
