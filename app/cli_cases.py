@@ -28,6 +28,7 @@ def case_json(view: CaseView) -> dict[str, Any]:
         "status": view.status,
         "sharing": view.sharing,
         "opener": view.opener_fingerprint,
+        "opener_name": view.opener_name,
         "mine": view.opened_by_me,
         "can_change_status": view.can_change_status,
         "next_statuses": list(view.next_statuses),

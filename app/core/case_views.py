@@ -19,6 +19,7 @@ class CaseView:
     status: str  # open | negotiating | resolved
     sharing: str  # none | status | status-and-title
     opener_fingerprint: str
+    opener_name: str  # as the case group's roster has it (empty until joined)
     opened_by_me: bool
     can_change_status: bool
     next_statuses: tuple[str, ...]  # where the status may go from here (the table)

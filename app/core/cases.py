@@ -210,10 +210,13 @@ class CaseService:
         joined = group_store.load_group(self._ctx.db, row.case_group_id) is not None
         members = 0
         can_change = False
+        opener_name = ""
         if joined:
             session = self._groups.session(row.case_group_id)
             state = session.state
             members = len(state.roster())
+            if state.is_member(row.opener_pk):
+                opener_name = state.member(row.opener_pk).name
             can_change = (
                 session.active
                 and state.is_member(self._me)
@@ -226,6 +229,7 @@ class CaseService:
             status=CaseStatus(row.status).label,
             sharing=_SHARING_NAMES[Sharing(row.sharing)],
             opener_fingerprint=Queries.identity_fingerprint_hex(row.opener_pk),
+            opener_name=opener_name,
             opened_by_me=row.opener_pk == self._me,
             can_change_status=can_change,
             next_statuses=tuple(

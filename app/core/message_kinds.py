@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from crypto.case import CONTENT_TYPE_CASE_INBOX
+from crypto.case import CONTENT_TYPE_CASE_INBOX, CONTENT_TYPE_CASE_RECORD
 from crypto.content import ContentType
 from crypto.document.announce import CONTENT_TYPE_ACKNOWLEDGEMENT
 
@@ -31,7 +31,8 @@ _HIDDEN = frozenset(
         ContentType.EDIT,
         ContentType.DELETE,
         ContentType.REACTION,
-        CONTENT_TYPE_CASE_INBOX,  # an organizer's case inbox: upkeep, not conversation
+        CONTENT_TYPE_CASE_INBOX,  # dispute cases' upkeep (docs/union-tools.md), not
+        CONTENT_TYPE_CASE_RECORD,  # conversation: case inboxes and (re-sent) case records
     )
 )
 

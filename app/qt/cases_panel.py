@@ -73,7 +73,7 @@ def status_style(status: str) -> str:
 
 
 def _case_line(view: CaseView) -> str:
-    who = "opened by you" if view.opened_by_me else "opened by a member"
+    who = "opened by you" if view.opened_by_me else f"opened by {view.opener_name or 'a member'}"
     if not view.joined:
         who += " · joining…"
     elif view.members:
