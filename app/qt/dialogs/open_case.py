@@ -46,11 +46,13 @@ class OpenCaseDialog(QDialog):
             self._choice.addButton(button)
         form = QFormLayout()
         form.addRow("Title", self.title)
-        share = QVBoxLayout()
-        share.setSpacing(2)
+        choices = QWidget()  # a widget of its own, so the form row is as tall as its three lines
+        share = QVBoxLayout(choices)
+        share.setContentsMargins(0, 0, 0, 0)
+        share.setSpacing(4)
         for button in (self.private, self.status_only, self.with_title):
             share.addWidget(button)
-        form.addRow("The group sees", share)
+        form.addRow("The group sees", choices)
         self.error = error_label()
         self.open_button = primary_button("Open case")
         self.open_button.clicked.connect(self._open)
