@@ -235,3 +235,20 @@ def test_a_member_who_joined_after_the_announcement_still_reaches_the_organizer(
             assert not [m for m in engine.messages(group_id) if "dispute" in m.text]
 
     run(scenario())
+
+
+def test_a_joiner_is_not_warned_about_messages_sent_before_it_joined(world: World) -> None:
+    """Organizers now speak (case inbox announcements) before later members join; the
+    first message a joiner sees from them follows ones it could never see."""
+
+    async def scenario() -> None:
+        group_id = await _group(world)
+        await world.organizer.send_text(group_id, "before the late member")
+        await befriend(world.organizer, group_id, world.late)
+        await world.organizer.send_text(group_id, "after")
+        await world.opener.send_text(group_id, "hello")
+        await sync_all(world.late)
+        assert world.late.db.all("SELECT detail FROM warnings") == []
+        assert [m.warning for m in world.late.messages(group_id)] == [None, None]
+
+    run(scenario())
