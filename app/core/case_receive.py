@@ -79,8 +79,13 @@ def on_record(received: Received) -> str:
         raise NotPermitted("a case record that names another parent group")
     store.set_title(received.db, received.group_id, record.title)
     store.set_sharing(received.db, received.group_id, int(record.sharing))
+    status = row.status
     if not row.status_applied:
-        store.set_status(received.db, received.group_id, int(record.status), applied=False)
+        status = int(record.status)
+        store.set_status(received.db, received.group_id, status, applied=False)
+    if row.sharing == Sharing.NONE and record.sharing != Sharing.NONE:
+        # A joiner learns of the sharing here: the current status goes out as a line.
+        store.set_line_status(received.db, received.group_id, status)
     return f"case: {record.title} ({record.status.label})"
 
 

@@ -157,6 +157,17 @@ def test_a_shared_case_posts_a_status_line_without_names(world: World) -> None:
     run(scenario())
 
 
+def test_a_case_shared_from_the_start_posts_its_open_line(world: World) -> None:
+    async def scenario() -> None:
+        group_id = await _group(world)
+        await _open_case(world, group_id, Sharing.STATUS)
+        await sync_all(world.organizer, world.other)
+        lines = [m.text for m in world.other.messages(group_id) if "case is now" in m.text]
+        assert lines == ["A case is now open"]
+
+    run(scenario())
+
+
 def test_status_changes_follow_the_table_at_every_client(world: World) -> None:
     async def scenario() -> None:
         group_id = await _group(world)
