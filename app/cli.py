@@ -26,6 +26,7 @@ from sqlcipher3 import dbapi2 as sqlcipher
 from app.cli_attachments import add_attachment_commands
 from app.cli_backup import add_backup_commands
 from app.cli_ballots import add_ballot_commands
+from app.cli_cases import add_case_commands
 from app.cli_devices import add_device_commands
 from app.cli_docs import add_doc_commands
 from app.cli_json import group_json, iso, member_json, message_json, request_json
@@ -550,6 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_device_commands(sub)
     add_rates_commands(sub)
     add_backup_commands(sub, read_passphrase, _kdf_cost)
+    add_case_commands(sub)
 
     p = sub.add_parser("daemon", help="unlock once and serve JSON-RPC on a Unix socket")
     p.add_argument("--socket", type=Path, default=None, help="default: <home>/daemon.sock")

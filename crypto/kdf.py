@@ -93,6 +93,9 @@ LABELS: frozenset[str] = frozenset(
         "key-request",
         "key-answer",
         "group-move",
+        # dispute cases (docs/union-tools.md)
+        "case-invitation",
+        "case-tag",
     }
 )
 

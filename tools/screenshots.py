@@ -468,12 +468,105 @@ def _backups(app: QApplication, alice: AppController, root: Path, out: Path, suf
     restore.deleteLater()
 
 
+async def _seed_cases(root: Path) -> None:
+    """Bob's case (shared as a status line, with evidence and a status change) and
+    Chidi's (private, resolved), both joined by Alice, the organizer."""
+    from app.core.api import CaseStatus, Sharing
+
+    names = ("alice", "bob", "chidi")
+    engines = {name: Engine.open(root / name, PASSPHRASE) for name in names}
+    alice, bob, chidi = (engines[n] for n in names)
+
+    async def sync_all() -> None:
+        for engine in engines.values():
+            await engine.sync()
+
+    try:
+        group = alice.active_group_ids()[0]
+        await sync_all()  # Alice announces her case inbox...
+        await sync_all()  # ...and the members learn it
+        unpaid = await bob.cases.open(
+            group, "Unpaid invoice from Acme Studio", sharing=Sharing.STATUS
+        )
+        scope = await chidi.cases.open(
+            group, "Scope creep on the Harbour project", sharing=Sharing.NONE
+        )
+        for _ in range(4):  # invitation, admission, welcome, record
+            await sync_all()
+        await bob.send_text(
+            unpaid, "Invoice 17 (EUR 2,400) was due on 3 March. Two reminders, no answer."
+        )
+        evidence = root / "invoice-17.pdf"
+        evidence.write_bytes(b"%PDF-1.4\n" + os.urandom(60_000))
+        await bob.documents.publish(
+            unpaid, evidence, "Invoice 17 and both reminders", note="As sent to Acme."
+        )
+        await sync_all()
+        await alice.send_text(unpaid, "Thanks Bob. I wrote to their director this morning.")
+        await alice.cases.set_status(
+            unpaid, CaseStatus.NEGOTIATING, "Call with Acme's director on Friday"
+        )
+        await alice.cases.set_status(scope, CaseStatus.RESOLVED, "They paid the extra days")
+        await sync_all()
+        await sync_all()
+    finally:
+        for engine in engines.values():
+            await engine.close()
+
+
+def _cases(app: QApplication, root: Path, out: Path, suffix: str, width: int) -> None:
+    """The Cases tab as the organizer sees it, the Open a case dialog, and a case's chat
+    with its status header."""
+    asyncio.run(_seed_cases(root))
+    alice = _controller(root / "alice", root)
+    unlock = alice.unlock_screen
+    if unlock is None:
+        raise SystemExit("expected the unlock screen")
+    unlock.passphrase.setText(PASSPHRASE)
+    unlock.unlock.click()
+    _pump(app, lambda: alice.main_window is not None)
+    window = alice.main_window
+    if window is None:
+        raise SystemExit("no main window")
+    window.resize(width, 720)
+    _pump(app, lambda: "Online" in window.connection_label.text())
+    parent = next(g for g in window.reader.groups() if g.name == "Riders' Union")
+    window.select_group(parent.group_id)
+    tabs = window.tabs
+    tabs.setCurrentWidget(tabs.cases)
+    panel = tabs.cases
+    _pump(app, lambda: panel.list.count() == 2)
+    panel.select_case("Unpaid invoice from Acme Studio")
+    _settle(app, 0.5)
+    _save(window, out, f"cases{suffix}")
+
+    dialog = panel.open_dialog()
+    if dialog is None:
+        raise SystemExit("no open-case dialog")
+    dialog.title.setText("Deliveries re-rated without notice")
+    dialog.status_only.setChecked(True)
+    _settle(app)
+    _save(dialog, out, f"open-case{suffix}")
+    dialog.close()
+
+    panel.show_selected_case()
+    header = tabs.case_header
+    _pump(app, lambda: header.case is not None and header.isVisible())
+    window.chat.follow_latest()
+    _settle(app, 0.5)
+    _save(window, out, f"case-chat{suffix}")
+    alice.shutdown()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     parser.add_argument("--theme", choices=("light", "dark"), default="light")
     parser.add_argument(
         "--width", type=int, default=1180, help="main window width in px (720, 1440, ...)"
+    )
+    parser.add_argument(
+        "--only", choices=("all", "cases"), default="all", help="cases: only the case screens"
     )
     args = parser.parse_args()
     out: Path = args.out
@@ -490,6 +583,9 @@ def main() -> int:
         relay = EmbeddedRelay(root / "relay.db").start()
         try:
             asyncio.run(_seed(root, relay.url))
+            if args.only == "cases":
+                _cases(app, root, out, suffix, args.width)
+                return 0
 
             first = _controller(root / "newcomer", root, embedded_relay=True)
             screen = first.first_run
@@ -585,6 +681,7 @@ def main() -> int:
             alice.shutdown()
             _documents_and_ballots(app, root, relay.url, out, suffix, args.width)
             _rates(app, root, out, suffix, args.width)
+            _cases(app, root, out, suffix, args.width)
         finally:
             relay.stop()
     return 0

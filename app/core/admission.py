@@ -22,6 +22,7 @@ from app.core.events import (
     GroupJoined,
     JoinRequested,
 )
+from app.core.group_session import UNKNOWN_HEAD
 from app.core.group_sync import GroupSync
 from app.core.ports import Context
 from app.core.queries import Queries
@@ -228,6 +229,15 @@ class Admission:
                     db, welcome.entries, welcome.state, me.public_key, self._ctx.now()
                 )
                 enter_epoch(db, welcome.state, welcome.epoch_secret, me.public_key)
+                group_store.save_sender_heads(  # their earlier messages are not ours to see
+                    db,
+                    group_id,
+                    {
+                        m.identity_pk: UNKNOWN_HEAD
+                        for m in welcome.state.roster()
+                        if m.identity_pk != me.public_key
+                    },
+                )
                 delivery_keys.settle(db, welcome.state, me.public_key)
                 invite_store.delete_pending_join(db, code.encode())
             self._groups.forget(group_id)

@@ -29,6 +29,7 @@ from app.core.ballot_results import (
 )
 from app.core.ballot_views import BallotReader, BallotView, VoteReceipt
 from app.core.ballots import kind_from_name
+from app.core.case_views import CaseDetail, CaseView
 from app.core.commands import (
     AcknowledgeDocument,
     ApproveJoin,
@@ -64,6 +65,13 @@ from app.core.commands import (
     SyncNow,
 )
 from app.core.commands_backup import BackUpIfDue, BackUpNow, BackupStatus, ConfigureBackups
+from app.core.commands_cases import (
+    CaseTimeline,
+    ListCases,
+    OpenCase,
+    SetCaseStatus,
+    ShareCase,
+)
 
 # Issue #12, second part: pins, the group description, "send anyway", transfers (conv2).
 from app.core.commands_conv2 import (
@@ -129,6 +137,9 @@ from crypto.ballot import (
     YesNoChoice,
 )
 from crypto.ballot.definition import MAX_BINS, MAX_OPTION, MAX_OPTIONS, MAX_QUESTION
+from crypto.case import MAX_NOTE as MAX_CASE_NOTE
+from crypto.case import MAX_TITLE as MAX_CASE_TITLE
+from crypto.case import CaseStatus, Sharing
 from crypto.document.announce import MAX_NOTE_BYTES, MAX_TITLE_BYTES
 from crypto.document.stream import MAX_DOCUMENT_SIZE
 from crypto.errors import CaucusError
@@ -152,6 +163,8 @@ __all__ = [
     "DEFAULT_CHANNEL",
     "MAX_ATTACHMENT_SIZE",
     "MAX_BINS",
+    "MAX_CASE_NOTE",
+    "MAX_CASE_TITLE",
     "MAX_DOCUMENT_SIZE",
     "MAX_NOTE_BYTES",
     "MAX_OPTION",
@@ -170,6 +183,10 @@ __all__ = [
     "BallotResults",
     "BallotView",
     "CancelBallot",
+    "CaseDetail",
+    "CaseStatus",
+    "CaseTimeline",
+    "CaseView",
     "CastVote",
     "CaucusError",
     "ChannelView",
@@ -198,6 +215,7 @@ __all__ = [
     "JoinWithInvite",
     "LeaveGroup",
     "LinkDevice",
+    "ListCases",
     "ListDevices",
     "ListDocuments",
     "ListPins",
@@ -209,6 +227,7 @@ __all__ = [
     "NotFound",
     "NumericChoice",
     "NumericResult",
+    "OpenCase",
     "OptionCount",
     "PinMessage",
     "PinView",
@@ -233,9 +252,12 @@ __all__ = [
     "SendFilesTracked",
     "SendHeld",
     "SendText",
+    "SetCaseStatus",
     "SetMemberRole",
     "SetMuted",
     "SetVerified",
+    "ShareCase",
+    "Sharing",
     "SingleChoice",
     "SyncNow",
     "SyncReport",

@@ -32,6 +32,7 @@ import httpx
 from app.core.admission import DEFAULT_INVITE_TTL_MS, Admission
 from app.core.attachments import Attachments
 from app.core.ballots import BallotService
+from app.core.cases import CaseService
 from app.core.client_reports import ClientReports
 from app.core.conversation import Conversation
 from app.core.database import Database
@@ -167,6 +168,7 @@ class Engine(Queries):
         self.pins = Pins(self.context, self._groups, self._outbox, self.name)
         self.description = Description(self.context, self._groups, self._groups)
         self.previews = Previews(self.context, self._groups)
+        self.cases = CaseService(self.context, self._groups, self._outbox, self, self)
         self._name_old_join_requests()
 
     def _name_old_join_requests(self) -> None:
@@ -489,6 +491,13 @@ class Engine(Queries):
                 await self.freshness.maintain(group_id)  # heads, holds, exposure reports
             except RelayUnavailable:
                 self._health.down(session.relay_url)
+        if self.session(group_id).active:
+            try:
+                await self.cases.maintain(group_id)  # case inboxes, invitations, lines
+            except RelayUnavailable:
+                self._health.down(session.relay_url)
+            except (RelayError, ClientError) as exc:
+                self.context.events.warn(group_id, "case-upkeep-failed", str(exc))
 
     async def run(self, stop: asyncio.Event, *, poll: float = 25.0, tick: float = 2.0) -> None:
         """Stay in sync until ``stop`` is set: one long-poll loop per group (so a message

@@ -45,7 +45,13 @@ from crypto.key_schedule import EpochKeys
 from crypto.message import MessageEnvelope, OpenedMessage, open_message
 from crypto.ratchet import ReceiveChain, SendChain
 
-__all__ = ["GroupSession", "Outcome", "ProcessResult"]
+__all__ = ["UNKNOWN_HEAD", "GroupSession", "Outcome", "ProcessResult"]
+
+
+UNKNOWN_HEAD = b"\xff" * 32
+"""The sender head a joiner holds for each member already in the group: their messages
+from before the join never reach it (the welcome carries no heads), so the first one it
+sees from them cannot be checked against the one before; every later one is."""
 
 
 class Outcome(Enum):
@@ -362,7 +368,7 @@ class GroupSession:
         expected = self.sender_heads.get(opened.sender_pk, bytes(32))
         self.sender_heads[opened.sender_pk] = opened.message_hash
         self.dirty_heads.add(opened.sender_pk)
-        if opened.prev_message != expected:
+        if expected != UNKNOWN_HEAD and opened.prev_message != expected:
             return "an earlier message from this sender is missing or arrived out of order"
         return None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from enum import Enum
 
+from crypto.case import CONTENT_TYPE_CASE_INBOX, CONTENT_TYPE_CASE_RECORD
 from crypto.content import ContentType
 from crypto.document.announce import CONTENT_TYPE_ACKNOWLEDGEMENT
 
@@ -31,7 +32,14 @@ class MessageKind(Enum):
 
 
 _HIDDEN = frozenset(
-    (CONTENT_TYPE_ACKNOWLEDGEMENT, ContentType.EDIT, ContentType.DELETE, ContentType.REACTION)
+    (
+        CONTENT_TYPE_ACKNOWLEDGEMENT,
+        ContentType.EDIT,
+        ContentType.DELETE,
+        ContentType.REACTION,
+        CONTENT_TYPE_CASE_INBOX,  # dispute cases' upkeep (docs/union-tools.md), not
+        CONTENT_TYPE_CASE_RECORD,  # conversation: case inboxes and (re-sent) case records
+    )
 )
 
 

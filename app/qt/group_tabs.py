@@ -1,4 +1,4 @@
-"""Chat, Documents and Ballots of the open group as tabs above the conversation area.
+"""Chat, Documents, Ballots and Cases of the open group as tabs above the conversation area.
 
 The main window hands over its chat view and composer and calls ``set_group``; the two
 panels follow the engine's events on their own, so hooking them in costs the window a
@@ -7,12 +7,13 @@ few lines.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from app.core.api import GroupView, Queries
 from app.qt.ballots_panel import BallotsPanel
+from app.qt.cases_panel import CaseHeader, CasesPanel
 from app.qt.documents_panel import DocumentsPanel
 from app.qt.engine_bridge import EngineBridge
 from app.qt.rates_panel import RatesPanel
@@ -21,7 +22,10 @@ __all__ = ["GroupTabs"]
 
 
 class GroupTabs(QTabWidget):
-    """``chat`` and ``composer`` form the first tab; documents and ballots follow."""
+    """``chat`` and ``composer`` form the first tab; documents, ballots and cases follow.
+    ``open_group`` asks the window to show another group (a case's own chat)."""
+
+    open_group = Signal(bytes)
 
     def __init__(
         self,
@@ -42,6 +46,8 @@ class GroupTabs(QTabWidget):
         box = QVBoxLayout(page)
         box.setContentsMargins(0, 0, 0, 0)
         box.setSpacing(0)
+        self.case_header = CaseHeader(bridge)  # shown only while the chat is a case's
+        box.addWidget(self.case_header)
         box.addWidget(chat, 1)
         box.addWidget(composer)
         self.chat_page = page
@@ -50,11 +56,16 @@ class GroupTabs(QTabWidget):
         self.addTab(page, "Chat")
         self.addTab(self.documents, "Documents")
         self.addTab(self.ballots, "Ballots")
+        self.cases = CasesPanel(bridge)
+        self.cases.open_case.connect(self.open_group)
+        self.cases.open_case.connect(lambda _case_id: self.show_chat())
+        self.addTab(self.cases, "Cases")
         for index, tip in enumerate(
             (
                 "The conversation in the chosen channel",
                 "Signed documents: minutes, agreements, leaflets",
                 "Anonymous ballots and surveys",
+                "Dispute cases: private with the organizers",
             )
         ):
             self.setTabToolTip(index, f"{tip} (Ctrl+{index + 1})")
@@ -72,3 +83,5 @@ class GroupTabs(QTabWidget):
         self.documents.set_group(group)
         self.ballots.set_group(group)
         self.rates.set_group(group)
+        self.cases.set_group(group)
+        self.case_header.set_group(group)

@@ -290,6 +290,7 @@ class MainWindow(QMainWindow):
         banner_box.addWidget(self.transfer_bar)
         middle.addLayout(banner_box)
         self.tabs = GroupTabs(self.reader, self.bridge, self.chat, self.composer)
+        self.tabs.open_group.connect(self.select_group)  # a case's own chat
         self.channel_list.itemClicked.connect(lambda _item: self.tabs.show_chat())
         middle.addWidget(self.tabs, 1)
 

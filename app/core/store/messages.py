@@ -22,6 +22,7 @@ from typing import Any, Final
 from app.core.database import Database
 from app.core.message_kinds import LOG_LINE
 from app.core.status import MESSAGE_TRANSITIONS, MessageStatus, move
+from crypto.case import CONTENT_TYPE_CASE_INBOX, CONTENT_TYPE_CASE_RECORD
 from crypto.content import ContentType
 from crypto.document.announce import CONTENT_TYPE_ACKNOWLEDGEMENT
 
@@ -66,12 +67,16 @@ _COLUMNS: Final = (
 
 # Acknowledgements of a document are counted on the document ("read by 5 of 12"), not
 # shown as messages of their own (docs/documents.md).
-# Edits, deletions and reactions change the message they name and are not listed either.
+# Edits, deletions and reactions change the message they name and are not listed either,
+# nor organizers' case inbox announcements and case records (docs/union-tools.md),
+# which are upkeep.
 _NOT_LISTED: Final = (
     CONTENT_TYPE_ACKNOWLEDGEMENT,
     ContentType.EDIT,
     ContentType.DELETE,
     ContentType.REACTION,
+    CONTENT_TYPE_CASE_INBOX,
+    CONTENT_TYPE_CASE_RECORD,
 )
 _LISTED: Final = f"content_type NOT IN ({', '.join(str(int(t)) for t in _NOT_LISTED)})"
 _SELECT: Final = f"SELECT {', '.join(_COLUMNS)} FROM messages"  # noqa: S608
