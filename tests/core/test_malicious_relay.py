@@ -94,7 +94,7 @@ def setup_group(w: World) -> bytes:
 
 
 def messages_of(engine: Engine, group_id: bytes) -> list[tuple[str, str | None]]:
-    return [(m.text, m.warning) for m in engine.messages(group_id)]
+    return [(m.text, m.warning) for m in engine.messages(group_id) if m.kind == "text"]
 
 
 def warnings_of(engine: Engine, group_id: bytes) -> list[str]:
