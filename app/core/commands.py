@@ -9,7 +9,7 @@ boundary is a plain value that can be logged (by type), tested and replayed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -17,6 +17,7 @@ from app.core.ballot_results import BallotResultView
 from app.core.ballot_views import BallotView, VoteReceipt
 from app.core.document_views import DocumentView, ExportedDocument
 from app.core.engine import Engine, SyncReport
+from app.core.transfer import Transfer
 from app.core.verified_keys import set_verified
 from app.core.views import DEFAULT_CHANNEL, MemberRole, MessageView
 from crypto.ballot import BallotKind, Choice
@@ -322,6 +323,7 @@ class PublishDocument(Command[bytes]):
     version: int | None = None
     note: str = ""
     document_id: bytes | None = None
+    transfer: Transfer = field(default_factory=Transfer, compare=False)  # progress, cancel
 
     async def run(self, engine: Engine) -> bytes:
         return await engine.documents.publish(
@@ -331,6 +333,7 @@ class PublishDocument(Command[bytes]):
             version=self.version,
             note=self.note,
             document_id=self.document_id,
+            transfer=self.transfer,
         )
 
 
@@ -342,10 +345,15 @@ class ExportDocument(Command[ExportedDocument]):
     target: Path
     version: int
     force: bool = False
+    transfer: Transfer = field(default_factory=Transfer, compare=False)  # progress, cancel
 
     async def run(self, engine: Engine) -> ExportedDocument:
         return await engine.documents.get(
-            self.document_id, self.target, version=self.version, force=self.force
+            self.document_id,
+            self.target,
+            version=self.version,
+            force=self.force,
+            transfer=self.transfer,
         )
 
 

@@ -34,6 +34,7 @@ from app.core.document_views import (
 from app.core.errors import AlreadyExists, ClientError, NotFound, NotPermittedHere, RelayError
 from app.core.ports import Context, Groups, Sending
 from app.core.store import documents as store
+from app.core.transfer import Transfer
 from crypto.document import minisign
 from crypto.document.announce import (
     CONTENT_TYPE_ACKNOWLEDGEMENT,
@@ -127,8 +128,12 @@ class DocumentService:
         note: str = "",
         document_id: bytes | None = None,
         media_type: str | None = None,
+        transfer: Transfer | None = None,
     ) -> bytes:
         """Encrypt, upload and announce a file; returns the document id (organizers only).
+
+        ``transfer`` reports the upload's progress and may cancel it before the last
+        chunk (``TransferCancelled``): the blob is deleted and nothing is announced.
 
         ``document_id`` names an existing document to publish its next version (or
         ``version``); without it a new document starts at version 1 (or ``version``).
@@ -182,16 +187,19 @@ class DocumentService:
             )
         except UsageError as exc:
             raise ClientError(str(exc)) from None
-        await self._upload(session.relay_url, source, ann)
+        await self._upload(session.relay_url, source, ann, transfer or Transfer())
         self._mark_downloaded(ann.keys.blob_id)
         shown = f"published “{ann.title}” version {ann.version} ({ann.filename})"
         await self._sending.send_content(group_id, CONTENT_TYPE_ANNOUNCEMENT, ann.encode(), shown)
         await self._settle(group_id)
         return document_id
 
-    async def _upload(self, relay_url: str, source: Path, ann: Announcement) -> None:
+    async def _upload(
+        self, relay_url: str, source: Path, ann: Announcement, transfer: Transfer
+    ) -> None:
         """Create the blob and upload its chunks, keeping the same ciphertext locally."""
         keys = ann.keys
+        transfer.start(ciphertext_size(ann.size))
         blobs = BlobClient(self._ctx.relays.get(relay_url))
         await blobs.create(
             keys.blob_id,
@@ -206,8 +214,10 @@ class DocumentService:
                     ann.content_key, ann.document_id, ann.version, hasher.tee(read_pieces(handle))
                 )
                 for index, chunk in enumerate(chunks):
+                    transfer.check()
                     await blobs.put_chunk(keys.blob_id, keys.blob_capability, index, chunk)
                     local.write(chunk)
+                    transfer.advance(source.name, len(chunk))
                 if hasher.result() != ann.digest:
                     raise ClientError("the file changed while it was being published; try again")
         except BaseException:
@@ -391,12 +401,18 @@ class DocumentService:
     # -- fetching and exporting -------------------------------------------------------
 
     async def fetch(
-        self, doc: str | bytes, *, version: int | None = None, group_id: bytes | None = None
+        self,
+        doc: str | bytes,
+        *,
+        version: int | None = None,
+        group_id: bytes | None = None,
+        transfer: Transfer | None = None,
     ) -> None:
         """Download a version's blob into the encrypted local store, verifying as it goes.
 
         Every chunk must authenticate and the plaintext must hash to the signed values;
         otherwise ``DocumentUnavailable`` and nothing is kept. Already stored: no-op.
+        ``transfer`` reports progress and may cancel (``TransferCancelled``: nothing kept).
         """
         stored = self._stored(doc, version, group_id)
         ann = stored.announcement
@@ -406,12 +422,16 @@ class DocumentService:
         blobs = BlobClient(self._ctx.relays.get(self._groups.session(stored.group_id).relay_url))
         decryptor = StreamDecryptor(ann.content_key, ann.document_id, ann.version, ann.size)
         hasher = ContentHasher()
+        transfer = transfer or Transfer()
+        transfer.start(ciphertext_size(ann.size))
         try:
             with self.store.writer(keys.blob_id) as local:
                 for index in range(ann.chunk_count):
+                    transfer.check()
                     chunk = await blobs.get_chunk(keys.blob_id, keys.blob_capability, index)
                     hasher.update(decryptor.feed(chunk))
                     local.write(chunk)
+                    transfer.advance(ann.filename, len(chunk))
                 decryptor.finish()
                 check_content(ann, hasher.result())
         except RelayError:
@@ -431,11 +451,13 @@ class DocumentService:
         version: int | None = None,
         force: bool = False,
         group_id: bytes | None = None,
+        transfer: Transfer | None = None,
     ) -> ExportedDocument:
         """Write the plaintext to ``out_path`` (a file, or a folder to use the document's
         own name), ``<out>.minisig`` beside it and the signer's ``caucus-<KEYID>.pub``.
 
-        Refuses a document that is not trusted unless ``force``.
+        Refuses a document that is not trusted unless ``force``. ``transfer`` follows
+        (and may cancel) the download; a cancelled export writes nothing.
         """
         stored = self._stored(doc, version, group_id)
         ann = stored.announcement
@@ -447,7 +469,9 @@ class DocumentService:
             out = out / ann.filename
         if not out.parent.is_dir():
             raise NotFound(f"no folder {str(out.parent)!r}")
-        await self.fetch(ann.document_id, version=ann.version, group_id=stored.group_id)
+        await self.fetch(
+            ann.document_id, version=ann.version, group_id=stored.group_id, transfer=transfer
+        )
         try:
             await asyncio.to_thread(_decrypt_to, self.store, ann, out)
         except RemoteError:

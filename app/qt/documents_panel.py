@@ -55,12 +55,14 @@ from app.core.api import (
     GroupView,
     ListDocuments,
     PublishDocument,
+    Transfer,
 )
 from app.core.events import Event
 from app.qt.dialogs.publish import PublishDialog, PublishRequest, human_size
 from app.qt.engine_bridge import EngineBridge
 from app.qt.lazy_refresh import LazyRefresh, concerns_documents
 from app.qt.theme import colors
+from app.qt.transfer_bar import TransferBar
 from app.qt.widgets import error_label, muted_label, primary_button, section_title, show_error
 
 __all__ = ["DocumentsPanel", "badge_style", "badge_text"]
@@ -301,6 +303,9 @@ class DocumentsPanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(splitter, 1)
         layout.addWidget(self.progress)
+        # Publishing, opening or exporting a large file: how far, and Cancel (#12).
+        self.transfer_bar = TransferBar()
+        layout.addWidget(self.transfer_bar)
         layout.addWidget(self.status)
         layout.addWidget(self.error)
         self.progress.hide()
@@ -509,8 +514,10 @@ class DocumentsPanel(QWidget):
         text: str,
         command: Command[Any],
         on_done: Callable[[Any], None],
+        transfer: Transfer | None = None,
     ) -> None:
-        """Run one engine step with the busy bar showing ``text`` until it ends."""
+        """Run one engine step with the busy bar showing ``text`` until it ends; a file
+        transfer's own bar (with Cancel) is hidden again when it ends."""
         job = self._next_job
         self._next_job += 1
         self._busy[job] = text
@@ -522,6 +529,8 @@ class DocumentsPanel(QWidget):
                 return False
             self._busy.pop(job, None)
             self._show_busy()
+            if transfer is not None:
+                self.transfer_bar.finish(transfer)
             return True
 
         def done(result: Any) -> None:
@@ -578,6 +587,7 @@ class DocumentsPanel(QWidget):
         group = self._group
         if group is None:
             return
+        transfer = self.transfer_bar.start("Publishing", request.path.name)
         command = PublishDocument(
             group.group_id,
             request.path,
@@ -585,12 +595,15 @@ class DocumentsPanel(QWidget):
             version=request.version,
             note=request.note,
             document_id=request.document_id,
+            transfer=transfer,
         )
 
         def done(_document_id: bytes) -> None:
             self.status.setText(f"Published “{request.title}” v{request.version}.")
 
-        self._run(f"Publishing “{request.title}” ({human_size(request.size)})…", command, done)
+        self._run(
+            f"Publishing “{request.title}” ({human_size(request.size)})…", command, done, transfer
+        )
 
     # -- opening and exporting --------------------------------------------------------
 
@@ -626,8 +639,13 @@ class DocumentsPanel(QWidget):
         folder = Path(self._open_dir.name) / f"{doc.id_hex[:12]}-v{version.version}"
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / version.filename
+        transfer = self.transfer_bar.start("Downloading", version.filename)
         command = ExportDocument(
-            doc.document_id, target, version=version.version, force=not version.trusted
+            doc.document_id,
+            target,
+            version=version.version,
+            force=not version.trusted,
+            transfer=transfer,
         )
 
         def done(exported: ExportedDocument) -> None:
@@ -642,7 +660,7 @@ class DocumentsPanel(QWidget):
                     "save a copy where you can reach it."
                 )
 
-        self._run(f"Downloading and opening {version.filename}…", command, done)
+        self._run(f"Downloading and opening {version.filename}…", command, done, transfer)
 
     def choose_export_folder(self) -> None:
         """Ask for a folder without blocking; ``export_to`` runs when one is chosen."""
@@ -666,8 +684,13 @@ class DocumentsPanel(QWidget):
             "Export", lambda: self.export_to(folder, confirmed=True)
         ):
             return
+        transfer = self.transfer_bar.start("Exporting", version.filename)
         command = ExportDocument(
-            doc.document_id, folder, version=version.version, force=not version.trusted
+            doc.document_id,
+            folder,
+            version=version.version,
+            force=not version.trusted,
+            transfer=transfer,
         )
 
         def done(exported: ExportedDocument) -> None:
@@ -678,7 +701,7 @@ class DocumentsPanel(QWidget):
                 f"minisign -Vm {exported.path.name} -p {exported.public_key_path.name}"
             )
 
-        self._run(f"Exporting {version.filename}…", command, done)
+        self._run(f"Exporting {version.filename}…", command, done, transfer)
 
     # -- acknowledging ----------------------------------------------------------------
 

@@ -116,3 +116,44 @@ def test_progress_to_the_end_then_a_cancelled_download_writes_nothing(
     assert out.read_bytes() == b"an older copy"  # untouched by the cancelled download
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".copy.bin")) == []
     assert (tmp_path / "second.bin").read_bytes() == big.read_bytes()
+
+
+def test_a_cancelled_document_publish_announces_nothing_and_a_cancelled_export_writes_nothing(
+    world: World, tmp_path: Path
+) -> None:
+    """Documents (issue #12, "documents too"): the same progress and cancel as files."""
+    alice, bob, carol, relay_db = world
+    big = tmp_path / "agreement.pdf"
+    big.write_bytes(os.urandom(SIZE))
+    cancelled: list[TransferProgress] = []
+    published: list[TransferProgress] = []
+    exported: list[TransferProgress] = []
+    out = tmp_path / "exports"
+    out.mkdir()
+
+    async def scenario() -> None:
+        group_id = await alice.create_group("Couriers")
+        await befriend(alice, group_id, bob, carol)
+        with pytest.raises(TransferCancelled):
+            await alice.documents.publish(
+                group_id, big, "Agreement", transfer=_cancel_after(2, cancelled)
+            )
+        await sync_all(bob, carol)
+        assert _blobs(relay_db) == 0  # the partial upload was deleted
+        for engine in (alice, bob, carol):
+            assert engine.documents.list(group_id) == []
+        document_id = await alice.documents.publish(
+            group_id, big, "Agreement", transfer=Transfer(published.append)
+        )
+        await bob.sync()
+        with pytest.raises(TransferCancelled):
+            await bob.documents.get(document_id, out, transfer=_cancel_after(2, []))
+        assert list(out.iterdir()) == []  # nothing written, not even the signature
+        done = await bob.documents.get(document_id, out, transfer=Transfer(exported.append))
+        assert done.path.read_bytes() == big.read_bytes()
+
+    run(scenario())
+    assert len(cancelled) == 2 and cancelled[-1].done < cancelled[-1].total
+    assert published[-1].done == published[-1].total > SIZE  # ciphertext: tags and padding
+    assert [p.done for p in published] == sorted(p.done for p in published)
+    assert exported[-1].done == exported[-1].total == published[-1].total

@@ -47,3 +47,37 @@ def test_cancel_a_large_upload_from_the_progress_bar(
     send(qtbot, alice, "sorry, too big")
     qtbot.waitUntil(lambda: "sorry, too big" in shown_texts(bob), timeout=WAIT_MS)
     assert _with_files(bob) == 0 and _with_files(alice) == 0
+
+
+def test_cancel_publishing_a_large_document_from_its_progress_bar(
+    qtbot, relay, make_app, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Documents have the same bar (issue #12): Cancel stops the upload and nothing is
+    published; publishing again afterwards works."""
+    from app.qt.dialogs.publish import PublishRequest
+
+    _, alice, _, _ = organizer_and_member(qtbot, relay, make_app, "Bakery")
+    alice.resize(1000, 700)
+    alice.show()
+    panel = alice.tabs.documents
+    alice.tabs.setCurrentWidget(panel)
+    minutes = tmp_path / "minutes.pdf"
+    with minutes.open("wb") as handle:
+        for _ in range(48):
+            handle.write(os.urandom(1 << 20))
+    request = PublishRequest(minutes, "Minutes", 1, "", None, minutes.stat().st_size)
+
+    bar = panel.transfer_bar
+    panel.publish(request)
+    assert bar.isVisible() and bar.label.text() == "Publishing minutes.pdf…"
+    qtbot.waitUntil(lambda: bar.bar.value() > 0, timeout=WAIT_MS)
+    click(qtbot, bar.cancel_button)
+    qtbot.waitUntil(lambda: not bar.isVisible() and not panel.is_busy(), timeout=WAIT_MS)
+    assert panel.error.text() == "Cancelled; nothing was sent or written"
+    assert panel.list.count() == 0
+
+    small = tmp_path / "agenda.txt"
+    small.write_text("1. Rates\n")
+    panel.publish(PublishRequest(small, "Agenda", 1, "", None, small.stat().st_size))
+    qtbot.waitUntil(lambda: panel.status.text() == "Published “Agenda” v1.", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not bar.isVisible(), timeout=WAIT_MS)
