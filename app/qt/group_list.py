@@ -87,8 +87,10 @@ class GroupDelegate(QStyledItemDelegate):
     """Name on the left, unread badge on the right, greyed when we are no longer in it."""
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
+        # No width of its own: the name is elided to the list's width in ``paint``, so a
+        # long name (a case's "Case: …") never makes the list scroll sideways.
         base = super().sizeHint(option, index)
-        return QSize(base.width(), max(base.height(), 34))
+        return QSize(0, max(base.height(), 34))
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         group: GroupView | None = index.data(GROUP_ROLE)

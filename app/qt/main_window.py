@@ -185,6 +185,7 @@ class MainWindow(QMainWindow):
         self.group_list.setModel(self.group_model)
         self.group_list.setItemDelegate(GroupDelegate(self.group_list))
         self.group_list.setAccessibleName("Groups")
+        self.group_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.group_list.selectionModel().currentRowChanged.connect(
             lambda current, _previous: self._group_row_selected(current.row())
         )

@@ -96,3 +96,17 @@ def test_the_window_title_counts_unread_messages(qtbot, relay, make_app) -> None
     couriers = next(g for g in alice.group_model.groups() if g.name == "Couriers")
     assert alice.select_group(couriers.group_id)
     qtbot.waitUntil(lambda: alice.windowTitle() == "Caucus", timeout=WAIT_MS)
+
+
+def test_a_long_group_name_is_shortened_not_scrolled_sideways(qtbot, relay, make_app) -> None:  # type: ignore[no-untyped-def]
+    """A case's group is named "Case: <title>": the list shortens it with "…" instead of
+    growing a sideways scroll bar (seen at the default width with two cases)."""
+    window = create_profile(qtbot, make_app("alice"), "Alice", relay.url)
+    create_group(qtbot, window, "Case: Unpaid invoice from Acme Studio, March and April")
+    window.show()
+    window.resize(1180, 720)
+    qtbot.waitUntil(lambda: window.group_model.rowCount() == 1, timeout=WAIT_MS)
+    groups = window.group_list
+    qtbot.waitUntil(lambda: groups.viewport().width() > 0, timeout=WAIT_MS)
+    assert groups.horizontalScrollBar().maximum() == 0
+    assert not groups.horizontalScrollBar().isVisible()
