@@ -115,7 +115,8 @@ async def cmd_device_remove(engine: Engine, args: argparse.Namespace) -> int:
     removed = await engine.devices.remove(args.device)
     if removed == 0:
         raise ClientError("that device is in none of your groups")
-    print(f"Removed from {removed} groups; it reads nothing sent from now on")
+    where = "1 group" if removed == 1 else f"{removed} groups"
+    print(f"Removed from {where}; it reads nothing sent from now on")
     return 0
 
 

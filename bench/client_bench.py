@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
+import pstats
 import signal
 import socket
 import subprocess
@@ -147,7 +149,7 @@ def raw_rate(items: list[bytes], count: int) -> float:
     return len(prepared) / (time.perf_counter() - start)
 
 
-async def main(count: int) -> None:
+async def main(count: int, profile: bool = False) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         port = free_port()
@@ -185,8 +187,13 @@ async def main(count: int) -> None:
             fetch_s = time.perf_counter() - t0
             raw_before = raw_rate(items, count)
 
+            profiler = cProfile.Profile() if profile else None
             t0 = time.perf_counter()
+            if profiler is not None:
+                profiler.enable()
             report = await bob.sync()
+            if profiler is not None:
+                profiler.disable()
             catch_up = time.perf_counter() - t0
             if report.messages != count:
                 raise SystemExit(f"expected {count} messages, got {report.messages}")
@@ -213,9 +220,16 @@ async def main(count: int) -> None:
         f" (before {raw_before:.0f}, after {raw_after:.0f})"
     )
     print(f"    ratio client/raw: {client_rate / raw:.2f} (target >= 0.6)")
+    if profiler is not None:
+        print("\nwhere the catch-up's time goes (--profile; profiling slows it down):")
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
-    asyncio.run(main(parser.parse_args().messages))
+    parser.add_argument(
+        "--profile", action="store_true", help="print where the catch-up's time goes"
+    )
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.messages, arguments.profile))

@@ -114,6 +114,7 @@ from app.core.queries import Queries
 from app.core.send_gate import SendHeld
 from app.core.store.backups import BackupSettings
 from app.core.transfer import Transfer, TransferCancelled, TransferProgress
+from app.core.verified_keys import VerifiedMark
 from app.core.views import (
     DEFAULT_CHANNEL,
     AttachmentView,
@@ -264,6 +265,7 @@ __all__ = [
     "Transfer",
     "TransferCancelled",
     "TransferProgress",
+    "VerifiedMark",
     "VoteReceipt",
     "WeakPassphrase",
     "WrongPassphrase",

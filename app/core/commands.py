@@ -257,9 +257,17 @@ class SetVerified(Command[None]):
     identity_pk: bytes
     name: str
     verified: bool
+    devices: bytes = b""  # MemberView.devices as shown when the numbers were compared
 
     async def run(self, engine: Engine) -> None:
-        set_verified(engine.db, self.identity_pk, self.name, self.verified, engine.context.now())
+        set_verified(
+            engine.db,
+            self.identity_pk,
+            self.name,
+            self.verified,
+            engine.context.now(),
+            self.devices,
+        )
 
 
 # -- messages ------------------------------------------------------------------------

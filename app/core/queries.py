@@ -22,7 +22,7 @@ from app.core.store import invites as invite_store
 from app.core.store import messages as message_store
 from app.core.store import profile as profile_store
 from app.core.store.messages import MessageRow
-from app.core.verified_keys import verified_keys
+from app.core.verified_keys import VerifiedMark, device_set_digest, verified_keys
 from app.core.views import (
     DEFAULT_CHANNEL,
     AttachmentView,
@@ -77,8 +77,8 @@ class Queries:
         """How many members have a registered ballot key (who a new ballot counts)."""
         return len(self.group_state(group_id)[0].ballot_roster())
 
-    def verified_keys(self) -> dict[bytes, str]:
-        """Identity keys this person verified -> the member's name at the time."""
+    def verified_keys(self) -> dict[bytes, VerifiedMark]:
+        """Identity keys this person verified -> the name and device set at the time."""
         return verified_keys(self.db)
 
     def forget(self, group_id: bytes | None = None) -> None:
@@ -175,6 +175,7 @@ class Queries:
                 role=_role_name(record.role),
                 identity_pk=record.identity_pk,
                 is_me=record.identity_pk == me,
+                devices=device_set_digest(state.devices_of(record.identity_pk)),
             )
             for record in state.people()  # one row per member, not per device
         ]

@@ -41,6 +41,7 @@ class MemberView:
     role: str  # "organizer" | "member"
     identity_pk: bytes
     is_me: bool
+    devices: bytes = b""  # digest of the member's linked device keys (empty: none)
 
 
 @dataclass(frozen=True)

@@ -170,7 +170,8 @@ class DevicesDialog(QDialog):
         self._bridge.submit(RemoveDevice(view.device_id), self._removed, self._failed)
 
     def _removed(self, groups: int) -> None:
-        self.status.setText(f"Removed from {groups} groups: it reads nothing sent from now on.")
+        where = "1 group" if groups == 1 else f"{groups} groups"
+        self.status.setText(f"Removed from {where}: it reads nothing sent from now on.")
         self.refresh()
 
     def _failed(self, error: Exception) -> None:

@@ -215,13 +215,17 @@ class MembersPanel(QWidget):
             if trust is Trust.VERIFIED:
                 item.setToolTip("You verified this member's safety number.")
             elif trust is Trust.CHANGED:
-                item.setToolTip("This member's key changed since you verified them.")
+                item.setToolTip(
+                    "This member's safety number changed since you verified them "
+                    "(a new key or a linked device)."
+                )
             self.list.addItem(item)
             if selected is not None and member.identity_pk == selected.identity_pk:
                 self.list.setCurrentItem(item)
         if changed:
             self.warning.setText(
-                "⚠ The key of " + ", ".join(changed) + " changed since you verified it. "
+                "⚠ The safety number of " + ", ".join(changed) + " changed since you "
+                "verified it (a new key or a linked device). "
                 "Compare safety numbers again before sharing anything sensitive."
             )
         self.warning.setVisible(bool(changed))

@@ -11,8 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.core.commands import SetVerified
 from app.core.engine import Engine
 from app.core.errors import NotPermittedHere
+from app.core.views import MemberView
 from crypto.ballot import BallotKind
 from crypto.commit import seal_commit
 from crypto.errors import DecryptionFailed, NotPermitted
@@ -232,15 +234,27 @@ def test_a_member_votes_once_whichever_device_it_uses(world) -> None:
 def test_the_safety_number_changes_for_a_verified_member_when_a_device_is_added(world) -> None:
     alice, bob, _ = world.engines
 
+    def alice_as_bob_sees_her(group_id: bytes) -> MemberView:
+        return next(m for m in bob.members(group_id) if m.name == "alice")
+
     async def scenario() -> tuple[bytes, str]:
         group_id = await alice.create_group("Riders")
         await befriend(alice, group_id, bob)
         before = bob.member_safety_number(group_id, alice.fingerprint)
+        # Bob compares numbers with Alice and marks her verified (as the dialog does).
+        shown = alice_as_bob_sees_her(group_id)
+        await SetVerified(shown.identity_pk, shown.name, True, shown.devices).run(bob)
+        assert bob.verified_keys()[shown.identity_pk].covers(shown.devices)
         await world.link(alice, 2)
         await bob.sync()
         return group_id, before
 
     group_id, before = run(scenario())
+    # The mark covered Alice as she was: with a device more, it no longer counts (the
+    # desktop shows "changed, compare again"), though her identity key is the same.
+    now = alice_as_bob_sees_her(group_id)
+    mark = bob.verified_keys()[now.identity_pk]
+    assert now.devices and not mark.covers(now.devices)
     after = bob.member_safety_number(group_id, alice.fingerprint)
     assert after != before and len(after) == 60
     assert after == alice.member_safety_number(group_id, bob.fingerprint)

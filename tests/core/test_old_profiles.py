@@ -16,6 +16,7 @@ from app.core.engine import Engine
 from app.core.profile import open_with_key, unlock_with_key
 from app.core.queries import Queries
 from app.core.store import ballots as ballot_store
+from app.core.verified_keys import VerifiedMark
 from crypto.key_schedule import EpochKeys
 from tests.core.harness import run
 
@@ -70,7 +71,7 @@ def test_an_old_profile_opens_upgraded_with_everything_kept(home: Path) -> None:
         assert run(engine.flush_outbox()) == 0  # nothing queued, nothing posted again
 
         alice_pk = next(m.identity_pk for m in engine.members(group_id) if m.name == "Alice")
-        assert engine.verified_keys() == {alice_pk: "Alice"}
+        assert engine.verified_keys() == {alice_pk: VerifiedMark("Alice", b"")}
     finally:
         run(engine.close())
 

@@ -11,7 +11,7 @@ import pytest
 from app.__main__ import _wants_desktop
 from app.core.profile import create_profile_with_key, open_with_key, unlock
 from app.core.queries import Queries
-from app.core.verified_keys import set_verified, verified_keys
+from app.core.verified_keys import VerifiedMark, set_verified, verified_keys
 
 
 def test_verified_keys_survive_a_restart(tmp_path: Path) -> None:
@@ -32,13 +32,13 @@ def test_verified_keys_survive_a_restart(tmp_path: Path) -> None:
     db.close()
 
     again = unlock(home, "pw")
-    assert verified_keys(again) == {bob_pk: "Bob"}
+    assert verified_keys(again) == {bob_pk: VerifiedMark("Bob", b"")}
     profile = Queries.reader(again).profile()
     assert (profile.name, profile.relay_url) == ("Alice", "http://127.0.0.1:1")
     again.close()
     # The key create_profile_with_key returned opens the database without Argon2id.
     reader = open_with_key(home, key)
-    assert verified_keys(reader) == {bob_pk: "Bob"}
+    assert verified_keys(reader) == {bob_pk: VerifiedMark("Bob", b"")}
     reader.close()
 
 

@@ -22,6 +22,7 @@ from app.core.api import (
 from app.core.engine import Engine
 from app.core.profile import open_with_key, unlock_with_key
 from app.core.queries import Queries
+from app.core.verified_keys import VerifiedMark
 from tests.core.harness import Clock, befriend, make_engine, make_relay, run, sync_all
 
 # Every column of the profile that holds key material; none may be read by the reader.
@@ -104,7 +105,7 @@ def test_commands_change_what_the_reader_shows(pair: World) -> None:
     assert said[-1].text == "sent through a command"
     roles = {m.name: m.role for m in reader.members(group_id)}
     assert roles == {"alice": "organizer", "bob": "organizer"}
-    assert reader.verified_keys() == {bob.identity.public_key: "bob"}
+    assert reader.verified_keys() == {bob.identity.public_key: VerifiedMark("bob", b"")}
     assert reader.group(group_id).unread == 0
     reader.db.close()
 

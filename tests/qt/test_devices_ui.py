@@ -65,5 +65,5 @@ def test_link_list_and_remove_a_device(qtbot, relay, make_app, tmp_path: Path) -
     dialog.list.setCurrentRow(row)
     assert dialog.remove_button.isEnabled()
     click(qtbot, dialog.remove_button)
-    qtbot.waitUntil(lambda: "Removed from 1 groups" in dialog.status.text(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "Removed from 1 group:" in dialog.status.text(), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: dialog.list.count() == 1, timeout=WAIT_MS)

@@ -3,6 +3,7 @@ messages opens with one page, older pages come when the top is in sight."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 
@@ -83,6 +84,13 @@ def test_key_change_is_flagged() -> None:
     store.mark_verified(bob)
     assert store.trust(bob) is Trust.VERIFIED
     assert store.trust(impostor) is Trust.CHANGED
+    # Bob links a laptop: same key, another safety number, so the mark no longer holds
+    # until the numbers are compared again.
+    bob_with_laptop = dataclasses.replace(bob, devices=b"\x07" * 32)
+    assert store.trust(bob_with_laptop) is Trust.CHANGED
+    store.mark_verified(bob_with_laptop)
+    assert store.trust(bob_with_laptop) is Trust.VERIFIED
+    assert store.trust(bob) is Trust.CHANGED  # and removing it changes the number again
     store.clear(bob)
     assert store.trust(impostor) is Trust.UNVERIFIED
 

@@ -55,6 +55,7 @@ class VerifiedKeyRow:
     identity_pk: bytes
     name: str  # the member's display name when verified
     verified_at: int  # ms since the Unix epoch
+    devices: bytes  # digest of the member's linked device keys then (empty: none)
 
 
 def insert_profile(
@@ -100,15 +101,20 @@ def replace_delivery_key(db: Database, delivery_secret: bytes, delivery_cert: by
 
 def verified_keys(db: Database) -> list[VerifiedKeyRow]:
     return [
-        VerifiedKeyRow(bytes(pk), str(name), int(at))
-        for pk, name, at in db.all("SELECT identity_pk, name, verified_at FROM verified_keys")
+        VerifiedKeyRow(bytes(pk), str(name), int(at), bytes(devices))
+        for pk, name, at, devices in db.all(
+            "SELECT identity_pk, name, verified_at, devices FROM verified_keys"
+        )
     ]
 
 
-def save_verified(db: Database, identity_pk: bytes, name: str, verified_at: int) -> None:
+def save_verified(
+    db: Database, identity_pk: bytes, name: str, verified_at: int, devices: bytes
+) -> None:
     db.execute(
-        "INSERT OR REPLACE INTO verified_keys (identity_pk, name, verified_at) VALUES (?, ?, ?)",
-        (identity_pk, name, verified_at),
+        "INSERT OR REPLACE INTO verified_keys (identity_pk, name, verified_at, devices)"
+        " VALUES (?, ?, ?, ?)",
+        (identity_pk, name, verified_at, devices),
     )
 
 

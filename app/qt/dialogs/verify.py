@@ -105,12 +105,13 @@ class VerifyDialog(QDialog):
             self.state.setText(f"✔ You have verified {self._member.name}.")
         elif trust is Trust.CHANGED:
             self.state.setText(
-                f"⚠ {self._member.name}'s key is not the one you verified before. "
+                f"⚠ {self._member.name}'s safety number is not the one you verified: "
+                "their key or their linked devices changed. "
                 "Compare the numbers again before trusting it."
             )
         else:
             self.state.setText(f"{self._member.name} is not verified yet.")
-        self.mark.setVisible(trust is not Trust.VERIFIED)
+        self.mark.setVisible(trust is not Trust.VERIFIED)  # CHANGED: verify the new number
         self.unmark.setVisible(trust is Trust.VERIFIED)
 
     def _mark(self) -> None:
