@@ -260,6 +260,7 @@ def test_a_joiner_is_not_warned_about_messages_sent_before_it_joined(world: Worl
         await world.opener.send_text(group_id, "hello")
         await sync_all(world.late)
         assert world.late.db.all("SELECT detail FROM warnings") == []
-        assert [m.warning for m in world.late.messages(group_id)] == [None, None]
+        said = [m for m in world.late.messages(group_id) if m.kind == "text"]
+        assert [(m.text, m.warning) for m in said] == [("after", None), ("hello", None)]
 
     run(scenario())
