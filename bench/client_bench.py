@@ -222,7 +222,7 @@ async def main(count: int, profile: bool = False) -> None:
     print(f"    ratio client/raw: {client_rate / raw:.2f} (target >= 0.6)")
     if profiler is not None:
         print("\nwhere the catch-up's time goes (--profile; profiling slows it down):")
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
 
 
 if __name__ == "__main__":

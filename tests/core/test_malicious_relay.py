@@ -460,3 +460,54 @@ def test_withheld_commit_is_reported(world: World) -> None:
 
     run(go())
     assert any("withholding" in w for w in warnings_of(world.carol, group_id))
+
+
+@pytest.mark.parametrize("forged_at", [(0,), (6,), (29, 30, 32), (38,), (5, 6, 21)])
+def test_a_forged_signature_anywhere_in_a_page_is_refused(
+    world: World, forged_at: tuple[int, ...]
+) -> None:
+    """Catch-up checks signatures on worker threads ahead of storing (app/core/
+    message_lookahead.py): each verdict must reach its own message, whatever its place in
+    a page of two senders. Carol's modified client posts messages in her own chain, some
+    signed by a stranger's key; Bob stores exactly the genuine ones, in relay order."""
+    group_id = setup_group(world)
+    session = world.carol.session(group_id)
+    keys, chain = session.keys, session.send_chain
+    assert keys is not None and chain is not None
+    stranger = Identity.generate(os.urandom, world.clock())
+    relay = world.carol.relay(session.relay_url)
+    expected: list[str] = []
+
+    async def go() -> None:
+        nonlocal chain
+        prev = bytes(32)
+        for i in range(40):
+            if i % 4 == 3:  # Alice, an honest member, in the same page
+                await world.alice.send_text(group_id, f"alice {i}")
+                expected.append(f"alice {i}")
+                continue
+            forged = i in forged_at
+            text = f"forged {i}" if forged else f"carol {i}"
+            assert chain is not None
+            sealed = seal_message(
+                keys,
+                chain,
+                stranger if forged else world.carol.identity,
+                ContentType.TEXT,
+                TextBody(bytes(16), text).encode(),
+                world.clock(),
+                session.state.head,
+                prev,
+                os.urandom,
+            )
+            await relay.post_item(session.mailbox_id, keys.mailbox_cap, sealed.item)
+            chain = sealed.chain
+            if not forged:
+                prev = sealed.message_hash
+                expected.append(text)
+        await world.bob.sync()
+
+    run(go())
+    assert [text for text, _ in messages_of(world.bob, group_id)] == expected
+    refused = [w for w in warnings_of(world.bob, group_id) if "BadSignature" in w]
+    assert len(refused) == len(forged_at)
