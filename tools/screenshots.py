@@ -32,6 +32,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from app.core.devices import DeviceView
 from app.core.engine import Engine
 from app.core.profile import create_profile
+from app.core.views import MemberView
 from app.qt.backups import RestoreDialog
 from app.qt.controller import AppController, LaunchOptions
 from app.qt.devices import DevicesDialog
@@ -162,6 +163,22 @@ async def _seed(root: Path, relay_url: str) -> None:
     finally:
         for engine in engines.values():
             await engine.close()
+
+
+async def _link_laptop(root: Path, relay_url: str, member: str) -> None:
+    """``member`` links a second computer (docs/protocol.md 8.4): their safety number
+    changes for everyone in their groups."""
+    _profile(root / f"{member}-laptop", "Laptop", relay_url)
+    first = Engine.open(root / member, PASSPHRASE)
+    laptop = Engine.open(root / f"{member}-laptop", PASSPHRASE)
+    try:
+        code = await first.link_device()
+        await laptop.devices.add(code)
+        await first.sync()
+        await laptop.sync()
+    finally:
+        await first.close()
+        await laptop.close()
 
 
 def _pump(app: QApplication, until: Callable[[], bool], timeout_s: float = 30.0) -> None:
@@ -649,6 +666,27 @@ def main() -> int:
             if window.dialog is None:
                 raise SystemExit("no verification dialog")
             _save(window.dialog, out, f"verify{suffix}")
+            window.dialog.close()
+
+            # Issue #13: Chidi, whom Alice verified, links a laptop: the number changed,
+            # so the mark turns into a warning until they compare again.
+            asyncio.run(_link_laptop(root, relay.url, "chidi"))
+            group_id = window.current_group().group_id  # type: ignore[union-attr]
+
+            def chidi_now() -> MemberView:
+                return next(m for m in window.reader.members(group_id) if m.name == "Chidi")
+
+            window.reader.forget(group_id)
+            _pump(app, lambda: bool(chidi_now().devices))
+            window.members.refresh()
+            _pump(app, lambda: "⚠" in window.members.warning.text())
+            _settle(app)
+            _save(window.members, out, f"members-changed{suffix}")
+            window.open_verify_dialog(chidi_now())
+            _settle(app)
+            if window.dialog is None:
+                raise SystemExit("no verification dialog")
+            _save(window.dialog, out, f"verify-changed{suffix}")
             window.dialog.close()
 
             window.open_invite_dialog()

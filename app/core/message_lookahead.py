@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from crypto.ballot.transport import open_inner
@@ -87,7 +87,10 @@ class Prepared:
         """The worker's verdict when asked about this message under the key it was
         checked with; a fresh check for anything else."""
         if signed is self.message.signed and public_key == self.sender_pk:
-            return self.verdicts.result()[self.position]
+            try:
+                return self.verdicts.result()[self.position]
+            except (CancelledError, UsageError):  # the pool was closed: check here
+                pass
         return verify_signed(signed, public_key)
 
 

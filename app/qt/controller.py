@@ -86,8 +86,8 @@ class LaunchOptions:
 class _IdleWatcher(QObject):
     """Restarts the idle timer on any keyboard or mouse use anywhere in the app."""
 
-    def __init__(self, timer: QTimer) -> None:
-        super().__init__()
+    def __init__(self, timer: QTimer, parent: QObject) -> None:
+        super().__init__(parent)  # goes with the controller, on the GUI thread
         self._timer = timer
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -138,7 +138,7 @@ class AppController(QObject):
         self.idle_timer = QTimer(self)
         self.idle_timer.setSingleShot(True)
         self.idle_timer.timeout.connect(self._idle)
-        self._idle_watcher = _IdleWatcher(self.idle_timer)
+        self._idle_watcher = _IdleWatcher(self.idle_timer, self)
         app = QApplication.instance()
         if app is not None:
             app.installEventFilter(self._idle_watcher)

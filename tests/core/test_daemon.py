@@ -197,14 +197,18 @@ def test_a_message_sent_through_one_daemon_reaches_the_others_subscriber(
         assert (note["message"]["sender"], note["message"]["status"]) == ("Alice", "received")
         for line in streaming.stdout:  # `caucus rpc subscribe`: the same, one per line
             streamed = json.loads(line)
-            if streamed["method"] == "message":
+            # Bob's own join comes first, as an event line; then Alice's words.
+            if streamed["method"] == "message" and streamed["params"]["message"]["kind"] == "text":
                 assert streamed["params"] == note
                 break
         else:
             raise AssertionError("`caucus rpc subscribe` ended without the message")
         over_socket = to_bob.result("messages", {"group": group_id})
-        assert [m["text"] for m in over_socket] == ["Vote at 6"]
-        assert to_bob.result("messages", {"group": group_id, "limit": 1}) == over_socket
+        assert [(m["kind"], m["text"]) for m in over_socket] == [
+            ("event", "Bob joined with Alice's invite"),
+            ("text", "Vote at 6"),
+        ]
+        assert to_bob.result("messages", {"group": group_id, "limit": 1}) == over_socket[-1:]
         members = to_alice.result("members", {"group": "Freelancers"})
         assert sorted(m["name"] for m in members) == ["Alice", "Bob"]
 

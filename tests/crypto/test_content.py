@@ -63,7 +63,7 @@ def test_text_codec_rejects_bad_input() -> None:
         TextBody.decode(TextBody(DEFAULT_CHANNEL, "hi").encode()[:-1])
 
 
-@pytest.mark.parametrize("content_type", [0, 7, 15, *BALLOT_TYPES, *DOCUMENT_TYPES, 48, 255])
+@pytest.mark.parametrize("content_type", [0, 8, 15, *BALLOT_TYPES, *DOCUMENT_TYPES, 48, 255])
 def test_unregistered_types_are_rejected(content_type: int) -> None:
     with pytest.raises(MalformedData, match="unknown content type"):
         parse_content(content_type, TextBody(DEFAULT_CHANNEL, "hi").encode())

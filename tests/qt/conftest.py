@@ -65,9 +65,11 @@ def relay(tmp_path: Path) -> Iterator[RestartableRelay]:
 def make_app(qtbot, tmp_path: Path) -> Iterator[Callable[..., AppController]]:  # type: ignore[no-untyped-def]
     """``make_app("alice")`` → a started AppController with its own profile directory."""
     made: list[AppController] = []
+    stores: list[QSettings] = []
 
     def factory(name: str, **options: object) -> AppController:
         store = QSettings(str(tmp_path / f"{name}-settings.ini"), QSettings.Format.IniFormat)
+        stores.append(store)
         controller = AppController(
             LaunchOptions(home=tmp_path / name, use_keyring=False, **options),  # type: ignore[arg-type]
             settings=DesktopSettings(store),
@@ -82,3 +84,5 @@ def make_app(qtbot, tmp_path: Path) -> Iterator[Callable[..., AppController]]:  
         # In the app the controller lives as long as the process; here it goes now, on
         # this thread, rather than whenever (and wherever) the collector gets to it.
         shiboken6.delete(controller)
+    for store in stores:  # the test's settings files, likewise
+        shiboken6.delete(store)

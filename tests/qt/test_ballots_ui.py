@@ -188,10 +188,10 @@ def test_a_ballot_shows_in_the_chat_as_one_line_that_opens_the_ballots(
     bob_tabs.show_chat()
     model = bob.message_model
 
-    def event_row() -> int:
+    def event_row() -> int:  # the ballot's line (Bob's join has a line too)
         for row in range(model.rowCount()):
             message = model.message_at(row)
-            if message is not None and message.kind == "event":
+            if message is not None and message.kind == "event" and message.opens == "ballots":
                 return row
         return -1
 

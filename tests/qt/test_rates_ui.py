@@ -109,8 +109,9 @@ def _board() -> RatesBoard:
 def test_table_and_chart_show_the_figures_of_a_board(qtbot) -> None:  # type: ignore[no-untyped-def]
     from app.qt.engine_bridge import EngineBridge
 
-    bridge = EngineBridge()
+    bridge = EngineBridge()  # never started: the panel only shows what it is given
     panel = RatesPanel(bridge)
+    bridge.setParent(panel)  # goes with the panel, on this thread
     qtbot.addWidget(panel)
     panel.resize(900, 700)
     panel.show()
