@@ -46,6 +46,7 @@ from app.core.errors import (
     RelayUnavailable,
 )
 from app.core.events import (
+    DeviceLinked,
     GroupChanged,
     GroupJoined,
     Listener,
@@ -390,7 +391,7 @@ class Engine(Queries):
         """
         sync = SyncPass()
         joined = await self._admission.sync_inboxes(sync)
-        joined += await self.devices.sync(sync)
+        joined += await self._sync_devices(sync)
         admitted = await self._admission.sync_invites(sync)
         messages = commits = 0
         for group_id in self.active_group_ids():
@@ -403,6 +404,16 @@ class Engine(Queries):
         unsent = await self._outbox.flush_outbox(sync)
         self.db.scrub()  # deleted keys leave the write-ahead log (docs/protocol.md 3.2)
         return SyncReport(messages, commits, tuple(joined), admitted, tuple(sync.warnings), unsent)
+
+    async def _sync_devices(self, sync: SyncPass) -> list[bytes]:
+        """Answer shown link codes and install a received link bundle (8.4); when the
+        bundle made this profile a linked device, say so (``DeviceLinked``): the member's
+        identity and name it now acts under reach an engine only when it is opened."""
+        unlinked = self.devices.own_cert() is None
+        joined = await self.devices.sync(sync)
+        if unlinked and self.devices.own_cert() is not None:
+            self.context.events.emit(DeviceLinked(len(joined)))
+        return joined
 
     async def _sync_group_step(
         self, group_id: bytes, sync: SyncPass, *, wait: float
@@ -517,6 +528,7 @@ class Engine(Queries):
                         )
                 sync = SyncPass()
                 await self._admission.sync_inboxes(sync)
+                await self._sync_devices(sync)  # answer a shown link code within a tick
                 await self._admission.sync_invites(sync)
                 for group_id in self.active_group_ids():
                     await self._maintain_step(group_id, sync, idle_ms=HELP_IDLE_MS)
