@@ -48,7 +48,7 @@ _ELSEWHERE = (
 )
 _USED = (
     "this link code was used already or has expired: show a new one on your other "
-    "computer (Your devices… → Link a new device) and paste it here"
+    "computer and paste it here"
 )
 
 

@@ -64,6 +64,7 @@ __all__ = ["AppController", "LaunchOptions"]
 log = logging.getLogger("caucus.qt")
 
 BACKUP_CHECK_MS = 15 * 60 * 1000  # how often the desktop asks whether a backup is due
+LINK_CANCELLED = "Linking cancelled. To try again, show a new code on your other computer."
 LINK_CODE_HERE = (
     "That is a link code: it links a new computer, in that computer's first run. "
     "This computer already has a profile."
@@ -298,8 +299,9 @@ class AppController(QObject):
         def failed(error: BaseException) -> None:
             self._link_cancel = None
             if self.first_run is not None:
-                cancelled = isinstance(error, LinkCancelled)
-                self.first_run.link_failed("" if cancelled else human_error(error))
+                self.first_run.link_failed(
+                    LINK_CANCELLED if isinstance(error, LinkCancelled) else human_error(error)
+                )
 
         self._run_job(self._remembering(request.remember_key, work), done, failed)
 

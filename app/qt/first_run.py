@@ -11,7 +11,8 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTime, Signal
+from PySide6.QtGui import QTextOption
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
@@ -68,6 +69,7 @@ class NewLinkedDevice:
 
 
 LINK_SCHEME = "caucus://link"
+LINK_CODE_MINUTES = 10  # how long the first device answers a code (docs/protocol.md 8.4)
 
 
 def is_link_code(text: str) -> bool:
@@ -327,9 +329,17 @@ class FirstRunScreen(QWidget):
         if code:
             self.link_code.setPlainText(code.strip())
         self.link_note.setText(note)
-        self.link_note.setVisible(bool(note))
+        self._link_form.setRowVisible(self.link_note, bool(note))
         self.pages.setCurrentWidget(self.link_page)
+        self._fit_height()
         (self.link_fields.passphrase if code else self.link_code).setFocus()
+
+    def _fit_height(self) -> None:
+        """Grow the window to the page's height: the link page has more rows than the
+        default size holds, and a squeezed form draws one row over the next."""
+        hint = self.sizeHint().height()
+        if self.height() < hint:
+            self.resize(self.width(), hint)
 
     def open_start(self) -> None:
         self.pages.setCurrentWidget(self.start_page)
@@ -432,13 +442,20 @@ class FirstRunScreen(QWidget):
         self.link_code = QPlainTextEdit()
         self.link_code.setAccessibleName("Link code")
         self.link_code.setPlaceholderText("Paste the link code: caucus://link#…")
-        self.link_code.setFixedHeight(64)
+        self.link_code.setFixedHeight(76)  # three lines: no scroll bar over the code
+        # Break the code anywhere (it has no words): fewer lines than breaking at "-".
+        self.link_code.setWordWrapMode(QTextOption.WrapMode.WrapAnywhere)
         self.link_code.setTabChangesFocus(True)
         self.link_code.textChanged.connect(self._link_code_changed)
-        self.link_relay = muted_label(
-            "On your other computer: Your devices… → Link a new device, then copy the code."
+        self.link_heading = QLabel("Link to your account on another computer")
+        self.link_heading.setObjectName("chatTitle")
+        self.link_how = muted_label(
+            "On your other computer, open Caucus, choose Caucus → Your devices… → Link a "
+            "new device, and copy the code it shows (or type it from there)."
         )
-        self.link_relay.setAccessibleName("Where the link code comes from")
+        self.link_how.setAccessibleName("Where the link code comes from")
+        self.link_relay = muted_label("The server address comes from the link code.")
+        self.link_relay.setAccessibleName("Relay from the link code")
         self.link_fields = _ProfileFields(
             keyring_available,
             keyring_reason,
@@ -457,7 +474,11 @@ class FirstRunScreen(QWidget):
 
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        form.addRow("", self.link_note)
+        form.addRow(self.link_heading)
+        form.addRow(self.link_how)
+        form.addRow(self.link_note)
+        form.setRowVisible(self.link_note, False)
+        self._link_form = form
         form.addRow("Link code", self.link_code)
         form.addRow("", self.link_relay)
         self.link_fields.add_rows(form)
@@ -482,9 +503,7 @@ class FirstRunScreen(QWidget):
         except ClientError:
             self._link_relay = None
         if not text:
-            self.link_relay.setText(
-                "On your other computer: Your devices… → Link a new device, then copy the code."
-            )
+            self.link_relay.setText("The server address comes from the link code.")
         elif self._link_relay is None:
             self.link_relay.setText("This is not a whole link code yet.")
         else:
@@ -520,15 +539,17 @@ class FirstRunScreen(QWidget):
     def _waiting_page(self) -> QWidget:
         page = QWidget()
         self.waiting_title = QLabel("Linking this computer…")
-        self.waiting_title.setObjectName("sectionTitle")
+        self.waiting_title.setObjectName("chatTitle")
         self.waiting_title.setAccessibleName("Linking status")
         self.waiting_progress = QProgressBar()
         self.waiting_progress.setRange(0, 0)  # busy: no way to know how long
         self.waiting_progress.setTextVisible(False)
-        self.waiting_progress.setFixedHeight(6)
+        self.waiting_progress.setFixedHeight(4)
         self.waiting_progress.setAccessibleName("Waiting for your other computer")
         self.waiting_text = muted_label("")
         self.waiting_text.setAccessibleName("What happens now")
+        self.waiting_details = muted_label("")
+        self.waiting_details.setAccessibleName("This computer's name and server")
         self.cancel_link = QPushButton("Cancel")
         self.cancel_link.setAccessibleName("Stop linking this computer")
         self.cancel_link.clicked.connect(self._cancel_link)
@@ -541,6 +562,7 @@ class FirstRunScreen(QWidget):
         layout.addWidget(self.waiting_title)
         layout.addWidget(self.waiting_progress)
         layout.addWidget(self.waiting_text)
+        layout.addWidget(self.waiting_details)
         layout.addStretch(1)
         layout.addLayout(buttons)
         return page
@@ -550,12 +572,18 @@ class FirstRunScreen(QWidget):
         then (``waiting``) while the other computer has to answer."""
         self.cancel_link.setEnabled(True)
         self.cancel_link.setText("Cancel")
+        name = self.link_fields.name.text().strip()
+        self.waiting_details.setText(
+            f"This computer appears as “{name}” in your list of devices. "
+            f"Server: {self._link_relay or ''}"
+        )
         if waiting:
+            until = QTime.currentTime().addSecs(LINK_CODE_MINUTES * 60).toString("HH:mm")
             self.waiting_title.setText("Waiting for your other computer")
             self.waiting_text.setText(
                 "Open Caucus there: it answers on its own within a few seconds, and this "
                 "computer then gets your groups and recent history. The code works once, "
-                "for 10 minutes."
+                f"for 10 minutes (until {until})."
             )
         else:
             self.waiting_title.setText("Linking this computer…")
@@ -572,7 +600,10 @@ class FirstRunScreen(QWidget):
     def link_failed(self, message: str) -> None:
         """Back to the link form, everything typed still there, with one line on why."""
         self.pages.setCurrentWidget(self.link_page)
+        if message and not message.endswith((".", "?", "!")):
+            message += "."
         show_error(self.link_error, message or None)
+        self._fit_height()
         self.link_code.setFocus()
 
     # -- start a union ----------------------------------------------------------------

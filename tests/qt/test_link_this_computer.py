@@ -154,6 +154,7 @@ def test_a_bad_code_is_one_line_and_leaves_nothing_in_the_way(  # type: ignore[n
         click(qtbot, screen.cancel_link)
         qtbot.waitUntil(lambda: not app.busy(), timeout=WAIT_MS)
         assert screen.pages.currentWidget() is screen.link_page
+        assert "Linking cancelled" in screen.link_error.text()
         assert not profile_exists(home)
 
         # A fresh code from the first device, the same form: this time it links.
