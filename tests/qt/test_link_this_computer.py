@@ -171,7 +171,9 @@ def test_a_bad_code_is_one_line_and_leaves_nothing_in_the_way(  # type: ignore[n
         loop.close()
 
 
-def test_a_link_code_in_the_invite_field_opens_the_link_door(qtbot, relay, make_app) -> None:  # type: ignore[no-untyped-def]
+def test_a_link_code_in_the_invite_field_opens_the_link_door(  # type: ignore[no-untyped-def]
+    qtbot, relay, make_app, tmp_path: Path
+) -> None:
     app = make_app("laptop")
     screen = app.first_run
     click(qtbot, screen.join_door)
@@ -181,6 +183,21 @@ def test_a_link_code_in_the_invite_field_opens_the_link_door(qtbot, relay, make_
     assert screen.link_code.toPlainText() == code
     assert screen.link_note.isVisible() and "not an invite" in screen.link_note.text()
     assert screen.invite_code.toPlainText() == ""
+
+    # And the other way round: an invite pasted as a link code goes to the join door.
+    organizer = _first_device(tmp_path, relay.url)
+    loop = asyncio.new_event_loop()
+    try:
+        group_id = loop.run_until_complete(organizer.create_group("Riders"))
+        invite = loop.run_until_complete(organizer.create_invite(group_id))
+    finally:
+        loop.run_until_complete(organizer.close())
+        loop.close()
+    screen.link_code.setPlainText(invite)
+    assert screen.pages.currentWidget() is screen.join_page
+    assert screen.invite_code.toPlainText() == invite
+    assert "not a link code" in screen.join_error.text() and screen.join_error.isVisible()
+    assert screen.link_code.toPlainText() == ""
 
 
 def test_the_app_opened_with_a_link_code_shows_the_link_door(qtbot, relay, make_app) -> None:  # type: ignore[no-untyped-def]
