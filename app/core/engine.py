@@ -37,7 +37,7 @@ from app.core.client_reports import ClientReports
 from app.core.conversation import Conversation
 from app.core.database import Database
 from app.core.delivery_keys import KeyPolicy, keep_key
-from app.core.devices import Devices, member_of
+from app.core.devices import LINK_TTL_MS, Devices, member_of
 from app.core.documents import DocumentService
 from app.core.epoch_entry import enter_epoch
 from app.core.errors import (
@@ -68,6 +68,7 @@ from app.core.rates import RatesService
 from app.core.relay_client import DEFAULT_TIMEOUTS, RelayClient, RelayTimeouts
 from app.core.relay_health import RelayHealth
 from app.core.restored import RestoredGate
+from app.core.store import devices as device_store
 from app.core.store import groups
 from app.core.store import invites as invite_store
 from app.core.store import profile as profile_store
@@ -93,6 +94,7 @@ from crypto.key_schedule import EpochKeys, cap_hash
 __all__ = ["Engine", "SyncReport", "wall_clock_ms"]
 
 REKEY_INTERVAL_MS = 7 * 24 * 3600 * 1000
+_STALE_LINK_EVERY_MS = 60_000  # run reads a link request older than its TTL this often
 
 
 def wall_clock_ms() -> int:
@@ -170,6 +172,7 @@ class Engine(Queries):
         self.description = Description(self.context, self._groups, self._groups)
         self.previews = Previews(self.context, self._groups)
         self.cases = CaseService(self.context, self._groups, self._outbox, self, self)
+        self._stale_links_read_at = 0  # when run last read links older than their TTL
         self._name_old_join_requests()
 
     def _name_old_join_requests(self) -> None:
@@ -415,6 +418,21 @@ class Engine(Queries):
             self.context.events.emit(DeviceLinked(len(joined)))
         return joined
 
+    def _links_due(self) -> bool:
+        """Whether ``run``'s tick reads link mailboxes: every tick while a link is
+        younger than its 10 minutes, then once a minute (an old request may still find
+        its bundle, say after a week offline, but need not ask the relay every tick)."""
+        links = device_store.open_links(self.db, "show") + device_store.open_links(self.db, "add")
+        if not links:
+            return False
+        now = self.context.now()
+        if any(now - link.created_at <= LINK_TTL_MS for link in links):
+            return True
+        if now - self._stale_links_read_at < _STALE_LINK_EVERY_MS:
+            return False
+        self._stale_links_read_at = now
+        return True
+
     async def _sync_group_step(
         self, group_id: bytes, sync: SyncPass, *, wait: float
     ) -> tuple[int, int] | None:
@@ -528,7 +546,8 @@ class Engine(Queries):
                         )
                 sync = SyncPass()
                 await self._admission.sync_inboxes(sync)
-                await self._sync_devices(sync)  # answer a shown link code within a tick
+                if self._links_due():
+                    await self._sync_devices(sync)  # a shown code is answered within a tick
                 await self._admission.sync_invites(sync)
                 for group_id in self.active_group_ids():
                     await self._maintain_step(group_id, sync, idle_ms=HELP_IDLE_MS)

@@ -23,6 +23,7 @@ from app.core.api import (
     link_new_profile,
     profile_exists,
 )
+from app.core.devices import LINK_TTL_MS
 from relay.embedded import EmbeddedRelay
 
 WAIT_S = 30.0
@@ -108,3 +109,42 @@ def test_a_garbled_code_creates_nothing(tmp_path: Path) -> None:
             cost="interactive",
         )
     assert not (tmp_path / "mine").exists()
+
+
+def test_the_sync_loop_reads_an_old_link_request_once_a_minute(
+    tmp_path: Path, relay_url: str
+) -> None:
+    """``Engine.run`` reads link mailboxes every tick while a link is young (so a shown
+    code is answered within seconds) and an unanswered old request once a minute."""
+    clock = [int(time.time() * 1000)]
+
+    def engine_at(home: Path, name: str) -> Engine:
+        db = create_profile(
+            home,
+            name=name,
+            relay_url=relay_url,
+            passphrase=PASSPHRASE,
+            rng=os.urandom,
+            now=clock[0],
+            cost="interactive",
+        )
+        return Engine(db, clock_ms=lambda: clock[0])
+
+    first, laptop = engine_at(tmp_path / "first", "Dana"), engine_at(tmp_path / "laptop", "L")
+    loop = asyncio.new_event_loop()
+    try:
+        assert not laptop._links_due()  # no link: nothing to read
+        code = loop.run_until_complete(first.link_device())
+        loop.run_until_complete(laptop.devices.add(code))
+        assert first._links_due() and laptop._links_due() and laptop._links_due()
+        clock[0] += LINK_TTL_MS + 1  # nobody answered in time
+        assert laptop._links_due()
+        assert not laptop._links_due()
+        clock[0] += 59_000
+        assert not laptop._links_due()
+        clock[0] += 1_000
+        assert laptop._links_due()
+    finally:
+        for engine in (first, laptop):
+            loop.run_until_complete(engine.close())
+        loop.close()
