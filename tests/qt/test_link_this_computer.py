@@ -265,3 +265,13 @@ def test_a_profile_linked_while_the_app_runs_is_opened_again_as_the_member(  # t
     finally:
         loop.run_until_complete(first.close())
         loop.close()
+
+
+def test_a_link_code_handed_to_a_computer_with_a_profile_says_what_it_is(  # type: ignore[no-untyped-def]
+    qtbot, relay, make_app
+) -> None:
+    app = make_app("alice")
+    window = create_app_profile(qtbot, app, "Alice", relay.url)
+    app.handle_link(LinkCode.generate(relay.url, os.urandom).encode())
+    assert window.dialog is None  # not the join dialog with a confusing error
+    assert window.statusBar().currentMessage().startswith("That is a link code")
