@@ -8,10 +8,15 @@ import os
 import time
 from pathlib import Path
 
+import shiboken6
+from PySide6.QtCore import QSettings
+
 from app.core.api import Engine, create_profile, profile_exists
-from app.qt.controller import AppController
+from app.core.relay_client import RelayTimeouts
+from app.qt.controller import AppController, LaunchOptions
 from app.qt.first_run import FirstRunScreen
 from app.qt.message_model import Roles
+from app.qt.settings import DesktopSettings
 from crypto.device_link import LinkCode
 from tests.qt.helpers import (
     PASSPHRASE,
@@ -275,3 +280,31 @@ def test_a_link_code_handed_to_a_computer_with_a_profile_says_what_it_is(  # typ
     app.handle_link(LinkCode.generate(relay.url, os.urandom).encode())
     assert window.dialog is None  # not the join dialog with a confusing error
     assert window.statusBar().currentMessage().startswith("That is a link code")
+
+
+def test_a_relay_that_cannot_be_reached_is_one_line_and_leaves_nothing(  # type: ignore[no-untyped-def]
+    qtbot, relay, tmp_path: Path
+) -> None:
+    code = LinkCode.generate(relay.url, os.urandom).encode()
+    relay.stop()
+    store = QSettings(str(tmp_path / "laptop-settings.ini"), QSettings.Format.IniFormat)
+    app = AppController(
+        LaunchOptions(home=tmp_path / "laptop", use_keyring=False, join_code=code),
+        settings=DesktopSettings(store),
+        engine_options={"timeouts": RelayTimeouts(connect=0.5, attempt=0.5, budget=1.0)},
+    )
+    try:
+        app.start()
+        screen = app.first_run
+        assert screen is not None and screen.pages.currentWidget() is screen.link_page
+        _fill_link_door(qtbot, screen, code)
+        click(qtbot, screen.link_button)
+        qtbot.waitUntil(lambda: screen.link_error.isVisible(), timeout=WAIT_MS)
+        message = screen.link_error.text()
+        assert "cannot be reached right now" in message and relay.url in message
+        assert "\n" not in message
+        assert not profile_exists(tmp_path / "laptop")
+        assert screen.link_code.toPlainText() == code  # nothing typed is lost
+    finally:
+        app.shutdown()
+        shiboken6.delete(app)
