@@ -1,6 +1,7 @@
 """Render the desktop app's main screens offscreen to PNG files under docs/screenshots/.
 
-    python tools/screenshots.py [--out docs/screenshots] [--theme light|dark]
+    python tools/screenshots.py [--out docs/screenshots] [--theme light|dark] [--width N]
+                                [--only all|cases|link]
 
 Everything is real: an embedded relay on loopback, headless engines for the other
 members, and the app itself opening Alice's profile. Run it after changing a screen and
