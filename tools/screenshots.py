@@ -1,6 +1,7 @@
 """Render the desktop app's main screens offscreen to PNG files under docs/screenshots/.
 
-    python tools/screenshots.py [--out docs/screenshots] [--theme light|dark]
+    python tools/screenshots.py [--out docs/screenshots] [--theme light|dark] [--width N]
+                                [--only all|cases|link]
 
 Everything is real: an embedded relay on loopback, headless engines for the other
 members, and the app itself opening Alice's profile. Run it after changing a screen and
@@ -40,6 +41,7 @@ from app.qt.dialogs.invite import InviteDialog
 from app.qt.settings import DesktopSettings
 from app.qt.theme import apply_theme
 from crypto.ballot import BallotKind
+from crypto.device_link import LinkCode
 from crypto.group_log import Role
 from relay.embedded import EmbeddedRelay
 
@@ -575,6 +577,49 @@ def _cases(app: QApplication, root: Path, out: Path, suffix: str, width: int) ->
     alice.shutdown()
 
 
+async def _link_code(home: Path) -> str:
+    engine = Engine.open(home, PASSPHRASE)
+    try:
+        return await engine.link_device()
+    finally:
+        await engine.close()
+
+
+def _link_screens(app: QApplication, root: Path, out: Path, suffix: str, width: int) -> None:
+    """The first run's doors, the "Link this computer" form, and the waiting screen
+    while Alice's other computer (here: not running) has to answer; then Cancel."""
+    code = asyncio.run(_link_code(root / "alice"))
+    laptop = _controller(root / "laptop", root)
+    screen = laptop.first_run
+    if screen is None:
+        raise SystemExit("expected the first-run screen")
+    screen.resize(width, 720)
+    _settle(app)
+    _save(screen, out, f"first-run-doors{suffix}")
+    screen.link_door.click()
+    screen.link_code.setPlainText(code)
+    screen.link_fields.name.setText("Alice's laptop")
+    screen.link_fields.passphrase.setText("tram lantern orbit velvet")
+    screen.link_fields.repeat.setText("tram lantern orbit velvet")
+    _settle(app)
+    _save(screen, out, f"link-computer{suffix}")
+    screen.link_button.click()
+    _pump(app, lambda: screen.waiting_title.text() == "Waiting for your other computer")
+    _settle(app)
+    _save(screen, out, f"link-waiting{suffix}")
+    screen.cancel_link.click()
+    _pump(app, lambda: not laptop.busy())
+    # A code no computer showed: the one-line error, the form kept as it was.
+    screen.link_code.setPlainText(
+        LinkCode.generate(LinkCode.parse(code).relay_url, os.urandom).encode()
+    )
+    screen.link_button.click()
+    _pump(app, lambda: not laptop.busy() and screen.link_error.isVisible())
+    _settle(app)
+    _save(screen, out, f"link-error{suffix}")
+    laptop.shutdown()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
@@ -583,7 +628,10 @@ def main() -> int:
         "--width", type=int, default=1180, help="main window width in px (720, 1440, ...)"
     )
     parser.add_argument(
-        "--only", choices=("all", "cases"), default="all", help="cases: only the case screens"
+        "--only",
+        choices=("all", "cases", "link"),
+        default="all",
+        help="cases: only the case screens; link: only the first run's link door",
     )
     args = parser.parse_args()
     out: Path = args.out
@@ -602,6 +650,9 @@ def main() -> int:
             asyncio.run(_seed(root, relay.url))
             if args.only == "cases":
                 _cases(app, root, out, suffix, args.width)
+                return 0
+            if args.only == "link":
+                _link_screens(app, root, out, suffix, args.width)
                 return 0
 
             first = _controller(root / "newcomer", root, embedded_relay=True)
@@ -720,6 +771,7 @@ def main() -> int:
             _documents_and_ballots(app, root, relay.url, out, suffix, args.width)
             _rates(app, root, out, suffix, args.width)
             _cases(app, root, out, suffix, args.width)
+            _link_screens(app, root, out, suffix, args.width)
         finally:
             relay.stop()
     return 0

@@ -88,6 +88,7 @@ from app.core.commands_conv2 import (
 from app.core.commands_devices import LinkDevice, ListDevices, RemoveDevice, link_code_relay_url
 from app.core.conversation import parse_message_id
 from app.core.database import Database
+from app.core.device_setup import LinkCancelled, LinkNotAnswered, link_new_profile
 from app.core.devices import DeviceView
 from app.core.document_views import DocumentVersionView, DocumentView, ExportedDocument
 from app.core.documents import verify_file
@@ -215,7 +216,9 @@ __all__ = [
     "JoinRequestView",
     "JoinWithInvite",
     "LeaveGroup",
+    "LinkCancelled",
     "LinkDevice",
+    "LinkNotAnswered",
     "ListCases",
     "ListDevices",
     "ListDocuments",
@@ -279,6 +282,7 @@ __all__ = [
     "is_invite_code",
     "kind_from_name",
     "link_code_relay_url",
+    "link_new_profile",
     "open_with_key",
     "parse_message_id",
     "previewable",

@@ -37,7 +37,7 @@ from app.core.client_reports import ClientReports
 from app.core.conversation import Conversation
 from app.core.database import Database
 from app.core.delivery_keys import KeyPolicy, keep_key
-from app.core.devices import Devices, member_of
+from app.core.devices import LINK_TTL_MS, Devices, member_of
 from app.core.documents import DocumentService
 from app.core.epoch_entry import enter_epoch
 from app.core.errors import (
@@ -46,6 +46,7 @@ from app.core.errors import (
     RelayUnavailable,
 )
 from app.core.events import (
+    DeviceLinked,
     GroupChanged,
     GroupJoined,
     Listener,
@@ -67,6 +68,7 @@ from app.core.rates import RatesService
 from app.core.relay_client import DEFAULT_TIMEOUTS, RelayClient, RelayTimeouts
 from app.core.relay_health import RelayHealth
 from app.core.restored import RestoredGate
+from app.core.store import devices as device_store
 from app.core.store import groups
 from app.core.store import invites as invite_store
 from app.core.store import profile as profile_store
@@ -92,6 +94,7 @@ from crypto.key_schedule import EpochKeys, cap_hash
 __all__ = ["Engine", "SyncReport", "wall_clock_ms"]
 
 REKEY_INTERVAL_MS = 7 * 24 * 3600 * 1000
+_STALE_LINK_EVERY_MS = 60_000  # run reads a link request older than its TTL this often
 
 
 def wall_clock_ms() -> int:
@@ -169,6 +172,7 @@ class Engine(Queries):
         self.description = Description(self.context, self._groups, self._groups)
         self.previews = Previews(self.context, self._groups)
         self.cases = CaseService(self.context, self._groups, self._outbox, self, self)
+        self._stale_links_read_at = 0  # when run last read links older than their TTL
         self._name_old_join_requests()
 
     def _name_old_join_requests(self) -> None:
@@ -391,7 +395,7 @@ class Engine(Queries):
         """
         sync = SyncPass()
         joined = await self._admission.sync_inboxes(sync)
-        joined += await self.devices.sync(sync)
+        joined += await self._sync_devices(sync)
         admitted = await self._admission.sync_invites(sync)
         messages = commits = 0
         for group_id in self.active_group_ids():
@@ -404,6 +408,31 @@ class Engine(Queries):
         unsent = await self._outbox.flush_outbox(sync)
         self.db.scrub()  # deleted keys leave the write-ahead log (docs/protocol.md 3.2)
         return SyncReport(messages, commits, tuple(joined), admitted, tuple(sync.warnings), unsent)
+
+    async def _sync_devices(self, sync: SyncPass) -> list[bytes]:
+        """Answer shown link codes and install a received link bundle (8.4); when the
+        bundle made this profile a linked device, say so (``DeviceLinked``): the member's
+        identity and name it now acts under reach an engine only when it is opened."""
+        unlinked = self.devices.own_cert() is None
+        joined = await self.devices.sync(sync)
+        if unlinked and self.devices.own_cert() is not None:
+            self.context.events.emit(DeviceLinked(len(joined)))
+        return joined
+
+    def _links_due(self) -> bool:
+        """Whether ``run``'s tick reads link mailboxes: every tick while a link is
+        younger than its 10 minutes, then once a minute (an old request may still find
+        its bundle, say after a week offline, but need not ask the relay every tick)."""
+        links = device_store.open_links(self.db, "show") + device_store.open_links(self.db, "add")
+        if not links:
+            return False
+        now = self.context.now()
+        if any(now - link.created_at <= LINK_TTL_MS for link in links):
+            return True
+        if now - self._stale_links_read_at < _STALE_LINK_EVERY_MS:
+            return False
+        self._stale_links_read_at = now
+        return True
 
     async def _sync_group_step(
         self, group_id: bytes, sync: SyncPass, *, wait: float
@@ -518,6 +547,8 @@ class Engine(Queries):
                         )
                 sync = SyncPass()
                 await self._admission.sync_inboxes(sync)
+                if self._links_due():
+                    await self._sync_devices(sync)  # a shown code is answered within a tick
                 await self._admission.sync_invites(sync)
                 for group_id in self.active_group_ids():
                     await self._maintain_step(group_id, sync, idle_ms=HELP_IDLE_MS)

@@ -16,6 +16,7 @@ __all__ = [
     "BallotChanged",
     "ConnectionChanged",
     "ConnectionState",
+    "DeviceLinked",
     "DocumentChanged",
     "Event",
     "GroupChanged",
@@ -94,6 +95,16 @@ class GroupJoined:
 
 
 @dataclass(frozen=True)
+class DeviceLinked:
+    """This profile became a linked device: the bundle from the member's first device is
+    installed (docs/protocol.md 8.4). The profile now acts for its member, under the
+    member's name, which an engine and reader opened before this do not know yet: open
+    them again."""
+
+    groups: int  # how many groups the bundle brought
+
+
+@dataclass(frozen=True)
 class RemovedFromGroup:
     group_id: bytes
 
@@ -142,6 +153,7 @@ Event = (
     | MessageChanged
     | GroupChanged
     | GroupJoined
+    | DeviceLinked
     | RemovedFromGroup
     | JoinRequested
     | IntegrityWarning

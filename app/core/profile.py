@@ -33,6 +33,7 @@ __all__ = [
     "change_passphrase",
     "create_profile",
     "create_profile_with_key",
+    "delete_new_profile",
     "open_with_key",
     "profile_exists",
     "unlock",
@@ -238,6 +239,14 @@ def _unlock(home: Path, passphrase: str, lock: profile_lock.ProfileLock) -> tupl
     elif confirmed is None:
         save_params(params_path, params.with_check(key))  # upgrade a version 1 file
     return db, key
+
+
+def delete_new_profile(home: Path) -> None:
+    """Remove the files of a profile this process has just created and closed again,
+    because what it was created for failed (linking it as a device, 8.4): a half-made
+    profile would otherwise stand in the way of the next try. The folder stays."""
+    for name in _FILES:
+        (home / name).unlink(missing_ok=True)
 
 
 def _upgrade_cost(params: KdfParams) -> str:

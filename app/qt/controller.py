@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
 
 from app.core.api import (
     BackUpIfDue,
+    LinkCancelled,
     SyncNow,
     WrongPassphrase,
     change_passphrase,
@@ -32,13 +34,13 @@ from app.core.api import (
     unlock_with_key,
     wall_clock_ms,
 )
-from app.core.events import Event
+from app.core.events import DeviceLinked, Event
 from app.qt.backups import BackupsDialog, RestoreDialog, RestoreRequest
 from app.qt.dialogs.join import JoinDialog
 from app.qt.dialogs.passphrase import ChangePassphraseDialog
 from app.qt.dialogs.settings import SettingsDialog
 from app.qt.engine_bridge import EngineBridge
-from app.qt.first_run import FirstRunScreen, NewProfile
+from app.qt.first_run import FirstRunScreen, NewLinkedDevice, NewProfile, is_link_code
 from app.qt.jobs import BackgroundJob
 from app.qt.keyring_store import KeyringStore
 from app.qt.main_window import MainWindow
@@ -47,6 +49,7 @@ from app.qt.session import (
     OpenedProfile,
     create_new_profile,
     kdf_cost,
+    link_new_device,
     open_with_stored_key,
     unlock_profile,
 )
@@ -61,6 +64,11 @@ __all__ = ["AppController", "LaunchOptions"]
 log = logging.getLogger("caucus.qt")
 
 BACKUP_CHECK_MS = 15 * 60 * 1000  # how often the desktop asks whether a backup is due
+LINK_CANCELLED = "Linking cancelled. To try again, show a new code on your other computer."
+LINK_CODE_HERE = (
+    "That is a link code: it links a new computer, in that computer's first run. "
+    "This computer already has a profile."
+)
 
 _IDLE_EVENTS = frozenset(
     {
@@ -101,6 +109,8 @@ class AppController(QObject):
 
     session_opened = Signal()
     locked = Signal()
+    # Emitted on the linking job's thread once the request is on the relay; queued here.
+    _link_waiting = Signal()
 
     def __init__(
         self,
@@ -125,6 +135,8 @@ class AppController(QObject):
         self.last_notification: tuple[str, str] | None = None
         self._pending_join = options.join_code
         self._join_after_create: str | None = None
+        self._link_cancel: threading.Event | None = None  # set: stop waiting for the link
+        self._link_waiting.connect(self._on_link_waiting)
         self._job: BackgroundJob | None = None
         self._retired: list[EngineBridge] = []
         self._buffered: list[Event] = []
@@ -181,6 +193,8 @@ class AppController(QObject):
         )
         self._pending_join = None  # the join door has it now
         screen.create_requested.connect(self._create_profile)
+        screen.link_requested.connect(self._link_device)
+        screen.link_cancel_requested.connect(self._cancel_link)
         screen.restore_requested.connect(lambda: self.open_restore(replace=False))
         self.first_run = screen
         screen.show()
@@ -258,6 +272,52 @@ class AppController(QObject):
 
         self._run_job(self._remembering(request.remember_key, work), self._opened, failed)
 
+    def _link_device(self, request: NewLinkedDevice) -> None:
+        """The link door: create the profile, ask the other computer, wait for its answer
+        (all in one job), then open the linked profile like any other (8.4)."""
+        if self.first_run is None or self._job is not None:
+            return
+        cancel = threading.Event()
+        self._link_cancel = cancel
+        self.first_run.show_link_progress(waiting=False)
+
+        def work() -> OpenedProfile:
+            return link_new_device(
+                self.home,
+                code=request.code,
+                device_name=request.device_name,
+                passphrase=request.passphrase,
+                cancel=cancel,
+                on_waiting=self._link_waiting.emit,
+                engine_options=self._engine_options,
+            )
+
+        def done(opened: OpenedProfile) -> None:
+            self._link_cancel = None
+            self._opened(opened)
+
+        def failed(error: BaseException) -> None:
+            self._link_cancel = None
+            if self.first_run is not None:
+                self.first_run.link_failed(
+                    LINK_CANCELLED if isinstance(error, LinkCancelled) else human_error(error)
+                )
+
+        self._run_job(self._remembering(request.remember_key, work), done, failed)
+
+    def _on_link_waiting(self) -> None:
+        cancel = self._link_cancel
+        if self.first_run is not None and cancel is not None and not cancel.is_set():
+            self.first_run.show_link_progress(waiting=True)
+
+    def _cancel_link(self) -> None:
+        if self._link_cancel is not None:
+            self._link_cancel.set()
+
+    def linking(self) -> bool:
+        """True while this computer waits to be linked (tests and the tray ask)."""
+        return self._link_cancel is not None
+
     def _unlock(self, passphrase: str, remember: bool) -> None:
         def failed(error: BaseException) -> None:
             if self.unlock_screen is not None:
@@ -331,7 +391,10 @@ class AppController(QObject):
                 window.dialog.send()
         elif self._pending_join:
             code, self._pending_join = self._pending_join, None
-            window.open_join_dialog(code)
+            if is_link_code(code):
+                window.statusBar().showMessage(LINK_CODE_HERE, 15000)
+            else:
+                window.open_join_dialog(code)
         self.session_opened.emit()
 
     def handle_link(self, link: str) -> None:
@@ -339,16 +402,39 @@ class AppController(QObject):
         self._raise()
         if not link.startswith("caucus://"):
             return  # just "show yourself", or something that is not a link
-        if self.main_window is not None:
+        if self.first_run is not None:
+            self.first_run.open_code(link)  # a link code opens the link door
+        elif self.main_window is not None and is_link_code(link):
+            self.main_window.statusBar().showMessage(LINK_CODE_HERE, 15000)
+        elif self.main_window is not None:
             self.main_window.open_join_dialog(link)
-        elif self.first_run is not None:
-            self.first_run.open_join(link)
         else:
             self._pending_join = link  # opened after the unlock
 
     def _on_event(self, event: Event) -> None:
-        if self.main_window is not None:
+        if isinstance(event, DeviceLinked):
+            self._reopen()
+        elif self.main_window is not None:
             self.main_window.on_event(event)
+
+    def _reopen(self) -> None:
+        """This profile just became a linked device while a session was open (the app
+        was restarted while waiting): the engine and the reader still act as the device
+        itself, so open them and the window again, once the old engine has ended."""
+        profile, bridge = self.profile, self.bridge
+        if profile is None or bridge is None:
+            return
+        home, key = profile.home, profile.key
+
+        def reopen() -> None:
+            self._run_job(
+                lambda: open_with_stored_key(home, key, start_relay=False),
+                self._opened,
+                lambda error: self._show_unlock(human_error(error)),
+            )
+
+        bridge.stopped.connect(reopen)
+        self._teardown()
 
     def _engine_failed(self, message: str) -> None:
         self._teardown()
@@ -580,6 +666,7 @@ class AppController(QObject):
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop the engine and the embedded relay; wait for them (the app is ending)."""
         bridges = [b for b in [self.bridge, *self._retired] if b is not None]
+        self._cancel_link()  # the linking job gives up and removes its new profile
         self._teardown()
         for bridge in bridges:
             bridge.stop()

@@ -77,10 +77,11 @@ class DevicesDialog(QDialog):
         self.qr.setFixedSize(_QR, _QR)
         self.qr.setVisible(False)
         self.hint = muted_label(
-            "On the new computer, install Caucus and run: caucus device add CODE. "
-            "The code works once, for 10 minutes; this computer finishes the linking on "
-            "its next sync and gives the new one your groups, history and ballot key. "
-            "Anyone holding the code can link a computer: show it only to yourself."
+            "On the new computer, install Caucus, choose “Link to your account on another "
+            "computer” and paste this code (or run: caucus device add CODE). The code "
+            "works once, for 10 minutes; while Caucus runs here, this computer answers "
+            "within a few seconds and gives the new one your groups, history and ballot "
+            "key. Anyone holding the code can link a computer: show it only to yourself."
         )
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)

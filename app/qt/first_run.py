@@ -1,13 +1,18 @@
-"""First run: two doors. "Join with an invite" takes the relay from the invite code (or
+"""First run: three doors. "Join with an invite" takes the relay from the invite code (or
 the caucus:// link the app was opened with), so a new member types only a name and a
 passphrase. "Start a union" asks for a relay address, or hosts one on this computer
-(loopback by default; on the local network only when the person opts in)."""
+(loopback by default; on the local network only when the person opts in). "Link to your
+account on another computer" takes a ``caucus://link#…`` code from the member's first
+device, a name for this computer and a passphrase, then waits while that computer answers
+(docs/protocol.md 8.4)."""
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTime, Signal
+from PySide6.QtGui import QTextOption
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
@@ -22,13 +27,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.api import WeakPassphrase, check_new_passphrase, invite_relay_url
+from app.core.api import (
+    ClientError,
+    WeakPassphrase,
+    check_new_passphrase,
+    invite_relay_url,
+    link_code_relay_url,
+)
 from app.qt.passphrase_hint import estimate
 from app.qt.relay_reach import RelayReach, lan_address, reach_of
 from app.qt.theme import app_icon
 from app.qt.widgets import error_label, muted_label, primary_button, show_error
 
-__all__ = ["FirstRunScreen", "NewProfile"]
+__all__ = ["FirstRunScreen", "NewLinkedDevice", "NewProfile", "is_link_code"]
 
 BODY_MAX_WIDTH = 640
 
@@ -46,14 +57,49 @@ class NewProfile:
     join_code: str | None = None  # sent with JoinWithInvite once the engine runs
 
 
+@dataclass(frozen=True)
+class NewLinkedDevice:
+    """The link door's form: this computer becomes a device of the member who showed
+    ``code`` on their first computer."""
+
+    code: str
+    device_name: str
+    passphrase: str
+    remember_key: bool
+
+
+LINK_SCHEME = "caucus://link"
+LINK_CODE_MINUTES = 10  # how long the first device answers a code (docs/protocol.md 8.4)
+
+
+def is_link_code(text: str) -> bool:
+    """Whether ``text`` is meant as a device link code (whole or not): the scheme says so."""
+    return text.strip().lower().startswith(LINK_SCHEME)
+
+
+def default_device_name() -> str:
+    """This computer's host name, as the CLI's ``caucus device add`` names a device."""
+    return socket.gethostname().strip()[:64] or "This computer"
+
+
 class _ProfileFields(QWidget):
     """Display name, passphrase twice with a strength hint, and the keyring choice."""
 
-    def __init__(self, keyring_available: bool, keyring_reason: str) -> None:
+    def __init__(
+        self,
+        keyring_available: bool,
+        keyring_reason: str,
+        *,
+        name_label: str = "Display name",
+        name_hint: str = "How other members see you",
+        name_missing: str = "Enter the name other members will see.",
+    ) -> None:
         super().__init__()
+        self._name_label = name_label
+        self._name_missing = name_missing
         self.name = QLineEdit()
-        self.name.setAccessibleName("Display name")
-        self.name.setPlaceholderText("How other members see you")
+        self.name.setAccessibleName(name_label)
+        self.name.setPlaceholderText(name_hint)
         self.name.setMaxLength(64)
         self.passphrase = QLineEdit()
         self.passphrase.setAccessibleName("Passphrase")
@@ -87,7 +133,7 @@ class _ProfileFields(QWidget):
         self._update_strength("")
 
     def add_rows(self, form: QFormLayout) -> None:
-        form.addRow("Display name", self.name)
+        form.addRow(self._name_label, self.name)
         form.addRow("Passphrase", self.passphrase)
         strength_box = QVBoxLayout()
         strength_box.setSpacing(2)
@@ -112,7 +158,7 @@ class _ProfileFields(QWidget):
         """What is missing, and where to put the cursor; ``None`` when complete. A message
         of ``None`` is already shown under its field (a passphrase below the floor)."""
         if not self.name.text().strip():
-            return "Enter the name other members will see.", self.name
+            return self._name_missing, self.name
         if not self.passphrase.text():
             return "Choose a passphrase.", self.passphrase
         if self.passphrase.text() != self.repeat.text():
@@ -145,6 +191,8 @@ class FirstRunScreen(QWidget):
     """The window shown when no profile exists yet."""
 
     create_requested = Signal(object)  # NewProfile
+    link_requested = Signal(object)  # NewLinkedDevice
+    link_cancel_requested = Signal()  # "Cancel" while waiting for the other computer
     restore_requested = Signal()  # "Restore from a backup" (app/qt/backups.py)
 
     def __init__(
@@ -173,7 +221,15 @@ class FirstRunScreen(QWidget):
         self.doors = self._doors_page()
         self.join_page = self._join_page(keyring_available, keyring_reason)
         self.start_page = self._start_page(keyring_available, keyring_reason)
-        for page in (self.doors, self.join_page, self.start_page):
+        self.link_page = self._link_page(keyring_available, keyring_reason)
+        self.waiting_page = self._waiting_page()
+        for page in (
+            self.doors,
+            self.join_page,
+            self.start_page,
+            self.link_page,
+            self.waiting_page,
+        ):
             self.pages.addWidget(page)
 
         # A column of readable width, centred: on a wide window the buttons and lines of
@@ -195,12 +251,12 @@ class FirstRunScreen(QWidget):
 
         self.embedded.setChecked(embedded_preselected)
         if join_code:
-            self.open_join(join_code)
+            self.open_code(join_code)
         elif embedded_preselected:
             self.open_start()
         self.resize(600, 560)
 
-    # -- the two doors ----------------------------------------------------------------
+    # -- the doors --------------------------------------------------------------------
 
     def _doors_page(self) -> QWidget:
         page = QWidget()
@@ -231,6 +287,19 @@ class FirstRunScreen(QWidget):
                 "this computer."
             )
         )
+        self.link_door = QPushButton("Link to your account on another computer")
+        self.link_door.setAccessibleName("Link this computer to your account on another computer")
+        self.link_door.setMinimumHeight(44)
+        self.link_door.clicked.connect(lambda: self.open_link(""))
+        layout.addSpacing(14)
+        layout.addWidget(self.link_door)
+        layout.addWidget(
+            muted_label(
+                "You already use Caucus on another computer: this one becomes a device of "
+                "the same member, with your groups and recent history. Keep that computer "
+                "at hand: it shows the link code."
+            )
+        )
         self.restore_door = QPushButton("Restore from a backup")
         self.restore_door.setAccessibleName("Restore your profile from a backup")
         self.restore_door.setFlat(True)
@@ -247,6 +316,31 @@ class FirstRunScreen(QWidget):
         self.pages.setCurrentWidget(self.join_page)
         (self.join_fields.name if code else self.invite_code).setFocus()
 
+    def open_code(self, code: str) -> None:
+        """A caucus:// code the app was handed: a link code opens the link door, anything
+        else the join door (which says what is wrong with it)."""
+        if is_link_code(code):
+            self.open_link(code)
+        else:
+            self.open_join(code)
+
+    def open_link(self, code: str, *, note: str = "") -> None:
+        """Show the link door, with ``code`` filled in when there is one."""
+        if code:
+            self.link_code.setPlainText(code.strip())
+        self.link_note.setText(note)
+        self._link_form.setRowVisible(self.link_note, bool(note))
+        self.pages.setCurrentWidget(self.link_page)
+        self._fit_height()
+        (self.link_fields.passphrase if code else self.link_code).setFocus()
+
+    def _fit_height(self) -> None:
+        """Grow the window to the page's height: the link page has more rows than the
+        default size holds, and a squeezed form draws one row over the next."""
+        hint = self.sizeHint().height()
+        if self.height() < hint:
+            self.resize(self.width(), hint)
+
     def open_start(self) -> None:
         self.pages.setCurrentWidget(self.start_page)
         self.name.setFocus()
@@ -254,6 +348,7 @@ class FirstRunScreen(QWidget):
     def _back(self) -> None:
         show_error(self.error, None)
         show_error(self.join_error, None)
+        show_error(self.link_error, None)
         self.pages.setCurrentWidget(self.doors)
 
     # -- join with an invite ----------------------------------------------------------
@@ -286,6 +381,15 @@ class FirstRunScreen(QWidget):
 
     def _invite_changed(self) -> None:
         text = self.invite_code.toPlainText().strip()
+        if is_link_code(text):
+            # A link code pasted where the invite goes: this person wants the link door.
+            self.invite_code.clear()
+            self.open_link(
+                text,
+                note="That was a link code from your other computer, not an invite: "
+                "it links this computer to your account there.",
+            )
+            return
         self._invite_relay = invite_relay_url(text) if text else None
         if not text:
             self.invite_relay.setText("The server address comes from the invite.")
@@ -326,6 +430,181 @@ class FirstRunScreen(QWidget):
                 join_code=code,
             )
         )
+
+    # -- link to your account on another computer --------------------------------------
+
+    def _link_page(self, keyring_available: bool, keyring_reason: str) -> QWidget:
+        self._link_relay: str | None = None
+        self.link_note = muted_label("")
+        self.link_note.setObjectName("warningBanner")
+        self.link_note.setAccessibleName("Why the link door opened")
+        self.link_note.hide()
+        self.link_code = QPlainTextEdit()
+        self.link_code.setAccessibleName("Link code")
+        self.link_code.setPlaceholderText("Paste the link code: caucus://link#…")
+        self.link_code.setFixedHeight(76)  # three lines: no scroll bar over the code
+        # Break the code anywhere (it has no words): fewer lines than breaking at "-".
+        self.link_code.setWordWrapMode(QTextOption.WrapMode.WrapAnywhere)
+        self.link_code.setTabChangesFocus(True)
+        self.link_code.textChanged.connect(self._link_code_changed)
+        self.link_heading = QLabel("Link to your account on another computer")
+        self.link_heading.setObjectName("chatTitle")
+        self.link_how = muted_label(
+            "On your other computer, open Caucus, choose Caucus → Your devices… → Link a "
+            "new device, and copy the code it shows (or type it from there)."
+        )
+        self.link_how.setAccessibleName("Where the link code comes from")
+        self.link_relay = muted_label("The server address comes from the link code.")
+        self.link_relay.setAccessibleName("Relay from the link code")
+        self.link_fields = _ProfileFields(
+            keyring_available,
+            keyring_reason,
+            name_label="This computer",
+            name_hint="A name you will recognise in your list of devices",
+            name_missing="Give this computer a name (you see it in your list of devices).",
+        )
+        self.link_fields.name.setText(default_device_name())
+        self.link_fields.name.setAccessibleName("Name of this computer")
+        self.link_fields.passphrase.setPlaceholderText("A new passphrase, for this computer")
+        self.link_error = error_label()
+        self.link_button = primary_button("Link this computer")
+        self.link_button.clicked.connect(self._submit_link)
+        back = _back_button()
+        back.clicked.connect(self._back)
+
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.addRow(self.link_heading)
+        form.addRow(self.link_how)
+        form.addRow(self.link_note)
+        form.setRowVisible(self.link_note, False)
+        self._link_form = form
+        form.addRow("Link code", self.link_code)
+        form.addRow("", self.link_relay)
+        self.link_fields.add_rows(form)
+        form.addRow("", self.link_fields.remember)
+        for field in (self.link_fields.name, self.link_fields.passphrase, self.link_fields.repeat):
+            field.returnPressed.connect(self._submit_link)
+        return self._page(form, self.link_error, back, self.link_button)
+
+    def _link_code_changed(self) -> None:
+        text = self.link_code.toPlainText().strip()
+        if text and invite_relay_url(text) is not None:
+            # An invite pasted where the link code goes: that is the join door's.
+            self.link_code.clear()
+            self.open_join(text)
+            show_error(
+                self.join_error,
+                "That was an invite to a group, not a link code: join with it here.",
+            )
+            return
+        try:
+            self._link_relay = link_code_relay_url(text) if text else None
+        except ClientError:
+            self._link_relay = None
+        if not text:
+            self.link_relay.setText("The server address comes from the link code.")
+        elif self._link_relay is None:
+            self.link_relay.setText("This is not a whole link code yet.")
+        else:
+            self.link_relay.setText(f"Server: {self._link_relay}")
+            show_error(self.link_error, None)
+
+    def _submit_link(self) -> None:
+        if not self.link_button.isEnabled():
+            return
+        if self._link_relay is None:
+            show_error(
+                self.link_error,
+                "This is not a valid link code. Copy it again, whole, from your other computer.",
+            )
+            self.link_code.setFocus()
+            return
+        problem = self.link_fields.problem()
+        if problem is not None:
+            show_error(self.link_error, problem[0])
+            problem[1].setFocus()
+            return
+        show_error(self.link_error, None)
+        fields = self.link_fields
+        self.link_requested.emit(
+            NewLinkedDevice(
+                code=self.link_code.toPlainText().strip(),
+                device_name=fields.name.text().strip(),
+                passphrase=fields.passphrase.text(),
+                remember_key=fields.remember.isEnabled() and fields.remember.isChecked(),
+            )
+        )
+
+    def _waiting_page(self) -> QWidget:
+        page = QWidget()
+        self.waiting_title = QLabel("Linking this computer…")
+        self.waiting_title.setObjectName("chatTitle")
+        self.waiting_title.setAccessibleName("Linking status")
+        self.waiting_progress = QProgressBar()
+        self.waiting_progress.setRange(0, 0)  # busy: no way to know how long
+        self.waiting_progress.setTextVisible(False)
+        self.waiting_progress.setFixedHeight(4)
+        self.waiting_progress.setAccessibleName("Waiting for your other computer")
+        self.waiting_text = muted_label("")
+        self.waiting_text.setAccessibleName("What happens now")
+        self.waiting_details = muted_label("")
+        self.waiting_details.setAccessibleName("This computer's name and server")
+        self.cancel_link = QPushButton("Cancel")
+        self.cancel_link.setAccessibleName("Stop linking this computer")
+        self.cancel_link.clicked.connect(self._cancel_link)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.cancel_link)
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(12)
+        layout.addWidget(self.waiting_title)
+        layout.addWidget(self.waiting_progress)
+        layout.addWidget(self.waiting_text)
+        layout.addWidget(self.waiting_details)
+        layout.addStretch(1)
+        layout.addLayout(buttons)
+        return page
+
+    def show_link_progress(self, waiting: bool) -> None:
+        """The waiting screen: first while the profile is made and the request sent,
+        then (``waiting``) while the other computer has to answer."""
+        self.cancel_link.setEnabled(True)
+        self.cancel_link.setText("Cancel")
+        name = self.link_fields.name.text().strip()
+        self.waiting_details.setText(
+            f"This computer appears as “{name}” in your list of devices. "
+            f"Server: {self._link_relay or ''}"
+        )
+        if waiting:
+            until = QTime.currentTime().addSecs(LINK_CODE_MINUTES * 60).toString("HH:mm")
+            self.waiting_title.setText("Waiting for your other computer")
+            self.waiting_text.setText(
+                "Open Caucus there: it answers on its own within a few seconds, and this "
+                "computer then gets your groups and recent history. The code works once, "
+                f"for 10 minutes (until {until})."
+            )
+        else:
+            self.waiting_title.setText("Linking this computer…")
+            self.waiting_text.setText(
+                "Creating this computer's profile and sending the request to your server."
+            )
+        self.pages.setCurrentWidget(self.waiting_page)
+
+    def _cancel_link(self) -> None:
+        self.cancel_link.setEnabled(False)
+        self.cancel_link.setText("Cancelling…")
+        self.link_cancel_requested.emit()
+
+    def link_failed(self, message: str) -> None:
+        """Back to the link form, everything typed still there, with one line on why."""
+        self.pages.setCurrentWidget(self.link_page)
+        if message and not message.endswith((".", "?", "!")):
+            message += "."
+        show_error(self.link_error, message or None)
+        self._fit_height()
+        self.link_code.setFocus()
 
     # -- start a union ----------------------------------------------------------------
 

@@ -45,11 +45,16 @@ def parse_options(args: Sequence[str]) -> LaunchOptions:
     )
     parser.add_argument("--home", type=Path, default=None, help="profile directory")
     parser.add_argument("--no-keyring", action="store_true", help="never use the OS keyring")
-    parser.add_argument("link", nargs="?", default=None, help="a caucus://join#… invite link")
+    parser.add_argument(
+        "link",
+        nargs="?",
+        default=None,
+        help="a caucus://join#… invite or caucus://link#… link code",
+    )
     ns = parser.parse_args(list(args))
     link = ns.link
     if link is not None and not link.startswith(LINK_PREFIX):
-        parser.error("the only argument accepted is a caucus:// invite link")
+        parser.error("the only argument accepted is a caucus:// invite or link code")
     home = ns.home.expanduser() if ns.home else _default_home()
     return LaunchOptions(
         home=home,

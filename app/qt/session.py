@@ -8,7 +8,9 @@ for the engine's own connection, and the embedded relay if one runs for this pro
 from __future__ import annotations
 
 import os
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from app.core.api import (
     Database,
     Queries,
     create_profile_with_key,
+    link_new_profile,
     open_with_key,
     unlock_with_key,
 )
@@ -31,6 +34,7 @@ __all__ = [
     "embedded_relay_bind",
     "embedded_relay_port",
     "kdf_cost",
+    "link_new_device",
     "open_with_stored_key",
     "unlock_profile",
 ]
@@ -170,3 +174,30 @@ def create_new_profile(
         raise
     opened.relay = relay
     return opened
+
+
+def link_new_device(
+    home: Path,
+    *,
+    code: str,
+    device_name: str,
+    passphrase: str,
+    cancel: threading.Event,
+    on_waiting: Callable[[], None],
+    engine_options: dict[str, Any] | None = None,
+) -> OpenedProfile:
+    """Create a profile, link it as a device of the member who showed ``code`` and wait
+    for the bundle (docs/protocol.md 8.4); the profile is opened only after, so the
+    reader and the engine the window gets act as the member. On failure no profile is
+    left behind."""
+    db, key = link_new_profile(
+        home,
+        code=code,
+        device_name=device_name,
+        passphrase=passphrase,
+        cancel=cancel,
+        on_waiting=on_waiting,
+        cost=kdf_cost(),
+        **(engine_options or {}),
+    )
+    return _finish(home, db, key, start_relay=False)
