@@ -400,6 +400,7 @@ class Engine(Queries):
             messages += counts[0]
             commits += counts[1]
             await self._maintain_step(group_id, sync)
+        await self.devices.sync_later_groups(sync)
         unsent = await self._outbox.flush_outbox(sync)
         self.db.scrub()  # deleted keys leave the write-ahead log (docs/protocol.md 3.2)
         return SyncReport(messages, commits, tuple(joined), admitted, tuple(sync.warnings), unsent)

@@ -17,9 +17,12 @@ from app.core.errors import NotPermittedHere
 from app.core.views import MemberView
 from crypto.ballot import BallotKind
 from crypto.commit import seal_commit
+from crypto.device_channel import DeviceWelcome, channel_secrets
+from crypto.device_link import LinkKind, seal_link_item
 from crypto.errors import DecryptionFailed, NotPermitted
 from crypto.freshness import open_head_item
 from crypto.group_log import EntryKind, LogEntry
+from crypto.identity import DeliveryCert
 from crypto.items import ItemType, peek_type
 from crypto.key_schedule import EpochKeys, cap_hash, epoch_commitment
 from crypto.message import open_sender_data
@@ -305,9 +308,11 @@ def test_a_member_cannot_put_someone_elses_device_into_a_group(world) -> None:
         return second, laptop.identity.public_key
 
     second, laptop_pk = run(scenario())
-    state = alice.group_state(second)[0]
-    assert not state.is_member(laptop_pk)
-    assert state.devices_of(alice.identity.public_key) == ()
+    # Alice's own first device added her laptop to the later group (protocol 8.4, later
+    # groups); Bob's copy of her certificate added nothing: no entry of his is in her log.
+    adds = [e for e in alice.log(second) if e.kind == EntryKind.DEVICE_ADD]
+    assert [e.author for e in adds] == [alice.identity.public_key]
+    assert alice.group_state(second)[0].devices_of(alice.identity.public_key) == (laptop_pk,)
     warnings = [
         row[0] + ": " + row[1]
         for row in alice.db.all("SELECT kind, detail FROM warnings WHERE group_id = ?", (second,))
@@ -337,3 +342,152 @@ def test_any_device_of_a_member_edits_and_reacts_as_the_member(world) -> None:
         shown = [m.text for m in engine.messages(group_id)]
         assert "fixed on the laptop" in shown and "typed on the desktop" not in shown
         assert all(m.warning is None for m in engine.messages(group_id))
+
+
+# -- later groups (protocol 8.4, "Later groups") ----------------------------------------
+
+
+def test_a_group_created_after_linking_reaches_the_laptop_without_linking_again(world) -> None:
+    """Alice links her laptop, then creates a group and Bob joins: after a sync the laptop
+    reads Bob, its own message reaches both, and its vote is Alice's one vote."""
+    alice, bob, _ = world.engines
+
+    async def scenario() -> tuple[bytes, bytes]:
+        laptop = await world.link(alice, 2)  # Alice is in no group yet
+        later = await alice.create_group("Couriers")
+        await befriend(alice, later, bob)
+        await sync_all(alice, bob)  # the ballot keys are registered and seen
+        report = await laptop.sync()
+        assert report.joined == (later,), report
+        await bob.send_text(later, "hello to both of your computers")
+        await sync_all(laptop)
+        await laptop.send_text(later, "typed on the laptop")
+        await sync_all(alice, bob, laptop)
+        ballot_id = await bob.ballots.create(
+            later,
+            "Strike on Friday?",
+            kind=BallotKind.SINGLE,
+            options=("Yes", "No"),
+            closes_at=world.clock.now + 3_600_000,
+        )
+        await sync_all(alice, laptop)
+        await laptop.ballots.vote(ballot_id, "Yes", delay_ms=0)
+        await sync_all(laptop, bob, alice)
+        with pytest.raises(NotPermittedHere):  # Alice voted already, from her laptop
+            await alice.ballots.vote(ballot_id, "No", delay_ms=0)
+        return later, ballot_id
+
+    later, ballot_id = run(scenario())
+    laptop = world.engines[2]
+    said = {("bob", "hello to both of your computers"), ("alice", "typed on the laptop")}
+    for engine in (alice, bob, laptop):
+        assert said <= set(texts(engine, later)), engine.name
+        assert all(m.warning is None for m in engine.messages(later)), engine.name
+        assert sorted(m.name for m in engine.members(later)) == ["alice", "bob"]
+    mine = {m.text for m in laptop.messages(later) if m.is_mine and m.kind == "text"}
+    assert mine == {"typed on the laptop"}
+    assert laptop.ballots.ballot(later, ballot_id).i_am_eligible
+    assert bob.ballots.ballot(later, ballot_id).voted == 1
+    assert alice.ballots.ballot(later, ballot_id).voted_on_another_device
+    # Each group got its own delivery key for the laptop (protocol 3.2): none repeats.
+    slot = [
+        alice.group_state(later)[0].member(laptop.identity.public_key).delivery_cert.delivery_pk
+    ]
+    for group_id in alice.active_group_ids():
+        if group_id != later:
+            state = alice.group_state(group_id)[0]
+            if state.is_member(laptop.identity.public_key):
+                slot.append(state.member(laptop.identity.public_key).delivery_cert.delivery_pk)
+    assert len(slot) == len(set(slot))
+    assert [v.name for v in alice.devices.list() if not v.is_identity] == ["laptop"]
+
+
+def test_a_group_alice_joins_after_linking_reaches_the_laptop(world) -> None:
+    alice, bob, _ = world.engines
+
+    async def scenario() -> tuple[bytes, bytes]:
+        first = await alice.create_group("Riders")
+        await befriend(alice, first, bob)
+        laptop = await world.link(alice, 2)
+        await sync_all(laptop)  # sends the first device its keys for later groups
+        bobs = await bob.create_group("Bob's group")
+        await befriend(bob, bobs, alice)  # admitted after the laptop was linked
+        await sync_all(alice)  # Alice's first device adds her laptop
+        report = await laptop.sync()
+        assert report.joined == (bobs,), report
+        await bob.send_text(bobs, "welcome alice")
+        await sync_all(laptop, alice)
+        await laptop.send_text(bobs, "thanks from the laptop")
+        await sync_all(bob, alice)
+        return first, bobs
+
+    first, bobs = run(scenario())
+    laptop = world.engines[2]
+    assert set(laptop.active_group_ids()) == {first, bobs}
+    for engine in (alice, bob, laptop):
+        assert {("bob", "welcome alice"), ("alice", "thanks from the laptop")} <= set(
+            texts(engine, bobs)
+        ), engine.name
+    state = bob.group_state(bobs)[0]
+    assert state.devices_of(alice.identity.public_key) == (laptop.identity.public_key,)
+    # The laptop was added by Alice's own first device, not by Bob or the relay.
+    adds = [e for e in bob.log(bobs) if e.kind == EntryKind.DEVICE_ADD]
+    assert [e.author for e in adds] == [alice.identity.public_key]
+
+
+def test_a_removed_device_is_not_added_to_a_group_created_after_its_removal(world) -> None:
+    alice, bob, _ = world.engines
+
+    async def scenario() -> tuple[bytes, list[str]]:
+        first = await alice.create_group("Riders")
+        await befriend(alice, first, bob)
+        laptop = await world.link(alice, 2)
+        await sync_all(laptop)  # its keys for later groups are on the channel
+        laptop_id = next(v.device_id for v in alice.devices.list() if not v.is_identity)
+        assert await alice.devices.remove(laptop_id) == 1
+        later = await alice.create_group("After the laptop")
+        await befriend(alice, later, bob)
+        await sync_all(alice, laptop, alice, bob)
+        warnings = list((await laptop.sync()).warnings)
+        return later, warnings
+
+    later, warnings = run(scenario())
+    laptop = world.engines[2]
+    laptop_pk = laptop.identity.public_key
+    assert not alice.group_state(later)[0].is_member(laptop_pk)
+    assert not any(e.kind == EntryKind.DEVICE_ADD for e in alice.log(later))
+    assert later not in laptop.active_group_ids()
+    assert [v.is_identity for v in alice.devices.list()] == [True]
+    # The channel was deleted on the relay; the laptop says so once.
+    assert laptop.db.one("SELECT closed FROM device_channels")[0] == 1
+    assert alice.db.one("SELECT closed FROM device_channels")[0] == 1
+    assert warnings == [], warnings  # said on the sync before; a closed channel is quiet
+
+
+def test_a_forged_later_welcome_on_the_device_channel_is_refused(world) -> None:
+    """Bob holds the relay's whole view and, worse, the channel's key (as if he had seen
+    the link code): he posts a later welcome to Alice's laptop for a group of his own,
+    sealed to a spare key the laptop sent. The laptop refuses it: only Alice signs."""
+    alice, bob, _ = world.engines
+
+    async def scenario() -> tuple[bytes, list[str]]:
+        laptop = await world.link(alice, 2)
+        await sync_all(alice)  # Alice's device stores the laptop's spare keys
+        trap = await bob.create_group("Bob's trap")
+        await sync_all(bob)
+        (secret, relay_url) = alice.db.one("SELECT link_secret, relay_url FROM device_channels")
+        (spare,) = alice.db.one("SELECT cert FROM device_spare_keys LIMIT 1")
+        key = DeliveryCert.decode(bytes(spare))
+        channel = channel_secrets(bytes(secret))
+        # Bob signs where Alice must; the welcome inside is his to choose.
+        forged = DeviceWelcome.seal(bob.identity, key, os.urandom(400), trap, bytes(32), os.urandom)
+        item = seal_link_item(channel, LinkKind.WELCOME, forged, os.urandom)
+        await bob.relay(relay_url).post_item(channel.mailbox_id, channel.capability, item)
+        report = await laptop.sync()
+        return trap, list(report.warnings)
+
+    trap, warnings = run(scenario())
+    laptop = world.engines[2]
+    assert trap not in laptop.active_group_ids()
+    assert laptop.active_group_ids() == []
+    assert any("refused a welcome on the device channel" in w for w in warnings), warnings
