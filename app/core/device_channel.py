@@ -22,6 +22,7 @@ from app.core.database import Database
 from app.core.epoch_entry import enter_epoch
 from app.core.errors import AlreadyExists, RelayRejected
 from app.core.events import GroupChanged, GroupJoined
+from app.core.group_session import UNKNOWN_HEAD
 from app.core.group_sync import GroupSync
 from app.core.ports import Context
 from app.core.store import ballots as ballot_store
@@ -154,9 +155,9 @@ class DeviceChannels:
         first = result.items[0][0] if result.items else None
         if _lost_items(channel.cursor, first, result.last):
             warnings.append(
-                "items for this device expired on the relay before it read them: groups"
-                " your first device added it to meanwhile are missing here; link this"
-                " device again (caucus device link on the first device)"
+                "items for this device expired on the relay before it read them: a group"
+                " your first device added it to meanwhile may be missing here; if so,"
+                " remove this device on the first device and link this computer again"
             )
         joined: list[bytes] = []
         for seq, item in result.items:
@@ -194,6 +195,15 @@ class DeviceChannels:
         with db.transaction():
             if not enter_welcomed_group(db, welcome, me.public_key, self._ctx.now()):
                 return None
+            group_store.save_sender_heads(  # earlier messages are not ours to see (as 7.5)
+                db,
+                group_id,
+                {
+                    m.identity_pk: UNKNOWN_HEAD
+                    for m in welcome.state.roster()
+                    if m.identity_pk != me.public_key
+                },
+            )
             pair = BallotKeyPair.from_secret(opened.ballot_secret)
             ballot_store.insert_ballot_key(
                 db, BallotKeyRow(group_id, opened.ballot_secret, pair.public, self._ctx.now())

@@ -503,8 +503,8 @@ class Engine(Queries):
     async def run(self, stop: asyncio.Event, *, poll: float = 25.0, tick: float = 2.0) -> None:
         """Stay in sync until ``stop`` is set: one long-poll loop per group (so a message
         reaches a waiting client as soon as the relay has it), and a slower loop for
-        invites, welcomes, upkeep and the outbox, whose steps fail one at a time as in
-        ``sync``. The desktop app runs this."""
+        invites, welcomes, linked devices, upkeep and the outbox, whose steps fail one at
+        a time as in ``sync``. The desktop app runs this."""
         group_tasks: dict[bytes, asyncio.Task[None]] = {}
         self._health.running = True
         try:
@@ -518,9 +518,11 @@ class Engine(Queries):
                         )
                 sync = SyncPass()
                 await self._admission.sync_inboxes(sync)
+                await self.devices.sync(sync)  # links, and later groups for this device
                 await self._admission.sync_invites(sync)
                 for group_id in self.active_group_ids():
                     await self._maintain_step(group_id, sync, idle_ms=HELP_IDLE_MS)
+                await self.devices.sync_later_groups(sync)  # first device: add devices
                 await self._outbox.flush_outbox(sync)
                 self.db.scrub()
                 with contextlib.suppress(TimeoutError):

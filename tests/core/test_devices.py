@@ -4,6 +4,7 @@ moves to the laptop, and a removed laptop reads nothing sent afterwards."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from app.core.commands import SetVerified
 from app.core.engine import Engine
 from app.core.errors import NotPermittedHere
+from app.core.events import GroupJoined, MessageAdded
 from app.core.views import MemberView
 from crypto.ballot import BallotKind
 from crypto.commit import seal_commit
@@ -359,6 +361,7 @@ def test_a_group_created_after_linking_reaches_the_laptop_without_linking_again(
         await sync_all(alice, bob)  # the ballot keys are registered and seen
         report = await laptop.sync()
         assert report.joined == (later,), report
+        assert not report.warnings, report
         await bob.send_text(later, "hello to both of your computers")
         await sync_all(laptop)
         await laptop.send_text(later, "typed on the laptop")
@@ -415,6 +418,7 @@ def test_a_group_alice_joins_after_linking_reaches_the_laptop(world) -> None:
         await sync_all(alice)  # Alice's first device adds her laptop
         report = await laptop.sync()
         assert report.joined == (bobs,), report
+        assert not report.warnings, report
         await bob.send_text(bobs, "welcome alice")
         await sync_all(laptop, alice)
         await laptop.send_text(bobs, "thanks from the laptop")
@@ -491,3 +495,61 @@ def test_a_forged_later_welcome_on_the_device_channel_is_refused(world) -> None:
     assert trap not in laptop.active_group_ids()
     assert laptop.active_group_ids() == []
     assert any("refused a welcome on the device channel" in w for w in warnings), warnings
+
+
+def test_the_desktop_loop_adds_and_enters_a_later_group_without_anyone_syncing(world) -> None:
+    """Both of Alice's computers only run the desktop app's loop (``Engine.run``): she
+    asked to join Bob's group before linking; once Bob admits her, her first device adds
+    the laptop and the laptop enters the group and reads Bob."""
+    alice, bob, _ = world.engines
+
+    async def scenario() -> bytes:
+        bobs = await bob.create_group("Bob's group")
+        await alice.join(await bob.create_invite(bobs))  # pending while she links
+        laptop = await world.link(alice, 2)
+        entered, heard = asyncio.Event(), asyncio.Event()
+
+        def listen(event: object) -> None:
+            if isinstance(event, GroupJoined) and event.group_id == bobs:
+                entered.set()
+            if isinstance(event, MessageAdded) and event.message.text == "hello laptop":
+                heard.set()
+
+        laptop.subscribe(listen)
+        stop = asyncio.Event()
+        loops = [
+            asyncio.create_task(engine.run(stop, poll=1, tick=0.05)) for engine in (alice, laptop)
+        ]
+        try:
+            report = await bob.sync()
+            assert report.admitted == 1, report
+            await asyncio.wait_for(entered.wait(), timeout=120)
+            await bob.sync()  # Bob's client reads the DEVICE_ADD
+            await bob.send_text(bobs, "hello laptop")
+            await asyncio.wait_for(heard.wait(), timeout=120)
+        finally:
+            stop.set()
+            await asyncio.gather(*loops)
+        return bobs
+
+    bobs = run(scenario())
+    assert ("bob", "hello laptop") in texts(world.engines[2], bobs)
+
+
+def test_a_later_welcome_that_expired_on_the_relay_is_reported_on_the_laptop(world) -> None:
+    """The relay keeps items 90 days (docs/protocol.md 6.2). A laptop away longer misses a
+    welcome posted meanwhile: it is not in that group, and its sync says what to do."""
+    alice, bob, _ = world.engines
+
+    async def scenario() -> tuple[bytes, tuple[str, ...]]:
+        laptop = await world.link(alice, 2)
+        later = await alice.create_group("While the laptop was away")
+        await befriend(alice, later, bob)  # Alice's device adds the laptop, posts the welcome
+        assert alice.group_state(later)[0].is_member(laptop.identity.public_key)
+        world.clock.advance(days=91)
+        assert (await world.app.relay.purge()).items > 0
+        return later, (await laptop.sync()).warnings
+
+    later, warnings = run(scenario())
+    assert later not in world.engines[2].active_group_ids()
+    assert any("expired on the relay" in w and "link this computer again" in w for w in warnings)
