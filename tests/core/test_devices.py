@@ -19,6 +19,7 @@ from app.core.events import GroupJoined, MessageAdded
 from app.core.views import MemberView
 from crypto.ballot import BallotKind
 from crypto.commit import seal_commit
+from crypto.device import device_id
 from crypto.device_channel import DeviceWelcome, channel_secrets
 from crypto.device_link import LinkKind, seal_link_item
 from crypto.errors import DecryptionFailed, NotPermitted
@@ -31,6 +32,8 @@ from crypto.message import open_sender_data
 from tests.core.harness import Clock, befriend, make_engine, make_relay, run, sync_all
 from tests.core.test_group_flow import _relay_items
 
+NAMES = ("alice", "bob", "laptop", "tablet")
+
 
 class World:
     def __init__(self, tmp_path: Path) -> None:
@@ -39,9 +42,12 @@ class World:
         self.app = make_relay(tmp_path, self.clock)
         self.transport = httpx.ASGITransport(app=self.app)
         self.engines = [
-            make_engine(tmp_path, name, self.transport, self.clock)
-            for name in ("alice", "bob", "laptop")
+            make_engine(tmp_path, name, self.transport, self.clock) for name in NAMES[:3]
         ]
+
+    def add_tablet(self) -> None:
+        """A fourth profile (index 3) for tests with two linked devices."""
+        self.engines.append(make_engine(self.tmp_path, NAMES[3], self.transport, self.clock))
 
     async def link(self, first: Engine, index: int) -> Engine:
         """Link engine ``index`` as a device of ``first``; the new device's profile is
@@ -54,7 +60,7 @@ class World:
         report = await new.sync()  # installs the bundle
         assert report.joined == tuple(first.active_group_ids())
         await new.close()
-        home = self.tmp_path / ("alice", "bob", "laptop")[index]
+        home = self.tmp_path / NAMES[index]
         reopened = Engine.open(
             home,
             f"passphrase of {home.name}",
@@ -553,3 +559,31 @@ def test_a_later_welcome_that_expired_on_the_relay_is_reported_on_the_laptop(wor
     later, warnings = run(scenario())
     assert later not in world.engines[2].active_group_ids()
     assert any("expired on the relay" in w and "link this computer again" in w for w in warnings)
+
+
+def test_a_device_removed_by_another_linked_device_is_not_added_to_a_later_group(world) -> None:
+    """The laptop removes the tablet (both Alice's); Alice's first device learns it from
+    the DEVICE_REMOVE in the log and never adds the tablet to a group created afterwards."""
+    alice, bob, _ = world.engines
+    world.add_tablet()
+
+    async def scenario() -> bytes:
+        first = await alice.create_group("Riders")
+        await befriend(alice, first, bob)
+        laptop = await world.link(alice, 2)
+        tablet = await world.link(alice, 3)
+        await sync_all(laptop, tablet, alice)
+        tablet_id = device_id(tablet.identity.public_key)
+        assert await laptop.devices.remove(tablet_id) == 1
+        await sync_all(alice, bob)
+        later = await alice.create_group("Couriers")
+        await befriend(alice, later, bob)
+        await sync_all(alice, laptop, tablet, alice)
+        return later
+
+    later = run(scenario())
+    laptop, tablet = world.engines[2], world.engines[3]
+    state = alice.group_state(later)[0]
+    assert state.devices_of(alice.identity.public_key) == (laptop.identity.public_key,)
+    assert later in laptop.active_group_ids() and later not in tablet.active_group_ids()
+    assert [v.name for v in alice.devices.list() if not v.is_identity] == ["laptop"]
