@@ -35,7 +35,7 @@ from app.core.store.delivery_keys import KeyOrigin
 from app.core.sync_pass import STEP_ERRORS, SyncPass
 from crypto.ballot.keys import BallotKeyPair
 from crypto.device import DeviceCert, DeviceRemoveBody, device_add_body, device_id
-from crypto.device_channel import DeviceKeys, DeviceWelcome, channel_secrets
+from crypto.device_channel import MAX_CHANNEL_KEYS, DeviceKeys, DeviceWelcome, channel_secrets
 from crypto.device_link import LinkKind, LinkSecrets, open_link_item, seal_link_item
 from crypto.errors import DecryptionFailed, RemoteError
 from crypto.group_log import EntryKind, GroupState, LogEntry
@@ -44,9 +44,10 @@ from crypto.key_schedule import cap_hash
 from crypto.welcome import VerifiedWelcome, Welcome
 
 __all__ = [
+    "ASK_EVERY_MS",
     "KEYS_LOW",
+    "KEYS_MAX",
     "KEYS_REFILL",
-    "KEYS_REPOST_MS",
     "DeviceChannels",
     "enter_welcomed_group",
     "spare_join_code",
@@ -56,9 +57,10 @@ KEYS_LOW = 8
 """A linked device sends more keys once it holds fewer spare keys than this."""
 KEYS_REFILL = 16
 """How many fresh keys it makes then."""
-KEYS_REPOST_MS = 30 * 24 * 3600 * 1000
-"""A linked device sends its spare keys again after this long, so a first device that
-was offline beyond the relay's retention (90 days by default) gets them anyway."""
+KEYS_MAX = 64
+"""A linked device asked for keys makes more only while it holds fewer than this."""
+ASK_EVERY_MS = 24 * 3600 * 1000
+"""The first device asks a device for keys at most this often."""
 _SPARE_PREFIX = "device-spare:"
 
 
@@ -160,11 +162,13 @@ class DeviceChannels:
                 " remove this device on the first device and link this computer again"
             )
         joined: list[bytes] = []
+        wanted = False
         for seq, item in result.items:
             with db.transaction():
                 store.set_cursor(db, channel.device_pk, seq)
             try:
                 kind, body = open_link_item(secrets, item)
+                wanted = wanted or kind == LinkKind.KEYS_WANTED
                 if kind != LinkKind.WELCOME:
                     continue
                 group_id = self._enter(body, owner_pk)
@@ -176,7 +180,7 @@ class DeviceChannels:
         if not result.items and result.last > channel.cursor:
             with db.transaction():
                 store.set_cursor(db, channel.device_pk, result.last)
-        await self._send_keys(channel, secrets)
+        await self._send_keys(channel, secrets, wanted)
         return joined
 
     def _enter(self, body: bytes, owner_pk: bytes) -> bytes | None:
@@ -218,31 +222,30 @@ class DeviceChannels:
             for row in key_store.join_keys_like(self._ctx.db, _SPARE_PREFIX)
         ]
 
-    async def _send_keys(self, channel: store.ChannelRow, secrets: LinkSecrets) -> None:
-        """Post the spare keys when fewer than ``KEYS_LOW`` are left (after making
-        ``KEYS_REFILL`` more) or when they were last posted ``KEYS_REPOST_MS`` ago; an
-        item the relay did not take is posted again on the next sync."""
+    async def _send_keys(
+        self, channel: store.ChannelRow, secrets: LinkSecrets, wanted: bool
+    ) -> None:
+        """When fewer than ``KEYS_LOW`` spare keys are left, or the first device asked
+        (and fewer than ``KEYS_MAX`` are held), make ``KEYS_REFILL`` more and post the
+        newest 32 held; an item the relay did not take is posted again next sync."""
         db, me, now = self._ctx.db, self._ctx.identity, self._ctx.now()
         item = channel.keys_item
         spares = self._spare_certs()
-        stale = channel.keys_posted_at is None or now - channel.keys_posted_at > KEYS_REPOST_MS
-        if item is None and (len(spares) < KEYS_LOW or stale):
+        if item is None and (len(spares) < KEYS_LOW or (wanted and len(spares) < KEYS_MAX)):
             with db.transaction():
-                if len(spares) < KEYS_LOW:
-                    for _ in range(KEYS_REFILL):
-                        fresh = me.with_new_delivery_key(self._ctx.rng, now)
-                        delivery_keys.keep_key(
-                            db,
-                            fresh,
-                            KeyOrigin.JOIN,
-                            now,
-                            join_code=spare_join_code(fresh.delivery_cert.delivery_pk),
-                        )
-                        spares.append(fresh.delivery_cert)
-                body = DeviceKeys.create(me, spares[-32:]).encode()
+                for _ in range(KEYS_REFILL):
+                    fresh = me.with_new_delivery_key(self._ctx.rng, now)
+                    delivery_keys.keep_key(
+                        db,
+                        fresh,
+                        KeyOrigin.JOIN,
+                        now,
+                        join_code=spare_join_code(fresh.delivery_cert.delivery_pk),
+                    )
+                    spares.append(fresh.delivery_cert)
+                body = DeviceKeys.create(me, spares[-MAX_CHANNEL_KEYS:]).encode()
                 item = seal_link_item(secrets, LinkKind.KEYS, body, self._ctx.rng)
                 store.set_keys_item(db, channel.device_pk, item)
-                store.set_keys_posted(db, channel.device_pk, now)
         if item is not None:
             await self._ctx.relays.get(channel.relay_url).post_item(
                 secrets.mailbox_id, secrets.capability, item
@@ -363,15 +366,29 @@ class DeviceChannels:
             if spare is None:
                 free = store.free_spare_keys(db, device_pk)
                 if not free:
+                    await self._ask_for_keys(channel, secrets)
                     warnings.append(
-                        f"device {device_id(device_pk)} has sent no fresh keys yet: it"
-                        " enters your newer groups after it syncs once"
+                        f"device {device_id(device_pk)} has no unused keys here: it"
+                        " enters your newer groups after it syncs"
                     )
                     return
                 spare = free[0]
                 with db.transaction():
                     store.use_spare_key(db, spare.delivery_pk, group_id)
             await self._add(channel, secrets, cert, DeliveryCert.decode(spare.cert), group_id)
+
+    async def _ask_for_keys(self, channel: store.ChannelRow, secrets: LinkSecrets) -> None:
+        """Post a keys-wanted item, at most once per ``ASK_EVERY_MS`` (a device whose
+        keys expired unread, or were spent on commits that never landed, makes more)."""
+        now = self._ctx.now()
+        if channel.keys_wanted_at is not None and now - channel.keys_wanted_at < ASK_EVERY_MS:
+            return
+        item = seal_link_item(secrets, LinkKind.KEYS_WANTED, bytes([1]), self._ctx.rng)
+        await self._ctx.relays.get(channel.relay_url).post_item(
+            secrets.mailbox_id, secrets.capability, item
+        )
+        with self._ctx.db.transaction():
+            store.set_keys_wanted(self._ctx.db, channel.device_pk, now)
 
     async def _add(
         self,

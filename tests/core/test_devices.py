@@ -409,6 +409,11 @@ def test_a_group_created_after_linking_reaches_the_laptop_without_linking_again(
                 slot.append(state.member(laptop.identity.public_key).delivery_cert.delivery_pk)
     assert len(slot) == len(set(slot))
     assert [v.name for v in alice.devices.list() if not v.is_identity] == ["laptop"]
+    # Nothing of it is readable on the relay: not the group's name, a message, the
+    # device's name (in its certificate, inside the sealed welcome and commit).
+    stored = b"".join(p.read_bytes() for p in world.tmp_path.glob("relay.db*"))
+    for canary in (b"Couriers", b"typed on the laptop", b"Strike on Friday", b"laptop"):
+        assert canary not in stored, canary
 
 
 def test_a_group_alice_joins_after_linking_reaches_the_laptop(world) -> None:
@@ -587,3 +592,29 @@ def test_a_device_removed_by_another_linked_device_is_not_added_to_a_later_group
     assert state.devices_of(alice.identity.public_key) == (laptop.identity.public_key,)
     assert later in laptop.active_group_ids() and later not in tablet.active_group_ids()
     assert [v.name for v in alice.devices.list() if not v.is_identity] == ["laptop"]
+
+
+def test_keys_that_expired_unread_are_asked_for_again_and_the_device_still_gets_added(
+    world,
+) -> None:
+    """The laptop's keys expire on the relay before Alice's first device reads them (it
+    was away 91 days). Her device asks the laptop for keys (kind 5), the laptop sends new
+    ones on its next sync, and the group created meanwhile reaches it."""
+    alice, _, _ = world.engines
+
+    async def scenario() -> tuple[bytes, tuple[str, ...]]:
+        laptop = await world.link(alice, 2)  # the laptop posted its keys while installing
+        world.clock.advance(days=91)
+        assert (await world.app.relay.purge()).items > 0
+        later = await alice.create_group("After the holidays")
+        first = await alice.sync()
+        assert not alice.group_state(later)[0].is_member(laptop.identity.public_key)
+        await laptop.sync()  # sees the request, sends fresh keys
+        await alice.sync()  # adds the laptop
+        report = await laptop.sync()
+        assert report.joined == (later,), report
+        return later, first.warnings
+
+    later, warnings = run(scenario())
+    assert any("has no unused keys here" in w for w in warnings), warnings
+    assert later in world.engines[2].active_group_ids()

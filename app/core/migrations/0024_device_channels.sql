@@ -9,7 +9,7 @@ CREATE TABLE device_channels (
     relay_url      TEXT    NOT NULL,
     cursor         INTEGER NOT NULL DEFAULT 0,
     keys_item      BLOB,             -- device: a DEVICE_KEYS item the relay has not taken yet
-    keys_posted_at INTEGER,          -- device: when it last posted its spare keys
+    keys_wanted_at INTEGER,          -- owner: when it last asked the device for keys
     closed         INTEGER NOT NULL DEFAULT 0  -- owner: the device was removed
 );
 -- First device: delivery keys a linked device sent for later groups. Each is used for

@@ -19,7 +19,7 @@ __all__ = [
     "insert_channel",
     "set_cursor",
     "set_keys_item",
-    "set_keys_posted",
+    "set_keys_wanted",
     "set_welcome_item",
     "spare_key_for",
     "unposted_welcomes",
@@ -35,7 +35,7 @@ class ChannelRow:
     relay_url: str
     cursor: int
     keys_item: bytes | None = field(repr=False)
-    keys_posted_at: int | None
+    keys_wanted_at: int | None
     closed: bool
 
 
@@ -71,7 +71,7 @@ def channels(db: Database, role: str) -> list[ChannelRow]:
         )
         for r in db.all(
             "SELECT device_pk, role, link_secret, relay_url, cursor, keys_item,"
-            " keys_posted_at, closed FROM device_channels WHERE role = ? ORDER BY rowid",
+            " keys_wanted_at, closed FROM device_channels WHERE role = ? ORDER BY rowid",
             (role,),
         )
     ]
@@ -85,9 +85,9 @@ def set_keys_item(db: Database, device_pk: bytes, item: bytes | None) -> None:
     db.execute("UPDATE device_channels SET keys_item = ? WHERE device_pk = ?", (item, device_pk))
 
 
-def set_keys_posted(db: Database, device_pk: bytes, now: int) -> None:
+def set_keys_wanted(db: Database, device_pk: bytes, now: int) -> None:
     db.execute(
-        "UPDATE device_channels SET keys_posted_at = ? WHERE device_pk = ?", (now, device_pk)
+        "UPDATE device_channels SET keys_wanted_at = ? WHERE device_pk = ?", (now, device_pk)
     )
 
 
