@@ -37,7 +37,7 @@ from crypto.ballot.keys import BallotKeyPair
 from crypto.device import DeviceCert, DeviceRemoveBody, device_add_body, device_id
 from crypto.device_channel import MAX_CHANNEL_KEYS, DeviceKeys, DeviceWelcome, channel_secrets
 from crypto.device_link import LinkKind, LinkSecrets, open_link_item, seal_link_item
-from crypto.errors import DecryptionFailed, RemoteError
+from crypto.errors import RemoteError
 from crypto.group_log import EntryKind, GroupState, LogEntry
 from crypto.identity import DeliveryCert
 from crypto.key_schedule import cap_hash
@@ -189,7 +189,7 @@ class DeviceChannels:
         key_pk = DeviceWelcome.key_of(body)
         row = key_store.load_key(db, key_pk)
         if row is None or row.join_code != spare_join_code(key_pk):
-            raise DecryptionFailed("sealed to a key this device never sent")
+            return None  # a repeat of a welcome entered already (its key is no spare now)
         holder = me.with_delivery_key(
             nacl.public.PrivateKey(row.secret), DeliveryCert.decode(row.cert)
         )

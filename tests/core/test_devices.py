@@ -21,7 +21,7 @@ from crypto.ballot import BallotKind
 from crypto.commit import seal_commit
 from crypto.device import device_id
 from crypto.device_channel import DeviceWelcome, channel_secrets
-from crypto.device_link import LinkKind, seal_link_item
+from crypto.device_link import LinkKind, open_link_item, seal_link_item
 from crypto.errors import DecryptionFailed, NotPermitted
 from crypto.freshness import open_head_item
 from crypto.group_log import EntryKind, LogEntry
@@ -482,30 +482,43 @@ def test_a_removed_device_is_not_added_to_a_group_created_after_its_removal(worl
 def test_a_forged_later_welcome_on_the_device_channel_is_refused(world) -> None:
     """Bob holds the relay's whole view and, worse, the channel's key (as if he had seen
     the link code): he posts a later welcome to Alice's laptop for a group of his own,
-    sealed to a spare key the laptop sent. The laptop refuses it: only Alice signs."""
+    sealed to a spare key the laptop sent, and replays Alice's genuine welcome. The
+    laptop refuses the forgery (only Alice signs) and the replay changes nothing."""
     alice, bob, _ = world.engines
 
-    async def scenario() -> tuple[bytes, list[str]]:
+    async def scenario() -> tuple[bytes, bytes, list[str]]:
         laptop = await world.link(alice, 2)
-        await sync_all(alice)  # Alice's device stores the laptop's spare keys
+        riders = await alice.create_group("Riders")
+        await sync_all(alice, laptop)  # a genuine later welcome, entered
         trap = await bob.create_group("Bob's trap")
         await sync_all(bob)
         (secret, relay_url) = alice.db.one("SELECT link_secret, relay_url FROM device_channels")
-        (spare,) = alice.db.one("SELECT cert FROM device_spare_keys LIMIT 1")
+        (spare,) = alice.db.one("SELECT cert FROM device_spare_keys WHERE group_id IS NULL LIMIT 1")
         key = DeliveryCert.decode(bytes(spare))
         channel = channel_secrets(bytes(secret))
+        relay = bob.relay(relay_url)
         # Bob signs where Alice must; the welcome inside is his to choose.
         forged = DeviceWelcome.seal(bob.identity, key, os.urandom(400), trap, bytes(32), os.urandom)
-        item = seal_link_item(channel, LinkKind.WELCOME, forged, os.urandom)
-        await bob.relay(relay_url).post_item(channel.mailbox_id, channel.capability, item)
+        forged_item = seal_link_item(channel, LinkKind.WELCOME, forged, os.urandom)
+        await relay.post_item(channel.mailbox_id, channel.capability, forged_item)
+        stored = await relay.fetch(channel.mailbox_id, channel.capability, 0)
+        genuine = [
+            item
+            for _, item in stored.items
+            if open_link_item(channel, item)[0] == LinkKind.WELCOME and item != forged_item
+        ]
+        assert len(genuine) == 1
+        for item in genuine:  # as a relay replaying them would
+            await relay.post_item(channel.mailbox_id, channel.capability, item)
         report = await laptop.sync()
-        return trap, list(report.warnings)
+        return riders, trap, list(report.warnings)
 
-    trap, warnings = run(scenario())
+    riders, _trap, warnings = run(scenario())
     laptop = world.engines[2]
-    assert trap not in laptop.active_group_ids()
-    assert laptop.active_group_ids() == []
-    assert any("refused a welcome on the device channel" in w for w in warnings), warnings
+    assert laptop.active_group_ids() == [riders]
+    refused = [w for w in warnings if "refused a welcome on the device channel" in w]
+    assert len(refused) == 1 and "signature" in refused[0].lower(), warnings
+    assert len(warnings) == 1, warnings  # the replay of Alice's welcome was skipped quietly
 
 
 def test_the_desktop_loop_adds_and_enters_a_later_group_without_anyone_syncing(world) -> None:
