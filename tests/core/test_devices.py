@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.core.backup import create_backup, read_recovery_words, restore_backup
 from app.core.commands import SetVerified
 from app.core.engine import Engine
 from app.core.errors import NotPermittedHere
@@ -19,7 +20,7 @@ from app.core.events import GroupJoined, MessageAdded
 from app.core.views import MemberView
 from crypto.ballot import BallotKind
 from crypto.commit import seal_commit
-from crypto.device import device_id
+from crypto.device import DeviceAddBody, device_id
 from crypto.device_channel import DeviceWelcome, channel_secrets
 from crypto.device_link import LinkKind, open_link_item, seal_link_item
 from crypto.errors import DecryptionFailed, NotPermitted
@@ -631,3 +632,60 @@ def test_keys_that_expired_unread_are_asked_for_again_and_the_device_still_gets_
     later, warnings = run(scenario())
     assert any("has no unused keys here" in w for w in warnings), warnings
     assert later in world.engines[2].active_group_ids()
+
+
+def test_a_first_device_restored_from_a_backup_never_gives_a_spent_key_to_another_group(
+    world,
+) -> None:
+    """Alice backs up, then her first device spends one of the laptop's keys on a new
+    group; she restores the backup (which still lists that key as unused) and creates
+    another group. The restored copy asks the laptop for fresh keys instead of sealing a
+    second group's welcome to a key already serving the first (protocol 3.2, 8.4)."""
+    alice, _, _ = world.engines
+    home = world.tmp_path / "alice-restored"
+
+    async def scenario() -> tuple[bytes, bytes, Engine]:
+        laptop = await world.link(alice, 2)
+        await sync_all(alice)  # stores the laptop's keys
+        made = create_backup(
+            alice.db, world.tmp_path / "alice", world.tmp_path / "b", rng=os.urandom, now=1
+        )
+        assert made.recovery_words is not None
+        first = await alice.create_group("After the backup")
+        await sync_all(alice, laptop)
+        await alice.close()
+        restore_backup(
+            made.path,
+            read_recovery_words(made.recovery_words),
+            home,
+            "restored passphrase for alice",
+            rng=os.urandom,
+            now=2,
+            cost="interactive",
+        )
+        restored = Engine.open(
+            home, "restored passphrase for alice", transport=world.transport, clock_ms=world.clock
+        )
+        world.engines[0] = restored
+        second = await restored.create_group("After the restore")
+        await sync_all(restored, laptop, restored)
+        report = await laptop.sync()
+        assert report.joined == (second,), report
+        return first, second, laptop
+
+    first, second, laptop = run(scenario())
+    restored = world.engines[0]
+    laptop_pk = laptop.identity.public_key
+
+    def added_with(engine: Engine, group_id: bytes) -> bytes:
+        """The delivery key the DEVICE_ADD of the laptop listed (it rotates later)."""
+        (body,) = [
+            DeviceAddBody.decode(e.body)
+            for e in engine.log(group_id)
+            if e.kind == EntryKind.DEVICE_ADD
+        ]
+        assert body.cert.device_pk == laptop_pk
+        return body.delivery_cert.delivery_pk
+
+    assert added_with(laptop, first) != added_with(restored, second)
+    assert set(laptop.active_group_ids()) >= {first, second}

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from app.core.database import Database
 
 __all__ = [
+    "RESTORE_SPENT",
     "ChannelRow",
     "SpareKey",
     "add_spare_key",
@@ -22,6 +23,7 @@ __all__ = [
     "set_keys_wanted",
     "set_welcome_item",
     "spare_key_for",
+    "spend_spares_after_restore",
     "unposted_welcomes",
     "use_spare_key",
 ]
@@ -159,3 +161,17 @@ def entries_naming(db: Database, device_pk: bytes) -> list[bytes]:
         bytes(r[0])
         for r in db.all("SELECT entry FROM log_entries WHERE instr(entry, ?) > 0", (device_pk,))
     ]
+
+
+RESTORE_SPENT = bytes(16)
+"""``group_id`` of a spare key a restore made unusable (no group has this id in use)."""
+
+
+def spend_spares_after_restore(db: Database) -> None:
+    """A restored profile cannot know which spare keys its original copy spent after the
+    backup: on a first device every unused one counts as spent (never offered again, so
+    no key serves two groups); a linked device deletes the private halves it holds (a
+    welcome sealed to one after the backup was its original's).  Fresh keys follow."""
+    db.execute("UPDATE device_spare_keys SET group_id = ? WHERE group_id IS NULL", (RESTORE_SPENT,))
+    db.execute("DELETE FROM delivery_keys WHERE substr(join_code, 1, 13) = 'device-spare:'")
+    db.secret_deleted()
