@@ -40,7 +40,6 @@ from crypto.device_link import LinkKind, LinkSecrets, open_link_item, seal_link_
 from crypto.errors import RemoteError
 from crypto.group_log import EntryKind, GroupState, LogEntry
 from crypto.identity import DeliveryCert
-from crypto.key_schedule import cap_hash
 from crypto.welcome import VerifiedWelcome, Welcome
 
 __all__ = [
@@ -109,15 +108,6 @@ class DeviceChannels:
 
     # -- opening ------------------------------------------------------------------------
 
-    async def open_owner(self, device_pk: bytes, link_secret: bytes, relay_url: str) -> None:
-        """First device, while linking: create the device's channel mailbox."""
-        secrets = channel_secrets(link_secret)
-        await self._ctx.relays.get(relay_url).create_mailbox(
-            secrets.mailbox_id, cap_hash(secrets.capability), bytes(32)
-        )
-        with self._ctx.db.transaction():
-            store.insert_channel(self._ctx.db, device_pk, "owner", link_secret, relay_url)
-
     def open_device(self, link_secret: bytes, relay_url: str) -> None:
         """Linked device, installing the bundle (in the caller's transaction)."""
         me = self._ctx.identity.public_key
@@ -137,6 +127,8 @@ class DeviceChannels:
                 if exc.code == "not_found":
                     with self._ctx.db.transaction():
                         store.close(self._ctx.db, channel.device_pk)
+                        for row in key_store.join_keys_like(self._ctx.db, _SPARE_PREFIX):
+                            key_store.delete_key(self._ctx.db, row.public_key)
                     sync.warnings.append(
                         "your first device closed this device's channel (was it removed?):"
                         " groups joined later will not reach this device"
@@ -198,6 +190,7 @@ class DeviceChannels:
         group_id = welcome.state.group_id
         with db.transaction():
             if not enter_welcomed_group(db, welcome, me.public_key, self._ctx.now()):
+                key_store.delete_key(db, key_pk)  # spent on a group this profile has
                 return None
             group_store.save_sender_heads(  # earlier messages are not ours to see (as 7.5)
                 db,

@@ -476,6 +476,8 @@ def test_a_removed_device_is_not_added_to_a_group_created_after_its_removal(worl
     assert [v.is_identity for v in alice.devices.list()] == [True]
     # The channel was deleted on the relay; the laptop says so once.
     assert laptop.db.one("SELECT closed FROM device_channels")[0] == 1
+    spares = "SELECT count(*) FROM delivery_keys WHERE join_code LIKE 'device-spare:%'"
+    assert laptop.db.one(spares)[0] == 0  # nothing can be sealed to them any more
     assert alice.db.one("SELECT closed FROM device_channels")[0] == 1
     assert warnings == [], warnings  # said on the sync before; a closed channel is quiet
 
