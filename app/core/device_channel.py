@@ -308,8 +308,8 @@ class DeviceChannels:
         if _lost_items(channel.cursor, first, result.last):
             warnings.append(
                 f"items of device {device_id(device_pk)}'s channel expired on the relay"
-                " before this device read them; the device sends its keys again within"
-                " 30 days, or link it again"
+                " before this device read them: keys it sent are lost, and it is asked"
+                " for new ones when a group needs one"
             )
         for seq, item in result.items:
             with db.transaction():
