@@ -25,6 +25,7 @@ from app.core.events import GroupChanged, GroupJoined
 from app.core.group_session import UNKNOWN_HEAD
 from app.core.group_sync import GroupSync
 from app.core.ports import Context
+from app.core.relay_client import FetchResult
 from app.core.store import ballots as ballot_store
 from app.core.store import delivery_keys as key_store
 from app.core.store import device_channels as store
@@ -83,6 +84,27 @@ def enter_welcomed_group(db: Database, welcome: VerifiedWelcome, me_pk: bytes, n
     enter_epoch(db, welcome.state, welcome.epoch_secret, me_pk)
     delivery_keys.settle(db, welcome.state, me_pk)
     return True
+
+
+async def _fetch(
+    ctx: Context, channel: store.ChannelRow, secrets: LinkSecrets
+) -> tuple[FetchResult, int]:
+    """The channel's items after our cursor, and the cursor they follow.  A relay restored
+    from a backup (a new generation id) hands sequence numbers out again, so then the
+    whole channel is read again from the start: every item is safe to read twice (a
+    repeated welcome or key is skipped)."""
+    relay = ctx.relays.get(channel.relay_url)
+    result = await relay.fetch(secrets.mailbox_id, secrets.capability, channel.cursor)
+    cursor = channel.cursor
+    generation = result.generation
+    if generation is not None and generation != channel.generation:
+        if channel.generation is not None and cursor > 0:
+            cursor = 0
+            result = await relay.fetch(secrets.mailbox_id, secrets.capability, cursor)
+        with ctx.db.transaction():
+            store.set_generation(ctx.db, channel.device_pk, generation)
+            store.set_cursor(ctx.db, channel.device_pk, cursor)
+    return result, cursor
 
 
 def _lost_items(cursor: int, first_seq: int | None, last: int) -> bool:
@@ -144,10 +166,9 @@ class DeviceChannels:
     ) -> list[bytes]:
         db = self._ctx.db
         secrets = channel_secrets(channel.secret)
-        relay = self._ctx.relays.get(channel.relay_url)
-        result = await relay.fetch(secrets.mailbox_id, secrets.capability, channel.cursor)
+        result, cursor = await _fetch(self._ctx, channel, secrets)
         first = result.items[0][0] if result.items else None
-        if _lost_items(channel.cursor, first, result.last):
+        if _lost_items(cursor, first, result.last):
             warnings.append(
                 "items for this device expired on the relay before it read them: a group"
                 " your first device added it to meanwhile may be missing here; if so,"
@@ -169,7 +190,7 @@ class DeviceChannels:
                 continue
             if group_id is not None:
                 joined.append(group_id)
-        if not result.items and result.last > channel.cursor:
+        if not result.items and result.last > cursor:
             with db.transaction():
                 store.set_cursor(db, channel.device_pk, result.last)
         await self._send_keys(channel, secrets, wanted)
@@ -303,9 +324,9 @@ class DeviceChannels:
             return
         secrets = channel_secrets(channel.secret)
         relay = self._ctx.relays.get(channel.relay_url)
-        result = await relay.fetch(secrets.mailbox_id, secrets.capability, channel.cursor)
+        result, cursor = await _fetch(self._ctx, channel, secrets)
         first = result.items[0][0] if result.items else None
-        if _lost_items(channel.cursor, first, result.last):
+        if _lost_items(cursor, first, result.last):
             warnings.append(
                 f"items of device {device_id(device_pk)}'s channel expired on the relay"
                 " before this device read them: keys it sent are lost, and it is asked"
@@ -330,7 +351,7 @@ class DeviceChannels:
                     store.add_spare_key(
                         db, cert.delivery_pk, device_pk, cert.encode(), self._ctx.now()
                     )
-        if not result.items and result.last > channel.cursor:
+        if not result.items and result.last > cursor:
             with db.transaction():
                 store.set_cursor(db, device_pk, result.last)
         for delivery_pk, item in store.unposted_welcomes(db, device_pk):

@@ -31,7 +31,10 @@ from crypto.items import ItemType, peek_type
 from crypto.key_schedule import EpochKeys, cap_hash, epoch_commitment
 from crypto.message import open_sender_data
 from tests.core.harness import Clock, befriend, make_engine, make_relay, run, sync_all
+from tests.core.test_cli import RelayProcess
 from tests.core.test_group_flow import _relay_items
+from tests.core.test_rewind import member as rewind_member
+from tests.core.test_rewind import relay_admin
 
 NAMES = ("alice", "bob", "laptop", "tablet")
 
@@ -691,3 +694,47 @@ def test_a_first_device_restored_from_a_backup_never_gives_a_spent_key_to_anothe
 
     assert added_with(laptop, first) != added_with(restored, second)
     assert set(laptop.active_group_ids()) >= {first, second}
+
+
+@pytest.mark.socket
+def test_a_later_welcome_posted_after_a_relay_restore_is_not_missed(tmp_path: Path) -> None:
+    """A real relay process restored from a backup hands the channel's sequence numbers
+    out again: the laptop, whose cursor is past the backup, sees the new generation, reads
+    its channel again and enters the group created after the restore."""
+    relay = RelayProcess(tmp_path / "relay.db")
+    relay.start()
+    alice = rewind_member(tmp_path, "alice", relay.url)
+    laptop = rewind_member(tmp_path, "laptop", relay.url)
+    backup = tmp_path / "relay-backup.db"
+
+    async def scenario() -> tuple[bytes, tuple[bytes, ...]]:
+        try:
+            return await steps()
+        finally:
+            await alice.close()
+            await laptop.close()
+
+    async def steps() -> tuple[bytes, tuple[bytes, ...]]:
+        nonlocal laptop
+        code = await alice.link_device()  # both mailboxes exist in the backup
+        relay_admin("backup", "--db", str(relay.db), "--out", str(backup))
+        await laptop.devices.add(code)
+        await alice.sync()
+        await laptop.sync()  # installs the bundle, posts its keys (channel item 1)
+        await laptop.close()
+        laptop = Engine.open(tmp_path / "laptop", "passphrase of laptop")
+        await laptop.sync()  # reads its own item: its cursor is past the backup
+        await alice.sync()  # stores the laptop's keys
+        relay.stop()
+        relay_admin("restore", "--from", str(backup), "--db", str(relay.db))
+        relay.start()
+        later = await alice.create_group("After the relay restore")
+        await alice.sync()  # the welcome gets channel item 1 again
+        report = await laptop.sync()
+        return later, report.joined
+
+    try:
+        later, joined = run(scenario())
+    finally:
+        relay.stop()
+    assert joined == (later,)

@@ -8,6 +8,7 @@ CREATE TABLE device_channels (
     link_secret    BLOB    NOT NULL,
     relay_url      TEXT    NOT NULL,
     cursor         INTEGER NOT NULL DEFAULT 0,
+    generation     TEXT,             -- the relay's generation id at the cursor
     keys_item      BLOB,             -- device: a DEVICE_KEYS item the relay has not taken yet
     keys_wanted_at INTEGER,          -- owner: when it last asked the device for keys
     closed         INTEGER NOT NULL DEFAULT 0  -- owner: the device was removed

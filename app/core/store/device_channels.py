@@ -19,6 +19,7 @@ __all__ = [
     "free_spare_keys",
     "insert_channel",
     "set_cursor",
+    "set_generation",
     "set_keys_item",
     "set_keys_wanted",
     "set_welcome_item",
@@ -36,6 +37,7 @@ class ChannelRow:
     secret: bytes = field(repr=False)
     relay_url: str
     cursor: int
+    generation: str | None
     keys_item: bytes | None = field(repr=False)
     keys_wanted_at: int | None
     closed: bool
@@ -67,12 +69,13 @@ def channels(db: Database, role: str) -> list[ChannelRow]:
             bytes(r[2]),
             r[3],
             r[4],
-            None if r[5] is None else bytes(r[5]),
-            r[6],
-            bool(r[7]),
+            r[5],
+            None if r[6] is None else bytes(r[6]),
+            r[7],
+            bool(r[8]),
         )
         for r in db.all(
-            "SELECT device_pk, role, link_secret, relay_url, cursor, keys_item,"
+            "SELECT device_pk, role, link_secret, relay_url, cursor, generation, keys_item,"
             " keys_wanted_at, closed FROM device_channels WHERE role = ? ORDER BY rowid",
             (role,),
         )
@@ -81,6 +84,12 @@ def channels(db: Database, role: str) -> list[ChannelRow]:
 
 def set_cursor(db: Database, device_pk: bytes, cursor: int) -> None:
     db.execute("UPDATE device_channels SET cursor = ? WHERE device_pk = ?", (cursor, device_pk))
+
+
+def set_generation(db: Database, device_pk: bytes, generation: str) -> None:
+    db.execute(
+        "UPDATE device_channels SET generation = ? WHERE device_pk = ?", (generation, device_pk)
+    )
 
 
 def set_keys_item(db: Database, device_pk: bytes, item: bytes | None) -> None:
