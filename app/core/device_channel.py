@@ -289,8 +289,8 @@ class DeviceChannels:
 
     def _removed_in_a_log(self, device_pk: bytes) -> bool:
         """Whether a DEVICE_REMOVE of it is in any group's log (another linked device of
-        the member removed it); marked removed here then.  Asked only when a group lacks
-        the device, so the scan runs once per new group, not on every sync."""
+        the member removed it); marked removed here then.  Asked right before adding it
+        to a group, so the scan runs once per add, not on every sync."""
         db = self._ctx.db
         for raw in store.entries_naming(db, device_pk):
             entry = LogEntry.decode(raw)
@@ -373,9 +373,6 @@ class DeviceChannels:
                 continue
             if not session.state.is_member(me.public_key):
                 continue
-            if self._removed_in_a_log(device_pk):
-                await self._close(channel)
-                return
             spare = store.spare_key_for(db, device_pk, group_id)
             if spare is None:
                 free = store.free_spare_keys(db, device_pk)
@@ -387,6 +384,10 @@ class DeviceChannels:
                     )
                     return
                 spare = free[0]
+            if self._removed_in_a_log(device_pk):
+                await self._close(channel)
+                return
+            if spare.group_id is None:
                 with db.transaction():
                     store.use_spare_key(db, spare.delivery_pk, group_id)
             await self._add(channel, secrets, cert, DeliveryCert.decode(spare.cert), group_id)
