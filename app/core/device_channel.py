@@ -41,6 +41,7 @@ from crypto.device_link import LinkKind, LinkSecrets, open_link_item, seal_link_
 from crypto.errors import RemoteError
 from crypto.group_log import EntryKind, GroupState, LogEntry
 from crypto.identity import DeliveryCert
+from crypto.key_schedule import cap_hash
 from crypto.welcome import VerifiedWelcome, Welcome
 
 __all__ = [
@@ -107,6 +108,10 @@ async def _fetch(
     return result, cursor
 
 
+def _link(link: device_store.LinkRow) -> tuple[bytes, str]:
+    return link.secret, link.relay_url
+
+
 def _lost_items(cursor: int, first_seq: int | None, last: int) -> bool:
     """Whether items after ``cursor`` are gone from the relay (expired after its retention
     before we read them): sequence numbers of one mailbox have no holes otherwise."""
@@ -134,6 +139,72 @@ class DeviceChannels:
         """Linked device, installing the bundle (in the caller's transaction)."""
         me = self._ctx.identity.public_key
         store.insert_channel(self._ctx.db, me, "device", link_secret, relay_url)
+
+    # -- devices linked before migration 0024 -------------------------------------------
+
+    async def adopt_device(self) -> None:
+        """A linked device without a channel (linked before 0024): open one from the link
+        it was linked with; its keys then tell the first device which link it was."""
+        db = self._ctx.db
+        if store.channels(db, "device"):
+            return
+        links = device_store.done_links(db, "add")
+        if not links:
+            return
+        link = links[-1]  # the link whose bundle was installed
+        secrets = channel_secrets(link.secret)
+        try:
+            await self._ctx.relays.get(link.relay_url).create_mailbox(
+                secrets.mailbox_id, cap_hash(secrets.capability), bytes(32)
+            )
+        except RelayRejected as exc:
+            if exc.code != "exists":
+                raise
+        with db.transaction():
+            store.insert_channel(db, self._ctx.identity.public_key, "device", *_link(link))
+
+    async def adopt_owner(self, sync: SyncPass) -> None:
+        """First device: for a linked device without a channel (linked before 0024), look
+        in the channels of our ended links for keys signed by that device."""
+        db = self._ctx.db
+        known = store.channels(db, "owner")
+        secrets_known = {c.secret for c in known}
+        waiting = {
+            r.device_pk
+            for r in device_store.devices(db)
+            if r.removed_at is None and r.device_pk not in {c.device_pk for c in known}
+        }
+        for link in device_store.done_links(db, "show"):
+            if not waiting:
+                return
+            if link.secret in secrets_known or sync.is_down(link.relay_url):
+                continue
+            secrets = channel_secrets(link.secret)
+            try:
+                result = await self._ctx.relays.get(link.relay_url).fetch(
+                    secrets.mailbox_id, secrets.capability, 0
+                )
+            except RelayRejected as exc:
+                if exc.code in ("not_found", "forbidden"):
+                    continue  # no device opened this link's channel (yet)
+                sync.warnings.append(f"device channel: {type(exc).__name__}: {exc}")
+                continue
+            except STEP_ERRORS as exc:
+                sync.warnings.append(f"device channel: {type(exc).__name__}: {exc}")
+                continue
+            for _, item in result.items:
+                try:
+                    kind, body = open_link_item(secrets, item)
+                    if kind != LinkKind.KEYS:
+                        continue
+                    device_pk = DeviceKeys.decode(body).device_pk
+                except RemoteError:
+                    continue
+                if device_pk in waiting:
+                    with db.transaction():
+                        store.insert_channel(db, device_pk, "owner", *_link(link))
+                    waiting.discard(device_pk)
+                    break
 
     # -- the linked device --------------------------------------------------------------
 
@@ -271,6 +342,7 @@ class DeviceChannels:
 
     async def sync_owner(self, sync: SyncPass) -> None:
         """Read the keys of every linked device; add each missing one to our groups."""
+        await self.adopt_owner(sync)
         for channel in store.channels(self._ctx.db, "owner"):
             if channel.closed or sync.is_down(channel.relay_url):
                 continue

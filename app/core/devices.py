@@ -376,6 +376,10 @@ class Devices:
                     sync.warnings.append(f"device link: {type(exc).__name__}: {exc}")
         cert = self.own_cert()
         if cert is not None:  # later groups reach a linked device on its channel
+            try:
+                await self.channels.adopt_device()
+            except STEP_ERRORS as exc:
+                sync.warnings.append(f"device channel: {type(exc).__name__}: {exc}")
             joined += await self.channels.sync_device(sync, cert.owner_pk)
         return joined
 

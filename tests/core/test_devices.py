@@ -738,3 +738,41 @@ def test_a_later_welcome_posted_after_a_relay_restore_is_not_missed(tmp_path: Pa
     finally:
         relay.stop()
     assert joined == (later,)
+
+
+def test_a_device_linked_before_the_channel_existed_gets_later_groups_after_the_upgrade(
+    world,
+) -> None:
+    """Profiles linked before migration 0024 have no device channel (no rows, no mailbox
+    on the relay). After the upgrade the laptop opens the channel of the link it was
+    linked with and posts its keys; Alice's first device finds them among its ended links
+    and adds the laptop to a group created since."""
+    alice, _, _ = world.engines
+
+    async def scenario() -> tuple[bytes, tuple[bytes, ...]]:
+        abandoned = await alice.link_device()  # a code shown and never used
+        assert abandoned
+        laptop = await world.link(alice, 2)
+        # As before 0024: neither side has a channel, the relay has no channel mailbox.
+        (secret, relay_url) = alice.db.one("SELECT link_secret, relay_url FROM device_channels")
+        channel = channel_secrets(bytes(secret))
+        await alice.relay(relay_url).delete_mailbox(channel.mailbox_id, channel.capability)
+        for engine in (alice, laptop):
+            with engine.db.transaction():
+                engine.db.execute("DELETE FROM device_channels")
+            with engine.db.transaction():
+                engine.db.execute("DELETE FROM delivery_keys WHERE join_code LIKE 'device-spare:%'")
+        with alice.db.transaction():
+            alice.db.execute("DELETE FROM device_spare_keys")
+        later = await alice.create_group("After the upgrade")
+        await alice.sync()  # nothing to find yet
+        assert not alice.group_state(later)[0].is_member(laptop.identity.public_key)
+        await laptop.sync()  # opens the channel of its link, posts keys
+        await alice.sync()  # finds the laptop's keys, adds it
+        report = await laptop.sync()
+        return later, report.joined
+
+    later, joined = run(scenario())
+    assert joined == (later,)
+    rows = alice.db.all("SELECT device_pk FROM device_channels")
+    assert [bytes(r[0]) for r in rows] == [world.engines[2].identity.public_key]
