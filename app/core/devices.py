@@ -4,7 +4,8 @@ The first device (holding the identity key) shows a link code and, on a later sy
 the new device's request from the link mailbox, certifies its key, commits DEVICE_ADD in
 every active group and posts the link bundle (welcomes, ballot secrets, history) sealed
 to the new device.  The new device posts the request and, on a later sync, installs the
-bundle: it enters every group as a slot of its member.
+bundle: it enters every group as a slot of its member.  Groups the member enters later
+reach the device through the standing device channel (``app.core.device_channel``).
 """
 
 from __future__ import annotations
