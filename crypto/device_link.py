@@ -74,6 +74,9 @@ class LinkKind(IntEnum):
 
     REQUEST = 1
     BUNDLE = 2
+    KEYS = 3  # device channel: fresh delivery keys (crypto/device_channel.py)
+    WELCOME = 4  # device channel: a later group (crypto/device_channel.py)
+    KEYS_WANTED = 5  # device channel: the first device has no unused key of the device
 
 
 def _b64(data: bytes) -> str:

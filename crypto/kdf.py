@@ -31,6 +31,12 @@ LABELS: frozenset[str] = frozenset(
         "link-key",
         "link-request",
         "link-bundle",
+        "device-channel-id",
+        "device-channel-mailbox",
+        "device-channel-cap",
+        "device-channel-key",
+        "device-keys",
+        "device-welcome",
         # group log
         "log-entry",
         "log-entry-hash",

@@ -38,6 +38,7 @@ from app.core.passphrase import KdfParams, derive_key, save_params
 from app.core.passphrase_policy import check_new_passphrase
 from app.core.profile import DB_NAME, DIR_MODE, PARAMS_NAME, profile_exists
 from app.core.store import backups as store
+from app.core.store import device_channels as device_channel_store
 from app.core.store import profile as profile_store
 from crypto.backup import RecoveryKey
 from crypto.errors import MalformedData, RemoteError, UnsupportedVersion
@@ -313,6 +314,7 @@ def _finish_profile(
             raise MalformedData("the backup holds no usable profile")
         with db.transaction():
             groups = store.mark_restored(db, now)
+            device_channel_store.spend_spares_after_restore(db)  # protocol 8.4
         params = KdfParams.new(rng, cost)
         key = derive_key(passphrase, params)
         db.rekey(key)

@@ -4,7 +4,8 @@ The first device (holding the identity key) shows a link code and, on a later sy
 the new device's request from the link mailbox, certifies its key, commits DEVICE_ADD in
 every active group and posts the link bundle (welcomes, ballot secrets, history) sealed
 to the new device.  The new device posts the request and, on a later sync, installs the
-bundle: it enters every group as a slot of its member.
+bundle: it enters every group as a slot of its member.  Groups the member enters later
+reach the device through the standing device channel (``app.core.device_channel``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import nacl.public
 
 from app.core import delivery_keys
 from app.core.database import Database
+from app.core.device_channel import DeviceChannels, enter_welcomed_group
 from app.core.device_history import SenderHead, decode_history, encode_history
-from app.core.epoch_entry import enter_epoch
 from app.core.errors import AlreadyExists, ClientError, NotFound, NotPermittedHere
 from app.core.events import GroupChanged, GroupJoined
 from app.core.group_sync import GroupSync
@@ -25,6 +26,7 @@ from app.core.ports import Context
 from app.core.status import MessageStatus
 from app.core.store import ballots as ballot_store
 from app.core.store import delivery_keys as key_store
+from app.core.store import device_channels as channel_store
 from app.core.store import devices as store
 from app.core.store import groups as group_store
 from app.core.store import messages as message_store
@@ -39,6 +41,7 @@ from crypto.device import (
     device_id,
     device_remove_body,
 )
+from crypto.device_channel import channel_secrets
 from crypto.device_link import (
     LINK_KEYS,
     MAX_LINK_GROUPS,
@@ -99,6 +102,7 @@ class Devices:
         self._groups = groups
         self._name = name
         self._ensure_ballot_key = ensure_ballot_key  # the member's key travels at linking
+        self.channels = DeviceChannels(ctx, groups, ensure_ballot_key)
 
     # -- who we are ---------------------------------------------------------------------
 
@@ -121,6 +125,8 @@ class Devices:
         secrets = code.secrets
         relay = self._ctx.relays.get(relay_url)
         await relay.create_mailbox(secrets.mailbox_id, cap_hash(secrets.capability), bytes(32))
+        channel = channel_secrets(code.secret)  # the standing channel, for later groups
+        await relay.create_mailbox(channel.mailbox_id, cap_hash(channel.capability), bytes(32))
         with self._ctx.db.transaction():
             store.insert_link(self._ctx.db, code.secret, "show", relay_url, self._ctx.now())
         return code.encode()
@@ -158,6 +164,9 @@ class Devices:
         with db.transaction():
             store.add_device(db, request.device_pk, cert.encode(), now)
             store.set_done(db, link.secret)
+            channel_store.insert_channel(
+                db, request.device_pk, "owner", link.secret, link.relay_url
+            )
         welcomes: list[bytes] = []
         ballots: list[BallotSecret] = []
         group_ids = self._groups.active_group_ids()[:MAX_LINK_GROUPS]
@@ -301,17 +310,11 @@ class Devices:
         joined = []
         with db.transaction():
             store.set_self(db, bundle.cert.encode(), bundle.member_name)
+            self.channels.open_device(link.secret, link.relay_url)
             for welcome in verified:
-                group_id = welcome.state.group_id
-                if group_store.load_group(db, group_id) is not None:
+                if not enter_welcomed_group(db, welcome, me, now):
                     continue
-                group_store.insert_group(
-                    db, group_id, welcome.relay_url, welcome.mailbox_id, welcome.start_after, now
-                )
-                for entry in welcome.entries:
-                    group_store.insert_log_entry(db, group_id, entry, None)
-                enter_epoch(db, welcome.state, welcome.epoch_secret, me)
-                delivery_keys.settle(db, welcome.state, me)
+                group_id = welcome.state.group_id
                 joined.append(group_id)
             for ballot in bundle.ballot_secrets:
                 if ballot.group_id in joined:
@@ -358,10 +361,12 @@ class Devices:
 
     # -- both sides ---------------------------------------------------------------------
 
-    async def sync(self, sync: SyncPass) -> list[bytes]:
-        """Answer shown links and install received bundles; the groups joined."""
+    async def sync(self, sync: SyncPass, *, links: bool = True) -> list[bytes]:
+        """Answer shown links and install received bundles (``links``: the desktop loop
+        reads old link mailboxes less often), then, on a linked device, read its device
+        channel for groups added since; the groups joined."""
         joined: list[bytes] = []
-        for side in ("show", "add"):
+        for side in ("show", "add") if links else ():
             for link in store.open_links(self._ctx.db, side):
                 if sync.is_down(link.relay_url):
                     continue
@@ -372,13 +377,27 @@ class Devices:
                         joined += await self._receive(link, sync.warnings)
                 except STEP_ERRORS as exc:
                     sync.warnings.append(f"device link: {type(exc).__name__}: {exc}")
+        cert = self.own_cert()
+        if cert is not None:  # later groups reach a linked device on its channel
+            try:
+                await self.channels.adopt_device()
+            except STEP_ERRORS as exc:
+                sync.warnings.append(f"device channel: {type(exc).__name__}: {exc}")
+            joined += await self.channels.sync_device(sync, cert.owner_pk)
         return joined
+
+    async def sync_later_groups(self, sync: SyncPass) -> None:
+        """First device, after its groups synced: add every linked device to each group
+        it is missing from (a group joined or created after linking, protocol 8.4)."""
+        if self.own_cert() is None:
+            await self.channels.sync_owner(sync)
 
     # -- listing and removing -----------------------------------------------------------
 
     def list(self) -> list[DeviceView]:
-        """This member's devices: the first device and every linked device still in one
-        of our groups (names from their certificates in the group logs)."""
+        """This member's devices: the first device and every linked device in one of our
+        groups or (on the first device) linked and not removed, though not yet added to
+        a group created since (names from their certificates)."""
         member = self.member_pk()
         mine = self._ctx.identity.public_key
         names: dict[bytes, str] = {}
@@ -394,8 +413,10 @@ class Devices:
         for row in store.devices(self._ctx.db):
             cert = DeviceCert.decode(row.cert)
             names.setdefault(cert.device_pk, cert.device_name)
-            if row.removed_at is None and not self._groups.active_group_ids():
+            if row.removed_at is None:  # linked: in our groups now or after the next sync
                 present.add(cert.device_pk)
+            else:
+                present.discard(cert.device_pk)
         views = [DeviceView(device_id(member), "First device", True, member == mine)]
         for device_pk in sorted(present):
             views.append(

@@ -405,16 +405,17 @@ class Engine(Queries):
             messages += counts[0]
             commits += counts[1]
             await self._maintain_step(group_id, sync)
+        await self.devices.sync_later_groups(sync)
         unsent = await self._outbox.flush_outbox(sync)
         self.db.scrub()  # deleted keys leave the write-ahead log (docs/protocol.md 3.2)
         return SyncReport(messages, commits, tuple(joined), admitted, tuple(sync.warnings), unsent)
 
-    async def _sync_devices(self, sync: SyncPass) -> list[bytes]:
+    async def _sync_devices(self, sync: SyncPass, *, links: bool = True) -> list[bytes]:
         """Answer shown link codes and install a received link bundle (8.4); when the
         bundle made this profile a linked device, say so (``DeviceLinked``): the member's
         identity and name it now acts under reach an engine only when it is opened."""
         unlinked = self.devices.own_cert() is None
-        joined = await self.devices.sync(sync)
+        joined = await self.devices.sync(sync, links=links)
         if unlinked and self.devices.own_cert() is not None:
             self.context.events.emit(DeviceLinked(len(joined)))
         return joined
@@ -532,8 +533,8 @@ class Engine(Queries):
     async def run(self, stop: asyncio.Event, *, poll: float = 25.0, tick: float = 2.0) -> None:
         """Stay in sync until ``stop`` is set: one long-poll loop per group (so a message
         reaches a waiting client as soon as the relay has it), and a slower loop for
-        invites, welcomes, upkeep and the outbox, whose steps fail one at a time as in
-        ``sync``. The desktop app runs this."""
+        invites, welcomes, linked devices, upkeep and the outbox, whose steps fail one at
+        a time as in ``sync``. The desktop app runs this."""
         group_tasks: dict[bytes, asyncio.Task[None]] = {}
         self._health.running = True
         try:
@@ -547,11 +548,13 @@ class Engine(Queries):
                         )
                 sync = SyncPass()
                 await self._admission.sync_inboxes(sync)
-                if self._links_due():
-                    await self._sync_devices(sync)  # a shown code is answered within a tick
+                # A shown code is answered within a tick; a linked device reads its
+                # channel for later groups every tick.
+                await self._sync_devices(sync, links=self._links_due())
                 await self._admission.sync_invites(sync)
                 for group_id in self.active_group_ids():
                     await self._maintain_step(group_id, sync, idle_ms=HELP_IDLE_MS)
+                await self.devices.sync_later_groups(sync)  # first device: add devices
                 await self._outbox.flush_outbox(sync)
                 self.db.scrub()
                 with contextlib.suppress(TimeoutError):

@@ -65,6 +65,15 @@ def test_link_list_and_remove_a_device(tmp_path: Path, relay: RelayProcess) -> N
     members = json.loads(caucus(bob, "members", "Riders", "--json").stdout)
     assert sorted(m["name"] for m in members) == ["Alice", "Bob"]
 
+    # A group Alice creates after linking reaches the laptop on the next syncs (8.4).
+    caucus(alice, "group", "create", "Couriers")
+    caucus(alice, "sync")  # adds the laptop with one of the keys it sent
+    caucus(laptop, "sync")  # enters the group from its device channel
+    caucus(laptop, "send", "Couriers", "later group, from the laptop")
+    caucus(alice, "sync")
+    assert texts(alice, "Couriers") == [("Alice", "later group, from the laptop")]
+    assert len(json.loads(caucus(alice, "device", "list", "--json").stdout)) == 2
+
     laptop_id = next(d["id"] for d in devices if not d["first_device"])
     caucus(alice, "device", "remove", laptop_id)
     caucus(bob, "sync")
@@ -74,6 +83,12 @@ def test_link_list_and_remove_a_device(tmp_path: Path, relay: RelayProcess) -> N
     assert ("Bob", "CANARY after the removal") in texts(alice, "Riders")
     assert all("CANARY" not in text for _, text in texts(laptop, "Riders"))
     assert len(json.loads(caucus(alice, "device", "list", "--json").stdout)) == 1
+    # Nor is it added to a group created after its removal.
+    caucus(alice, "group", "create", "After")
+    for home in (alice, laptop, alice):
+        caucus(home, "sync")
+    names = [g["name"] for g in json.loads(caucus(laptop, "group", "list", "--json").stdout)]
+    assert "Couriers" in names and "After" not in names
 
     wrong = caucus(alice, "device", "remove", "00000000", check=False)
     assert wrong.returncode != 0

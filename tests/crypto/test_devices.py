@@ -7,6 +7,7 @@ import dataclasses
 
 import pytest
 
+from crypto.ballot.keys import BallotKeyPair, BallotKeyRecord
 from crypto.commit import open_commit, open_epoch_delivery
 from crypto.device import (
     MAX_LINKED_DEVICES,
@@ -16,12 +17,15 @@ from crypto.device import (
     device_remove_body,
     member_safety_number,
 )
+from crypto.device_channel import DeviceKeys, DeviceWelcome, channel_secrets
+from crypto.device_link import LinkKind, LinkSecrets, open_link_item, seal_link_item
 from crypto.errors import (
     BadSignature,
     DecryptionFailed,
     InvalidLogEntry,
     MalformedData,
     NotPermitted,
+    UsageError,
 )
 from crypto.group_log import (
     EntryKind,
@@ -35,6 +39,7 @@ from crypto.identity import Identity, safety_number
 from crypto.key_schedule import EpochKeys
 from crypto.message import open_message, open_sender_data, seal_message
 from crypto.ratchet import ReceiveChain, SendChain
+from crypto.welcome import Welcome
 from tests.crypto.group_support import T0, Group, SeededRng, identity, receive
 
 ALICE = identity("alice")
@@ -254,3 +259,90 @@ def test_the_safety_number_is_per_member_and_changes_when_a_device_is_added() ->
     assert after == member_safety_number(
         (BOB.public_key, (laptop.public_key,)), (ALICE.public_key, ())
     )
+
+
+# -- later groups: the device channel (protocol 8.4, "Later groups") -------------------
+
+
+def later_group(owner: Identity, dev: Identity) -> tuple[Group, BallotKeyPair, bytes]:
+    """A group the owner entered after linking: it registers its ballot key and adds the
+    device with ``dev``'s delivery key.  Returns the group, the pair and a sealed welcome."""
+    group = Group.create(BOB, seed=b"later")
+    group.add(BOB, owner, name="Alice")
+    pair = BallotKeyPair.generate(SeededRng(b"ballot/alice"))
+    record = BallotKeyRecord.create(pair, owner.public_key, group.state.group_id, group.rng)
+    group.author(owner, EntryKind.BALLOT_KEY, record.encode())
+    group.author(owner, EntryKind.DEVICE_ADD, link_body(owner, dev))
+    welcome = Welcome.seal(
+        owner,
+        dev.delivery_cert,
+        relay_url="https://relay.example",
+        mailbox_id=bytes(16),
+        start_after=7,
+        entries=group.entries,
+        epoch_secret=group.secrets[-1],
+        rng=group.rng,
+    )
+    return group, pair, welcome
+
+
+def test_a_later_welcome_opens_only_for_its_device_from_its_member_with_its_ballot_key() -> None:
+    laptop = device("alice-laptop")
+    group, pair, welcome = later_group(ALICE, laptop)
+    group_id = group.state.group_id
+    rng = SeededRng(b"later-welcome")
+    item = DeviceWelcome.seal(
+        ALICE, laptop.delivery_cert, welcome, group_id, pair.secret_bytes(), rng
+    )
+    opened = DeviceWelcome.open(item, laptop, ALICE.public_key)
+    assert opened.welcome.state == group.state
+    assert opened.ballot_secret == pair.secret_bytes()
+    assert DeviceWelcome.key_of(item) == laptop.delivery_cert.delivery_pk
+    # Signed by anyone but the member (the relay, another member): refused.
+    forged = DeviceWelcome.seal(
+        BOB, laptop.delivery_cert, welcome, group_id, pair.secret_bytes(), rng
+    )
+    with pytest.raises(BadSignature):
+        DeviceWelcome.open(forged, laptop, ALICE.public_key)
+    # The member's signature over a welcome for another device: the welcome check refuses.
+    tablet = device("alice-tablet")
+    _, _, other = later_group(ALICE, tablet)
+    wrong = DeviceWelcome.seal(
+        ALICE, laptop.delivery_cert, other, group_id, pair.secret_bytes(), rng
+    )
+    with pytest.raises(DecryptionFailed):  # sealed to the tablet's key
+        DeviceWelcome.open(wrong, laptop, ALICE.public_key)
+    # A ballot secret that is not the member's registered key: refused.
+    stranger = BallotKeyPair.generate(SeededRng(b"ballot/stranger"))
+    bad = DeviceWelcome.seal(
+        ALICE, laptop.delivery_cert, welcome, group_id, stranger.secret_bytes(), rng
+    )
+    with pytest.raises(BadSignature):
+        DeviceWelcome.open(bad, laptop, ALICE.public_key)
+    # Flipping a byte anywhere after the key name breaks the sealed box.
+    tampered = item[:-1] + bytes([item[-1] ^ 1])
+    with pytest.raises(DecryptionFailed):
+        DeviceWelcome.open(tampered, laptop, ALICE.public_key)
+
+
+def test_device_keys_are_signed_by_the_device_and_the_channel_is_not_the_link_mailbox() -> None:
+    laptop = device("alice-laptop")
+    rng = SeededRng(b"device-keys")
+    fresh = [laptop.with_new_delivery_key(rng, T0).delivery_cert for _ in range(3)]
+    keys = DeviceKeys.create(laptop, fresh)
+    assert DeviceKeys.decode(keys.encode()) == keys
+    tampered = bytearray(keys.encode())
+    tampered[40] ^= 1
+    with pytest.raises((BadSignature, MalformedData)):
+        DeviceKeys.decode(bytes(tampered))
+    with pytest.raises(UsageError):  # only the device's own keys
+        DeviceKeys.create(laptop, [ALICE.delivery_cert])
+    secret = bytes(range(32))
+    channel, link = channel_secrets(secret), LinkSecrets.derive(secret)
+    assert {channel.mailbox_id, channel.key, channel.capability}.isdisjoint(
+        {link.mailbox_id, link.key, link.capability}
+    )
+    item = seal_link_item(channel, LinkKind.KEYS, keys.encode(), rng)
+    assert open_link_item(channel, item) == (LinkKind.KEYS, keys.encode())
+    with pytest.raises(DecryptionFailed):  # the link key does not open the channel
+        open_link_item(link, item)

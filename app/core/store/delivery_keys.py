@@ -27,6 +27,7 @@ __all__ = [
     "group_keys",
     "insert_key",
     "join_keys",
+    "join_keys_like",
     "load_key",
     "profile_keys",
     "public_keys",
@@ -110,6 +111,18 @@ def join_keys(db: Database, join_code: str) -> list[DeliveryKeyRow]:
         for raw in db.all(
             _SELECT + " WHERE join_code = ? ORDER BY rowid DESC",
             (join_code,),
+        )
+    ]
+
+
+def join_keys_like(db: Database, prefix: str) -> list[DeliveryKeyRow]:
+    """Keys whose join code starts with ``prefix`` (a linked device's spare keys), oldest
+    first."""
+    return [
+        _row(raw)
+        for raw in db.all(
+            _SELECT + " WHERE substr(join_code, 1, ?) = ? ORDER BY rowid",
+            (len(prefix), prefix),
         )
     ]
 

@@ -14,6 +14,7 @@ __all__ = [
     "add_device",
     "device_self",
     "devices",
+    "done_links",
     "history",
     "insert_link",
     "mark_removed",
@@ -71,6 +72,18 @@ def open_links(db: Database, side: str) -> list[LinkRow]:
         for r in db.all(
             "SELECT link_secret, side, relay_url, created_at, cursor FROM device_links"
             " WHERE side = ? AND done = 0 ORDER BY created_at",
+            (side,),
+        )
+    ]
+
+
+def done_links(db: Database, side: str) -> list[LinkRow]:
+    """Links of ``side`` that ended (answered, installed or expired), oldest first."""
+    return [
+        LinkRow(bytes(r[0]), r[1], r[2], r[3], r[4])
+        for r in db.all(
+            "SELECT link_secret, side, relay_url, created_at, cursor FROM device_links"
+            " WHERE side = ? AND done = 1 ORDER BY created_at",
             (side,),
         )
     ]
