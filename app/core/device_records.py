@@ -119,16 +119,20 @@ _MESSAGE_COLUMNS = (
     "group_id:b channel_id:b message_id:b? sender_pk:b sender_name:t sent_at:i received_at:i"
     " content_type:i body:b text:t relay_seq:i reply_to:b? edited_at:i? deleted:i warning:t?"
 )
+# Every message that reached the relay, and the lines written for log entries, newest
+# (highest row, as the first device shows them) first; not our own messages still in the
+# outbox (they go out from the first device). ``{}``: the group ids' placeholders.
+_NEWEST_MESSAGES = (
+    "SELECT group_id, channel_id, message_id, sender_pk, sender_name, sent_at, received_at,"
+    " content_type, body, text, relay_seq, reply_to, edited_at, deleted, warning"
+    " FROM messages WHERE group_id IN ({}) AND relay_seq IS NOT NULL"
+    " AND (message_id IS NOT NULL OR content_type = 0) AND status IN ('sent', 'received')"
+    " ORDER BY id DESC"
+)
 MESSAGES = Table(
     "messages",
     _cols(_MESSAGE_COLUMNS),
-    # Every message that reached the relay, and the lines written for log entries; not
-    # our own messages still in the outbox (they go out from the first device).
-    "SELECT group_id, channel_id, message_id, sender_pk, sender_name, sent_at, received_at,"
-    " content_type, body, text, relay_seq, reply_to, edited_at, deleted, warning"
-    " FROM messages WHERE group_id = ? AND relay_seq IS NOT NULL"
-    " AND (message_id IS NOT NULL OR content_type = 0) AND status IN ('sent', 'received')"
-    " ORDER BY id",
+    _NEWEST_MESSAGES.format("?"),
     # ?16 is the member: its messages are "sent" on the new device, every other "received".
     "INSERT OR IGNORE INTO messages (group_id, channel_id, message_id, sender_pk,"
     " sender_name, sent_at, received_at, content_type, body, text, relay_seq, reply_to,"
@@ -182,8 +186,9 @@ TABLES: tuple[Table, ...] = (
         "ballot_voted_elsewhere",
         _cols("group_id:b ballot_id:b revision:i"),
         "SELECT group_id, ballot_id, MAX(revision) FROM (SELECT group_id, ballot_id, revision"
-        " FROM ballot_outbox UNION ALL SELECT group_id, ballot_id, revision"
-        " FROM ballot_voted_elsewhere) WHERE group_id = ? GROUP BY group_id, ballot_id",
+        " FROM ballot_outbox WHERE status != 'failed' UNION ALL"
+        " SELECT group_id, ballot_id, revision FROM ballot_voted_elsewhere)"
+        " WHERE group_id = ? GROUP BY group_id, ballot_id",
         "INSERT OR IGNORE INTO ballot_voted_elsewhere (group_id, ballot_id, revision)"
         " VALUES (?, ?, ?)",
     ),
@@ -285,20 +290,18 @@ def collect(db: Database, group_ids: Sequence[bytes], limit: int = MAX_LINK_RECO
             "this member's group records are larger than a link can carry "
             f"({limit // (1 << 20)} MiB); nothing was sent"
         )
-    messages = [
-        (row[6], row[10], _encode_row(MESSAGES, row))
-        for g in group_ids
-        for row in db.all(MESSAGES.select, (g,))
-    ]
-    messages.sort(key=lambda m: (int(m[0]), int(m[1])))  # received_at, relay_seq
     kept: list[bytes] = []
-    for _, _, one in reversed(messages):
+    older_left = False
+    newest = _NEWEST_MESSAGES.format(", ".join("?" for _ in group_ids))
+    for row in db.execute(newest, tuple(group_ids)) if group_ids else ():
+        one = _encode_row(MESSAGES, row)
         if size + len(one) > limit:
+            older_left = True
             break
         kept.append(one)
         size += len(one)
-    encoded[MESSAGES.name] = kept[::-1]
-    writer = Writer().u8(RECORDS_VERSION).u32(schema_of(db)).u8(len(kept) < len(messages))
+    encoded[MESSAGES.name] = kept[::-1]  # the new device stores them oldest first
+    writer = Writer().u8(RECORDS_VERSION).u32(schema_of(db)).u8(older_left)
     parts = [bytes(writer.u32(len(TABLES)))]
     for table in TABLES:
         parts.append(_table_header(table, len(encoded[table.name])))
