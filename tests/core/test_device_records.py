@@ -248,3 +248,50 @@ def test_records_from_another_schema_or_with_a_wrong_type_are_refused(world: Wor
         device_records.decode(bytes(damaged), schema)
     with pytest.raises(MalformedData):
         device_records.decode(payload + b"\x00", schema)
+
+
+class ChunksUnreachable(httpx.AsyncBaseTransport):
+    """While ``active``, a blob chunk download fails as a dropped connection would."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.active = False
+        self.refused = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.active and request.method == "GET" and "/chunks/" in request.url.path:
+            self.refused += 1
+            raise httpx.ConnectError("connection refused", request=request)
+        return await self.inner.handle_async_request(request)
+
+
+def test_an_unreachable_relay_leaves_the_bundle_for_the_next_sync(tmp_path: Path) -> None:
+    clock = Clock()
+    app = make_relay(tmp_path, clock)
+    transport = httpx.ASGITransport(app=app)
+    flaky = ChunksUnreachable(transport)
+    alice = make_engine(tmp_path, "alice", transport, clock)
+    laptop = make_engine(tmp_path, "laptop", flaky, clock)
+
+    async def scenario() -> tuple[bytes, tuple[bytes, ...], tuple[bytes, ...]]:
+        group_id = await alice.create_group("Riders")
+        await alice.send_text(group_id, "before the laptop")
+        code = await alice.link_device()
+        await laptop.devices.add(code)
+        await alice.sync()
+        flaky.active = True
+        first = await laptop.sync()
+        flaky.active = False
+        second = await laptop.sync()
+        return group_id, first.joined, second.joined
+
+    try:
+        group_id, first, second = run(scenario())
+        assert flaky.refused >= 1
+        assert first == ()  # nothing installed while the blob could not be read
+        assert second == (group_id,)
+        assert ("alice", "before the laptop") in texts(laptop, group_id)
+    finally:
+        run(alice.close())
+        run(laptop.close())
+        app.close()
