@@ -91,6 +91,20 @@ def test_a_linked_laptop_shows_the_whole_history_documents_ballots_pins_and_reac
         pinned = next(m for m in alice.messages(group_id) if m.text.endswith("first line"))
         assert pinned.message_id is not None
         await alice.pins.pin(group_id, pinned.message_id)
+        for engine, rate in ((alice, "400"), (bob, "450")):
+            report = engine.rates.make_report(
+                role="Courier",
+                rate=rate,
+                currency="EUR",
+                unit="day",
+                seniority="",
+                period="2026-Q4",
+            )
+            await engine.rates.submit(group_id, report, delay_ms=0)
+        late = bob.client_reports.make_report(
+            "Acme Deliveries", paid_late_days=45, scope_creep=True, again=False
+        )
+        await bob.client_reports.report(group_id, late, delay_ms=0)
         await sync_all(alice, bob, alice)
         laptop = await world.link(alice, 2)
         await sync_all(alice, bob, laptop)
@@ -152,6 +166,12 @@ def test_a_linked_laptop_shows_the_whole_history_documents_ballots_pins_and_reac
     run(sync_all(alice, bob, laptop))
     for engine in (alice, bob, laptop):
         assert engine.ballots.ballot(group_id, still_open).voted == 1, engine.name
+
+    # The rates board and the client reports, as the desktop shows them.
+    assert laptop.rates.board(group_id) == alice.rates.board(group_id)
+    assert laptop.rates.board(group_id).lines
+    assert laptop.client_reports.clients(group_id) == alice.client_reports.clients(group_id)
+    assert laptop.client_reports.clients(group_id)
 
     # The relay held an opaque blob: no text of the history in its files.
     stored = relay_bytes(tmp_path)
