@@ -13,6 +13,7 @@ from app.core import device_records
 from app.core.engine import Engine
 from app.core.errors import NotPermittedHere
 from crypto.ballot import BallotKind
+from crypto.case import CaseStatus, Sharing
 from tests.core.harness import Clock, befriend, make_engine, make_relay, run, sync_all
 from tests.core.test_attachments import TamperingTransport
 from tests.core.test_devices import World, texts
@@ -315,3 +316,26 @@ def test_an_unreachable_relay_leaves_the_bundle_for_the_next_sync(tmp_path: Path
         run(alice.close())
         run(laptop.close())
         app.close()
+
+
+def test_a_linked_laptop_lists_the_cases_of_its_groups(world: World) -> None:
+    alice, bob, _ = world.engines
+
+    async def scenario() -> tuple[bytes, bytes]:
+        group_id = await alice.create_group("Riders")
+        await befriend(alice, group_id, bob)
+        await sync_all(alice, bob)  # the organizer's case inbox is announced
+        case_id = await bob.cases.open(group_id, "Acme never paid", sharing=Sharing.NONE)
+        await sync_all(alice, bob, alice, bob)  # alice joins the case group
+        await sync_all(alice)
+        await alice.cases.set_status(case_id, CaseStatus.NEGOTIATING, "called them")
+        await sync_all(bob, alice)
+        laptop = await world.link(alice, 2)
+        await sync_all(alice, bob, laptop)
+        return group_id, case_id
+
+    group_id, case_id = run(scenario())
+    laptop = world.engines[2]
+    on_desktop = alice.cases.list_cases(group_id)
+    assert [(c.case_id, c.status) for c in on_desktop] == [(case_id, "negotiating")]
+    assert laptop.cases.list_cases(group_id) == on_desktop
