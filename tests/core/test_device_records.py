@@ -4,6 +4,7 @@ engines over the real relay app in-process, real SQLCipher profiles."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import httpx
@@ -181,13 +182,36 @@ def test_a_linked_laptop_shows_the_whole_history_documents_ballots_pins_and_reac
     assert b"Day rate at least 400" not in stored
 
 
+class Withholding(httpx.AsyncBaseTransport):
+    """While ``active``, asks the relay for a blob that does not exist instead of the one
+    requested: the relay says "not found", as one that withholds or lost the blob would."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.active = False
+        self.tampered = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.active and request.method == "GET" and "/chunks/" in request.url.path:
+            self.tampered += 1
+            index = request.url.path.rsplit("/", 1)[1]
+            path = f"/v1/blobs/{os.urandom(16).hex()}/chunks/{index}"
+            request = httpx.Request(
+                "GET", request.url.copy_with(path=path), headers=request.headers
+            )
+        return await self.inner.handle_async_request(request)
+
+
+@pytest.mark.parametrize("relay_does", ["damage", "withhold"])
 def test_a_damaged_history_blob_is_refused_and_the_link_still_completes(
-    tmp_path: Path,
+    tmp_path: Path, relay_does: str
 ) -> None:
     clock = Clock()
     app = make_relay(tmp_path, clock)
     transport = httpx.ASGITransport(app=app)
-    tamper = TamperingTransport(transport)
+    tamper: TamperingTransport | Withholding = (
+        TamperingTransport(transport) if relay_does == "damage" else Withholding(transport)
+    )
     alice = make_engine(tmp_path, "alice", transport, clock)
     bob = make_engine(tmp_path, "bob", transport, clock)
     laptop = make_engine(tmp_path, "laptop", tamper, clock)
