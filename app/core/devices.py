@@ -91,11 +91,13 @@ class Devices:
         groups: GroupSync,
         name: str,
         ensure_ballot_key: Callable[[bytes], Awaitable[bool]],
+        put_back_documents: Callable[[list[bytes], list[str]], Awaitable[int]],
     ) -> None:
         self._ctx = ctx
         self._groups = groups
         self._name = name
         self._ensure_ballot_key = ensure_ballot_key  # the member's key travels at linking
+        self._put_back_documents = put_back_documents  # so the new device opens them
 
     # -- who we are ---------------------------------------------------------------------
 
@@ -142,11 +144,17 @@ class Devices:
             except RemoteError as exc:
                 warnings.append(f"rejected a link request: {exc}")
                 continue
-            await self._link(link, secrets, request)
+            await self._link(link, secrets, request, warnings)
             return 1
         return 0
 
-    async def _link(self, link: store.LinkRow, secrets: LinkSecrets, request: LinkRequest) -> None:
+    async def _link(
+        self,
+        link: store.LinkRow,
+        secrets: LinkSecrets,
+        request: LinkRequest,
+        warnings: list[str],
+    ) -> None:
         db, me, now = self._ctx.db, self._ctx.identity, self._ctx.now()
         known = {row.device_pk for row in store.devices(db)}
         if request.device_pk in known or request.device_pk == me.public_key:
@@ -190,6 +198,7 @@ class Devices:
             if ballot_secret is not None:
                 ballots.append(BallotSecret(group_id, ballot_secret))
             self._ctx.events.emit(GroupChanged(group_id))
+        await self._put_back_documents(group_ids, warnings)
         relay = self._ctx.relays.get(link.relay_url)
         records = await upload_records(relay, device_records.collect(db, group_ids), self._ctx.rng)
         bundle = LinkBundle(cert, self._name, tuple(welcomes), tuple(ballots), records)

@@ -13,8 +13,10 @@ import pytest
 from app.core import device_records
 from app.core.engine import Engine
 from app.core.errors import NotPermittedHere
+from app.core.store import documents as doc_store
 from crypto.ballot import BallotKind
 from crypto.case import CaseStatus, Sharing
+from crypto.document.announce import Announcement
 from tests.core.harness import Clock, befriend, make_engine, make_relay, run, sync_all
 from tests.core.test_attachments import TamperingTransport
 from tests.core.test_devices import World, texts
@@ -363,3 +365,27 @@ def test_a_linked_laptop_lists_the_cases_of_its_groups(world: World) -> None:
     on_desktop = alice.cases.list_cases(group_id)
     assert [(c.case_id, c.status) for c in on_desktop] == [(case_id, "negotiating")]
     assert laptop.cases.list_cases(group_id) == on_desktop
+
+
+def test_a_document_the_relay_no_longer_holds_is_put_back_so_the_laptop_opens_it(
+    world: World, tmp_path: Path
+) -> None:
+    alice = world.engines[0]
+    paper = tmp_path / "old-agreement.md"
+    paper.write_text("# Agreement of last year\n")
+
+    async def scenario() -> tuple[bytes, bytes]:
+        group_id = await alice.create_group("Riders")
+        document_id = await alice.documents.publish(group_id, paper, "Old agreement")
+        # The relay deletes the blob (its retention, or a loss); the desktop keeps its copy.
+        row = doc_store.announcements(alice.db, group_id)[0]
+        keys = Announcement.decode(row.announcement).keys
+        relay = alice.context.relays.get(alice.session(group_id).relay_url)
+        await relay.delete_blob(keys.blob_id, keys.blob_capability)
+        await world.link(alice, 2)
+        return group_id, document_id
+
+    group_id, document_id = run(scenario())
+    laptop = world.engines[2]
+    exported = run(laptop.documents.get(document_id, tmp_path / "opened.md", group_id=group_id))
+    assert exported.path.read_text() == paper.read_text()
