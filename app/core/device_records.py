@@ -45,6 +45,7 @@ from crypto.wire import Reader, Writer
 __all__ = [
     "OLDER_HISTORY_LINE",
     "RECORDS_VERSION",
+    "REFUSED_HISTORY_LINE",
     "TABLES",
     "Records",
     "SchemaMismatch",
@@ -52,11 +53,16 @@ __all__ = [
     "collect",
     "decode",
     "install",
+    "note",
     "receive",
 ]
 
 RECORDS_VERSION = 1
 OLDER_HISTORY_LINE = "Older history stayed on your first computer"
+REFUSED_HISTORY_LINE = (
+    "The history from your first computer could not be checked, so it was not copied "
+    "here; it stays on your first computer"
+)
 _NAME_MAX = 64
 _MAX_ROWS = 10_000_000
 _MAX_VAR = 1 << 24
@@ -352,26 +358,10 @@ def install(
     """Store the records of the groups in ``joined`` (joins the caller's transaction);
     rows naming any other group are left out."""
     groups = set(joined)
+    if records.older_left:
+        note(db, joined, owner, now, OLDER_HISTORY_LINE)
     first = db.one("SELECT COALESCE(MAX(id), 0) FROM messages")
     before = int(first[0]) if first is not None else 0
-    if records.older_left:
-        for group_id in joined:
-            message_store.insert_message(
-                db,
-                group_id,
-                DEFAULT_CHANNEL,
-                None,
-                owner,
-                "",
-                0,
-                now,
-                LOG_LINE,
-                b"",
-                OLDER_HISTORY_LINE,
-                MessageStatus.RECEIVED,
-                0,
-                None,
-            )
     for table in TABLES:
         rows = [
             row
@@ -384,6 +374,32 @@ def install(
             db.executemany(table.insert, rows)
     texts = db.all("SELECT id, text FROM messages WHERE id > ? ORDER BY id", (before,))
     message_store.index_texts(db, [(int(r[0]), str(r[1])) for r in texts])
+
+
+def note(db: Database, joined: Sequence[bytes], owner: bytes, now: int, text: str) -> None:
+    """A line of this device's own at the top of each linked group (a ``LOG_LINE`` row,
+    never sent), saying what of the history is not here."""
+    rows = []
+    for group_id in joined:
+        row_id = message_store.insert_message(
+            db,
+            group_id,
+            DEFAULT_CHANNEL,
+            None,
+            owner,
+            "",
+            0,
+            now,
+            LOG_LINE,
+            b"",
+            text,
+            MessageStatus.RECEIVED,
+            0,
+            None,
+        )
+        if row_id is not None:
+            rows.append((row_id, text))
+    message_store.index_texts(db, rows)
 
 
 async def receive(

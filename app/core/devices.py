@@ -328,6 +328,8 @@ class Devices:
                     )
             if records is not None:
                 device_records.install(db, records, joined, owner, now)
+            else:
+                device_records.note(db, joined, owner, now, device_records.REFUSED_HISTORY_LINE)
             for index in range(LINK_KEYS):  # the bundle key and any key no group used
                 key_store.delete_join_keys(db, _join_code(secrets.link_id, index))
             store.set_done(db, link.secret)

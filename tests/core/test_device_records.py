@@ -241,6 +241,8 @@ def test_a_damaged_history_blob_is_refused_and_the_link_still_completes(
         said = texts(laptop, group_id)
         assert ("alice", "before the laptop") not in said  # nothing unverified stored
         assert ("bob", "after the laptop") in said
+        lines = [m.text for m in laptop.messages(group_id) if m.kind == "event"]
+        assert lines[0] == device_records.REFUSED_HISTORY_LINE  # the member is told, there
     finally:
         for engine in engines:
             run(engine.close())
@@ -273,6 +275,10 @@ def test_above_the_limit_the_newest_messages_travel_and_a_line_says_so(
         device_records.install(laptop.db, records, [group_id], alice.identity.public_key, 1)
     rows = laptop.db.all("SELECT text FROM messages WHERE group_id = ? ORDER BY id", (group_id,))
     assert rows[0][0] == device_records.OLDER_HISTORY_LINE
+    found = laptop.db.all(
+        "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?", ('"Older history"',)
+    )
+    assert found[0][0] == 1  # the line is found by search like any other
     assert [r[0] for r in rows[1:] if r[0].startswith("message ")] == kept
 
 
