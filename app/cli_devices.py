@@ -79,6 +79,8 @@ async def _add(engine: Engine, code_text: str, wait: float) -> int:
         deadline = time.monotonic() + wait
         while True:
             report = await engine.sync(wait=min(5.0, max(0.0, deadline - time.monotonic())))
+            for warning in report.warnings:  # a refused history among them
+                print(f"warning: {warning}", file=sys.stderr)
             if engine.devices.own_cert() is not None:
                 print(f"Linked: {len(report.joined)} groups on this device")
                 return 0

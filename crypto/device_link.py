@@ -4,7 +4,8 @@ The first device shows a link code (relay URL and a link secret).  The new devic
 *link request* (its device key, name and 64 fresh delivery keys) to the link mailbox,
 encrypted under the link key.  The first device answers with a *link bundle* sealed to
 the request's first delivery key and signed by the identity key: the device certificate,
-the member's name, one welcome per group, the member's ballot secrets and the history.
+the member's name, one welcome per group, the member's ballot secrets and the reference
+(key, size, SHA-256) of the records blob holding the history (``crypto/link_records.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from crypto.errors import (
 )
 from crypto.identity import DeliveryCert, Identity, verify_framed
 from crypto.invite import RELAY_URL_MAX, relay_url_problem
+from crypto.link_records import RecordsRef
 from crypto.log_entry import MEMBER_NAME_MAX, name_problem
 from crypto.padding import pad, unpad
 from crypto.sealed import check_delivery_key, open_sealed, seal
@@ -56,12 +58,13 @@ LINK_CODE_VERSION = 1
 LINK_ITEM_VERSION = 2
 LINK_ITEM_TYPE = 7
 LINK_BODY_VERSION = 1
+LINK_BUNDLE_VERSION = 2
+"""Version 2 names the records blob where version 1 carried at most 192 KiB of history."""
 LINK_KEYS = 64
 """Delivery keys in a link request: one for the bundle, one per group."""
 MAX_LINK_GROUPS = LINK_KEYS - 1
 MAX_LINK_ITEM = 262144
 MAX_WELCOME = 131072
-MAX_HISTORY = 196608
 _NONCE = 24
 _HEADER = 3
 _OVERHEAD = _HEADER + _NONCE + 16
@@ -271,10 +274,10 @@ class LinkBundle:
     member_name: str
     welcomes: tuple[bytes, ...] = field(repr=False)
     ballot_secrets: tuple[BallotSecret, ...] = field(repr=False)
-    history: bytes = field(repr=False)
+    records: RecordsRef = field(repr=False)
 
     def _signed(self) -> bytes:
-        writer = Writer().u8(LINK_BODY_VERSION)
+        writer = Writer().u8(LINK_BUNDLE_VERSION)
         cert = self.cert.encode()
         writer.fixed(cert, len(cert)).text(self.member_name, MEMBER_NAME_MAX)
         if len(self.welcomes) > MAX_LINK_GROUPS or len(self.ballot_secrets) > MAX_LINK_GROUPS:
@@ -285,7 +288,7 @@ class LinkBundle:
         writer.u32(len(self.ballot_secrets))
         for ballot in self.ballot_secrets:
             writer.fixed(ballot.group_id, 16).fixed(ballot.secret, 32)
-        return bytes(writer.var(self.history, MAX_HISTORY))
+        return bytes(self.records.write(writer))
 
     def seal(self, owner: Identity, request: LinkRequest, rng: Callable[[int], bytes]) -> bytes:
         """Signed by the identity key, sealed to the request's first delivery key."""
@@ -304,8 +307,11 @@ class LinkBundle:
         plaintext = open_sealed(bundle_key, sealed)
         reader = Reader(plaintext)
         version = reader.u8()
-        if version != LINK_BODY_VERSION:
-            raise UnsupportedVersion(f"link bundle version {version}")
+        if version != LINK_BUNDLE_VERSION:
+            raise UnsupportedVersion(
+                f"link bundle version {version} (this Caucus reads {LINK_BUNDLE_VERSION}): "
+                "update Caucus on both computers and link again"
+            )
         cert = DeviceCert.read(reader)
         name = reader.text(MEMBER_NAME_MAX)
         if name_problem(name, MEMBER_NAME_MAX) is not None:
@@ -314,10 +320,10 @@ class LinkBundle:
         ballots = tuple(
             reader.items(MAX_LINK_GROUPS, lambda r: BallotSecret(r.fixed(16), r.fixed(32)))
         )
-        history = reader.var(MAX_HISTORY)
+        records = RecordsRef.read(reader)
         signature = reader.fixed(64)
         reader.finish()
         if cert.device_pk != device_pk:
             raise BadSignature("the link bundle certifies another device")
         verify_framed(cert.owner_pk, signature, "link-bundle", plaintext[:-64])
-        return cls(cert, name, welcomes, ballots, history)
+        return cls(cert, name, welcomes, ballots, records)

@@ -2,8 +2,9 @@
 
 The first device (holding the identity key) shows a link code and, on a later sync, reads
 the new device's request from the link mailbox, certifies its key, commits DEVICE_ADD in
-every active group and posts the link bundle (welcomes, ballot secrets, history) sealed
-to the new device.  The new device posts the request and, on a later sync, installs the
+every active group and posts the link bundle (welcomes, ballot secrets, and the key of
+the records blob holding history and group records: ``device_records.py``) sealed to the
+new device.  The new device posts the request and, on a later sync, installs the
 bundle: it enters every group as a slot of its member.  Groups the member enters later
 reach the device through the standing device channel (``app.core.device_channel``).
 """
@@ -15,21 +16,19 @@ from dataclasses import dataclass
 
 import nacl.public
 
-from app.core import delivery_keys
+from app.core import delivery_keys, device_records
 from app.core.database import Database
 from app.core.device_channel import DeviceChannels, enter_welcomed_group
-from app.core.device_history import SenderHead, decode_history, encode_history
-from app.core.errors import AlreadyExists, ClientError, NotFound, NotPermittedHere
+from app.core.errors import AlreadyExists, ClientError, NotFound, NotPermittedHere, RelayError
 from app.core.events import GroupChanged, GroupJoined
 from app.core.group_sync import GroupSync
+from app.core.link_blob import delete_records, upload_records
 from app.core.ports import Context
-from app.core.status import MessageStatus
 from app.core.store import ballots as ballot_store
 from app.core.store import delivery_keys as key_store
 from app.core.store import device_channels as channel_store
 from app.core.store import devices as store
 from app.core.store import groups as group_store
-from app.core.store import messages as message_store
 from app.core.store.ballots import BallotKeyRow
 from app.core.store.delivery_keys import KeyOrigin
 from app.core.sync_pass import STEP_ERRORS, SyncPass
@@ -64,8 +63,6 @@ __all__ = ["LINK_TTL_MS", "DeviceView", "Devices", "member_of"]
 
 LINK_TTL_MS = 10 * 60 * 1000
 """A link code is answered only within this time of being shown."""
-_HISTORY_PER_GROUP = 2000
-_BUNDLE_BUDGET = 240_000  # bytes of welcomes and history in one link item
 
 
 @dataclass(frozen=True)
@@ -97,12 +94,14 @@ class Devices:
         groups: GroupSync,
         name: str,
         ensure_ballot_key: Callable[[bytes], Awaitable[bool]],
+        put_back_documents: Callable[[list[bytes], list[str]], Awaitable[int]],
     ) -> None:
         self._ctx = ctx
         self._groups = groups
         self._name = name
         self._ensure_ballot_key = ensure_ballot_key  # the member's key travels at linking
         self.channels = DeviceChannels(ctx, groups, ensure_ballot_key)
+        self._put_back_documents = put_back_documents  # so the new device opens them
 
     # -- who we are ---------------------------------------------------------------------
 
@@ -151,11 +150,17 @@ class Devices:
             except RemoteError as exc:
                 warnings.append(f"rejected a link request: {exc}")
                 continue
-            await self._link(link, secrets, request)
+            await self._link(link, secrets, request, warnings)
             return 1
         return 0
 
-    async def _link(self, link: store.LinkRow, secrets: LinkSecrets, request: LinkRequest) -> None:
+    async def _link(
+        self,
+        link: store.LinkRow,
+        secrets: LinkSecrets,
+        request: LinkRequest,
+        warnings: list[str],
+    ) -> None:
         db, me, now = self._ctx.db, self._ctx.identity, self._ctx.now()
         known = {row.device_pk for row in store.devices(db)}
         if request.device_pk in known or request.device_pk == me.public_key:
@@ -202,23 +207,14 @@ class Devices:
             if ballot_secret is not None:
                 ballots.append(BallotSecret(group_id, ballot_secret))
             self._ctx.events.emit(GroupChanged(group_id))
-        rows = [r for g in group_ids for r in store.history(db, g, _HISTORY_PER_GROUP)]
-        rows.sort(key=lambda r: (r.received_at, r.relay_seq))
-        heads = [
-            SenderHead(g, slot, last)
-            for g in group_ids
-            for slot, last in self._groups.session(g).sender_heads.items()
-        ]
-        budget = _BUNDLE_BUDGET - sum(len(w) + 4 for w in welcomes)
-        bundle = LinkBundle(
-            cert, self._name, tuple(welcomes), tuple(ballots), encode_history(rows, heads, budget)
-        )
+        await self._put_back_documents(group_ids, warnings)
+        relay = self._ctx.relays.get(link.relay_url)
+        records = await upload_records(relay, device_records.collect(db, group_ids), self._ctx.rng)
+        bundle = LinkBundle(cert, self._name, tuple(welcomes), tuple(ballots), records)
         item = seal_link_item(
             secrets, LinkKind.BUNDLE, bundle.seal(me, request, self._ctx.rng), self._ctx.rng
         )
-        await self._ctx.relays.get(link.relay_url).post_item(
-            secrets.mailbox_id, secrets.capability, item
-        )
+        await relay.post_item(secrets.mailbox_id, secrets.capability, item)
 
     # -- the new device -----------------------------------------------------------------
 
@@ -263,12 +259,14 @@ class Devices:
         secrets = LinkSecrets.derive(link.secret)
         relay = self._ctx.relays.get(link.relay_url)
         result = await relay.fetch(secrets.mailbox_id, secrets.capability, link.cursor)
+        previous = link.cursor
         for seq, item in result.items:
             with self._ctx.db.transaction():
                 store.set_cursor(self._ctx.db, link.secret, seq)
             try:
                 kind, body = open_link_item(secrets, item)
                 if kind != LinkKind.BUNDLE:
+                    previous = seq
                     continue
                 keys = self._link_keys(secrets.link_id)
                 if not keys:
@@ -277,7 +275,16 @@ class Devices:
             except RemoteError as exc:
                 warnings.append(f"rejected a link bundle: {exc}")
                 continue
-            joined = self._install(link, secrets, bundle, keys[1:], warnings)
+            try:
+                records = await device_records.receive(
+                    relay, self._ctx.db, bundle.records, warnings
+                )
+            except RelayError:
+                with self._ctx.db.transaction():  # read this bundle again next time
+                    store.set_cursor(self._ctx.db, link.secret, previous)
+                raise
+            joined = self._install(link, secrets, bundle, keys[1:], records, warnings)
+            await delete_records(relay, bundle.records)
             await relay.delete_mailbox(secrets.mailbox_id, secrets.capability)
             return joined
         return []
@@ -288,6 +295,7 @@ class Devices:
         secrets: LinkSecrets,
         bundle: LinkBundle,
         keys: list[Identity],
+        records: device_records.Records | None,
         warnings: list[str],
     ) -> list[bytes]:
         db, now = self._ctx.db, self._ctx.now()
@@ -306,7 +314,6 @@ class Devices:
                 warnings.append("a welcome in the link bundle did not open")
                 continue
             verified.append(opened)
-        history = decode_history(bundle.history)
         joined = []
         with db.transaction():
             store.set_self(db, bundle.cert.encode(), bundle.member_name)
@@ -322,35 +329,10 @@ class Devices:
                     ballot_store.insert_ballot_key(
                         db, BallotKeyRow(ballot.group_id, ballot.secret, pair.public, now)
                     )
-            texts = []
-            for head in history.heads:
-                if head.group_id in joined:
-                    group_store.save_sender_heads(
-                        db, head.group_id, {head.slot_pk: head.message_hash}
-                    )
-            for row in history.rows:
-                if row.group_id not in joined:
-                    continue
-                status = MessageStatus.SENT if row.sender_pk == owner else MessageStatus.RECEIVED
-                row_id = message_store.insert_message(
-                    db,
-                    row.group_id,
-                    row.channel_id,
-                    row.message_id,
-                    row.sender_pk,
-                    row.sender_name,
-                    row.sent_at,
-                    row.received_at,
-                    row.content_type,
-                    row.body,
-                    row.text,
-                    status,
-                    row.relay_seq,
-                    None,
-                )
-                if row_id is not None:
-                    texts.append((row_id, row.text))
-            message_store.index_texts(db, texts)
+            if records is not None:
+                device_records.install(db, records, joined, owner, now)
+            else:
+                device_records.note(db, joined, owner, now, device_records.REFUSED_HISTORY_LINE)
             for index in range(LINK_KEYS):  # the bundle key and any key no group used
                 key_store.delete_join_keys(db, _join_code(secrets.link_id, index))
             store.set_done(db, link.secret)

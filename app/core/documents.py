@@ -24,6 +24,7 @@ from pathlib import Path
 import app.core.document_receive  # noqa: F401  (registers the content handlers)
 from app.core.document_blobs import BlobClient, BlobStore, DocumentUnavailable
 from app.core.document_receive import trust_text
+from app.core.document_restore import put_back
 from app.core.document_views import (
     AcknowledgementView,
     DocumentVersionView,
@@ -264,6 +265,13 @@ class DocumentService:
             if sent > sent_before:
                 await self._settle(gid)
         return sent
+
+    async def put_back(self, group_ids: builtins.list[bytes], warnings: builtins.list[str]) -> int:
+        """Before a device is linked: upload again every kept blob the relay lost
+        (``document_restore.py``); how many."""
+        return await put_back(
+            self._ctx.db, self.store, self._ctx.relays, self._groups, group_ids, warnings
+        )
 
     def _last_add(self, group_id: bytes) -> int:
         """The log position of the latest ADD (newcomers read from there on), or -1."""

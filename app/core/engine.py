@@ -164,7 +164,11 @@ class Engine(Queries):
         self.conversation = Conversation(self.context, self._groups, self._outbox, self.name)
         self.attachments = Attachments(self.context, self._groups, self._outbox)
         self.devices = Devices(
-            self.context, self._groups, self.name, self.ballots.ensure_ballot_key
+            self.context,
+            self._groups,
+            self.name,
+            self.ballots.ensure_ballot_key,
+            self.documents.put_back,
         )
         self.rates = RatesService(self.context, self._groups, self._outbox)
         self.client_reports = ClientReports(self.context, self._groups)

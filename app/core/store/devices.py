@@ -9,13 +9,11 @@ from dataclasses import dataclass, field
 from app.core.database import Database
 
 __all__ = [
-    "HistoryRow",
     "LinkRow",
     "add_device",
     "device_self",
     "devices",
     "done_links",
-    "history",
     "insert_link",
     "mark_removed",
     "open_links",
@@ -40,23 +38,6 @@ class DeviceRow:
     cert: bytes
     added_at: int
     removed_at: int | None
-
-
-@dataclass(frozen=True)
-class HistoryRow:
-    """One stored message as a link hands it on (protocol 8.4)."""
-
-    group_id: bytes
-    channel_id: bytes
-    message_id: bytes
-    sender_pk: bytes
-    sender_name: str
-    sent_at: int
-    received_at: int
-    content_type: int
-    body: bytes = field(repr=False)
-    text: str = field(repr=False)
-    relay_seq: int
 
 
 def insert_link(db: Database, secret: bytes, side: str, relay_url: str, now: int) -> None:
@@ -126,30 +107,3 @@ def device_self(db: Database) -> tuple[bytes, str] | None:
     """Our device certificate and member name, on a linked device."""
     row = db.one("SELECT cert, member_name FROM device_self WHERE id = 1")
     return None if row is None else (bytes(row[0]), row[1])
-
-
-def history(db: Database, group_id: bytes, limit: int) -> list[HistoryRow]:
-    """The newest ``limit`` messages of the group that reached the relay, oldest first."""
-    rows = db.all(
-        "SELECT group_id, channel_id, message_id, sender_pk, sender_name, sent_at,"
-        " received_at, content_type, body, text, relay_seq FROM messages"
-        " WHERE group_id = ? AND message_id IS NOT NULL AND relay_seq IS NOT NULL AND deleted = 0"
-        " ORDER BY relay_seq DESC LIMIT ?",
-        (group_id, limit),
-    )
-    return [
-        HistoryRow(
-            bytes(r[0]),
-            bytes(r[1]),
-            bytes(r[2]),
-            bytes(r[3]),
-            r[4],
-            r[5],
-            r[6],
-            r[7],
-            bytes(r[8]),
-            r[9],
-            r[10],
-        )
-        for r in reversed(rows)
-    ]
