@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import nacl.bindings
@@ -48,13 +47,9 @@ from crypto.sodium import aead_decrypt, verify_signed
 __all__ = [
     "MAX_BODY",
     "MAX_ITEM",
-    "DecryptedMessage",
     "MessageEnvelope",
     "OpenedMessage",
     "SealedMessage",
-    "Verifier",
-    "check_message",
-    "decrypt_message",
     "open_message",
     "open_sender_data",
     "seal_message",
@@ -242,38 +237,24 @@ def open_sender_data(keys: EpochKeys, item: bytes) -> MessageEnvelope:
     return MessageEnvelope(epoch, sender_index, counter, item[_CT_AT:])
 
 
-@dataclass(frozen=True, slots=True)
-class DecryptedMessage:
-    """A message decrypted and parsed whose signature is not checked yet: nothing in it
-    may be trusted before ``check_message`` returns its ``OpenedMessage``.
+def open_message(
+    keys: EpochKeys,
+    envelope: MessageEnvelope,
+    message_keys: MessageKeys,
+    sender_pk: bytes,
+) -> OpenedMessage:
+    """Decrypt, unpad, parse and verify a message from the member with ``sender_pk``.
 
-    ``signed`` is what the sender's key must verify (``signature | signed data``, the
-    form ``verify_signed`` takes); it does not depend on the sender's key, so it can be
-    verified ahead, on another thread, while the next message is decrypted."""
-
-    content_type: int
-    sent_at: int
-    log_head: bytes
-    prev_message: bytes
-    body: bytes = field(repr=False)
-    signature: bytes
-    signed: bytes = field(repr=False)
-    group_id: bytes
-    epoch: int
-    sender_index: int
-    counter: int
-
-
-def decrypt_message(
-    keys: EpochKeys, envelope: MessageEnvelope, message_keys: MessageKeys
-) -> DecryptedMessage:
-    """Decrypt, unpad and parse a message; its signature is left to ``check_message``.
-
-    Raises ``DecryptionFailed``, ``MalformedData`` (or ``TooLarge``/``UnsupportedVersion``)
-    and ``UsageError`` for an envelope of another epoch than ``keys``."""
+    ``message_keys`` come from the sender's ``ReceiveChain.key_for(envelope.counter)``
+    and ``sender_pk`` from the roster at ``envelope.sender_index``.  Raises
+    ``DecryptionFailed``, ``MalformedData`` (or ``TooLarge``/``UnsupportedVersion``)
+    and ``BadSignature``; on any of them the caller must not persist the advanced chain.
+    """
     epoch = envelope.epoch
     if epoch != keys.epoch:
         raise UsageError("envelope belongs to another epoch than the keys")
+    if len(sender_pk) != 32:
+        raise UsageError("sender public key must be 32 bytes")
     group_id = keys.group_id
     index = envelope.sender_index
     counter = envelope.counter
@@ -302,6 +283,7 @@ def decrypt_message(
     if signature_at + _SIGNATURE_SIZE != 4 + inner_length:
         raise MalformedData("message body length does not match the plaintext")
     signature = padded[signature_at : signature_at + _SIGNATURE_SIZE]
+
     signed = b"".join(
         (
             signature,
@@ -310,67 +292,20 @@ def decrypt_message(
             memoryview(padded)[4:signature_at],
         )
     )
-    return DecryptedMessage(
+    if not verify_signed(signed, sender_pk):
+        raise BadSignature("message signature does not verify")
+
+    message_hash = _message_hash(group_id, signature)
+    return OpenedMessage(
         content_type,
         sent_at,
         log_head,
         prev_message,
         padded[body_at:signature_at],
-        signature,
-        signed,
-        group_id,
+        message_hash,
+        message_hash[:16],
+        sender_pk,
         epoch,
         index,
         counter,
     )
-
-
-Verifier = Callable[[bytes, bytes], bool]
-"""``verify(signed, public_key)``: whether the Ed25519 signature in ``signed`` verifies
-(``crypto.sodium.verify_signed``, or a caller's verdict computed by it ahead of time)."""
-
-
-def check_message(
-    message: DecryptedMessage, sender_pk: bytes, verify: Verifier = verify_signed
-) -> OpenedMessage:
-    """The message, once its signature verifies under ``sender_pk`` (the roster's key at
-    ``message.sender_index``); ``BadSignature`` otherwise, ``UsageError`` for a key that
-    is not 32 bytes."""
-    if len(sender_pk) != 32:
-        raise UsageError("sender public key must be 32 bytes")
-    if not verify(message.signed, sender_pk):
-        raise BadSignature("message signature does not verify")
-    message_hash = _message_hash(message.group_id, message.signature)
-    return OpenedMessage(
-        message.content_type,
-        message.sent_at,
-        message.log_head,
-        message.prev_message,
-        message.body,
-        message_hash,
-        message_hash[:16],
-        sender_pk,
-        message.epoch,
-        message.sender_index,
-        message.counter,
-    )
-
-
-def open_message(
-    keys: EpochKeys,
-    envelope: MessageEnvelope,
-    message_keys: MessageKeys,
-    sender_pk: bytes,
-) -> OpenedMessage:
-    """Decrypt, unpad, parse and verify a message from the member with ``sender_pk``.
-
-    ``message_keys`` come from the sender's ``ReceiveChain.key_for(envelope.counter)``
-    and ``sender_pk`` from the roster at ``envelope.sender_index``.  Raises
-    ``DecryptionFailed``, ``MalformedData`` (or ``TooLarge``/``UnsupportedVersion``)
-    and ``BadSignature``; on any of them the caller must not persist the advanced chain.
-    """
-    if envelope.epoch != keys.epoch:
-        raise UsageError("envelope belongs to another epoch than the keys")
-    if len(sender_pk) != 32:
-        raise UsageError("sender public key must be 32 bytes")
-    return check_message(decrypt_message(keys, envelope, message_keys), sender_pk)

@@ -201,7 +201,6 @@ class Engine(Queries):
 
     async def close(self) -> None:
         await self.context.relays.aclose()
-        self._groups.close()
         self.db.close()
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:

@@ -8,7 +8,6 @@ them commit together (a crash mid-sync neither loses nor duplicates anything).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
@@ -19,7 +18,6 @@ from app.core.epoch_entry import enter_epoch
 from app.core.errors import StaleSession
 from app.core.events import Event
 from app.core.message_kinds import classify
-from app.core.message_lookahead import Prepared, SignaturePool, prepare
 from app.core.status import GroupStatus, MessageStatus
 from app.core.store import conversation as conversation_store
 from app.core.store import freshness as freshness_store
@@ -44,7 +42,7 @@ from crypto.identity import Identity, fingerprint
 from crypto.items import ItemType, peek_item
 from crypto.key_request import RequestReason
 from crypto.key_schedule import EpochKeys
-from crypto.message import MessageEnvelope, OpenedMessage, check_message, open_message
+from crypto.message import MessageEnvelope, OpenedMessage, open_message
 from crypto.ratchet import ReceiveChain, SendChain
 
 __all__ = ["UNKNOWN_HEAD", "GroupSession", "Outcome", "ProcessResult"]
@@ -97,9 +95,6 @@ class GroupSession:
     confirmation: tuple[int, bytes] | None = None
     """The newest organizer-signed time seen since the last flush, and its organizer:
     written once per batch (``flush``): the end state of writing each one in order."""
-    prepared: dict[int, Prepared] = field(default_factory=dict)
-    """Messages of the page being processed, decrypted ahead with their signature checks
-    under way (``look_ahead``), by relay sequence number; used only where they match."""
 
     # -- loading ----------------------------------------------------------------------
 
@@ -214,17 +209,6 @@ class GroupSession:
 
     # -- processing -------------------------------------------------------------------
 
-    def look_ahead(self, pool: SignaturePool, items: Sequence[tuple[int, bytes]]) -> None:
-        """Before processing a page: decrypt its messages ahead and start their signature
-        checks on ``pool``'s threads (app/core/message_lookahead.py)."""
-        self.prepared = {}
-        if self.active and self.keys is not None:
-            self.prepared = prepare(pool, self.keys, self.state, self.recv_chains, items)
-
-    def end_page(self) -> None:
-        """Drop what was prepared and not used (a commit or a failure changed the way)."""
-        self.prepared = {}
-
     def process(self, db: Database, me: Identity, seq: int, item: bytes, now: int) -> ProcessResult:
         """Apply one item; bad items become warnings and never stop the sync. A commit we
         validated but could not apply (``Outcome.STUCK``) leaves the cursor before it."""
@@ -245,9 +229,6 @@ class GroupSession:
                     self.cursor = previous
                 return result
             if kind == ItemType.MESSAGE:  # a message or a vote: only decryption tells
-                ahead = self.prepared.pop(seq, None)
-                if ahead is not None and ahead.item is item:  # decrypted ahead, this page
-                    return self._process_message(db, me, seq, ahead.envelope, now, ahead)
                 envelope = open_inner(self.keys, item)
                 if envelope is not None:  # its sender data, opened once
                     return self._process_message(db, me, seq, envelope, now)
@@ -325,13 +306,7 @@ class GroupSession:
         return ProcessResult(Outcome.STUCK, entry=entry, warning=warning)
 
     def _process_message(
-        self,
-        db: Database,
-        me: Identity,
-        seq: int,
-        envelope: MessageEnvelope,
-        now: int,
-        ahead: Prepared | None = None,
+        self, db: Database, me: Identity, seq: int, envelope: MessageEnvelope, now: int
     ) -> ProcessResult:
         if self.keys is None:
             raise DecryptionFailed("no live epoch")
@@ -341,14 +316,8 @@ class GroupSession:
         chain = self.recv_chains.get(envelope.sender_index)
         if chain is None:
             raise DecryptionFailed("no chain for this sender in the live epoch")
-        if ahead is not None and ahead.chain_before is chain:
-            # Exactly the chain it was decrypted with (message_lookahead): same keys,
-            # and the signature verdict is for these bytes under the roster's key.
-            next_chain = ahead.chain_after
-            opened = check_message(ahead.message, sender.identity_pk, ahead.verify)
-        else:
-            message_keys, next_chain = chain.key_for(envelope.counter)
-            opened = open_message(self.keys, envelope, message_keys, sender.identity_pk)
+        message_keys, next_chain = chain.key_for(envelope.counter)
+        opened = open_message(self.keys, envelope, message_keys, sender.identity_pk)
         if opened.log_head != self.state.head:
             raise ForkDetected(
                 "the sender's group log differs from ours at this epoch: "

@@ -19,7 +19,6 @@ from app.core.events import (
     SyncProgress,
 )
 from app.core.group_session import GroupSession, Outcome
-from app.core.message_lookahead import SignaturePool
 from app.core.ports import CommitMaker, Context
 from app.core.relay_health import RelayHealth
 from app.core.rewind import (
@@ -50,13 +49,8 @@ class GroupSync:
         self._ctx = ctx
         self._health = health
         self._sessions: dict[bytes, GroupSession] = {}
-        self._signatures = SignaturePool()
         # One sender per group at a time keeps the outbox in row order (section 7.3).
         self._send_locks: dict[bytes, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = {}
-
-    def close(self) -> None:
-        """Stop the signature-check threads (they start again if needed)."""
-        self._signatures.close()
 
     def forget(self, group_id: bytes) -> None:
         """Drop the in-memory session (it is loaded again from the database)."""
@@ -214,7 +208,6 @@ class GroupSync:
                 continue
             events: list[Event] = []
             stuck = False
-            session.look_ahead(self._signatures, fresh)
             try:
                 with self._ctx.db.transaction():
                     for seq, item in fresh:
@@ -246,8 +239,6 @@ class GroupSync:
                 # The transaction rolled back: drop the in-memory copy, reload from disk.
                 self._sessions.pop(group_id, None)
                 raise
-            finally:
-                session.end_page()
             for event in events:
                 self._ctx.events.emit(event)
             self._ctx.events.emit(SyncProgress(group_id, messages))

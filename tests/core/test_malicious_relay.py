@@ -466,10 +466,10 @@ def test_withheld_commit_is_reported(world: World) -> None:
 def test_a_forged_signature_anywhere_in_a_page_is_refused(
     world: World, forged_at: tuple[int, ...]
 ) -> None:
-    """Catch-up checks signatures on worker threads ahead of storing (app/core/
-    message_lookahead.py): each verdict must reach its own message, whatever its place in
-    a page of two senders. Carol's modified client posts messages in her own chain, some
-    signed by a stranger's key; Bob stores exactly the genuine ones, in relay order."""
+    """A page of two senders where Carol's modified client posts messages in her own
+    chain, some signed by a stranger's key, at the start, the middle, around a 32-item
+    boundary and the end: Bob stores exactly the genuine ones, in relay order, and refuses
+    each forgery (a catch-up that checks signatures in batches must not shift a verdict)."""
     group_id = setup_group(world)
     session = world.carol.session(group_id)
     keys, chain = session.keys, session.send_chain
