@@ -19,8 +19,9 @@ import nacl.public
 
 from app.core import delivery_keys
 from app.core.database import Database
+from app.core.device_add import commit_device_add
 from app.core.epoch_entry import enter_epoch
-from app.core.errors import AlreadyExists, RelayRejected
+from app.core.errors import RelayRejected
 from app.core.events import GroupChanged, GroupJoined
 from app.core.group_session import UNKNOWN_HEAD
 from app.core.group_sync import GroupSync
@@ -35,14 +36,14 @@ from app.core.store.ballots import BallotKeyRow
 from app.core.store.delivery_keys import KeyOrigin
 from app.core.sync_pass import STEP_ERRORS, SyncPass
 from crypto.ballot.keys import BallotKeyPair
-from crypto.device import DeviceCert, DeviceRemoveBody, device_add_body, device_id
+from crypto.device import DeviceCert, DeviceRemoveBody, device_id
 from crypto.device_channel import MAX_CHANNEL_KEYS, DeviceKeys, DeviceWelcome, channel_secrets
 from crypto.device_link import LinkKind, LinkSecrets, open_link_item, seal_link_item
 from crypto.errors import RemoteError
-from crypto.group_log import EntryKind, GroupState, LogEntry
+from crypto.group_log import EntryKind, LogEntry
 from crypto.identity import DeliveryCert
 from crypto.key_schedule import cap_hash
-from crypto.welcome import VerifiedWelcome, Welcome
+from crypto.welcome import VerifiedWelcome
 
 __all__ = [
     "ASK_EVERY_MS",
@@ -491,28 +492,9 @@ class DeviceChannels:
         ballot_secret = ballot_store.ballot_key_secret(db, group_id)
         if ballot_secret is None:
             return  # registered on a later sync; the device is added then
-        body = device_add_body(cert, key)
-
-        def make(state: GroupState) -> tuple[EntryKind, bytes]:
-            if state.is_member(cert.device_pk):
-                raise AlreadyExists("the device is in this group already")
-            return EntryKind.DEVICE_ADD, body
-
-        try:
-            entry, secret, seq = await self._groups.commit(group_id, make)
-        except AlreadyExists:
+        welcome = await commit_device_add(self._ctx, self._groups, cert, key, group_id)
+        if welcome is None:
             return
-        session = self._groups.session(group_id)
-        welcome = Welcome.seal(
-            me,
-            key,
-            relay_url=session.relay_url,
-            mailbox_id=session.mailbox_id,
-            start_after=seq,
-            entries=group_store.load_log(db, group_id, upto=entry.seq),
-            epoch_secret=secret,
-            rng=self._ctx.rng,
-        )
         sealed = DeviceWelcome.seal(me, key, welcome, group_id, ballot_secret, self._ctx.rng)
         item = seal_link_item(secrets, LinkKind.WELCOME, sealed, self._ctx.rng)
         with db.transaction():

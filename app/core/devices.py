@@ -18,6 +18,7 @@ import nacl.public
 
 from app.core import delivery_keys, device_records
 from app.core.database import Database
+from app.core.device_add import commit_device_add
 from app.core.device_channel import DeviceChannels, enter_welcomed_group
 from app.core.errors import AlreadyExists, ClientError, NotFound, NotPermittedHere, RelayError
 from app.core.events import GroupChanged, GroupJoined
@@ -36,7 +37,6 @@ from crypto.ballot.keys import BallotKeyPair
 from crypto.device import (
     DeviceAddBody,
     DeviceCert,
-    device_add_body,
     device_id,
     device_remove_body,
 )
@@ -57,7 +57,7 @@ from crypto.errors import RemoteError
 from crypto.group_log import EntryKind, GroupState
 from crypto.identity import DeliveryCert, Identity
 from crypto.key_schedule import cap_hash
-from crypto.welcome import VerifiedWelcome, Welcome, open_device_welcome
+from crypto.welcome import VerifiedWelcome, open_device_welcome
 
 __all__ = ["LINK_TTL_MS", "DeviceView", "Devices", "member_of"]
 
@@ -178,31 +178,10 @@ class Devices:
         for index, group_id in enumerate(group_ids, start=1):
             key = request.keys[index]
             await self._ensure_ballot_key(group_id)
-
-            body = device_add_body(cert, key)
-
-            def make(state: GroupState, body: bytes = body) -> tuple[EntryKind, bytes]:
-                if state.is_member(request.device_pk):
-                    raise AlreadyExists("the device is in this group already")
-                return EntryKind.DEVICE_ADD, body
-
-            try:
-                entry, secret, seq = await self._groups.commit(group_id, make)
-            except AlreadyExists:
+            welcome = await commit_device_add(self._ctx, self._groups, cert, key, group_id)
+            if welcome is None:
                 continue
-            session = self._groups.session(group_id)
-            welcomes.append(
-                Welcome.seal(
-                    me,
-                    key,
-                    relay_url=session.relay_url,
-                    mailbox_id=session.mailbox_id,
-                    start_after=seq,
-                    entries=group_store.load_log(db, group_id, upto=entry.seq),
-                    epoch_secret=secret,
-                    rng=self._ctx.rng,
-                )
-            )
+            welcomes.append(welcome)
             ballot_secret = ballot_store.ballot_key_secret(db, group_id)
             if ballot_secret is not None:
                 ballots.append(BallotSecret(group_id, ballot_secret))
