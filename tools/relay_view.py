@@ -249,7 +249,14 @@ async def observe(workdir: Path) -> tuple[RelayView, dict[str, Engine], bytes, R
     await step("REKEY, 5 members", lambda: alice.rekey(group_id))
     await step("ADD up to 40 members", lambda: _add_direct(alice, group_id, 35))
     await step("REKEY, 40 members", lambda: alice.rekey(group_id))
-    added = alice.session(group_id).state.roster()[-1].identity_pk
+    # One of the members added directly (never Alice, Bob or Carol, whose keys may sort
+    # anywhere in the roster: Alice cannot REMOVE herself).
+    named = {engine.identity.public_key for engine in engines.values()}
+    added = next(
+        member.identity_pk
+        for member in reversed(alice.session(group_id).state.roster())
+        if member.identity_pk not in named
+    )
 
     def remove(state: GroupState) -> tuple[EntryKind, bytes]:
         return EntryKind.REMOVE, remove_body(added)
