@@ -27,6 +27,7 @@ from app.core.group_sync import GroupSync
 from app.core.ports import Context
 from app.core.queries import Queries
 from app.core.relay_health import RelayHealth
+from app.core.relay_inbox import InboxTable, ensure_inbox
 from app.core.status import InviteStatus, JoinStatus
 from app.core.store import devices as device_store
 from app.core.store import groups as group_store
@@ -48,6 +49,10 @@ from crypto.welcome import Welcome
 
 __all__ = ["DEFAULT_INVITE_TTL_MS", "Admission"]
 
+_JOIN_INBOXES = InboxTable(
+    invite_store.load_inbox, invite_store.insert_inbox, invite_store.mark_inbox_registered
+)
+
 DEFAULT_INVITE_TTL_MS = 7 * 24 * 3600 * 1000
 
 
@@ -61,27 +66,8 @@ class Admission:
         self._name = name
 
     async def ensure_inbox(self, relay_url: str) -> tuple[bytes, nacl.signing.SigningKey]:
-        db = self._ctx.db
-        row = invite_store.load_inbox(db, relay_url)
-        if row is None:
-            inbox_id, seed = self._ctx.rng(16), self._ctx.rng(32)
-            with db.transaction():
-                invite_store.insert_inbox(db, relay_url, inbox_id, seed)
-            registered = False
-        else:
-            inbox_id, seed, registered = row.inbox_id, row.auth_seed, row.registered
-        auth = nacl.signing.SigningKey(seed)
-        if not registered:
-            try:
-                await self._ctx.relays.get(relay_url).create_inbox(inbox_id, bytes(auth.verify_key))
-            except RelayRejected as exc:
-                if exc.code != "exists":
-                    raise
-                # Created by an earlier attempt whose answer was lost; the relay still
-                # checks our auth key on every read, so a stranger's inbox is unusable.
-            with db.transaction():
-                invite_store.mark_inbox_registered(db, relay_url)
-        return inbox_id, auth
+        """Our join inbox on ``relay_url`` (welcomes and answers arrive there)."""
+        return await ensure_inbox(self._ctx, _JOIN_INBOXES, relay_url)
 
     # -- sessions -----------------------------------------------------------------------
 

@@ -27,10 +27,11 @@ import nacl.signing
 import app.core.case_receive  # noqa: F401  (registers the content handlers)
 from app.core import delivery_keys
 from app.core.case_views import CaseDetail, CaseView
-from app.core.errors import ClientError, NotFound, NotPermittedHere, RelayError, RelayRejected
+from app.core.errors import ClientError, NotFound, NotPermittedHere, RelayError
 from app.core.events import GroupChanged
 from app.core.ports import Context, Groups, Sending
 from app.core.queries import Queries
+from app.core.relay_inbox import InboxTable, ensure_inbox
 from app.core.store import cases as store
 from app.core.store import groups as group_store
 from crypto.case import (
@@ -49,6 +50,10 @@ from crypto.errors import RemoteError, UsageError
 from crypto.group_log import GroupState, Role
 
 __all__ = ["CASE_INVITE_TTL_MS", "CaseService", "GroupMaking"]
+
+_CASE_INBOXES = InboxTable(
+    store.load_case_inbox, store.insert_case_inbox, store.mark_case_inbox_registered
+)
 
 CASE_INVITE_TTL_MS = 30 * 24 * 3600 * 1000
 """How long an organizer's invite to a case group stays usable."""
@@ -280,25 +285,7 @@ class CaseService:
             store.set_announced(self._ctx.db, group_id, inbox_id, roster)
 
     async def _ensure_inbox(self, relay_url: str) -> tuple[bytes, nacl.signing.SigningKey]:
-        db = self._ctx.db
-        row = store.load_case_inbox(db, relay_url)
-        if row is None:
-            inbox_id, seed = self._ctx.rng(16), self._ctx.rng(32)
-            with db.transaction():
-                store.insert_case_inbox(db, relay_url, inbox_id, seed)
-            registered = False
-        else:
-            inbox_id, seed, registered = row.inbox_id, row.auth_seed, row.registered
-        auth = nacl.signing.SigningKey(seed)
-        if not registered:
-            try:
-                await self._ctx.relays.get(relay_url).create_inbox(inbox_id, bytes(auth.verify_key))
-            except RelayRejected as exc:
-                if exc.code != "exists":
-                    raise
-            with db.transaction():
-                store.mark_case_inbox_registered(db, relay_url)
-        return inbox_id, auth
+        return await ensure_inbox(self._ctx, _CASE_INBOXES, relay_url)
 
     async def _read_invitations(self, relay_url: str, warnings: list[str] | None) -> None:
         db = self._ctx.db
