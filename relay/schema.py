@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -24,12 +25,37 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     commit durable before it returns, which is what lets us acknowledge after commit.
     """
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30.0)
-    conn.execute("PRAGMA journal_mode=WAL")
+    try:
+        _use_wal(conn)
+    except BaseException:
+        conn.close()
+        raise
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     if readonly:
         conn.execute("PRAGMA query_only=ON")
     return conn
+
+
+def _use_wal(conn: sqlite3.Connection, *, patience: float = 30.0) -> None:
+    """Switch a connection to WAL, waiting for other openers of a new file.
+
+    Changing the journal mode takes the file's exclusive lock, and SQLite answers "database
+    is locked" at once when another connection holds it (the busy timeout is not consulted
+    there): processes starting together on a new file saw it about once in sixty starts.
+    Once the file is in WAL the mode is persistent and the statement returns at once.
+    """
+    deadline = time.monotonic() + patience
+    pause = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -120,3 +121,29 @@ def test_processes_starting_together_migrate_once(db: Db) -> None:
     assert versions == [migrate.latest_version()] * 4
     rows = db.rows("SELECT count(*) FROM schema_version")
     assert rows[0][0] == migrate.latest_version()
+
+
+def test_many_processes_opening_a_new_sqlite_file_all_start(tmp_path: Path) -> None:
+    """Switching a new file to WAL takes its exclusive lock and SQLite does not wait for it:
+    before ``schema.connect`` retried, one opener in about sixty failed with "database is
+    locked" (seen in CI).  Forty new files, four openers each."""
+    failures: list[BaseException] = []
+
+    def start(path: Path) -> None:
+        try:
+            conn = schema.connect(path)
+            try:
+                migrate.migrate(conn, SQLITE)
+            finally:
+                conn.close()
+        except BaseException as exc:
+            failures.append(exc)
+
+    for round_ in range(40):
+        path = tmp_path / f"relay-{round_}.db"
+        threads = [threading.Thread(target=start, args=(path,)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    assert failures == []
