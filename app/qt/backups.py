@@ -47,23 +47,19 @@ from app.core.api import (
     check_new_passphrase,
     read_recovery_words,
 )
-from app.qt.widgets import error_label, human_error, muted_label, primary_button, show_error
+from app.qt.widgets import (
+    error_label,
+    fit_dialog,
+    human_error,
+    muted_label,
+    primary_button,
+    show_error,
+)
 
 __all__ = ["BackupsDialog", "RecoveryKeyDialog", "RestoreDialog", "RestoreRequest"]
 
 Submit = Callable[[Any, Callable[[Any], None] | None, Callable[[BaseException], None] | None], None]
 _SCHEDULES = (("Off", Schedule.OFF), ("Daily", Schedule.DAILY), ("Weekly", Schedule.WEEKLY))
-
-
-def _fit(dialog: QDialog, width: int) -> None:
-    """Open at ``width`` and the height every field asks for: the minimum the layout
-    would give (``resize(width, 0)``) squeezes the themed fields and clips their text."""
-    dialog.setMinimumWidth(width)
-    layout = dialog.layout()
-    wrapped = layout.heightForWidth(width) if layout is not None else -1
-    height = max(dialog.sizeHint().height(), wrapped)
-    dialog.setMinimumHeight(height)
-    dialog.resize(width, height)
 
 
 class RecoveryKeyDialog(QDialog):
@@ -102,7 +98,7 @@ class RecoveryKeyDialog(QDialog):
         layout.addLayout(grid)
         layout.addWidget(self.confirm)
         layout.addWidget(self.done_button, 0, Qt.AlignmentFlag.AlignRight)
-        _fit(self, 560)
+        fit_dialog(self, 560)
 
     def reject(self) -> None:
         if self.confirm.isChecked():
@@ -160,7 +156,7 @@ class BackupsDialog(QDialog):
         layout.addWidget(self.status)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
-        _fit(self, 520)
+        fit_dialog(self, 520)
         self._has_key = False
         submit(BackupStatus(), self._show_settings, self._fail)
 
@@ -287,7 +283,7 @@ class RestoreDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
-        _fit(self, 520)
+        fit_dialog(self, 520)
 
     def _choose_file(self) -> None:
         chosen, _ = QFileDialog.getOpenFileName(

@@ -1,14 +1,17 @@
-"""Small shared pieces of the screens: styled labels and buttons, and turning an error
-into a sentence a person can act on (never a traceback, never a secret)."""
+"""Small shared pieces of the screens: styled labels and buttons, a dialog's opening size,
+and turning an error into a sentence a person can act on (never a traceback, never a
+secret)."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QDialog, QLabel, QPushButton, QWidget
 
 from app.core.api import CaucusError, RelayUnavailable, WrongPassphrase
 
 __all__ = [
     "error_label",
+    "fit_dialog",
+    "grow_to_fit",
     "human_error",
     "muted_label",
     "primary_button",
@@ -68,3 +71,34 @@ def show_error(label: QLabel, error: BaseException | str | None) -> None:
         return
     label.setText(error if isinstance(error, str) else human_error(error))
     label.show()
+    window = label.window()
+    if isinstance(window, QDialog):
+        grow_to_fit(window)
+
+
+def grow_to_fit(dialog: QDialog) -> None:
+    """Make ``dialog`` taller if its rows need more height at its width than it has (a
+    wrapped error just shown): Qt's minimum height does not count wrapped lines."""
+    layout = dialog.layout()
+    if layout is None:
+        return
+    needed = max(dialog.minimumSizeHint().height(), layout.heightForWidth(dialog.width()))
+    if dialog.height() < needed:
+        dialog.resize(dialog.width(), needed)
+
+
+def fit_dialog(dialog: QDialog, width: int) -> None:
+    """Open ``dialog`` at ``width`` and the height every field asks for at that width.
+
+    ``resize(width, 0)`` gives the layout's minimum, which Qt computes without the height
+    that wrapped labels need at this width: the wrapped text then takes its lines from the
+    rows below it and squeezes radio buttons and themed fields until their text is clipped.
+    Only the width becomes a minimum, and never less than the layout's own (a narrower
+    one would squeeze the form's label column); the layout keeps the height's, so a row
+    shown later (an error) still makes the dialog taller instead of squeezing the others.
+    """
+    width = max(width, dialog.minimumSizeHint().width())
+    dialog.setMinimumWidth(width)
+    layout = dialog.layout()
+    wrapped = layout.heightForWidth(width) if layout is not None else -1
+    dialog.resize(width, max(dialog.sizeHint().height(), wrapped))

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
 
 from app.core.api import Command, CreateChannel, CreateGroup
 from app.qt.engine_bridge import EngineBridge
-from app.qt.widgets import error_label, primary_button, show_error
+from app.qt.widgets import error_label, fit_dialog, primary_button, show_error
 
 __all__ = ["NewChannelDialog", "NewGroupDialog"]
 
@@ -44,7 +44,7 @@ class _NameDialog(QDialog):
         layout.addLayout(self.form)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
-        self.resize(380, 0)
+        fit_dialog(self, 380)
 
     def _create(self) -> None:
         name = self.name.text().strip()
@@ -85,6 +85,7 @@ class NewChannelDialog(_NameDialog):
         self.announce = QCheckBox("Announcements only (only organizers can post)")
         self.announce.setAccessibleName("Announcements only")
         self.form.addRow("", self.announce)
+        fit_dialog(self, 380)  # again, with the wider row
 
     def _command(self, name: str) -> Command[bytes]:
         return CreateChannel(self._group_id, name, self.announce.isChecked())

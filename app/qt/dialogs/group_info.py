@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 
 from app.core.api import DescribeGroup, GroupView
 from app.qt.engine_bridge import EngineBridge
-from app.qt.widgets import error_label, muted_label, primary_button, show_error
+from app.qt.widgets import error_label, fit_dialog, muted_label, primary_button, show_error
 
 __all__ = ["DESCRIPTION_MAX_BYTES", "GroupInfoDialog"]
 
@@ -62,7 +62,7 @@ class GroupInfoDialog(QDialog):
             )
         layout.addWidget(self.error)
         layout.addWidget(buttons)
-        self.resize(440, 0)
+        fit_dialog(self, 440)
 
     def save(self) -> None:
         text = self.description.toPlainText().strip()

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
 
 from app.core.api import JoinWithInvite, is_invite_code
 from app.qt.engine_bridge import EngineBridge
-from app.qt.widgets import error_label, muted_label, primary_button, show_error
+from app.qt.widgets import error_label, fit_dialog, muted_label, primary_button, show_error
 
 __all__ = ["JoinDialog"]
 
@@ -47,7 +47,7 @@ class JoinDialog(QDialog):
         layout.addWidget(self.status)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
-        self.resize(480, 0)
+        fit_dialog(self, 480)
 
     def send(self) -> None:
         """Send the join request for the code in the box (the button, or the first run)."""

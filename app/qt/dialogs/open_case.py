@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 
 from app.core.api import GroupView, OpenCase, Sharing
 from app.qt.engine_bridge import EngineBridge
-from app.qt.widgets import error_label, muted_label, primary_button, show_error
+from app.qt.widgets import error_label, fit_dialog, muted_label, primary_button, show_error
 
 __all__ = ["OpenCaseDialog"]
 
@@ -65,7 +65,7 @@ class OpenCaseDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
-        self.resize(460, 0)
+        fit_dialog(self, 460)
 
     @property
     def sharing(self) -> Sharing:

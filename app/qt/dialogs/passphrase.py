@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 
 from app.core.api import WeakPassphrase, check_new_passphrase
 from app.qt.passphrase_hint import estimate
-from app.qt.widgets import error_label, muted_label, primary_button, show_error
+from app.qt.widgets import error_label, fit_dialog, muted_label, primary_button, show_error
 
 __all__ = ["ChangePassphraseDialog"]
 
@@ -53,7 +53,7 @@ class ChangePassphraseDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
-        self.resize(440, 0)
+        fit_dialog(self, 440)
 
     @staticmethod
     def _field(name: str) -> QLineEdit:

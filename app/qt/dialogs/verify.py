@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 from app.core.api import MemberView, safety_number
 from app.qt.qr import qr_pixmap
 from app.qt.verification import Trust, VerificationStore
-from app.qt.widgets import muted_label, primary_button
+from app.qt.widgets import fit_dialog, muted_label, primary_button
 
 __all__ = ["VerifyDialog", "format_safety_number"]
 
@@ -97,7 +97,7 @@ class VerifyDialog(QDialog):
         layout.addLayout(row)
         layout.addWidget(buttons)
         self._refresh()
-        self.resize(440, 0)
+        fit_dialog(self, 440)
 
     def _refresh(self) -> None:
         trust = self._store.trust(self._member)
