@@ -20,6 +20,7 @@ from pathlib import Path
 from app.core.api import (
     ClientError,
     Engine,
+    check_restore_target,
     create_backup,
     read_recovery_words,
     restore_backup,
@@ -59,6 +60,7 @@ def cmd_backup_restore(
     read_passphrase: Callable[..., str],
     kdf_cost: Callable[[], str],
 ) -> int:
+    check_restore_target(args.file, args.home, replace=args.replace)
     recovery = read_recovery_words(read_recovery_key_text())
     result = restore_backup(
         args.file,

@@ -80,9 +80,7 @@ class RecoveryKey:
         never the words themselves."""
         words = text.lower().split()
         if len(words) != RECOVERY_WORDS:
-            raise MalformedData(
-                f"a recovery key is {RECOVERY_WORDS} words; {len(words)} were given"
-            )
+            raise MalformedData(f"a recovery key is {RECOVERY_WORDS} words, not {len(words)}")
         unknown = sum(1 for word in words if word not in _WORDS.wordlist)
         if unknown:
             raise MalformedData(f"{unknown} of the recovery key's words are not on the word list")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from app.core.backup import (
     BackupMade,
     RestoreResult,
+    check_restore_target,
     create_backup,
     read_recovery_words,
     restore_backup,
@@ -320,6 +321,7 @@ __all__ += [
     "ConfigureBackups",
     "RestoreResult",
     "Schedule",
+    "check_restore_target",
     "create_backup",
     "read_recovery_words",
     "restore_backup",

@@ -129,6 +129,24 @@ def _write_backup(
         os.replace(partial, out)
 
 
+def check_restore_target(source: Path, home: Path, *, replace: bool) -> None:
+    """What can be known before asking for the recovery key and a new passphrase: the
+    backup file is there and readable, and ``home`` holds no profile (unless
+    ``replace``). The restore checks again; this only spares a person typing 24 words
+    for a restore that cannot start."""
+    home = home.expanduser()
+    if profile_exists(home) and not replace:
+        raise AlreadyExists(
+            f"a profile already exists in {home}; restore into an empty folder"
+            " (or use --replace when its passphrase is forgotten)"
+        )
+    path = source.expanduser()
+    if not path.is_file():
+        raise ClientError(f"no backup file {source}")
+    if not os.access(path, os.R_OK):
+        raise ClientError(f"cannot read {source}: permission denied")
+
+
 def restore_backup(
     source: Path,
     recovery: RecoveryKey,
@@ -147,11 +165,7 @@ def restore_backup(
     moved aside (``<home>.replaced-<time>``) only once the new one has opened."""
     home = home.expanduser()
     check_new_passphrase(passphrase, allow_weak=allow_weak)
-    if profile_exists(home) and not replace:
-        raise AlreadyExists(
-            f"a profile already exists in {home}; restore into an empty folder"
-            " (or use --replace when its passphrase is forgotten)"
-        )
+    check_restore_target(source, home, replace=replace)
     try:
         handle = open(source.expanduser(), "rb")  # noqa: SIM115 - closed below
     except OSError as exc:

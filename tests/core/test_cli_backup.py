@@ -59,3 +59,26 @@ def test_backup_restore_and_a_forgotten_passphrase(tmp_path: Path, relay: RelayP
     assert "was moved to" in replaced.stdout
     assert list(tmp_path.glob("alice.replaced-*"))
     assert "kept in the backup" in caucus(alice, "messages", "Depot").stdout
+
+
+def test_a_restore_that_cannot_start_says_so_before_asking_for_the_recovery_key(
+    tmp_path: Path,
+) -> None:
+    """A missing backup file, or a folder that holds a profile, is named at once: nobody
+    types 24 words for a restore that cannot start (standard input is empty here, so
+    asking for the key first would fail on the key instead)."""
+    missing = tmp_path / "nowhere.caucus-backup"
+    target = tmp_path / "new-profile"
+    failed = caucus(target, "backup", "restore", str(missing), stdin="", check=False)
+    assert failed.returncode == 1
+    assert failed.stderr == f"caucus: no backup file {missing}\n"
+    assert not target.exists()
+
+    existing = tmp_path / "alice"
+    caucus(existing, "init", "--name", "Alice", "--relay", "http://127.0.0.1:9")
+    backup = tmp_path / "some.caucus-backup"
+    backup.write_bytes(b"not read: the folder is refused first")
+    refused = caucus(existing, "backup", "restore", str(backup), stdin="", check=False)
+    assert refused.returncode == 1
+    assert "a profile already exists in" in refused.stderr
+    assert refused.stderr.count("\n") == 1
