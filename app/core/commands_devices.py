@@ -43,4 +43,4 @@ def link_code_relay_url(text: str) -> str:
     try:
         return LinkCode.parse(text).relay_url
     except CaucusError as exc:
-        raise ClientError(f"not a link code: {exc}") from None
+        raise ClientError(f"{exc}: copy the whole code your other computer shows") from None
