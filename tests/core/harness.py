@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -99,6 +100,24 @@ def make_engine(
         cost="interactive",
     )
     return Engine(db, transport=transport, clock_ms=clock)
+
+
+@contextmanager
+def three_members(tmp_path: Path) -> Iterator[tuple[Engine, Engine, Engine]]:
+    """Alice, Bob and Carol on one in-process relay with one clock, closed afterwards."""
+    clock = Clock()
+    app = make_relay(tmp_path, clock)
+    transport = httpx.ASGITransport(app=app)
+    alice, bob, carol = (
+        make_engine(tmp_path, name, transport, clock, display_name=name.capitalize())
+        for name in ("alice", "bob", "carol")
+    )
+    try:
+        yield alice, bob, carol
+    finally:
+        for engine in (alice, bob, carol):
+            run(engine.close())
+        app.close()
 
 
 async def befriend(

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from app.cli_json import message_json
@@ -16,24 +15,15 @@ from app.core.engine import Engine
 from app.core.message_kinds import LOG_LINE
 from crypto.content import DEFAULT_CHANNEL, TextBody
 from crypto.group_log import Role
-from tests.core.harness import Clock, befriend, make_engine, make_relay, run, sync_all
+from tests.core.harness import befriend, run, sync_all, three_members
 
 World = tuple[Engine, Engine, Engine]
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    clock = Clock()
-    app = make_relay(tmp_path, clock)
-    transport = httpx.ASGITransport(app=app)
-    alice, bob, carol = (
-        make_engine(tmp_path, name, transport, clock, display_name=name.capitalize())
-        for name in ("alice", "bob", "carol")
-    )
-    yield alice, bob, carol
-    for engine in (alice, bob, carol):
-        run(engine.close())
-    app.close()
+    with three_members(tmp_path) as engines:
+        yield engines
 
 
 def _lines(engine: Engine, group_id: bytes) -> list[tuple[str, str]]:

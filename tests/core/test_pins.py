@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from app.core.engine import Engine
@@ -16,24 +15,15 @@ from crypto.content import ContentType
 from crypto.errors import NotPermitted
 from crypto.group_log import EntryKind, GroupState, author_entry, describe_body
 from crypto.pins import PinBody
-from tests.core.harness import Clock, befriend, make_engine, make_relay, run, sync_all
+from tests.core.harness import befriend, run, sync_all, three_members
 
 World = tuple[Engine, Engine, Engine]
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    clock = Clock()
-    app = make_relay(tmp_path, clock)
-    transport = httpx.ASGITransport(app=app)
-    alice, bob, carol = (
-        make_engine(tmp_path, name, transport, clock, display_name=name.capitalize())
-        for name in ("alice", "bob", "carol")
-    )
-    yield alice, bob, carol
-    for engine in (alice, bob, carol):
-        run(engine.close())
-    app.close()
+    with three_members(tmp_path) as engines:
+        yield engines
 
 
 def _id(engine: Engine, group_id: bytes, text: str) -> bytes:
