@@ -11,7 +11,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, QTime, Signal
+from PySide6.QtCore import QEvent, Qt, QTime, Signal
 from PySide6.QtGui import QTextOption
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -340,6 +340,27 @@ class FirstRunScreen(QWidget):
         hint = self.sizeHint().height()
         if self.height() < hint:
             self.resize(self.width(), hint)
+        self._fit_wrapped()
+
+    def event(self, event: QEvent) -> bool:
+        """After any change of a row's size (a hint, note or error whose text now wraps
+        onto more lines), grow as much as the page needs."""
+        handled = super().event(event)
+        if event.type() == QEvent.Type.LayoutRequest:
+            self._fit_wrapped()
+        return handled
+
+    def _fit_wrapped(self) -> None:
+        """Grow the window only as much as a note or hint on this page that now wraps onto
+        more lines needs (Qt's minimum height does not count wrapped lines; the stack's
+        own would count the tallest page, not this one)."""
+        page = self.pages.currentWidget()
+        if page is None or not page.hasHeightForWidth():
+            return
+        around = self.height() - self.pages.height()
+        needed = around + page.heightForWidth(self.pages.width())
+        if self.height() < needed:
+            self.resize(self.width(), needed)
 
     def open_start(self) -> None:
         self.pages.setCurrentWidget(self.start_page)

@@ -76,15 +76,16 @@ def show_error(label: QLabel, error: BaseException | str | None) -> None:
         grow_to_fit(window)
 
 
-def grow_to_fit(dialog: QDialog) -> None:
-    """Make ``dialog`` taller if its rows need more height at its width than it has (a
-    wrapped error just shown): Qt's minimum height does not count wrapped lines."""
-    layout = dialog.layout()
+def grow_to_fit(window: QWidget) -> None:
+    """Make a dialog or small window taller if its rows need more height at its width
+    than it has (a wrapped error or note just shown): Qt's minimum height does not count
+    wrapped lines."""
+    layout = window.layout()
     if layout is None:
         return
-    needed = max(dialog.minimumSizeHint().height(), layout.heightForWidth(dialog.width()))
-    if dialog.height() < needed:
-        dialog.resize(dialog.width(), needed)
+    needed = max(window.minimumSizeHint().height(), layout.heightForWidth(window.width()))
+    if window.height() < needed:
+        window.resize(window.width(), needed)
 
 
 def fit_dialog(dialog: QDialog, width: int) -> None:

@@ -35,6 +35,7 @@ from app.qt.dialogs.join import JoinDialog
 from app.qt.dialogs.open_case import OpenCaseDialog
 from app.qt.dialogs.passphrase import ChangePassphraseDialog
 from app.qt.dialogs.publish import PublishDialog
+from app.qt.first_run import FirstRunScreen
 from app.qt.theme import apply_theme
 from app.qt.widgets import show_error
 
@@ -70,7 +71,7 @@ def theme(request: pytest.FixtureRequest) -> Iterator[str]:
         apply_theme(app, "light")
 
 
-def squeezed(dialog: QDialog) -> list[str]:
+def squeezed(dialog: QWidget) -> list[str]:
     """The visible controls drawn smaller than they ask (their text is clipped)."""
     found = []
     for widget in dialog.findChildren(QWidget):
@@ -110,3 +111,27 @@ def test_a_dialog_fits_its_rows_when_opened_and_after_an_error(
         assert dialog.height() > height
         assert squeezed(dialog) == []
     dialog.close()
+
+
+def test_the_first_run_window_grows_for_notes_that_wrap(qtbot: Any, theme: str) -> None:
+    """The start door at its opening size: ticking "Let people on this local network reach
+    it" shows a four-line note, a passphrase a two-line hint, a failure a two-line error;
+    the window grows for each instead of drawing rows over each other."""
+    screen = FirstRunScreen(
+        embedded_preselected=True, keyring_available=False, keyring_reason="no keyring here"
+    )
+    qtbot.addWidget(screen)
+    screen.show()
+    qtbot.waitExposed(screen)
+    assert screen.pages.currentWidget() is screen.start_page
+    screen.resize(600, 560)
+    qtbot.waitUntil(lambda: screen.height() >= 560)
+    assert squeezed(screen) == []
+
+    screen.embedded_lan.setChecked(True)
+    qtbot.waitUntil(lambda: squeezed(screen) == [])
+    screen.start_fields.passphrase.setText("tram lantern orbit velvet")
+    qtbot.waitUntil(lambda: squeezed(screen) == [])
+    show_error(screen.error, ERROR + " " + ERROR)
+    qtbot.waitUntil(lambda: squeezed(screen) == [])
+    assert screen.width() == 600
