@@ -138,9 +138,17 @@ def apply_theme(app: QApplication, name: str = "system") -> Colors:
     palette = _palette(_current)
     app.setPalette(palette)
     indicators = _indicator_palette(palette, _current)
-    for widget_class in ("QCheckBox", "QRadioButton"):
+    # The frames of spin boxes, date fields and list boxes come from the same outline:
+    # on the dark theme they were as faint as the boxes; the light theme's are drawn well.
+    frames = indicators if _current.dark else palette
+    for widget_class, chosen in (
+        ("QCheckBox", indicators),
+        ("QRadioButton", indicators),
+        ("QAbstractSpinBox", frames),
+        ("QComboBox", frames),
+    ):
         # PySide6 6.11 takes the class name as str (bytes raises); its stub says bytes.
-        app.setPalette(indicators, widget_class)  # type: ignore[arg-type]
+        app.setPalette(chosen, widget_class)  # type: ignore[arg-type]
     qss = resources_dir() / "themes" / ("dark.qss" if dark else "light.qss")
     try:
         app.setStyleSheet(qss.read_text(encoding="utf-8"))

@@ -1,4 +1,5 @@
-"""Check boxes and radio buttons can be seen in both themes.
+"""Check boxes and radio buttons can be seen in both themes, and the frames of number,
+date and list boxes on the dark one.
 
 Fusion draws their outline in the window colour made darker: on the dark theme that was
 nearly black on nearly black, so an unticked "Announcements only" box or the unchosen
@@ -18,7 +19,10 @@ from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
     QCheckBox,
+    QComboBox,
+    QDateTimeEdit,
     QRadioButton,
+    QSpinBox,
     QStyle,
     QStyleOptionButton,
     QWidget,
@@ -85,3 +89,41 @@ def test_an_unticked_box_stands_out_from_the_window(qtbot: Any, theme: str, kind
     qtbot.waitExposed(holder)
     assert not button.isChecked()
     assert indicator_contrast(button) >= 3.0
+
+
+def left_edge_contrast(widget: QWidget) -> float:
+    """The strongest contrast with the window along the widget's left edge (its frame,
+    away from the text inside)."""
+    window = widget.window()
+    top_left = widget.mapTo(window, widget.rect().topLeft())
+    strip = QRect(top_left.x(), top_left.y() + widget.height() // 4, 3, widget.height() // 2)
+    image = window.grab(strip).toImage()
+    background = QColor(colors().window)
+    return max(
+        contrast(image.pixelColor(x, y), background)
+        for x in range(image.width())
+        for y in range(image.height())
+    )
+
+
+@pytest.mark.parametrize("kind", [QSpinBox, QDateTimeEdit, QComboBox])
+def test_the_frame_of_a_number_date_or_list_box_shows_on_the_dark_theme(
+    qtbot: Any, kind: type
+) -> None:
+    """Their frames are drawn from the same outline; on the dark theme they were as faint
+    as the check boxes (the invite's "Uses", a ballot's closing date, "Role")."""
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    apply_theme(app, "dark")
+    try:
+        holder = QWidget()
+        qtbot.addWidget(holder)
+        holder.setAutoFillBackground(True)
+        field = kind(holder)
+        field.setGeometry(20, 10, 200, 30)
+        holder.resize(240, 50)
+        holder.show()
+        qtbot.waitExposed(holder)
+        assert left_edge_contrast(field) >= 3.0
+    finally:
+        apply_theme(app, "light")
