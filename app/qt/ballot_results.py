@@ -21,7 +21,15 @@ from app.core.api import BallotResultView, NumericResult, RunoffRound
 from app.qt.theme import colors
 from app.qt.widgets import muted_label
 
-__all__ = ["BallotResultsView", "Bar", "BarChart", "Histogram", "percent", "result_summary"]
+__all__ = [
+    "BallotResultsView",
+    "Bar",
+    "BarChart",
+    "Histogram",
+    "elimination_note",
+    "percent",
+    "result_summary",
+]
 
 _ROW = 26  # height of one bar row, px
 _BAR = 16  # thickness of a bar
@@ -39,15 +47,12 @@ TIE_RULE = (
 def elimination_note(counts: dict[str, int], eliminated: str) -> str:
     """Why ``eliminated`` went out this round, saying so when it was a tie."""
     fewest = counts.get(eliminated, 0)
-    tied = [label for label, count in counts.items() if count == fewest and label != eliminated]
+    tied = [label for label, count in counts.items() if count == fewest]  # in ballot order
     votes = f"{fewest} vote{'s' if fewest != 1 else ''}"
-    if not tied:
+    if len(tied) < 2:
         return f"{eliminated} has the fewest votes ({votes}) and is eliminated"
-    others = ", ".join(tied)
-    return (
-        f"{eliminated} and {others} tie for the fewest votes ({votes}); {eliminated} is "
-        "eliminated by the tie rule"
-    )
+    names = f"{', '.join(tied[:-1])} and {tied[-1]}"
+    return f"{names} tie for the fewest votes ({votes}); {eliminated} is eliminated by the tie rule"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QMessageBox
 
 from app.core.api import BallotKind, BallotResultView, OptionCount
-from app.qt.ballot_results import BallotResultsView, Bar, BarChart, Histogram
+from app.qt.ballot_results import BallotResultsView, Bar, BarChart, Histogram, elimination_note
 from app.qt.ballots_panel import BallotCard, BallotsPanel
 from app.qt.dialogs.create_ballot import CreateBallotDialog
 from app.qt.group_tabs import GroupTabs
@@ -139,7 +139,7 @@ def test_create_vote_close_and_compare_results(qtbot, relay, make_app) -> None: 
     }
     assert headings["Round 1"] == "Round 1: Pay has the fewest votes (0 votes) and is eliminated."
     assert headings["Round 2"] == (
-        "Round 2: Safety and Hours tie for the fewest votes (1 vote); Safety is eliminated "
+        "Round 2: Hours and Safety tie for the fewest votes (1 vote); Safety is eliminated "
         "by the tie rule."
     )
     assert "Tie rule:" in headings["How the count works"]
@@ -206,3 +206,16 @@ def test_a_ballot_shows_in_the_chat_as_one_line_that_opens_the_ballots(
     rect = bob.chat.visualRect(index)
     qtbot.mouseClick(bob.chat.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     qtbot.waitUntil(lambda: bob_tabs.currentWidget() is bob_tabs.ballots, timeout=WAIT_MS)
+
+
+def test_a_tie_of_three_names_each_option_once_in_ballot_order() -> None:
+    """Three options tied for the fewest read as a list ("A, B and C tie"), the eliminated
+    one among them once, not "C and A, B tie"."""
+    counts = {"Pay per drop": 1, "Paid waiting time": 1, "Safety kit": 1, "Holiday pay": 2}
+    assert elimination_note(counts, "Safety kit") == (
+        "Pay per drop, Paid waiting time and Safety kit tie for the fewest votes (1 vote); "
+        "Safety kit is eliminated by the tie rule"
+    )
+    assert elimination_note({"Yes": 3, "No": 0}, "No") == (
+        "No has the fewest votes (0 votes) and is eliminated"
+    )
