@@ -41,7 +41,15 @@ from crypto.errors import MalformedData, NotPermitted
 from crypto.group_log import Role
 from crypto.log_entry import LogEntry
 
-__all__ = ["creator_of", "on_inbox", "on_line", "on_record", "on_sharing", "on_status"]
+__all__ = [
+    "creator_of",
+    "on_inbox",
+    "on_line",
+    "on_record",
+    "on_sharing",
+    "on_status",
+    "status_change_text",
+]
 
 
 def creator_of(received: Received) -> bytes:
@@ -106,8 +114,14 @@ def on_status(received: Received) -> str:
     store.set_status(received.db, received.group_id, int(change.status), applied=True)
     if row.sharing != Sharing.NONE:
         store.set_line_status(received.db, received.group_id, int(change.status))
-    shown = f"changed the status to {change.status.label}"
-    return f"{shown}: {change.note}" if change.note else shown
+    return status_change_text(change.status, change.note)
+
+
+def status_change_text(status: CaseStatus, note: str) -> str:
+    """The case chat's line for a status change, the same at the sender and everyone:
+    the line shows who made it, so the text begins with what changed."""
+    shown = f"Status changed to {status.label}"
+    return f"{shown}: {note}" if note else shown
 
 
 def on_sharing(received: Received) -> str:

@@ -24,8 +24,8 @@ from typing import Protocol
 
 import nacl.signing
 
-import app.core.case_receive  # noqa: F401  (registers the content handlers)
 from app.core import delivery_keys
+from app.core.case_receive import status_change_text  # and registers the content handlers
 from app.core.case_views import CaseDetail, CaseView
 from app.core.errors import ClientError, NotFound, NotPermittedHere, RelayError
 from app.core.events import GroupChanged
@@ -156,9 +156,8 @@ class CaseService:
             change = CaseStatusChange(current, status, note.strip())
         except UsageError as exc:
             raise ClientError(str(exc)) from None
-        shown = f"changed the status to {status.label}"
         await self._outbox.send_content(
-            case_id, change.content_type, change.encode(), f"{shown}: {note}" if note else shown
+            case_id, change.content_type, change.encode(), status_change_text(status, change.note)
         )
         await self._groups.sync_group(case_id)  # our own change, applied as everyone does
         self._ctx.events.emit(GroupChanged(case_id))

@@ -108,7 +108,7 @@ def test_a_case_reaches_the_organizers_and_nobody_else(world: World) -> None:
         detail = world.organizer.cases.detail(case_id)
         texts = [m.text for m in detail.timeline]
         assert EVIDENCE in texts
-        assert f"changed the status to negotiating: {NOTE}" in texts
+        assert f"Status changed to negotiating: {NOTE}" in texts
 
         # The other member: no case, no case group, no keys, no line in the parent.
         other = world.other

@@ -72,7 +72,7 @@ def test_open_join_status_share(tmp_path: Path, server: RelayProcess) -> None:
     assert shown["status"] == "negotiating"
     texts = [item["text"] for item in shown["timeline"]]
     assert "Invoice 17 is unpaid since March" in texts
-    assert "changed the status to negotiating: call Friday" in texts
+    assert "Status changed to negotiating: call Friday" in texts
 
     # The other member: no case, and the case id is no group of theirs.
     caucus(theo, "sync")

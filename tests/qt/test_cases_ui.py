@@ -80,7 +80,7 @@ def test_open_a_case_the_organizer_joins_and_changes_its_status(  # type: ignore
                     timeout=WAIT_MS)  # fmt: skip
     assert own.share_button.isVisible() and own.share_button.text() == "Stop sharing"
     qtbot.waitUntil(
-        lambda: "changed the status to negotiating: Call with Acme on Friday" in shown_texts(bob),
+        lambda: "Status changed to negotiating: Call with Acme on Friday" in shown_texts(bob),
         timeout=WAIT_MS,
     )
 
