@@ -4,6 +4,7 @@ secret)."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QDialog, QLabel, QPushButton, QWidget
 
 from app.core.api import CaucusError, RelayUnavailable, WrongPassphrase
@@ -88,6 +89,16 @@ def grow_to_fit(window: QWidget) -> None:
         window.resize(window.width(), needed)
 
 
+class _GrowWhenRowsChange(QObject):
+    """Watches a dialog's layout requests (a row shown, a label's text changed) and grows
+    the dialog when its rows now need more height than it has."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.LayoutRequest and isinstance(watched, QWidget):
+            grow_to_fit(watched)
+        return False
+
+
 def fit_dialog(dialog: QDialog, width: int) -> None:
     """Open ``dialog`` at ``width`` and the height every field asks for at that width.
 
@@ -95,11 +106,18 @@ def fit_dialog(dialog: QDialog, width: int) -> None:
     that wrapped labels need at this width: the wrapped text then takes its lines from the
     rows below it and squeezes radio buttons and themed fields until their text is clipped.
     Only the width becomes a minimum, and never less than the layout's own (a narrower
-    one would squeeze the form's label column); the layout keeps the height's, so a row
-    shown later (an error) still makes the dialog taller instead of squeezing the others.
+    one would squeeze the form's label column); the layout keeps the height's, and the
+    dialog grows when a row shown later (an error, a status) needs more than it has.
     """
     width = max(width, dialog.minimumSizeHint().width())
     dialog.setMinimumWidth(width)
     layout = dialog.layout()
-    wrapped = layout.heightForWidth(width) if layout is not None else -1
-    dialog.resize(width, max(dialog.sizeHint().height(), wrapped))
+    if layout is not None and layout.hasHeightForWidth():
+        # Exactly what the rows need at this width (the size hint assumes another width,
+        # and its extra height would be spread between the rows).
+        height = max(dialog.minimumSizeHint().height(), layout.heightForWidth(width))
+    else:
+        height = dialog.sizeHint().height()
+    dialog.resize(width, height)
+    if dialog.findChild(_GrowWhenRowsChange) is None:
+        dialog.installEventFilter(_GrowWhenRowsChange(dialog))

@@ -135,3 +135,19 @@ def test_the_first_run_window_grows_for_notes_that_wrap(qtbot: Any, theme: str) 
     show_error(screen.error, ERROR + " " + ERROR)
     qtbot.waitUntil(lambda: squeezed(screen) == [])
     assert screen.width() == 600
+
+
+def test_a_dialog_grows_when_a_status_line_wraps(qtbot: Any, theme: str) -> None:
+    """Not only errors: the backups dialog's status ("Backed up to … (487,786 bytes).")
+    wraps onto two lines after a backup, and squeezed the folder row until the dialog
+    grew for any row whose height changes."""
+    dialog = BackupsDialog(lambda *_args: None)
+    qtbot.addWidget(dialog)
+    dialog.open()
+    qtbot.waitExposed(dialog)
+    height = dialog.height()
+    dialog.status.setText(
+        "Backed up to caucus-20261203-225924-866.caucus-backup (487,786 bytes). " * 2
+    )
+    qtbot.waitUntil(lambda: dialog.height() > height)
+    qtbot.waitUntil(lambda: squeezed(dialog) == [])
