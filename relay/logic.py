@@ -381,8 +381,12 @@ class Relay:
         try:
             verify_inbox_auth(text, auth_key, iid, now_ms, self.config.auth_window_ms)
         except Expired:
+            # The relay's time (not a secret) lets the client tell its person by how much
+            # their computer's clock is off.
             raise RelayError(
-                "stale_auth", "X-Caucus-Auth timestamp too far from relay clock"
+                "stale_auth",
+                "X-Caucus-Auth timestamp too far from relay clock",
+                extra={"relay_time_ms": now_ms},
             ) from None
         except BadSignature:
             raise RelayError("forbidden", "X-Caucus-Auth signature does not verify") from None

@@ -7,6 +7,7 @@ from crypto.errors import CaucusError, RemoteError, UsageError
 __all__ = [
     "AlreadyExists",
     "ClientError",
+    "ClockOff",
     "CorruptProfile",
     "InvalidKeyParams",
     "NotFound",
@@ -20,6 +21,7 @@ __all__ = [
     "RelayUnavailable",
     "StaleSession",
     "WrongPassphrase",
+    "clock_off_text",
 ]
 
 
@@ -80,14 +82,56 @@ class RelayBusy(RelayUnavailable):
 
 
 class RelayRejected(RelayError):
-    """The relay answered with an error code (``code`` is its JSON error)."""
+    """The relay answered with an error code (``code`` is its JSON error); with
+    ``stale_auth`` it also says its own time (``relay_time_ms``)."""
 
-    def __init__(self, status: int, code: str, detail: str = "") -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str = "",
+        *,
+        relay_time_ms: int | None = None,
+        message: str | None = None,
+    ) -> None:
         super().__init__(
-            f"relay refused the request: {code} ({status}){': ' + detail if detail else ''}"
+            message
+            or f"relay refused the request: {code} ({status}){': ' + detail if detail else ''}"
         )
         self.status = status
         self.code = code
+        self.relay_time_ms = relay_time_ms
+
+
+class ClockOff(RelayRejected):
+    """The relay refused a signed request because this computer's clock is too far from
+    its own (inbox requests carry a signed time, docs/protocol.md 6.3)."""
+
+    def __init__(self, rejected: RelayRejected, sent_ms: int) -> None:
+        relay_ms = rejected.relay_time_ms
+        self.skew_ms = None if relay_ms is None else sent_ms - relay_ms
+        super().__init__(
+            rejected.status,
+            rejected.code,
+            relay_time_ms=relay_ms,
+            message=clock_off_text(self.skew_ms),
+        )
+
+
+def clock_off_text(skew_ms: int | None) -> str:
+    """What a person is told when the server refuses their computer's clock."""
+    fix = "set the right date and time, then try again (a few minutes' difference is fine)"
+    if skew_ms is None:
+        return f"this computer's clock is too far off the server's: {fix}"
+    minutes = abs(skew_ms) / 60_000
+    if minutes < 120:
+        amount = f"{round(minutes)} minutes"
+    elif minutes < 48 * 60:
+        amount = f"{round(minutes / 60)} hours"
+    else:
+        amount = f"{round(minutes / 1440)} days"
+    side = "ahead of" if skew_ms > 0 else "behind"
+    return f"this computer's clock is {amount} {side} the server's: {fix}"
 
 
 # Re-exported so callers catch one family.

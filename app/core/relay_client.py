@@ -19,14 +19,15 @@ import logging
 import random
 import re
 import struct
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import nacl.signing
 
-from app.core.errors import RelayBusy, RelayRejected, RelayUnavailable
+from app.core.errors import ClockOff, RelayBusy, RelayRejected, RelayUnavailable
 from crypto.document.stream import MAX_CHUNK_BYTES
 from crypto.errors import MalformedData, TooLarge, UsageError
 from crypto.relay_auth import b64url_decode, inbox_auth_header
@@ -56,6 +57,7 @@ _FRAME = struct.Struct(">QI")
 # after 285 years; anything above is a lie, refused as ``MalformedData`` before it can
 # move a cursor or overflow a column.
 MAX_SEQ = 2**53 - 1
+MAX_TIME_MS = 2**53 - 1  # a relay's time as it may say it (JSON-safe integers)
 _DECIMAL = re.compile(r"(?:0|[1-9][0-9]{0,15})")
 _RETRY_AFTER = re.compile(r"[0-9]{1,6}")
 _GENERATION = re.compile(r"[0-9a-f]{32}")
@@ -440,25 +442,27 @@ class RelayClient:
         *,
         wait: float = 0,
     ) -> FetchResult:
-        response = await self._request(
-            "GET",
-            f"/v1/inboxes/{inbox_id.hex()}/items",
-            headers={"x-caucus-auth": inbox_auth_header(auth, inbox_id, now_ms)},
-            params={"after": after, "limit": 1000, "wait": int(min(wait, MAX_WAIT))},
-            limit=self.timeouts.poll(wait),
-        )
+        with _clock_checked(now_ms):
+            response = await self._request(
+                "GET",
+                f"/v1/inboxes/{inbox_id.hex()}/items",
+                headers={"x-caucus-auth": inbox_auth_header(auth, inbox_id, now_ms)},
+                params={"after": after, "limit": 1000, "wait": int(min(wait, MAX_WAIT))},
+                limit=self.timeouts.poll(wait),
+            )
         return _fetch_result(response, after)
 
     async def delete_inbox_items(
         self, inbox_id: bytes, auth: nacl.signing.SigningKey, now_ms: int, upto: int
     ) -> None:
-        await self._request(
-            "DELETE",
-            f"/v1/inboxes/{inbox_id.hex()}/items",
-            headers={"x-caucus-auth": inbox_auth_header(auth, inbox_id, now_ms)},
-            params={"upto": upto},
-            expect=(204,),
-        )
+        with _clock_checked(now_ms):
+            await self._request(
+                "DELETE",
+                f"/v1/inboxes/{inbox_id.hex()}/items",
+                headers={"x-caucus-auth": inbox_auth_header(auth, inbox_id, now_ms)},
+                params={"upto": upto},
+                expect=(204,),
+            )
 
     async def health(self) -> bool:
         limit = self.timeouts.health
@@ -502,14 +506,30 @@ def _fetch_result(response: httpx.Response, after: int) -> FetchResult:
     return FetchResult(items, last, generation)
 
 
+@contextmanager
+def _clock_checked(sent_ms: int) -> Iterator[None]:
+    """A signed request the relay refused for its time says so in words a person can act
+    on: this computer's clock is off, and by how much."""
+    try:
+        yield
+    except RelayRejected as exc:
+        if exc.code != "stale_auth" or isinstance(exc, ClockOff):
+            raise
+        raise ClockOff(exc, sent_ms) from None
+
+
 def _rejection(response: httpx.Response) -> RelayRejected:
+    relay_time_ms: int | None = None
     try:
         doc = response.json()
         code = str(doc.get("error", "unknown"))[:64]
         detail = str(doc.get("detail", ""))[:200]
-    except ValueError:
+        said = doc.get("relay_time_ms")
+        if type(said) is int and 0 <= said <= MAX_TIME_MS:
+            relay_time_ms = said
+    except (ValueError, AttributeError):  # not JSON, or JSON but not an object
         code, detail = "unknown", ""
-    return RelayRejected(response.status_code, code, detail)
+    return RelayRejected(response.status_code, code, detail, relay_time_ms=relay_time_ms)
 
 
 class _Attempts:

@@ -135,4 +135,8 @@ async def test_relay_clock_decides_freshness(db: Db) -> None:
         clock.advance(2)
         response = await http.get(f"/v1/inboxes/{iid}/items", headers=signed(key, iid, at))
         assert response.status_code == 403 and response.json()["error"] == "stale_auth"
+        # The refusal says the relay's time, so a client can tell its person by how much
+        # their clock is off (301 s behind here).
+        assert response.json()["relay_time_ms"] == int(clock.now * 1000)
+        assert response.json()["relay_time_ms"] - at == 301_000
     app.close()
