@@ -139,7 +139,8 @@ def apply_theme(app: QApplication, name: str = "system") -> Colors:
     app.setPalette(palette)
     indicators = _indicator_palette(palette, _current)
     # The frames of spin boxes, date fields and list boxes come from the same outline:
-    # on the dark theme they were as faint as the boxes; the light theme's are drawn well.
+    # on the dark theme they were as faint as the boxes. The light theme keeps Fusion's,
+    # like its line edits a white field on a grey window.
     frames = indicators if _current.dark else palette
     for widget_class, chosen in (
         ("QCheckBox", indicators),
