@@ -119,10 +119,12 @@ class ClockOff(RelayRejected):
 
 
 def clock_off_text(skew_ms: int | None) -> str:
-    """What a person is told when the server refuses their computer's clock."""
-    fix = "set the right date and time, then try again (a few minutes' difference is fine)"
+    """What a person is told when the server refuses their computer's clock. The amount
+    is the server's claim (a hostile relay could say anything), so it is said as such,
+    and the advice is to check the clock, not to move it by that amount."""
+    fix = "check that this computer's date and time are right, then try again"
     if skew_ms is None:
-        return f"this computer's clock is too far off the server's: {fix}"
+        return f"the server refused this computer's clock as too far off its own: {fix}"
     minutes = abs(skew_ms) / 60_000
     if minutes < 120:
         amount = f"{round(minutes)} minutes"
@@ -131,7 +133,7 @@ def clock_off_text(skew_ms: int | None) -> str:
     else:
         amount = f"{round(minutes / 1440)} days"
     side = "ahead of" if skew_ms > 0 else "behind"
-    return f"this computer's clock is {amount} {side} the server's: {fix}"
+    return f"the server says this computer's clock is {amount} {side} its own: {fix}"
 
 
 # Re-exported so callers catch one family.

@@ -4,7 +4,9 @@ Inbox requests carry a signed time the relay accepts within a few minutes of its
 (docs/protocol.md 6.3), so a joiner whose clock is a day off never received the welcome:
 each sync warned "relay refused the request: stale_auth (403): X-Caucus-Auth timestamp
 too far from relay clock". The relay now says its time in that refusal, and the client
-turns it into a sentence a person can act on; once the clock is right, the join goes on.
+turns it into a sentence a person can act on, given as the server's claim (a hostile
+relay could claim any time; nothing is changed on its word); once the clock is right,
+the join goes on.
 """
 
 from __future__ import annotations
@@ -33,13 +35,13 @@ def test_a_joiner_with_a_wrong_clock_is_told_and_joins_once_it_is_right(tmp_path
         report = run(bob.sync())
         assert report.joined == ()
         assert report.warnings == (
-            "pending join: this computer's clock is 28 hours behind the server's: set the "
-            "right date and time, then try again (a few minutes' difference is fine)",
+            "pending join: the server says this computer's clock is 28 hours behind its "
+            "own: check that this computer's date and time are right, then try again",
         )
         assert not any("X-Caucus-Auth" in warning for warning in report.warnings)
 
         bob_clock.now = relay_clock.now + 6 * 60_000  # now six minutes ahead: still refused
-        assert "clock is 6 minutes ahead of the server's" in run(bob.sync()).warnings[0]
+        assert "clock is 6 minutes ahead of its own" in run(bob.sync()).warnings[0]
 
         bob_clock.now = relay_clock.now  # the person set the clock right
         joined = run(bob.sync())
