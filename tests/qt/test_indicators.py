@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.qt.theme import apply_theme, colors
+from app.qt.widgets import primary_button
 
 
 @pytest.fixture(params=["light", "dark"])
@@ -127,3 +128,30 @@ def test_the_frame_of_a_number_date_or_list_box_shows_on_the_dark_theme(
         assert left_edge_contrast(field) >= 3.0
     finally:
         apply_theme(app, "light")
+
+
+def test_a_disabled_main_button_looks_disabled(qtbot: Any, theme: str) -> None:
+    """ "Done" before the recovery key is confirmed, "Create" while working: a disabled
+    main button kept the enabled one's bold white text, which on the dark theme's grey
+    read as a button to press."""
+    holder = QWidget()
+    qtbot.addWidget(holder)
+    holder.setAutoFillBackground(True)
+    button = primary_button("Done", holder)
+    button.setGeometry(10, 10, 120, 34)
+    holder.resize(140, 54)
+    holder.show()
+    qtbot.waitExposed(holder)
+
+    def white_pixels() -> int:
+        image = button.grab().toImage()
+        count = 0
+        for x in range(image.width()):
+            for y in range(image.height()):
+                colour = image.pixelColor(x, y)
+                count += min(colour.red(), colour.green(), colour.blue()) >= 250
+        return count
+
+    assert white_pixels() > 20  # enabled: white text on the accent colour
+    button.setEnabled(False)
+    qtbot.waitUntil(lambda: white_pixels() == 0)
