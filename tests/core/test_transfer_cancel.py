@@ -10,12 +10,11 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from app.core.engine import Engine
 from app.core.transfer import Transfer, TransferCancelled, TransferProgress
-from tests.core.harness import Clock, befriend, make_engine, make_relay, run, sync_all
+from tests.core.harness import befriend, run, sync_all, three_members
 
 World = tuple[Engine, Engine, Engine, Path]
 SIZE = 5 * (1 << 20) + 123  # several chunks
@@ -23,17 +22,8 @@ SIZE = 5 * (1 << 20) + 123  # several chunks
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    clock = Clock()
-    app = make_relay(tmp_path, clock)
-    transport = httpx.ASGITransport(app=app)
-    alice, bob, carol = (
-        make_engine(tmp_path, name, transport, clock, display_name=name.capitalize())
-        for name in ("alice", "bob", "carol")
-    )
-    yield alice, bob, carol, tmp_path / "relay.db"
-    for engine in (alice, bob, carol):
-        run(engine.close())
-    app.close()
+    with three_members(tmp_path) as (alice, bob, carol):
+        yield alice, bob, carol, tmp_path / "relay.db"
 
 
 def _blobs(relay_db: Path) -> int:

@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 import shiboken6
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
 
 from app.qt.controller import AppController, LaunchOptions
 from app.qt.settings import DesktopSettings
+from app.qt.theme import apply_theme
 from relay.embedded import EmbeddedRelay
 from tests.qt.garbage import collector_finds
 
@@ -29,6 +31,18 @@ def no_live_qt_object_left_to_the_collector() -> Iterator[None]:
     with collector_finds() as found:
         yield
     assert found == [], f"live Qt objects left in reference cycles: {sorted(found)}"
+
+
+@pytest.fixture(params=["light", "dark"])
+def theme(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The test runs once in each theme; the light one is put back afterwards."""
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    apply_theme(app, request.param)
+    try:
+        yield request.param
+    finally:
+        apply_theme(app, "light")
 
 
 class RestartableRelay:

@@ -9,7 +9,6 @@ for the parts of a control (1.4.11): 3:1 against what is around it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,17 +29,6 @@ from PySide6.QtWidgets import (
 
 from app.qt.theme import apply_theme, colors
 from app.qt.widgets import primary_button
-
-
-@pytest.fixture(params=["light", "dark"])
-def theme(request: pytest.FixtureRequest) -> Iterator[str]:
-    app = QApplication.instance()
-    assert isinstance(app, QApplication)
-    apply_theme(app, request.param)
-    try:
-        yield request.param
-    finally:
-        apply_theme(app, "light")
 
 
 def _luminance(colour: QColor) -> float:
