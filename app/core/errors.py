@@ -21,7 +21,6 @@ __all__ = [
     "RelayUnavailable",
     "StaleSession",
     "WrongPassphrase",
-    "clock_off_text",
 ]
 
 
@@ -114,11 +113,11 @@ class ClockOff(RelayRejected):
             rejected.status,
             rejected.code,
             relay_time_ms=relay_ms,
-            message=clock_off_text(self.skew_ms),
+            message=_clock_off_text(self.skew_ms),
         )
 
 
-def clock_off_text(skew_ms: int | None) -> str:
+def _clock_off_text(skew_ms: int | None) -> str:
     """What a person is told when the server refuses their computer's clock. The amount
     is the server's claim (a hostile relay could say anything), so it is said as such,
     and the advice is to check the clock, not to move it by that amount."""

@@ -513,7 +513,7 @@ def _clock_checked(sent_ms: int) -> Iterator[None]:
     try:
         yield
     except RelayRejected as exc:
-        if exc.code != "stale_auth" or isinstance(exc, ClockOff):
+        if exc.code != "stale_auth":
             raise
         raise ClockOff(exc, sent_ms) from None
 
