@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.core.engine import Engine  # noqa: E402
 from app.core.profile import create_profile  # noqa: E402
+from app.core.signature_checks import SignatureChecker  # noqa: E402
 from crypto.content import ContentType, TextBody  # noqa: E402
 
 
@@ -78,7 +79,7 @@ def start_relay(db: Path, port: int) -> subprocess.Popen[str]:
     raise RuntimeError("relay did not start")
 
 
-def make(home: Path, name: str, url: str) -> Engine:
+def make(home: Path, name: str, url: str, signatures: SignatureChecker | None = None) -> Engine:
     db = create_profile(
         home / name,
         name=name,
@@ -89,7 +90,7 @@ def make(home: Path, name: str, url: str) -> Engine:
         cost="interactive",
         allow_weak=True,
     )
-    return Engine(db)
+    return Engine(db, signatures=signatures)
 
 
 async def fill(alice: Engine, group_id: bytes, count: int) -> None:
@@ -156,15 +157,22 @@ async def main(count: int, profile: bool = False) -> None:
         relay = start_relay(home / "relay.db", port)
         url = f"http://127.0.0.1:{port}"
         try:
-            alice, bob = make(home, "alice", url), make(home, "bob", url)
+            # Bob checks signatures as the app does (a worker process on a machine with
+            # more than one CPU); Carol checks each one inline, for comparison.
+            checker, inline = SignatureChecker(), SignatureChecker(cpus=1)
+            alice = make(home, "alice", url)
+            bob = make(home, "bob", url, checker)
+            carol = make(home, "carol", url, inline)
             group_id = await alice.create_group("Bench")
-            code = await alice.create_invite(group_id)
-            await bob.join(code)
-            # Joining, then each member registering its ballot key, are commits: let the
-            # group settle into its final epoch before filling it.
-            for _ in range(3):
-                await alice.sync()
-                await bob.sync()
+            for joiner in (bob, carol):
+                code = await alice.create_invite(group_id)
+                await joiner.join(code)
+                # Joining, then each member registering its ballot key, are commits: let
+                # the group settle into its final epoch before filling it.
+                for _ in range(3):
+                    await alice.sync()
+                    await bob.sync()
+                    await carol.sync()
             t0 = time.perf_counter()
             await fill(alice, group_id, count)
             fill_s = time.perf_counter() - t0
@@ -200,8 +208,14 @@ async def main(count: int, profile: bool = False) -> None:
             raw_after = raw_rate(items, count)
             raw = (raw_before + raw_after) / 2
             client_rate = count / (catch_up - fetch_s)
-            await alice.close()
-            await bob.close()
+            late = checker.late_checks
+            t0 = time.perf_counter()
+            inline_report = await carol.sync()
+            inline_s = time.perf_counter() - t0
+            if inline_report.messages != count:
+                raise SystemExit(f"expected {count} messages, got {inline_report.messages}")
+            for engine in (alice, bob, carol):
+                await engine.close()
         finally:
             relay.send_signal(signal.SIGTERM)
             relay.wait(10)
@@ -213,6 +227,14 @@ async def main(count: int, profile: bool = False) -> None:
         f"({count / catch_up:.0f} msg/s); target < 1 s for 10,000"
     )
     print(f"    of which fetching the {count} items alone: {fetch_s:.2f} s")
+    print(
+        f"    signatures checked by the worker process: {late} of {count}"
+        " (the rest here, while it started)"
+    )
+    print(
+        f"    the same catch-up checking every signature inline: {inline_s:.2f} s;"
+        f" ratio {catch_up / inline_s:.2f}"
+    )
     print(f"    = {catch_up * raw / count:.2f} x the raw time for the same {count} messages")
     print(f"(a) client open + verify + store: {client_rate:.0f} msg/s")
     print(

@@ -12,7 +12,7 @@ import bisect
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, overload
 
 from crypto.ballot.keys import BallotKeyRecord
 from crypto.device import MAX_LINKED_DEVICES, DeviceAddBody, DeviceRemoveBody
@@ -99,6 +99,7 @@ __all__ = [
 MAX_MEMBERS = 10_000
 
 V = TypeVar("V")
+T = TypeVar("T")
 
 # What an entry's body parses to: the wire bodies, or a verified ballot key registration.
 _AnyBody = Body | BallotKeyRecord | DeviceAddBody | DeviceRemoveBody
@@ -141,6 +142,20 @@ class SortedMap(Mapping[bytes, V], Generic[V]):
 
     def __getitem__(self, key: bytes) -> V:
         return self._values[self.index(key)]
+
+    @overload
+    def get(self, key: bytes, /) -> V | None: ...
+
+    @overload
+    def get(self, key: bytes, /, default: V | T) -> V | T: ...
+
+    def get(self, key: bytes, /, default: object = None) -> object:
+        """``self[key]``, or ``default`` if absent (a search, no exception: on the path of
+        every received message)."""
+        position = bisect.bisect_left(self._keys, key)
+        if position < len(self._keys) and self._keys[position] == key:
+            return self._values[position]
+        return default
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, bytes):

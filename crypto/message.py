@@ -50,6 +50,9 @@ __all__ = [
     "MessageEnvelope",
     "OpenedMessage",
     "SealedMessage",
+    "SignatureCheck",
+    "UncheckedMessage",
+    "decrypt_message",
     "open_message",
     "open_sender_data",
     "seal_message",
@@ -113,7 +116,8 @@ class MessageEnvelope:
 
 @dataclass(frozen=True, slots=True)
 class OpenedMessage:
-    """A verified message. ``message_id`` is the first 16 bytes of ``message_hash``."""
+    """A message as opened: verified, except as ``UncheckedMessage.claimed``.
+    ``message_id`` is the first 16 bytes of ``message_hash``."""
 
     content_type: int
     sent_at: int
@@ -126,6 +130,37 @@ class OpenedMessage:
     epoch: int
     sender_index: int
     counter: int
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureCheck:
+    """A sender's Ed25519 signature over a message, to check: ``signed`` is
+    ``signature | signed frame``, as ``crypto_sign_open`` takes it."""
+
+    signed: bytes = field(repr=False)
+    public_key: bytes
+
+    def valid(self) -> bool:
+        """Whether the signature verifies."""
+        return verify_signed(self.signed, self.public_key)
+
+
+@dataclass(frozen=True, slots=True)
+class UncheckedMessage:
+    """A message decrypted and parsed, whose signature is not yet checked.
+
+    ``claimed`` is what the item says, not yet what its sender said: nothing may show it,
+    keep it or act on it until ``check`` is valid (``verified`` does both at once).
+    """
+
+    claimed: OpenedMessage
+    check: SignatureCheck
+
+    def verified(self) -> OpenedMessage:
+        """The message, or ``BadSignature`` if its sender's signature does not verify."""
+        if not self.check.valid():
+            raise BadSignature("message signature does not verify")
+        return self.claimed
 
 
 def _message_hash(group_id: bytes, signature: bytes) -> bytes:
@@ -250,6 +285,18 @@ def open_message(
     ``DecryptionFailed``, ``MalformedData`` (or ``TooLarge``/``UnsupportedVersion``)
     and ``BadSignature``; on any of them the caller must not persist the advanced chain.
     """
+    return decrypt_message(keys, envelope, message_keys, sender_pk).verified()
+
+
+def decrypt_message(
+    keys: EpochKeys,
+    envelope: MessageEnvelope,
+    message_keys: MessageKeys,
+    sender_pk: bytes,
+) -> UncheckedMessage:
+    """``open_message`` up to, not including, the signature check: the same errors
+    except ``BadSignature``. For a caller that checks the signature before it keeps
+    anything (``app.core.signature_checks``)."""
     epoch = envelope.epoch
     if epoch != keys.epoch:
         raise UsageError("envelope belongs to another epoch than the keys")
@@ -292,11 +339,8 @@ def open_message(
             memoryview(padded)[4:signature_at],
         )
     )
-    if not verify_signed(signed, sender_pk):
-        raise BadSignature("message signature does not verify")
-
     message_hash = _message_hash(group_id, signature)
-    return OpenedMessage(
+    claimed = OpenedMessage(
         content_type,
         sent_at,
         log_head,
@@ -309,3 +353,4 @@ def open_message(
         index,
         counter,
     )
+    return UncheckedMessage(claimed, SignatureCheck(signed, sender_pk))

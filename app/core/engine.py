@@ -68,6 +68,7 @@ from app.core.rates import RatesService
 from app.core.relay_client import DEFAULT_TIMEOUTS, RelayClient, RelayTimeouts
 from app.core.relay_health import RelayHealth
 from app.core.restored import RestoredGate
+from app.core.signature_checks import SignatureChecker
 from app.core.store import devices as device_store
 from app.core.store import groups
 from app.core.store import invites as invite_store
@@ -125,6 +126,7 @@ class Engine(Queries):
         transport: httpx.AsyncBaseTransport | None = None,
         timeouts: RelayTimeouts = DEFAULT_TIMEOUTS,
         key_policy: KeyPolicy | None = None,
+        signatures: SignatureChecker | None = None,
     ) -> None:
         row = profile_store.profile_secrets(db)
         if row is None:
@@ -147,7 +149,7 @@ class Engine(Queries):
             events=EventSink(db, clock_ms),
         )
         self._health = RelayHealth(self.context.events)
-        self._groups = GroupSync(self.context, self._health)
+        self._groups = GroupSync(self.context, self._health, signatures)
         self.freshness = Freshness(self.context, self._groups)
         self.delivery_keys = KeyRotation(
             self.context, self._groups, self._groups, key_policy or KeyPolicy()
@@ -201,6 +203,7 @@ class Engine(Queries):
 
     async def close(self) -> None:
         await self.context.relays.aclose()
+        self._groups.close()
         self.db.close()
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:

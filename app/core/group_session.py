@@ -18,6 +18,7 @@ from app.core.epoch_entry import enter_epoch
 from app.core.errors import StaleSession
 from app.core.events import Event
 from app.core.message_kinds import classify
+from app.core.signature_checks import CHECKED_LATE, SignatureBatch
 from app.core.status import GroupStatus, MessageStatus
 from app.core.store import conversation as conversation_store
 from app.core.store import freshness as freshness_store
@@ -42,7 +43,7 @@ from crypto.identity import Identity, fingerprint
 from crypto.items import ItemType, peek_item
 from crypto.key_request import RequestReason
 from crypto.key_schedule import EpochKeys
-from crypto.message import MessageEnvelope, OpenedMessage, open_message
+from crypto.message import MessageEnvelope, OpenedMessage, decrypt_message
 from crypto.ratchet import ReceiveChain, SendChain
 
 __all__ = ["UNKNOWN_HEAD", "GroupSession", "Outcome", "ProcessResult"]
@@ -92,6 +93,7 @@ class GroupSession:
     dirty_heads: set[bytes] = field(default_factory=set)
     fingerprints: dict[bytes, str] = field(default_factory=dict)
     unindexed: list[tuple[int, str]] = field(default_factory=list)
+    my_owner: tuple[GroupState, bytes] | None = None  # (state, whose messages are "mine")
     confirmation: tuple[int, bytes] | None = None
     """The newest organizer-signed time seen since the last flush, and its organizer:
     written once per batch (``flush``): the end state of writing each one in order."""
@@ -209,9 +211,19 @@ class GroupSession:
 
     # -- processing -------------------------------------------------------------------
 
-    def process(self, db: Database, me: Identity, seq: int, item: bytes, now: int) -> ProcessResult:
+    def process(
+        self,
+        db: Database,
+        me: Identity,
+        seq: int,
+        item: bytes,
+        now: int,
+        checks: SignatureBatch | None = None,
+    ) -> ProcessResult:
         """Apply one item; bad items become warnings and never stop the sync. A commit we
-        validated but could not apply (``Outcome.STUCK``) leaves the cursor before it."""
+        validated but could not apply (``Outcome.STUCK``) leaves the cursor before it.
+        With ``checks``, a text message's signature is left to that batch: the caller
+        must not commit unless ``checks.all_valid()`` (app.core.signature_checks)."""
         previous = self.cursor
         self.cursor = max(self.cursor, seq)
         if not self.active:
@@ -231,7 +243,7 @@ class GroupSession:
             if kind == ItemType.MESSAGE:  # a message or a vote: only decryption tells
                 envelope = open_inner(self.keys, item)
                 if envelope is not None:  # its sender data, opened once
-                    return self._process_message(db, me, seq, envelope, now)
+                    return self._process_message(db, me, seq, envelope, now, checks)
                 kind = ItemType.VOTE
             handler = ITEM_HANDLERS.get(int(kind))
             if handler is None:
@@ -306,7 +318,13 @@ class GroupSession:
         return ProcessResult(Outcome.STUCK, entry=entry, warning=warning)
 
     def _process_message(
-        self, db: Database, me: Identity, seq: int, envelope: MessageEnvelope, now: int
+        self,
+        db: Database,
+        me: Identity,
+        seq: int,
+        envelope: MessageEnvelope,
+        now: int,
+        checks: SignatureBatch | None,
     ) -> ProcessResult:
         if self.keys is None:
             raise DecryptionFailed("no live epoch")
@@ -317,7 +335,12 @@ class GroupSession:
         if chain is None:
             raise DecryptionFailed("no chain for this sender in the live epoch")
         message_keys, next_chain = chain.key_for(envelope.counter)
-        opened = open_message(self.keys, envelope, message_keys, sender.identity_pk)
+        unchecked = decrypt_message(self.keys, envelope, message_keys, sender.identity_pk)
+        if checks is not None and unchecked.claimed.content_type in CHECKED_LATE:
+            checks.add(unchecked.check)  # before anything below can fail or keep it
+            opened = unchecked.claimed
+        else:
+            opened = unchecked.verified()
         if opened.log_head != self.state.head:
             raise ForkDetected(
                 "the sender's group log differs from ours at this epoch: "
@@ -364,6 +387,13 @@ class GroupSession:
             result = replace(result, message=replace(result.message, attachments=shown_files))
         return replace(result, changed=changed) if changed else result
 
+    def _my_owner(self, my_pk: bytes) -> bytes:
+        """``state.owner_of(my_pk)``, worked out once per state."""
+        mine = self.my_owner
+        if mine is None or mine[0] is not self.state:
+            mine = self.my_owner = (self.state, self.state.owner_of(my_pk))
+        return mine[1]
+
     def _check_sender_chain(self, opened: OpenedMessage) -> str | None:
         expected = self.sender_heads.get(opened.sender_pk, bytes(32))
         self.sender_heads[opened.sender_pk] = opened.message_hash
@@ -386,8 +416,9 @@ class GroupSession:
     ) -> ProcessResult:
         # A linked device's message is its member's (docs/protocol.md 8.2): stored and
         # shown under the member's identity, and "mine" on every device of the member.
-        sender_pk = self.state.owner_of(opened.sender_pk)
-        is_mine = sender_pk == self.state.owner_of(me.public_key)
+        # (the sender is in the roster: its record came from ``member_at``)
+        sender_pk = self.state.owners.get(opened.sender_pk, opened.sender_pk)
+        is_mine = sender_pk == self._my_owner(me.public_key)
         if is_mine and message_store.mark_echo_sent(db, opened.message_id, seq):
             return ProcessResult(Outcome.OWN_MESSAGE)
         # Ours without a pending row here (no longer held, or never) is stored as sent.

@@ -30,6 +30,7 @@ from app.core.rewind import (
     restarted,
     seen,
 )
+from app.core.signature_checks import SignatureChecker
 from app.core.status import MessageStatus
 from app.core.store import groups, relay_marks
 from app.core.store import recovery as recovery_store
@@ -42,15 +43,26 @@ __all__ = ["COMMIT_ATTEMPTS", "GroupSync"]
 COMMIT_ATTEMPTS = 6
 
 
+class _ForgedInBatch(Exception):
+    """A signature checked late did not verify: roll the batch back and read it again."""
+
+
 class GroupSync:
     """Live group sessions of one profile, their mailbox sync and their commits."""
 
-    def __init__(self, ctx: Context, health: RelayHealth) -> None:
+    def __init__(
+        self, ctx: Context, health: RelayHealth, signatures: SignatureChecker | None = None
+    ) -> None:
         self._ctx = ctx
         self._health = health
         self._sessions: dict[bytes, GroupSession] = {}
+        self._checker = signatures or SignatureChecker()
         # One sender per group at a time keeps the outbox in row order (section 7.3).
         self._send_locks: dict[bytes, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = {}
+
+    def close(self) -> None:
+        """Stop the signature worker (the engine is closing)."""
+        self._checker.close()
 
     def forget(self, group_id: bytes) -> None:
         """Drop the in-memory session (it is loaded again from the database)."""
@@ -146,6 +158,7 @@ class GroupSync:
         """Process the group mailbox up to its end; returns (messages, commits)."""
         messages = commits = 0
         first = True
+        strict = False  # check each signature before use (after a forged one)
         reread: Reread | None = None
         while True:
             session = self.session(group_id)
@@ -207,38 +220,54 @@ class GroupSync:
                     break
                 continue
             events: list[Event] = []
+            notices: list[tuple[str, str]] = []
+            batch_messages = batch_commits = 0
             stuck = False
+            checks = None if strict else self._checker.batch(len(fresh))
             try:
                 with self._ctx.db.transaction():
                     for seq, item in fresh:
                         outcome = session.process(
-                            self._ctx.db, self._ctx.identity, seq, item, self._ctx.now()
+                            self._ctx.db, self._ctx.identity, seq, item, self._ctx.now(), checks
                         )
                         if outcome.warning is not None:
-                            self._ctx.events.warn(group_id, outcome.outcome.value, outcome.warning)
-                            if warnings is not None:
-                                warnings.append(outcome.warning)
+                            notices.append((outcome.outcome.value, outcome.warning))
                         events.extend(outcome.changed)
                         if outcome.message is not None:
-                            messages += 1
+                            batch_messages += 1
                             events.append(MessageAdded(outcome.message))
                         if outcome.outcome is Outcome.COMMIT:
                             relay_marks.forget_sent_items(self._ctx.db, group_id)
-                            commits += 1
+                            batch_commits += 1
                             events.append(GroupChanged(group_id))
                         elif outcome.outcome is Outcome.REMOVED:
-                            commits += 1
+                            batch_commits += 1
                             events.append(RemovedFromGroup(group_id))
                         elif outcome.outcome is Outcome.STUCK:
                             # The cursor stays before it; nothing after it is read until
                             # the key arrives (docs/protocol.md 7.2, app/core/key_recovery).
                             stuck = True
                             break
+                    if checks is not None and not checks.all_valid():
+                        raise _ForgedInBatch
+                    for kind, detail in notices:
+                        self._ctx.events.warn(group_id, kind, detail)
                     session.flush(self._ctx.db)
+            except _ForgedInBatch:
+                # Rolled back: nothing of the batch was kept or told. Read it again with
+                # every signature checked before use (app/core/signature_checks.py).
+                self._sessions.pop(group_id, None)
+                strict = True
+                continue
             except BaseException:
                 # The transaction rolled back: drop the in-memory copy, reload from disk.
                 self._sessions.pop(group_id, None)
                 raise
+            strict = False
+            messages += batch_messages
+            commits += batch_commits
+            if warnings is not None:
+                warnings.extend(detail for _, detail in notices)
             for event in events:
                 self._ctx.events.emit(event)
             self._ctx.events.emit(SyncProgress(group_id, messages))

@@ -16,6 +16,7 @@ import httpx
 
 from app.core.engine import Engine
 from app.core.profile import create_profile
+from app.core.signature_checks import SignatureChecker
 from relay.config import RelayConfig
 from relay.http import RelayApp, create_app
 
@@ -88,6 +89,7 @@ def make_engine(
     *,
     relay_url: str = RELAY_URL,
     display_name: str | None = None,
+    signatures: SignatureChecker | None = None,
 ) -> Engine:
     home = tmp_path / name
     db = create_profile(
@@ -99,7 +101,7 @@ def make_engine(
         now=clock(),
         cost="interactive",
     )
-    return Engine(db, transport=transport, clock_ms=clock)
+    return Engine(db, transport=transport, clock_ms=clock, signatures=signatures)
 
 
 @contextmanager
