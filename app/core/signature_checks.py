@@ -65,23 +65,13 @@ class _Worker:
             stderr=subprocess.DEVNULL,
             env=env,
         )
+        if self._process.stdin is None or self._process.stdout is None:  # never: piped
+            raise OSError("the signature worker was started without pipes")
+        self._to: IO[bytes] = self._process.stdin
+        self._from: IO[bytes] = self._process.stdout
         self._ready = False
         self._broken = False
         self._next_id = 0
-
-    @property
-    def _to(self) -> IO[bytes]:
-        stream = self._process.stdin
-        if stream is None:  # never: started with a pipe
-            raise RuntimeError("signature worker has no stdin")
-        return stream
-
-    @property
-    def _from(self) -> IO[bytes]:
-        stream = self._process.stdout
-        if stream is None:  # never: started with a pipe
-            raise RuntimeError("signature worker has no stdout")
-        return stream
 
     def ready(self, timeout: float = 0) -> bool:
         """Whether it has said it is ready, waiting up to ``timeout`` seconds for that."""
@@ -119,9 +109,8 @@ class _Worker:
         return None
 
     def close(self) -> None:
-        for stream in (self._process.stdin, self._process.stdout):
-            if stream is not None:
-                stream.close()
+        for stream in (self._to, self._from):
+            stream.close()
         try:
             self._process.wait(5)
         except subprocess.TimeoutExpired:

@@ -136,85 +136,68 @@ def test_a_forged_message_in_a_large_batch_keeps_nothing_and_is_reported_once(
         app.close()
 
 
-def test_a_batch_through_the_worker_gives_each_signatures_verdict() -> None:
-    checker = SignatureChecker(cpus=2)
-    try:
-        assert checker.wait_ready(READY_WITHIN)
-        signer = Identity.generate(os.urandom, 0)
-        good = [_signed(signer, f"message {i}") for i in range(3 * MIN_BATCH)]
-        batch = checker.batch(len(good))
-        assert batch is not None
-        for check in good:
-            batch.add(check)
-        assert batch.all_valid()
-        assert checker.late_checks >= 2 * MIN_BATCH
-
-        bad = list(good)
-        signed = bytearray(bad[MIN_BATCH + 3].signed)
-        signed[-1] ^= 1  # one changed byte of one message
-        bad[MIN_BATCH + 3] = SignatureCheck(bytes(signed), signer.public_key)
-        batch = checker.batch(len(bad))
-        assert batch is not None
-        for check in bad:
-            batch.add(check)
-        assert not batch.all_valid()
-    finally:
-        checker.close()
+def _good(count: int) -> list[SignatureCheck]:
+    signer = Identity.generate(os.urandom, 0)
+    return [_signed(signer, f"message {i}") for i in range(count)]
 
 
-def test_a_worker_killed_mid_batch_loses_nothing_and_misses_no_forgery() -> None:
-    checker = SignatureChecker(cpus=2)
-    try:
-        assert checker.wait_ready(READY_WITHIN)
-        signer = Identity.generate(os.urandom, 0)
-        checks = [_signed(signer, f"message {i}") for i in range(3 * MIN_BATCH)]
-        forged = SignatureCheck(checks[-1].signed, Identity.generate(os.urandom, 0).public_key)
-        batch = checker.batch(len(checks))
-        assert batch is not None
-        for check in checks[:MIN_BATCH]:
-            batch.add(check)
-        (pid,) = _worker_pids()
-        os.kill(pid, signal.SIGKILL)
-        for check in [*checks[MIN_BATCH:], forged]:
-            batch.add(check)
-        assert not batch.all_valid()  # the forgery, checked here once the worker is gone
-
-        # Afterwards batches are checked here, with the same verdicts.
-        batch = checker.batch(len(checks))
-        if batch is not None:
-            for check in checks:
-                batch.add(check)
-            assert batch.all_valid()
-    finally:
-        checker.close()
+def _forged(check: SignatureCheck) -> SignatureCheck:
+    """The same signed bytes, claimed for someone else's key."""
+    return SignatureCheck(check.signed, Identity.generate(os.urandom, 0).public_key)
 
 
-def test_answers_for_an_abandoned_batch_are_not_taken_for_the_next_ones() -> None:
+def _verdict(checker: SignatureChecker, checks: list[SignatureCheck]) -> bool:
+    batch = checker.batch(len(checks))
+    assert batch is not None
+    for check in checks:
+        batch.add(check)
+    return batch.all_valid()
+
+
+def test_a_batch_through_the_worker_gives_each_signatures_verdict(
+    checker: SignatureChecker,
+) -> None:
+    good = _good(3 * MIN_BATCH)
+    assert _verdict(checker, good)
+    assert checker.late_checks >= 2 * MIN_BATCH
+    signed = bytearray(good[MIN_BATCH + 3].signed)
+    signed[-1] ^= 1  # one changed byte of one message
+    changed = SignatureCheck(bytes(signed), good[0].public_key)
+    assert not _verdict(checker, [*good[: MIN_BATCH + 3], changed, *good[MIN_BATCH + 4 :]])
+
+
+def test_a_worker_killed_mid_batch_loses_nothing_and_misses_no_forgery(
+    checker: SignatureChecker,
+) -> None:
+    checks = _good(3 * MIN_BATCH)
+    batch = checker.batch(len(checks))
+    assert batch is not None
+    for check in checks[:MIN_BATCH]:
+        batch.add(check)
+    (pid,) = _worker_pids()
+    os.kill(pid, signal.SIGKILL)
+    for check in [*checks[MIN_BATCH:], _forged(checks[-1])]:
+        batch.add(check)
+    assert not batch.all_valid()  # the forgery, checked here once the worker is gone
+    assert _verdict(checker, checks)  # and afterwards every batch is checked here
+
+
+def test_answers_for_an_abandoned_batch_are_not_taken_for_the_next_ones(
+    checker: SignatureChecker,
+) -> None:
     """A batch given up half-way (its transaction failed for another reason) leaves its
     answers in the pipe; the next batch, which holds a forgery, must not read them as its
     own."""
-    checker = SignatureChecker(cpus=2)
-    try:
-        assert checker.wait_ready(READY_WITHIN)
-        signer = Identity.generate(os.urandom, 0)
-        good = [_signed(signer, f"message {i}") for i in range(2 * MIN_BATCH)]
-        abandoned = checker.batch(len(good))
-        assert abandoned is not None
-        for check in good:
-            abandoned.add(check)  # two chunks handed over, their answers never read
-        forged = SignatureCheck(good[0].signed, Identity.generate(os.urandom, 0).public_key)
-        batch = checker.batch(len(good))
-        assert batch is not None
-        for check in [forged, *good[1:MIN_BATCH]]:
-            batch.add(check)
-        assert not batch.all_valid()
-    finally:
-        checker.close()
+    good = _good(2 * MIN_BATCH)
+    abandoned = checker.batch(len(good))
+    assert abandoned is not None
+    for check in good:
+        abandoned.add(check)  # two chunks handed over, their answers never read
+    assert not _verdict(checker, [_forged(good[0]), *good[1:MIN_BATCH]])
 
 
 def test_the_worker_refuses_a_frame_it_cannot_read() -> None:
-    signer = Identity.generate(os.urandom, 0)
-    checks = [_signed(signer, "one"), _signed(signer, "two")]
+    checks = _good(2)
     body = encode(7, checks)
     assert decode(body) == (7, checks)
     for cut in (1, 5, 9, len(body) - 1):
