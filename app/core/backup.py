@@ -95,8 +95,14 @@ def create_backup(
     out = out.expanduser()
     if out.is_dir():
         raise ClientError(f"{out} is a folder: name the backup file")
+    # Never made here: a folder on a drive that is not plugged in would be made on this
+    # computer's own disk instead, and the backup would not be where the person thinks.
+    if not out.parent.is_dir():
+        why = "is not a folder" if out.parent.exists() else "does not exist"
+        raise ClientError(
+            f"cannot write the backup {out}: {out.parent} {why} (is the drive it is on connected?)"
+        )
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
         _write_backup(db, home, out, public_key, rng, now)
     except OSError as exc:
         raise ClientError(f"cannot write the backup {out}: {exc.strerror or exc}") from None

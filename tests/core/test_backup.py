@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from app.core.backup import create_backup, read_recovery_words, restore_backup
+from app.core.backup_schedule import BackupSchedule, Schedule
 from app.core.engine import Engine
 from app.core.errors import AlreadyExists, ClientError, WrongPassphrase
 from app.core.profile import unlock
@@ -371,8 +372,6 @@ def test_a_member_restored_from_before_its_key_rotation_sends_nothing(world: Wor
 
 
 def test_periodic_backups_run_when_due_and_keep_the_last_n(world: World) -> None:
-    from app.core.backup_schedule import BackupSchedule, Schedule
-
     w = world
     schedule = BackupSchedule(w.alice.db, w.tmp / "alice")
     folder = w.tmp / "periodic"
@@ -413,3 +412,25 @@ def test_a_failed_first_backup_keeps_no_key_nobody_was_shown(world: World) -> No
     assert path.exists() and key.public_key() == bytes(
         w.alice.db.one("SELECT public_key FROM backup_settings")[0]
     )
+
+
+def test_a_backup_into_a_missing_folder_is_refused_and_makes_no_folder(world: World) -> None:
+    """A folder on a drive that is not plugged in: the backup must not land on this
+    computer's own disk under the same path."""
+    w = world
+    unplugged = w.tmp / "media" / "usb-stick" / "caucus"
+    with pytest.raises(ClientError, match="does not exist") as caught:
+        create_backup(
+            w.alice.db, w.tmp / "alice", unplugged / "x.caucus-backup", rng=os.urandom, now=1
+        )
+    assert "\n" not in str(caught.value) and str(unplugged) in str(caught.value)
+    assert not (w.tmp / "media").exists()
+    assert w.alice.db.one("SELECT count(*) FROM backup_settings")[0] == 0
+
+    _backup(w)  # a first backup made the key; now the periodic one, into a folder gone
+    schedule = BackupSchedule(w.alice.db, w.tmp / "alice")
+    schedule.configure(unplugged, Schedule.DAILY, 3)
+    w.clock.advance(days=2)
+    with pytest.raises(ClientError, match="does not exist"):
+        schedule.run_if_due(rng=os.urandom, now=w.clock())
+    assert not (w.tmp / "media").exists()
