@@ -58,7 +58,10 @@ def _local(ms: int) -> dt.datetime:
 
 def day_label(ms: int, today: dt.date | None = None) -> str:
     """A day separator's text: Today, Yesterday, or the full date."""
-    day = _local(ms).date()
+    return _day_text(_local(ms).date(), today)
+
+
+def _day_text(day: dt.date, today: dt.date | None = None) -> str:
     today = today or dt.date.today()
     if day == today:
         return "Today"
@@ -76,6 +79,10 @@ class MessageModel(QAbstractListModel):
         self._group_id: bytes | None = None
         self._channel_id: bytes = DEFAULT_CHANNEL
         self._rows: list[MessageView] = []
+        # The day each row is shown under: the latest day of it and every row above it,
+        # so day lines never go back in time when a sender's clock is behind (rows are in
+        # arrival order). Extended as rows are appended; emptied when rows go elsewhere.
+        self._sections: list[dt.date] = []
         self._ids: list[int] = []
         self._has_older = False
         self._wants_older: Callable[[], bool] = lambda: True
@@ -102,6 +109,7 @@ class MessageModel(QAbstractListModel):
         else:
             self._rows = []
         self._ids = [m.row_id for m in self._rows]
+        self._sections = []
         self._has_older = len(self._rows) == PAGE
         self._first_unread = (
             next((m.row_id for m in self._rows if m.row_id > read_upto and not m.is_mine), None)
@@ -157,9 +165,12 @@ class MessageModel(QAbstractListModel):
         if role == Roles.STATUS_TEXT:
             return status_text(message.status) if message.is_mine else ""
         if role == Roles.DAY_TEXT:
-            return day_label(message.sent_at)
+            return _day_text(self._section(row))
         if role == Roles.TIME_TEXT:
-            time = _local(message.sent_at).strftime("%H:%M")
+            sent = _local(message.sent_at)
+            time = sent.strftime("%H:%M")
+            if sent.date() != self._section(row):  # sent on an earlier day than shown
+                time = f"{sent.strftime('%a')} {sent.day} {sent.strftime('%b')}, {time}"
             return f"edited · {time}" if message.edited and not message.deleted else time
         if role == Roles.QUOTE:
             return self._quote(message)
@@ -195,6 +206,7 @@ class MessageModel(QAbstractListModel):
         self.beginInsertRows(QModelIndex(), 0, len(older) - 1)
         self._rows[0:0] = older
         self._ids[0:0] = [m.row_id for m in older]
+        self._sections = []
         self.endInsertRows()
         # The previously first row may no longer start a day or a run of one sender.
         boundary = self.index(len(older))
@@ -223,10 +235,13 @@ class MessageModel(QAbstractListModel):
         self.beginInsertRows(QModelIndex(), pos, pos)
         self._rows.insert(pos, message)
         self._ids.insert(pos, message.row_id)
+        if pos < len(self._sections):
+            del self._sections[pos:]
         self.endInsertRows()
         if pos + 1 < len(self._rows):
-            after = self.index(pos + 1)
-            self.dataChanged.emit(after, after, [Roles.SHOW_DAY, Roles.SHOW_SENDER])
+            # Every later row's day line may change (a later day now comes before it).
+            after, last = self.index(pos + 1), self.index(len(self._rows) - 1)
+            self.dataChanged.emit(after, last, [Roles.SHOW_DAY, Roles.SHOW_SENDER])
         return True
 
     def add_many(self, messages: list[MessageView]) -> None:
@@ -320,10 +335,19 @@ class MessageModel(QAbstractListModel):
 
     # -- grouping ---------------------------------------------------------------------
 
+    def _section(self, row: int) -> dt.date:
+        """The day ``row`` is shown under (see ``_sections``)."""
+        sections = self._sections
+        if len(sections) <= row:
+            latest = sections[-1] if sections else None
+            for message in self._rows[len(sections) : row + 1]:
+                day = _local(message.sent_at).date()
+                latest = day if latest is None or day > latest else latest
+                sections.append(latest)
+        return sections[row]
+
     def _starts_day(self, row: int) -> bool:
-        if row == 0:
-            return True
-        return _local(self._rows[row].sent_at).date() != _local(self._rows[row - 1].sent_at).date()
+        return row == 0 or self._section(row) != self._section(row - 1)
 
     def _starts_run(self, row: int) -> bool:
         if row == 0 or self._starts_day(row):

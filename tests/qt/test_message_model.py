@@ -148,3 +148,49 @@ def test_enter_sends_shift_enter_adds_a_line(qtbot) -> None:  # type: ignore[no-
     assert sent == []
     qtbot.keyClick(composer.edit, Qt.Key.Key_Return)
     assert sent == ["first line\nsecond line"]
+
+
+def test_day_lines_never_go_back_when_a_senders_clock_is_behind(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Rows are in arrival order; a message whose sender's clock is three days behind
+    stays under today's line (its own date beside its time) instead of opening a line
+    for three days ago between two lines for today."""
+    import datetime as dt
+
+    home = tmp_path / "p"
+    db = create_profile(
+        home, name="Reader", relay_url="http://127.0.0.1:9", passphrase="pw",
+        rng=os.urandom, now=int(time.time() * 1000), cost="interactive",
+    )  # fmt: skip
+    midnight = dt.datetime.combine(dt.date.today(), dt.time())
+
+    def at(days: int, hour: int, minute: int = 0) -> int:
+        moment = midnight + dt.timedelta(days=days, hours=hour, minutes=minute)
+        return int(moment.timestamp() * 1000)
+
+    group_id, pk = os.urandom(16), os.urandom(32)
+    sent = [at(-1, 18), at(0, 9), at(-3, 10), at(0, 9, 10)]
+    with db.transaction():
+        db.executemany(
+            "INSERT INTO messages (group_id, channel_id, message_id, sender_pk, sender_name,"
+            " sent_at, received_at, content_type, body, text, status)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (group_id, DEFAULT_CHANNEL, os.urandom(16), pk, "Ana", ms, ms, 1, b"",
+                 f"message {i}", "received")
+                for i, ms in enumerate(sent)
+            ],
+        )  # fmt: skip
+    db.close()
+    reader_db, _key = unlock_with_key(home, "pw")
+    model = MessageModel()
+    model.set_source(Queries.reader(reader_db), group_id)
+    starts = [r for r in range(4) if model.index(r).data(Roles.SHOW_DAY)]
+    assert starts == [0, 1]
+    assert [model.index(r).data(Roles.DAY_TEXT) for r in starts] == ["Yesterday", "Today"]
+    assert model.index(2).data(Roles.DAY_TEXT) == "Today"
+    skewed = (midnight - dt.timedelta(days=3)).date()
+    assert model.index(2).data(Roles.TIME_TEXT) == (
+        f"{skewed.strftime('%a')} {skewed.day} {skewed.strftime('%b')}, 10:00"
+    )
+    assert model.index(3).data(Roles.TIME_TEXT) == "09:10"
+    reader_db.close()
