@@ -76,7 +76,9 @@ __all__ = ["MINE", "RateChart", "RatesPanel", "concerns_reports"]
 
 _REFRESH_MS = 150
 _CURRENCIES = ("EUR", "USD", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "CAD", "AUD")
-_RATE_COLUMNS = ("Role", "Currency", "Per", "Quarter", "Reports", "Q1", "Median", "Q3", "Change")
+# The figures before the count: below the threshold the count's cell holds "fewer than k
+# reports", which would otherwise push the median out of sight in a narrow window.
+_RATE_COLUMNS = ("Role", "Currency", "Per", "Quarter", "Median", "Q1", "Q3", "Change", "Reports")
 _CLIENT_COLUMNS = ("Client", "Reports", "On time", "Late", "Days late", "Scope crept", "Again")
 _CLIENT_TIPS = (
     "",
@@ -468,9 +470,8 @@ class RatesPanel(QWidget):
                 _item(line.currency),
                 _item(line.unit),
                 _item(cell.period),
-                _item(cell.count if cell.count is not None else cell.note),
-                _item(cell.q1, align_right=True),
                 _item(cell.median, align_right=True),
+                _item(cell.q1, align_right=True),
                 _item(cell.q3, align_right=True),
                 _item(
                     cell.change
@@ -478,6 +479,7 @@ class RatesPanel(QWidget):
                     else f"+{cell.change}",
                     align_right=True,
                 ),
+                _item(cell.count if cell.count is not None else cell.note),
             ]
             if cell.count is None:
                 for value in values[4:]:
