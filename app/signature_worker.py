@@ -75,7 +75,11 @@ def decode(body: bytes) -> tuple[int, list[SignatureCheck]]:
 
 
 def write_frame(stream: IO[bytes], body: bytes) -> None:
-    stream.write(_LENGTH.pack(len(body)) + body)
+    """``u32 length | body``, all of it (an unbuffered pipe may take part of a write)."""
+    data = memoryview(_LENGTH.pack(len(body)) + body)
+    while data:
+        written = stream.write(data)
+        data = data[written or 0 :]
     stream.flush()
 
 

@@ -40,7 +40,7 @@ from app.signature_worker import READY, all_valid, encode, read_answer, write_fr
 from crypto.content import ContentType
 from crypto.message import SignatureCheck
 
-__all__ = ["CHECKED_LATE", "MIN_BATCH", "SignatureBatch", "SignatureChecker"]
+__all__ = ["ANSWER_WAIT", "CHECKED_LATE", "MIN_BATCH", "SignatureBatch", "SignatureChecker"]
 
 MIN_BATCH = 64
 """Below this many items a batch checks inline: handing work over costs more than it saves."""
@@ -49,13 +49,17 @@ CHECKED_LATE = frozenset({int(ContentType.TEXT), int(ContentType.REPLY)})
 """Content types whose signature may be checked after the message is stored (uncommitted)."""
 
 _CHUNK = 64  # signatures written to the worker at once
+ANSWER_WAIT = 60.0
+"""Seconds to wait for one answer before the worker counts as hung: it is then killed and
+its chunks are checked here (a chunk takes milliseconds)."""
 _ROOT = Path(__file__).resolve().parents[2]  # the folder that holds app/ and crypto/
 
 
 class _Worker:
     """One worker process and our ends of its pipes; usable once it has said it is ready."""
 
-    def __init__(self) -> None:
+    def __init__(self, answer_wait: float) -> None:
+        self._answer_wait = answer_wait
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(_ROOT), env.get("PYTHONPATH"))))
         self._process = subprocess.Popen(
@@ -64,6 +68,7 @@ class _Worker:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=env,
+            bufsize=0,  # no buffer of ours, so select() sees every answer waiting
         )
         if self._process.stdin is None or self._process.stdout is None:  # never: piped
             raise OSError("the signature worker was started without pipes")
@@ -99,6 +104,11 @@ class _Worker:
         """Whether every signature of frame ``frame_id`` verified, or None if the worker
         is gone. Answers to frames of an abandoned batch come first: they are skipped."""
         while not self._broken:
+            waiting, _, _ = select.select([self._from], [], [], self._answer_wait)
+            if not waiting:  # hung: never wait on it again
+                self._broken = True
+                self._process.kill()
+                break
             try:
                 answered, valid = read_answer(self._from)
             except (EOFError, OSError):
@@ -158,8 +168,9 @@ class SignatureChecker:
     polls a pipe with ``select``), and never in a frozen build (there ``sys.executable``
     is the app, not an interpreter)."""
 
-    def __init__(self, cpus: int | None = None) -> None:
+    def __init__(self, cpus: int | None = None, answer_wait: float = ANSWER_WAIT) -> None:
         cpus = os.cpu_count() if cpus is None else cpus
+        self._answer_wait = answer_wait
         self._usable = (
             cpus is not None
             and cpus > 1
@@ -177,7 +188,7 @@ class SignatureChecker:
     def _started(self) -> _Worker | None:
         if self._usable and self._worker is None:
             try:
-                self._worker = _Worker()
+                self._worker = _Worker(self._answer_wait)
             except (OSError, ValueError):  # no interpreter to start: check inline
                 self._usable = False
         return self._worker

@@ -182,6 +182,22 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_misses_no_forgery(
     assert _verdict(checker, checks)  # and afterwards every batch is checked here
 
 
+def test_a_hung_worker_is_given_up_and_its_chunks_checked_here() -> None:
+    """A worker that stops answering (here: stopped with SIGSTOP) must not freeze the
+    sync: after the answer wait it is killed and its chunks are checked in this process."""
+    checker = SignatureChecker(cpus=2, answer_wait=0.5)
+    try:
+        assert checker.wait_ready(READY_WITHIN)
+        checks = _good(2 * MIN_BATCH)
+        (pid,) = _worker_pids()
+        os.kill(pid, signal.SIGSTOP)
+        assert not _verdict(checker, [_forged(checks[0]), *checks[1:]])  # in a sent chunk
+        assert _verdict(checker, checks)
+        assert checker.late_checks == 0  # every verdict came from this process
+    finally:
+        checker.close()
+
+
 def test_answers_for_an_abandoned_batch_are_not_taken_for_the_next_ones(
     checker: SignatureChecker,
 ) -> None:
