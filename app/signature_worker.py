@@ -24,21 +24,19 @@ from crypto.errors import UsageError
 from crypto.message import SignatureCheck
 
 __all__ = [
-    "ANSWER",
     "READY",
     "all_valid",
     "decode",
     "encode",
     "main",
     "read_answer",
-    "read_frame",
     "write_frame",
 ]
 
 READY = b"r"
 _VALID, _INVALID = 1, 0
 _LENGTH = struct.Struct(">I")
-ANSWER = struct.Struct(">IB")
+_ANSWER = struct.Struct(">IB")
 """``u32 id | u8 verdict`` (1: every signature of the frame verified)."""
 _KEY_SIZE = 32
 
@@ -94,14 +92,14 @@ def read_exactly(stream: IO[bytes], size: int) -> bytes:
     return data
 
 
-def read_frame(stream: IO[bytes]) -> bytes:
+def _read_frame(stream: IO[bytes]) -> bytes:
     (size,) = _LENGTH.unpack(read_exactly(stream, _LENGTH.size))
     return read_exactly(stream, size)
 
 
 def read_answer(stream: IO[bytes]) -> tuple[int, bool]:
     """The next answer: (frame id, whether all its signatures verified)."""
-    frame_id, verdict = ANSWER.unpack(read_exactly(stream, ANSWER.size))
+    frame_id, verdict = _ANSWER.unpack(read_exactly(stream, _ANSWER.size))
     return frame_id, verdict == _VALID
 
 
@@ -111,7 +109,7 @@ def main() -> None:
     sink.flush()
     while True:
         try:
-            body = read_frame(source)
+            body = _read_frame(source)
         except EOFError:
             return
         try:
@@ -122,7 +120,7 @@ def main() -> None:
             verdict = _VALID if all_valid(checks) else _INVALID
         except UsageError:  # a check of the wrong size: not a valid signature
             verdict = _INVALID
-        sink.write(ANSWER.pack(frame_id, verdict))
+        sink.write(_ANSWER.pack(frame_id, verdict))
         sink.flush()
 
 

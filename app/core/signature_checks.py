@@ -181,11 +181,8 @@ class SignatureChecker:
         self.late_checks = 0
         """Signatures the worker has checked so far (the bench prints it)."""
 
-    def start(self) -> None:
-        """Start the worker if it is not running (and this machine uses one)."""
-        self._started()
-
     def _started(self) -> _Worker | None:
+        """The worker, started if it is not running (and this machine uses one)."""
         if self._usable and self._worker is None:
             try:
                 self._worker = _Worker(self._answer_wait)
