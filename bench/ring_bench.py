@@ -7,13 +7,13 @@ Issue #14 item 4: ballots over 1,000 members. What is measured (2-core machine, 
 2. Where a ring member's time goes: fixed-base ``s*G``, the three variable-base ``c*P``
    (libsodium re-checks each point's subgroup membership, a second multiplication by L),
    the two point additions and the Fiat-Shamir hash.
-3. ristretto255 through ``rbcl`` (if installed): its ring loop is a lower bound only; our
-   signatures hash edwards25519 encodings of ``L_i, R_i``, so using it without a protocol
-   change would add, per member, at least three field exponentiations in Python to turn
-   ristretto results back into edwards25519 points (measured here too).
+3. Version 1 (edwards25519) against version 2 (ristretto255 through ``rbcl``, what
+   ballot definitions now use) for one verify at n = 200 and 1,000, and the one-off cost
+   of turning a ring's keys into ristretto255 encodings.
 4. A process pool (``forkserver``/``spawn``, never ``fork``: the desktop app runs Qt) over
    a batch of votes: start-up cost and the throughput of 1 and 2 worker processes.
-5. Whole ballots: a full check of a 200-member ballot (200 votes) and of a 1,000-member
+5. Whole ballots: a full check of a 200-member ballot (200 votes; version 1 beside it as
+   the baseline) and of a 1,000-member
    ballot (1,000 vote items: distinct votes from a sample of signers, repeated, since the
    cost of checking an item does not depend on who signed it), through the pool that
    ``caucus ballot verify`` uses.
@@ -28,6 +28,7 @@ Issue #14 item 4: ballots over 1,000 members. What is measured (2-core machine, 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import tempfile
@@ -59,6 +60,7 @@ from crypto.ballot import (
     verify_vote,
 )
 from crypto.ballot.choice import seal_choice
+from crypto.ballot.definition import DEFINITION_VERSION
 from crypto.ballot.hash_to_group import hash_to_point
 from crypto.errors import BadSignature, MalformedData
 from crypto.identity import Identity
@@ -117,7 +119,9 @@ def per_call_us(fn: Callable[[], object], count: int = 2000) -> float:
     return timed(lambda: [fn() for _ in range(count)], 3) / count * 1e6
 
 
-def make_ballot(n: int) -> tuple[BallotDefinition, list[BallotKeyPair], RevealKey]:
+def make_ballot(
+    n: int, version: int = DEFINITION_VERSION
+) -> tuple[BallotDefinition, list[BallotKeyPair], RevealKey]:
     keys = [BallotKeyPair.generate(os.urandom) for _ in range(n)]
     creator = Identity.generate(os.urandom, 0)
     definition, reveal = BallotDefinition.create(
@@ -130,6 +134,7 @@ def make_ballot(n: int) -> tuple[BallotDefinition, list[BallotKeyPair], RevealKe
         1,
         os.urandom,
         options=("yes", "no", "later"),
+        version=version,
     )
     return definition, keys, reveal
 
@@ -191,59 +196,33 @@ def breakdown() -> float:
     return total
 
 
-# -- 3. rbcl ---------------------------------------------------------------------------------
+# -- 3. ristretto255 -------------------------------------------------------------------------
 
 
-def rbcl_option(n: int) -> None:
-    print("\n3. ristretto255 through rbcl:")
-    try:
-        import rbcl  # type: ignore[import-untyped,import-not-found,unused-ignore]
-    except ImportError:
-        print("   rbcl not installed (pip install rbcl): skipped")
-        return
-    base_mul = rbcl.crypto_scalarmult_ristretto255_base
-    mul = rbcl.crypto_scalarmult_ristretto255
-    add = rbcl.crypto_core_ristretto255_add
-    reduce = rbcl.crypto_core_ristretto255_scalar_reduce
-
-    def rand() -> bytes:
-        return bytes(reduce(os.urandom(64)))
-
-    ring = [bytes(base_mul(rand())) for _ in range(n)]
-    h = bytes(rbcl.crypto_core_ristretto255_from_hash(os.urandom(64)))
-    image = bytes(mul(rand(), h))
-    s = [rand() for _ in range(n)]
-    context = os.urandom(32)
-
-    def loop() -> None:
-        challenge = rand()
-        for i in range(n):
-            left = add(base_mul(s[i]), mul(challenge, ring[i]))
-            right = add(mul(s[i], h), mul(challenge, image))
-            challenge = group.hash_to_scalar(
-                "ballot-ring-challenge", context, i.to_bytes(4, "big"), bytes(left), bytes(right)
-            )
-
-    keys = [BallotKeyPair.generate(os.urandom) for _ in range(n)]
-    ed_ring = blsag.Ring.of([k.public for k in keys])
-    sig = blsag.sign(b"m", ed_ring, 0, keys[0].secret, b"scope", os.urandom)
-    ed_s, loop_s = interleaved(lambda: blsag.verify(b"m", ed_ring, b"scope", sig), loop, 3)
-    per_member_now, loop_us = ed_s / n * 1e6, loop_s / n * 1e6
-    p = 2**255 - 19
-    v = int.from_bytes(os.urandom(32), "little") % p
-    pow_us = timed(lambda: [pow(v, (p - 5) // 8, p) for _ in range(n)], 3) / n * 1e6
-    floor = loop_us + 3 * pow_us
-    print(
-        f"   rbcl ring loop (no conversion: a different signature format) {loop_us:.0f} "
-        f"us/member; libsodium edwards25519 (blsag.verify) {per_member_now:.0f} us/member; "
-        f"ratio {loop_us / per_member_now:.2f}"
-    )
-    print(
-        f"   same signatures need edwards25519 encodings of L_i, R_i: >= 3 field "
-        f"exponentiations in Python per member ({pow_us:.0f} us each): >= {floor:.0f} "
-        f"us/member, ratio >= {floor / per_member_now:.2f}"
-    )
-    print("   rbcl has no multi-scalar multiplication and no edwards25519 functions")
+def ristretto_option(sizes: Sequence[int]) -> None:
+    print("\n3. one verify, version 1 (edwards25519) vs version 2 (ristretto255 through rbcl):")
+    for n in sizes:
+        keys = [BallotKeyPair.generate(os.urandom) for _ in range(n)]
+        points = [k.public for k in keys]
+        rings = {s.version: blsag.Ring.of(points, s) for s in (blsag.EDWARDS, blsag.RISTRETTO)}
+        sigs = {
+            v: blsag.sign(b"m", ring, n // 2, keys[n // 2].secret, b"scope", os.urandom)
+            for v, ring in rings.items()
+        }
+        start = time.perf_counter()
+        blsag.Ring.of(points, blsag.RISTRETTO)
+        convert = time.perf_counter() - start
+        v1, v2 = interleaved(
+            functools.partial(blsag.verify, b"m", rings[1], b"scope", sigs[1]),
+            functools.partial(blsag.verify, b"m", rings[2], b"scope", sigs[2]),
+            3 if n <= 200 else 2,
+        )
+        print(
+            f"   n={n:5d}: version 1 {v1 * 1e3:7.1f} ms ({v1 / n * 1e6:4.0f} us/member), "
+            f"version 2 {v2 * 1e3:7.1f} ms ({v2 / n * 1e6:4.0f} us/member), "
+            f"ratio {v2 / v1:.2f}; the ring's keys into ristretto255 once: "
+            f"{convert * 1e3:.0f} ms"
+        )
 
 
 # -- 4. the pool -------------------------------------------------------------------------------
@@ -271,8 +250,8 @@ def pool_option(definition: BallotDefinition, items: list[bytes], workers: int) 
 # -- 5. whole ballots ----------------------------------------------------------------------------
 
 
-def full_check(n: int, votes: int, signers: int, workers: int) -> float:
-    definition, keys, _ = make_ballot(n)
+def full_check(n: int, votes: int, signers: int, workers: int, version: int = 2) -> float:
+    definition, keys, _ = make_ballot(n, version)
     distinct = [
         cast_vote(definition, keys[i], i, SingleChoice(i % 3), os.urandom)
         for i in range(min(signers, votes))
@@ -368,14 +347,18 @@ def main() -> None:
 
     verify_now_vs_baseline([200, 1000])
     breakdown()
-    rbcl_option(200)
+    ristretto_option([200, 1000])
     if not args.skip_full:
         definition, keys, _ = make_ballot(200)
         items = [cast_vote(definition, keys[i], i, SingleChoice(0), os.urandom) for i in range(24)]
         pool_option(definition, items, args.workers)
-        print("\n5. full checks through the pool:")
+        print("\n5. full checks through the pool (ballot definition version 2 unless said):")
+        old = full_check(200, 200, args.signers, args.workers, version=1)
         small = full_check(200, 200, args.signers, args.workers)
-        print(f"   200-member ballot, 200 votes: {small:.2f} s (target 5 s)")
+        print(
+            f"   200-member ballot, 200 votes: {small:.2f} s (target 5 s); version 1 "
+            f"(baseline) {old:.2f} s, ratio {small / old:.2f}"
+        )
         large = full_check(1000, 1000, args.signers, args.workers)
         print(f"   1000-member ballot, 1000 votes: {large:.1f} s (target 120 s)")
     close, cold, warm = close_to_result(1000)

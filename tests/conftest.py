@@ -14,6 +14,10 @@ import shutil
 import pytest
 from hypothesis import settings
 
+# What every process of the app does on import (app/__init__.py): delete the temporary
+# copy of libsodium rbcl loads ristretto255 from. The crypto tests use it too.
+import app  # noqa: F401
+
 # Tests make many throwaway profiles with short passphrases ("pw", "passphrase of bob"):
 # they say so explicitly, here, for the engine in this process and every CLI or daemon
 # subprocess (which inherits the environment). The strength floor itself is tested with

@@ -70,8 +70,13 @@ def check_votes(definition: BallotDefinition, items: Sequence[bytes]) -> list[Ve
 
 def pool_context() -> BaseContext:
     """``forkserver`` where the platform has it, else ``spawn``; never ``fork``."""
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # The server (one thread, no Qt) imports the checking code and the ristretto255
+    # library once; each worker is forked from it ready (no effect once it runs).
+    context.set_forkserver_preload(["app.core.ballot_check"])
+    return context
 
 
 def worker_count() -> int:

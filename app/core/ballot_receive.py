@@ -301,7 +301,7 @@ def on_vote(item: AnonymousItem) -> str | None:
         item.db,
         item.group_id,
         verified.ballot_id,
-        ballot.definition.tag,
+        ballot.definition,
         verified.key_image,
         verified.vote_hash,
         verified.revision,

@@ -20,7 +20,6 @@ from app.core.errors import ClientError, NotFound
 from app.core.store import ballot_tally as tally_store
 from app.core.store import ballots as store
 from crypto.ballot import BallotKind, BallotState
-from crypto.ballot.blsag import key_image
 from crypto.ballot.release import counted_digest
 from crypto.identity import fingerprint
 
@@ -262,8 +261,7 @@ class BallotReader:
         secret = store.ballot_key_secret(self.db, group_id)
         if secret is None:
             return None
-        tag = self._ballot(group_id, ballot_id).definition.tag
-        image = key_image(secret, tag).hex()
+        image = self._ballot(group_id, ballot_id).definition.key_image(secret).hex()
         # Counted means: my latest revision is the one the tally counted, so never
         # "counted" for a vote the reveal left out, nor for an older vote of mine.
         counted = [

@@ -67,7 +67,6 @@ from crypto.ballot import (
     YesNoChoice,
     cast_vote,
 )
-from crypto.ballot.blsag import key_image
 from crypto.ballot.release import RevealRelease
 from crypto.ballot.transport import (
     CONTENT_TYPE_CANCEL,
@@ -341,7 +340,7 @@ class BallotService(BallotReader):
             self.db,
             ballot.group_id,
             ballot.ballot_id,
-            key_image(pair.secret, ballot.definition.tag),
+            ballot.definition.key_image(pair.secret),
         )
         known = [r for r in (local, seen) if r is not None]
         return max(known) + 1 if known else 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from app.core.database import Database
 from app.core.store import ballots as ballot_store
-from crypto.ballot.blsag import key_image
+from crypto.ballot.definition import BallotDefinition
 
 __all__ = ["note_vote", "voted_elsewhere"]
 
@@ -19,14 +19,14 @@ def note_vote(
     db: Database,
     group_id: bytes,
     ballot_id: bytes,
-    tag: bytes,
+    definition: BallotDefinition,
     image: bytes,
     vote_hash: bytes,
     revision: int,
 ) -> None:
     """Called for every verified vote: record it when it is ours but not from here."""
     secret = ballot_store.ballot_key_secret(db, group_id)
-    if secret is None or key_image(secret, tag) != image:
+    if secret is None or definition.key_image(secret) != image:
         return
     mine = db.one(
         "SELECT 1 FROM ballot_outbox WHERE group_id = ? AND ballot_id = ? AND vote_hash = ?",

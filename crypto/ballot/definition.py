@@ -2,7 +2,7 @@
 
 Encoding (``docs/ballots.md`` section 3)::
 
-    u8 version=1 | bytes16 ballot_id | bytes16 group_id | bytes32 creator_pk
+    u8 version (1 | 2) | bytes16 ballot_id | bytes16 group_id | bytes32 creator_pk
     | str(2048) question | u8 kind | list(64, str(256)) options
     | u64 numeric_min | u64 numeric_max (two's complement) | u8 histogram_bins
     | u64 opens_at | u64 closes_at | u32 quorum (0 = none)
@@ -12,6 +12,10 @@ Encoding (``docs/ballots.md`` section 3)::
 ``tag = H("ballot-tag", preceding)`` (everything but the signature) scopes key images: it
 covers the random nonce and the whole roster, so no two ballots share a key-image base
 and the creator cannot pick one.
+
+The version fixes the ring signature of every vote (``crypto/ballot/blsag.py``): 1 over
+edwards25519, 2 (what ``create`` makes) over ristretto255.  The definition, not the
+voter, decides it, so a member cannot vote twice with one key image per version.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from enum import IntEnum
 from typing import Final
 
 from crypto import kdf
-from crypto.ballot.blsag import MAX_RING_SIZE, Ring, key_image_base
+from crypto.ballot.blsag import MAX_RING_SIZE, Ring, RingSuite, key_image, key_image_base, suite
 from crypto.ballot.reveal import RevealKey
 from crypto.errors import MalformedData, UnsupportedVersion, UsageError
 from crypto.identity import Identity, verify_framed
@@ -40,7 +44,9 @@ __all__ = [
     "BallotKind",
 ]
 
-DEFINITION_VERSION: Final = 1
+DEFINITION_VERSION: Final = 2
+"""What ``create`` makes; ``decode`` also reads version 1 (ring signatures over edwards25519)."""
+_READABLE_VERSIONS: Final = frozenset({1, DEFINITION_VERSION})
 MAX_QUESTION: Final = 2048
 MAX_OPTION: Final = 256
 MAX_OPTIONS: Final = 64
@@ -103,6 +109,7 @@ class BallotDefinition:
     nonce: bytes
     reveal_pk: bytes
     signature: bytes
+    version: int = DEFINITION_VERSION
 
     # -- construction -------------------------------------------------------------------
 
@@ -123,12 +130,16 @@ class BallotDefinition:
         numeric_max: int = 0,
         histogram_bins: int = 0,
         quorum: int = 0,
+        version: int = DEFINITION_VERSION,
     ) -> tuple[BallotDefinition, RevealKey]:
         """A signed definition and its reveal key (keep it secret until the close).
 
         The ballot id, nonce and reveal key come from ``rng``.  Invalid parameters raise
-        ``UsageError`` (the caller's form should have caught them).
+        ``UsageError`` (the caller's form should have caught them).  ``version`` 1 makes
+        the older form (ring signatures over edwards25519), for groups and tests that need it.
         """
+        if version not in _READABLE_VERSIONS:
+            raise UsageError(f"ballot definition version {version} cannot be made")
         reveal = RevealKey.generate(rng)
         unsigned = cls(
             ballot_id=rng(16),
@@ -147,6 +158,7 @@ class BallotDefinition:
             nonce=rng(32),
             reveal_pk=reveal.public,
             signature=b"",
+            version=version,
         )
         try:
             unsigned._check_fields()
@@ -160,7 +172,7 @@ class BallotDefinition:
     def _signed_part(self) -> bytes:
         writer = (
             Writer()
-            .u8(DEFINITION_VERSION)
+            .u8(self.version)
             .fixed(self.ballot_id, 16)
             .fixed(self.group_id, 16)
             .fixed(self.creator_pk, 32)
@@ -189,7 +201,7 @@ class BallotDefinition:
         """
         reader = Reader(data)
         version = reader.u8()
-        if version != DEFINITION_VERSION:
+        if version not in _READABLE_VERSIONS:
             raise UnsupportedVersion(f"ballot definition version {version}")
         ballot_id = reader.fixed(16)
         group_id = reader.fixed(16)
@@ -229,6 +241,7 @@ class BallotDefinition:
             nonce,
             reveal_pk,
             signature,
+            version,
         )
         definition._check_fields()
         verify_framed(creator_pk, signature, "ballot-definition", definition._signed_part())
@@ -282,15 +295,24 @@ class BallotDefinition:
         """``H("ballot-tag", definition without its signature)``: the key-image scope."""
         return kdf.digest("ballot-tag", self._signed_part())
 
+    @property
+    def ring_suite(self) -> RingSuite:
+        """The ring signature every vote of this ballot carries (fixed by the version)."""
+        return suite(self.version)
+
     @functools.cached_property
     def ring(self) -> Ring:
         """The roster as a validated ring (``MalformedData`` on a bad or repeated key)."""
-        return Ring.of(self.roster)
+        return Ring.of(self.roster, self.ring_suite)
 
     @functools.cached_property
     def key_image_base(self) -> bytes:
         """``Hp(tag)``, the base of this ballot's key images."""
-        return key_image_base(self.tag)
+        return key_image_base(self.tag, self.ring_suite)
+
+    def key_image(self, secret: bytes) -> bytes:
+        """The key image every vote by the holder of ballot key ``secret`` carries here."""
+        return key_image(secret, self.tag, self.ring_suite)
 
     @property
     def eligible(self) -> int:

@@ -107,7 +107,9 @@ def verify_vote(definition: BallotDefinition, item: bytes) -> VerifiedVote:
         raise MalformedData("vote is for another ballot")
     if len(encrypted) != encrypted_choice_size(definition):
         raise MalformedData("encrypted choice has the wrong size for this ballot")
-    signature = blsag.RingSignature.decode(signature_bytes, len(definition.roster))
+    signature = blsag.RingSignature.decode(
+        signature_bytes, len(definition.roster), definition.ring_suite
+    )
     message = _message(definition, revision, encrypted)
     blsag.verify(message, definition.ring, definition.tag, signature)
     return VerifiedVote(

@@ -2,15 +2,18 @@
 
 The full re-check of a big ballot runs over worker processes; whatever path a vote takes
 (here, one by one, or a worker process started with forkserver/spawn), the verdict must
-be the one a textbook bLSAG verifier gives, written here on the independent RFC 8032
-arithmetic of ``tests/crypto/ballot/ref_ed25519.py`` (no libsodium), for valid votes and
-for votes with any byte changed.
+be the one a textbook bLSAG verifier gives, for valid votes and for votes with any byte
+changed: for ballots of definition version 1 written here on the independent RFC 8032
+arithmetic of ``tests/crypto/ballot/ref_ed25519.py`` (no libsodium), for version 2 on
+libsodium's ristretto255 functions called directly.
 """
 
 from __future__ import annotations
 
 import functools
 
+import pytest
+import rbcl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,8 +25,9 @@ from app.core.ballot_check import (
     pool_context,
 )
 from crypto import kdf
-from crypto.ballot import BallotDefinition, BallotKind, SingleChoice, blsag, cast_vote
+from crypto.ballot import BallotDefinition, BallotKind, SingleChoice, blsag, cast_vote, ristretto
 from crypto.ballot.choice import encrypted_choice_size
+from crypto.ballot.definition import DEFINITION_VERSION
 from crypto.ballot.hash_to_group import hash_to_point
 from crypto.errors import MalformedData, RemoteError
 from crypto.wire import Reader
@@ -34,10 +38,12 @@ RING = 4
 
 
 @functools.cache
-def ballot() -> tuple[BallotDefinition, tuple[bytes, ...]]:
-    rng = seeded_rng("ballot-check")
+def ballot(version: int = DEFINITION_VERSION) -> tuple[BallotDefinition, tuple[bytes, ...]]:
+    rng = seeded_rng(f"ballot-check-{version}")
     keys = members(RING, rng)
-    definition, _ = make_ballot(BallotKind.SINGLE, keys, rng, options=("a", "b", "c"))
+    definition, _ = make_ballot(
+        BallotKind.SINGLE, keys, rng, options=("a", "b", "c"), version=version
+    )
     votes = tuple(cast_vote(definition, keys[i], i, SingleChoice(i % 3), rng) for i in range(RING))
     return definition, votes
 
@@ -75,10 +81,9 @@ def reference_accepts(definition: BallotDefinition, item: bytes) -> bool:
         if len(encrypted) != encrypted_choice_size(definition):
             return False
         sig = Reader(signature)
-        if sig.u8() != 1:
+        if sig.u8() != definition.version:
             return False
-        image_bytes = sig.fixed(32)
-        image = _point(image_bytes)
+        image = sig.fixed(32)
         c0 = _scalar(sig.fixed(32))
         responses = [_scalar(s) for s in sig.items(blsag.MAX_RING_SIZE, lambda r: r.fixed(32))]
         sig.finish()
@@ -89,6 +94,23 @@ def reference_accepts(definition: BallotDefinition, item: bytes) -> bool:
     message = kdf.digest(
         "ballot-vote", definition.tag, ballot_id, revision.to_bytes(4, "big"), encrypted
     )
+    equations = _edwards_equations if definition.version == 1 else _ristretto_equations
+    try:
+        return equations(definition, message, image, c0, responses)
+    except MalformedData:
+        return False
+
+
+def _challenge(label: str, context: bytes, i: int, left: bytes, right: bytes) -> int:
+    digest = kdf.digest(label, context, i.to_bytes(4, "big"), left, right, size=64)
+    return int.from_bytes(digest, "little") % ref.L
+
+
+def _edwards_equations(
+    definition: BallotDefinition, message: bytes, image_bytes: bytes, c0: int, responses: list[int]
+) -> bool:
+    """Version 1 on the RFC 8032 reference arithmetic."""
+    image = _point(image_bytes)
     base_bytes = hash_to_point("ballot-hash-to-point", definition.tag)
     base = _point(base_bytes)
     ring_hash = kdf.digest("ballot-ring", *definition.roster)
@@ -98,15 +120,36 @@ def reference_accepts(definition: BallotDefinition, item: bytes) -> bool:
         member = _point(key)
         left = ref.add(ref.mul(s_i, ref.G), ref.mul(challenge, member))
         right = ref.add(ref.mul(s_i, base), ref.mul(challenge, image))
-        digest = kdf.digest(
-            "ballot-ring-challenge",
-            context,
-            i.to_bytes(4, "big"),
-            ref.compress(left),
-            ref.compress(right),
-            size=64,
+        label = "ballot-ring-challenge"
+        challenge = _challenge(label, context, i, ref.compress(left), ref.compress(right))
+    return challenge == c0
+
+
+def _ristretto_equations(
+    definition: BallotDefinition, message: bytes, image: bytes, c0: int, responses: list[int]
+) -> bool:
+    """Version 2 on libsodium's ristretto255 functions called directly (not blsag's)."""
+    if image == bytes(32) or not rbcl.crypto_core_ristretto255_is_valid_point(image):
+        return False
+    base = rbcl.crypto_core_ristretto255_from_hash(
+        kdf.digest("ballot-hash-to-point-v2", definition.tag, size=64)
+    )
+    ring = [ristretto.from_edwards(key) for key in definition.roster]
+    ring_hash = kdf.digest("ballot-ring-v2", *ring)
+    context = kdf.digest("ballot-ring-v2-context", ring_hash, base, image, message)
+
+    def mul(scalar: int, point: bytes) -> bytes:
+        result: bytes = rbcl.crypto_scalarmult_ristretto255_allow_scalar_zero(
+            scalar.to_bytes(32, "little"), point
         )
-        challenge = int.from_bytes(digest, "little") % ref.L
+        return result
+
+    add = rbcl.crypto_core_ristretto255_add
+    challenge = c0
+    for i, (key, s_i) in enumerate(zip(ring, responses, strict=True)):
+        left = add(mul(s_i, ristretto.BASE), mul(challenge, key))
+        right = add(mul(s_i, base), mul(challenge, image))
+        challenge = _challenge("ballot-ring-v2-challenge", context, i, left, right)
     return challenge == c0
 
 
@@ -121,10 +164,12 @@ def _corrupt(item: bytes, position: int, mask: int) -> bytes:
     st.integers(min_value=0, max_value=RING - 1),
     st.one_of(st.none(), st.tuples(st.integers(min_value=0), st.integers(1, 255))),
 )
+@pytest.mark.parametrize("version", [1, 2])
 def test_verdicts_agree_with_the_textbook_verifier(
-    which: int, corruption: tuple[int, int] | None
+    version: int, which: int, corruption: tuple[int, int] | None
 ) -> None:
-    definition, votes = ballot()
+    definition, votes = ballot(version)
+    assert definition.version == version
     item = votes[which] if corruption is None else _corrupt(votes[which], *corruption)
     (verdict,) = check_votes(definition, [item])
     assert verdict.ok is reference_accepts(definition, item)

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 
 from crypto.ballot import BallotDefinition, BallotKeyPair, BallotKind, RevealKey
+from crypto.ballot.definition import DEFINITION_VERSION
 from crypto.identity import Identity
 
 Rng = Callable[[int], bytes]
@@ -42,6 +43,7 @@ def make_ballot(
     quorum: int = 0,
     numeric: tuple[int, int, int] = (0, 0, 0),
     creator: Identity | None = None,
+    version: int = DEFINITION_VERSION,
 ) -> tuple[BallotDefinition, RevealKey]:
     creator = creator or Identity.generate(rng, 0)
     return BallotDefinition.create(
@@ -58,4 +60,5 @@ def make_ballot(
         numeric_max=numeric[1],
         histogram_bins=numeric[2],
         quorum=quorum,
+        version=version,
     )

@@ -209,6 +209,8 @@ def test_parsing_is_strict() -> None:
     with pytest.raises(MalformedData):
         blsag.RingSignature.decode(encoded + b"\x00", len(RING))
     with pytest.raises(UnsupportedVersion):
+        blsag.RingSignature.decode(b"\x03" + encoded[1:], len(RING))
+    with pytest.raises(MalformedData, match="version 2 where the ring is version 1"):
         blsag.RingSignature.decode(b"\x02" + encoded[1:], len(RING))
     with pytest.raises(MalformedData):
         blsag.RingSignature.decode(encoded, len(RING) + 1)

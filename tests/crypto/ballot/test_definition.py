@@ -70,7 +70,12 @@ def test_strict_parsing() -> None:
     with pytest.raises(MalformedData):
         BallotDefinition.decode(encoded[:-1])
     with pytest.raises(UnsupportedVersion):
-        BallotDefinition.decode(b"\x02" + encoded[1:])
+        BallotDefinition.decode(b"\x03" + encoded[1:])
+    # The version is signed: a version-2 definition relabelled 1 (votes over the other
+    # group encoding, hence other key images) is refused.
+    assert encoded[0] == 2
+    with pytest.raises(BadSignature):
+        BallotDefinition.decode(b"\x01" + encoded[1:])
 
 
 @pytest.mark.parametrize(

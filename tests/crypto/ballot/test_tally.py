@@ -311,7 +311,7 @@ def test_each_voter_finds_their_ballot() -> None:
     report: Any = tally(definition, votes, reveal).to_json()
     listed = {b["key_image"]: b["choice"] for b in report["ballots"]}
     for i in range(6):
-        image = blsag.key_image(KEYS[i].secret, definition.tag).hex()
+        image = definition.key_image(KEYS[i].secret).hex()
         assert listed[image] == "abc"[i % 3]
 
 

@@ -8,11 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import rbcl
+
 from crypto import kdf
 from crypto.ballot import (
     BallotDefinition,
     BallotKeyRecord,
     RevealKey,
+    ristretto,
     tally,
     verify_vote,
 )
@@ -74,6 +77,44 @@ def test_ballot_vector_verifies_and_tallies() -> None:
         x = int.from_bytes(bytes.fromhex(secret), "little")
         assert ref.compress(ref.mul(x, ref.G)).hex() == public
         assert ref.compress(ref.mul(x, base)).hex() == image
+    reveal = RevealKey.decode_release(
+        bytes.fromhex(v["reveal_release"]), definition.ballot_id, definition.reveal_pk
+    )
+    assert tally(definition, votes, reveal).to_json() == v["result"]
+
+
+def test_ristretto_encoding_of_the_generators_multiples_is_rfc_9496s() -> None:
+    for k, expected in enumerate(DATA["ballot_v2"]["rfc9496_multiples"], start=1):
+        edwards = ref.compress(ref.mul(k, ref.G))
+        assert ristretto.from_edwards(edwards).hex() == expected
+
+
+def test_version_2_ballot_vector_verifies_and_tallies() -> None:
+    """Ring signatures over ristretto255: the elements recomputed with libsodium's own
+    ristretto255 functions (through rbcl, from the secrets), the votes verified and
+    tallied by our code."""
+    v = DATA["ballot_v2"]
+    definition = BallotDefinition.decode(bytes.fromhex(v["definition"]))
+    assert definition.version == 2
+    assert definition.tag.hex() == v["tag"]
+    base = rbcl.crypto_core_ristretto255_from_hash(
+        kdf.digest("ballot-hash-to-point-v2", definition.tag, size=64)
+    )
+    assert definition.key_image_base.hex() == base.hex() == v["key_image_base"]
+    assert [e.hex() for e in definition.ring.elements] == v["ring_ristretto255"]
+    for secret, public, element, image in zip(
+        v["ballot_secrets"],
+        v["ballot_publics"],
+        v["ring_ristretto255"],
+        v["key_images"],
+        strict=True,
+    ):
+        x = bytes.fromhex(secret)
+        assert ref.compress(ref.mul(int.from_bytes(x, "little"), ref.G)).hex() == public
+        assert rbcl.crypto_scalarmult_ristretto255_base(x).hex() == element
+        assert rbcl.crypto_scalarmult_ristretto255(x, base).hex() == image
+    votes = [verify_vote(definition, bytes.fromhex(item)) for item in v["vote_items"]]
+    assert [vote.key_image.hex() for vote in votes] == v["key_images"]
     reveal = RevealKey.decode_release(
         bytes.fromhex(v["reveal_release"]), definition.ballot_id, definition.reveal_pk
     )
