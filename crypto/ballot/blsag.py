@@ -158,7 +158,7 @@ class Ring:
     """
 
     points: tuple[bytes, ...]
-    suite: RingSuite = field(repr=False, compare=False)
+    suite: RingSuite = field(repr=False)
     elements: tuple[bytes, ...] = field(repr=False, compare=False)
     digest: bytes = field(repr=False, compare=False)
 

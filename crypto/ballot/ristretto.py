@@ -69,14 +69,18 @@ def after_load(hook: LibraryHook) -> None:
 @functools.cache
 def _rbcl() -> ModuleType:
     """Import ``rbcl`` on first use (only version-2 rings need it)."""
+    failure: Exception | None = None
     try:
         import rbcl
-    except (ImportError, OSError) as error:
-        raise UsageError(f"cannot load the ristretto255 library (rbcl): {error}") from None
+    except (ImportError, OSError) as error:  # a frozen build without rbcl's sources: OSError
+        failure = error
+    # Its library file was written even when the rest of the import failed.
     written = getattr(sys.modules.get("rbcl._sodium"), "lib_path", None)
     if isinstance(written, str):
         for hook in _after_load:
             hook(written)
+    if failure is not None:
+        raise UsageError(f"cannot load the ristretto255 library (rbcl): {failure}") from None
     module: ModuleType = rbcl
     return module
 

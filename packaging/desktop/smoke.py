@@ -4,9 +4,10 @@
 against the frozen binaries and nothing from the source tree: both ``--version`` lines,
 the Qt platform plugins, the relay serving ``/health`` on a free port and stopping on
 SIGTERM, the headless client creating an encrypted profile and a group on that relay,
-the desktop app showing its first screen offscreen, and install.sh installing into a
-scratch home whose ``bin`` links start both programs.  Prints one line per check; exits
-1 at the first failure.
+a ballot voted on, tallied and verified (its ring signature through the bundled
+ristretto255 library), the desktop app showing its first screen offscreen, and
+install.sh installing into a scratch home whose ``bin`` links start both programs.
+Prints one line per check; exits 1 at the first failure.
 """
 
 from __future__ import annotations
@@ -113,6 +114,16 @@ def check_client(bundle: Path, work: Path, url: str) -> None:
     if not re.fullmatch(r"[0-9a-f]{32,}", group_id):
         raise SmokeFailure(f"group create printed {group_id!r}, not a group id")
     print("ok: headless client created an encrypted profile and a group on the relay")
+    # A ballot signs and checks its ring signature with the bundled ristretto255 library.
+    _run([caucus, "--home", home, "sync"], env)
+    ballot = ["--question", "Smoke?", "--option", "yes", "--option", "no", "--closes-in", "1h"]
+    created = _run([caucus, "--home", home, "ballot", "create", "Smoke test", *ballot], env)
+    ballot_id = created.split()[-1]
+    steps = (("vote", ballot_id, "yes"), ("close", ballot_id), ("verify", ballot_id))
+    said = [_run([caucus, "--home", home, "ballot", *step], env).strip() for step in steps]
+    if not said[-1].endswith("The stored result is what a fresh tally gives"):
+        raise SmokeFailure(f"ballot verify printed {said[-1]!r}")
+    print("ok: a ballot was created, voted on, tallied and verified")
 
 
 def check_desktop(bundle: Path, work: Path) -> None:
