@@ -25,7 +25,10 @@ ARCH=$(uname -m)
 NAME="caucus-$VERSION-linux-$ARCH"
 
 echo "build: pyinstaller ($NAME)"
-"$WORK/venv/bin/pyinstaller" --noconfirm --clean --log-level WARN \
+# PyInstaller imports rbcl to analyse it, and each import writes rbcl's libsodium to a
+# temporary file: keep those in the work folder, which is removed at the end.
+mkdir -p "$WORK/tmp"
+TMPDIR="$WORK/tmp" "$WORK/venv/bin/pyinstaller" --noconfirm --clean --log-level WARN \
     --distpath "$WORK/dist" --workpath "$WORK/build" "$HERE/caucus.spec"
 
 STAGE="$WORK/stage/$NAME"
