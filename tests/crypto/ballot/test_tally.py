@@ -318,6 +318,7 @@ def test_each_voter_finds_their_ballot() -> None:
 _SUBPROCESS_TALLY = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
+import app  # as every process of ours: rbcl's temporary library file is deleted once loaded
 from crypto.ballot import BallotDefinition, RevealKey, tally, verify_vote
 data = json.load(sys.stdin)
 definition = BallotDefinition.decode(bytes.fromhex(data["definition"]))
