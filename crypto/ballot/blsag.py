@@ -66,7 +66,7 @@ __all__ = [
     "key_image_base",
     "sign",
     "signature_size",
-    "suite",
+    "suite_of",
     "verify",
 ]
 
@@ -131,7 +131,7 @@ RISTRETTO: Final = RingSuite(
 _SUITES: Final = {EDWARDS.version: EDWARDS, RISTRETTO.version: RISTRETTO}
 
 
-def suite(version: int) -> RingSuite:
+def suite_of(version: int) -> RingSuite:
     """The suite of signature ``version``; ``UnsupportedVersion`` for an unknown one."""
     try:
         return _SUITES[version]

@@ -27,7 +27,7 @@ from enum import IntEnum
 from typing import Final
 
 from crypto import kdf
-from crypto.ballot.blsag import MAX_RING_SIZE, Ring, RingSuite, key_image, key_image_base, suite
+from crypto.ballot.blsag import MAX_RING_SIZE, Ring, RingSuite, key_image_base, suite_of
 from crypto.ballot.reveal import RevealKey
 from crypto.errors import MalformedData, UnsupportedVersion, UsageError
 from crypto.identity import Identity, verify_framed
@@ -298,7 +298,7 @@ class BallotDefinition:
     @property
     def ring_suite(self) -> RingSuite:
         """The ring signature every vote of this ballot carries (fixed by the version)."""
-        return suite(self.version)
+        return suite_of(self.version)
 
     @functools.cached_property
     def ring(self) -> Ring:
@@ -311,8 +311,9 @@ class BallotDefinition:
         return key_image_base(self.tag, self.ring_suite)
 
     def key_image(self, secret: bytes) -> bytes:
-        """The key image every vote by the holder of ballot key ``secret`` carries here."""
-        return key_image(secret, self.tag, self.ring_suite)
+        """The key image every vote by the holder of ballot key ``secret`` carries here
+        (checked for every arriving vote: the base is hashed once per ballot)."""
+        return self.ring_suite.mul(secret, self.key_image_base)
 
     @property
     def eligible(self) -> int:
