@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from app.core.engine import Engine  # noqa: E402
 from app.core.profile import create_profile  # noqa: E402
 from app.core.signature_checks import SignatureChecker  # noqa: E402
+from app.core.store import groups  # noqa: E402
 from crypto.content import ContentType, TextBody  # noqa: E402
 
 
@@ -102,7 +103,7 @@ async def fill(alice: Engine, group_id: bytes, count: int) -> None:
     from crypto.message import seal_message
 
     chain = session.stored_send_chain(alice.db, alice.identity)
-    prev = bytes(32)
+    prev = groups.last_sent(alice.db, group_id)  # as the outbox chains them (protocol 4.1)
     for i in range(count):
         body = TextBody(bytes(16), f"message {i}: " + "x" * 120).encode()
         sealed = seal_message(
@@ -120,6 +121,13 @@ async def fill(alice: Engine, group_id: bytes, count: int) -> None:
         await relay.post_item(session.mailbox_id, keys.mailbox_cap, sealed.item)
     with alice.db.transaction():
         session.save_send_chain(alice.db, chain)
+        groups.set_last_sent(alice.db, group_id, prev)
+
+
+def warnings(engine: Engine) -> int:
+    """Stored messages that carry a warning (a bench that seals right has none)."""
+    row = engine.db.execute("SELECT count(*) FROM messages WHERE warning IS NOT NULL").fetchone()
+    return int(row[0])
 
 
 def raw_rate(items: list[bytes], count: int) -> float:
@@ -214,6 +222,9 @@ async def main(count: int, profile: bool = False) -> None:
             inline_s = time.perf_counter() - t0
             if inline_report.messages != count:
                 raise SystemExit(f"expected {count} messages, got {inline_report.messages}")
+            warned = warnings(bob) + warnings(carol)
+            if warned:
+                raise SystemExit(f"{warned} messages were stored with a warning")
             for engine in (alice, bob, carol):
                 await engine.close()
         finally:
