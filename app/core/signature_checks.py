@@ -22,6 +22,8 @@ itself and reads the verdicts at the end of the batch. The worker
 (``app.signature_worker``) is a fresh interpreter, never a fork (the desktop app runs Qt
 threads), started when the first large batch comes; until it says it is ready, that
 batch's signatures are held, and those still held at the batch's end are checked here.
+A worker that dies or stops answering is replaced when the next large batch comes (at
+most ``MAX_STARTS`` workers per engine); its unanswered chunks are checked here.
 It receives the signed frames, that is message plaintexts, over a pipe between two
 processes of the same user, and keeps nothing.
 """
@@ -40,7 +42,14 @@ from app.signature_worker import READY, all_valid, encode, read_answer, write_fr
 from crypto.content import ContentType
 from crypto.message import SignatureCheck
 
-__all__ = ["ANSWER_WAIT", "CHECKED_LATE", "MIN_BATCH", "SignatureBatch", "SignatureChecker"]
+__all__ = [
+    "ANSWER_WAIT",
+    "CHECKED_LATE",
+    "MAX_STARTS",
+    "MIN_BATCH",
+    "SignatureBatch",
+    "SignatureChecker",
+]
 
 MIN_BATCH = 64
 """Below this many items a batch checks inline: handing work over costs more than it saves."""
@@ -53,6 +62,9 @@ ANSWER_WAIT = 60.0
 """Seconds to wait for one answer before the worker counts as hung: it is then killed and
 its chunks are checked here (a chunk takes milliseconds)."""
 _ROOT = Path(__file__).resolve().parents[2]  # the folder that holds app/ and crypto/
+MAX_STARTS = 3
+"""Workers one checker starts at most: a broken one is replaced at the next large batch,
+twice; after that every batch is checked here (something keeps killing them)."""
 
 
 class _Worker:
@@ -87,6 +99,11 @@ class _Worker:
                 self._ready = answer == READY
                 self._broken = not self._ready
         return self._ready and not self._broken
+
+    @property
+    def broken(self) -> bool:
+        """It died, hung or answered nonsense: never used again."""
+        return self._broken
 
     def send(self, checks: Sequence[SignatureCheck]) -> int | None:
         """Hand ``checks`` over: the frame's id, or None if the worker is gone."""
@@ -178,12 +195,21 @@ class SignatureChecker:
             and not getattr(sys, "frozen", False)
         )
         self._worker: _Worker | None = None
+        self._starts = 0
         self.late_checks = 0
         """Signatures the worker has checked so far (the bench prints it)."""
 
     def _started(self) -> _Worker | None:
-        """The worker, started if it is not running (and this machine uses one)."""
+        """The worker, started if it is not running (and this machine uses one); a
+        broken one is closed and replaced, up to ``MAX_STARTS`` workers in all."""
+        if self._worker is not None and self._worker.broken:
+            self._worker.close()
+            self._worker = None
         if self._usable and self._worker is None:
+            if self._starts >= MAX_STARTS:
+                self._usable = False
+                return None
+            self._starts += 1
             try:
                 self._worker = _Worker(self._answer_wait)
             except (OSError, ValueError):  # no interpreter to start: check inline

@@ -18,7 +18,7 @@ import pytest
 
 from app.core.engine import Engine
 from app.core.events import Event, IntegrityWarning
-from app.core.signature_checks import MIN_BATCH, SignatureChecker
+from app.core.signature_checks import MAX_STARTS, MIN_BATCH, SignatureChecker
 from app.signature_worker import decode, encode
 from crypto import kdf
 from crypto.content import ContentType, TextBody
@@ -179,7 +179,35 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_misses_no_forgery(
     for check in [*checks[MIN_BATCH:], _forged(checks[-1])]:
         batch.add(check)
     assert not batch.all_valid()  # the forgery, checked here once the worker is gone
-    assert _verdict(checker, checks)  # and afterwards every batch is checked here
+    assert _verdict(checker, checks)  # the next batch is checked here while a new one starts
+
+
+def test_a_dead_worker_is_replaced_at_the_next_batch_a_limited_number_of_times(
+    checker: SignatureChecker,
+) -> None:
+    """A worker killed between catch-ups (the out-of-memory killer, a user's ``kill``)
+    does not leave every later catch-up checking inline: the next large batch starts a
+    new one, which then checks signatures (and still catches a forgery). A worker that
+    keeps dying is not restarted for ever."""
+    checks = _good(2 * MIN_BATCH)
+    forged = [*checks[:MIN_BATCH], _forged(checks[MIN_BATCH]), *checks[MIN_BATCH + 1 :]]
+    for started in range(1, MAX_STARTS + 1):
+        (pid,) = _worker_pids()
+        os.kill(pid, signal.SIGKILL)
+        assert _verdict(checker, checks)  # the dead worker is found out; checked here
+        replaced = checker.wait_ready(READY_WITHIN)  # the next batch would start one
+        if started == MAX_STARTS:
+            assert not replaced
+            break
+        assert replaced
+        (new_pid,) = _worker_pids()
+        assert new_pid != pid
+        late = checker.late_checks
+        assert not _verdict(checker, forged)
+        assert _verdict(checker, checks)
+        assert checker.late_checks >= late + 2 * len(checks)  # the new worker checked them
+    assert _worker_pids() == []  # the last death was the last: no further worker
+    assert checker.batch(2 * MIN_BATCH) is None  # every batch now checks inline
 
 
 def test_a_hung_worker_is_given_up_and_its_chunks_checked_here() -> None:
