@@ -13,11 +13,13 @@ keys are validated once per worker, not once per vote. Verdicts are the same as
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing.context import BaseContext
 from types import TracebackType
@@ -36,6 +38,8 @@ __all__ = [
     "pool_context",
     "worker_count",
 ]
+
+log = logging.getLogger("caucus.ballots")
 
 CHUNKS_PER_WORKER: Final = 32
 """How finely a check is cut into chunks for the workers (at least one vote a chunk)."""
@@ -111,6 +115,8 @@ class VotePool:
         if workers < 1:
             raise ValueError("a pool needs at least one worker")
         self._workers = workers
+        self._encoded = encoded_definition
+        self.fell_back = False
         self._executor = ProcessPoolExecutor(
             workers,
             mp_context=pool_context(),
@@ -133,7 +139,11 @@ class VotePool:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
     def check(self, items: Sequence[bytes]) -> list[Verdict]:
-        """Verify ``items`` across the workers; verdicts come back in the items' order."""
+        """Verify ``items`` across the workers; verdicts come back in the items' order.
+
+        If a worker dies (the out-of-memory killer, a user's ``kill``), the pool is
+        broken for good: the whole check is done again in this process, slower but with
+        the same verdicts, and ``fell_back`` says so."""
         if not items:
             return []
         # Many small chunks per worker: a worker that finishes early takes the next one,
@@ -141,7 +151,17 @@ class VotePool:
         # worker, 1,000 votes at 1,000 members made 25 s chunks).
         size = max(1, -(-len(items) // (self._workers * CHUNKS_PER_WORKER)))
         chunks = [list(items[i : i + size]) for i in range(0, len(items), size)]
-        return [verdict for chunk in self._executor.map(_check_chunk, chunks) for verdict in chunk]
+        if not self.fell_back:
+            try:
+                return [
+                    verdict
+                    for chunk in self._executor.map(_check_chunk, chunks)
+                    for verdict in chunk
+                ]
+            except BrokenProcessPool:
+                log.warning("a ballot check worker died; checking in this process instead")
+                self.fell_back = True
+        return check_votes(BallotDefinition.decode(self._encoded), items)
 
 
 def check_ballot_votes(definition: BallotDefinition, items: Sequence[bytes]) -> list[Verdict]:

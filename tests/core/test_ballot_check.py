@@ -11,6 +11,11 @@ libsodium's ristretto255 functions called directly.
 from __future__ import annotations
 
 import functools
+import os
+import signal
+import threading
+import time
+from pathlib import Path
 
 import pytest
 import rbcl
@@ -19,6 +24,7 @@ from hypothesis import strategies as st
 
 from app.core.ballot_check import (
     POOL_THRESHOLD,
+    Verdict,
     VotePool,
     check_ballot_votes,
     check_votes,
@@ -198,6 +204,40 @@ def test_a_pool_of_worker_processes_gives_the_same_verdicts_in_order() -> None:
         assert pool.check([]) == []
     assert pooled == check_votes(definition, items)
     assert [v.ok for v in pooled[:5]] == [True, False, True, False, True]
+
+
+def _pool_workers() -> list[int]:
+    """Processes whose parent is a child of this one: the pool's workers, forked by the
+    forkserver (Linux /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    children = {pid for pid, parent in parents.items() if parent == os.getpid()}
+    return [pid for pid, parent in parents.items() if parent in children]
+
+
+def test_a_worker_killed_mid_check_costs_time_not_verdicts() -> None:
+    """``caucus ballot verify`` of a big ballot while the out-of-memory killer takes a
+    worker: the check is done again here and gives the same verdicts, not an error."""
+    definition, votes = ballot()
+    items = [*votes, _corrupt(votes[1], -5, 0x02)] * 400
+    answers: list[list[Verdict]] = []
+    with VotePool(definition.encode(), 2) as pool:
+        checking = threading.Thread(target=lambda: answers.append(pool.check(items)))
+        checking.start()
+        while not (workers := _pool_workers()) and checking.is_alive():
+            time.sleep(0.001)  # until the pool has started its workers
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        checking.join()
+        assert workers and pool.fell_back
+        assert answers == [check_votes(definition, items)]
+        assert pool.check(items[:5]) == check_votes(definition, items[:5])  # still usable
 
 
 def test_small_checks_stay_in_this_process() -> None:
