@@ -22,6 +22,7 @@ __all__ = [
     "TooLarge",
     "UnsupportedVersion",
     "UsageError",
+    "WrongRoster",
 ]
 
 
@@ -79,3 +80,7 @@ class ForkDetected(RemoteError):
 
 class Expired(RemoteError):
     """An invite or ballot was used after its deadline."""
+
+
+class WrongRoster(RemoteError):
+    """A ballot definition lists other eligible members than the group's ballot keys."""

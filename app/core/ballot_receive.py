@@ -127,15 +127,14 @@ def _from_creator(received: Received, ballot: StoredBallot, what: str) -> None:
 
 
 def on_definition(received: Received) -> str:
-    definition = BallotDefinition.decode(received.message.body)
+    # The roster is compared before its keys are validated (no curve work for a junk one).
+    definition = BallotDefinition.decode(
+        received.message.body, eligible=received.state.ballot_roster()
+    )
     if definition.group_id != received.group_id:
         raise BallotRejected("the ballot names another group")
     if definition.creator_pk != received.sender.identity_pk:
         raise BallotRejected("the ballot is signed by someone other than its sender")
-    if definition.roster != received.state.ballot_roster():
-        raise BallotRejected(
-            "the ballot's eligible members are not the group's registered ballot keys"
-        )
     if load_ballot(received.db, received.group_id, definition.ballot_id) is not None:
         raise BallotRejected("a ballot with this id exists already")
     state = advance(BallotState.DRAFT, BallotEvent.PUBLISH)

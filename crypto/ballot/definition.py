@@ -29,7 +29,7 @@ from typing import Final
 from crypto import kdf
 from crypto.ballot.blsag import MAX_RING_SIZE, Ring, RingSuite, key_image_base, suite_of
 from crypto.ballot.reveal import RevealKey
-from crypto.errors import MalformedData, UnsupportedVersion, UsageError
+from crypto.errors import MalformedData, UnsupportedVersion, UsageError, WrongRoster
 from crypto.identity import Identity, verify_framed
 from crypto.sealed import check_delivery_key
 from crypto.wire import Reader, Writer
@@ -162,6 +162,7 @@ class BallotDefinition:
         )
         try:
             unsigned._check_fields()
+            unsigned._check_keys()
         except MalformedData as error:
             raise UsageError(f"invalid ballot: {error}") from None
         signature = creator.sign("ballot-definition", unsigned._signed_part())
@@ -194,9 +195,13 @@ class BallotDefinition:
         return self._signed_part() + self.signature
 
     @classmethod
-    def decode(cls, data: bytes) -> BallotDefinition:
+    def decode(cls, data: bytes, eligible: Sequence[bytes] | None = None) -> BallotDefinition:
         """Strict parse, field rules and the creator's signature; ``RemoteError`` otherwise.
 
+        With ``eligible``, the definition's roster must be exactly those keys (``WrongRoster``
+        otherwise). That is checked, like the signature, before any roster key is
+        validated: a definition made for another roster costs no curve arithmetic (up to
+        4,096 keys, about a second in a version 2 ring).
         The caller still checks that the creator is a member and the group id is its own.
         """
         reader = Reader(data)
@@ -244,13 +249,19 @@ class BallotDefinition:
             version,
         )
         definition._check_fields()
+        if eligible is not None and definition.roster != tuple(eligible):
+            raise WrongRoster(
+                "the ballot's eligible members are not the group's registered ballot keys"
+            )
         verify_framed(creator_pk, signature, "ballot-definition", definition._signed_part())
+        definition._check_keys()
         return definition
 
     # -- rules --------------------------------------------------------------------------
 
     def _check_fields(self) -> None:
-        """Every rule of docs/ballots.md section 3 that does not need the signature."""
+        """The rules of docs/ballots.md section 3 that need neither the signature nor
+        curve arithmetic."""
         if len(self.ballot_id) != 16 or len(self.group_id) != 16:
             raise MalformedData("ballot and group ids are 16 bytes")
         if len(self.creator_pk) != 32 or len(self.nonce) != 32:
@@ -264,6 +275,9 @@ class BallotDefinition:
             raise MalformedData("a ballot must open before it closes")
         if self.quorum > len(self.roster):
             raise MalformedData("quorum exceeds the number of eligible members")
+
+    def _check_keys(self) -> None:
+        """The rules on keys: every roster key valid and distinct, a valid reveal key."""
         self.ring  # noqa: B018 - validates every roster key and their distinctness
         check_delivery_key(self.reveal_pk)
 

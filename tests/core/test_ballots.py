@@ -30,6 +30,7 @@ from crypto.ballot import (
     SingleChoice,
     YesNoChoice,
     cast_vote,
+    ristretto,
     verify_vote,
 )
 from crypto.ballot.choice import open_choice
@@ -284,6 +285,35 @@ def test_creator_lying_about_the_roster_is_rejected_by_everyone(world: World) ->
     run(w.alice.send_content(w.group_id, CONTENT_TYPE_DEFINITION, definition.encode(), "x"))
     run(sync_all(*w.members))
     for engine in w.members:
+        assert svc(engine).ballots(w.group_id) == []
+        assert "registered ballot keys" in rejections(engine, w.group_id)[-1]
+
+
+def test_a_definition_for_a_made_up_roster_is_refused_before_any_key_is_converted(
+    world: World,
+) -> None:
+    """A (modified) member posts a ballot over hundreds of made-up keys: refused by
+    everyone for its roster, without the curve work of checking and converting each
+    key (about a second for 4,096 keys) and without pushing the real members' keys out
+    of the conversion cache."""
+    w = world
+    made_up = [BallotKeyPair.generate(_rng).public for _ in range(200)]
+    definition, _ = BallotDefinition.create(
+        w.bob.identity,
+        w.group_id,
+        "Made-up members",
+        BallotKind.YES_NO_ABSTAIN,
+        made_up,
+        w.clock.now,
+        w.clock.now + HOUR,
+        _rng,
+    )
+    run(w.bob.send_content(w.group_id, CONTENT_TYPE_DEFINITION, definition.encode(), "x"))
+    ristretto.from_checked_edwards.cache_clear()
+    run(sync_all(w.alice, w.carol))
+    info = ristretto.from_checked_edwards.cache_info()
+    assert (info.hits, info.misses) == (0, 0)
+    for engine in (w.alice, w.carol):
         assert svc(engine).ballots(w.group_id) == []
         assert "registered ballot keys" in rejections(engine, w.group_id)[-1]
 
