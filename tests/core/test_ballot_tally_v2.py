@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,12 +20,20 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.core.ballot_records import load_ballot
 from app.core.engine import Engine
 from app.core.relay_client import parse_frames
-from crypto.ballot import BallotKind
-from crypto.ballot.release import CONTENT_TYPE_MISSING_VOTES, MissingVotes
+from app.core.store import ballots as ballot_store
+from crypto import kdf
+from crypto.ballot import BallotKeyPair, BallotKind, SingleChoice, cast_vote
+from crypto.ballot.release import CONTENT_TYPE_MISSING_VOTES, MissingVotes, RevealRelease
 from crypto.ballot.reveal import RevealKey
-from crypto.ballot.transport import CONTENT_TYPE_REVEAL
+from crypto.ballot.transport import (
+    CONTENT_TYPE_CLOSE,
+    CONTENT_TYPE_REVEAL,
+    BallotNotice,
+    seal_vote_item,
+)
 from relay.http import RelayApp
 from tests.core.harness import Clock, befriend, make_engine, make_relay, run, sync_all
 
@@ -305,3 +314,61 @@ def test_a_member_asking_again_and_again_gets_a_vote_posted_at_most_three_times(
     assert (answered, pending) == (3, 0)
     run(sync_all(*w.members))  # the re-posts are duplicates everywhere: nothing changes
     assert len({stored_result(e, ballot_id) for e in w.members}) == 1
+
+
+def test_a_creator_and_a_colluding_voter_can_count_a_vote_cast_after_the_close(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A limit, not a defence (docs/ballots.md section 6): the reveal names votes by
+    hash and nothing in a vote dates it, so a vote Bob signs after the close, which
+    Alice's modified client names, is counted by everyone. What members see meanwhile is
+    the "votes missing" warning. If this test starts failing, the limit has been fixed:
+    update section 6 and the threat model."""
+    w = world
+    ballot_id = create(w)
+    vote(w.carol, ballot_id, "Reject")
+    vote(w.bob, ballot_id, "Accept")
+    run(sync_all(*w.members))
+
+    async def keep_the_reveal(*args: object, **kwargs: object) -> None:
+        return None
+
+    monkeypatch.setattr(w.alice.ballots, "_release", keep_the_reveal)
+    close = BallotNotice(ballot_id).encode()
+    run(w.alice.send_content(w.group_id, CONTENT_TYPE_CLOSE, close, "close"))
+    run(sync_all(*w.members))
+    assert {e.ballots.ballot(w.group_id, ballot_id).status for e in w.members} == {"closed"}
+
+    # After the close Bob signs a new revision (Accept -> Reject) and keeps it.
+    secret = ballot_store.ballot_key_secret(w.bob.db, w.group_id)
+    assert secret is not None
+    stored = load_ballot(w.bob.db, w.group_id, ballot_id)
+    assert stored is not None
+    definition = stored.definition
+    pair = BallotKeyPair.from_secret(secret)
+    index = definition.roster.index(pair.public)
+    late = cast_vote(definition, pair, index, SingleChoice(1), os.urandom, revision=1)
+    (carol_hash,) = w.carol.db.one(
+        "SELECT vote_hash FROM ballot_outbox WHERE ballot_id = ?", (ballot_id,)
+    )
+    row = ballot_store.load_reveal_key(w.alice.db, w.group_id, ballot_id)
+    assert row is not None
+    named = [bytes(carol_hash), kdf.digest("ballot-vote-hash", late)]
+    release = RevealRelease.create(ballot_id, RevealKey.from_secret(row.secret), named)
+    run(w.alice.send_content(w.group_id, CONTENT_TYPE_REVEAL, release.encode(), "reveal"))
+    run(sync_all(*w.members))
+    assert all(warnings(e, "ballot-votes-missing") for e in (w.bob, w.carol))
+
+    session = w.bob.session(w.group_id)
+    keys = session.keys
+    assert keys is not None
+    run(w.bob.relay(session.relay_url).post_item(
+        session.mailbox_id, keys.mailbox_cap, seal_vote_item(keys, late, os.urandom)
+    ))  # fmt: skip
+    run(sync_all(*w.members))
+    run(sync_all(*w.members))
+    assert len({stored_result(e, ballot_id) for e in w.members}) == 1
+    for engine in w.members:
+        shown = results(engine, w, ballot_id)
+        assert shown["counts"] == {"Accept": 0, "Reject": 2}
+        assert shown["integrity"] is None
